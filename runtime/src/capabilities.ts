@@ -1,0 +1,107 @@
+/**
+ * The runtime's capability table: what vmrt does today with each container feature
+ * of shared/FEATURES.md. One truth, three uses (DESIGN.md §1): the checks at `create`,
+ * `vmrt features`, and the linter's `vmrt` profile. Change a row here when the runtime
+ * gains a feature; nothing else needs an edit.
+ */
+
+export const FEATURE_IDS = [
+  'host-network', 'container-network', 'link', 'network-connect', 'privileged', 'device',
+  'dev-volume', 'mount-propagation', 'cpus', 'cpuset', 'kernel-memory', 'shm-size',
+  'capabilities', 'sysctl', 'tmpfs', 'host-pid', 'host-ipc', 'host-uts', 'userns-host',
+  'security-opt', 'gpu', 'blkio', 'checkpoint', 'stats', 'top', 'events', 'update', 'swarm',
+  'annotations', 'k8s-subpath', 'proc-sys-mount',
+] as const;
+
+export type FeatureId = (typeof FEATURE_IDS)[number];
+
+/** ok: as on runc; differs: works, with VM semantics; pending: not done yet; unsupported: a VM cannot. */
+export type SupportStatus = 'ok' | 'differs' | 'pending' | 'unsupported';
+
+export interface Capability {
+  status: SupportStatus;
+  /** Why a VM treats this differently (shown by the linter and in runtime errors). */
+  reason: string;
+  /** What to do instead. */
+  workaround?: string;
+}
+
+const PENDING = 'vmrt does not implement this yet; the option is ignored inside the VM.';
+
+export const CAPABILITIES: Record<FeatureId, Capability> = {
+  'host-network': {
+    status: 'unsupported',
+    reason: 'the container runs in its own VM with its own kernel and network stack; it cannot share the host\'s, and taking over the host\'s interfaces would break host networking',
+    workaround: 'publish the ports you need (-p) on a bridge or user-defined network, or run this container with runc',
+  },
+  'container-network': {
+    status: 'unsupported',
+    reason: 'another container\'s network namespace lives on the host or in another VM; a VM cannot join it (its interfaces would be taken from that container)',
+    workaround: 'put both containers on one user-defined network and reach each other by name',
+  },
+  link: {
+    status: 'unsupported',
+    reason: 'legacy links rewrite /etc/hosts and environment across containers; Docker deprecated them and VM runtimes do not support them',
+    workaround: 'use a user-defined network: containers on it resolve each other by name',
+  },
+  'network-connect': { status: 'pending', reason: `a NIC must be hot-plugged into the running VM; ${PENDING}`, workaround: 'connect the networks before the container starts (--network at run)' },
+  privileged: {
+    status: 'pending',
+    reason: `privileges can apply inside the VM only (every capability in its guest kernel, no host devices, no power over the host); ${PENDING}`,
+    workaround: 'pass the devices you need explicitly (VFIO), or run with runc if you need the host',
+  },
+  device: {
+    status: 'unsupported',
+    reason: 'host devices are not visible in the VM; only VFIO passthrough (/dev/vfio/N) can hand a device to a guest',
+    workaround: 'bind the device to vfio-pci and pass --device /dev/vfio/<group>',
+  },
+  'dev-volume': {
+    status: 'unsupported',
+    reason: 'device nodes shared from the host through the VM\'s shared filesystem do not reach the host device',
+    workaround: 'use --device /dev/vfio/<group> (VFIO), or a regular file or folder volume',
+  },
+  'mount-propagation': {
+    status: 'unsupported',
+    reason: 'the VM sees host folders through a shared filesystem, which cannot propagate mounts between host and guest',
+    workaround: 'drop the propagation option (private is the default)',
+  },
+  cpus: { status: 'pending', reason: `a VM\'s CPU limit is its vCPU count plus a guest cgroup; ${PENDING}`, workaround: 'use --cpu-period and --cpu-quota' },
+  cpuset: { status: 'pending', reason: `CPU sets and shares are applied inside the VM, to vCPUs; ${PENDING}` },
+  'kernel-memory': { status: 'pending', reason: `kernel memory limits apply to the guest kernel; ${PENDING} (Docker and the kernel also deprecated it)`, workaround: 'drop --kernel-memory' },
+  'shm-size': { status: 'pending', reason: `/dev/shm is a tmpfs inside the VM; ${PENDING}` },
+  capabilities: { status: 'pending', reason: `capabilities apply inside the guest kernel; ${PENDING}` },
+  sysctl: { status: 'pending', reason: `sysctls apply to the VM\'s own kernel (any key, namespaced or not); ${PENDING}` },
+  tmpfs: { status: 'pending', reason: `tmpfs mounts are made inside the VM, from its memory; ${PENDING}` },
+  'host-pid': {
+    status: 'unsupported',
+    reason: 'host processes are outside the VM; the guest kernel cannot see or signal them',
+    workaround: 'drop --pid=host; share a pid namespace only inside one VM (pod)',
+  },
+  'host-ipc': { status: 'unsupported', reason: 'host IPC objects (shared memory, semaphores) live in the host kernel, not in the VM\'s', workaround: 'drop --ipc=host' },
+  'host-uts': { status: 'unsupported', reason: 'the VM has its own kernel and so its own hostname; it cannot share the host\'s', workaround: 'set --hostname' },
+  'userns-host': { status: 'unsupported', reason: 'user namespaces are those of the guest kernel; the host\'s cannot be joined', workaround: 'drop --userns=host' },
+  'security-opt': { status: 'pending', reason: `seccomp is applied in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load; ${PENDING}` },
+  gpu: { status: 'pending', reason: `a GPU reaches a VM only through VFIO passthrough; ${PENDING}`, workaround: 'pass the GPU with --device /dev/vfio/<group>' },
+  blkio: { status: 'pending', reason: `block I/O limits apply to the VM\'s disks, not to host cgroups; ${PENDING}` },
+  checkpoint: { status: 'pending', reason: `a VM is checkpointed as a VM snapshot, not with CRIU; ${PENDING}` },
+  stats: { status: 'pending', reason: `usage is that of the whole VM (QEMU and shim) as the host sees it; ${PENDING}` },
+  top: { status: 'pending', reason: `processes run in the guest kernel; their list comes from the agent; ${PENDING}` },
+  events: { status: 'pending', reason: `events (stats, OOM) come from the guest; ${PENDING}` },
+  update: { status: 'pending', reason: `resources are changed in the VM (vCPUs, memory) and its guest cgroup; ${PENDING}` },
+  swarm: {
+    status: 'differs',
+    reason: 'swarm cannot choose a runtime per service: the VM runtime must be the daemon\'s default runtime',
+    workaround: 'set "default-runtime": "vmrt" in daemon.json on the swarm nodes',
+  },
+  annotations: { status: 'differs', reason: 'annotations are runtime configuration; vmrt makes them readable inside the VM under /run/vmrt/annotations' },
+  'k8s-subpath': { status: 'pending', reason: `subPath mounts are bind mounts of a subfolder shared into the VM; ${PENDING}` },
+  'proc-sys-mount': {
+    status: 'unsupported',
+    reason: '/proc and /sys inside the VM belong to the guest kernel; host files mounted over them would describe another kernel',
+    workaround: 'set the value with --sysctl, or mount elsewhere',
+  },
+};
+
+export function isFeatureId(id: string): id is FeatureId {
+  return (FEATURE_IDS as readonly string[]).includes(id);
+}

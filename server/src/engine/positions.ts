@@ -1,0 +1,47 @@
+import type { Position, Range } from './types.js';
+
+/** Converts string offsets (UTF-16 code units, as JS strings index) to LSP positions. */
+export class LineIndex {
+  private readonly lineStarts: number[] = [0];
+
+  constructor(readonly text: string) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) this.lineStarts.push(i + 1);
+      else if (c === 13) {
+        if (text.charCodeAt(i + 1) === 10) i++;
+        this.lineStarts.push(i + 1);
+      }
+    }
+  }
+
+  get lineCount(): number { return this.lineStarts.length; }
+
+  positionAt(offset: number): Position {
+    const o = Math.max(0, Math.min(offset, this.text.length));
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= o) lo = mid; else hi = mid - 1;
+    }
+    return { line: lo, character: o - this.lineStarts[lo]! };
+  }
+
+  offsetAt(position: Position): number {
+    if (position.line >= this.lineStarts.length) return this.text.length;
+    return Math.min(this.lineStarts[Math.max(0, position.line)]! + position.character, this.text.length);
+  }
+
+  range(start: number, end: number): Range {
+    return { start: this.positionAt(start), end: this.positionAt(end) };
+  }
+
+  /** The text of a 0-based line, without its line break. */
+  lineText(line: number): string {
+    const start = this.lineStarts[line];
+    if (start === undefined) return '';
+    const next = this.lineStarts[line + 1];
+    return this.text.slice(start, next === undefined ? this.text.length : next).replace(/\r?\n$|\r$/, '');
+  }
+}
