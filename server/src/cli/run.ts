@@ -1,0 +1,146 @@
+/** vmrt-lint's command line: options, file collection, output and exit code. */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { FailureThreshold } from '../engine/config.js';
+import { THRESHOLDS } from '../engine/config.js';
+import { Linter, uniqueFindings, compareFindings, type FileResult } from '../engine/lint.js';
+import type { FileKind, Finding, Severity } from '../engine/types.js';
+import { FILE_KINDS } from '../frontends/index.js';
+import { PROFILE_NAMES } from '../profiles/index.js';
+import { displayPath, format, FORMATS, type Format } from './formats.js';
+import { VERSION } from './package-info.js';
+import { walkFiles } from './walk.js';
+
+export const USAGE = `Usage: vmrt-lint [options] <files or folders…>
+
+Finds container settings that a VM runtime treats differently, in compose files,
+Kubernetes manifests, OCI config.json, Dockerfiles, devcontainer.json and docker
+command lines (shell scripts, Makefiles, Markdown, GitHub Actions).
+
+Options:
+  --profile <name>            ${PROFILE_NAMES.join(' | ')} (default: vmrt, or the config's)
+  -f, --format <format>       ${FORMATS.join(' | ')} (default: tty)
+  --failure-threshold <level> ${THRESHOLDS.join(' | ')}: exit 1 when a finding reaches it (default: info)
+  --no-fail                   always exit 0 unless the command line is wrong
+  -c, --config <file>         use this config instead of the .vmrt-lint.yaml found above each file
+  --kind <kind>               read the named files (and stdin) as ${FILE_KINDS.join(' | ')}
+  --stdin-filename <name>     lint standard input as if it were the file <name>
+  --disable-ignore-pragma     ignore every vmrt-ignore comment
+  -h, --help                  show this help
+  -v, --version               show the version
+
+Exit status: 0 no finding reaches the threshold, 1 one does, 2 the command line is wrong.
+`;
+
+export interface CliIo {
+  cwd: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+  color: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+class UsageError extends Error {}
+
+const RANK: Record<Severity, number> = { error: 3, warning: 2, info: 1, hint: 0 };
+const THRESHOLD_RANK: Record<FailureThreshold, number> = { error: 3, warning: 2, info: 1, none: Infinity };
+
+function parse(argv: readonly string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        profile: { type: 'string' },
+        format: { type: 'string', short: 'f' },
+        'failure-threshold': { type: 'string' },
+        'no-fail': { type: 'boolean' },
+        config: { type: 'string', short: 'c' },
+        kind: { type: 'string' },
+        'stdin-filename': { type: 'string' },
+        'disable-ignore-pragma': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const oneOf = <T extends string>(value: string | undefined, allowed: readonly T[], what: string): T | undefined => {
+    if (value !== undefined && !(allowed as readonly string[]).includes(value)) throw new UsageError(`unknown ${what} '${value}' (expected ${allowed.join(', ')})`);
+    return value as T | undefined;
+  };
+  return {
+    positionals,
+    help: values.help === true,
+    version: values.version === true,
+    profile: oneOf(values.profile, PROFILE_NAMES, 'profile'),
+    format: oneOf(values.format, FORMATS, 'format') ?? 'tty' as Format,
+    threshold: oneOf(values['failure-threshold'], THRESHOLDS, 'failure threshold'),
+    noFail: values['no-fail'] === true,
+    config: values.config,
+    kind: oneOf<FileKind>(values.kind, FILE_KINDS, 'kind'),
+    stdinFilename: values['stdin-filename'],
+    disableIgnorePragma: values['disable-ignore-pragma'] === true,
+  };
+}
+
+/** Runs vmrt-lint and returns its exit status. */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let options;
+  try {
+    options = parse(argv);
+    if (options.help) { io.stdout(USAGE); return 0; }
+    if (options.version) { io.stdout(`vmrt-lint ${VERSION}\n`); return 0; }
+    if (options.positionals.length === 0 && options.stdinFilename === undefined) throw new UsageError('no file or folder to lint (give paths, or --stdin-filename to read standard input)');
+    if (options.config !== undefined && !existsSync(resolve(io.cwd, options.config))) throw new UsageError(`the config file ${options.config} does not exist`);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`vmrt-lint: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  const linter = new Linter({
+    profile: options.profile,
+    configPath: options.config === undefined ? undefined : resolve(io.cwd, options.config),
+    kind: options.kind,
+    disableIgnorePragma: options.disableIgnorePragma,
+    env: io.env,
+  });
+  const results: FileResult[] = [];
+  const note = (path: string) => io.stderr(`vmrt-lint: note: ${displayPath(path, io.cwd)}: no front end reads this kind of file; not linted (choose one with --kind ${FILE_KINDS.join('|')})\n`);
+
+  if (options.stdinFilename !== undefined) {
+    const path = resolve(io.cwd, options.stdinFilename);
+    const result = linter.lintText(path, await io.readStdin());
+    if (!result.linted) note(path);
+    results.push(result);
+  }
+  for (const argument of options.positionals) {
+    const path = resolve(io.cwd, argument);
+    if (existsSync(path) && statSync(path).isDirectory()) {
+      for (const file of walkFiles(path)) {
+        const result = linter.lintFile(file, false);
+        if (result.linted || result.findings.length > 0) results.push(result);
+      }
+    } else {
+      const result = linter.lintFile(path, true);
+      if (!result.linted) note(path);
+      results.push(result);
+    }
+  }
+
+  const findings: Finding[] = uniqueFindings(results.flatMap((r) => r.findings)).sort(compareFindings);
+  io.stdout(format(options.format, findings, { cwd: io.cwd, color: io.color && options.format === 'tty', fileCount: results.filter((r) => r.linted).length }));
+  if (options.noFail) return 0;
+  const fails = results.some((r) => {
+    const threshold = THRESHOLD_RANK[options.threshold ?? r.config.failureThreshold ?? 'info'];
+    return r.findings.some((f) => RANK[f.severity] >= threshold);
+  });
+  return fails ? 1 : 0;
+}

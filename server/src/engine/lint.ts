@@ -1,0 +1,196 @@
+/**
+ * The engine: file → front end → container requests → rules → findings, then
+ * severity overrides, ignores and pragmas. One file's failure (unreadable, too
+ * large, unparsable, a front end that throws) becomes a finding and never stops the
+ * others: the language server runs this on every keystroke and must not crash.
+ */
+import { dirname, resolve } from 'node:path';
+import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
+import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
+import { RULES, type Rule } from '../rules/index.js';
+import { defaultConfig, findConfig, loadConfig, type LintConfig } from './config.js';
+import { findingMessage } from './message.js';
+import { Suppressions, type CommentStyle } from './pragmas.js';
+import { FILE_START, readSource } from './read.js';
+import type { FileKind, FileProblem, Finding, FrontEnd, FrontEndContext, Severity } from './types.js';
+
+export interface LinterOptions {
+  /** Overrides the profile of every config file. */
+  profile?: ProfileName | Profile;
+  /** A config file to use instead of discovering one upward from each file. */
+  configPath?: string;
+  /** Forces the file kind of files linted with `forceKind`. */
+  kind?: FileKind;
+  disableIgnorePragma?: boolean;
+  frontEnds?: readonly FrontEnd[];
+  rules?: readonly Rule[];
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface FileResult {
+  file: string;
+  kind?: FileKind;
+  /** False when no front end reads the file. */
+  linted: boolean;
+  findings: Finding[];
+  config: LintConfig;
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2, hint: 3 };
+
+const COMMENT_STYLES: Record<FileKind, readonly CommentStyle[]> = {
+  oci: ['//'], devcontainer: ['//'], command: ['#', '<!--'], compose: ['#'], kubernetes: ['#'], dockerfile: ['#'],
+};
+
+export class Linter {
+  private readonly frontEnds: readonly FrontEnd[];
+  private readonly rules: readonly Rule[];
+  private readonly configs = new Map<string, LintConfig>();
+  private readonly reportedConfigs = new Set<string>();
+  private readonly profiles = new Map<string, Profile>();
+
+  constructor(private readonly options: LinterOptions = {}) {
+    this.frontEnds = options.frontEnds ?? FRONT_ENDS;
+    this.rules = options.rules ?? RULES;
+  }
+
+  /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults. */
+  configFor(path: string): LintConfig {
+    const configPath = this.options.configPath ? resolve(this.options.configPath) : findConfig(dirname(resolve(path)));
+    if (!configPath) return defaultConfig();
+    let config = this.configs.get(configPath);
+    if (!config) this.configs.set(configPath, (config = loadConfig(configPath)));
+    return config;
+  }
+
+  /**
+   * Lints a file on disk. A file found by walking a folder (`explicit` false) that no
+   * front end reads, or that is binary or too large without a name that says it is
+   * ours, is skipped silently.
+   */
+  lintFile(path: string, explicit = true): FileResult {
+    const read = readSource(path);
+    if ('problem' in read) {
+      const kind = explicit ? (this.options.kind ?? kindByName(path)) : kindByName(path);
+      const config = this.configFor(path);
+      if (!explicit && !kind) return { file: path, linted: false, findings: [], config };
+      return this.finish(path, kind, true, config, [problemFinding(read.problem)], new Map());
+    }
+    return this.lintText(path, read.text, explicit);
+  }
+
+  /** Lints text as the file `path` (an editor buffer, stdin). */
+  lintText(path: string, text: string, forceKind = true): FileResult {
+    const config = this.configFor(path);
+    const frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
+    const texts = new Map<string, string>([[path, text]]);
+    if (!frontEnd) return this.finish(path, undefined, false, config, [], texts);
+
+    const context: FrontEndContext = {
+      readFile: (other) => {
+        if (!texts.has(other)) {
+          const read = readSource(other);
+          if ('problem' in read) return undefined;
+          texts.set(other, read.text);
+        }
+        return texts.get(other);
+      },
+      env: this.options.env ?? process.env,
+      runtimeClasses: config.runtimeClasses,
+    };
+
+    const findings: Finding[] = [];
+    try {
+      const result = frontEnd.parse({ path, text }, context);
+      findings.push(...result.problems.map(problemFinding));
+      const profile = this.profile(config);
+      for (const rule of this.rules) {
+        const verdict = verdictFor(profile, rule.meta.feature);
+        if (!verdict) continue;
+        for (const request of result.requests) {
+          try {
+            for (const hit of rule.check(request)) {
+              findings.push({
+                file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
+                message: findingMessage(hit.subject, verdict, profile.id), range: hit.option.range, docs: rule.meta.docs,
+                ...(hit.fix && hit.fix.edits.length > 0 ? { fix: hit.fix } : {}),
+              });
+            }
+          } catch (error) {
+            findings.push(internalError(path, `rule ${rule.meta.id}`, error));
+          }
+        }
+      }
+    } catch (error) {
+      findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
+    }
+    return this.finish(path, frontEnd.kind, true, config, findings, texts, context);
+  }
+
+  private profile(config: LintConfig): Profile {
+    const chosen = this.options.profile ?? config.profile ?? DEFAULT_PROFILE;
+    if (typeof chosen !== 'string') return chosen;
+    let profile = this.profiles.get(chosen);
+    if (!profile) this.profiles.set(chosen, (profile = getProfile(chosen)));
+    return profile;
+  }
+
+  /** Severity overrides, ignores and pragmas, then the config's own problems (once per config file). */
+  private finish(path: string, kind: FileKind | undefined, linted: boolean, config: LintConfig, raw: Finding[],
+    texts: Map<string, string>, context?: FrontEndContext): FileResult {
+    const pragmasDisabled = this.options.disableIgnorePragma || config.disableIgnorePragma;
+    const suppressions = new Map<string, Suppressions | undefined>();
+    const suppressionsOf = (file: string) => {
+      if (!suppressions.has(file)) {
+        const text = texts.get(file) ?? context?.readFile(file);
+        suppressions.set(file, text === undefined || !kind ? undefined : new Suppressions(text, COMMENT_STYLES[kind]));
+      }
+      return suppressions.get(file);
+    };
+    const findings: Finding[] = [];
+    for (const finding of raw) {
+      const override = config.severity[finding.rule] ?? config.severity[finding.feature];
+      if (override === 'off') continue;
+      if (config.ignored.includes(finding.rule) || config.ignored.includes(finding.feature)) continue;
+      if (!pragmasDisabled && suppressionsOf(finding.file)?.suppresses(finding)) continue;
+      findings.push(override ? { ...finding, severity: override } : finding);
+    }
+    if (config.path && config.problems.length > 0 && !this.reportedConfigs.has(config.path)) {
+      this.reportedConfigs.add(config.path);
+      findings.push(...config.problems);
+    }
+    return { file: path, kind, linted, findings: findings.sort(compareFindings), config };
+  }
+}
+
+/** Lints files (or texts already read) and returns every finding, each once. */
+export function lint(paths: readonly string[], options: LinterOptions = {}): Finding[] {
+  const linter = new Linter(options);
+  return uniqueFindings(paths.flatMap((path) => linter.lintFile(path).findings));
+}
+
+/** Drops repeats (an extended compose file linted by itself and through its child). */
+export function uniqueFindings(findings: Iterable<Finding>): Finding[] {
+  const seen = new Set<string>();
+  const unique: Finding[] = [];
+  for (const f of findings) {
+    const key = `${f.file}\0${f.rule}\0${f.range.start.line}:${f.range.start.character}-${f.range.end.line}:${f.range.end.character}\0${f.message}`;
+    if (!seen.has(key)) { seen.add(key); unique.push(f); }
+  }
+  return unique;
+}
+
+export function compareFindings(a: Finding, b: Finding): number {
+  return a.file.localeCompare(b.file) || a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character
+    || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.rule.localeCompare(b.rule);
+}
+
+export function problemFinding(problem: FileProblem): Finding {
+  const feature = problem.rule === 'parse-error' || problem.rule === 'schema' ? problem.rule : 'file';
+  return { file: problem.file, feature, rule: problem.rule, severity: problem.severity, message: problem.message, range: problem.range, docs: `docs/features/${feature}.md` };
+}
+
+function internalError(file: string, where: string, error: unknown): Finding {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { file, feature: 'file', rule: 'internal-error', severity: 'error', message: `internal error in ${where}: ${detail} (please report it; the other files were linted)`, range: FILE_START, docs: 'docs/features/file.md' };
+}

@@ -1,0 +1,36 @@
+/** Reads source files for the front ends, refusing what no front end should parse. */
+import { readFileSync, statSync } from 'node:fs';
+import type { FileProblem, Range } from './types.js';
+
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+export const FILE_START: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+export type ReadResult = { text: string } | { problem: FileProblem };
+
+/** Decodes bytes as UTF-8 text, or says why the file is not text a front end can read. */
+export function decodeSource(path: string, bytes: Buffer): ReadResult {
+  if (bytes.length > MAX_FILE_BYTES) return { problem: tooLarge(path, bytes.length) };
+  if (bytes.includes(0)) return { problem: problem(path, 'binary-file', 'the file is binary (it contains NUL bytes): not linted') };
+  const text = bytes.toString('utf8');
+  // Editors hide a byte order mark; dropping it keeps columns equal to theirs.
+  return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
+}
+
+export function readSource(path: string): ReadResult {
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_FILE_BYTES) return { problem: tooLarge(path, size) };
+    return decodeSource(path, readFileSync(path));
+  } catch (error) {
+    return { problem: problem(path, 'unreadable', `cannot read the file: ${(error as Error).message}`) };
+  }
+}
+
+function tooLarge(path: string, size: number): FileProblem {
+  return problem(path, 'file-too-large', `the file is ${(size / 1024 / 1024).toFixed(1)} MB, over the ${MAX_FILE_BYTES / 1024 / 1024} MB limit: not linted`);
+}
+
+function problem(file: string, rule: FileProblem['rule'], message: string): FileProblem {
+  return { rule, file, range: FILE_START, message, severity: 'error' };
+}

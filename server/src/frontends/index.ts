@@ -1,0 +1,39 @@
+/**
+ * The ordered registry of front ends and file kind detection: by name first (names
+ * that say what a file is), then by content (each front end's own detect, in this
+ * order), unless the caller forces a kind (--kind).
+ */
+import { basename } from 'node:path';
+import type { FileKind, FrontEnd } from '../engine/types.js';
+
+/** Content detection order: the most specific formats first, free text (scripts) last. */
+export const FRONT_ENDS: readonly FrontEnd[] = [];
+
+export const FILE_KINDS: readonly FileKind[] = ['oci', 'compose', 'kubernetes', 'dockerfile', 'command', 'devcontainer'];
+
+const NAME_PATTERNS: readonly [FileKind, RegExp][] = [
+  ['dockerfile', /^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:dockerfile|Dockerfile|containerfile|Containerfile))$/],
+  ['compose', /^(?:docker-compose.*|compose(?:\..+)?)\.ya?ml$/],
+  ['devcontainer', /^\.?devcontainer\.json$/],
+  ['command', /^(?:.+\.(?:sh|bash|mk|md|markdown)|Makefile|GNUmakefile|makefile)$/],
+];
+const WORKFLOW = /(?:^|[\\/])\.github[\\/]workflows[\\/][^\\/]+\.ya?ml$/;
+
+export function isFileKind(kind: string): kind is FileKind {
+  return (FILE_KINDS as readonly string[]).includes(kind);
+}
+
+/** The kind a file's name alone establishes, if any. */
+export function kindByName(path: string): FileKind | undefined {
+  if (WORKFLOW.test(path)) return 'command';
+  const name = basename(path);
+  return NAME_PATTERNS.find(([, pattern]) => pattern.test(name))?.[0];
+}
+
+/** The front end that reads this file: the forced kind, else by name, else by content; undefined when none does. */
+export function selectFrontEnd(path: string, text: string, kind?: FileKind, frontEnds: readonly FrontEnd[] = FRONT_ENDS): FrontEnd | undefined {
+  const wanted = kind ?? kindByName(path);
+  const named = wanted && frontEnds.find((f) => f.kind === wanted);
+  if (named || kind) return named || undefined;
+  return frontEnds.find((f) => f.detect(path, text));
+}

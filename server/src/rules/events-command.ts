@@ -1,0 +1,3 @@
+import { commandRule } from './rule.js';
+
+export const eventsCommand = commandRule('events-command', 'events', 'events', 'runtime events.', 'reading runtime events');

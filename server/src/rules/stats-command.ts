@@ -1,0 +1,3 @@
+import { commandRule } from './rule.js';
+
+export const statsCommand = commandRule('stats-command', 'stats', 'stats', 'docker stats.', 'reading container statistics');
