@@ -1,0 +1,30 @@
+import { expectPositionals } from '../args.js';
+import type { Command, Context } from '../command.js';
+import { muxSocket } from '../container.js';
+import { RuntimeError } from '../errors.js';
+import { runHooks } from '../hooks.js';
+import { muxRequest } from '../mux.js';
+import { loadState, statusOf, writeState } from '../state.js';
+import { hookState } from '../container.js';
+
+export async function startContainer(ctx: Context, id: string): Promise<void> {
+  const state = loadState(ctx.root, id);
+  const status = statusOf(state);
+  if (status !== 'created') throw new RuntimeError(`cannot start a container that is ${status}`);
+  await muxRequest(muxSocket(state.runDir), { op: 'start', id });
+  state.started = true;
+  writeState(ctx.root, state);
+  await runHooks(state.hooks.poststart, hookState(state, 'running'), 'poststart');
+}
+
+export const start: Command = {
+  name: 'start',
+  usage: 'start <container-id>',
+  summary: 'start the process of a created container',
+  flags: {},
+  async run(args, ctx) {
+    const [id] = expectPositionals(args, 'start', ['container-id']);
+    await startContainer(ctx, id!);
+    return 0;
+  },
+};

@@ -1,0 +1,119 @@
+/**
+ * The capability check at `create`: which features of the capability table a config.json asks
+ * for. Everything the table marks `unsupported` fails before any VM boots. The detection lives
+ * here, the verdicts in capabilities.ts, so `create`, `vmrt features` and the linter agree.
+ */
+import { statSync } from 'node:fs';
+import { CAPABILITIES, type FeatureId } from './capabilities.js';
+import { RuntimeError } from './errors.js';
+import { isBindMount, type Config } from './spec.js';
+
+export interface FeatureUse {
+  feature: FeatureId;
+  /** Where in config.json, as a dotted path. */
+  where: string;
+  detail: string;
+}
+
+/** Device nodes every container gets (runc's default set): asking for them is no finding. */
+export const DEFAULT_DEVICES = new Set([
+  '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/console', '/dev/ptmx',
+]);
+
+const VFIO_GROUP = /^\/dev\/vfio\/\d+$/;
+const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
+
+function under(path: string, dir: string): boolean {
+  const normal = path.replace(/\/+$/, '');
+  return normal === dir || normal.startsWith(`${dir}/`);
+}
+
+/** dev:ino of a file, to compare namespaces. */
+function identity(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Detects the features a config uses. `vmrtNetnsPaths` are the network namespaces of vmrt
+ * containers: joining one of those is allowed; joining another container's is not.
+ */
+export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[] = []): FeatureUse[] {
+  const uses: FeatureUse[] = [];
+  const namespaces = config.linux?.namespaces ?? [];
+  const nsIndex = (type: string) => namespaces.findIndex((ns) => ns.type === type);
+
+  const net = nsIndex('network');
+  if (net < 0) {
+    uses.push({ feature: 'host-network', where: 'linux.namespaces', detail: 'no "network" namespace: the container would share the host\'s network' });
+  } else {
+    const path = namespaces[net]!.path;
+    // A process's namespace (/proc/<pid>/ns/net) is another container's; a named netns
+    // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
+    if (path && /^\/proc\/\d+\/(task\/\d+\/)?ns\//.test(path)) {
+      const target = identity(path);
+      const ours = vmrtNetnsPaths.some((p) => target !== undefined && identity(p) === target);
+      if (!ours) uses.push({ feature: 'container-network', where: `linux.namespaces[${net}].path`, detail: `joins the network namespace ${path} of a container that is not a vmrt container` });
+    }
+  }
+
+  const hostNamespace: Array<[string, FeatureId, boolean]> = [
+    // [type, feature, missing means host?] Docker leaves out the user namespace by default.
+    ['pid', 'host-pid', true], ['ipc', 'host-ipc', true], ['uts', 'host-uts', true], ['user', 'userns-host', false],
+  ];
+  for (const [type, feature, missingIsHost] of hostNamespace) {
+    const i = nsIndex(type);
+    if (i < 0 && missingIsHost) {
+      uses.push({ feature, where: 'linux.namespaces', detail: `no "${type}" namespace: the container would share the host's` });
+    } else if (i >= 0 && namespaces[i]!.path) {
+      uses.push({ feature, where: `linux.namespaces[${i}].path`, detail: `joins the ${type} namespace ${namespaces[i]!.path} on the host` });
+    }
+  }
+
+  (config.linux?.devices ?? []).forEach((device, i) => {
+    if (!DEFAULT_DEVICES.has(device.path) && !VFIO_GROUP.test(device.path)) {
+      uses.push({ feature: 'device', where: `linux.devices[${i}]`, detail: `host device ${device.path}` });
+    }
+  });
+
+  (config.mounts ?? []).forEach((mount, i) => {
+    const bind = isBindMount(mount);
+    if (bind && mount.source && under(mount.source, '/dev')) {
+      uses.push({ feature: 'dev-volume', where: `mounts[${i}].source`, detail: `bind mount of ${mount.source}` });
+    }
+    const propagation = (mount.options ?? []).find((o) => PROPAGATING.has(o));
+    if (propagation) {
+      uses.push({ feature: 'mount-propagation', where: `mounts[${i}].options`, detail: `"${propagation}" propagation on ${mount.destination}` });
+    }
+    if (bind && (under(mount.destination, '/proc') || under(mount.destination, '/sys'))) {
+      uses.push({ feature: 'proc-sys-mount', where: `mounts[${i}].destination`, detail: `bind mount onto ${mount.destination}` });
+    }
+  });
+  const rootPropagation = config.linux?.rootfsPropagation;
+  if (rootPropagation && PROPAGATING.has(rootPropagation)) {
+    uses.push({ feature: 'mount-propagation', where: 'linux.rootfsPropagation', detail: `"${rootPropagation}" root propagation` });
+  }
+  return uses;
+}
+
+export function unsupportedUses(uses: readonly FeatureUse[]): FeatureUse[] {
+  return uses.filter((use) => CAPABILITIES[use.feature].status === 'unsupported');
+}
+
+export function describeUse(use: FeatureUse, configPath: string): string {
+  const cap = CAPABILITIES[use.feature];
+  const instead = cap.workaround ? `; instead: ${cap.workaround}` : '';
+  return `${configPath}: ${use.where}: unsupported feature "${use.feature}" (${use.detail}): ${cap.reason}${instead}`;
+}
+
+/** Throws for the first unsupported feature (all of them are listed in the message). */
+export function assertSupported(config: Config, configPath: string, vmrtNetnsPaths: readonly string[]): FeatureUse[] {
+  const uses = detectFeatures(config, vmrtNetnsPaths);
+  const refused = unsupportedUses(uses);
+  if (refused.length > 0) throw new RuntimeError(refused.map((use) => describeUse(use, configPath)).join('\n'));
+  return uses;
+}

@@ -1,0 +1,284 @@
+/**
+ * The life of one container's host side: building it at `create` (each step registers its
+ * undo, so a failure half-way leaves nothing) and tearing it down at `delete`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { addToCgroups, joinCgroup, removeCgroups } from './cgroups.js';
+import { RuntimeError, errorMessage } from './errors.js';
+import { runHooks, type HookState } from './hooks.js';
+import type { Logger } from './log.js';
+import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
+import { qemuPath, shimPath } from './paths.js';
+import { isAlive, isolatedStdio, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
+import { populateShared, unmountAll } from './shared.js';
+import type { Bundle } from './bundle.js';
+import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
+import { qemuArgs, requireGuest, type AcceleratorChoice } from './vm.js';
+
+const READY_TIMEOUT_MS = 150000;
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: Bundle;
+  accelerator: AcceleratorChoice;
+  consoleSocket?: string;
+  pidFile?: string;
+  logger: Logger;
+}
+
+export interface Created {
+  state: ContainerState;
+  /** The init shim, a child of this process (`run` waits for it). */
+  shim: ChildProcess;
+}
+
+export function agentSocket(runDir: string): string { return join(runDir, 'agent.sock'); }
+export function muxSocket(runDir: string): string { return join(runDir, 'mux.sock'); }
+export function sharedDirOf(root: string, id: string): string { return join(containerDir(root, id), 'shared'); }
+export function consoleLogOf(root: string, id: string): string { return join(containerDir(root, id), 'console.log'); }
+export function shimLogOf(root: string, id: string): string { return join(containerDir(root, id), 'shim.log'); }
+/** Exec shims are recorded here (one file per pid) so that delete can end them. */
+export function execDirOf(runDir: string): string { return join(runDir, 'exec'); }
+
+/** The last lines of a log, for error messages. */
+export function tail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Digits only, written then renamed: containerd reads the file as soon as it exists. */
+export function writePidFile(path: string, pid: number): void {
+  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.pid.tmp`);
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, path);
+}
+
+export function hookState(state: ContainerState, status: string): HookState {
+  return { ociVersion: state.ociVersion, id: state.id, status, pid: state.shim?.pid, bundle: state.bundle, annotations: state.annotations };
+}
+
+/** Reads the shim's one ready line: `{"ok":true,"pid":N}` or `{"ok":false,"error":…}`. */
+function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let done = false;
+    const fail = (why: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      const details = [tail(logFile), extraLog ? tail(extraLog) : ''].filter(Boolean).join('\n');
+      reject(new RuntimeError(`${what}: ${why}${details ? `\n${details}` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`not ready within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
+    readyPipe.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const nl = buffer.indexOf('\n');
+      if (nl < 0 || done) return;
+      done = true;
+      clearTimeout(timer);
+      readyPipe.destroy();
+      try {
+        const line = JSON.parse(buffer.slice(0, nl)) as { ok: boolean; pid?: number; error?: string };
+        if (line.ok && typeof line.pid === 'number') resolve(line.pid);
+        else reject(new RuntimeError(`${what}: ${line.error ?? 'failed'}`));
+      } catch {
+        reject(new RuntimeError(`${what}: unreadable ready line ${JSON.stringify(buffer.slice(0, nl))}`));
+      }
+    });
+    readyPipe.on('error', () => undefined);
+    shim.on('exit', (code, signal) => fail(`the shim exited (${signal ?? `status ${code}`}) before the process existed`));
+    shim.on('error', (err) => fail(`cannot start the shim ${shimPath()}: ${err.message}`));
+  });
+}
+
+/**
+ * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3;
+ * resolves with the shim once the guest process exists.
+ */
+export async function spawnShim(args: string[], what: string, logFile: string, extraLog?: string): Promise<{ shim: ChildProcess; guestPid: number }> {
+  // Not detached: the shim calls setsid itself (a terminal needs it to lead its session).
+  const shim = spawn(shimPath(), [...args, '--ready-fd', '3', '--log', logFile], {
+    stdio: isolatedStdio(['inherit', 'inherit', 'inherit', 'pipe']),
+  });
+  const guestPid = await awaitReady(shim, shim.stdio[3] as Readable, what, logFile, extraLog);
+  return { shim, guestPid };
+}
+
+/** Waits for QEMU to serve the agent socket (it creates it right after it starts). */
+async function awaitSocket(path: string, qemu: ProcessRef, consoleLog: string, qemuLog: string): Promise<void> {
+  const deadline = Date.now() + 10000;
+  while (!existsSync(path)) {
+    if (!isAlive(qemu)) throw new RuntimeError(`QEMU exited at start: ${tail(qemuLog) || tail(consoleLog) || 'no output'}`);
+    if (Date.now() > deadline) throw new RuntimeError(`QEMU did not open ${path} within 10 s`);
+    await sleep(10);
+  }
+}
+
+export async function createContainer(opts: CreateOptions): Promise<Created> {
+  const { root, id, bundle, logger } = opts;
+  const config = bundle.config;
+  if (config.process?.terminal && !opts.consoleSocket) {
+    throw new RuntimeError(`${bundle.configPath}: process.terminal is true: a terminal needs --console-socket (or set "terminal": false)`);
+  }
+  requireGuest();
+  const undo: Array<() => void | Promise<void>> = [];
+  const dir = containerDir(root, id);
+  ensureDir(root);
+  try {
+    mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(`container with id "${id}" already exists`);
+    throw err;
+  }
+  undo.push(() => removeContainerDir(dir));
+  try {
+    const runDir = runDirFor(root, id);
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    undo.push(() => rmSync(runDir, { recursive: true, force: true }));
+
+    const mounts: string[] = [];
+    const sharedDir = sharedDirOf(root, id);
+    undo.push(() => removeShared(sharedDir, mounts));
+    const guestConfig = populateShared(config, bundle.rootfs, sharedDir, mounts);
+    const specFile = join(runDir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(guestConfig));
+
+    let netns: ContainerState['netns'];
+    const given = netnsPathFromConfig(config);
+    if (given) {
+      netns = { path: given };
+    } else {
+      const name = netnsNameFor(runDir);
+      netns = { path: createNetns(name), name };
+      undo.push(() => deleteNetns(name));
+    }
+
+    const consoleLog = consoleLogOf(root, id);
+    const qemuLog = join(dir, 'qemu.log');
+    const qemuLogFd = openSync(qemuLog, 'a');
+    const args = qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog });
+    const [nsenter, ...nsArgs] = inNetns(netns.path);
+    logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
+    const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
+    closeSync(qemuLogFd);
+    await sleep(0);
+    const qemu = refOf(qemuPid);
+    undo.push(() => terminate(qemu, 0));
+
+    const cgroupsPath = config.linux?.cgroupsPath;
+    const cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [qemu.pid]) : [];
+    undo.push(() => removeCgroups(cgroups));
+
+    await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
+    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', netns.path];
+    if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
+    const { shim, guestPid } = await spawnShim(shimArgs, `creating container "${id}" in its VM`, shimLogOf(root, id), consoleLog);
+    const shimRef = refOf(shim.pid!);
+    undo.push(() => terminate(shimRef, 0));
+    addToCgroups(cgroups, shimRef.pid);
+
+    const state: ContainerState = {
+      vmrt: 1, id, bundle: bundle.dir, rootfs: bundle.rootfs, created: new Date().toISOString(),
+      ociVersion: config.ociVersion, annotations: config.annotations ?? {}, runDir, mounts, netns, cgroups,
+      accelerator: opts.accelerator.accelerator, qemu, shim: shimRef, guestPid, started: false,
+      hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
+    };
+    writeState(root, state);
+    const hooksState = hookState(state, 'created');
+    await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
+    await runHooks(config.hooks?.prestart, hooksState, 'prestart');
+    if (opts.pidFile) writePidFile(opts.pidFile, shimRef.pid);
+    logger.debug(`container ${id} created: shim ${shimRef.pid}, QEMU ${qemu.pid} (${opts.accelerator.accelerator}), guest pid ${guestPid}`);
+    return { state, shim };
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (undoErr) {
+        logger.warn(`cleanup after a failed create of ${id}: ${errorMessage(undoErr)}`);
+      }
+    }
+    throw err;
+  }
+}
+
+/** True when `path` (or anything under it) is still a mount point. */
+function mountedUnder(path: string): boolean {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').some((line) => {
+    const point = line.split(' ')[4]?.replace(/\\040/g, ' ');
+    return point !== undefined && (point === path || point.startsWith(`${path}/`));
+  });
+}
+
+/**
+ * Unmounts the shared folder's mounts and removes its (now empty) mount points, one by one and
+ * never recursively: a recursive remove of a folder still mounted would delete the user's files.
+ */
+export function removeShared(sharedDir: string, mounts: readonly string[]): void {
+  const failures = unmountAll(mounts);
+  if (!existsSync(sharedDir)) return;
+  if (mountedUnder(sharedDir)) throw new RuntimeError(`cannot unmount everything under ${sharedDir}: ${failures.join('; ')}`);
+  for (const name of readdirSync(sharedDir)) {
+    const path = join(sharedDir, name);
+    if (statSync(path).isDirectory()) rmdirSync(path);
+    else unlinkSync(path);
+  }
+  rmdirSync(sharedDir);
+}
+
+/** Removes a container folder, refusing while anything under it is mounted. */
+function removeContainerDir(dir: string): void {
+  if (mountedUnder(dir)) throw new RuntimeError(`not removing ${dir}: something under it is still mounted`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Pids of the exec shims of a container that are still running. */
+export function execShims(runDir: string): ProcessRef[] {
+  const dir = execDirOf(runDir);
+  try {
+    return readdirSync(dir).flatMap((name) => {
+      try {
+        return [JSON.parse(readFileSync(join(dir, name), 'utf8')) as ProcessRef];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Ends every host process of the container and removes everything create made. */
+export async function destroyContainer(root: string, state: ContainerState, logger: Logger): Promise<void> {
+  for (const ref of [...execShims(state.runDir), state.shim]) signalProcess(ref, 'SIGKILL');
+  // The guest's files live on the host (9p): there is nothing to flush, so QEMU is killed at once.
+  signalProcess(state.qemu, 'SIGKILL');
+  await terminate(state.qemu, 0);
+  await terminate(state.shim, 0);
+  const problems: string[] = [];
+  const attempt = (what: string, step: () => void) => {
+    try {
+      step();
+    } catch (err) {
+      problems.push(`${what}: ${errorMessage(err)}`);
+    }
+  };
+  attempt('unmount', () => removeShared(sharedDirOf(root, state.id), state.mounts));
+  if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
+  removeCgroups(state.cgroups);
+  attempt('run folder', () => rmSync(state.runDir, { recursive: true, force: true }));
+  if (problems.length > 0) {
+    for (const p of problems) logger.warn(p);
+    throw new RuntimeError(`deleting container "${state.id}" left things behind: ${problems.join('; ')}`);
+  }
+  removeContainerDir(containerDir(root, state.id));
+  await runHooks(state.hooks.poststop, hookState(state, 'stopped'), 'poststop').catch((err) => logger.warn(errorMessage(err)));
+}

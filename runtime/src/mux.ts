@@ -1,0 +1,50 @@
+/**
+ * A client of the init shim's mux socket: one REQUEST, its RESPONSE (PROTOCOL.md). The CLI's
+ * start, kill, ps, state and delete go through here.
+ */
+import { connect } from 'node:net';
+import { RuntimeError } from './errors.js';
+import { FrameDecoder, FrameType, encodeJsonFrame } from './agent/frames.js';
+
+export interface MuxResponse {
+  ok: boolean;
+  error?: string;
+  [key: string]: unknown;
+}
+
+/** Sends `request` and resolves with the `ok` response; an `ok:false` answer rejects with its error. */
+export function muxRequest(socketPath: string, request: Record<string, unknown>, timeoutMs = 30000): Promise<MuxResponse> {
+  return new Promise((resolve, reject) => {
+    const stream = 1;
+    const socket = connect(socketPath);
+    const decoder = new FrameDecoder();
+    let settled = false;
+    const finish = (err: Error | undefined, response?: MuxResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(response!);
+    };
+    const timer = setTimeout(() => finish(new RuntimeError(`no answer to "${String(request.op)}" from the VM within ${timeoutMs / 1000} s`)), timeoutMs);
+    socket.on('connect', () => socket.write(encodeJsonFrame(FrameType.REQUEST, stream, request)));
+    socket.on('data', (chunk: Buffer) => {
+      let frames;
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        finish(new RuntimeError(`bad frame from the VM: ${(err as Error).message}`));
+        return;
+      }
+      for (const frame of frames) {
+        if (frame.type !== FrameType.RESPONSE || frame.stream !== stream) continue;
+        const response = JSON.parse(frame.payload.toString('utf8')) as MuxResponse;
+        if (response.ok) finish(undefined, response);
+        else finish(new RuntimeError(response.error ?? `"${String(request.op)}" failed in the VM`));
+      }
+    });
+    socket.on('error', (err) => finish(new RuntimeError(`cannot reach the VM of this container (${socketPath}): ${err.message}`)));
+    socket.on('close', () => finish(new RuntimeError(`the VM closed the connection before answering "${String(request.op)}"`)));
+  });
+}

@@ -1,0 +1,39 @@
+/** Where vmrt's parts live: the repository's build outputs, overridable by environment. */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: this file runs as <repo>/out/runtime/src/paths.js. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export const VERSION = '0.1.0';
+/** The OCI runtime-spec version whose config.json vmrt reads and writes. */
+export const OCI_VERSION = '1.0.2';
+
+export const DEFAULT_ROOT = '/run/vmrt';
+/** Sockets live here: unix socket paths must stay under 108 bytes, Docker's bundle paths do not. */
+export const SOCKET_BASE = process.env.VMRT_SOCKET_DIR ?? '/run/vmrt-s';
+
+export function guestDir(): string {
+  return process.env.VMRT_GUEST_DIR ?? join(REPO_ROOT, 'runtime', 'build', 'guest');
+}
+
+export function guestFiles(): { kernel: string; initrd: string; kernelRelease: string } {
+  const dir = guestDir();
+  return {
+    kernel: join(dir, 'vmlinux'),
+    initrd: join(dir, 'initramfs.img'),
+    kernelRelease: join(dir, 'kernel-release'),
+  };
+}
+
+export function shimPath(): string {
+  return process.env.VMRT_SHIM ?? join(REPO_ROOT, 'runtime', 'build', 'vmrt-shim');
+}
+
+export function qemuPath(): string {
+  return process.env.VMRT_QEMU ?? 'qemu-system-x86_64';
+}
+
+export function launcherPath(): string {
+  return join(REPO_ROOT, 'runtime', 'bin', 'vmrt');
+}

@@ -1,0 +1,122 @@
+/** Host process helpers: liveness with pid-reuse protection, fds, and detached spawning. */
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { openSync, readFileSync, readdirSync } from 'node:fs';
+import { RuntimeError } from './errors.js';
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks): tells a pid from its reuse. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); start time is field 22.
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcessRef {
+  pid: number;
+  startTime: string;
+}
+
+export function refOf(pid: number): ProcessRef {
+  const startTime = processStartTime(pid);
+  if (startTime === undefined) throw new RuntimeError(`process ${pid} ended unexpectedly`);
+  return { pid, startTime };
+}
+
+export function isAlive(ref: ProcessRef | undefined): boolean {
+  return ref !== undefined && processStartTime(ref.pid) === ref.startTime;
+}
+
+export function signalProcess(ref: ProcessRef | undefined, signal: NodeJS.Signals | number): boolean {
+  if (!ref || !isAlive(ref)) return false;
+  try {
+    process.kill(ref.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `ref` is gone (a zombie counts as gone: its parent reaps it). */
+export async function waitGone(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(ref)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** SIGTERM (or nothing), a grace period, then SIGKILL. */
+export async function terminate(ref: ProcessRef | undefined, graceMs: number): Promise<void> {
+  if (!isAlive(ref)) return;
+  if (graceMs > 0) {
+    signalProcess(ref, 'SIGTERM');
+    if (await waitGone(ref, graceMs)) return;
+  }
+  signalProcess(ref, 'SIGKILL');
+  await waitGone(ref, 5000);
+}
+
+/**
+ * File descriptors this process inherited without close-on-exec (Docker's shim passes its
+ * listening socket as fd 3). libuv leaves such fds open in children unless the stdio array
+ * replaces them, and a daemon that keeps them makes Docker wait forever.
+ */
+export function inheritedFds(): number[] {
+  const fds: number[] = [];
+  for (const name of readdirSync('/proc/self/fdinfo')) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    try {
+      const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (flags !== undefined && (parseInt(flags, 8) & 0o2000000) === 0) fds.push(fd);
+    } catch {
+      // The fd closed while we looked (e.g. the readdir handle itself).
+    }
+  }
+  return fds;
+}
+
+/**
+ * A stdio array for a child: `first` for its fds 0.. (as given), and /dev/null over every other
+ * inherited fd so the child holds none of the caller's pipes or sockets.
+ */
+export function isolatedStdio(first: Array<'ignore' | 'inherit' | 'pipe' | number>): StdioOptions {
+  const stdio: Array<'ignore' | 'inherit' | 'pipe' | number> = [...first];
+  const inherited = inheritedFds().filter((fd) => fd >= stdio.length);
+  if (inherited.length === 0) return stdio;
+  const devNull = openSync('/dev/null', 'r+');
+  const last = Math.max(...inherited);
+  for (let fd = stdio.length; fd <= last; fd++) stdio.push(devNull);
+  return stdio;
+}
+
+/** Starts a long-lived helper that outlives this CLI; returns its pid. */
+export function spawnDaemon(file: string, args: string[], logFd: number, env?: NodeJS.ProcessEnv): number {
+  const child = spawn(file, args, {
+    detached: true,
+    stdio: isolatedStdio(['ignore', logFd, logFd]),
+    env: env ?? process.env,
+  });
+  if (child.pid === undefined) throw new RuntimeError(`cannot start ${file}`);
+  child.on('error', () => undefined);
+  child.unref();
+  return child.pid;
+}
+
+/** Runs a short host command (mount, ip, …) and fails with its stderr. */
+export function run(file: string, args: string[]): string {
+  const result = spawnSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.error) throw new RuntimeError(`${file} ${args.join(' ')}: ${result.error.message}`);
+  if (result.status !== 0) {
+    throw new RuntimeError(`${file} ${args.join(' ')}: ${(result.stderr || result.stdout).trim() || `exit status ${result.status}`}`);
+  }
+  return result.stdout;
+}

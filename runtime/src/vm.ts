@@ -1,0 +1,159 @@
+/**
+ * The QEMU command line of one container VM and the accelerator choice. KVM is used only where
+ * a probe boot proved it works (on nested hosts /dev/kvm exists but the guest hangs while it
+ * boots); the probe's verdict is cached in the socket folder (a tmpfs: re-probed after reboot).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError } from './errors.js';
+import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
+import { sleep } from './proc.js';
+
+export type Accelerator = 'kvm' | 'tcg';
+
+export interface AcceleratorChoice {
+  accelerator: Accelerator;
+  reason: string;
+}
+
+export interface VmLayout {
+  accelerator: Accelerator;
+  sharedDir: string;
+  agentSocket: string;
+  consoleLog: string;
+  memoryMiB?: number;
+}
+
+/** The host TSC rate: microvm sometimes hangs calibrating it without this hint. */
+export function tscKhz(cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')): number | undefined {
+  const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1];
+  return mhz ? Math.round(Number(mhz) * 1000) : undefined;
+}
+
+export function kernelCommandLine(extra: string[] = []): string {
+  const khz = tscKhz();
+  return [
+    'console=ttyS0', 'quiet', 'panic=-1', 'cryptomgr.notests', 'random.trust_cpu=on', 'tsc=reliable', 'no_timer_check',
+    'mitigations=off', 'audit=0', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.nokbd',
+    ...(khz ? [`tsc_early_khz=${khz}`] : []),
+    ...extra,
+  ].join(' ');
+}
+
+export function qemuArgs(layout: VmLayout): string[] {
+  const guest = guestFiles();
+  return [
+    '-accel', layout.accelerator,
+    '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=on',
+    '-cpu', layout.accelerator === 'kvm' ? 'host' : 'qemu64',
+    '-m', String(layout.memoryMiB ?? 128),
+    '-smp', '1',
+    '-nodefaults', '-nographic', '-no-reboot', '-no-user-config',
+    '-kernel', guest.kernel,
+    '-initrd', guest.initrd,
+    '-append', kernelCommandLine(),
+    '-chardev', `file,id=console,path=${layout.consoleLog}`,
+    '-serial', 'chardev:console',
+    '-device', 'virtio-serial-device',
+    '-chardev', `socket,id=agent,path=${layout.agentSocket},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=agent,name=org.vmrt.agent',
+    '-fsdev', `local,id=shared,path=${layout.sharedDir},security_model=none,multidevs=remap`,
+    '-device', 'virtio-9p-device,fsdev=shared,mount_tag=vmrt',
+  ];
+}
+
+const ACCEL_CACHE = join(SOCKET_BASE, 'accelerator.json');
+const PROBE_TIMEOUT_MS = 15000;
+
+/** The kernel printed this once it ran init: it booted past where nested KVM hangs. */
+const BOOTED = /Run \/init as init process|Freeing unused kernel/;
+
+export function kvmUsable(): { ok: boolean; why: string } {
+  if (!existsSync('/dev/kvm')) return { ok: false, why: '/dev/kvm does not exist (no KVM on this host, or the module is not loaded)' };
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return { ok: false, why: '/dev/kvm is not readable and writable by this user' };
+  }
+  return { ok: true, why: '/dev/kvm is present' };
+}
+
+/** Boots the guest kernel once and waits for it to reach init. */
+export async function probeBoot(accelerator: Accelerator, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
+  const name = accelerator.toUpperCase();
+  const guest = guestFiles();
+  const dir = mkdtempSync('/tmp/vmrt-probe-');
+  const log = join(dir, 'console.log');
+  const started = Date.now();
+  const child = spawn(qemuPath(), [
+    '-accel', accelerator, '-M', 'microvm,x-option-roms=off,rtc=off,isa-serial=on', '-cpu', accelerator === 'kvm' ? 'host' : 'qemu64', '-m', '128', '-smp', '1',
+    '-nodefaults', '-nographic', '-no-reboot', '-no-user-config',
+    '-kernel', guest.kernel, '-initrd', guest.initrd,
+    // Without `quiet` the kernel reports reaching init; the agent then finds no host and waits.
+    '-append', kernelCommandLine().replace(' quiet', ''),
+    '-chardev', `file,id=console,path=${log}`, '-serial', 'chardev:console',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  try {
+    while (Date.now() - started < timeoutMs) {
+      await sleep(100);
+      const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+      if (BOOTED.test(text)) return { ok: true, ms: Date.now() - started, detail: `the guest kernel reached init under ${name}` };
+      if (exited) return { ok: false, ms: Date.now() - started, detail: `QEMU with ${name} failed: ${stderr.trim() || 'exited early'}` };
+    }
+    return { ok: false, ms: Date.now() - started, detail: `a probe boot under ${name} did not reach init within ${timeoutMs / 1000} s${accelerator === 'kvm' ? ' (nested KVM hangs like this)' : ''}` };
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Decides the accelerator (probing once per boot of the host) unless VMRT_ACCEL forces one. */
+export async function chooseAccelerator(forceProbe = false): Promise<AcceleratorChoice> {
+  const forced = process.env.VMRT_ACCEL;
+  if (forced === 'kvm' || forced === 'tcg') return { accelerator: forced, reason: `VMRT_ACCEL=${forced}` };
+  if (!forceProbe) {
+    try {
+      return JSON.parse(readFileSync(ACCEL_CACHE, 'utf8')) as AcceleratorChoice;
+    } catch {
+      // Not probed yet since the host booted.
+    }
+  }
+  const kvm = kvmUsable();
+  let choice: AcceleratorChoice;
+  if (!kvm.ok) {
+    choice = { accelerator: 'tcg', reason: kvm.why };
+  } else {
+    const probe = await probeBoot('kvm');
+    choice = probe.ok
+      ? { accelerator: 'kvm', reason: `${kvm.why} and ${probe.detail} in ${probe.ms} ms` }
+      : { accelerator: 'tcg', reason: `${kvm.why}, but ${probe.detail}` };
+  }
+  mkdirSync(SOCKET_BASE, { recursive: true, mode: 0o711 });
+  writeFileSync(ACCEL_CACHE, JSON.stringify(choice));
+  return choice;
+}
+
+export function qemuVersion(): string | undefined {
+  const out = spawnSync(qemuPath(), ['--version'], { encoding: 'utf8' });
+  return out.status === 0 ? out.stdout.split('\n')[0]!.trim() : undefined;
+}
+
+export function guestKernelRelease(): string | undefined {
+  try {
+    return readFileSync(guestFiles().kernelRelease, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function requireGuest(): void {
+  const guest = guestFiles();
+  for (const file of [guest.kernel, guest.initrd]) {
+    if (!existsSync(file)) throw new RuntimeError(`guest image ${file} is missing: run runtime/guest/build.sh (or scripts/setup.sh)`);
+  }
+}
