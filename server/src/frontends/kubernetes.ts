@@ -1,0 +1,197 @@
+/**
+ * Kubernetes front end: pod specs (Pods and every workload with a pod template) whose
+ * `runtimeClassName` names a VM runtime class, one request per pod spec, with the host
+ * namespaces, privileges, capabilities, sysctls, host paths, propagation, memory-backed
+ * volumes, subPaths and GPUs its containers ask for.
+ */
+import type { Document, YAMLMap } from 'yaml';
+import type {
+  ContainerRequest, FrontEnd, FrontEndContext, FrontEndResult, OptionName, OptionValues, RequestedOption, SourceFile,
+  TextEdit,
+} from '../engine/types.js';
+import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
+
+/** Where each kind keeps its pod spec. */
+const POD_SPEC_PATHS: Record<string, readonly string[]> = {
+  Pod: ['spec'],
+  PodTemplate: ['template', 'spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+const KIND_LINE = new RegExp(`^kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS).join('|')})["']?\\s*(?:#.*)?$`, 'm');
+/** Helm and other Go-template sources are not YAML until rendered. */
+const GO_TEMPLATE = /\{\{-?\s*(?:[.$]|include\b|if\b|range\b|with\b|define\b|template\b|toYaml\b)/;
+const GPU_RESOURCE = /^(?:nvidia\.com|amd\.com)\/gpu$|^gpu\.intel\.com\//;
+
+export function looksLikeKubernetes(text: string): boolean {
+  return /^apiVersion\s*:/m.test(text) && KIND_LINE.test(text) && !GO_TEMPLATE.test(text);
+}
+
+/** Reads one pod spec. */
+class PodSpecReader {
+  private readonly options: RequestedOption[] = [];
+
+  constructor(private readonly yaml: YamlFile, private readonly doc: Document, private readonly spec: Located<YAMLMap>) {}
+
+  private field(map: Located | undefined, key: string): LocatedPair | undefined {
+    const m = this.yaml.asMap(map);
+    return m ? this.yaml.get(m, key, this.doc) : undefined;
+  }
+
+  private value(map: Located | undefined, key: string): string | undefined {
+    const pair = this.field(map, key);
+    return pair?.value ? scalarText(pair.value.node) : undefined;
+  }
+
+  private isTrue(map: Located | undefined, key: string): LocatedPair | undefined {
+    const pair = this.field(map, key);
+    return pair?.value && scalarText(pair.value.node)?.toLowerCase() === 'true' ? pair : undefined;
+  }
+
+  private pairs(located: Located | undefined): LocatedPair[] {
+    const map = this.yaml.asMap(located);
+    return map ? this.yaml.pairs(map, this.doc) : [];
+  }
+
+  private list(located: Located | undefined): Located[] {
+    const seq = this.yaml.asSeq(located);
+    return seq ? this.yaml.items(seq, this.doc) : [];
+  }
+
+  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, edits: () => TextEdit[] = () => this.yaml.remove(at.chain)): void {
+    this.options.push({
+      option, value, range: this.yaml.rangeOf(at), file: this.yaml.path,
+      edit: { remove: edits, replace: () => undefined },
+    });
+  }
+
+  read(): RequestedOption[] {
+    const spec = this.spec;
+    const hostNetwork = this.isTrue(spec, 'hostNetwork');
+    if (hostNetwork) this.add('network', 'host', hostNetwork);
+    const hostPID = this.isTrue(spec, 'hostPID');
+    if (hostPID) this.add('pid', 'host', hostPID);
+    const hostIPC = this.isTrue(spec, 'hostIPC');
+    if (hostIPC) this.add('ipc', 'host', hostIPC);
+    for (const sysctl of this.list(this.field(this.field(spec, 'securityContext')?.value, 'sysctls')?.value)) {
+      const key = this.value(sysctl, 'name');
+      if (key) this.add('sysctl', { key, value: this.value(sysctl, 'value') ?? '' }, sysctl);
+    }
+    const volumes = new Map<string, Located>();
+    for (const volume of this.list(this.field(spec, 'volumes')?.value)) {
+      const name = this.value(volume, 'name');
+      if (name) volumes.set(name, volume);
+    }
+    const containers = ['initContainers', 'containers', 'ephemeralContainers']
+      .flatMap((key) => this.list(this.field(spec, key)?.value));
+    for (const container of containers) this.readContainer(container, volumes);
+    return this.options;
+  }
+
+  private readContainer(container: Located, volumes: Map<string, Located>): void {
+    const securityContext = this.field(container, 'securityContext')?.value;
+    const privileged = this.isTrue(securityContext, 'privileged');
+    if (privileged) this.add('privileged', true, privileged);
+    const capabilities = this.field(securityContext, 'capabilities')?.value;
+    for (const [key, option] of [['add', 'cap-add'], ['drop', 'cap-drop']] as const) {
+      for (const cap of this.list(this.field(capabilities, key)?.value)) {
+        const name = scalarText(cap.node);
+        if (name) this.add(option, name, cap);
+      }
+    }
+    for (const limit of this.pairs(this.field(this.field(container, 'resources')?.value, 'limits')?.value)) {
+      const count = limit.value && scalarText(limit.value.node);
+      if (GPU_RESOURCE.test(limit.key) && count) this.add('gpus', count, limit);
+    }
+    for (const mount of this.list(this.field(container, 'volumeMounts')?.value)) this.readMount(mount, volumes);
+  }
+
+  private readMount(mount: Located, volumes: Map<string, Located>): void {
+    const target = this.value(mount, 'mountPath');
+    const name = this.value(mount, 'name');
+    const volume = name === undefined ? undefined : volumes.get(name);
+    for (const key of ['subPath', 'subPathExpr']) {
+      const subPath = this.field(mount, key);
+      const text = subPath?.value && scalarText(subPath.value.node);
+      if (subPath && text) this.add('subpath', text, subPath);
+    }
+    if (!target) return;
+    const written = this.value(mount, 'mountPropagation');
+    const propagation = written && written !== 'None' ? written : undefined;
+    const readOnly = this.value(mount, 'readOnly') === 'true';
+    const hostPath = this.field(volume, 'hostPath')?.value;
+    const emptyDir = this.field(volume, 'emptyDir')?.value;
+    // Removing a host volume's mount also removes the volume when nothing else mounts it.
+    const removeWithVolume = () => [...this.yaml.remove(mount.chain), ...(volume && this.mountCount(name!) === 1 ? this.yaml.remove(volume.chain) : [])];
+    if (hostPath) {
+      const source = this.value(hostPath, 'path') ?? '';
+      const type = this.value(hostPath, 'type');
+      if (type === 'CharDevice' || type === 'BlockDevice') {
+        this.add('device', { host: source, container: target }, mount, removeWithVolume);
+        return;
+      }
+      const value: OptionValues['mount'] = { type: 'bind', source, target };
+      if (readOnly) value.readOnly = true;
+      if (propagation) value.propagation = propagation;
+      this.add('mount', value, mount, removeWithVolume);
+    } else if (emptyDir && this.value(emptyDir, 'medium') === 'Memory') {
+      const size = this.value(emptyDir, 'sizeLimit');
+      this.add('tmpfs', size ? { target, size } : { target }, mount, removeWithVolume);
+    } else if (propagation) {
+      const value: OptionValues['mount'] = { type: 'volume', target, propagation };
+      if (readOnly) value.readOnly = true;
+      this.add('mount', value, mount);
+    }
+  }
+
+  /** How many mounts in this pod spec use the volume (computed when a fix is asked for). */
+  private mountCount(volumeName: string): number {
+    let count = 0;
+    for (const key of ['initContainers', 'containers', 'ephemeralContainers']) {
+      for (const container of this.list(this.field(this.spec, key)?.value)) {
+        for (const mount of this.list(this.field(container, 'volumeMounts')?.value)) {
+          if (this.value(mount, 'name') === volumeName) count++;
+        }
+      }
+    }
+    return count;
+  }
+}
+
+function podSpecOf(yaml: YamlFile, doc: Document, root: Located<YAMLMap>): Located<YAMLMap> | undefined {
+  const kind = scalarText(yaml.get(root, 'kind', doc)?.value?.node);
+  const path = kind === undefined ? undefined : POD_SPEC_PATHS[kind];
+  let node: Located<YAMLMap> | undefined = path && root;
+  for (const key of path ?? []) node = node && yaml.asMap(yaml.get(node, key, doc)?.value);
+  return node;
+}
+
+export function parseKubernetes(file: SourceFile, ctx: FrontEndContext): FrontEndResult {
+  const yaml = new YamlFile(file.path, file.text);
+  const requests: ContainerRequest[] = [];
+  for (const doc of yaml.validDocs()) {
+    const root = yaml.root(doc);
+    const spec = root && podSpecOf(yaml, doc, root);
+    if (!root || !spec) continue;
+    const runtimeClass = scalarText(yaml.get(spec, 'runtimeClassName', doc)?.value?.node);
+    if (!runtimeClass || !ctx.runtimeClasses.some((pattern) => globMatch(pattern, runtimeClass))) continue;
+    const metadata = yaml.asMap(yaml.get(root, 'metadata', doc)?.value);
+    const name = metadata && scalarText(yaml.get(metadata, 'name', doc)?.value?.node);
+    const request: ContainerRequest = { kind: 'kubernetes', file: file.path, options: new PodSpecReader(yaml, doc, spec).read() };
+    if (name) request.name = name;
+    requests.push(request);
+  }
+  return { requests, problems: yaml.problems };
+}
+
+export const kubernetesFrontEnd: FrontEnd = {
+  kind: 'kubernetes',
+  detect: (path: string, text: string) => /\.ya?ml$/i.test(path) && looksLikeKubernetes(text),
+  parse: parseKubernetes,
+};
