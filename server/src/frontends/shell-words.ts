@@ -1,0 +1,367 @@
+/**
+ * A shell word splitter that keeps source offsets.
+ *
+ * Why not an npm parser: `sh-syntax` (mvdan/sh in WASM) only parses asynchronously,
+ * and a FrontEnd parses synchronously; `mvdan-sh` is its deprecated GopherJS build;
+ * both give UTF-8 byte offsets (LSP wants UTF-16) and reject a whole file at its
+ * first syntax error, which snippets in Markdown (`docker run <image>`), GitHub
+ * expressions (`${{ … }}`) and Makefile references (`$(VAR)`) hit all the time;
+ * `bash-parser` is unmaintained (babylon 6, twenty micro-dependencies);
+ * `shell-quote` keeps no offsets. Finding the argv of simple commands needs far less
+ * than a full grammar: quotes, escapes, continuations, expansions kept as text,
+ * comments, operators, redirections and heredocs, all tolerant of broken input.
+ */
+
+/**
+ * Text handed to the splitter, with the source offsets of each of its characters.
+ * Extracted shell (Makefile recipes with `$$`, Markdown blocks, YAML scalars) differs
+ * from the file it came from; ranges must still point into that file.
+ */
+export class MappedText {
+  private constructor(
+    readonly text: string,
+    private readonly starts: readonly number[] | undefined,
+    private readonly ends: readonly number[] | undefined,
+  ) {}
+
+  static identity(text: string): MappedText {
+    return new MappedText(text, undefined, undefined);
+  }
+
+  static mapped(text: string, starts: readonly number[], ends: readonly number[]): MappedText {
+    return new MappedText(text, starts, ends);
+  }
+
+  /** Source offset where the character at `index` starts. */
+  sourceStart(index: number): number {
+    if (!this.starts) return index;
+    if (index < this.starts.length) return this.starts[index]!;
+    return this.ends!.length ? this.ends![this.ends!.length - 1]! : 0;
+  }
+
+  /** Source offset where the character at `index` ends. */
+  sourceEnd(index: number): number {
+    if (!this.ends) return index + 1;
+    return this.ends[Math.min(index, this.ends.length - 1)] ?? 0;
+  }
+}
+
+/** Builds a MappedText piece by piece from a source text. */
+export class MappedTextBuilder {
+  private readonly chars: string[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+
+  constructor(private readonly source: string) {}
+
+  /** Copies source[from, to) unchanged. */
+  copy(from: number, to: number): this {
+    for (let i = from; i < to; i++) this.char(this.source[i]!, i, i + 1);
+    return this;
+  }
+
+  /** Adds one character that stands for source[start, end). */
+  char(ch: string, start: number, end: number): this {
+    this.chars.push(ch);
+    this.starts.push(start);
+    this.ends.push(end);
+    return this;
+  }
+
+  build(): MappedText {
+    return MappedText.mapped(this.chars.join(''), this.starts, this.ends);
+  }
+}
+
+/** One shell word, quotes removed; expansions stay as written. */
+export interface ShellWord {
+  /** The word as the command receives it, with `$VAR`, `${…}`, `$(…)` and backticks as written. */
+  value: string;
+  /** Source offsets of the whole word, quotes included. */
+  start: number;
+  end: number;
+  /** True when the word holds an expansion, so its value is not what the command receives. */
+  unresolved: boolean;
+  /** Source offset of each character of `value`. */
+  chars: number[];
+}
+
+export interface ShellCommand {
+  words: ShellWord[];
+  /** 0 at top level, more inside `$(…)` and backticks. */
+  depth: number;
+}
+
+interface PendingHeredoc { delimiter: string; stripTabs: boolean }
+
+const OPERATOR_CHARS = new Set([';', '&', '|', '(', ')', '<', '>']);
+const BLANKS = new Set([' ', '\t', '\r']);
+
+class Splitter {
+  private pos = 0;
+  private readonly text: string;
+  private readonly commands: ShellCommand[] = [];
+  private heredocs: PendingHeredoc[] = [];
+
+  constructor(private readonly source: MappedText) {
+    this.text = source.text;
+  }
+
+  run(): ShellCommand[] {
+    this.list(undefined, 0);
+    return this.commands.sort((a, b) => a.words[0]!.start - b.words[0]!.start);
+  }
+
+  private isContinuation(at: number): boolean {
+    return this.text[at] === '\\' && (this.text[at + 1] === '\n' || (this.text[at + 1] === '\r' && this.text[at + 2] === '\n'));
+  }
+
+  private skipContinuation(): void {
+    this.pos += this.text[this.pos + 1] === '\r' ? 3 : 2;
+  }
+
+  /** Reads commands until `close` (the end of `$(…)` or of a backtick substitution) or the end. */
+  private list(close: ')' | '`' | undefined, depth: number): void {
+    const text = this.text;
+    let words: ShellWord[] = [];
+    let parens = 0;
+    const finish = (): void => {
+      if (words.length) this.commands.push({ words, depth });
+      words = [];
+    };
+    while (this.pos < text.length) {
+      const c = text[this.pos]!;
+      if (BLANKS.has(c)) { this.pos++; continue; }
+      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
+      if (c === '\n') { finish(); this.pos++; this.skipHeredocBodies(); continue; }
+      if (c === '#') { this.skipComment(); continue; }
+      if (c === '`' && close === '`') { this.pos++; finish(); return; }
+      if (c === ')') {
+        this.pos++;
+        finish();
+        if (close === ')' && parens === 0) return;
+        parens = Math.max(0, parens - 1);
+        continue;
+      }
+      if (c === '(') { parens++; this.pos++; finish(); continue; }
+      if (c === '<' || c === '>' || (c === '&' && text[this.pos + 1] === '>') || this.atIoNumber()) {
+        this.redirection(close, depth);
+        continue;
+      }
+      if (c === ';' || c === '&' || c === '|') {
+        this.pos++;
+        while (text[this.pos] === ';' || text[this.pos] === '&' || text[this.pos] === '|') this.pos++;
+        finish();
+        continue;
+      }
+      const word = this.word(close, depth);
+      if (word) words.push(word);
+    }
+    finish();
+  }
+
+  private skipComment(): void {
+    while (this.pos < this.text.length && this.text[this.pos] !== '\n') this.pos++;
+  }
+
+  /** `2>&1`, `1>log`: digits directly before a redirection operator are a file descriptor. */
+  private atIoNumber(): boolean {
+    let i = this.pos;
+    while (i < this.text.length && this.text[i]! >= '0' && this.text[i]! <= '9') i++;
+    return i > this.pos && (this.text[i] === '<' || this.text[i] === '>');
+  }
+
+  /** Consumes a redirection and its target word; `<<` registers a heredoc whose body is skipped. */
+  private redirection(close: ')' | '`' | undefined, depth: number): void {
+    const text = this.text;
+    while (text[this.pos]! >= '0' && text[this.pos]! <= '9') this.pos++;
+    let heredoc: PendingHeredoc | undefined;
+    if (text.startsWith('<<<', this.pos)) this.pos += 3;
+    else if (text.startsWith('<<-', this.pos)) { this.pos += 3; heredoc = { delimiter: '', stripTabs: true }; }
+    else if (text.startsWith('<<', this.pos)) { this.pos += 2; heredoc = { delimiter: '', stripTabs: false }; }
+    else if (text.startsWith('&>>', this.pos)) this.pos += 3;
+    else {
+      this.pos++;
+      if (text[this.pos] === '>' || text[this.pos] === '&' || text[this.pos] === '|') this.pos++;
+    }
+    while (BLANKS.has(text[this.pos] ?? '') || this.isContinuation(this.pos)) {
+      if (this.isContinuation(this.pos)) this.skipContinuation(); else this.pos++;
+    }
+    const target = this.word(close, depth);
+    if (heredoc && target) this.heredocs.push({ ...heredoc, delimiter: target.value });
+  }
+
+  private skipHeredocBodies(): void {
+    const text = this.text;
+    for (const heredoc of this.heredocs) {
+      while (this.pos < text.length) {
+        let lineEnd = text.indexOf('\n', this.pos);
+        if (lineEnd < 0) lineEnd = text.length;
+        let line = text.slice(this.pos, lineEnd).replace(/\r$/, '');
+        if (heredoc.stripTabs) line = line.replace(/^\t+/, '');
+        this.pos = Math.min(text.length, lineEnd + 1);
+        if (line === heredoc.delimiter) break;
+      }
+    }
+    this.heredocs = [];
+  }
+
+  /** Reads one word; undefined when nothing word-like is at the position. */
+  private word(close: ')' | '`' | undefined, depth: number): ShellWord | undefined {
+    const text = this.text;
+    const begin = this.pos;
+    const value: string[] = [];
+    const chars: number[] = [];
+    let unresolved = false;
+    const add = (ch: string, at: number): void => { value.push(ch); chars.push(this.source.sourceStart(at)); };
+    const addRaw = (from: number, to: number): void => { for (let i = from; i < to; i++) add(text[i]!, i); };
+
+    while (this.pos < text.length) {
+      const c = text[this.pos]!;
+      if (BLANKS.has(c) || c === '\n' || OPERATOR_CHARS.has(c) || (c === '`' && close === '`')) break;
+      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
+      if (c === '\\') {
+        if (this.pos + 1 < text.length) add(text[this.pos + 1]!, this.pos + 1);
+        this.pos += 2;
+        continue;
+      }
+      if (c === "'") {
+        const endQuote = text.indexOf("'", this.pos + 1);
+        const stop = endQuote < 0 ? text.length : endQuote;
+        addRaw(this.pos + 1, stop);
+        this.pos = stop + 1;
+        continue;
+      }
+      if (c === '"') { if (this.doubleQuoted(add, depth)) unresolved = true; continue; }
+      if (c === '`') { this.backticks(addRaw, depth); unresolved = true; continue; }
+      if (c === '$') {
+        if (text[this.pos + 1] === "'") { this.ansiQuoted(add); continue; }
+        if (this.dollar(addRaw, depth)) unresolved = true;
+        continue;
+      }
+      add(c, this.pos);
+      this.pos++;
+    }
+    this.pos = Math.min(this.pos, text.length);
+    if (this.pos === begin) return undefined;
+    // A continuation right after the word is not part of it.
+    let last = this.pos;
+    for (;;) {
+      if (text.endsWith('\\\n', last) && last - 2 > begin) last -= 2;
+      else if (text.endsWith('\\\r\n', last) && last - 3 > begin) last -= 3;
+      else break;
+    }
+    return {
+      value: value.join(''),
+      start: this.source.sourceStart(begin),
+      end: this.source.sourceEnd(last - 1),
+      unresolved,
+      chars,
+    };
+  }
+
+  /** `"…"`: backslash escapes only `$ \` " \\` and newline; expansions inside. Returns true when it held one. */
+  private doubleQuoted(add: (ch: string, at: number) => void, depth: number): boolean {
+    const text = this.text;
+    let unresolved = false;
+    const addRaw = (from: number, to: number): void => { for (let i = from; i < to; i++) add(text[i]!, i); };
+    this.pos++;
+    while (this.pos < text.length && text[this.pos] !== '"') {
+      const c = text[this.pos]!;
+      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
+      if (c === '\\' && '$`"\\'.includes(text[this.pos + 1] ?? '')) {
+        add(text[this.pos + 1]!, this.pos + 1);
+        this.pos += 2;
+        continue;
+      }
+      if (c === '$') { if (this.dollar(addRaw, depth)) unresolved = true; continue; }
+      if (c === '`') { this.backticks(addRaw, depth); unresolved = true; continue; }
+      add(c, this.pos);
+      this.pos++;
+    }
+    this.pos = Math.min(this.pos + 1, text.length);
+    return unresolved;
+  }
+
+  /** `$'…'` (ANSI-C quoting): the common escapes. */
+  private ansiQuoted(add: (ch: string, at: number) => void): void {
+    const text = this.text;
+    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', e: '\x1b', a: '\x07' };
+    this.pos += 2;
+    while (this.pos < text.length && text[this.pos] !== "'") {
+      if (text[this.pos] === '\\' && this.pos + 1 < text.length) {
+        const next = text[this.pos + 1]!;
+        add(escapes[next] ?? next, this.pos);
+        this.pos += 2;
+      } else {
+        add(text[this.pos]!, this.pos);
+        this.pos++;
+      }
+    }
+    this.pos++;
+  }
+
+  /** Backtick substitution: its commands are commands too; the word keeps the raw text. */
+  private backticks(addRaw: (from: number, to: number) => void, depth: number): void {
+    const begin = this.pos;
+    this.pos++;
+    this.list('`', depth + 1);
+    addRaw(begin, this.pos);
+  }
+
+  /** `$name`, `${…}`, `$(…)`, `$((…))`: kept as written. Returns false for a lone literal `$`. */
+  private dollar(addRaw: (from: number, to: number) => void, depth: number): boolean {
+    const text = this.text;
+    const begin = this.pos;
+    const next = text[this.pos + 1] ?? '';
+    if (text.startsWith('$((', this.pos)) {
+      this.pos = this.matching(this.pos + 1, '(', ')');
+    } else if (next === '(') {
+      this.pos += 2;
+      this.list(')', depth + 1);
+    } else if (next === '{') {
+      this.pos = this.matching(this.pos + 1, '{', '}');
+    } else if (/[A-Za-z_]/.test(next)) {
+      this.pos++;
+      while (/[A-Za-z0-9_]/.test(text[this.pos] ?? '')) this.pos++;
+    } else if (/[0-9@*#?$!-]/.test(next) && next !== '') {
+      this.pos += 2;
+    } else {
+      addRaw(begin, begin + 1);
+      this.pos++;
+      return false;
+    }
+    addRaw(begin, this.pos);
+    return true;
+  }
+
+  /** Offset after the bracket matching the one at `open`, skipping quoted text. */
+  private matching(open: number, opening: string, closing: string): number {
+    const text = this.text;
+    let level = 0;
+    for (let i = open; i < text.length; i++) {
+      const c = text[i]!;
+      if (c === '\\') { i++; continue; }
+      if (c === "'" ) { const q = text.indexOf("'", i + 1); if (q < 0) return text.length; i = q; continue; }
+      if (c === opening) level++;
+      else if (c === closing && --level === 0) return i + 1;
+    }
+    return text.length;
+  }
+}
+
+/** Splits shell text into simple commands (top level and inside substitutions), sorted by position. */
+export function splitShellCommands(source: MappedText | string): ShellCommand[] {
+  return new Splitter(typeof source === 'string' ? MappedText.identity(source) : source).run();
+}
+
+/** The words of shell text regardless of command separators (a flag list such as GitHub Actions `options`). */
+export function splitShellWords(source: MappedText | string): ShellWord[] {
+  return splitShellCommands(source).filter((c) => c.depth === 0).flatMap((c) => c.words);
+}
+
+/** Quotes a word for a shell when it needs it. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
