@@ -1,0 +1,66 @@
+/* vmrt guest agent: PID 1 of the VM (see runtime/PROTOCOL.md). */
+#ifndef VMRT_AGENT_H
+#define VMRT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define AGENT_VERSION "0.1.0"
+#define AGENT_PORT_NAME "org.vmrt.agent"
+#define SHARED_DIR "/run/vmrt/shared"
+
+enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_STOPPED };
+
+struct container {
+    struct container *next;
+    char *id;
+    pid_t pid;      /* guest pid of the container's init (PID 1 of its pid namespace) */
+    int start_fd;   /* write end of the pipe the init waits on until `start` */
+    enum container_status status;
+};
+
+enum proc_phase {
+    PROC_SETUP,   /* forked; waiting for its setup report on sync_fd */
+    PROC_RUNNING, /* create answered (init waits for start) or exec running */
+    PROC_FAILED,  /* setup failed and was answered: reap silently */
+};
+
+struct proc {
+    struct proc *next;
+    uint32_t stream;
+    pid_t pid;
+    struct container *container;
+    int is_init;
+    int terminal;
+    int in_fd;  /* stdin pipe write end, or the pty master */
+    int out_fd; /* stdout pipe read end, or the pty master */
+    int err_fd; /* stderr pipe read end; -1 with a terminal */
+    int sync_fd;
+    struct vmrt_buf in_buf;
+    int in_close_pending;
+    enum proc_phase phase;
+};
+
+/* boot.c */
+void boot_system(void);
+int open_agent_port(void);
+void power_off(void) __attribute__((noreturn));
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* container.c: runs in the forked child; returns only on error (message in err). */
+int child_create(const struct json_doc *d, int spec, char *err, size_t errlen);
+int child_exec(const struct json_doc *d, int process, pid_t init_pid, char *err, size_t errlen);
+/* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
+int exec_process(const struct json_doc *d, int process, char *err, size_t errlen);
+
+/* procfs.c */
+typedef void (*pid_visitor)(pid_t pid, void *arg);
+/* Calls visit for every process in the pid namespace of init_pid. */
+void for_each_container_pid(pid_t init_pid, pid_visitor visit, void *arg);
+/* Writes the `processes` array of a ps answer. */
+void write_ps(struct json_builder *jb, pid_t init_pid);
+
+#endif
