@@ -11,7 +11,7 @@ export type FlagKind = 'bool' | 'string' | 'list';
 export interface FlagSpec {
   kind: FlagKind;
   /** Other names, e.g. a one-letter short form. */
-  aliases?: string[];
+  aliases?: readonly string[];
   help?: string;
 }
 

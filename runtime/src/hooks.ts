@@ -40,6 +40,8 @@ export function runHook(hook: Hook, state: HookState, name: string, index: numbe
       env: envObject(hook.env),
       // The bundle is the hook's working folder in runc, and Docker runs us there too.
       cwd: state.bundle,
+      // Its own process group: a timeout ends the hook and whatever it started.
+      detached: true,
       stdio: isolatedStdio(['pipe', 'pipe', 'pipe']),
     });
     let output = '';
@@ -49,7 +51,10 @@ export function runHook(hook: Hook, state: HookState, name: string, index: numbe
     child.stdin!.end(JSON.stringify(state));
     let timedOut = false;
     const timer = hook.timeout
-      ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, hook.timeout * 1000)
+      ? setTimeout(() => {
+        timedOut = true;
+        try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+      }, hook.timeout * 1000)
       : undefined;
     const fail = (why: string) => reject(new RuntimeError(`error running ${name} hook #${index} (${hook.path}): ${why}${output.trim() ? `, output: ${output.trim()}` : ''}`));
     child.on('error', (err) => { if (timer) clearTimeout(timer); fail(err.message); });

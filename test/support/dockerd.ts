@@ -1,0 +1,99 @@
+/**
+ * A private Docker daemon for the tests: Debian's dockerd (with the containerd it starts) in a
+ * temporary folder of its own (data root, exec root, pid file, socket), vmrt registered as the
+ * runtime `vmrt`. Fails loudly when dockerd is missing: these tests must not pass by skipping.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from './images.js';
+
+export interface DockerResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Dockerd {
+  dir: string;
+  socket: string;
+  execRoot: string;
+  /** The root vmrt is called with: <exec-root>/runtime-runc/moby. */
+  runtimeRoot: string;
+  /** Runs the docker CLI against this daemon. */
+  docker(args: string[], options?: { input?: string | Buffer; timeoutMs?: number }): DockerResult;
+  /** Like docker(), but throws unless it exits 0; returns stdout. */
+  dockerOk(args: string[], input?: Buffer): string;
+  /** Starts a docker CLI process (for tests that talk to it while it runs). */
+  spawnDocker(args: string[]): ChildProcess;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+export async function startDockerd(): Promise<Dockerd> {
+  for (const cmd of ['dockerd', 'containerd', 'docker']) {
+    if (!which(cmd)) throw new Error(`${cmd} not found: apt-get install docker.io`);
+  }
+  const launcher = join(REPO, 'runtime', 'bin', 'vmrt');
+  if (!existsSync(launcher)) throw new Error(`${launcher} missing: run runtime/install-launcher.sh`);
+  // Short: dockerd's and containerd's sockets live under it.
+  const dir = mkdtempSync('/tmp/vd-');
+  const socket = join(dir, 'docker.sock');
+  const execRoot = join(dir, 'exec');
+  const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+  const daemon = spawn('dockerd', [
+    '--data-root', join(dir, 'data'), '--exec-root', execRoot, '--pidfile', join(dir, 'dockerd.pid'),
+    '-H', `unix://${socket}`, '--add-runtime', `vmrt=${launcher}`,
+    '--storage-driver', 'overlay2',
+  ], { stdio: ['ignore', logFd, logFd], detached: true });
+  let exited = false;
+  daemon.on('exit', () => { exited = true; });
+
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
+  const docker = (args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): DockerResult => {
+    const r: SpawnSyncReturns<string> = spawnSync('docker', args, {
+      env, input: options.input, encoding: 'utf8', timeout: options.timeoutMs ?? 180000, maxBuffer: 64 * 1024 * 1024,
+    });
+    return { status: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  const dockerOk = (args: string[], input?: Buffer): string => {
+    const r = docker(args, { input });
+    if (r.status !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  const stop = async () => {
+    if (!exited) {
+      daemon.kill('SIGTERM');
+      for (let i = 0; i < 300 && !exited; i++) await sleep(100);
+      if (!exited) daemon.kill('SIGKILL');
+    }
+    // dockerd stops the containerd it started; make sure of it (its pid file is under the exec root).
+    const containerdPid = join(execRoot, 'containerd', 'containerd.pid');
+    if (existsSync(containerdPid)) {
+      try { process.kill(Number(readFileSync(containerdPid, 'utf8')), 'SIGKILL'); } catch { /* already gone */ }
+    }
+    spawnSync('umount', ['-R', '-l', dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 60000;
+  while (docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10000 }).status !== 0) {
+    if (exited || Date.now() > deadline) {
+      const log = readFileSync(join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-20).join('\n');
+      await stop();
+      throw new Error(`dockerd did not start:\n${log}`);
+    }
+    await sleep(250);
+  }
+  return {
+    dir, socket, execRoot, runtimeRoot: join(execRoot, 'runtime-runc', 'moby'), docker, dockerOk,
+    spawnDocker: (args) => spawn('docker', args, { env, stdio: 'pipe' }),
+    stop,
+  };
+}

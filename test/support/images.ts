@@ -1,0 +1,39 @@
+/**
+ * Container images and bundles from local files (there is no registry here): a busybox-static
+ * root filesystem made by scripts/make-busybox-rootfs.sh, as an OCI bundle or a Docker image.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig } from '../../runtime/src/commands/spec.js';
+import type { Config } from '../../runtime/src/spec.js';
+
+/** The repository root (this file runs as out/test/support/images.js). */
+export const REPO = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+
+export function makeBusyboxRootfs(dir: string): string {
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox missing: apt-get install busybox-static');
+  execFileSync('bash', [join(REPO, 'scripts', 'make-busybox-rootfs.sh'), dir], { stdio: 'pipe' });
+  return dir;
+}
+
+/** A bundle in `dir` running `args` in busybox, without a terminal; `edit` adjusts the config. */
+export function makeBusyboxBundle(dir: string, args: string[], edit: (config: Config) => void = () => undefined): string {
+  mkdirSync(dir, { recursive: true });
+  makeBusyboxRootfs(join(dir, 'rootfs'));
+  const config = defaultConfig();
+  config.process!.terminal = false;
+  config.process!.args = args;
+  edit(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+/** Imports the busybox rootfs as a Docker image `tag` (`docker import` of a tarball). */
+export function importBusyboxImage(docker: (args: string[], input?: Buffer) => string, workDir: string, tag: string): string {
+  const rootfs = makeBusyboxRootfs(join(workDir, 'image-rootfs'));
+  const tarball = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 });
+  docker(['import', '--change', 'CMD ["sh"]', '-', tag], tarball);
+  return tag;
+}

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { assertSupported, detectFeatures, unsupportedUses } from '../../runtime/src/config-check.js';
+import { loadBundle, parseConfig } from '../../runtime/src/bundle.js';
+import { defaultConfig } from '../../runtime/src/commands/spec.js';
+import type { Config } from '../../runtime/src/spec.js';
+
+function withConfig(edit: (c: Config) => void): Config {
+  const c = defaultConfig();
+  edit(c);
+  return c;
+}
+
+const features = (c: Config) => detectFeatures(c).map((u) => `${u.feature}@${u.where}`);
+
+test('the default config (runc spec) asks for nothing unsupported', () => {
+  assert.deepEqual(features(defaultConfig()), []);
+});
+
+test('host namespaces: a missing network/pid/ipc/uts namespace, a joined user namespace', () => {
+  const c = withConfig((c) => { c.linux!.namespaces = [{ type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }]; });
+  assert.deepEqual(features(c), [
+    'host-network@linux.namespaces', 'host-pid@linux.namespaces', 'host-ipc@linux.namespaces',
+    'host-uts@linux.namespaces', 'userns-host@linux.namespaces[1].path',
+  ]);
+});
+
+test('container-network: another process\'s netns is refused, a named (CNI) netns is not', () => {
+  const other = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: `/proc/${process.pid}/ns/net` }; });
+  assert.deepEqual(features(other), ['container-network@linux.namespaces[1].path']);
+  // Joining the netns of a vmrt container (same inode) is allowed.
+  assert.deepEqual(detectFeatures(other, [`/proc/${process.pid}/ns/net`]), []);
+  const cni = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: '/var/run/netns/cni-1234' }; });
+  assert.deepEqual(features(cni), []);
+});
+
+test('devices, /dev binds, propagation and binds onto /proc or /sys', () => {
+  const c = withConfig((c) => {
+    c.linux!.devices = [{ path: '/dev/null' }, { path: '/dev/vfio/12' }, { path: '/dev/sda' }];
+    c.mounts!.push(
+      { destination: '/host-dev', type: 'bind', source: '/dev/sdb', options: ['rbind'] },
+      { destination: '/data', type: 'bind', source: '/srv', options: ['rbind', 'rshared'] },
+      { destination: '/proc/sys/x', source: '/tmp/x', options: ['bind'] },
+      { destination: '/sys/kernel/y', type: 'bind', source: '/tmp/y' },
+    );
+    c.linux!.rootfsPropagation = 'rslave';
+  });
+  assert.deepEqual(features(c), [
+    'device@linux.devices[2]', 'dev-volume@mounts[6].source', 'mount-propagation@mounts[7].options',
+    'proc-sys-mount@mounts[8].destination', 'proc-sys-mount@mounts[9].destination', 'mount-propagation@linux.rootfsPropagation',
+  ]);
+  // The default /dev tmpfs and /sys sysfs mounts are not binds: no finding.
+  assert.equal(unsupportedUses(detectFeatures(c)).length, 6);
+});
+
+test('the refusal names the feature id, the reason and config.json', () => {
+  const c = withConfig((c) => { c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'network'); });
+  assert.throws(() => assertSupported(c, '/b/config.json', []), (e: Error) => {
+    assert.match(e.message, /^\/b\/config\.json: linux\.namespaces: unsupported feature "host-network"/);
+    assert.match(e.message, /its own kernel and network stack/);
+    assert.match(e.message, /instead: publish the ports/);
+    return true;
+  });
+});
+
+test('config.json errors name the file and the place', () => {
+  assert.throws(() => parseConfig('{\n  "ociVersion": "1.0.2",\n  "root": {"path": "rootfs"},\n}', '/b/config.json'), /^Error: \/b\/config\.json is not valid JSON: PropertyNameExpected at line 4, column 1$/);
+  assert.throws(() => parseConfig('{"ociVersion": "1.0.2"}', 'c.json'), /^Error: c\.json: \(top level\): must have required property 'root'$/);
+  assert.throws(() => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "process": {"cwd": "/", "args": "sh"}}', 'c.json'), /^Error: c\.json: process\.args: must be array$/);
+  assert.throws(() => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "mounts": [{"destination": "/x", "options": [1]}]}', 'c.json'), /^Error: c\.json: mounts\.0\.options\.0: must be string$/);
+});
+
+test('bundles: missing folder, missing config.json, missing rootfs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-bundle-'));
+  try {
+    assert.throws(() => loadBundle(join(dir, 'nope'), true), new RegExp(`^Error: bundle ${dir}/nope does not exist$`));
+    assert.throws(() => loadBundle(dir, true), /config\.json does not exist \(a bundle needs a config\.json\)$/);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(defaultConfig()));
+    assert.throws(() => loadBundle(dir, true), /config\.json: root\.path: rootfs .*\/rootfs is not a directory$/);
+    mkdirSync(join(dir, 'rootfs'));
+    const bundle = loadBundle(dir, true);
+    assert.equal(bundle.rootfs, join(dir, 'rootfs'));
+    assert.deepEqual(bundle.config.process!.args, ['sh']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
+import { mergeDaemonJson } from '../../runtime/src/commands/install.js';
+import { featuresDocument } from '../../runtime/src/commands/features.js';
+import { runHook } from '../../runtime/src/hooks.js';
+import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
+import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
+import { writePidFile } from '../../runtime/src/container.js';
+import { CAPABILITIES } from '../../runtime/src/capabilities.js';
+
+test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified alone on v2', () => {
+  const hybrid = [
+    '30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu',
+    '31 25 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+    '32 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+    '33 25 0:29 / /proc rw - proc proc rw',
+  ].join('\n');
+  assert.deepEqual(cgroupMounts(hybrid).map((m) => m.mountPoint), ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory']);
+  assert.deepEqual(cgroupMounts('40 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n'), [{ mountPoint: '/sys/fs/cgroup', version: 2 }]);
+  assert.equal(relativeCgroupPath('/docker/abc'), 'docker/abc');
+  assert.equal(relativeCgroupPath('system.slice:docker:abc'), 'system.slice/docker-abc.scope');
+  assert.equal(relativeCgroupPath('kubepods-besteffort-pod1.slice:cri-containerd:x'), 'kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-x.scope');
+});
+
+test('install --docker merges the runtime into daemon.json and keeps the rest', () => {
+  const merged = mergeDaemonJson('{"debug":true,"runtimes":{"kata":{"path":"/k"}}}', 'd.json') as { debug: boolean; runtimes: Record<string, { path: string }> };
+  assert.equal(merged.debug, true);
+  assert.equal(merged.runtimes.kata!.path, '/k');
+  assert.match(merged.runtimes.vmrt!.path, /\/runtime\/bin\/vmrt$/);
+  assert.throws(() => mergeDaemonJson('{oops', 'd.json'), /d\.json is not valid JSON/);
+});
+
+test('features: OCI fields plus one org.vmrt annotation per capability row', () => {
+  const doc = featuresDocument() as { ociVersionMin: string; ociVersionMax: string; annotations: Record<string, string> };
+  assert.equal(doc.ociVersionMin, '1.0.0');
+  assert.equal(doc.ociVersionMax, '1.0.2');
+  assert.equal(doc.annotations['org.vmrt.feature.host-network'], 'unsupported');
+  assert.equal(doc.annotations['org.vmrt.feature.swarm'], 'differs');
+  assert.equal(doc.annotations['org.vmrt.feature.host-network.reason'], CAPABILITIES['host-network'].reason);
+});
+
+test('state: ids, short socket folders, and runc\'s folders in a shared root are skipped', () => {
+  assert.throws(() => validateId('a/b'), /invalid id format/);
+  validateId('f00d-1.2_x');
+  const longRoot = `/var/run/docker/runtime-runc/moby/${'x'.repeat(64)}`;
+  const dir = runDirFor(longRoot, 'y'.repeat(64));
+  assert.match(dir, /^\/run\/vmrt-s\/[0-9a-f]{12}$/);
+  assert.ok(`${dir}/mux.sock`.length < 108);
+  const root = mkdtempSync(join(tmpdir(), 'vmrt-root-'));
+  try {
+    mkdirSync(join(root, 'runc-one'));
+    writeFileSync(join(root, 'runc-one', 'state.json'), '{"id":"runc-one","init_process_pid":1}');
+    mkdirSync(join(root, 'ours'));
+    writeFileSync(join(root, 'ours', 'state.json'), JSON.stringify({ vmrt: 1, id: 'ours' }));
+    mkdirSync(join(root, 'empty'));
+    assert.deepEqual(listStates(root).map((s) => s.id), ['ours']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('pid files hold digits only', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-pid-'));
+  try {
+    writePidFile(join(dir, 'init.pid'), 4242);
+    assert.equal(readFileSync(join(dir, 'init.pid'), 'utf8'), '4242');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeout', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-hook-'));
+  try {
+    const script = join(dir, 'hook.sh');
+    const state = { ociVersion: '1.0.2', id: 'c1', status: 'created', pid: 7, bundle: dir };
+    // busybox picks its applet by argv[0], as dockerd's libnetwork-setkey hook does.
+    await runHook({ path: '/bin/busybox', args: ['sh', '-c', 'echo "$0 $GREETING $(cat)" > "$OUT"', 'named'], env: ['GREETING=hi', `OUT=${dir}/out`] }, state, 'prestart', 0);
+    assert.equal(readFileSync(join(dir, 'out'), 'utf8'), `named hi ${JSON.stringify(state)}\n`);
+    writeFileSync(script, '#!/bin/sh\necho failing >&2; exit 3\n');
+    chmodSync(script, 0o755);
+    await assert.rejects(runHook({ path: script }, state, 'prestart', 1), /^Error: error running prestart hook #1 \(.*hook\.sh\): exit status 3, output: failing$/);
+    writeFileSync(script, '#!/bin/sh\nsleep 5\n');
+    const started = Date.now();
+    await assert.rejects(runHook({ path: script, timeout: 1 }, state, 'poststart', 0), /timed out after 1s/);
+    assert.ok(Date.now() - started < 3000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator', () => {
+  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/r/agent.sock', consoleLog: '/c.log' });
+  const joined = args.join(' ');
+  assert.equal(args[args.indexOf('-accel') + 1], 'tcg');
+  assert.match(joined, /-chardev socket,id=agent,path=\/r\/agent\.sock,server=on,wait=off/);
+  assert.match(joined, /virtserialport,chardev=agent,name=org\.vmrt\.agent/);
+  assert.match(joined, /-fsdev local,id=shared,path=\/s,security_model=none,multidevs=remap/);
+  assert.match(joined, /mount_tag=vmrt/);
+  assert.match(joined, /-no-reboot/);
+  assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
+});
