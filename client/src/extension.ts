@@ -1,0 +1,51 @@
+/**
+ * The vmrt extension: starts the vmrt language server (bundled beside this file) over
+ * node IPC, and adds the profile status-bar item and the "Lint Workspace" command.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { LINT_WORKSPACE_GLOB, type InitializationOptions } from '../../server/src/lsp/protocol.js';
+import { syntaxOwners } from './coexistence.js';
+import { lintWorkspace } from './lint-workspace.js';
+import { ProfileStatus } from './profile-status.js';
+
+/** Languages whose files the engine may read; the server decides per file by name and content. */
+const LANGUAGES = ['dockerfile', 'dockercompose', 'yaml', 'json', 'jsonc', 'shellscript', 'makefile', 'markdown'];
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const serverModule = context.asAbsolutePath(path.join('dist', 'server.cjs'));
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+  };
+  const initializationOptions: InitializationOptions = { syntaxDiagnosticsElsewhere: syntaxOwners() };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      ...LANGUAGES.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
+      { scheme: 'file', pattern: '**/.vmrt-lint.{yaml,yml}' },
+    ],
+    synchronize: {
+      configurationSection: 'vmrt',
+      // Config files and compose dependencies (.env, extends, include) re-lint the files that use them.
+      fileEvents: vscode.workspace.createFileSystemWatcher('**/{.vmrt-lint.yaml,.vmrt-lint.yml,.env,*.env,*.yml,*.yaml}'),
+    },
+    initializationOptions,
+    diagnosticCollectionName: 'vmrt',
+  };
+  client = new LanguageClient('vmrt', 'vmrt language server', serverOptions, clientOptions);
+  const profile = new ProfileStatus();
+  context.subscriptions.push(
+    profile,
+    vscode.commands.registerCommand('vmrt.selectProfile', () => profile.pick()),
+    vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
+  );
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

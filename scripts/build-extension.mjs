@@ -1,0 +1,22 @@
+// Bundles the VS Code extension (client), the language server it starts, and the
+// extension-host test suite into CommonJS files: VS Code 1.100's extension host
+// require()s extensions, and this package is ESM ("type": "module").
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  logLevel: 'warning',
+  // Code written for ESM may locate files through import.meta.url; give it the bundle's own URL.
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.cjs', minify: true }),
+  build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),
+  build({ ...common, entryPoints: ['test/e2e/extension-host/suite.ts'], outfile: 'out/test/e2e/extension-host/suite.cjs', sourcemap: 'inline' }),
+]);

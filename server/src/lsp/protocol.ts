@@ -1,0 +1,28 @@
+/**
+ * What the vmrt client and server say to each other beyond LSP itself. Shared by
+ * both sides (the client bundles this file), so it imports nothing.
+ */
+
+/** File kinds whose syntax errors another extension may already report. */
+export type SyntaxKind = 'dockerfile' | 'compose';
+
+export interface InitializationOptions {
+  /** Leave syntax errors of these kinds to the extension that owns them (no duplicate diagnostics). */
+  syntaxDiagnosticsElsewhere?: SyntaxKind[];
+  /** Quiet time after the last edit before a document is linted again. */
+  debounceMs?: number;
+}
+
+/** Request: lint these files from disk (or their open buffers) and publish their diagnostics. */
+export const LINT_FILES = 'vmrt/lintFiles';
+export interface LintFilesParams { uris: string[] }
+export interface LintFilesResult { files: number; findings: number }
+
+/** Every file the engine may read, for "vmrt: Lint Workspace" (the server still decides by name and content). */
+export const LINT_WORKSPACE_GLOB = '**/{Dockerfile,Dockerfile.*,Containerfile,Containerfile.*,*.dockerfile,*.containerfile,*.yml,*.yaml,*.json,*.jsonc,*.sh,*.bash,Makefile,GNUmakefile,makefile,*.mk,*.md,*.markdown}';
+
+/** The settings section the client contributes (package.json `contributes.configuration`). */
+export interface ClientSettings {
+  lint?: { enable?: boolean; profile?: string; severity?: Record<string, string> };
+  kubernetes?: { runtimeClasses?: string[] };
+}

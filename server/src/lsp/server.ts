@@ -1,0 +1,251 @@
+/**
+ * The vmrt language server: incremental sync, a debounced re-lint per document that
+ * never publishes results of an older version, hovers, code actions, completion,
+ * configuration from the client and from .vmrt-lint.yaml, and re-lint of compose
+ * files when a file they use (.env, extends, include) changes.
+ *
+ * Every handler runs through `guard`: an internal error is logged and answered with
+ * an empty result, never a crash (a user's half-typed file must not stop the server).
+ */
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CodeActionKind, DidChangeConfigurationNotification, TextDocuments, TextDocumentSyncKind,
+  type Connection, type InitializeParams, type InitializeResult, type Diagnostic,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { CONFIG_NAMES } from '../engine/config.js';
+import type { Finding } from '../engine/types.js';
+import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
+import { configCompletions, pragmaCompletions } from './completion.js';
+import { toDiagnostic } from './diagnostics.js';
+import { LintEngine, type DocumentLint } from './engine.js';
+import { hoverAt } from './hover.js';
+import { LINT_FILES, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
+import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
+
+/** Long enough to absorb a burst (paste, multi-cursor, replace-all), short enough not to be felt. */
+export const DEFAULT_DEBOUNCE_MS = 15;
+
+interface Linted { version: number; lint: DocumentLint }
+
+export function startServer(connection: Connection): void {
+  const documents = new TextDocuments(TextDocument);
+  const engine = new LintEngine();
+  const results = new Map<string, Linted>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  /** Closed files whose diagnostics Lint Workspace published (kept until the file changes or is opened). */
+  const closedWithDiagnostics = new Set<string>();
+  /** Dependency path → URIs of the documents that read it. */
+  const dependents = new Map<string, Set<string>>();
+  const settingsByUri = new Map<string, EditorSettings>();
+  let globalSettings: EditorSettings = DEFAULT_SETTINGS;
+  let pullConfiguration = false;
+  let debounceMs = DEFAULT_DEBOUNCE_MS;
+  let syntaxElsewhere = new Set<SyntaxKind>();
+
+  const log = (message: string) => connection.console.error(`vmrt: ${message}`);
+  function guard<A extends unknown[], R>(name: string, fallback: R, handler: (...args: A) => R): (...args: A) => R {
+    return (...args: A) => {
+      try {
+        return handler(...args);
+      } catch (error) {
+        log(`${name} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+        return fallback;
+      }
+    };
+  }
+
+  const pathOf = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+  const isConfigFile = (uri: string) => (CONFIG_NAMES as readonly string[]).includes(basename(pathOf(uri)));
+  const settingsFor = (uri: string) => settingsByUri.get(uri) ?? globalSettings;
+
+  async function loadSettings(uri: string): Promise<EditorSettings> {
+    if (!pullConfiguration) return globalSettings;
+    const raw = (await connection.workspace.getConfiguration({ scopeUri: uri, section: 'vmrt' })) as ClientSettings | null;
+    const settings = editorSettings(raw);
+    settingsByUri.set(uri, settings);
+    return settings;
+  }
+
+  function publish(uri: string, findings: readonly Finding[], version?: number, kind?: DocumentLint['kind']): void {
+    const shown = findings.filter((f) => !(f.rule === 'parse-error' && kind && syntaxElsewhere.has(kind as SyntaxKind)));
+    const diagnostics: Diagnostic[] = shown.map(toDiagnostic);
+    void connection.sendDiagnostics({ uri, version, diagnostics });
+  }
+
+  /** Lints the open document now and publishes, unless a newer version arrived meanwhile. */
+  const lintNow = guard('lint', undefined, (uri: string): Linted | undefined => {
+    const document = documents.get(uri);
+    if (!document) return undefined;
+    const settings = settingsFor(uri);
+    const path = pathOf(uri);
+    const version = document.version;
+    const text = document.getText();
+    let lint: DocumentLint;
+    if (!settings.enable) lint = { findings: [], profile: settings.profile };
+    else if (isConfigFile(uri)) lint = { findings: engine.lintConfigDocument(path, text), profile: settings.profile };
+    else lint = engine.lintDocument(path, text, settings);
+    if (documents.get(uri)?.version !== version) return undefined;
+    const linted = { version, lint };
+    results.set(uri, linted);
+    publish(uri, lint.findings, version, lint.kind);
+    if (lint.kind === 'compose') setImmediate(() => trackDependencies(uri, version));
+    return linted;
+  });
+
+  const trackDependencies = guard('dependencies', undefined, (uri: string, version: number) => {
+    const document = documents.get(uri);
+    if (!document || document.version !== version) return;
+    for (const users of dependents.values()) users.delete(uri);
+    for (const dependency of engine.dependencies(pathOf(uri), document.getText(), settingsFor(uri))) {
+      let users = dependents.get(dependency);
+      if (!users) dependents.set(dependency, (users = new Set()));
+      users.add(uri);
+    }
+  });
+
+  /** The lint of the document's current version, linting now if the last one is older. */
+  function current(uri: string): Linted | undefined {
+    const document = documents.get(uri);
+    const last = results.get(uri);
+    if (document && last && last.version === document.version) return last;
+    return lintNow(uri);
+  }
+
+  function schedule(uri: string): void {
+    clearTimeout(timers.get(uri));
+    const timer = setTimeout(() => { timers.delete(uri); lintNow(uri); }, debounceMs);
+    timers.set(uri, timer);
+  }
+
+  function relintOpen(): void {
+    for (const document of documents.all()) schedule(document.uri);
+  }
+
+  function relintDependents(path: string): void {
+    for (const uri of dependents.get(path) ?? []) schedule(uri);
+  }
+
+  connection.onInitialize(guard('initialize', { capabilities: {} }, (params: InitializeParams): InitializeResult => {
+    pullConfiguration = params.capabilities.workspace?.configuration === true;
+    const options = (params.initializationOptions ?? {}) as InitializationOptions;
+    syntaxElsewhere = new Set(options.syntaxDiagnosticsElsewhere ?? []);
+    if (typeof options.debounceMs === 'number' && options.debounceMs >= 0) debounceMs = options.debounceMs;
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+        hoverProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND], resolveProvider: false },
+        completionProvider: { triggerCharacters: [' ', ',', '-'], resolveProvider: false },
+        executeCommandProvider: { commands: [SHOW_DOCS_COMMAND] },
+      },
+      serverInfo: { name: 'vmrt-language-server' },
+    };
+  }));
+
+  connection.onInitialized(guard('initialized', undefined, () => {
+    if (pullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'vmrt' });
+  }));
+
+  connection.onDidChangeConfiguration(guard('configuration', undefined, (change: { settings?: { vmrt?: ClientSettings } }) => {
+    settingsByUri.clear();
+    if (!pullConfiguration) globalSettings = editorSettings(change.settings?.vmrt);
+    engine.reset();
+    void Promise.all(documents.all().map((d) => loadSettings(d.uri))).then(relintOpen, (error: unknown) => log(`settings: ${String(error)}`));
+  }));
+
+  connection.onDidChangeWatchedFiles(guard('watched files', undefined, (params: { changes: { uri: string }[] }) => {
+    let configChanged = false;
+    for (const change of params.changes) {
+      const path = pathOf(change.uri);
+      if (isConfigFile(change.uri)) configChanged = true;
+      relintDependents(path);
+      if (closedWithDiagnostics.has(change.uri) && !documents.get(change.uri)) lintClosed(change.uri);
+    }
+    if (configChanged) { engine.reset(); relintOpen(); }
+  }));
+
+  documents.onDidOpen(guard('open', undefined, ({ document }) => {
+    closedWithDiagnostics.delete(document.uri);
+    void loadSettings(document.uri).then(() => lintNow(document.uri), (error: unknown) => log(`settings: ${String(error)}`));
+  }));
+  documents.onDidChangeContent(guard('change', undefined, ({ document }) => {
+    // Until its settings arrive, the open handler lints the latest version itself.
+    if (!pullConfiguration || settingsByUri.has(document.uri) || isConfigFile(document.uri)) schedule(document.uri);
+  }));
+  documents.onDidSave(guard('save', undefined, ({ document }) => {
+    const path = pathOf(document.uri);
+    if (isConfigFile(document.uri)) { engine.reset(); relintOpen(); }
+    relintDependents(path);
+  }));
+  documents.onDidClose(guard('close', undefined, ({ document }) => {
+    clearTimeout(timers.get(document.uri));
+    timers.delete(document.uri);
+    results.delete(document.uri);
+    settingsByUri.delete(document.uri);
+    for (const users of dependents.values()) users.delete(document.uri);
+    publish(document.uri, []);
+  }));
+
+  /** Lints a file that is not open and publishes its diagnostics; undefined when no front end reads it. */
+  const lintClosed = guard('lint file', undefined, (uri: string): DocumentLint | undefined => {
+    const lint = engine.lintClosedFile(pathOf(uri), settingsFor(uri));
+    const had = closedWithDiagnostics.delete(uri);
+    if (!lint) { if (had) publish(uri, []); return undefined; }
+    publish(uri, lint.findings, undefined, lint.kind);
+    if (lint.findings.length > 0) closedWithDiagnostics.add(uri);
+    return lint;
+  });
+
+  connection.onRequest(LINT_FILES, async (params: LintFilesParams): Promise<LintFilesResult> => {
+    const result: LintFilesResult = { files: 0, findings: 0 };
+    for (const uri of params.uris) {
+      await loadSettings(uri).catch((error: unknown) => log(`settings: ${String(error)}`));
+      if (documents.get(uri)) {
+        const linted = current(uri);
+        if (linted?.lint.kind) { result.files++; result.findings += linted.lint.findings.length; }
+        continue;
+      }
+      const lint = lintClosed(uri);
+      if (lint) { result.files++; result.findings += lint.findings.length; }
+    }
+    return result;
+  });
+
+  connection.onHover(guard('hover', null, (params) => {
+    const document = documents.get(params.textDocument.uri);
+    const linted = document && current(document.uri);
+    if (!document || !linted || !linted.lint.kind) return null;
+    const path = pathOf(document.uri);
+    const hits = () => engine.featureHits(path, document.getText(), settingsFor(document.uri));
+    return hoverAt(params.position, linted.lint.findings, hits, linted.lint.profile) ?? null;
+  }));
+
+  connection.onCodeAction(guard('code actions', [], (params) => {
+    const document = documents.get(params.textDocument.uri);
+    const linted = document && current(document.uri);
+    if (!document || !linted) return [];
+    return codeActions({
+      uri: document.uri, path: pathOf(document.uri), text: document.getText(), kind: linted.lint.kind,
+      findings: linted.lint.findings, range: params.range, only: params.context.only,
+    });
+  }));
+
+  connection.onCompletion(guard('completion', [], (params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    const profile = settingsFor(document.uri).profile;
+    if (isConfigFile(document.uri)) return configCompletions(document.getText(), params.position, profile);
+    return pragmaCompletions(document.getText(), params.position, engine.profileFor(pathOf(document.uri), settingsFor(document.uri)));
+  }));
+
+  connection.onExecuteCommand(guard('command', undefined, (params) => {
+    if (params.command !== SHOW_DOCS_COMMAND) return;
+    const href = String(params.arguments?.[0] ?? '');
+    void connection.window.showDocument({ uri: href, external: !href.startsWith('file:'), takeFocus: true });
+  }));
+
+  documents.listen(connection);
+  connection.listen();
+}
