@@ -25,11 +25,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# --- editor tests (issue 4): a real VS Code (code-server) driven by Debian's chromium ---
+# code-server's postinstall builds kerberos (libkrb5-dev) and downloads ripgrep, which cannot be
+# fetched here: seed @vscode/ripgrep's cache with Debian's rg. As root its postinstall needs
+# unsafe_perm, and node-pty's `npx node-gyp` must not stop at a prompt.
+for p in chromium libkrb5-dev ripgrep; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || {
+    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends chromium libkrb5-dev ripgrep; break; }
+done
+RG_CACHE="$(node -p 'require("os").tmpdir()')/vscode-ripgrep-cache-1.15.11"
+mkdir -p "$RG_CACHE" && tar czf "$RG_CACHE/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C /usr/bin rg
+export npm_config_yes=true npm_config_unsafe_perm=true
+# --- end of editor tests block ---
+
 echo "setup: npm packages"
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "setup: TypeScript build"
 npm run --silent build
+npm run --silent build:extension  # the VS Code extension bundle (dist/) and its extension-host test suite
 
 echo "setup: agent and shim"
 make -s -C runtime
