@@ -74,7 +74,7 @@ export function makefileShell(text: string): MappedText {
       inRule = rule !== null;
       const semicolon = rule ? line.text.indexOf(';', rule[0].length) : -1;
       if (semicolon >= 0) {
-        appendRecipe(builder, line, semicolon + 1);
+        appendRecipe(builder, line, semicolon + 1 + /^[\s@+-]*/.exec(line.text.slice(semicolon + 1))![0].length);
         continued = ENDS_CONTINUED.test(line.text) ? 'recipe' : undefined;
       } else {
         continued = ENDS_CONTINUED.test(line.text) ? 'other' : undefined;
