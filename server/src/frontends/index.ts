@@ -5,9 +5,18 @@
  */
 import { basename } from 'node:path';
 import type { FileKind, FrontEnd } from '../engine/types.js';
+import { commandFrontEnd } from './command.js';
+import { composeFrontEnd } from './compose.js';
+import { dockerfileFrontEnd } from './dockerfile.js';
+import { kubernetesFrontEnd } from './kubernetes.js';
+import { ociFrontEnd } from './oci.js';
 
-/** Content detection order: the most specific formats first, free text (scripts) last. */
-export const FRONT_ENDS: readonly FrontEnd[] = [];
+/**
+ * Content detection order: JSON formats that name themselves (ociVersion) first, then
+ * YAML by its top-level shape (compose `services:` before Kubernetes `apiVersion`/`kind`),
+ * then names, and free text (shell scripts by shebang) last.
+ */
+export const FRONT_ENDS: readonly FrontEnd[] = [ociFrontEnd, composeFrontEnd, kubernetesFrontEnd, dockerfileFrontEnd, commandFrontEnd];
 
 export const FILE_KINDS: readonly FileKind[] = ['oci', 'compose', 'kubernetes', 'dockerfile', 'command', 'devcontainer'];
 
