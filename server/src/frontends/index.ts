@@ -7,16 +7,18 @@ import { basename } from 'node:path';
 import type { FileKind, FrontEnd } from '../engine/types.js';
 import { commandFrontEnd } from './command.js';
 import { composeFrontEnd } from './compose.js';
+import { devcontainerFrontEnd } from './devcontainer.js';
 import { dockerfileFrontEnd } from './dockerfile.js';
 import { kubernetesFrontEnd } from './kubernetes.js';
 import { ociFrontEnd } from './oci.js';
 
 /**
- * Content detection order: JSON formats that name themselves (ociVersion) first, then
+ * Content detection order: JSON formats that name themselves (devcontainer.json by
+ * name, config.json by ociVersion) first, then
  * YAML by its top-level shape (compose `services:` before Kubernetes `apiVersion`/`kind`),
  * then names, and free text (shell scripts by shebang) last.
  */
-export const FRONT_ENDS: readonly FrontEnd[] = [ociFrontEnd, composeFrontEnd, kubernetesFrontEnd, dockerfileFrontEnd, commandFrontEnd];
+export const FRONT_ENDS: readonly FrontEnd[] = [devcontainerFrontEnd, ociFrontEnd, composeFrontEnd, kubernetesFrontEnd, dockerfileFrontEnd, commandFrontEnd];
 
 export const FILE_KINDS: readonly FileKind[] = ['oci', 'compose', 'kubernetes', 'dockerfile', 'command', 'devcontainer'];
 
