@@ -35,10 +35,13 @@ struct proc {
     struct container *container;
     int is_init;
     int terminal;
-    int in_fd;  /* stdin pipe write end, or the pty master */
+    int in_fd;  /* stdin pipe write end, or the pty master (it arrives from
+                   the child during setup) */
     int out_fd; /* stdout pipe read end, or the pty master */
     int err_fd; /* stderr pipe read end; -1 with a terminal */
-    int sync_fd;
+    int sync_fd;     /* socket on which the child reports its setup */
+    char sync_msg[1024];
+    size_t sync_len;
     struct vmrt_buf in_buf;
     int in_close_pending;
     enum proc_phase phase;
@@ -52,7 +55,11 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* container.c: runs in the forked child; returns only on error (message in err). */
 int child_create(const struct json_doc *d, int spec, char *err, size_t errlen);
-int child_exec(const struct json_doc *d, int process, pid_t init_pid, char *err, size_t errlen);
+/* Enters the mount, uts and ipc namespaces of a container (pid: see spawn). */
+int join_container(pid_t init_pid, char *err, size_t errlen);
+/* Allocates a pty in the container's devpts, passes the master to the agent
+ * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
+int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
 int exec_process(const struct json_doc *d, int process, char *err, size_t errlen);
 

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -572,7 +575,7 @@ int child_create(const struct json_doc *d, int spec, char *err, size_t errlen)
     return 0;
 }
 
-int child_exec(const struct json_doc *d, int process, pid_t init_pid, char *err, size_t errlen)
+int join_container(pid_t init_pid, char *err, size_t errlen)
 {
     static const char *kinds[] = { "ipc", "uts", "mnt" };
     int fds[3];
@@ -590,5 +593,53 @@ int child_exec(const struct json_doc *d, int process, pid_t init_pid, char *err,
         }
         close(fds[i]);
     }
-    return exec_process(d, process, err, errlen);
+    return 0;
+}
+
+int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[64];
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+        ptsname_r(master, name, sizeof name) != 0) {
+        FAIL("allocate a pty in the container: %s", strerror(errno));
+    }
+    int slave = open(name, O_RDWR | O_NOCTTY);
+    if (slave < 0) {
+        FAIL("open %s: %s", name, strerror(errno));
+    }
+    int size = json_get(d, process, "consoleSize");
+    struct winsize ws = { (unsigned short)json_i64_or(d, json_get(d, size, "height"), 24),
+                          (unsigned short)json_i64_or(d, json_get(d, size, "width"), 80), 0, 0 };
+    ioctl(master, TIOCSWINSZ, &ws);
+
+    /* The master goes to the agent, which relays it as the process's stdio. */
+    char byte = 'M';
+    struct iovec iov = { &byte, 1 };
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                          .msg_controllen = sizeof control.buf };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+    if (sendmsg(sync_fd, &msg, 0) != 1) {
+        FAIL("pass the pty master: %s", strerror(errno));
+    }
+    close(master);
+    for (int i = 0; i < 3; i++) {
+        dup2(slave, i);
+    }
+    if (slave > 2) {
+        close(slave);
+    }
+    if (ioctl(0, TIOCSCTTY, 0) != 0) {
+        FAIL("make %s the controlling terminal: %s", name, strerror(errno));
+    }
+    return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -151,7 +152,7 @@ static void close_stdin(struct proc *p)
 
 static void close_output(struct proc *p, int *fd)
 {
-    if (*fd == p->in_fd) {
+    if (*fd >= 0 && *fd == p->in_fd) {
         p->in_fd = -1;
         vmrt_buf_free(&p->in_buf);
     }
@@ -225,22 +226,59 @@ static void report_setup(struct proc *p, const char *error)
     p->phase = PROC_RUNNING;
 }
 
-/* Reads the child's setup report: a create child writes 'R' when ready, an
- * exec child's pipe closes at its execve; anything else is an error text. */
+/* Takes the pty master that a terminal child passes during setup. */
+static void adopt_master(struct proc *p, int master)
+{
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    p->in_fd = p->out_fd = master;
+    pump_stdin(p); /* input that arrived during setup */
+}
+
+/* Reads the child's setup report until EOF: a create child sends 'R' when
+ * ready, an exec child's socket closes at its execve, a terminal child first
+ * sends 'M' with the pty master; anything else is an error text. */
 static void finish_setup(struct proc *p)
 {
-    char msg[1024];
-    ssize_t n = read(p->sync_fd, msg, sizeof msg - 1);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return;
+    for (;;) {
+        char data[256];
+        struct iovec iov = { data, sizeof data };
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = sizeof control.buf };
+        ssize_t n = recvmsg(p->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        size_t skip = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int master;
+                memcpy(&master, CMSG_DATA(c), sizeof master);
+                adopt_master(p, master);
+                skip = 1; /* the 'M' carrier byte */
+            }
+        }
+        if (n <= 0) {
+            break;
+        }
+        size_t len = (size_t)n - skip;
+        if (len > sizeof p->sync_msg - 1 - p->sync_len) {
+            len = sizeof p->sync_msg - 1 - p->sync_len;
+        }
+        memcpy(p->sync_msg + p->sync_len, data + skip, len);
+        p->sync_len += len;
     }
     close_fd(&p->sync_fd);
-    if (n < 0) n = 0;
-    msg[n] = '\0';
-    if (p->is_init ? (n == 1 && msg[0] == 'R') : n == 0) {
+    p->sync_msg[p->sync_len] = '\0';
+    int ok = p->is_init ? !strcmp(p->sync_msg, "R") : p->sync_len == 0;
+    if (ok) {
         report_setup(p, NULL);
     } else {
-        report_setup(p, n > 0 ? msg : "container init exited during setup");
+        report_setup(p, p->sync_len ? p->sync_msg : "container init exited during setup");
     }
 }
 
@@ -297,14 +335,22 @@ static void reap_children(void)
     }
 }
 
-/* The child side of create/exec: stdio, then the container work; reports
- * failures on sync_fd and never returns. */
+static void child_fail(int sync_fd, const char *err)
+{
+    (void)!write(sync_fd, err, strlen(err));
+    _exit(127);
+}
+
+/* The child side of create/exec: stdio, the container work, then execve.
+ * Reports on sync_fd and never returns. */
 static void run_child(const struct json_doc *d, int tok, int is_init, int start_fd, int sync_fd,
-                      int terminal, const int child_fds[3], pid_t init_pid)
+                      const int child_fds[3], pid_t init_pid)
 {
     char err[1024] = "";
+    int process = is_init ? json_get(d, tok, "process") : tok;
+    int terminal = child_fds[0] < 0;
     setsid();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; !terminal && i < 3; i++) {
         dup2(child_fds[i], i);
     }
     /* Drop every agent fd now: a create child waits for `start`, and must
@@ -312,34 +358,34 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     for (int fd = 3; fd < 1024; fd++) {
         if (fd != sync_fd && fd != start_fd) close(fd);
     }
-    if (terminal) {
-        ioctl(0, TIOCSCTTY, 0);
+    if (is_init ? child_create(d, tok, err, sizeof err) : join_container(init_pid, err, sizeof err)) {
+        child_fail(sync_fd, err);
     }
-    if (is_init) {
-        if (child_create(d, tok, err, sizeof err) != 0) {
-            (void)!write(sync_fd, err, strlen(err));
-            _exit(1);
-        }
-        (void)!write(sync_fd, "R", 1);
-        close(sync_fd);
-        char b;
-        ssize_t n;
-        while ((n = read(start_fd, &b, 1)) < 0 && errno == EINTR) {
-        }
-        if (n != 1) {
-            _exit(0); /* never started */
-        }
-        exec_process(d, json_get(d, tok, "process"), err, sizeof err);
-        dprintf(2, "vmrt: %s\n", err);
-        _exit(127);
+    /* The pty comes from the container's own devpts, as with runc. */
+    if (terminal && setup_terminal(d, process, sync_fd, err, sizeof err) != 0) {
+        child_fail(sync_fd, err);
     }
-    child_exec(d, tok, init_pid, err, sizeof err);
-    (void)!write(sync_fd, err, strlen(err));
+    if (!is_init) {
+        exec_process(d, process, err, sizeof err);
+        child_fail(sync_fd, err);
+    }
+    (void)!write(sync_fd, "R", 1);
+    close(sync_fd);
+    char b;
+    ssize_t n;
+    while ((n = read(start_fd, &b, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) {
+        _exit(0); /* never started */
+    }
+    exec_process(d, process, err, sizeof err);
+    dprintf(2, "vmrt: %s\n", err);
     _exit(127);
 }
 
-/* Forks a container init (is_init: `process` is the spec) or an exec
- * process in container c. The answer follows when the child reports. */
+/* Forks a container init (is_init: tok is the spec) or an exec process
+ * (tok is the process) in container c. The answer follows when the child
+ * reports. */
 static void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int tok, int is_init)
 {
     int process = is_init ? json_get(d, tok, "process") : tok;
@@ -354,24 +400,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     p->in_fd = p->out_fd = p->err_fd = p->sync_fd = -1;
     p->phase = PROC_SETUP;
 
-    if (terminal) {
-        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        char name[64];
-        if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
-            ptsname_r(master, name, sizeof name) != 0) {
-            respond_error(stream, "pty: %s", strerror(errno));
-            if (master >= 0) close(master);
-            free(p);
-            return;
-        }
-        int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        int size = json_get(d, process, "consoleSize");
-        struct winsize ws = { (unsigned short)json_i64_or(d, json_get(d, size, "height"), 24),
-                              (unsigned short)json_i64_or(d, json_get(d, size, "width"), 80), 0, 0 };
-        ioctl(master, TIOCSWINSZ, &ws);
-        child_fds[0] = child_fds[1] = child_fds[2] = slave;
-        p->in_fd = p->out_fd = master;
-    } else {
+    if (!terminal) {
         int pin[2], pout[2], perr[2];
         if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
             respond_error(stream, "pipe: %s", strerror(errno));
@@ -385,8 +414,9 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
         p->out_fd = pout[0];
         p->err_fd = perr[0];
     }
-    if (pipe2(sync, O_CLOEXEC) != 0 || (is_init && pipe2(start, O_CLOEXEC) != 0)) {
-        respond_error(stream, "pipe: %s", strerror(errno));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 ||
+        (is_init && pipe2(start, O_CLOEXEC) != 0)) {
+        respond_error(stream, "socketpair: %s", strerror(errno));
         goto fail;
     }
 
@@ -396,7 +426,12 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
          * namespace, as under runc. */
         pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
                              NULL, NULL, NULL, NULL);
+        if (pid == 0) {
+            close(sync[0]);
+            run_child(d, tok, 1, start[0], sync[1], child_fds, 0);
+        }
     } else {
+        /* setns(CLONE_NEWPID) only affects children: fork after it. */
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)c->pid);
         int nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -407,6 +442,11 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
         }
         close(nsfd);
         pid = fork();
+        if (pid == 0) {
+            close(sync[0]);
+            run_child(d, tok, 0, -1, sync[1], child_fds, c->pid);
+        }
+        /* Later children of the agent belong to the guest's namespace again. */
         if (setns(A.own_pidns, CLONE_NEWPID) != 0) {
             log_msg("restore pid namespace: %s", strerror(errno));
         }
@@ -414,9 +454,6 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     if (pid < 0) {
         respond_error(stream, "fork: %s", strerror(errno));
         goto fail;
-    }
-    if (pid == 0) {
-        run_child(d, tok, is_init, start[0], sync[1], terminal, child_fds, c->pid);
     }
     p->pid = pid;
     if (is_init) {
@@ -428,7 +465,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     p->sync_fd = sync[0];
     fcntl(p->sync_fd, F_SETFL, O_NONBLOCK);
     for (int i = 0; i < 3; i++) {
-        if (i == 0 || child_fds[i] != child_fds[i - 1]) close(child_fds[i]);
+        if (child_fds[i] >= 0) close(child_fds[i]);
     }
     int fds[3] = { p->in_fd, p->out_fd, p->err_fd };
     for (int i = 0; i < 3; i++) {
@@ -438,13 +475,10 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     A.procs = p;
     return;
 
-fail:
-    for (int i = 0; i < 3; i++) {
-        if (child_fds[i] >= 0 && (i == 0 || child_fds[i] != child_fds[i - 1])) close(child_fds[i]);
-    }
-    int leftover[7] = { sync[0], sync[1], start[0], start[1], p->in_fd, p->out_fd == p->in_fd ? -1 : p->out_fd,
-                   p->err_fd };
-    for (int i = 0; i < 7; i++) {
+fail:;
+    int leftover[10] = { sync[0], sync[1], start[0], start[1], p->in_fd, p->out_fd, p->err_fd,
+                         child_fds[0], child_fds[1], child_fds[2] };
+    for (int i = 0; i < 10; i++) {
         if (leftover[i] >= 0) close(leftover[i]);
     }
     free(p);
@@ -598,13 +632,13 @@ static void handle_frame(const struct vmrt_frame *f)
         handle_request(f->stream, &d);
         break;
     case VMRT_STDIN:
-        if (p && p->in_fd >= 0 && !p->in_close_pending) {
+        if (p && (p->in_fd >= 0 || p->phase == PROC_SETUP) && !p->in_close_pending) {
             vmrt_buf_append(&p->in_buf, f->payload, f->payload_len);
             pump_stdin(p);
         }
         break;
     case VMRT_STDIN_CLOSE:
-        if (p && p->in_fd >= 0 && !p->in_close_pending) {
+        if (p && (p->in_fd >= 0 || p->phase == PROC_SETUP) && !p->in_close_pending) {
             if (p->terminal) {
                 /* A terminal has no EOF of its own: send the EOF character. */
                 vmrt_buf_putc(&p->in_buf, 4);

@@ -1,0 +1,175 @@
+/**
+ * The guest agent (runtime/agent) in a real QEMU guest under TCG, spoken to directly on
+ * agent.sock: HELLO, containers from a busybox rootfs shared over 9p, exit statuses, signals,
+ * stdin, a terminal, exec, ps, malformed frames and power-off when the host goes away.
+ * Needs runtime/build/guest/* (runtime/guest/build.sh) and qemu-system-x86.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { release as hostRelease } from 'node:os';
+import { FrameType } from '../../runtime/src/agent/frames.js';
+import { AgentVm, guestFiles, type GuestFiles } from '../support/agent-vm.js';
+
+const ROOTFS = '/run/vmrt/shared/rootfs';
+
+function spec(args: string[], extra: { terminal?: boolean; consoleSize?: { height: number; width: number } } = {}) {
+  return {
+    ociVersion: '1.0.2',
+    root: { path: ROOTFS, readonly: false },
+    hostname: 'agent-test',
+    annotations: { 'org.example.owner': 'agent-protocol test' },
+    process: { args, env: ['PATH=/bin', 'TERM=dumb'], cwd: '/', user: { uid: 0, gid: 0 }, ...extra },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m'] },
+    ],
+  };
+}
+
+describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
+  let guest: GuestFiles;
+  let vm: AgentVm;
+  let containerCount = 0;
+
+  /** create + start; returns the process stream and the create answer. */
+  async function run(args: string[], extra: Parameters<typeof spec>[1] = {}) {
+    const id = `c${++containerCount}`;
+    const stream = vm.stream();
+    const created = await vm.request(stream, { op: 'create', id, spec: spec(args, extra) });
+    assert.equal(created.ok, true, `create ${id}: ${JSON.stringify(created)}`);
+    assert.equal(typeof created.pid, 'number');
+    const started = await vm.request(vm.stream(), { op: 'start', id });
+    assert.deepEqual(started, { ok: true });
+    return { id, stream, pid: created.pid as number };
+  }
+
+  before(async () => {
+    guest = guestFiles();
+    vm = await AgentVm.boot(guest);
+  });
+
+  after(async () => {
+    await vm?.dispose();
+  });
+
+  it('says HELLO with the guest kernel release', () => {
+    assert.deepEqual(vm.hello, { version: 1, kernel: guest.kernelRelease, agent: '0.1.0' });
+    assert.notEqual(guest.kernelRelease, hostRelease());
+  });
+
+  it('runs a container from the shared rootfs in the guest kernel', async () => {
+    const { stream } = await run(['uname', '-r']);
+    const result = await vm.result(stream);
+    assert.deepEqual(result, { stdout: `${guest.kernelRelease}\n`, stderr: '', exit: { status: 0, signal: 0 } });
+  });
+
+  it('gives the container its hostname, PID 1, annotations and separate stderr', async () => {
+    const { stream } = await run([
+      'sh', '-c', 'hostname; echo $$; cat /run/vmrt/annotations/org.example.owner; echo; echo oops >&2',
+    ]);
+    const result = await vm.result(stream);
+    assert.deepEqual(result, {
+      stdout: 'agent-test\n1\nagent-protocol test\n',
+      stderr: 'oops\n',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
+  it('reports the exit status of the container process', async () => {
+    const { stream } = await run(['sh', '-c', 'exit 3']);
+    assert.deepEqual((await vm.result(stream)).exit, { status: 3, signal: 0 });
+  });
+
+  it('reports 137 for a process killed with SIGNAL 9', async () => {
+    const { id, stream } = await run(['sleep', '600']);
+    vm.sendJson(FrameType.SIGNAL, stream, { signal: 9 });
+    assert.deepEqual(await vm.result(stream), { stdout: '', stderr: '', exit: { status: 137, signal: 9 } });
+    const state = await vm.request(vm.stream(), { op: 'state' });
+    const entry = (state.containers as { id: string; status: string }[]).find((c) => c.id === id);
+    assert.equal(entry?.status, 'stopped');
+  });
+
+  it('relays stdin and gives EOF on STDIN_CLOSE', async () => {
+    const { stream } = await run(['cat']);
+    vm.send(FrameType.STDIN, stream, 'first line\n');
+    vm.send(FrameType.STDIN, stream, 'second');
+    vm.send(FrameType.STDIN_CLOSE, stream);
+    assert.deepEqual(await vm.result(stream), { stdout: 'first line\nsecond', stderr: '', exit: { status: 0, signal: 0 } });
+  });
+
+  it('runs a terminal process on a pty with the requested size', async () => {
+    const { stream } = await run(['sh', '-c', 'stty size; tty'], { terminal: true, consoleSize: { height: 33, width: 101 } });
+    const result = await vm.result(stream);
+    assert.equal(result.stdout, '33 101\r\n/dev/pts/0\r\n');
+    assert.equal(result.stderr, '');
+    assert.deepEqual(result.exit, { status: 0, signal: 0 });
+  });
+
+  it('fails create when the program does not exist', async () => {
+    const answer = await vm.request(vm.stream(), { op: 'create', id: 'missing-program', spec: spec(['no-such-program']) });
+    assert.deepEqual(answer, { ok: false, error: 'exec: "no-such-program": executable file not found in $PATH' });
+  });
+
+  it('execs into a running container and lists its processes', async () => {
+    const { id, stream, pid } = await run(['sleep', '600']);
+
+    const execStream = vm.stream();
+    const execAnswer = await vm.request(execStream, {
+      op: 'exec', id,
+      process: { args: ['sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; exec sleep 500'], env: ['PATH=/bin'], cwd: '/tmp' },
+    });
+    assert.equal(execAnswer.ok, true, JSON.stringify(execAnswer));
+    const execPid = execAnswer.pid as number;
+    // Same uts and pid namespace as the container: its hostname, and its init as PID 1.
+    assert.equal(await vm.stdoutUntil(execStream, 'sleep 600 \n'), 'agent-test\nsleep 600 \n');
+
+    type PsEntry = { pid: number; ppid: number; uid: number; state: string; cmd: string[] };
+    const expected = [
+      { pid, uid: 0, cmd: ['sleep', '600'] },
+      { pid: execPid, uid: 0, cmd: ['sleep', '500'] },
+    ];
+    // The exec'd shell replaces itself with `sleep 500` right after its output: poll briefly.
+    let processes: PsEntry[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const ps = await vm.request(vm.stream(), { op: 'ps', id });
+      assert.equal(ps.ok, true);
+      processes = (ps.processes as PsEntry[]).sort((a, b) => a.pid - b.pid);
+      if (processes[1]?.cmd[0] === 'sleep') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(processes.map((p) => ({ pid: p.pid, uid: p.uid, cmd: p.cmd })), expected);
+    assert.ok(processes.every((p) => p.state === 'S'), JSON.stringify(processes));
+
+    // signal --all reaches the exec'd process too.
+    assert.deepEqual(await vm.request(vm.stream(), { op: 'signal', id, signal: 9, all: true }), { ok: true });
+    assert.deepEqual((await vm.result(execStream)).exit, { status: 137, signal: 9 });
+    assert.deepEqual((await vm.result(stream)).exit, { status: 137, signal: 9 });
+  });
+
+  it('answers malformed frames with an error and keeps serving', async () => {
+    vm.send(FrameType.REQUEST, 77, '{"op": "state"');
+    assert.deepEqual(await vm.response(77), { ok: false, error: 'malformed frame: payload is not one JSON object' });
+
+    vm.send(0x7f, 78, 'x');
+    assert.deepEqual(await vm.response(78), { ok: false, error: 'malformed frame: unknown frame type' });
+
+    const badVersion = Buffer.from([0, 0, 0, 8, 9, FrameType.REQUEST, 0, 0, 0, 79, 0x7b, 0x7d]);
+    vm.sendRaw(badVersion);
+    assert.deepEqual(await vm.response(79), { ok: false, error: 'malformed frame: unsupported protocol version' });
+
+    assert.deepEqual(await vm.request(80, { op: 'no-such-op' }), { ok: false, error: 'unknown op' });
+    const state = await vm.request(81, { op: 'state' });
+    assert.equal(state.ok, true);
+    assert.ok(Array.isArray(state.containers));
+  });
+
+  it('powers the VM off when the host closes the agent socket', async () => {
+    await run(['sleep', '600']);
+    vm.disconnect();
+    const code = await Promise.race([
+      vm.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000)),
+    ]);
+    assert.equal(code, 0);
+  });
+});
