@@ -84,7 +84,9 @@ function parseOciConfig(file: SourceFile): FrontEndResult {
   // config.json is plain JSON: runtimes (Go's encoding/json) reject comments and trailing commas.
   const root = parseTree(file.text, errors, { disallowComments: true, allowTrailingComma: false });
   // After the first error, jsonc-parser's recovery reports every bracket left open at the end of the file: noise.
-  const reported = errors.filter((error, i) => i === 0 || error.offset < file.text.length);
+  // A second error at the same place is the same mistake seen by the recovery.
+  const reported = errors.filter((error, i) => i === 0
+    || (error.offset < file.text.length && errors.slice(0, i).every((earlier) => earlier.offset !== error.offset)));
   const problems: FileProblem[] = reported.map((error) => ({
     rule: 'parse-error',
     file: file.path,
@@ -172,11 +174,28 @@ function setValue(path: JsonPath, value: unknown): Rewrite {
   return (text) => applyEdits(text, modify(text, path, value, { formattingOptions: formattingOf(text) }));
 }
 
+/**
+ * Appends an item after the last one with the separator the array already uses (the
+ * formatter would reflow the whole line); an empty or missing array is written anew.
+ */
 function appendValue(arrayPath: JsonPath, value: unknown): Rewrite {
   return (text) => {
     const array = findNodeAtLocation(parseTree(text)!, arrayPath);
-    if (array?.type !== 'array') return setValue(arrayPath, [value])(text);
-    return applyEdits(text, modify(text, [...arrayPath, -1], value, { formattingOptions: formattingOf(text), isArrayInsertion: true }));
+    const list = items(array);
+    const last = list.at(-1);
+    if (!last) return setValue(arrayPath, [value])(text);
+    const lastEnd = last.offset + last.length;
+    const lineStart = text.lastIndexOf('\n', last.offset) + 1;
+    const indent = /^[ \t]*/.exec(text.slice(lineStart, last.offset))![0];
+    const onOwnLine = text.slice(lineStart, last.offset).trim() === '';
+    const separator = list.length > 1
+      ? text.slice(list.at(-2)!.offset + list.at(-2)!.length, last.offset)
+      : onOwnLine ? `,${formattingOf(text)?.eol ?? '\n'}${indent}` : ', ';
+    const unit = formattingOf(text);
+    const json = typeof value === 'object' && value !== null && unit
+      ? JSON.stringify(value, null, unit.insertSpaces ? ' '.repeat(unit.tabSize ?? 4) : '\t').replace(/\n/g, `${unit.eol ?? '\n'}${onOwnLine ? indent : ''}`)
+      : JSON.stringify(value);
+    return text.slice(0, lastEnd) + separator + json + text.slice(lastEnd);
   };
 }
 
