@@ -5,13 +5,13 @@
  * `include` are followed, and options found in another file carry that file's path.
  */
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { isMap, isScalar, isSeq, stringify, visit, type Document, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, stringify, type Document, type Node, type YAMLMap } from 'yaml';
 import type {
   ContainerRequest, FileProblem, FrontEnd, FrontEndContext, FrontEndResult, OptionAssignment, OptionEditor,
   OptionName, OptionValues, Range, RequestedOption, SourceFile, TextEdit,
 } from '../engine/types.js';
 import { interpolate, InterpolationError, parseDotEnv, type Lookup } from './compose-interpolation.js';
-import { YamlFile, scalarText, type Chain, type Located, type LocatedPair } from './yaml-source.js';
+import { YamlFile, chainSteps, scalarText, type Chain, type Located, type LocatedPair } from './yaml-source.js';
 
 const COMPOSE_NAME = /^(?:docker-compose.*|compose(?:\..+)?)\.ya?ml$/i;
 
@@ -60,6 +60,8 @@ export function looksLikeCompose(text: string): boolean {
 
 /** A loaded compose file: its YAML, the interpolated value of every string scalar, its services. */
 interface ComposeFile {
+  /** The absolute path (cycles and the cache compare these). */
+  id: string;
   yaml: YamlFile;
   doc: Document | undefined;
   lookup: Lookup;
@@ -73,7 +75,7 @@ interface FoundOption {
   value: unknown;
   range: Range;
   /** Where the key or entry sits (for edits). */
-  chain: Chain;
+  chain: Chain | undefined;
   /** Options with one identity override each other through `extends` (the later service wins). */
   identity: string;
   /** The service key the option came from (for `!reset` / `!override`). */
@@ -91,10 +93,10 @@ class ComposeProject {
   private readonly files = new Map<string, ComposeFile | undefined>();
   private readonly serviceOptionCache = new Map<string, FoundOption[]>();
 
-  constructor(private readonly ctx: FrontEndContext, private readonly mainPath: string) {}
+  constructor(private readonly ctx: FrontEndContext) {}
 
   private read(path: string): string | undefined {
-    if (path !== this.mainPath) this.touched.add(path);
+    this.touched.add(path);
     return this.ctx.readFile(path);
   }
 
@@ -112,40 +114,43 @@ class ComposeProject {
     return (name) => env[name] ?? dotenv.get(name);
   }
 
+  /** Loads a file once; `path` is reported as given (the main file's may be relative). */
   load(path: string, text: string | undefined, lookup: Lookup): ComposeFile | undefined {
-    if (this.files.has(path)) return this.files.get(path);
+    const id = resolvePath(path);
+    if (this.files.has(id)) return this.files.get(id);
     const source = text ?? this.read(path);
-    if (source === undefined) { this.files.set(path, undefined); return undefined; }
+    if (source === undefined) { this.files.set(id, undefined); return undefined; }
     const yaml = new YamlFile(path, source);
     this.problems.push(...yaml.problems);
     const doc = yaml.validDocs()[0];
-    const file: ComposeFile = { yaml, doc, lookup, values: new Map(), services: new Map() };
-    this.files.set(path, file);
+    const file: ComposeFile = { id, yaml, doc, lookup, values: new Map(), services: new Map() };
+    this.files.set(id, file);
     if (!doc) return file;
     this.interpolateAll(file, doc);
     const root = yaml.root(doc);
     const services = root && yaml.asMap(yaml.get(root, 'services', doc)?.value);
     for (const service of services ? yaml.pairs(services, doc) : []) {
       // Each service is an edit boundary: removing its last key leaves `{}`, never deletes the service.
-      if (service.value && isMap(service.value.node)) file.services.set(service.key, { node: service.value.node as YAMLMap, chain: [] });
+      if (service.value && isMap(service.value.node)) file.services.set(service.key, { node: service.value.node as YAMLMap, chain: undefined });
     }
     return file;
   }
 
   /** Interpolates every string scalar that is a value; a missing required variable is a problem at that scalar. */
   private interpolateAll(file: ComposeFile, doc: Document): void {
-    visit(doc, {
-      Scalar: (key, node) => {
-        if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
-        try {
-          file.values.set(node, interpolate(node.value, file.lookup));
-        } catch (error) {
-          if (!(error instanceof InterpolationError)) throw error;
-          file.values.set(node, '');
-          this.problem(file, file.yaml.nodeRange(node), error.message);
-        }
-      },
-    });
+    const walk = (node: unknown): void => {
+      if (isMap(node)) { for (const pair of node.items) walk(pair.value); return; }
+      if (isSeq(node)) { for (const item of node.items) walk(item); return; }
+      if (!isScalar(node) || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      try {
+        file.values.set(node, interpolate(node.value, file.lookup));
+      } catch (error) {
+        if (!(error instanceof InterpolationError)) throw error;
+        file.values.set(node, '');
+        this.problem(file, file.yaml.nodeRange(node), error.message);
+      }
+    };
+    walk(doc.contents);
   }
 
   problem(file: ComposeFile, range: Range, message: string): void {
@@ -158,7 +163,7 @@ class ComposeProject {
       const options = this.serviceOptions(file, name, []).map(toRequested);
       requests.push({ kind: 'compose', name, file: file.yaml.path, options });
     }
-    this.followIncludes(file, requests, stack);
+    this.followIncludes(file, requests, [...stack, file.id]);
   }
 
   private followIncludes(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
@@ -193,7 +198,7 @@ class ComposeProject {
         }
         const included = this.load(path, undefined, this.lookupFor(dirname(path), envFiles));
         if (!included) { this.problem(file, range, `include: cannot read ${relative}`); continue; }
-        this.collect(included, requests, [...stack, path]);
+        this.collect(included, requests, stack);
       }
     }
   }
@@ -206,7 +211,7 @@ class ComposeProject {
 
   /** A service's options, its `extends` chain merged in (base first, the extending service overriding). */
   serviceOptions(file: ComposeFile, name: string, stack: string[]): FoundOption[] {
-    const id = `${file.yaml.path}#${name}`;
+    const id = `${file.id}#${name}`;
     const cached = this.serviceOptionCache.get(id);
     if (cached) return cached;
     const service = file.services.get(name)!;
@@ -237,7 +242,7 @@ class ComposeProject {
       this.problem(file, at, `extends: service "${baseName}" not found${baseFileName ? ` in ${baseFileName}` : ''}`);
       return local;
     }
-    const baseId = `${base.yaml.path}#${baseName}`;
+    const baseId = `${base.id}#${baseName}`;
     if (stack.includes(baseId)) {
       this.problem(file, at, `extends cycle: ${[...stack, baseId].map((s) => s.slice(s.lastIndexOf('#') + 1)).join(' → ')}`);
       return local;
@@ -561,7 +566,7 @@ class ComposeOptionEditor implements OptionEditor {
   /** An entry replaced by entries of the same list (or map): written in its place. */
   private replaceEntry(writes: ComposeWrite[]): TextEdit[] | undefined {
     const { entryOf, chain, file } = this.found;
-    const step = chain[chain.length - 1];
+    const step = chain?.step;
     if (!entryOf || !step || step.collection.flow || !writes.every((w) => w.key === entryOf && 'entry' in w)) return undefined;
     const yaml = file.yaml;
     const inMap = isMap(step.collection);
@@ -580,8 +585,8 @@ class ComposeOptionEditor implements OptionEditor {
   private replaceAtServiceLevel(writes: ComposeWrite[]): TextEdit[] | undefined {
     const { chain, file, service } = this.found;
     const { yaml, doc } = file;
-    const top = chain[0];
-    if (!doc || !top || top.collection !== service.node || service.node.flow) return undefined;
+    const top = chainSteps(chain)[0];
+    if (!chain || !doc || !top || top.collection !== service.node || service.node.flow) return undefined;
     const span = yaml.removalSpan(chain);
     const topStart = yaml.itemStart(top);
     const topRemoved = span.start <= topStart && span.end >= yaml.itemEnd(top);
@@ -596,13 +601,13 @@ class ComposeOptionEditor implements OptionEditor {
       const existing = pairs.find((p) => p.key === write.key);
       if ('scalar' in write) {
         if (!existing) { insertion += `${indent}${write.key}: ${write.scalar}${eol}`; continue; }
-        if (!existing.value || !isScalar(existing.value.node) || existing.value.chain.length === 0) return undefined;
+        if (!existing.value || !isScalar(existing.value.node) || existing.value.chain === undefined) return undefined;
         edits.push({ range: yaml.nodeRange(existing.value.node), newText: write.scalar });
         continue;
       }
       if (!existing) { newLists.set(write.key, [...(newLists.get(write.key) ?? []), write.entry]); continue; }
       const collection = existing.value?.node;
-      if (!collection || !(isSeq(collection) || isMap(collection)) || collection.flow || existing.value!.chain.length === 0) return undefined;
+      if (!collection || !(isSeq(collection) || isMap(collection)) || collection.flow || existing.value!.chain === undefined) return undefined;
       const last = collection.items[collection.items.length - 1];
       if (last === undefined) return undefined;
       const lastStep = { collection, item: last as never };
@@ -630,10 +635,10 @@ class ComposeOptionEditor implements OptionEditor {
 // ---- the front end ----------------------------------------------------------
 
 function run(file: SourceFile, ctx: FrontEndContext): { result: FrontEndResult; project: ComposeProject } {
-  const project = new ComposeProject(ctx, file.path);
+  const project = new ComposeProject(ctx);
   const main = project.load(file.path, file.text, project.lookupFor(dirname(file.path)))!;
   const requests: ContainerRequest[] = [];
-  project.collect(main, requests, [file.path]);
+  project.collect(main, requests, []);
   const seen = new Set<string>();
   const problems = project.problems.filter((p) => {
     const key = `${p.file}:${p.range.start.line}:${p.range.start.character}:${p.message}`;

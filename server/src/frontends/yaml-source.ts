@@ -21,9 +21,17 @@ export interface Step { collection: Collection; item: Pair | Node }
  * boundary, which an edit never removes) down to the node. Aliases start a new chain at
  * their anchor, since that is where the text lives.
  */
-export type Chain = readonly Step[];
+export interface Chain { readonly step: Step; readonly up: Chain | undefined }
 
-export interface Located<N extends Node = Node> { node: N; chain: Chain }
+/** A chain's steps, outermost first (the walk builds chains as linked lists so each step costs O(1)). */
+export function chainSteps(chain: Chain | undefined): Step[] {
+  const steps: Step[] = [];
+  for (let c = chain; c; c = c.up) steps.push(c.step);
+  return steps.reverse();
+}
+
+/** A node and where it sits; `chain` is undefined at a boundary (a walk's root or an alias's anchor). */
+export interface Located<N extends Node = Node> { node: N; chain: Chain | undefined }
 
 export interface LocatedPair {
   /** The key as text (plain scalar keys only; other keys are skipped). */
@@ -50,11 +58,19 @@ export class YamlFile {
       for (const error of doc.errors) {
         this.problems.push({
           rule: 'parse-error', file: path, severity: 'error',
-          range: this.lines.range(error.pos[0], Math.max(error.pos[0], error.pos[1])),
+          range: this.lines.range(error.pos[0], this.tokenEnd(error.pos[0], error.pos[1])),
           message: `YAML syntax error: ${firstLine(error.message)}`,
         });
       }
     }
+  }
+
+  /** An error's end, widened from one character to the word it points at (e.g. a duplicate key). */
+  private tokenEnd(start: number, end: number): number {
+    const word = /[^\s:,[\]{}#"']*/y;
+    word.lastIndex = start;
+    word.test(this.text);
+    return Math.max(start, end, word.lastIndex);
   }
 
   /** The documents without syntax errors (a broken document is reported, not linted). */
@@ -81,10 +97,10 @@ export class YamlFile {
   }
 
   /** Follows an alias to its anchor (a new chain starts there). */
-  resolve(node: unknown, chain: Chain, doc: Document): Located | undefined {
+  resolve(node: unknown, chain: Chain | undefined, doc: Document): Located | undefined {
     if (isAlias(node)) {
       const target = node.resolve(doc);
-      return target ? { node: target as Node, chain: [] } : undefined;
+      return target ? { node: target as Node, chain: undefined } : undefined;
     }
     return node && (isScalar(node) || isMap(node) || isSeq(node)) ? { node: node as Node, chain } : undefined;
   }
@@ -100,19 +116,15 @@ export class YamlFile {
     const merged: LocatedPair[] = [];
     for (const pair of map.node.items) {
       if (!isScalar(pair.key)) continue;
-      const chain = [...map.chain, { collection: map.node, item: pair }];
-      if (pair.key.value === '<<' && pair.key.type === 'PLAIN') {
+      if (isMergeKey(pair)) {
         const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
         for (const source of sources) {
-          const target = this.resolve(source, [], doc);
+          const target = this.resolve(source, undefined, doc);
           if (target && isMap(target.node)) merged.push(...this.pairs(target as Located<YAMLMap>, doc, seen));
         }
         continue;
       }
-      own.push({
-        key: String(pair.key.value), pair, keyNode: pair.key, chain,
-        value: this.resolve(pair.value, chain, doc),
-      });
+      own.push(this.locatePair(map, pair as Pair<Scalar>, doc));
     }
     const keys = new Set(own.map((p) => p.key));
     for (const pair of merged) {
@@ -123,16 +135,27 @@ export class YamlFile {
     return own;
   }
 
+  private locatePair(map: Located<YAMLMap>, pair: Pair<Scalar>, doc: Document): LocatedPair {
+    const chain: Chain = { step: { collection: map.node, item: pair }, up: map.chain };
+    return { key: String(pair.key.value), pair, keyNode: pair.key, chain, value: this.resolve(pair.value, chain, doc) };
+  }
+
   /** The pair with this key (merge keys included). */
   get(map: Located<YAMLMap>, key: string, doc: Document): LocatedPair | undefined {
-    return this.pairs(map, doc).find((p) => p.key === key);
+    let merges = false;
+    for (const pair of map.node.items) {
+      if (!isScalar(pair.key)) continue;
+      if (isMergeKey(pair)) merges = true;
+      else if (String(pair.key.value) === key) return this.locatePair(map, pair as Pair<Scalar>, doc);
+    }
+    return merges ? this.pairs(map, doc).find((p) => p.key === key) : undefined;
   }
 
   /** The items of a sequence, aliases followed. */
   items(seq: Located<YAMLSeq>, doc: Document): Located[] {
     const out: Located[] = [];
     for (const item of seq.node.items) {
-      const located = this.resolve(item, [...seq.chain, { collection: seq.node, item: item as Node }], doc);
+      const located = this.resolve(item, { step: { collection: seq.node, item: item as Node }, up: seq.chain }, doc);
       if (located) out.push(located);
     }
     return out;
@@ -149,7 +172,7 @@ export class YamlFile {
 
   /** The walk's root: a document's top map, as a boundary. */
   root(doc: Document): Located<YAMLMap> | undefined {
-    return isMap(doc.contents) ? { node: doc.contents as YAMLMap, chain: [] } : undefined;
+    return isMap(doc.contents) ? { node: doc.contents as YAMLMap, chain: undefined } : undefined;
   }
 
   // ---- edits -------------------------------------------------------------
@@ -208,8 +231,9 @@ export class YamlFile {
    * the chain's boundary, which is emptied to `{}` / `[]` instead of removed.
    */
   removalSpan(chain: Chain): { start: number; end: number; newText: string } {
-    for (let depth = chain.length - 1; depth >= 0; depth--) {
-      const step = chain[depth]!;
+    const steps = chainSteps(chain);
+    for (let depth = steps.length - 1; depth >= 0; depth--) {
+      const step = steps[depth]!;
       if (step.collection.items.length > 1) return this.itemSpan(step);
       if (depth === 0) {
         const span = this.itemSpan(step);
@@ -249,11 +273,16 @@ export class YamlFile {
     return { start, end: this.lineEndAfter(end), newText: '' };
   }
 
-  /** Edits that remove the item at the end of a chain, keeping the YAML valid. */
-  remove(chain: Chain): TextEdit[] {
+  /** Edits that remove the item at the end of a chain, keeping the YAML valid (none for a boundary). */
+  remove(chain: Chain | undefined): TextEdit[] {
+    if (!chain) return [];
     const span = this.removalSpan(chain);
     return [{ range: this.range(span.start, span.end), newText: span.newText }];
   }
+}
+
+function isMergeKey(pair: Pair): boolean {
+  return isScalar(pair.key) && pair.key.value === '<<' && pair.key.type === 'PLAIN';
 }
 
 export function firstLine(message: string): string {
