@@ -249,3 +249,18 @@ test('shell words: quotes, escapes, substitutions and offsets', () => {
     [0, 'a 1'], [0, 'b 2'], [0, 'c $(d 3)'], [1, 'd 3'], [0, 'e'], [0, 'f'],
   ]);
 });
+
+test('every remove() takes away exactly its option and keeps the command line parseable', () => {
+  for (const path of ['command/flags.sh', 'command/Makefile', 'command/README.md', 'command/.github/workflows/ci.yml']) {
+    const text = fixtureText(path);
+    const all = parseFixture(commandFrontEnd, path).requests.flatMap((r) => r.options);
+    const count = all.length;
+    // Commands (`docker stats`) are whole commands: they have no editor.
+    assert.deepEqual(all.filter((o) => !o.edit).map((o) => o.option).filter((o) => o !== 'command'), []);
+    for (const option of all.filter((o) => o.edit)) {
+      const edited = applyEdits(text, option.edit!.remove());
+      const after = commandFrontEnd.parse({ path: fixture(path), text: edited }, context()).requests.flatMap((r) => r.options);
+      assert.equal(after.length, count - 1, `${path}: ${option.option} ${rangeText(option.range)}`);
+    }
+  }
+});
