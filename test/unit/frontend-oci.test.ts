@@ -128,6 +128,16 @@ test('capabilities against `runc spec`\'s set when that is the nearer default', 
   assert.deepEqual(rows(optionsOf(text)), [['cap-add', 'CAP_NET_ADMIN', '20:4-20:19']]);
 });
 
+test('Podman\'s default capability set is not a request either', () => {
+  const podman = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE',
+    'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT'];
+  const config = JSON.parse(read('docker-busybox.json'));
+  for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set] = podman;
+  assert.deepEqual(optionsOf(JSON.stringify(config)), []);
+  config.process.capabilities.bounding = [...podman, 'CAP_NET_RAW'];
+  assert.deepEqual(optionsOf(JSON.stringify(config)).map((o) => [o.option, o.value]), [['cap-add', 'CAP_NET_RAW']]);
+});
+
 test('privileged (every capability, no masked paths) is one request instead of caps and host devices', () => {
   assert.deepEqual(rows(optionsOf(read('privileged.json'))), [['privileged', true, '11:8-11:22']]);
 });
@@ -153,6 +163,17 @@ test('sysctls other than Docker\'s defaults, AppArmor/SELinux other than generat
     // The rocket before this key is two UTF-16 code units.
     ['annotation', { key: 'io.example/owner', value: 'team-ü' }, '10:46-10:64'],
   ]);
+});
+
+test('annotations that containerd, CRI-O and Podman write for every container are not requests', () => {
+  const config = JSON.parse(read('runc-spec.json'));
+  config.annotations = {
+    'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'f1e2d3',
+    'io.kubernetes.container.name': 'web', 'io.container.manager': 'libpod', 'io.podman.annotations.autoremove': 'FALSE',
+    'io.katacontainers.config.hypervisor.default_memory': '4096',
+  };
+  assert.deepEqual(optionsOf(JSON.stringify(config)).map((o) => o.value),
+    [{ key: 'io.katacontainers.config.hypervisor.default_memory', value: '4096' }]);
 });
 
 test('generated SELinux labels (container_t with an MCS level) are not requests', () => {
@@ -190,10 +211,21 @@ test('empty and non-object documents', () => {
 
 test('structure errors: missing ociVersion, args not an array, relative cwd, bad namespace type', () => {
   assert.deepEqual(problems(read('schema-errors.json')), [
-    ['schema', '3:8-3:14', 'process.args must be an array of strings, not a string (OCI runtime-spec config.md)'],
     ['schema', '0:0-0:1', 'ociVersion is missing: the OCI runtime-spec config.md requires it'],
+    ['schema', '3:8-3:14', 'process.args must be an array of strings, not a string (OCI runtime-spec config.md)'],
     ['schema', '4:8-4:13', 'process.cwd is "app"; it must be an absolute path (OCI runtime-spec config.md)'],
     ['schema', '9:33-9:39', 'linux.namespaces[1].type is "net"; it must be one of pid, network, mount, ipc, uts, user, cgroup, time (OCI runtime-spec config-linux.md)'],
+  ]);
+});
+
+test('a Windows config needs no root, args or slash-rooted cwd', () => {
+  const text = '{"ociVersion": "1.1.0", "process": {"cwd": "C:\\\\", "commandLine": "cmd.exe"}, "windows": {"layerFolders": ["C:\\\\layers\\\\1"]}}';
+  assert.equal(JSON.parse(text).process.cwd, 'C:\\');
+  assert.deepEqual(problems(text), []);
+  assert.deepEqual(problems(text.replace(', "windows": {"layerFolders": ["C:\\\\layers\\\\1"]}', '')), [
+    ['schema', '0:0-0:1', 'root is missing: the OCI runtime-spec config.md requires it'],
+    ['schema', '0:24-0:33', 'process.args is missing: the OCI runtime-spec config.md requires it'],
+    ['schema', '0:36-0:41', 'process.cwd is "C:\\\\"; it must be an absolute path (OCI runtime-spec config.md)'],
   ]);
 });
 
@@ -206,14 +238,14 @@ test('structure errors: nested required fields, rlimits, capability names, secco
     ' "linux": {"seccomp": {"defaultAction": "SCMP_ACT_DENY"}, "devices": [{"path": "/dev/fuse", "type": "x"}]}}',
   ].join('\n');
   assert.deepEqual(problems(text), [
-    ['schema', '1:25-1:31', 'process.args must have at least 1 entry (OCI runtime-spec config.md)'],
     ['schema', '0:24-0:30', 'root.path is missing: the OCI runtime-spec config.md requires it'],
-    ['schema', '3:12-3:31', 'mounts[0].destination is missing: the OCI runtime-spec config.md requires it'],
+    ['schema', '1:25-1:31', 'process.args must have at least 1 entry (OCI runtime-spec config.md)'],
     ['schema', '1:50-1:56', 'process.rlimits[0].type is "RLIMIT_FILES"; it must be one of RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_LOCKS, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_RSS, RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIMIT_VMEM (OCI runtime-spec config.md)'],
     ['schema', '1:85-1:91', 'process.rlimits[0].hard is -1; it must be at least 0 (OCI runtime-spec config.md)'],
     ['schema', '2:32-2:43', 'process.capabilities.bounding[0] is "NET_ADMIN"; it must be a capability name of the form CAP_* (capabilities(7)) (OCI runtime-spec config.md)'],
-    ['schema', '4:92-4:98', 'linux.devices[0].type is "x"; it must be one of c, b, u, p (OCI runtime-spec config-linux.md)'],
+    ['schema', '3:12-3:31', 'mounts[0].destination is missing: the OCI runtime-spec config.md requires it'],
     ['schema', '4:23-4:38', 'linux.seccomp.defaultAction is "SCMP_ACT_DENY"; it must be one of SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_NOTIFY (OCI runtime-spec config-linux.md)'],
+    ['schema', '4:92-4:98', 'linux.devices[0].type is "x"; it must be one of c, b, u, p (OCI runtime-spec config-linux.md)'],
   ]);
 });
 

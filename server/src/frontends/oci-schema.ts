@@ -124,7 +124,8 @@ const linux = object({
 const process = object({
   terminal: boolean,
   consoleSize: object({ height: uint, width: uint }, ['height', 'width']),
-  cwd: absolutePath,
+  // Absolute in the POSIX sense below; Windows configs write C:\\ paths.
+  cwd: string,
   env: strings,
   args: strings,
   commandLine: string,
@@ -147,8 +148,8 @@ const process = object({
 }, ['cwd']);
 
 /**
- * On every platform but Windows the spec requires a root filesystem, an argv and a
- * numeric user. (The types repeat the main schema's, as ajv's strict mode wants; the
+ * On every platform but Windows the spec requires a root filesystem, an argv, a
+ * numeric user and an absolute (slash-rooted) working directory. (The types repeat the main schema's, as ajv's strict mode wants; the
  * duplicate type errors are merged.)
  */
 const posixRequirements: Schema = {
@@ -158,6 +159,7 @@ const posixRequirements: Schema = {
       type: 'object',
       required: ['args'],
       properties: {
+        cwd: absolutePath,
         args: { type: 'array', items: string, minItems: 1 },
         user: { type: 'object', required: ['uid', 'gid'] },
       },

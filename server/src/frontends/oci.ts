@@ -22,6 +22,10 @@ const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_
   'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'].map((c) => `CAP_${c}`);
 /** The set `runc spec` writes (libcontainer/specconv/example.go). */
 const RUNC_SPEC_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+/** Podman 4+'s default set (containers.conf default_capabilities): Docker's without MKNOD, NET_RAW, AUDIT_WRITE. */
+const PODMAN_CAPS = DOCKER_CAPS.filter((cap) => !['CAP_MKNOD', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE'].includes(cap));
+/** The defaults a config.json may have been generated with; ties go to the first. */
+const DEFAULT_CAP_SETS = [DOCKER_CAPS, PODMAN_CAPS, RUNC_SPEC_CAPS];
 /**
  * Capabilities 0-37, which every kernel since 3.16 knows: Docker's --privileged puts all the
  * capabilities of the running kernel (a superset of these) into every set.
@@ -47,6 +51,12 @@ const DEFAULT_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.ip_unprivileged_port_start': '0',
   'net.ipv4.ping_group_range': '0 2147483647',
 };
+
+/**
+ * Annotations container managers write into every config as metadata (containerd's and
+ * CRI-O's Kubernetes pod and container names, Podman's run flags): not the user's requests.
+ */
+const GENERATED_ANNOTATION = /^(io\.kubernetes\.|io\.podman\.annotations\.|io\.container\.manager$)/;
 
 /** The AppArmor profiles Docker and Podman generate for every container. */
 const DEFAULT_APPARMOR = /^(docker-default|containers-default-[\w.-]+)$/;
@@ -103,8 +113,10 @@ function parseOciConfig(file: SourceFile): FrontEndResult {
   }
   // A broken document would only add errors about the part the syntax error cut off.
   if (errors.length === 0) {
-    for (const error of checkOciStructure(getNodeValue(root))) {
-      const node = findNodeAtLocation(root, error.path) ?? root;
+    const located = checkOciStructure(getNodeValue(root)).map((error) => ({ error, node: findNodeAtLocation(root, error.path) ?? root }));
+    // In document order, as an editor lists them.
+    located.sort((a, b) => a.node.offset - b.node.offset);
+    for (const { error, node } of located) {
       problems.push({ rule: 'schema', file: file.path, range: nodeRange(node, lines), message: error.message, severity: 'error' });
     }
   }
@@ -434,8 +446,8 @@ class OciConfigReader {
   }
 
   /**
-   * Capabilities against the default the file was most likely written from: Docker's or
-   * `runc spec`'s, whichever differs less (so neither generator's default is a request).
+   * Capabilities against the default the file was most likely written from: Docker's,
+   * Podman's or `runc spec`'s, whichever differs least (so no generator's default is a request).
    */
   private capabilities(): void {
     const sets = this.capabilitySets();
@@ -444,7 +456,7 @@ class OciConfigReader {
     const granted = new Set(strings(limiting).map(withCapPrefix));
     const distance = (baseline: string[]) =>
       baseline.filter((cap) => !granted.has(cap)).length + [...granted].filter((cap) => !baseline.includes(cap)).length;
-    const baseline = distance(RUNC_SPEC_CAPS) < distance(DOCKER_CAPS) ? RUNC_SPEC_CAPS : DOCKER_CAPS;
+    const baseline = DEFAULT_CAP_SETS.reduce((best, set) => distance(set) < distance(best) ? set : best);
 
     const added = new Map<string, JsonNode>();
     for (const set of CAP_SETS) {
@@ -592,6 +604,7 @@ class OciConfigReader {
 
   private annotations(): void {
     for (const [key, , valueNode] of properties(child(this.root, 'annotations'))) {
+      if (GENERATED_ANNOTATION.test(key)) continue;
       const value = stringOf(valueNode) ?? String(getNodeValue(valueNode));
       this.add('annotation', { key, value }, valueNode, this.editor(this.removal(valueNode)));
     }
