@@ -47,10 +47,10 @@ describe('kubernetes options', () => {
       ['cap-drop', 'ALL', '28:14-28:17'],
       ['gpus', '1', '31:10-31:24'],
       ['device', { host: '/dev/kvm', container: '/dev/kvm' }, '34:10-35:29'],
-      ['mount', { type: 'bind', source: '/sys', target: '/host/sys', readOnly: true, propagation: 'HostToContainer' }, '36:10-39:24'],
+      ['mount', { type: 'bind', source: '/sys', target: '/host/sys', readOnly: true, propagation: 'rslave' }, '36:10-39:24'],
       ['tmpfs', { target: '/scratch', size: '128Mi' }, '40:10-41:29'],
       ['subpath', 'app.conf', '44:10-44:17'],
-      ['mount', { type: 'volume', target: '/data', propagation: 'Bidirectional' }, '45:10-47:41'],
+      ['mount', { type: 'volume', target: '/data', propagation: 'rshared' }, '45:10-47:41'],
     ]);
   });
 
@@ -125,6 +125,16 @@ describe('kubernetes edits', () => {
     const out = validYaml(applyEdits(shared, option(result, 'mount').edit!.remove()))[0] as { spec: { containers: unknown[]; volumes: unknown[] } };
     assert.deepEqual(out.spec.containers, [{ name: 'a' }, { name: 'b', volumeMounts: [{ name: 'dev', mountPath: '/dev/snd' }] }]);
     assert.deepEqual(out.spec.volumes, [{ name: 'dev', hostPath: { path: '/dev/snd' } }]);
+  });
+
+  test('replace a mount by the same mount without propagation: the mountPropagation key goes', () => {
+    const result = parseFixture(kubernetesFrontEnd, 'kubernetes/multi.yaml');
+    const mount = option(result, 'mount', 1);
+    const { propagation: _dropped, ...withoutPropagation } = mount.value as { propagation?: string; target: string; type: 'volume' };
+    const docs = validYaml(applyEdits(text, mount.edit!.replace([{ option: 'mount', value: withoutPropagation }])!)) as Array<{ spec: { containers: Array<{ volumeMounts: unknown[] }> } }>;
+    assert.deepEqual(docs[0]!.spec.containers[0]!.volumeMounts[4], { name: 'data', mountPath: '/data' });
+    assert.equal(mount.edit!.replace([{ option: 'mount', value: { ...withoutPropagation, target: '/elsewhere' } }]), undefined);
+    assert.equal(mount.edit!.replace([{ option: 'tmpfs', value: { target: '/data' } }]), undefined);
   });
 
   test('remove a key that shares its line with the list dash', () => {

@@ -6,8 +6,8 @@
  */
 import type { Document, YAMLMap } from 'yaml';
 import type {
-  ContainerRequest, FrontEnd, FrontEndContext, FrontEndResult, OptionName, OptionValues, RequestedOption, SourceFile,
-  TextEdit,
+  ContainerRequest, FrontEnd, FrontEndContext, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues,
+  RequestedOption, SourceFile, TextEdit,
 } from '../engine/types.js';
 import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
 
@@ -27,6 +27,9 @@ const POD_SPEC_PATHS: Record<string, readonly string[]> = {
 const KIND_LINE = new RegExp(`^kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS).join('|')})["']?\\s*(?:#.*)?$`, 'm');
 /** Helm and other Go-template sources are not YAML until rendered. */
 const GO_TEMPLATE = /\{\{-?\s*(?:[.$]|include\b|if\b|range\b|with\b|define\b|template\b|toYaml\b)/;
+/** Kubernetes mount propagation in the runtime's terms (what the kubelet hands the runtime). */
+const PROPAGATION: Record<string, string | undefined> = { HostToContainer: 'rslave', Bidirectional: 'rshared', None: undefined };
+
 const GPU_RESOURCE = /^(?:nvidia\.com|amd\.com)\/gpu$|^gpu\.intel\.com\//;
 
 export function looksLikeKubernetes(text: string): boolean {
@@ -64,10 +67,10 @@ class PodSpecReader {
     return seq ? this.yaml.items(seq, this.doc) : [];
   }
 
-  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, edits: () => TextEdit[] = () => this.yaml.remove(at.chain)): void {
+  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, editor: Partial<OptionEditor> = {}): void {
     this.options.push({
       option, value, range: this.yaml.rangeOf(at), file: this.yaml.path,
-      edit: { remove: edits, replace: () => undefined },
+      edit: { remove: () => this.yaml.remove(at.chain), replace: () => undefined, ...editor },
     });
   }
 
@@ -122,31 +125,39 @@ class PodSpecReader {
       if (subPath && text) this.add('subpath', text, subPath);
     }
     if (!target) return;
-    const written = this.value(mount, 'mountPropagation');
-    const propagation = written && written !== 'None' ? written : undefined;
+    const propagationPair = this.field(mount, 'mountPropagation');
+    const written = propagationPair?.value && scalarText(propagationPair.value.node);
+    const propagation = written ? PROPAGATION[written] : undefined;
     const readOnly = this.value(mount, 'readOnly') === 'true';
     const hostPath = this.field(volume, 'hostPath')?.value;
     const emptyDir = this.field(volume, 'emptyDir')?.value;
     // Removing a host volume's mount also removes the volume when nothing else mounts it.
     const removeWithVolume = () => [...this.yaml.remove(mount.chain), ...(volume && this.mountCount(name!) === 1 ? this.yaml.remove(volume.chain) : [])];
+    // The one replacement a manifest can express: the same mount without propagation.
+    const replace = (assignments: OptionAssignment[]): TextEdit[] | undefined => {
+      const [only] = assignments;
+      if (assignments.length !== 1 || only!.option !== 'mount' || !propagationPair) return undefined;
+      const wanted = only!.value as OptionValues['mount'];
+      return wanted.propagation === undefined && wanted.target === target ? this.yaml.remove(propagationPair.chain) : undefined;
+    };
     if (hostPath) {
       const source = this.value(hostPath, 'path') ?? '';
       const type = this.value(hostPath, 'type');
       if (type === 'CharDevice' || type === 'BlockDevice') {
-        this.add('device', { host: source, container: target }, mount, removeWithVolume);
+        this.add('device', { host: source, container: target }, mount, { remove: removeWithVolume });
         return;
       }
       const value: OptionValues['mount'] = { type: 'bind', source, target };
       if (readOnly) value.readOnly = true;
       if (propagation) value.propagation = propagation;
-      this.add('mount', value, mount, removeWithVolume);
+      this.add('mount', value, mount, { remove: removeWithVolume, replace });
     } else if (emptyDir && this.value(emptyDir, 'medium') === 'Memory') {
       const size = this.value(emptyDir, 'sizeLimit');
-      this.add('tmpfs', size ? { target, size } : { target }, mount, removeWithVolume);
+      this.add('tmpfs', size ? { target, size } : { target }, mount, { remove: removeWithVolume });
     } else if (propagation) {
       const value: OptionValues['mount'] = { type: 'volume', target, propagation };
       if (readOnly) value.readOnly = true;
-      this.add('mount', value, mount);
+      this.add('mount', value, mount, { replace });
     }
   }
 
