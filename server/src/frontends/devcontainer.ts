@@ -20,7 +20,7 @@ function argWord(text: string, node: Node): ArgWord {
   const word: ArgWord = { value, start: node.offset, end: node.offset + node.length, unresolved: value.includes('${') };
   // Without escapes each character of the value sits one after the opening quote.
   if (text.slice(node.offset + 1, node.offset + node.length - 1) === value) {
-    word.chars = Array.from(value, (_c, k) => node.offset + 1 + k);
+    word.charAt = (k) => (k >= 0 && k < value.length ? node.offset + 1 + k : undefined);
   }
   return word;
 }

@@ -14,8 +14,8 @@ export interface ArgWord {
   end: number;
   /** True when the value holds an unexpanded `$VAR` or substitution. */
   unresolved: boolean;
-  /** Source offset of each character of `value`, when they map one to one. */
-  chars?: readonly number[];
+  /** Source offset of the character of `value` at index k, when known. */
+  charAt?(k: number): number | undefined;
 }
 
 /** Where a flag was written, so that editors can remove or replace it. */
@@ -373,7 +373,7 @@ function shortFlags(
     if (k > 1 || (!takesValue && arg.length > 2)) {
       // A letter inside a bundle: the range starts at the letter, when its offset is known.
       at.inBundle = true;
-      const letter = word.chars?.[k];
+      const letter = word.charAt?.(k);
       if (letter !== undefined) {
         at.start = letter;
         at.bundled = { start: letter, end: takesValue && attached ? word.end : letter + 1 };

@@ -82,8 +82,8 @@ export interface ShellWord {
   end: number;
   /** True when the word holds an expansion, so its value is not what the command receives. */
   unresolved: boolean;
-  /** Source offset of each character of `value`. */
-  chars: number[];
+  /** Source offset of the character of `value` at index k. */
+  charAt(k: number): number | undefined;
 }
 
 export interface ShellCommand {
@@ -96,6 +96,8 @@ interface PendingHeredoc { delimiter: string; stripTabs: boolean }
 
 const OPERATOR_CHARS = new Set([';', '&', '|', '(', ')', '<', '>']);
 const BLANKS = new Set([' ', '\t', '\r']);
+/** Characters that end a run of plain word characters. */
+const SPECIAL = new Set([...OPERATOR_CHARS, ...BLANKS, '\n', '\\', "'", '"', '`', '$']);
 
 class Splitter {
   private pos = 0;
@@ -206,43 +208,74 @@ class Splitter {
     this.heredocs = [];
   }
 
+  /** The word being read: its value and runs of [value index, text offset] where characters follow each other. */
+  private value = '';
+  private runs: number[] = [];
+
+  private add(ch: string, at: number): void {
+    const n = this.runs.length;
+    if (n === 0 || this.runs[n - 1]! + (this.value.length - this.runs[n - 2]!) !== at) this.runs.push(this.value.length, at);
+    this.value += ch;
+  }
+
+  private addRaw(from: number, to: number): void {
+    if (to <= from) return;
+    const n = this.runs.length;
+    if (n === 0 || this.runs[n - 1]! + (this.value.length - this.runs[n - 2]!) !== from) this.runs.push(this.value.length, from);
+    this.value += this.text.slice(from, to);
+  }
+
+  /** Runs a nested command list (a substitution) without losing the word being read. */
+  private nested(close: ')' | '`', depth: number): void {
+    const { value, runs } = this;
+    this.value = '';
+    this.runs = [];
+    this.list(close, depth);
+    this.value = value;
+    this.runs = runs;
+  }
+
   /** Reads one word; undefined when nothing word-like is at the position. */
   private word(close: ')' | '`' | undefined, depth: number): ShellWord | undefined {
     const text = this.text;
     const begin = this.pos;
-    const value: string[] = [];
-    const chars: number[] = [];
+    const outer = { value: this.value, runs: this.runs };
+    this.value = '';
+    this.runs = [];
     let unresolved = false;
-    const add = (ch: string, at: number): void => { value.push(ch); chars.push(this.source.sourceStart(at)); };
-    const addRaw = (from: number, to: number): void => { for (let i = from; i < to; i++) add(text[i]!, i); };
 
     while (this.pos < text.length) {
       const c = text[this.pos]!;
       if (BLANKS.has(c) || c === '\n' || OPERATOR_CHARS.has(c) || (c === '`' && close === '`')) break;
       if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
       if (c === '\\') {
-        if (this.pos + 1 < text.length) add(text[this.pos + 1]!, this.pos + 1);
+        if (this.pos + 1 < text.length) this.add(text[this.pos + 1]!, this.pos + 1);
         this.pos += 2;
         continue;
       }
       if (c === "'") {
         const endQuote = text.indexOf("'", this.pos + 1);
         const stop = endQuote < 0 ? text.length : endQuote;
-        addRaw(this.pos + 1, stop);
+        this.addRaw(this.pos + 1, stop);
         this.pos = stop + 1;
         continue;
       }
-      if (c === '"') { if (this.doubleQuoted(add, depth)) unresolved = true; continue; }
-      if (c === '`') { this.backticks(addRaw, depth); unresolved = true; continue; }
+      if (c === '"') { if (this.doubleQuoted(depth)) unresolved = true; continue; }
+      if (c === '`') { this.backticks(depth); unresolved = true; continue; }
       if (c === '$') {
-        if (text[this.pos + 1] === "'") { this.ansiQuoted(add); continue; }
-        if (this.dollar(addRaw, depth)) unresolved = true;
+        if (text[this.pos + 1] === "'") { this.ansiQuoted(); continue; }
+        if (this.dollar(depth)) unresolved = true;
         continue;
       }
-      add(c, this.pos);
-      this.pos++;
+      let stop = this.pos + 1;
+      while (stop < text.length && !SPECIAL.has(text[stop]!)) stop++;
+      this.addRaw(this.pos, stop);
+      this.pos = stop;
     }
     this.pos = Math.min(this.pos, text.length);
+    const { value, runs } = this;
+    this.value = outer.value;
+    this.runs = outer.runs;
     if (this.pos === begin) return undefined;
     // A continuation right after the word is not part of it.
     let last = this.pos;
@@ -251,32 +284,37 @@ class Splitter {
       else if (text.endsWith('\\\r\n', last) && last - 3 > begin) last -= 3;
       else break;
     }
+    const source = this.source;
     return {
-      value: value.join(''),
-      start: this.source.sourceStart(begin),
-      end: this.source.sourceEnd(last - 1),
+      value,
+      start: source.sourceStart(begin),
+      end: source.sourceEnd(last - 1),
       unresolved,
-      chars,
+      charAt(k: number): number | undefined {
+        if (k < 0 || k >= value.length) return undefined;
+        let r = runs.length - 2;
+        while (r > 0 && runs[r]! > k) r -= 2;
+        return source.sourceStart(runs[r + 1]! + (k - runs[r]!));
+      },
     };
   }
 
   /** `"…"`: backslash escapes only `$ \` " \\` and newline; expansions inside. Returns true when it held one. */
-  private doubleQuoted(add: (ch: string, at: number) => void, depth: number): boolean {
+  private doubleQuoted(depth: number): boolean {
     const text = this.text;
     let unresolved = false;
-    const addRaw = (from: number, to: number): void => { for (let i = from; i < to; i++) add(text[i]!, i); };
     this.pos++;
     while (this.pos < text.length && text[this.pos] !== '"') {
       const c = text[this.pos]!;
       if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
       if (c === '\\' && '$`"\\'.includes(text[this.pos + 1] ?? '')) {
-        add(text[this.pos + 1]!, this.pos + 1);
+        this.add(text[this.pos + 1]!, this.pos + 1);
         this.pos += 2;
         continue;
       }
-      if (c === '$') { if (this.dollar(addRaw, depth)) unresolved = true; continue; }
-      if (c === '`') { this.backticks(addRaw, depth); unresolved = true; continue; }
-      add(c, this.pos);
+      if (c === '$') { if (this.dollar(depth)) unresolved = true; continue; }
+      if (c === '`') { this.backticks(depth); unresolved = true; continue; }
+      this.add(c, this.pos);
       this.pos++;
     }
     this.pos = Math.min(this.pos + 1, text.length);
@@ -284,17 +322,17 @@ class Splitter {
   }
 
   /** `$'…'` (ANSI-C quoting): the common escapes. */
-  private ansiQuoted(add: (ch: string, at: number) => void): void {
+  private ansiQuoted(): void {
     const text = this.text;
     const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', e: '\x1b', a: '\x07' };
     this.pos += 2;
     while (this.pos < text.length && text[this.pos] !== "'") {
       if (text[this.pos] === '\\' && this.pos + 1 < text.length) {
         const next = text[this.pos + 1]!;
-        add(escapes[next] ?? next, this.pos);
+        this.add(escapes[next] ?? next, this.pos);
         this.pos += 2;
       } else {
-        add(text[this.pos]!, this.pos);
+        this.add(text[this.pos]!, this.pos);
         this.pos++;
       }
     }
@@ -302,15 +340,15 @@ class Splitter {
   }
 
   /** Backtick substitution: its commands are commands too; the word keeps the raw text. */
-  private backticks(addRaw: (from: number, to: number) => void, depth: number): void {
+  private backticks(depth: number): void {
     const begin = this.pos;
     this.pos++;
-    this.list('`', depth + 1);
-    addRaw(begin, this.pos);
+    this.nested('`', depth + 1);
+    this.addRaw(begin, this.pos);
   }
 
   /** `$name`, `${…}`, `$(…)`, `$((…))`: kept as written. Returns false for a lone literal `$`. */
-  private dollar(addRaw: (from: number, to: number) => void, depth: number): boolean {
+  private dollar(depth: number): boolean {
     const text = this.text;
     const begin = this.pos;
     const next = text[this.pos + 1] ?? '';
@@ -318,7 +356,7 @@ class Splitter {
       this.pos = this.matching(this.pos + 1, '(', ')');
     } else if (next === '(') {
       this.pos += 2;
-      this.list(')', depth + 1);
+      this.nested(')', depth + 1);
     } else if (next === '{') {
       this.pos = this.matching(this.pos + 1, '{', '}');
     } else if (/[A-Za-z_]/.test(next)) {
@@ -327,11 +365,11 @@ class Splitter {
     } else if (/[0-9@*#?$!-]/.test(next) && next !== '') {
       this.pos += 2;
     } else {
-      addRaw(begin, begin + 1);
+      this.addRaw(begin, begin + 1);
       this.pos++;
       return false;
     }
-    addRaw(begin, this.pos);
+    this.addRaw(begin, this.pos);
     return true;
   }
 
