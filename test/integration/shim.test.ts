@@ -1,0 +1,487 @@
+/**
+ * The host shim (runtime/build/vmrt-shim) against a fake agent on a unix socket: the ready
+ * line, stdio, exit statuses, signals, the mux for exec shims and the CLI, the console socket,
+ * malformed frames and a lost VM.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { FakeAgent, bulkByte } from '../support/fake-agent.js';
+import { FrameDecoder, FrameType, encodeFrame, encodeJsonFrame, type Frame } from '../../runtime/src/agent/frames.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SHIM = join(ROOT, 'runtime', 'build', 'vmrt-shim');
+const CONSOLE_RECEIVER = join(ROOT, 'test', 'support', 'console-receiver.py');
+/** The init shim's own process stream on the agent connection. */
+const INIT_STREAM = 1;
+
+interface ReadyLine {
+  ok: boolean;
+  pid?: number;
+  error?: string;
+}
+
+interface ShimRun {
+  child: ChildProcess;
+  ready: Promise<ReadyLine>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): Buffer;
+  stderr(): string;
+}
+
+/** Starts the shim with stdio pipes and the ready line on fd 3 (plus `extraFds` more pipes). */
+function startShim(args: string[], extraFds = 0): ShimRun {
+  const child = spawn(SHIM, [...args, '--ready-fd', '3'], {
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  child.stdin!.on('error', () => undefined);
+  const ready = new Promise<ReadyLine>((resolve, reject) => {
+    let text = '';
+    const readyPipe = child.stdio[3] as Readable;
+    readyPipe.on('data', (b: Buffer) => {
+      text += b.toString();
+    });
+    readyPipe.on('close', () => {
+      const line = text.split('\n')[0];
+      if (text.endsWith('\n') && line) resolve(JSON.parse(line) as ReadyLine);
+      else reject(new Error(`no ready line (got ${JSON.stringify(text)}); stderr: ${Buffer.concat(err).toString()}`));
+    });
+  });
+  ready.catch(() => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, ready, exited, stdout: () => Buffer.concat(out), stderr: () => Buffer.concat(err).toString() };
+}
+
+/** A client of mux.sock, as the CLI is one. */
+class MuxClient {
+  readonly frames: Frame[] = [];
+  private readonly waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+
+  private constructor(readonly socket: Socket) {
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        this.frames.push(frame);
+        const i = this.waiters.findIndex((w) => w.match(frame));
+        if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
+      }
+    });
+  }
+
+  static connect(path: string): Promise<MuxClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path, () => resolve(new MuxClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  waitFor(match: (f: Frame) => boolean, what: string): Promise<Frame> {
+    const seen = this.frames.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`mux client: no ${what}`)), 10000);
+      this.waiters.push({ match, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+    });
+  }
+
+  async request(stream: number, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.socket.write(encodeJsonFrame(FrameType.REQUEST, stream, request));
+    const response = await this.waitFor((f) => f.type === FrameType.RESPONSE && f.stream === stream, `response on ${stream}`);
+    return JSON.parse(response.payload.toString()) as Record<string, unknown>;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** One container's run folder: agent.sock, mux.sock, spec, log. */
+class Workspace {
+  readonly dir = mkdtempSync(join(tmpdir(), 'vmrt-shim-'));
+  readonly agentSocket = join(this.dir, 'agent.sock');
+  readonly muxSocket = join(this.dir, 'mux.sock');
+  readonly log = join(this.dir, 'log.json');
+  private files = 0;
+
+  /** A spec (or process) file whose process runs the fake agent's script `args`. */
+  specFile(args: string[], terminal = false): string {
+    const path = join(this.dir, `spec${this.files++}.json`);
+    writeFileSync(path, JSON.stringify({ ociVersion: '1.0.2', process: { terminal, args, cwd: '/' }, root: { path: '/run/vmrt/shared/rootfs' } }));
+    return path;
+  }
+
+  processFile(args: string[]): string {
+    const path = join(this.dir, `process${this.files++}.json`);
+    writeFileSync(path, JSON.stringify({ terminal: false, args, cwd: '/' }));
+    return path;
+  }
+
+  initArgs(args: string[], extra: string[] = []): string[] {
+    return ['init', '--agent-socket', this.agentSocket, '--mux-socket', this.muxSocket, '--id', 'c1',
+      '--spec', this.specFile(args), '--log', this.log, ...extra];
+  }
+
+  execArgs(args: string[]): string[] {
+    return ['exec', '--mux-socket', this.muxSocket, '--id', 'c1', '--process', this.processFile(args), '--log', this.log];
+  }
+
+  logLines(): { level: string; msg: string; time: string }[] {
+    if (!existsSync(this.log)) return [];
+    return readFileSync(this.log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What the CLI does for `vmrt start`: one request on mux.sock. */
+async function startContainer(ws: Workspace): Promise<void> {
+  const cli = await MuxClient.connect(ws.muxSocket);
+  try {
+    assert.deepEqual(await cli.request(7, { op: 'start', id: 'c1' }), { ok: true });
+  } finally {
+    cli.close();
+  }
+}
+
+const running: ChildProcess[] = [];
+const workspaces: Workspace[] = [];
+const agents: FakeAgent[] = [];
+
+async function setup(): Promise<{ ws: Workspace; agent: FakeAgent }> {
+  const ws = new Workspace();
+  workspaces.push(ws);
+  const agent = await FakeAgent.listen(ws.agentSocket);
+  agents.push(agent);
+  return { ws, agent };
+}
+
+function track(run: ShimRun): ShimRun {
+  running.push(run.child);
+  return run;
+}
+
+function signalFrames(agent: FakeAgent, stream: number): number[] {
+  return agent.framesOf(FrameType.SIGNAL, stream).map((f) => Number(f.json?.signal));
+}
+
+before(() => {
+  execFileSync('make', ['-C', join(ROOT, 'runtime'), 'shim'], { stdio: ['ignore', 'ignore', 'inherit'] });
+});
+
+after(async () => {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const agent of agents) await agent.close().catch(() => undefined);
+  for (const ws of workspaces) ws.remove();
+});
+
+/** A hung shim fails its test instead of the whole run. */
+const LIMIT = { timeout: 20000 };
+
+describe('vmrt-shim init', LIMIT, () => {
+  it('writes the ready line with the guest pid, keeps stdout and stderr apart and exits with the status', async () => {
+    const { ws, agent } = await setup();
+    const shim = track(startShim(ws.initArgs(['print', 'out line 1\nout line 2\n', 'err line\n', '3'])));
+    assert.deepEqual(await shim.ready, { ok: true, pid: 100 });
+    const create = await agent.waitFor((f) => f.type === FrameType.REQUEST && f.json?.op === 'create', 'create');
+    assert.equal(create.stream, INIT_STREAM);
+    assert.equal(create.json?.id, 'c1');
+    assert.deepEqual((create.json?.spec as { process: { args: string[] } }).process.args, ['print', 'out line 1\nout line 2\n', 'err line\n', '3']);
+    await startContainer(ws);
+    assert.deepEqual(await shim.exited, { code: 3, signal: null });
+    assert.equal(shim.stdout().toString(), 'out line 1\nout line 2\n');
+    assert.equal(shim.stderr(), 'err line\n');
+    assert.equal(existsSync(ws.muxSocket), false, 'mux.sock is removed when the container exits');
+  });
+
+  it('exits 137 when the guest process dies by SIGKILL', async () => {
+    const { ws } = await setup();
+    const shim = track(startShim(ws.initArgs(['die', '9'])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    assert.deepEqual(await shim.exited, { code: 137, signal: null });
+  });
+
+  it('relays stdin and turns its EOF into one STDIN_CLOSE', async () => {
+    const { ws, agent } = await setup();
+    const shim = track(startShim(ws.initArgs(['echo'])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    shim.child.stdin!.write('hello\n');
+    await agent.waitFor((f) => f.type === FrameType.STDIN, 'STDIN');
+    shim.child.stdin!.end('world');
+    assert.deepEqual(await shim.exited, { code: 0, signal: null });
+    assert.equal(shim.stdout().toString(), 'hello\nworld');
+    const stdin = Buffer.concat(agent.framesOf(FrameType.STDIN, INIT_STREAM).map((f) => f.payload)).toString();
+    assert.equal(stdin, 'hello\nworld');
+    assert.equal(agent.framesOf(FrameType.STDIN_CLOSE, INIT_STREAM).length, 1);
+  });
+
+  it('passes 3 MiB of output through byte for byte', async () => {
+    const { ws } = await setup();
+    const size = 3 * 1024 * 1024 + 17;
+    const shim = track(startShim(ws.initArgs(['bulk', String(size)])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    assert.deepEqual(await shim.exited, { code: 0, signal: null });
+    const out = shim.stdout();
+    assert.equal(out.length, size);
+    const firstWrong = out.findIndex((byte, i) => byte !== bulkByte(i));
+    assert.equal(firstWrong, -1);
+  });
+
+  it('forwards the signals it receives as SIGNAL frames for its stream', async () => {
+    const { ws, agent } = await setup();
+    const shim = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    const sent: [NodeJS.Signals, number][] = [['SIGUSR1', 10], ['SIGHUP', 1], ['SIGINT', 2], ['SIGUSR2', 12], ['SIGQUIT', 3], ['SIGCONT', 18]];
+    for (const [name, number] of sent) {
+      shim.child.kill(name);
+      await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.stream === INIT_STREAM && f.json?.signal === number, `SIGNAL ${number}`);
+    }
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
+    assert.deepEqual(signalFrames(agent, INIT_STREAM), [10, 1, 2, 12, 3, 18, 15]);
+  });
+
+  it('closes inherited descriptors above 2 except the ready fd', async () => {
+    const { ws } = await setup();
+    const shim = track(startShim(ws.initArgs(['wait']), 1));
+    const leaked = shim.child.stdio[4] as Readable;
+    const leakedClosed = new Promise<void>((resolve) => leaked.on('close', () => resolve()));
+    leaked.resume();
+    assert.equal((await shim.ready).ok, true);
+    await leakedClosed; // EOF: the shim holds no copy of fd 4 any more, while it runs
+    assert.equal(shim.child.exitCode, null);
+    shim.child.kill('SIGKILL');
+    await shim.exited;
+  });
+
+  it('joins the network namespace given with --netns', async () => {
+    const { ws } = await setup();
+    const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+    running.push(holder);
+    const holderNs = `/proc/${holder.pid}/ns/net`;
+    // unshare execs sleep once the namespace exists
+    for (let i = 0; i < 100 && readlinkSync(holderNs) === readlinkSync('/proc/self/ns/net'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.notEqual(readlinkSync(holderNs), readlinkSync('/proc/self/ns/net'), 'unshare --net made a namespace');
+    const shim = track(startShim(ws.initArgs(['wait'], ['--netns', holderNs])));
+    assert.equal((await shim.ready).ok, true);
+    assert.equal(readlinkSync(`/proc/${shim.child.pid}/ns/net`), readlinkSync(holderNs));
+    shim.child.kill('SIGKILL');
+    holder.kill('SIGKILL');
+    await shim.exited;
+  });
+
+  it('waits for an agent socket that appears late', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const shim = track(startShim(ws.initArgs(['exit', '0'])));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(shim.child.exitCode, null, 'still retrying');
+    const agent = await FakeAgent.listen(ws.agentSocket);
+    agents.push(agent);
+    assert.deepEqual(await shim.ready, { ok: true, pid: 100 });
+    await startContainer(ws);
+    assert.deepEqual(await shim.exited, { code: 0, signal: null });
+  });
+
+  it('reports a failed create on the ready fd, in the log and with exit status 1', async () => {
+    const { ws, agent } = await setup();
+    agent.createError = 'rootfs /run/vmrt/shared/rootfs does not exist';
+    const shim = track(startShim(ws.initArgs(['exit', '0'])));
+    assert.deepEqual(await shim.ready, { ok: false, error: 'rootfs /run/vmrt/shared/rootfs does not exist' });
+    assert.deepEqual(await shim.exited, { code: 1, signal: null });
+    const errors = ws.logLines().filter((l) => l.level === 'error');
+    assert.equal(errors.at(-1)?.msg, 'rootfs /run/vmrt/shared/rootfs does not exist');
+    assert.match(errors.at(-1)!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(shim.stderr(), 'vmrt-shim: rootfs /run/vmrt/shared/rootfs does not exist\n');
+    assert.equal(existsSync(ws.muxSocket), false);
+  });
+
+  it('drops malformed frames from the agent and carries on', async () => {
+    const { ws, agent } = await setup();
+    const shim = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    const badVersion = encodeFrame(FrameType.STDOUT, INIT_STREAM, Buffer.from('version 2\n'));
+    badVersion[4] = 2;
+    agent.sendRaw(badVersion);
+    agent.send(0x7f, INIT_STREAM, Buffer.from('unknown type\n'));
+    agent.send(FrameType.RESPONSE, INIT_STREAM, Buffer.from('{not json'));
+    agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('[1]'));
+    agent.send(FrameType.STDOUT, 99, Buffer.from('unknown stream\n'));
+    agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('still alive\n'));
+    agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('{"status":0,"signal":0}'));
+    assert.deepEqual(await shim.exited, { code: 0, signal: null });
+    assert.equal(shim.stdout().toString(), 'still alive\n');
+    assert.equal(shim.stderr(), '');
+    const warnings = ws.logLines().filter((l) => l.level === 'warning').map((l) => l.msg);
+    assert.deepEqual(warnings, [
+      'malformed frame from the VM agent dropped: unsupported protocol version',
+      'malformed frame from the VM agent dropped: unknown frame type',
+      'malformed frame from the VM agent dropped: payload is not one JSON object',
+      'malformed frame from the VM agent dropped: payload is not one JSON object',
+      'STDOUT frame for unknown stream 99 dropped',
+    ]);
+  });
+
+  it('leaves with 255 and a message when the agent sends a length it cannot trust', async () => {
+    const { ws, agent } = await setup();
+    const shim = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await shim.ready).ok, true);
+    await startContainer(ws);
+    agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('before\n'));
+    agent.sendRaw(Buffer.from([0, 0, 0, 2, 1, 0x11]));
+    assert.deepEqual(await shim.exited, { code: 255, signal: null });
+    assert.equal(shim.stdout().toString(), 'before\n');
+    assert.match(shim.stderr(), /^vmrt-shim: lost the connection to the VM agent \(frame length below 6\): the VM is gone/);
+  });
+});
+
+describe('vmrt-shim exec and the mux', LIMIT, () => {
+  it('serves exec shims next to the init stream and kills the process of a SIGKILLed exec shim', async () => {
+    const { ws, agent } = await setup();
+    const init = track(startShim(ws.initArgs(['echo'])));
+    assert.equal((await init.ready).ok, true);
+    await startContainer(ws);
+
+    const echo = track(startShim(ws.execArgs(['echo'])));
+    assert.deepEqual(await echo.ready, { ok: true, pid: 101 });
+    const waiter = track(startShim(ws.execArgs(['wait'])));
+    assert.deepEqual(await waiter.ready, { ok: true, pid: 102 });
+
+    const echoStream = agent.streamOf('exec', 'echo')!;
+    const waitStream = agent.streamOf('exec', 'wait')!;
+    assert.deepEqual(new Set([INIT_STREAM, echoStream, waitStream]).size, 3, 'the mux gives each exec its own agent stream');
+
+    // Both directions of the init stream and an exec stream at the same time.
+    init.child.stdin!.write('to init\n');
+    echo.child.stdin!.write('to exec\n');
+    await agent.waitFor((f) => f.type === FrameType.STDIN && f.stream === INIT_STREAM, 'init STDIN');
+    await agent.waitFor((f) => f.type === FrameType.STDIN && f.stream === echoStream, 'exec STDIN');
+    echo.child.stdin!.end();
+    assert.deepEqual(await echo.exited, { code: 0, signal: null });
+    assert.equal(echo.stdout().toString(), 'to exec\n');
+
+    waiter.child.kill('SIGKILL');
+    await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.stream === waitStream, 'SIGNAL for the killed exec');
+    assert.deepEqual(signalFrames(agent, waitStream), [9]);
+
+    assert.equal(init.child.exitCode, null, 'the init shim runs on');
+    init.child.stdin!.end();
+    assert.deepEqual(await init.exited, { code: 0, signal: null });
+    assert.equal(init.stdout().toString(), 'to init\n');
+    assert.deepEqual(signalFrames(agent, INIT_STREAM), []);
+  });
+
+  it('greets mux clients with the HELLO and answers bad client frames with an error', async () => {
+    const { ws } = await setup();
+    const init = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await init.ready).ok, true);
+    const client = await MuxClient.connect(ws.muxSocket);
+    const hello = await client.waitFor((f) => f.type === FrameType.HELLO, 'HELLO');
+    assert.deepEqual(JSON.parse(hello.payload.toString()), { version: 1, kernel: 'fake', agent: 'fake-agent' });
+    client.socket.write(encodeFrame(FrameType.STDIN, 5, Buffer.from('x')));
+    const noProcess = await client.waitFor((f) => f.type === FrameType.RESPONSE && f.stream === 5, 'error for stream 5');
+    assert.deepEqual(JSON.parse(noProcess.payload.toString()), { ok: false, error: 'no process on this stream' });
+    client.socket.write(encodeFrame(FrameType.REQUEST, 6, Buffer.from('{"op":')));
+    const malformed = await client.waitFor((f) => f.type === FrameType.RESPONSE && f.stream === 6, 'error for stream 6');
+    assert.deepEqual(JSON.parse(malformed.payload.toString()), { ok: false, error: 'payload is not one JSON object' });
+    assert.deepEqual(await client.request(8, { op: 'state' }), { ok: true, containers: [] });
+    client.close();
+    init.child.kill('SIGTERM');
+    assert.deepEqual(await init.exited, { code: 143, signal: null });
+  });
+
+  it('makes init and exec shims exit 255 with a message when the VM dies', async () => {
+    const { ws, agent } = await setup();
+    const init = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await init.ready).ok, true);
+    await startContainer(ws);
+    const exec = track(startShim(ws.execArgs(['wait'])));
+    assert.equal((await exec.ready).ok, true);
+    agent.crash();
+    assert.deepEqual(await init.exited, { code: 255, signal: null });
+    assert.deepEqual(await exec.exited, { code: 255, signal: null });
+    assert.match(init.stderr(), /^vmrt-shim: lost the connection to the VM agent \(connection closed\): the VM is gone/);
+    assert.match(exec.stderr(), /^vmrt-shim: lost the connection to the container's mux \(its init shim\) \(connection closed\)/);
+    const errors = ws.logLines().filter((l) => l.level === 'error').map((l) => l.msg);
+    assert.equal(errors.length, 2);
+  });
+
+  it('fails an exec when the container has no mux.sock', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const exec = track(startShim(ws.execArgs(['echo'])));
+    const ready = await exec.ready;
+    assert.equal(ready.ok, false);
+    assert.match(ready.error!, /^cannot connect to .*mux\.sock \(is the container running\?\): No such file or directory$/);
+    assert.deepEqual(await exec.exited, { code: 1, signal: null });
+  });
+});
+
+describe('vmrt-shim console', LIMIT, () => {
+  it('sends the pty master over the console socket and relays it, with resizes', async () => {
+    const { ws, agent } = await setup();
+    const consoleSocket = join(ws.dir, 'console.sock');
+    const receiver = spawn('python3', [CONSOLE_RECEIVER, consoleSocket], { stdio: ['pipe', 'pipe', 'inherit'] });
+    running.push(receiver);
+    const lines = createInterface({ input: receiver.stdout! });
+    const messages: Record<string, unknown>[] = [];
+    const waiters: { match: (m: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
+    lines.on('line', (line) => {
+      const message = JSON.parse(line) as Record<string, unknown>;
+      messages.push(message);
+      for (const w of waiters.splice(0)) {
+        if (w.match(message)) w.resolve();
+        else waiters.push(w);
+      }
+    });
+    const receiverSaid = (match: (m: Record<string, unknown>) => boolean) =>
+      messages.some(match) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve }));
+    await receiverSaid((m) => m.listening === true);
+
+    const shim = track(startShim(ws.initArgs(['echo'], ['--console-socket', consoleSocket])));
+    assert.equal((await shim.ready).ok, true);
+    await receiverSaid((m) => 'name' in m);
+    const received = messages.find((m) => 'name' in m)!;
+    assert.match(String(received.name), /^\/dev\/pts\/\d+$/);
+    assert.equal(received.fds, 1);
+
+    const initialSize = await agent.waitFor((f) => f.type === FrameType.RESIZE && f.stream === INIT_STREAM, 'initial RESIZE');
+    assert.deepEqual(initialSize.json, { rows: 0, cols: 0 });
+    await startContainer(ws);
+
+    const send = receiver.stdin as Writable;
+    send.write(JSON.stringify({ resize: [40, 120] }) + '\n');
+    await agent.waitFor((f) => f.type === FrameType.RESIZE && f.json?.rows === 40, 'RESIZE 40x120');
+    assert.deepEqual(agent.framesOf(FrameType.RESIZE, INIT_STREAM).map((f) => f.json), [{ rows: 0, cols: 0 }, { rows: 40, cols: 120 }]);
+
+    send.write(JSON.stringify({ write: 'typed\r' }) + '\n');
+    await receiverSaid(() => messages.filter((m) => 'output' in m).map((m) => m.output).join('') === 'typed\r');
+
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
+    assert.equal(shim.stdout().length, 0, 'the caller\'s stdout is not used with a console');
+    assert.equal(Buffer.concat(agent.framesOf(FrameType.STDIN, INIT_STREAM).map((f) => f.payload)).toString(), 'typed\r');
+    send.end();
+  });
+});
