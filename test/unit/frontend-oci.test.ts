@@ -203,6 +203,13 @@ test('comments and trailing commas are JSON syntax errors (runtimes reject them)
   ]);
 });
 
+test('a file of garbage gives at most 20 syntax errors', () => {
+  const result = parse(`{"ociVersion": "1.0.2", "x": [1${' 2'.repeat(100_000)}]}`);
+  assert.equal(result.problems.length, 20);
+  assert.deepEqual(result.problems[0]!.range, { start: { line: 0, character: 32 }, end: { line: 0, character: 33 } });
+  assert.equal(result.problems[0]!.message, 'JSON syntax error: comma expected');
+});
+
 test('empty and non-object documents', () => {
   assert.deepEqual(problems(''), [['parse-error', '0:0-0:0', 'JSON syntax error: value expected at the end of the file (is it truncated?)']]);
   assert.deepEqual(parse('').requests, []);

@@ -93,11 +93,7 @@ function parseOciConfig(file: SourceFile): FrontEndResult {
   const errors: ParseError[] = [];
   // config.json is plain JSON: runtimes (Go's encoding/json) reject comments and trailing commas.
   const root = parseTree(file.text, errors, { disallowComments: true, allowTrailingComma: false });
-  // After the first error, jsonc-parser's recovery reports every bracket left open at the end of the file: noise.
-  // A second error at the same place is the same mistake seen by the recovery.
-  const reported = errors.filter((error, i) => i === 0
-    || (error.offset < file.text.length && errors.slice(0, i).every((earlier) => earlier.offset !== error.offset)));
-  const problems: FileProblem[] = reported.map((error) => ({
+  const problems: FileProblem[] = reportedSyntaxErrors(errors, file.text.length).map((error) => ({
     rule: 'parse-error',
     file: file.path,
     range: lines.range(error.offset, error.offset + error.length),
@@ -122,6 +118,26 @@ function parseOciConfig(file: SourceFile): FrontEndResult {
   }
   const options = new OciConfigReader(file, lines, root).read();
   return { requests: [{ kind: 'oci', file: file.path, options }], problems };
+}
+
+/** Enough to find the mistakes; a file of garbage would otherwise give one per character. */
+const MAX_SYNTAX_ERRORS = 20;
+
+/**
+ * The errors worth showing: after the first one, jsonc-parser's recovery reports every
+ * bracket left open at the end of the file, and a second error at one place is the same
+ * mistake seen again.
+ */
+function reportedSyntaxErrors(errors: readonly ParseError[], textLength: number): ParseError[] {
+  const seen = new Set<number>();
+  const reported: ParseError[] = [];
+  for (const error of errors) {
+    if (reported.length === MAX_SYNTAX_ERRORS) break;
+    if (seen.has(error.offset) || (reported.length > 0 && error.offset >= textLength)) continue;
+    seen.add(error.offset);
+    reported.push(error);
+  }
+  return reported;
 }
 
 /** `CloseBraceExpected` becomes "close brace expected". */
