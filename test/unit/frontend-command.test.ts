@@ -126,18 +126,20 @@ test('flags after the image belong to the container command', () => {
   assert.deepEqual(requests(result), [[['mount', { type: 'volume', source: 'a', target: 'b' }, '0:20-0:26']], []]);
 });
 
-test('prefixes: sudo with flags, env assignments, exec, time, control words', () => {
+test('prefixes: sudo with flags, env assignments, exec, time, env, timeout, control words', () => {
   const result = parseText([
     'sudo -u root -E docker run --pid=host img',
     'A=1 B="x y" exec nerdctl run --ipc=host img',
     'time -p podman container create --uts=host img',
     'if docker run --net=none img; then echo ok; fi',
+    'env -u HOME -i PATH=/bin timeout -s KILL 30s docker run --userns=host img',
   ].join('\n'));
   assert.deepEqual(requests(result), [
     [['pid', 'host', '0:27-0:37']],
     [['ipc', 'host', '1:29-1:39']],
     [['uts', 'host', '2:32-2:42']],
     [['network', 'none', '3:14-3:24']],
+    [['userns', 'host', '4:56-4:69']],
   ]);
 });
 
@@ -166,6 +168,26 @@ test('GitHub Actions: container and service options are create flags, run steps 
     [['network', 'host', '17:24-17:34']],
     [['device', { host: '/dev/fuse' }, '22:12-22:30']],
   ]);
+});
+
+test('Actions options in quoted, multi-line and escaped scalars', () => {
+  const text = [
+    'jobs:', '  a:', '    container:', '      image: x', '      options: "--cpus 2 --network=host"', '    services:',
+    '      s:', "        options: '--cap-add=NET_ADMIN'", '      t:', '        options: --device', '          /dev/fuse --ipc',
+    '          host', '      u:', '        options: "--pid=host\\t--uts=host"', '',
+  ].join('\n');
+  const result = parseText(text, '/r/.github/workflows/x.yml');
+  assert.deepEqual(result.problems, []);
+  assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, r.file)]), [
+    ['a', [['cpus', 2, '4:16-4:24'], ['network', 'host', '4:25-4:39']]],
+    ['a/s', [['cap-add', 'NET_ADMIN', '7:18-7:37']]],
+    ['a/t', [['device', { host: '/dev/fuse' }, '9:17-10:19'], ['ipc', 'host', '10:20-11:14']]],
+    // With an escape the characters have no one-to-one place: the whole scalar, and no edit.
+    ['a/u', [['pid', 'host', '13:17-13:41'], ['uts', 'host', '13:17-13:41']]],
+  ]);
+  assert.deepEqual(result.requests.map((r) => r.options.map((o) => o.edit !== undefined)), [[true, true], [true], [true, true], [false, false]]);
+  const cpus = result.requests[0]!.options[0]!;
+  assert.equal(applyEdits(text, cpus.edit!.remove()).split('\n')[4], '      options: "--network=host"');
 });
 
 test('a broken workflow is a parse error at its place', () => {

@@ -172,7 +172,7 @@ export function scalarText(source: string, node: Scalar): MappedText {
   // Escapes: every character stands for the whole scalar.
   const whole = new MappedTextBuilder(source);
   for (const ch of value) whole.char(ch, start, valueEnd);
-  return whole.build();
+  return whole.build(true);
 }
 
 function mapEntries(node: Node | null | undefined): [string, Node | null][] {

@@ -36,12 +36,12 @@ class RequestBuilder {
     this.index = new LineIndex(file.text);
   }
 
-  option(words: readonly ArgWord[], option: CliOption): RequestedOption {
+  option(words: readonly ArgWord[], option: CliOption, text: MappedText): RequestedOption {
     const requested: RequestedOption = {
       option: option.option, value: option.value, file: this.file.path,
       range: this.index.range(option.at.start, option.at.end),
     };
-    const edit = shellFlagEditor(this.index, words, option.at);
+    const edit = text.approximate ? undefined : shellFlagEditor(this.index, words, option.at);
     if (edit) requested.edit = edit;
     return requested;
   }
@@ -58,7 +58,7 @@ class RequestBuilder {
       const invocation = parseDockerCommand(command.words);
       if (!invocation) continue;
       if (invocation.action === 'run' || invocation.action === 'create') {
-        this.request(invocation.options.map((o) => this.option(command.words, o)), invocation.name ?? fallbackName);
+        this.request(invocation.options.map((o) => this.option(command.words, o, text)), invocation.name ?? fallbackName);
       } else {
         this.request([{
           option: 'command', value: invocation.action, file: this.file.path,
@@ -72,7 +72,7 @@ class RequestBuilder {
   flags(text: MappedText, name: string): void {
     const words = splitShellWords(text);
     const parsed = parseRunFlags(words, 0, 'options');
-    this.request(parsed.options.map((o) => this.option(words, o)), name);
+    this.request(parsed.options.map((o) => this.option(words, o, text)), name);
   }
 }
 

@@ -228,26 +228,34 @@ const TOOLS = new Set(['docker', 'podman', 'nerdctl']);
 
 /** Words before the command name that leave it the same command. */
 const PREFIX_WORDS = new Set(['if', 'then', 'else', 'elif', 'do', 'while', 'until', '!', '{', 'exec', 'command', 'nohup', 'builtin']);
-const SUDO_VALUE_FLAGS = new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U', '-T', '--user', '--group', '--chdir', '--prompt', '--host']);
+/** Wrappers that run the command after their own flags, and those of their flags that take a value. */
+const WRAPPERS: Record<string, ReadonlySet<string>> = {
+  sudo: new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U', '-T', '--user', '--group', '--chdir', '--prompt', '--host']),
+  doas: new Set(['-u', '-C']),
+  env: new Set(['-u', '--unset', '-C', '--chdir', '-S', '--split-string']),
+  nice: new Set(['-n', '--adjustment']),
+  timeout: new Set(['-s', '--signal', '-k', '--kill-after']),
+  time: new Set(['-f', '--format', '-o', '--output']),
+};
+/** Wrappers with a positional argument before the command (`timeout 30s docker …`). */
+const WRAPPER_ARGUMENTS: Record<string, number> = { timeout: 1 };
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
-/** Index of the command name after `sudo`, `env`, `time`, assignments and reserved words. */
+/** Index of the command name after wrappers (`sudo`, `env`, `time`, …), assignments and reserved words. */
 function commandStart(words: readonly ArgWord[]): number {
   let i = 0;
   while (i < words.length) {
     const word = words[i]!.value;
     if (PREFIX_WORDS.has(word) || ASSIGNMENT.test(word)) { i++; continue; }
-    if (word === 'time') { i++; if (words[i]?.value === '-p') i++; continue; }
-    if (word === 'sudo' || word === 'doas' || word === 'env') {
-      i++;
-      while (i < words.length && words[i]!.value.startsWith('-')) {
-        const flag = words[i]!.value;
-        i += SUDO_VALUE_FLAGS.has(flag) && word !== 'env' ? 2 : 1;
-        if (flag === '--') break;
-      }
-      continue;
+    const valueFlags = WRAPPERS[word];
+    if (!valueFlags) break;
+    i++;
+    while (i < words.length && words[i]!.value.startsWith('-')) {
+      const flag = words[i]!.value;
+      i += valueFlags.has(flag) ? 2 : 1;
+      if (flag === '--') break;
     }
-    break;
+    i += WRAPPER_ARGUMENTS[word] ?? 0;
   }
   return i;
 }

@@ -22,14 +22,16 @@ export class MappedText {
     readonly text: string,
     private readonly starts: readonly number[] | undefined,
     private readonly ends: readonly number[] | undefined,
+    /** True when characters only map to a larger span (a YAML string with escapes): ranges are coarse, edits impossible. */
+    readonly approximate = false,
   ) {}
 
   static identity(text: string): MappedText {
     return new MappedText(text, undefined, undefined);
   }
 
-  static mapped(text: string, starts: readonly number[], ends: readonly number[]): MappedText {
-    return new MappedText(text, starts, ends);
+  static mapped(text: string, starts: readonly number[], ends: readonly number[], approximate = false): MappedText {
+    return new MappedText(text, starts, ends, approximate);
   }
 
   /** Source offset where the character at `index` starts. */
@@ -68,8 +70,8 @@ export class MappedTextBuilder {
     return this;
   }
 
-  build(): MappedText {
-    return MappedText.mapped(this.chars.join(''), this.starts, this.ends);
+  build(approximate = false): MappedText {
+    return MappedText.mapped(this.chars.join(''), this.starts, this.ends, approximate);
   }
 }
 
