@@ -14,7 +14,7 @@ function mainOptions(): RequestedOption[] {
   return result.requests[0]!.options;
 }
 
-test('runArgs, privileged, capAdd, securityOpt, mounts and a GPU requirement, in JSONC', () => {
+test('runArgs, privileged, capAdd, securityOpt, mounts, workspaceMount and a GPU requirement, in JSONC', () => {
   const result = parseFixture(devcontainerFrontEnd, MAIN);
   assert.deepEqual(result.problems, []);
   assert.equal(result.requests.length, 1);
@@ -30,6 +30,7 @@ test('runArgs, privileged, capAdd, securityOpt, mounts and a GPU requirement, in
     ['security-opt', 'seccomp=unconfined', '14:18-14:38'],
     ['mount', { type: 'bind', source: '${localEnv:HOME}/.ssh', target: '/home/vscode/.ssh', readOnly: true }, '16:4-16:78'],
     ['mount', { type: 'volume', source: 'node_modules', target: '/workspace/node_modules' }, '17:4-17:87'],
+    ['mount', { type: 'bind', source: '${localWorkspaceFolder}', target: '/workspace', propagation: 'rshared' }, '21:20-21:105'],
     ['gpus', 'all', '20:24-20:29'],
   ]);
 });

@@ -1,7 +1,7 @@
 /**
  * devcontainer.json (JSONC): `runArgs` (docker run flags, read by the shared flag
- * table), `privileged`, `capAdd`, `securityOpt`, `mounts` (string and object forms)
- * and `hostRequirements.gpu`. Ranges cover the property key or the array element.
+ * table), `privileged`, `capAdd`, `securityOpt`, `mounts` (string and object forms),
+ * `workspaceMount` and `hostRequirements.gpu`. Ranges cover the property key or the array element.
  */
 import { basename } from 'node:path';
 import { findNodeAtLocation, modify, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
@@ -168,6 +168,10 @@ export const devcontainerFrontEnd: FrontEnd = {
     if (securityOpt) dc.stringElements(securityOpt, (value) => ({ option: 'security-opt', value }));
     const mounts = array(['mounts']);
     if (mounts) dc.mounts(mounts);
+    const workspaceMount = at(['workspaceMount']);
+    if (workspaceMount?.type === 'string') {
+      dc.add(parseMountSpec(workspaceMount.value as string), workspaceMount.offset, workspaceMount.offset + workspaceMount.length, dc.propertyEditor(['workspaceMount']));
+    }
     // The devcontainer CLI turns a GPU host requirement into `--gpus all`.
     const gpu = at(['hostRequirements', 'gpu']);
     const gpuKey = keyOf(root, ['hostRequirements', 'gpu']);
