@@ -247,6 +247,20 @@ describe('compose extends and include', () => {
     ]);
   });
 
+  test('include: project_directory holds the included project\'s .env; the environment still wins', () => {
+    const files: Record<string, string> = {
+      '/app/compose.yaml': 'include:\n  - path: ../lib/db.yaml\n    project_directory: ../lib/project\n',
+      '/lib/db.yaml': 'services:\n  db:\n    ipc: ${DB_IPC}\n    pid: ${DB_PID:-private}\n',
+      '/lib/project/.env': 'DB_IPC=host\nDB_PID=host\n',
+    };
+    const ctx = { ...context({ DB_PID: 'container:x' }), readFile: (p: string) => files[p] };
+    const result = composeFrontEnd.parse({ path: '/app/compose.yaml', text: files['/app/compose.yaml']! }, ctx);
+    assert.deepEqual(result.requests.map((r) => [r.name, r.file, summary(r.options, '/lib/db.yaml')]), [
+      ['db', '/lib/db.yaml', [['ipc', 'host', '2:4-2:7'], ['pid', 'container:x', '3:4-3:7']]],
+    ]);
+    assert.deepEqual(result.problems, []);
+  });
+
   test('include cycle: reported at the include that closes it', () => {
     const result = parseFixture(composeFrontEnd, 'compose/include-cycle/compose.yaml');
     assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options).map((o) => o.slice(0, 3))]), [

@@ -25,6 +25,8 @@ describe('kubernetes detection', () => {
   test('not other kinds, Helm templates, compose files or non-YAML files', () => {
     assert.equal(kubernetesFrontEnd.detect('/k/a.yaml', 'apiVersion: v1\nkind: ConfigMap\ndata:\n  kind: Pod\n'), false);
     assert.equal(kubernetesFrontEnd.detect('/k/templates/d.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include "x.fullname" . }}\n'), false);
+    assert.equal(kubernetesFrontEnd.detect('/k/templates/d.yaml', 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  {{- if .Values.hostNetwork }}\n  hostNetwork: true\n  {{- end }}\n'), false);
+    assert.equal(kubernetesFrontEnd.detect('/k/all.yaml', 'apiVersion: v1\nkind: ConfigMap\ndata:\n  greeting: "{{ .Name }}"\n---\napiVersion: v1\nkind: Pod\n'), true);
     assert.equal(kubernetesFrontEnd.detect('/k/compose.yaml', 'services:\n  web:\n    image: nginx\n'), false);
     assert.equal(kubernetesFrontEnd.detect('/k/pod.json', 'apiVersion: v1\nkind: Pod\n'), false);
   });

@@ -176,8 +176,11 @@ class ComposeProject {
     for (const entry of entries) {
       let paths: Located[] = [entry];
       let envFiles: string[] | undefined;
+      let projectDirectory: string | undefined;
       const map = yaml.asMap(entry);
       if (map) {
+        const directory = this.text(file, yaml.get(map, 'project_directory', doc)?.value?.node);
+        if (directory) projectDirectory = resolvePath(dir, directory);
         const path = yaml.get(map, 'path', doc)?.value;
         paths = path ? (isSeq(path.node) ? yaml.items(yaml.asSeq(path)!, doc) : [path]) : [];
         const envFile = yaml.get(map, 'env_file', doc)?.value;
@@ -196,7 +199,8 @@ class ComposeProject {
           this.problem(file, range, `include cycle: ${[...stack, path].map((p) => basename(p)).join(' → ')}`);
           continue;
         }
-        const included = this.load(path, undefined, this.lookupFor(dirname(path), envFiles));
+        // An included file is its own project: its .env sits in its project directory (by default, its folder).
+        const included = this.load(path, undefined, this.lookupFor(projectDirectory ?? dirname(path), envFiles));
         if (!included) { this.problem(file, range, `include: cannot read ${relative}`); continue; }
         this.collect(included, requests, stack);
       }

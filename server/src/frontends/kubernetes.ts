@@ -25,8 +25,11 @@ const POD_SPEC_PATHS: Record<string, readonly string[]> = {
 };
 
 const KIND_LINE = new RegExp(`^kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS).join('|')})["']?\\s*(?:#.*)?$`, 'm');
-/** Helm and other Go-template sources are not YAML until rendered. */
-const GO_TEMPLATE = /\{\{-?\s*(?:[.$]|include\b|if\b|range\b|with\b|define\b|template\b|toYaml\b)/;
+/**
+ * Helm and other Go-template sources are not YAML until rendered: a template action on a
+ * line of its own or as an unquoted value. (Quoted templates, e.g. in ConfigMap data, are YAML.)
+ */
+const GO_TEMPLATE = /^\s*(?:-\s+)?\{\{|:\s+\{\{/m;
 /** Kubernetes mount propagation in the runtime's terms (what the kubelet hands the runtime). */
 const PROPAGATION: Record<string, string | undefined> = { HostToContainer: 'rslave', Bidirectional: 'rshared', None: undefined };
 
