@@ -1,6 +1,10 @@
 // Bundles the VS Code extension (client), the language server it starts, and the
 // extension-host test suite into CommonJS files: VS Code 1.100's extension host
 // require()s extensions, and this package is ESM ("type": "module").
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const common = {
@@ -10,6 +14,8 @@ const common = {
   target: 'node20',
   external: ['vscode'],
   logLevel: 'warning',
+  // ESM builds first: jsonc-parser's UMD build require()s its parts dynamically, which a bundle cannot follow.
+  mainFields: ['module', 'main'],
   // Code written for ESM may locate files through import.meta.url; give it the bundle's own URL.
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
@@ -20,3 +26,13 @@ await Promise.all([
   build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),
   build({ ...common, entryPoints: ['test/e2e/extension-host/suite.ts'], outfile: 'out/test/e2e/extension-host/suite.cjs', sourcemap: 'inline' }),
 ]);
+
+// The .vmrt-lint.yaml schema, generated from the engine's lists (server/src/lsp/config-schema.ts).
+const temp = mkdtempSync(join(tmpdir(), 'vmrt-schema-'));
+try {
+  await build({ ...common, entryPoints: ['server/src/lsp/config-schema.ts'], outfile: join(temp, 'schema.cjs') });
+  const { configSchema } = createRequire(import.meta.url)(join(temp, 'schema.cjs'));
+  writeFileSync('dist/vmrt-lint.schema.json', `${JSON.stringify(configSchema(), null, 2)}\n`);
+} finally {
+  rmSync(temp, { recursive: true, force: true });
+}

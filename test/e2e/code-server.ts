@@ -1,0 +1,139 @@
+/**
+ * A real VS Code for tests: code-server 4.100.3 (VS Code 1.100.3) with the packaged
+ * vmrt.vsix installed, opened in Debian's chromium through playwright-core
+ * (shared/guides/e2e-vscode.md). Missing prerequisites fail loudly: set-up installs them.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const CODE_SERVER = join(ROOT, 'node_modules', '.bin', 'code-server');
+const CHROMIUM = '/usr/bin/chromium';
+export const VSIX = join(ROOT, 'vmrt.vsix');
+export const WORKSPACE_FIXTURE = join(ROOT, 'test', 'e2e', 'workspace');
+export const SUITE = join(ROOT, 'out', 'test', 'e2e', 'extension-host', 'suite.cjs');
+
+/** Throws (never skips) when something the editor tests need is missing. */
+export function requirePrerequisites(): void {
+  const missing = [
+    [CODE_SERVER, 'code-server (devDependency 4.100.3: run scripts/setup.sh)'],
+    [CHROMIUM, 'chromium (Debian package: run scripts/setup.sh)'],
+    [VSIX, 'vmrt.vsix (npm run package)'],
+    [SUITE, 'the extension-host suite bundle (npm run build:extension)'],
+  ].filter(([path]) => !existsSync(path!));
+  if (missing.length > 0) throw new Error(`editor tests cannot run, missing: ${missing.map(([, what]) => what).join('; ')}`);
+}
+
+export interface CodeServer {
+  port: number;
+  /** A copy of the workspace fixture, owned by this instance. */
+  workspace: string;
+  extensionDir: string;
+  url(query?: Record<string, string>): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Installs the packaged extension into a fresh profile and starts code-server on a free port. */
+export async function startCodeServer(settings: Record<string, unknown> = {}): Promise<CodeServer> {
+  requirePrerequisites();
+  const home = mkdtempSync(join(tmpdir(), 'vmrt-e2e-'));
+  const userData = join(home, 'user-data');
+  const extensions = join(home, 'extensions');
+  const workspace = join(home, 'workspace');
+  cpSync(WORKSPACE_FIXTURE, workspace, { recursive: true });
+  mkdirSync(join(userData, 'User'), { recursive: true });
+  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'security.workspace.trust.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'update.mode': 'none',
+    'editor.hover.delay': 100,
+    ...settings,
+  }, null, 2));
+  writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
+  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
+  const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
+  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { env, encoding: 'utf8', timeout: 120_000 });
+  if (install.status !== 0) throw new Error(`code-server --install-extension failed (${install.status}): ${install.stderr}${install.stdout}`);
+  const installed = readdirSync(extensions).find((name) => name.startsWith('vmrt.vmrt-'));
+  if (!installed) throw new Error(`vmrt.vsix did not install into ${extensions}: ${readdirSync(extensions).join(', ')}`);
+
+  const port = await freePort();
+  const child = spawn(CODE_SERVER, [
+    '--config', join(userData, 'config.yaml'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...common,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace,
+  ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  await waitForHealth(port, child, () => output);
+
+  return {
+    port,
+    workspace,
+    extensionDir: join(extensions, installed),
+    url: (query = {}) => `http://127.0.0.1:${port}/?${new URLSearchParams({ folder: workspace, ...query }).toString()}`,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForHealth(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}): ${output()}`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  child.kill('SIGTERM');
+  throw new Error(`code-server did not answer /healthz within 60 s: ${output()}`);
+}
+
+/** Headless chromium with a fresh profile (flags that work as root here). */
+export async function openBrowser(): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'vmrt-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return { context, page, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+/** The page URL that runs an extension-host test suite against the installed extension. */
+export function testRunUrl(server: CodeServer, suite: string): string {
+  const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
+  return server.url({ payload: JSON.stringify([['extensionDevelopmentPath', remote(server.extensionDir)], ['extensionTestsPath', remote(suite)]]) });
+}
