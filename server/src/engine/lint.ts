@@ -46,6 +46,8 @@ export class Linter {
   private readonly frontEnds: readonly FrontEnd[];
   private readonly rules: readonly Rule[];
   private readonly configs = new Map<string, LintConfig>();
+  /** Config file per folder: a walk visits many files per folder, and discovery stats every parent. */
+  private readonly configPaths = new Map<string, string | undefined>();
   private readonly reportedConfigs = new Set<string>();
   private readonly profiles = new Map<string, Profile>();
 
@@ -56,11 +58,16 @@ export class Linter {
 
   /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults. */
   configFor(path: string): LintConfig {
-    const configPath = this.options.configPath ? resolve(this.options.configPath) : findConfig(dirname(resolve(path)));
+    const configPath = this.options.configPath ? resolve(this.options.configPath) : this.discoverConfig(dirname(resolve(path)));
     if (!configPath) return defaultConfig();
     let config = this.configs.get(configPath);
     if (!config) this.configs.set(configPath, (config = loadConfig(configPath)));
     return config;
+  }
+
+  private discoverConfig(dir: string): string | undefined {
+    if (!this.configPaths.has(dir)) this.configPaths.set(dir, findConfig(dir));
+    return this.configPaths.get(dir);
   }
 
   /**
@@ -181,8 +188,13 @@ export function uniqueFindings(findings: Iterable<Finding>): Finding[] {
 }
 
 export function compareFindings(a: Finding, b: Finding): number {
-  return a.file.localeCompare(b.file) || a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character
-    || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.rule.localeCompare(b.rule);
+  return compareText(a.file, b.file) || a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character
+    || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareText(a.rule, b.rule);
+}
+
+/** Code unit order: stable across locales, and much cheaper than localeCompare. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function problemFinding(problem: FileProblem): Finding {

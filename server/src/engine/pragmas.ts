@@ -22,13 +22,14 @@ const COMMENT = /^\s*(#|\/\/|<!--)/;
 export class Suppressions {
   private readonly byLine = new Map<number, Pragma>();
   private readonly fileWide = new Set<string>();
-  private readonly lines: LineIndex;
+  private readonly lines: LineIndex | undefined;
 
   constructor(text: string, private readonly styles: readonly CommentStyle[]) {
-    this.lines = new LineIndex(text);
+    // Most files have no pragma: then there is nothing to index.
     if (!text.includes('vmrt-ignore')) return;
+    this.lines = new LineIndex(text);
     for (let line = 0; line < this.lines.lineCount; line++) {
-      const pragma = this.parse(line);
+      const pragma = this.parse(this.lines, line);
       if (!pragma) continue;
       if (pragma.fileWide) pragma.ids.forEach((id) => this.fileWide.add(id));
       else this.byLine.set(line, pragma);
@@ -41,6 +42,7 @@ export class Suppressions {
   suppresses(finding: Pick<Finding, 'rule' | 'feature' | 'range'>): boolean {
     const named = (ids: Iterable<string>) => { for (const id of ids) if (id === finding.rule || id === finding.feature) return true; return false; };
     if (named(this.fileWide)) return true;
+    if (!this.lines) return false;
     // Walk up over comment lines and over the earlier lines of a `\`-continued command.
     for (let line = finding.range.start.line - 1; line >= 0; line--) {
       const pragma = this.byLine.get(line);
@@ -56,8 +58,8 @@ export class Suppressions {
     return match !== null && this.styles.includes(match[1] as CommentStyle);
   }
 
-  private parse(line: number): Pragma | undefined {
-    const text = this.lines.lineText(line);
+  private parse(lines: LineIndex, line: number): Pragma | undefined {
+    const text = lines.lineText(line);
     if (!text.includes('vmrt-ignore')) return undefined;
     const match = PRAGMA.exec(text);
     if (!match || !this.styles.includes(match[1] as CommentStyle)) return undefined;
