@@ -415,3 +415,27 @@ test('a 5,000-line compose file parses in linear time', () => {
   assert.deepEqual(result.problems, []);
   assert.ok(ms < 1000, `took ${ms} ms`);
 });
+
+describe('compose robustness', () => {
+  const path = fixture('compose/options/compose.yaml');
+  const text = readFileSync(path, 'utf8');
+  const key = (o: RequestedOption) => `${o.option} ${JSON.stringify(o.value)}`;
+
+  test('every option\'s remove() leaves valid YAML without that option and with every other one', () => {
+    const before = inline(text, {}, path).requests.flatMap((r) => r.options);
+    for (const removed of before) {
+      const out = applyEdits(text, removed.edit!.remove());
+      validYaml(out);
+      const after = inline(out, {}, path).requests.flatMap((r) => r.options).map(key);
+      const expected = before.filter((o) => o !== removed).map(key);
+      assert.deepEqual(after, expected, `removing ${key(removed)}`);
+    }
+  });
+
+  test('a file cut at any point never throws', () => {
+    for (let cut = 0; cut < text.length; cut += 7) {
+      const result = inline(text.slice(0, cut), {}, path);
+      assert.ok(Array.isArray(result.requests) && Array.isArray(result.problems));
+    }
+  });
+});

@@ -146,3 +146,25 @@ describe('kubernetes edits', () => {
     assert.equal(option(inline(pod), 'privileged').edit!.replace([{ option: 'privileged', value: false }]), undefined);
   });
 });
+
+describe('kubernetes robustness', () => {
+  const text = readFileSync(fixture('kubernetes/multi.yaml'), 'utf8');
+  const key = (o: RequestedOption) => `${o.option} ${JSON.stringify(o.value)}`;
+
+  test('every option\'s remove() leaves valid YAML without that option and with every other one', () => {
+    const before = inline(text).requests.flatMap((r) => r.options);
+    for (const removed of before) {
+      const out = applyEdits(text, removed.edit!.remove());
+      validYaml(out);
+      const after = inline(out).requests.flatMap((r) => r.options).map(key);
+      assert.deepEqual(after, before.filter((o) => o !== removed).map(key), `removing ${key(removed)}`);
+    }
+  });
+
+  test('a manifest cut at any point never throws', () => {
+    for (let cut = 0; cut < text.length; cut += 5) {
+      const result = inline(text.slice(0, cut));
+      assert.ok(Array.isArray(result.requests) && Array.isArray(result.problems));
+    }
+  });
+});
