@@ -116,6 +116,14 @@ describe('compose options', () => {
     ]);
   });
 
+  test('CDI device names: the gpu class is a GPU request, other classes are devices', () => {
+    const result = inline('services:\n  a:\n    devices:\n      - nvidia.com/gpu=all\n      - vendor.example/fpga=0\n');
+    assert.deepEqual(summary(result.requests[0]!.options, '/project/compose.yaml'), [
+      ['gpus', 'nvidia.com/gpu=all', '3:8-3:26'],
+      ['device', { host: 'vendor.example/fpga=0' }, '4:8-4:29'],
+    ]);
+  });
+
   test('merge keys and anchors: the option is reported where it is written', () => {
     const result = inline('x-base: &base\n  privileged: true\n  cap_add: &caps [SYS_ADMIN]\nservices:\n  a:\n    <<: *base\n    image: x\n  b:\n    image: y\n    cap_add: *caps\n');
     assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, '/project/compose.yaml')]), [

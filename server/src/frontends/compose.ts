@@ -364,12 +364,17 @@ class ServiceReader {
       if (text !== undefined) {
         const [host, container] = text.split(':');
         device = { host: host!, container: container ?? host! };
+        if (/=/.test(host!)) device = { host: text };
       } else {
         const long = this.yaml.asMap(entry);
         const host = long && this.str(this.yaml.get(long, 'source', this.doc)?.value);
         if (host) device = { host, container: this.str(this.yaml.get(long!, 'target', this.doc)?.value) ?? host };
       }
-      if (device) this.add('device', device, entry, `devices|${device.container}`, pair.key, pair.key);
+      if (!device) continue;
+      // A CDI name (`vendor.com/class=name`) is a device request, not a path; the gpu class is a GPU.
+      const cdi = /^[\w.-]+\/([\w.-]+)=/.exec(device.host);
+      if (cdi?.[1] === 'gpu') this.add('gpus', device.host, entry, `devices|${device.host}`, pair.key, pair.key);
+      else this.add('device', device, entry, `devices|${device.container}`, pair.key, pair.key);
     }
   }
 
