@@ -280,6 +280,22 @@ test('remove(): host network adds a network namespace; a joined one loses its pa
   assert.deepEqual(afterRemove(joined, only(joined, 'userns')).linux.namespaces[3], { type: 'user' });
 });
 
+test('remove() keeps the file\'s layout: tabs, CRLF line ends', () => {
+  const tabs = read('runc-spec.json').replace('\t\t\t{\n\t\t\t\t"type": "network"\n\t\t\t},\n', '');
+  const network = only(tabs, 'network');
+  assert.equal(rangeText(network.range), '137:2-137:14');
+  const edited = applyEdits(tabs, network.edit!.remove());
+  assert.ok(edited.includes('\t\t\t{\n\t\t\t\t"type": "cgroup"\n\t\t\t},\n\t\t\t{\n\t\t\t\t"type": "network"\n\t\t\t}\n\t\t],'));
+  assert.deepEqual(optionsOf(edited), []);
+
+  const crlf = read('host-network.json').replace(/\n/g, '\r\n');
+  const crlfNetwork = only(crlf, 'network');
+  assert.equal(rangeText(crlfNetwork.range), '9:8-9:20');
+  const crlfEdited = applyEdits(crlf, crlfNetwork.edit!.remove());
+  assert.ok(crlfEdited.includes('{ "type": "mount" },\r\n            { "type": "network" }\r\n'), crlfEdited);
+  assert.equal(crlfEdited.replace(/\r\n/g, '').includes('\n'), false);
+});
+
 test('remove(): cap-add leaves every set, cap-drop comes back to every set', () => {
   const text = read('capabilities.json');
   const withoutAdmin = afterRemove(text, only(text, 'cap-add'));

@@ -191,7 +191,7 @@ function nodeRange(node: JsonNode, lines: LineIndex): Range {
 /** A change of the whole document, applied to its current text (each step re-reads the text). */
 type Rewrite = (text: string) => string;
 
-function formattingOf(text: string): FormattingOptions | undefined {
+function formattingOf(text: string): (FormattingOptions & { tabSize: number; eol: string }) | undefined {
   const indent = /\n([ \t]+)\S/.exec(text)?.[1];
   // Minified JSON (as Docker writes it) stays minified: no formatter pass.
   if (indent === undefined) return undefined;
@@ -212,19 +212,29 @@ function appendValue(arrayPath: JsonPath, value: unknown): Rewrite {
     const list = items(array);
     const last = list.at(-1);
     if (!last) return setValue(arrayPath, [value])(text);
+    const layout = formattingOf(text);
+    const eol = layout?.eol ?? '\n';
     const lastEnd = last.offset + last.length;
-    const lineStart = text.lastIndexOf('\n', last.offset) + 1;
-    const indent = /^[ \t]*/.exec(text.slice(lineStart, last.offset))![0];
-    const onOwnLine = text.slice(lineStart, last.offset).trim() === '';
-    const separator = list.length > 1
-      ? text.slice(list.at(-2)!.offset + list.at(-2)!.length, last.offset)
-      : onOwnLine ? `,${formattingOf(text)?.eol ?? '\n'}${indent}` : ', ';
-    const unit = formattingOf(text);
-    const json = typeof value === 'object' && value !== null && unit
-      ? JSON.stringify(value, null, unit.insertSpaces ? ' '.repeat(unit.tabSize ?? 4) : '\t').replace(/\n/g, `${unit.eol ?? '\n'}${onOwnLine ? indent : ''}`)
-      : JSON.stringify(value);
+    const beforeLast = text.slice(text.lastIndexOf('\n', last.offset) + 1, last.offset);
+    const onOwnLine = beforeLast.trim() === '';
+    const indent = onOwnLine ? beforeLast : '';
+    const previous = list.at(-2);
+    const separator = previous ? text.slice(previous.offset + previous.length, last.offset) : onOwnLine ? `,${eol}${indent}` : ', ';
+    // A new object (mount, namespace) looks like the last item: on one line, or spread with the file's indentation.
+    const lastText = text.slice(last.offset, lastEnd);
+    const json = layout && /[\r\n]/.test(lastText)
+      ? JSON.stringify(value, null, layout.insertSpaces ? ' '.repeat(layout.tabSize) : '\t').replace(/\n/g, `${eol}${indent}`)
+      : inlineJson(value, /[,:] /.test(lastText));
     return text.slice(0, lastEnd) + separator + json + text.slice(lastEnd);
   };
+}
+
+/** JSON on one line, with a space after `:` and `,` and inside braces when `spaced` (as `{ "type": "pid" }`). */
+function inlineJson(value: unknown, spaced: boolean): string {
+  if (!spaced || value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((item) => inlineJson(item, true)).join(', ')}]`;
+  const entries = Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${inlineJson(item, true)}`);
+  return entries.length ? `{ ${entries.join(', ')} }` : '{}';
 }
 
 /**
@@ -251,7 +261,7 @@ function deleteAt(path: JsonPath): Rewrite {
   };
 }
 
-/** Removes every string item equal to `value` from the array at `arrayPath`. */
+/** Removes every string item that `matches` from the array at `arrayPath`. */
 function deleteItems(arrayPath: JsonPath, matches: (item: string) => boolean): Rewrite {
   return (text) => {
     for (;;) {
