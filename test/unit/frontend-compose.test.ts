@@ -269,6 +269,19 @@ describe('compose extends and include', () => {
     assert.deepEqual(result.problems, []);
   });
 
+  test('include: a file included twice (a diamond) gives its services once', () => {
+    const files: Record<string, string> = {
+      '/p/compose.yaml': 'include:\n  - b.yaml\n  - c.yaml\n',
+      '/p/b.yaml': 'include: [d.yaml]\nservices:\n  b:\n    image: b\n',
+      '/p/c.yaml': 'include: [d.yaml]\nservices:\n  c:\n    image: c\n',
+      '/p/d.yaml': 'services:\n  d:\n    uts: host\n',
+    };
+    const ctx = { ...context(), readFile: (p: string) => files[p] };
+    const result = composeFrontEnd.parse({ path: '/p/compose.yaml', text: files['/p/compose.yaml']! }, ctx);
+    assert.deepEqual(result.requests.map((r) => [r.name, r.options.length]), [['b', 0], ['d', 1], ['c', 0]]);
+    assert.deepEqual(result.problems, []);
+  });
+
   test('include cycle: reported at the include that closes it', () => {
     const result = parseFixture(composeFrontEnd, 'compose/include-cycle/compose.yaml');
     assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options).map((o) => o.slice(0, 3))]), [

@@ -92,6 +92,8 @@ class ComposeProject {
   readonly touched = new Set<string>();
   private readonly files = new Map<string, ComposeFile | undefined>();
   private readonly serviceOptionCache = new Map<string, FoundOption[]>();
+  /** Files whose services are already requests (a file included twice is listed once). */
+  private readonly collected = new Set<string>();
 
   constructor(private readonly ctx: FrontEndContext) {}
 
@@ -159,6 +161,8 @@ class ComposeProject {
 
   /** The services of a file and of everything it includes, as requests. */
   collect(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
+    if (this.collected.has(file.id)) return;
+    this.collected.add(file.id);
     for (const [name] of file.services) {
       const options = this.serviceOptions(file, name, []).map(toRequested);
       requests.push({ kind: 'compose', name, file: file.yaml.path, options });
