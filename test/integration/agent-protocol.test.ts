@@ -6,23 +6,30 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { release as hostRelease } from 'node:os';
+import { join } from 'node:path';
 import { FrameType } from '../../runtime/src/agent/frames.js';
 import { AgentVm, guestFiles, type GuestFiles } from '../support/agent-vm.js';
 
 const ROOTFS = '/run/vmrt/shared/rootfs';
 
-function spec(args: string[], extra: { terminal?: boolean; consoleSize?: { height: number; width: number } } = {}) {
+type ProcessExtra = Record<string, unknown>;
+type SpecExtra = { mounts?: unknown[]; root?: Record<string, unknown>; linux?: Record<string, unknown> };
+
+function spec(args: string[], process: ProcessExtra = {}, extra: SpecExtra = {}) {
   return {
     ociVersion: '1.0.2',
-    root: { path: ROOTFS, readonly: false },
+    root: { path: ROOTFS, readonly: false, ...extra.root },
     hostname: 'agent-test',
     annotations: { 'org.example.owner': 'agent-protocol test' },
-    process: { args, env: ['PATH=/bin', 'TERM=dumb'], cwd: '/', user: { uid: 0, gid: 0 }, ...extra },
+    process: { args, env: ['PATH=/bin', 'TERM=dumb'], cwd: '/', user: { uid: 0, gid: 0 }, ...process },
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m'] },
+      ...(extra.mounts ?? []),
     ],
+    ...(extra.linux ? { linux: extra.linux } : {}),
   };
 }
 
@@ -32,10 +39,10 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
   let containerCount = 0;
 
   /** create + start; returns the process stream and the create answer. */
-  async function run(args: string[], extra: Parameters<typeof spec>[1] = {}) {
+  async function run(args: string[], process: ProcessExtra = {}, extra: SpecExtra = {}) {
     const id = `c${++containerCount}`;
     const stream = vm.stream();
-    const created = await vm.request(stream, { op: 'create', id, spec: spec(args, extra) });
+    const created = await vm.request(stream, { op: 'create', id, spec: spec(args, process, extra) });
     assert.equal(created.ok, true, `create ${id}: ${JSON.stringify(created)}`);
     assert.equal(typeof created.pid, 'number');
     const started = await vm.request(vm.stream(), { op: 'start', id });
@@ -144,6 +151,60 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     assert.deepEqual(await vm.request(vm.stream(), { op: 'signal', id, signal: 9, all: true }), { ok: true });
     assert.deepEqual((await vm.result(execStream)).exit, { status: 137, signal: 9 });
     assert.deepEqual((await vm.result(stream)).exit, { status: 137, signal: 9 });
+  });
+
+  it('applies user, groups, rlimits, umask, cwd, env and HOME from /etc/passwd', async () => {
+    const etc = join(vm.dir, 'shared', 'rootfs', 'etc');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n');
+    const { stream } = await run(['sh', '-c', 'id -u; id -g; id -G; ulimit -n; umask; pwd; echo "$GREETING $HOME"'], {
+      user: { uid: 1000, gid: 1000, additionalGids: [5, 7], umask: 0o27 },
+      rlimits: [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }],
+      cwd: '/tmp',
+      env: ['PATH=/bin', 'GREETING=hello'],
+    });
+    assert.deepEqual(await vm.result(stream), {
+      stdout: '1000\n1000\n1000 5 7\n123\n0027\n/tmp\nhello /home/user\n',
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
+  it('bind-mounts shared folders, honours ro, a read-only root and sysctls', async () => {
+    const data = join(vm.dir, 'shared', 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'note.txt'), 'from the host\n');
+    const { stream } = await run(
+      ['sh', '-c', 'cat /data/note.txt; touch /data/new 2>&1; touch /rootfile 2>&1; touch /tmp/ok && echo tmp-ok; cat /proc/sys/kernel/domainname'],
+      {},
+      {
+        root: { readonly: true },
+        mounts: [{ destination: '/data', type: 'bind', source: '/run/vmrt/shared/data', options: ['rbind', 'ro'] }],
+        linux: { sysctl: { 'kernel.domainname': 'vmrt.example' } },
+      },
+    );
+    assert.deepEqual(await vm.result(stream), {
+      stdout: "from the host\ntouch: /data/new: Read-only file system\ntouch: /rootfile: Read-only file system\ntmp-ok\nvmrt.example\n",
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
+  it('resizes the terminal of an exec process', async () => {
+    const { id } = await run(['sleep', '600']);
+    const execStream = vm.stream();
+    const answer = await vm.request(execStream, {
+      op: 'exec', id,
+      process: { args: ['sh', '-c', 'stty size; read line; stty size'], env: ['PATH=/bin'], cwd: '/', terminal: true },
+    });
+    assert.equal(answer.ok, true, JSON.stringify(answer));
+    assert.equal(await vm.stdoutUntil(execStream, '24 80\r\n'), '24 80\r\n');
+    vm.sendJson(FrameType.RESIZE, execStream, { rows: 50, cols: 132 });
+    vm.send(FrameType.STDIN, execStream, 'go\n');
+    const result = await vm.result(execStream);
+    assert.equal(result.stdout, 'go\r\n50 132\r\n');
+    assert.deepEqual(result.exit, { status: 0, signal: 0 });
+    assert.deepEqual(await vm.request(vm.stream(), { op: 'signal', id, signal: 9, all: false }), { ok: true });
   });
 
   it('answers malformed frames with an error and keeps serving', async () => {

@@ -50,7 +50,7 @@ export function qemuArgs(guest: GuestFiles, runDir: string, sharedDir: string): 
     'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.nokbd',
   ].join(' ');
   return [
-    '-M', 'microvm,rtc=off', '-accel', 'tcg,tb-size=32', '-cpu', 'qemu64', '-m', '128', '-smp', '1',
+    '-M', 'microvm', '-accel', 'tcg,tb-size=32', '-cpu', 'qemu64', '-m', '128', '-smp', '1',
     '-nodefaults', '-nographic', '-no-reboot',
     '-kernel', guest.vmlinux, '-initrd', guest.initramfs, '-append', append,
     '-serial', `file:${join(runDir, 'console.log')}`,
@@ -68,7 +68,7 @@ export function makeBusyboxRootfs(dir: string): void {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'tmp'));
   copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'));
-  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id']) {
+  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd']) {
     symlinkSync('busybox', join(dir, 'bin', applet));
   }
 }
