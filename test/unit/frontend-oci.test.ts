@@ -138,6 +138,27 @@ test('Podman\'s default capability set is not a request either', () => {
   assert.deepEqual(optionsOf(JSON.stringify(config)).map((o) => [o.option, o.value]), [['cap-add', 'CAP_NET_RAW']]);
 });
 
+test('every capability with masked paths is one cap-add ALL; no capability is one cap-drop ALL', () => {
+  const config = JSON.parse(read('privileged.json'));
+  config.linux.maskedPaths = ['/proc/kcore'];
+  const all = JSON.stringify(config, null, 4);
+  assert.deepEqual(rows(optionsOf(all)), [
+    ['cap-add', 'ALL', '12:12-12:22'],
+    ['device', { host: '/dev/sda' }, '171:12-179:13'],
+    ['device', { host: '/dev/ttyS0' }, '180:12-188:13'],
+  ]);
+  const restored = JSON.parse(applyEdits(all, only(all, 'cap-add').edit!.remove()));
+  assert.deepEqual(restored.process.capabilities.bounding, restored.process.capabilities.permitted);
+  assert.equal(restored.process.capabilities.bounding.length, 14);
+
+  for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set] = [];
+  assert.deepEqual(rows(optionsOf(JSON.stringify(config, null, 4))), [
+    ['cap-drop', 'ALL', '12:12-12:22'],
+    ['device', { host: '/dev/sda' }, '45:12-53:13'],
+    ['device', { host: '/dev/ttyS0' }, '54:12-62:13'],
+  ]);
+});
+
 test('privileged (every capability, no masked paths) is one request instead of caps and host devices', () => {
   assert.deepEqual(rows(optionsOf(read('privileged.json'))), [['privileged', true, '11:8-11:22']]);
 });

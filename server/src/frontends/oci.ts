@@ -288,6 +288,12 @@ function editBetween(before: string, after: string, lines: LineIndex): TextEdit[
   return [{ range: lines.range(start, before.length - tail), newText: after.slice(start, after.length - tail) }];
 }
 
+/** True when a capability set holds every capability a kernel since 3.16 knows. */
+function hasEveryCapability(set: JsonNode): boolean {
+  const granted = new Set(strings(set).map(withCapPrefix));
+  return ALL_CAPS_SINCE_3_16.every((cap) => granted.has(cap));
+}
+
 function withCapPrefix(name: string): string {
   const upper = name.toUpperCase();
   return upper === 'ALL' || upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
@@ -456,19 +462,25 @@ class OciConfigReader {
   private privileged(): boolean {
     const limiting = this.limitingSet(this.capabilitySets());
     if (!limiting) return false;
-    const granted = new Set(strings(limiting).map(withCapPrefix));
-    if (!ALL_CAPS_SINCE_3_16.every((cap) => granted.has(cap))) return false;
+    if (!hasEveryCapability(limiting)) return false;
     if (items(child(this.linux, 'maskedPaths')).length > 0) return false;
-    const capabilities = child(this.process, 'capabilities')!;
-    const setPath = (set: string) => ['process', 'capabilities', set];
     const restore = chain(
-      ...GRANTING_SETS.filter((set) => child(capabilities, set)).map((set) => setValue(setPath(set), DOCKER_CAPS)),
-      ...(['inheritable', 'ambient'] as const).filter((set) => child(capabilities, set)).map((set) => setValue(setPath(set), [])),
+      this.restoreDefaultCapabilities(),
       setValue(['linux', 'maskedPaths'], DOCKER_MASKED_PATHS),
       setValue(['linux', 'readonlyPaths'], DOCKER_READONLY_PATHS),
     );
-    this.add('privileged', true, capabilities, this.editor(restore));
+    this.add('privileged', true, child(this.process, 'capabilities')!, this.editor(restore));
     return true;
+  }
+
+  /** Docker's default set in the granting sets the file has; nothing inheritable or ambient. */
+  private restoreDefaultCapabilities(): Rewrite {
+    const capabilities = child(this.process, 'capabilities');
+    const setPath = (set: string) => ['process', 'capabilities', set];
+    return chain(
+      ...GRANTING_SETS.filter((set) => child(capabilities, set)).map((set) => setValue(setPath(set), DOCKER_CAPS)),
+      ...(['inheritable', 'ambient'] as const).filter((set) => child(capabilities, set)).map((set) => setValue(setPath(set), [])),
+    );
   }
 
   /**
@@ -480,6 +492,11 @@ class OciConfigReader {
     const limiting = this.limitingSet(sets);
     if (!limiting) return;
     const granted = new Set(strings(limiting).map(withCapPrefix));
+    // `--cap-add ALL` and `--cap-drop ALL`, as Docker writes them: one request, not one per capability.
+    if (granted.size === 0 || hasEveryCapability(limiting)) {
+      this.add(granted.size === 0 ? 'cap-drop' : 'cap-add', 'ALL', limiting, this.editor(this.restoreDefaultCapabilities()));
+      return;
+    }
     const distance = (baseline: string[]) =>
       baseline.filter((cap) => !granted.has(cap)).length + [...granted].filter((cap) => !baseline.includes(cap)).length;
     const baseline = DEFAULT_CAP_SETS.reduce((best, set) => distance(set) < distance(best) ? set : best);
