@@ -406,6 +406,25 @@ describe('compose edits', () => {
       { services: { a: { cap_add: ['SYS_ADMIN', 'CHOWN'], sysctls: { 'kernel.msgmax': 65536 } } } });
   });
 
+  test('replace a mount by the same mount without propagation: only the propagation goes', () => {
+    const dropped = (text: string, nth = 0) => edited(text, (r) => {
+      const mount = option(r, 'mount', undefined, nth);
+      const { propagation: _dropped, ...value } = mount.value as { propagation?: string; type: 'bind'; target: string };
+      return mount.edit!.replace([{ option: 'mount', value }]);
+    }).text;
+    const service = (volumes: string) => `services:\n  a:\n    volumes:\n${volumes}    image: x\n`;
+    assert.equal(dropped(service('      - /srv:/srv:ro,rshared,z\n')), service('      - /srv:/srv:ro,z\n'));
+    assert.equal(dropped(service('      - "/srv:/srv:rslave"\n')), service('      - "/srv:/srv"\n'));
+    assert.equal(dropped(service('      - data:/data\n      - ${SRC:-/srv}:/srv:shared,nocopy\n'), 1), service('      - data:/data\n      - ${SRC:-/srv}:/srv:nocopy\n'));
+    assert.equal(dropped(service('      - type: bind\n        source: /k\n        target: /k\n        bind:\n          propagation: rshared\n          create_host_path: true\n')),
+      service('      - type: bind\n        source: /k\n        target: /k\n        bind:\n          create_host_path: true\n'));
+    assert.equal(dropped(service('      - type: bind\n        source: /k\n        target: /k\n        bind:\n          propagation: rshared\n')),
+      service('      - type: bind\n        source: /k\n        target: /k\n'));
+    const fromVariable = inline(service('      - /srv:/srv:${PROPAGATION}\n'), { PROPAGATION: 'rshared' });
+    const mount = option(fromVariable, 'mount');
+    assert.equal(mount.edit!.replace([{ option: 'mount', value: { type: 'bind', source: '/srv', target: '/srv' } }]), undefined);
+  });
+
   test('an option from another file is edited in that file', () => {
     const result = parseFixture(composeFrontEnd, 'compose/extends/compose.yaml');
     const inherited = result.requests.find((r) => r.name === 'api')!.options.find((o) => o.option === 'cap-add')!;

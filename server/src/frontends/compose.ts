@@ -82,6 +82,8 @@ interface FoundOption {
   topKey: string;
   /** The list or map key whose entry this option is (`cap_add`, `sysctls`, …), for same-list replacement. */
   entryOf?: string;
+  /** For a mount with propagation: the edit that drops only the propagation, keeping every other setting. */
+  dropPropagation?: () => TextEdit[] | undefined;
   file: ComposeFile;
   service: Located<YAMLMap>;
 }
@@ -277,11 +279,13 @@ class ServiceReader {
     this.doc = file.doc!;
   }
 
-  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): void {
-    this.found.push({
+  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): FoundOption {
+    const found: FoundOption = {
       option, value, range: this.yaml.rangeOf(at), chain: at.chain, identity, topKey, entryOf,
       file: this.file, service: this.service,
-    });
+    };
+    this.found.push(found);
+    return found;
   }
 
   private str(located: Located | undefined): string | undefined {
@@ -393,7 +397,16 @@ class ServiceReader {
         this.add('tmpfs', tmpfs, entry, `volumes|${mount.target}`, pair.key, pair.key);
       } else {
         const { size: _size, ...value } = mount;
-        this.add('mount', value, entry, `volumes|${mount.target}`, pair.key, pair.key);
+        const found = this.add('mount', value, entry, `volumes|${mount.target}`, pair.key, pair.key);
+        if (mount.propagation) {
+          const yaml = this.yaml;
+          const long = yaml.asMap(entry);
+          const bind = long && yaml.asMap(yaml.get(long, 'bind', this.doc)?.value);
+          const propagationPair = bind && yaml.get(bind, 'propagation', this.doc);
+          found.dropPropagation = propagationPair
+            ? () => yaml.remove(propagationPair.chain)
+            : () => shortVolumeWithoutPropagation(yaml, entry.node);
+        }
       }
     }
   }
@@ -513,6 +526,26 @@ export function parseShortVolume(text: string): MountWithSize | undefined {
   return mount;
 }
 
+/** Drops the propagation option from a short volume as written (`/a:/b:ro,rshared,z` → `/a:/b:ro,z`). */
+function shortVolumeWithoutPropagation(yaml: YamlFile, node: Node): TextEdit[] | undefined {
+  const start = node.range![0];
+  const end = yaml.valueEnd(node);
+  const written = yaml.text.slice(start, end);
+  const quote = /^["']/.test(written) ? written[0]! : '';
+  const body = quote ? written.slice(1, -1) : written;
+  const colon = body.lastIndexOf(':');
+  const options = body.slice(colon + 1).split(',');
+  const kept = options.filter((o) => !PROPAGATIONS.has(o));
+  // Propagation that came from a variable cannot be dropped from the text.
+  if (colon < 0 || kept.length === options.length) return undefined;
+  const rewritten = `${body.slice(0, colon)}${kept.length > 0 ? `:${kept.join(',')}` : ''}`;
+  return [{ range: yaml.range(start, end), newText: `${quote}${rewritten}${quote}` }];
+}
+
+function sameMountBesidesPropagation(a: OptionValues['mount'], b: OptionValues['mount']): boolean {
+  return a.type === b.type && a.source === b.source && a.target === b.target && !!a.readOnly === !!b.readOnly;
+}
+
 function toRequested(found: FoundOption): RequestedOption {
   return {
     option: found.option, value: found.value as never, range: found.range, file: found.file.yaml.path,
@@ -571,6 +604,13 @@ class ComposeOptionEditor implements OptionEditor {
   remove(): TextEdit[] { return this.found.file.yaml.remove(this.found.chain); }
 
   replace(options: OptionAssignment[]): TextEdit[] | undefined {
+    const [only] = options;
+    if (this.found.dropPropagation && options.length === 1 && only!.option === 'mount') {
+      const wanted = only!.value as OptionValues['mount'];
+      if (wanted.propagation === undefined && sameMountBesidesPropagation(wanted, this.found.value as OptionValues['mount'])) {
+        return this.found.dropPropagation();
+      }
+    }
     const writes = options.map(composeWrite);
     if (writes.some((w) => w === undefined)) return undefined;
     return this.replaceEntry(writes as ComposeWrite[]) ?? this.replaceAtServiceLevel(writes as ComposeWrite[]);
