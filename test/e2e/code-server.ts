@@ -67,6 +67,8 @@ export async function startCodeServer(settings: Record<string, unknown> = {}): P
     'extensions.autoCheckUpdates': false,
     'update.mode': 'none',
     'editor.hover.delay': 100,
+    'editor.stickyScroll.enabled': false,
+    'editor.minimap.enabled': false,
     ...settings,
   }, null, 2));
   writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
