@@ -228,6 +228,12 @@ test('pragmas through the real command front end, and --disable-ignore-pragma', 
   assert.deepEqual(await rules('--disable-ignore-pragma'), ['host-network-mode@2', 'privileged-mode@3']);
 });
 
+test('pragmas in compose YAML: above a block key they cover its items; another key ends their reach', async () => {
+  const rules = async (...args: string[]) => json(await lintCli(['-f', 'json', ...args, 'pragmas-compose.yaml'])).findings.map((f) => `${f.rule}@${(f.range as { start: { line: number } }).start.line}`);
+  assert.deepEqual(await rules(), ['capability-change@8', 'sysctl-setting@14']);
+  assert.deepEqual(await rules('--disable-ignore-pragma'), ['capability-change@5', 'capability-change@6', 'capability-change@8', 'host-network-mode@10', 'sysctl-setting@14']);
+});
+
 test('--config applies one config to every file; a bad config is a finding in it', async () => {
   const dir = join(tmp, 'config');
   write(join(dir, 'strict.yaml'), 'profile: clear-containers\nseverity:\n  link: warning\n');

@@ -227,3 +227,25 @@ test('extends: a finding in another file uses that file\'s pragmas and is report
   const findings = lint([childPath, childPath], { frontEnds: [child] });
   assert.deepEqual(findings.map((f) => [f.file, f.rule, f.range]), [[base, 'host-network-mode', range(1, 24, 34)]]);
 });
+
+test('YAML pragmas: over a list\'s key and its earlier items, not over a sibling list or key', () => {
+  const yaml = [
+    'services:',                  // 0
+    '  a:',                       // 1
+    '    # vmrt-ignore capabilities',
+    '    cap_add:',               // 3
+    '    - NET_ADMIN',            // 4
+    '    - SYS_TIME',             // 5
+    '    cap_drop:',              // 6
+    '    - MKNOD',                // 7
+    '    # vmrt-ignore sysctl',
+    '    sysctls:',               // 9
+    '      net.core.x: 1',        // 10
+    '      net.core.y: 2',        // 11
+  ].join('\n');
+  const s = new Suppressions(yaml, ['#'], true);
+  const at = (line: number, indent: number) => s.suppresses({ rule: 'r', feature: line < 9 ? 'capabilities' : 'sysctl', range: range(line, indent, indent + 3) });
+  assert.deepEqual([at(4, 6), at(5, 6), at(7, 6), at(10, 6), at(11, 6)], [true, true, false, true, false]);
+  // Without YAML rules (a shell script), only comment and continuation lines are passed over.
+  assert.equal(new Suppressions(yaml, ['#']).suppresses({ rule: 'r', feature: 'capabilities', range: range(4, 6, 9) }), false);
+});

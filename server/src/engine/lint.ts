@@ -150,7 +150,7 @@ export class Linter {
     const suppressionsOf = (file: string) => {
       if (!suppressions.has(file)) {
         const text = texts.get(file) ?? context?.readFile(file);
-        suppressions.set(file, text === undefined || !kind ? undefined : new Suppressions(text, COMMENT_STYLES[kind]));
+        suppressions.set(file, text === undefined || !kind ? undefined : new Suppressions(text, COMMENT_STYLES[kind], kind === 'compose' || kind === 'kubernetes'));
       }
       return suppressions.get(file);
     };

@@ -1,6 +1,7 @@
 /**
  * Inline suppression: `# vmrt-ignore <id>[,<id>] [-- reason]` on the line before a
- * finding (or before the first line of a `\`-continued command), `// vmrt-ignore` in
+ * finding (or before the first line of a `\`-continued command, or, in YAML, before the
+ * key that opens the finding's block: `cap_add:` above `- SYS_ADMIN`), `// vmrt-ignore` in
  * JSONC, `<!-- vmrt-ignore … -->` in Markdown, and `vmrt-ignore-file <ids>` anywhere.
  * An id is a rule id or a feature id.
  */
@@ -18,13 +19,21 @@ export interface Pragma {
 
 const PRAGMA = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*)(?:\s+--(?!>)\s*(.*?))?\s*(?:-->)?\s*$/;
 const COMMENT = /^\s*(#|\/\/|<!--)/;
+/** A YAML key that opens a nested block (`cap_add:`), so the pragma above it covers the block's items. */
+const YAML_BLOCK_KEY = /^\s*(?:-\s+)?[^\s#'"][^#]*:\s*$/;
+/** A YAML list item; group 1 is its indentation. */
+const YAML_ITEM = /^(\s*)-\s/;
+
+function indentOf(text: string): number {
+  return text.length - text.trimStart().length;
+}
 
 export class Suppressions {
   private readonly byLine = new Map<number, Pragma>();
   private readonly fileWide = new Set<string>();
   private readonly lines: LineIndex | undefined;
 
-  constructor(text: string, private readonly styles: readonly CommentStyle[]) {
+  constructor(text: string, private readonly styles: readonly CommentStyle[], private readonly yaml = false) {
     // Most files have no pragma: then there is nothing to index.
     if (!text.includes('vmrt-ignore')) return;
     this.lines = new LineIndex(text);
@@ -43,12 +52,23 @@ export class Suppressions {
     const named = (ids: Iterable<string>) => { for (const id of ids) if (id === finding.rule || id === finding.feature) return true; return false; };
     if (named(this.fileWide)) return true;
     if (!this.lines) return false;
-    // Walk up over comment lines and over the earlier lines of a `\`-continued command.
+    const first = this.lines.lineText(finding.range.start.line);
+    const item = this.yaml ? YAML_ITEM.exec(first)?.[1] : undefined;
+    let indent = indentOf(first);
+    let inList = item !== undefined;
+    // Walk up over comment lines, the earlier lines of a `\`-continued command, and in
+    // YAML over the earlier items of the finding's list and the keys that open its blocks.
     for (let line = finding.range.start.line - 1; line >= 0; line--) {
       const pragma = this.byLine.get(line);
       if (pragma && named(pragma.ids)) return true;
       const text = this.lines.lineText(line);
-      if (!this.isComment(text) && !text.endsWith('\\')) return false;
+      if (this.isComment(text) || text.endsWith('\\')) continue;
+      if (!this.yaml) return false;
+      if (inList && YAML_ITEM.exec(text)?.[1] === item) continue;
+      // The key of a list may sit at its items' indentation (`cap_add:` over `- X`); other parents are less indented.
+      if (!YAML_BLOCK_KEY.test(text) || indentOf(text) > indent || (indentOf(text) === indent && !inList)) return false;
+      indent = indentOf(text);
+      inList = false;
     }
     return false;
   }
