@@ -79,6 +79,15 @@ test('namespaces with a path join another process; a missing ipc is the host one
   ]);
 });
 
+test('a linux section without namespaces shares all of the host\'s; no linux section (Windows) says nothing', () => {
+  const text = '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["sh"]}, "linux": {}}';
+  assert.deepEqual(rows(optionsOf(text)), [
+    ['network', 'host', '0:93-0:100'], ['pid', 'host', '0:93-0:100'], ['ipc', 'host', '0:93-0:100'], ['uts', 'host', '0:93-0:100'],
+  ]);
+  assert.deepEqual(afterRemove(text, only(text, 'pid')).linux, { namespaces: [{ type: 'pid' }] });
+  assert.deepEqual(optionsOf(text.replace(', "linux": {}', '')), []);
+});
+
 test('a config without any user namespace (Docker without userns-remap) is not a userns request', () => {
   for (const name of ['runc-spec.json', 'docker-busybox.json', 'joined-namespaces.json']) {
     const userns = optionsOf(read(name)).filter((o) => o.option === 'userns' && o.value === 'host');

@@ -72,8 +72,8 @@ const DOCKER_MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc
   '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
 const DOCKER_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/** Namespaces whose absence (or a `path` to another process's) is a request of its own. */
-const SHARED_NAMESPACES = [['network', 'network'], ['pid', 'pid'], ['ipc', 'ipc'], ['uts', 'uts']] as const;
+/** Namespaces whose absence (or a `path` to another process's) is a request; each type is also the option's name. */
+const SHARED_NAMESPACES = ['network', 'pid', 'ipc', 'uts'] as const;
 
 export const ociFrontEnd: FrontEnd = {
   kind: 'oci',
@@ -428,12 +428,12 @@ class OciConfigReader {
     const list = child(this.linux, 'namespaces');
     const entries = items(list).map((node) => ({ node, type: stringOf(child(node, 'type')), path: stringOf(child(node, 'path')) }));
     const namespacesPath = ['linux', 'namespaces'];
-    for (const [type, option] of SHARED_NAMESPACES) {
+    for (const type of SHARED_NAMESPACES) {
       const entry = entries.find((e) => e.type === type);
       if (!entry) {
-        this.add(option, 'host', list ?? this.linux, this.editor(appendValue(namespacesPath, { type })));
+        this.add(type, 'host', list ?? this.linux, this.editor(appendValue(namespacesPath, { type })));
       } else if (entry.path) {
-        this.add(option, `container:${entry.path}`, entry.node, this.editor(deleteAt([...getNodePath(entry.node), 'path'])));
+        this.add(type, `container:${entry.path}`, entry.node, this.editor(deleteAt([...getNodePath(entry.node), 'path'])));
       }
     }
     const user = entries.find((e) => e.type === 'user');
