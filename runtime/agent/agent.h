@@ -63,6 +63,11 @@ int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
 int exec_process(const struct json_doc *d, int process, char *err, size_t errlen);
 
+/* caps.c: process.capabilities; no-ops without that object. The bounding
+ * set is cut before the uid change, the other sets are set after it. */
+int caps_before_user(const struct json_doc *d, int process, char *err, size_t errlen);
+int caps_after_user(const struct json_doc *d, int process, char *err, size_t errlen);
+
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);
 /* Calls visit for every process in the pid namespace of init_pid. */

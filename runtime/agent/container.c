@@ -489,9 +489,11 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
     for (int g = json_first(d, groups); g >= 0 && ngids < 256; g = json_next(d, groups, g)) {
         gids[ngids++] = (gid_t)json_i64_or(d, g, 0);
     }
+    if (caps_before_user(d, process, err, errlen) != 0) return -1;
     if (setgroups(ngids, gids) != 0) FAIL("setgroups: %s", strerror(errno));
     if (setgid(gid) != 0) FAIL("setgid %u: %s", (unsigned)gid, strerror(errno));
     if (setuid(uid) != 0) FAIL("setuid %u: %s", (unsigned)uid, strerror(errno));
+    if (caps_after_user(d, process, err, errlen) != 0) return -1;
 
     int64_t mask = json_i64_or(d, json_get(d, user, "umask"), 022);
     umask((mode_t)mask);

@@ -207,6 +207,44 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     assert.deepEqual(await vm.request(vm.stream(), { op: 'signal', id, signal: 9, all: false }), { ok: true });
   });
 
+  it("mounts Docker's default set: /dev tmpfs, devpts, shm size, mqueue, sysfs, cgroup", async () => {
+    const dockerMounts = [
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=32m'] },
+    ];
+    const { stream } = await run(
+      ['sh', '-c', 'grep -E " /(dev|sys)" /proc/mounts | cut -d" " -f2,3; grep " /dev/shm " /proc/mounts | grep -o "size=[0-9a-z]*"; ' +
+        'head -c 5 /dev/zero | wc -c; echo gone > /dev/null; ls /dev/pts; test -c /dev/urandom && echo urandom'],
+      {}, { mounts: dockerMounts },
+    );
+    assert.deepEqual(await vm.result(stream), {
+      stdout: [
+        '/dev tmpfs', '/dev/pts devpts', '/sys sysfs', '/sys/fs/cgroup cgroup2', '/dev/mqueue mqueue', '/dev/shm tmpfs',
+        'size=32768k', '5', 'ptmx', 'urandom', '',
+      ].join('\n'),
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
+  it('limits the capability sets to process.capabilities', async () => {
+    const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const { stream } = await run(['grep', '-E', '^Cap(Prm|Eff|Bnd)', '/proc/self/status'], {
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
+      noNewPrivileges: true,
+    });
+    assert.deepEqual(await vm.result(stream), {
+      stdout: 'CapPrm:\t0000000000000421\nCapEff:\t0000000000000421\nCapBnd:\t0000000000000421\n',
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
   it('answers malformed frames with an error and keeps serving', async () => {
     vm.send(FrameType.REQUEST, 77, '{"op": "state"');
     assert.deepEqual(await vm.response(77), { ok: false, error: 'malformed frame: payload is not one JSON object' });
