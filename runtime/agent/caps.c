@@ -98,9 +98,10 @@ int caps_after_user(const struct json_doc *d, int process, char *err, size_t err
         return -1;
     }
     for (int c = 0; c < CAP_COUNT; c++) {
-        if ((amb & (1ull << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0) {
-            snprintf(err, errlen, "raise ambient %s: %s", cap_names[c], strerror(errno));
-            return -1;
+        /* As runc: an ambient capability that cannot be raised (it is not in the
+         * inheritable set, as in `runc spec`'s default) is skipped, not fatal. */
+        if (amb & (1ull << c)) {
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
         }
     }
     prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
