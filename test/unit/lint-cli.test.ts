@@ -234,6 +234,20 @@ test('pragmas in compose YAML: above a block key they cover its items; another k
   assert.deepEqual(await rules('--disable-ignore-pragma'), ['capability-change@5', 'capability-change@6', 'capability-change@8', 'host-network-mode@10', 'sysctl-setting@14']);
 });
 
+test('pragmas in JSONC (//) and Markdown (<!-- -->, above the fence), through the real front ends', async () => {
+  const out = await lintCli(['-f', 'json', 'README.md', 'devcontainer']);
+  assert.deepEqual(json(out).findings.map((f) => `${f.file}:${f.rule}`), ['README.md:host-ipc-namespace', 'devcontainer/.devcontainer/devcontainer.json:capability-change']);
+  const all = await lintCli(['--disable-ignore-pragma', 'README.md', 'devcontainer']);
+  assert.equal(all.stdout.trimEnd().split('\n').pop(), '4 findings (2 errors, 2 warnings, 0 info, 0 hints) in 2 files');
+});
+
+test('Kubernetes runtime classes come from the config: a pod is linted only under a VM runtime class', async () => {
+  assert.deepEqual(json(await lintCli(['-f', 'json', 'k8s/pod.yaml'])).findings, []);
+  const config = write(join(tmp, 'rc', 'vm-classes.yaml'), 'runtime-classes: [gvisor-vm]\n');
+  const out = await lintCli(['-f', 'json', '--config', config, 'k8s/pod.yaml']);
+  assert.deepEqual(json(out).findings.map((f) => [f.rule, f.range]), [['host-network-mode', { start: { line: 6, character: 2 }, end: { line: 6, character: 13 } }]]);
+});
+
 test('--config applies one config to every file; a bad config is a finding in it', async () => {
   const dir = join(tmp, 'config');
   write(join(dir, 'strict.yaml'), 'profile: clear-containers\nseverity:\n  link: warning\n');

@@ -37,11 +37,12 @@ function formatTty(findings: readonly Finding[], options: FormatOptions): string
   const paint = (severity: Severity, text: string) => (options.color ? `${COLORS[severity]}${text}\x1b[0m` : text);
   const lines = findings.map((f) =>
     `${displayPath(f.file, options.cwd)}:${f.range.start.line + 1}:${f.range.start.character + 1} ${paint(f.severity, f.severity)} ${f.rule} ${f.feature} ${f.message}`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
-  const files = `${options.fileCount} file${options.fileCount === 1 ? '' : 's'}`;
+  const files = plural(options.fileCount, 'file');
   lines.push(findings.length === 0
     ? `no findings in ${files}`
-    : `${findings.length} finding${findings.length === 1 ? '' : 's'} (${count('error')} errors, ${count('warning')} warnings, ${count('info')} info, ${count('hint')} hints) in ${files}`);
+    : `${plural(findings.length, 'finding')} (${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('info')} info, ${plural(count('hint'), 'hint')}) in ${files}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -2,7 +2,8 @@
  * Inline suppression: `# vmrt-ignore <id>[,<id>] [-- reason]` on the line before a
  * finding (or before the first line of a `\`-continued command, or, in YAML, before the
  * key that opens the finding's block: `cap_add:` above `- SYS_ADMIN`), `// vmrt-ignore` in
- * JSONC, `<!-- vmrt-ignore … -->` in Markdown, and `vmrt-ignore-file <ids>` anywhere.
+ * JSONC, `<!-- vmrt-ignore … -->` in Markdown (above a code fence, for the block's first
+ * command), and `vmrt-ignore-file <ids>` anywhere.
  * An id is a rule id or a feature id.
  */
 import { LineIndex } from './positions.js';
@@ -21,6 +22,8 @@ const PRAGMA = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9-]+(?:\s*,\
 const COMMENT = /^\s*(#|\/\/|<!--)/;
 /** A YAML key that opens a nested block (`cap_add:`), so the pragma above it covers the block's items. */
 const YAML_BLOCK_KEY = /^\s*(?:-\s+)?[^\s#'"][^#]*:\s*$/;
+/** A Markdown code fence: a pragma above the fence covers the block's first command. */
+const FENCE = /^\s*(?:```|~~~)/;
 /** A YAML list item; group 1 is its indentation. */
 const YAML_ITEM = /^(\s*)-\s/;
 
@@ -62,7 +65,7 @@ export class Suppressions {
       const pragma = this.byLine.get(line);
       if (pragma && named(pragma.ids)) return true;
       const text = this.lines.lineText(line);
-      if (this.isComment(text) || text.endsWith('\\')) continue;
+      if (this.isComment(text) || text.endsWith('\\') || (this.styles.includes('<!--') && FENCE.test(text))) continue;
       if (!this.yaml) return false;
       if (inList && YAML_ITEM.exec(text)?.[1] === item) continue;
       // The key of a list may sit at its items' indentation (`cap_add:` over `- X`); other parents are less indented.
