@@ -1,7 +1,8 @@
 /**
  * Intel Clear Containers, exactly as its "known differences and limitations" document
  * (shared/seed/clear-containers-limitations.md) states them: pending items are
- * `pending`, architectural limitations `unsupported`, annotations `differs`.
+ * `pending`, architectural limitations `unsupported`, annotations `differs`. CPU sets
+ * and shares follow FEATURES.md (Clear Containers' cpu-constraints document).
  * Features the seed does not list but that no VM can offer (host namespaces,
  * propagation, /proc and /sys binds) are reported as architectural too; their reason
  * says so.
@@ -45,7 +46,11 @@ export const clearContainersProfile: Profile = {
       reason: '--shm-size is not implemented: the size of the /dev/shm tmpfs inside the VM container is not set',
       workaround: 'remount /dev/shm with the size you need inside the container, or drop the option',
     },
-    cpuset: { status: 'pending', reason: CGROUPS },
+    cpuset: {
+      status: 'unsupported',
+      reason: 'Clear Containers size the VM from the CPU quota (vCPU hot-plug); its cpu-constraints document lists --cpuset-cpus and --cpu-shares as unsupported, since host CPU sets and shares do not map onto a VM\'s vCPUs',
+      workaround: 'limit CPUs with --cpu-quota and --cpu-period',
+    },
     blkio: { status: 'pending', reason: CGROUPS },
     capabilities: {
       status: 'pending',
