@@ -1,0 +1,193 @@
+/**
+ * The vmrt CLI against real QEMU guests: run, the create/start/state/list/exec/kill/delete life
+ * cycle, and bad input. Needs root, QEMU, the built guest (runtime/guest/build.sh) and shim.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { makeBusyboxBundle, REPO } from '../support/images.js';
+import { leftovers, processesMentioning } from '../support/leftovers.js';
+import { runDirFor } from '../../runtime/src/state.js';
+
+const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
+const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
+let work: string;
+let root: string;
+let bundle: string;
+
+interface Result { status: number; stdout: string; stderr: string }
+
+function vmrt(args: string[], env: NodeJS.ProcessEnv = {}): Result {
+  const r = spawnSync(VMRT, ['--root', root, ...args], { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...env } });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * For create and run --detach: the container's shim keeps the caller's stdout and stderr for
+ * the container's whole life (as Docker wants), so they go to files here, not to pipes that
+ * spawnSync would wait on.
+ */
+function vmrtDetached(args: string[], outputs: string): Result {
+  const out = openSync(`${outputs}.out`, 'w');
+  const err = openSync(`${outputs}.err`, 'w');
+  const r = spawnSync(VMRT, ['--root', root, ...args], { stdio: ['ignore', out, err], timeout: 180000 });
+  closeSync(out);
+  closeSync(err);
+  return { status: r.status ?? -1, stdout: readFileSync(`${outputs}.out`, 'utf8'), stderr: readFileSync(`${outputs}.err`, 'utf8') };
+}
+
+function ok(args: string[]): string {
+  const r = vmrt(args);
+  assert.equal(r.status, 0, `vmrt ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function stateOf(id: string): { status: string; pid: number; bundle: string; id: string } {
+  return JSON.parse(ok(['state', id])) as { status: string; pid: number; bundle: string; id: string };
+}
+
+before(() => {
+  for (const file of [VMRT, join(REPO, 'runtime', 'build', 'vmrt-shim'), join(REPO, 'runtime', 'build', 'guest', 'initramfs.img')]) {
+    assert.ok(existsSync(file), `${file} is missing: run scripts/setup.sh`);
+  }
+  assert.equal(spawnSync('qemu-system-x86_64', ['--version']).status, 0, 'qemu-system-x86_64 missing: apt-get install qemu-system-x86');
+  work = mkdtempSync('/tmp/vmrt-cli-');
+  root = join(work, 'root');
+  bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo "hello from $(hostname)"; uname -r']);
+});
+
+after(() => {
+  // A failed test may leave containers: remove them (and their mounts) before the files.
+  for (const id of vmrt(['list', '--quiet']).stdout.split('\n').filter(Boolean)) vmrt(['delete', '--force', id]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('vmrt run prints the container\'s output from the guest kernel, then leaves nothing', () => {
+  const r = vmrt(['run', '--bundle', bundle, 'run1']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `hello from vmrt\n${GUEST_KERNEL}\n`);
+  assert.notEqual(GUEST_KERNEL, release());
+  assert.deepEqual(leftovers(root, 'run1'), []);
+});
+
+test('vmrt run exits with the container\'s status', () => {
+  const b = makeBusyboxBundle(join(work, 'exit3'), ['sh', '-c', 'echo to-stderr >&2; exit 3']);
+  const r = vmrt(['run', '-b', b, 'run3']);
+  assert.equal(r.status, 3);
+  assert.equal(r.stderr, 'to-stderr\n');
+  assert.deepEqual(leftovers(root, 'run3'), []);
+});
+
+test('life cycle: create, state, list, start, exec, kill, delete', () => {
+  const b = makeBusyboxBundle(join(work, 'sleeper'), ['sh', '-c', 'echo started; echo started > /dev/shm/mark; sleep 1000']);
+  const pidFile = join(work, 'init.pid');
+  const log = join(work, 'life.log');
+  const outputs = join(work, 'life');
+  const create = vmrtDetached(['--log', log, '--log-format', 'json', 'create', '--bundle', b, '--pid-file', pidFile, 'life'], outputs);
+  assert.equal(create.status, 0, create.stderr);
+  const pidText = readFileSync(pidFile, 'utf8');
+  assert.match(pidText, /^\d+$/);
+  let state = stateOf('life');
+  assert.equal(state.status, 'created');
+  assert.equal(state.pid, Number(pidText));
+  assert.equal(state.bundle, b);
+  assert.ok(existsSync(`/proc/${pidText}`), 'the shim runs');
+  assert.equal(processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).length, 2, 'QEMU and the init shim name the agent socket');
+
+  // A second create with the same id fails and leaves the first one as it was.
+  const again = vmrt(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'life']);
+  assert.equal(again.status, 1);
+  assert.equal(again.stderr, 'vmrt: container with id "life" already exists\n');
+  const lastLine = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!) as { level: string; msg: string };
+  assert.deepEqual([lastLine.level, lastLine.msg], ['error', 'container with id "life" already exists']);
+  assert.equal(stateOf('life').status, 'created');
+
+  const table = ok(['list']);
+  assert.match(table, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
+  assert.match(table, new RegExp(`\\nlife\\s+${pidText}\\s+created\\s+${b}\\s`));
+  assert.deepEqual((JSON.parse(ok(['list', '--format', 'json'])) as Array<{ id: string }>).map((c) => c.id), ['life']);
+
+  ok(['start', 'life']);
+  assert.equal(stateOf('life').status, 'running');
+  const start2 = vmrt(['start', 'life']);
+  assert.equal(start2.status, 1);
+  assert.match(start2.stderr, /cannot start a container that is running/);
+
+  // The container's own stdout is the file create was given.
+  const deadlineOut = Date.now() + 10000;
+  while (readFileSync(`${outputs}.out`, 'utf8') === '' && Date.now() < deadlineOut) spawnSync('sleep', ['0.1']);
+  assert.equal(readFileSync(`${outputs}.out`, 'utf8'), 'started\n');
+  const exec = vmrt(['exec', 'life', 'sh', '-c', 'sleep 0.5; cat /dev/shm/mark; echo err >&2; exit 7']);
+  assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'started\n', 'err\n']);
+  const ps = JSON.parse(ok(['ps', '--format', 'json', 'life'])) as number[];
+  assert.deepEqual(ps, [Number(pidText)]);
+
+  const running = vmrt(['delete', 'life']);
+  assert.equal(running.status, 1);
+  assert.match(running.stderr, /cannot delete container "life" that is not stopped: running/);
+
+  ok(['kill', 'life', 'KILL']);
+  const deadline = Date.now() + 20000;
+  while ((state = stateOf('life')).status !== 'stopped' && Date.now() < deadline) spawnSync('sleep', ['0.2']);
+  assert.equal(state.status, 'stopped');
+  assert.equal(state.pid, 0);
+  const killStopped = vmrt(['kill', 'life', '9']);
+  assert.deepEqual([killStopped.status, killStopped.stderr], [1, 'vmrt: container not running\n']);
+
+  ok(['delete', 'life']);
+  assert.deepEqual(leftovers(root, 'life'), []);
+  assert.equal(ok(['list', '--format', 'json']), '[]\n');
+});
+
+test('delete --force ends a running container', () => {
+  const b = makeBusyboxBundle(join(work, 'forced'), ['sleep', '1000']);
+  assert.equal(vmrtDetached(['run', '--detach', '--bundle', b, 'forced'], join(work, 'forced')).status, 0);
+  assert.equal(stateOf('forced').status, 'running');
+  ok(['delete', '--force', 'forced']);
+  assert.deepEqual(leftovers(root, 'forced'), []);
+});
+
+test('bad input: clear errors, non-zero exits, nothing half-made', () => {
+  const missing = vmrt(['create', '--bundle', join(work, 'nope'), 'bad1']);
+  assert.deepEqual([missing.status, missing.stderr], [1, `vmrt: bundle ${join(work, 'nope')} does not exist\n`]);
+  assert.deepEqual(leftovers(root, 'bad1'), []);
+
+  const notJson = join(work, 'notjson');
+  makeBusyboxBundle(notJson, ['true']);
+  writeFileSync(join(notJson, 'config.json'), '{"ociVersion": "1.0.2",\n  "root": {"path": "rootfs"\n');
+  const bad = vmrt(['create', '--bundle', notJson, 'bad2']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, new RegExp(`^vmrt: ${notJson}/config\\.json is not valid JSON: \\w+ at line 3, column 1\\n$`));
+  assert.deepEqual(leftovers(root, 'bad2'), []);
+
+  for (const args of [['state', 'ghost'], ['start', 'ghost'], ['kill', 'ghost', '9'], ['delete', 'ghost'], ['exec', 'ghost', 'true']]) {
+    const r = vmrt(args);
+    assert.deepEqual([args[0], r.status, r.stderr], [args[0], 1, 'vmrt: container "ghost" does not exist\n']);
+  }
+  assert.equal(vmrt(['delete', '--force', 'ghost']).status, 0);
+  const usage = vmrt(['kill']);
+  assert.deepEqual([usage.status, usage.stderr], [2, 'vmrt: "kill" requires <container-id>\n']);
+});
+
+test('host networking is refused with host-network before any QEMU starts', () => {
+  const b = makeBusyboxBundle(join(work, 'hostnet'), ['true'], (c) => {
+    c.linux!.namespaces = c.linux!.namespaces!.filter((ns) => ns.type !== 'network');
+  });
+  // A QEMU that records being started: it must never run.
+  const fakeQemu = join(work, 'fake-qemu');
+  writeFileSync(fakeQemu, `#!/bin/sh\ntouch ${work}/qemu-was-started\n`);
+  chmodSync(fakeQemu, 0o755);
+  const log = join(work, 'hostnet.log');
+  const r = vmrt(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'hostnet'], { VMRT_QEMU: fakeQemu });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^vmrt: ${b}/config\\.json: linux\\.namespaces: unsupported feature "host-network" \\(no "network" namespace`));
+  assert.match(r.stderr, /cannot share the host's, and taking over the host's interfaces would break host networking/);
+  assert.equal(existsSync(join(work, 'qemu-was-started')), false);
+  const line = JSON.parse(readFileSync(log, 'utf8').trim()) as { level: string; msg: string };
+  assert.equal(line.level, 'error');
+  assert.match(line.msg, /unsupported feature "host-network"/);
+  assert.deepEqual(leftovers(root, 'hostnet'), []);
+});
