@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { Linter, lint } from '../../server/src/engine/lint.js';
 import { Suppressions } from '../../server/src/engine/pragmas.js';
-import type { FrontEnd } from '../../server/src/engine/types.js';
+import type { ContainerRequest, FrontEnd } from '../../server/src/engine/types.js';
 import { kindByName, selectFrontEnd } from '../../server/src/frontends/index.js';
 import { vmrtProfile } from '../../server/src/profiles/index.js';
 import { RULES } from '../../server/src/rules/index.js';
@@ -248,4 +248,20 @@ test('YAML pragmas: over a list\'s key and its earlier items, not over a sibling
   assert.deepEqual([at(4, 6), at(5, 6), at(7, 6), at(10, 6), at(11, 6)], [true, true, false, true, false]);
   // Without YAML rules (a shell script), only comment and continuation lines are passed over.
   assert.equal(new Suppressions(yaml, ['#']).suppresses({ rule: 'r', feature: 'capabilities', range: range(4, 6, 9) }), false);
+});
+
+test('fixes are computed once, on first read, and a fix that throws leaves the finding without one', () => {
+  let computed = 0;
+  const counting = { meta: { id: 'counting', feature: 'privileged' as const, description: 'x.', docs: 'docs/features/privileged.md' },
+    check: (request: ContainerRequest) => request.options.map((option) => ({ option, subject: 'it', fix: () => { computed++; return { title: 't', edits: [{ range: option.range, newText: '' }] }; } })) };
+  const failing = { ...counting, meta: { ...counting.meta, id: 'failing' }, check: (request: ContainerRequest) => request.options.map((option) => ({ option, subject: 'it', fix: () => { throw new Error('no'); } })) };
+  const path = file('lazy.sh', 'docker run --privileged x\n');
+  const [first, second] = new Linter({ frontEnds, rules: [counting, failing] }).lintFile(path).findings;
+  assert.equal(computed, 0);
+  assert.deepEqual(first!.fix, { title: 't', edits: [{ range: range(0, 11, 23), newText: '' }] });
+  assert.deepEqual(JSON.parse(JSON.stringify(first)).fix, first!.fix);
+  assert.equal(computed, 1);
+  assert.equal(second!.rule, 'failing');
+  assert.equal(second!.fix, undefined);
+  assert.equal(JSON.stringify(second).includes('"fix"'), false);
 });

@@ -12,7 +12,7 @@ import { defaultConfig, findConfig, loadConfig, type LintConfig } from './config
 import { findingMessage } from './message.js';
 import { Suppressions, type CommentStyle } from './pragmas.js';
 import { FILE_START, readSource } from './read.js';
-import type { FileKind, FileProblem, Finding, FrontEnd, FrontEndContext, Severity } from './types.js';
+import type { FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Severity } from './types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */
@@ -117,11 +117,12 @@ export class Linter {
         for (const request of result.requests) {
           try {
             for (const hit of rule.check(request)) {
-              findings.push({
+              const finding: Finding = {
                 file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
                 message: findingMessage(hit.subject, verdict, profile.id), range: hit.option.range, docs: rule.meta.docs,
-                ...(hit.fix && hit.fix.edits.length > 0 ? { fix: hit.fix } : {}),
-              });
+              };
+              if (hit.fix) defineLazyFix(finding, hit.fix);
+              findings.push(finding);
             }
           } catch (error) {
             findings.push(internalError(path, `rule ${rule.meta.id}`, error));
@@ -160,7 +161,9 @@ export class Linter {
       if (override === 'off') continue;
       if (config.ignored.includes(finding.rule) || config.ignored.includes(finding.feature)) continue;
       if (!pragmasDisabled && suppressionsOf(finding.file)?.suppresses(finding)) continue;
-      findings.push(override ? { ...finding, severity: override } : finding);
+      // The findings are this call's own objects: set the severity in place, keeping a lazy fix lazy.
+      if (override) finding.severity = override;
+      findings.push(finding);
     }
     if (config.path && config.problems.length > 0 && !this.reportedConfigs.has(config.path)) {
       this.reportedConfigs.add(config.path);
@@ -195,6 +198,32 @@ export function compareFindings(a: Finding, b: Finding): number {
 /** Code unit order: stable across locales, and much cheaper than localeCompare. */
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * `finding.fix`, computed on first read (JSON.stringify and the LSP read it; tty output
+ * never does). A fix without edits is no fix.
+ */
+function defineLazyFix(finding: Finding, compute: () => Fix | undefined): void {
+  let fix: Fix | undefined;
+  let computed = false;
+  Object.defineProperty(finding, 'fix', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!computed) {
+        computed = true;
+        try {
+          const value = compute();
+          fix = value && value.edits.length > 0 ? value : undefined;
+        } catch {
+          // A fix that cannot be computed is left out; the finding itself stands.
+          fix = undefined;
+        }
+      }
+      return fix;
+    },
+  });
 }
 
 export function problemFinding(problem: FileProblem): Finding {

@@ -21,7 +21,8 @@ export interface RuleHit {
   option: RequestedOption;
   /** What was requested, in words independent of syntax ("the host network mode"). */
   subject: string;
-  fix?: Fix;
+  /** Computed only when someone asks for the fix (tty output never does; edits cost more than checks). */
+  fix?: () => Fix | undefined;
 }
 
 export interface Rule {
@@ -57,7 +58,7 @@ export function hitsWhere<N extends OptionName>(
   subject: (option: RequestedOption<N>) => string,
   fix?: (option: RequestedOption<N>) => Fix | undefined,
 ): RuleHit[] {
-  return optionsNamed(request, name).filter(matches).map((option) => ({ option, subject: subject(option), fix: fix?.(option) }));
+  return optionsNamed(request, name).filter(matches).map((option) => ({ option, subject: subject(option), ...(fix ? { fix: () => fix(option) } : {}) }));
 }
 
 /** A namespace mode that joins the host's (or another container's) namespace. */
