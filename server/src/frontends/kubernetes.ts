@@ -30,6 +30,8 @@ const KIND_LINE = new RegExp(`^kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS
  * line of its own or as an unquoted value. (Quoted templates, e.g. in ConfigMap data, are YAML.)
  */
 const GO_TEMPLATE = /^\s*(?:-\s+)?\{\{|:\s+\{\{/m;
+const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'];
+
 /** Kubernetes mount propagation in the runtime's terms (what the kubelet hands the runtime). */
 const PROPAGATION: Record<string, string | undefined> = { HostToContainer: 'rslave', Bidirectional: 'rshared', None: undefined };
 
@@ -94,8 +96,7 @@ class PodSpecReader {
       const name = this.value(volume, 'name');
       if (name) volumes.set(name, volume);
     }
-    const containers = ['initContainers', 'containers', 'ephemeralContainers']
-      .flatMap((key) => this.list(this.field(spec, key)?.value));
+    const containers = CONTAINER_LISTS.flatMap((key) => this.list(this.field(spec, key)?.value));
     for (const container of containers) this.readContainer(container, volumes);
     return this.options;
   }
@@ -167,7 +168,7 @@ class PodSpecReader {
   /** How many mounts in this pod spec use the volume (computed when a fix is asked for). */
   private mountCount(volumeName: string): number {
     let count = 0;
-    for (const key of ['initContainers', 'containers', 'ephemeralContainers']) {
+    for (const key of CONTAINER_LISTS) {
       for (const container of this.list(this.field(this.spec, key)?.value)) {
         for (const mount of this.list(this.field(container, 'volumeMounts')?.value)) {
           if (this.value(mount, 'name') === volumeName) count++;
