@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Above this much unsent output, process output is not read (back-pressure
@@ -789,12 +790,20 @@ static void event_loop(void)
     }
 }
 
+static long boottime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int main(void)
 {
     if (getpid() != 1) {
         fprintf(stderr, "vmrt-agent must run as PID 1 of the guest\n");
         return 1;
     }
+    long kernel_ms = boottime_ms();
     boot_system();
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
@@ -808,6 +817,7 @@ int main(void)
     snprintf(A.kernel, sizeof A.kernel, "%s", u.release);
     vmrt_reader_init(&A.in);
     A.port = open_agent_port();
-    log_msg("ready (kernel %s)", A.kernel);
+    log_msg("ready (kernel %s): kernel boot %ld ms, agent setup %ld ms", A.kernel, kernel_ms,
+            boottime_ms() - kernel_ms);
     event_loop();
 }

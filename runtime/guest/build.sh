@@ -123,9 +123,10 @@ done
 # (depmod makes it at install time), so each module's dependencies are read
 # from its own .modinfo section ("depends=a,b").
 declare -A mod_path
-modname() { local b; b="$(basename "$1")"; b="${b%%.ko*}"; printf '%s' "${b//-/_}"; }
 while IFS= read -r path; do
-    mod_path[$(modname "$path")]="$path"
+    name="${path##*/}"
+    name="${name%%.ko*}"
+    mod_path[${name//-/_}]="$path"
 done < <(cd "$moddir" && find kernel -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz')
 
 decompress_module() { # decompress_module <src> -> stdout
@@ -165,9 +166,23 @@ for m in "${wanted_modules[@]}"; do
     fi
 done
 
+# Debian signs its modules; checking a signature under TCG costs tens of ms
+# per module, and the guest does not enforce signatures (the module is only
+# tainted). The signature is appended: ... | struct module_signature (12
+# bytes, big-endian sig_len last) | "~Module signature appended~\n".
+strip_signature() { # strip_signature <file.ko>
+    local file="$1" magic='~Module signature appended~' size siglen
+    size="$(stat -c %s "$file")"
+    [[ "$(tail -c 28 "$file" | head -c 27)" == "$magic" ]] || return 0
+    siglen="$(tail -c 32 "$file" | head -c 4 | od -An -tu1 | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')"
+    truncate -s "$((size - 28 - 12 - siglen))" "$file"
+}
+
 : >"$staging/lib/modules/load.list"
 for m in "${order[@]}"; do
-    decompress_module "$moddir/${mod_path[$m]}" >"$staging/lib/modules/$m.ko"
+    dst="$staging/lib/modules/$m.ko"
+    decompress_module "$moddir/${mod_path[$m]}" >"$dst"
+    strip_signature "$dst"
     echo "$m.ko" >>"$staging/lib/modules/load.list"
 done
 printf '%s\n' "$release" >"$staging/etc/kernel-release"
