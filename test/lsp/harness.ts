@@ -92,7 +92,7 @@ export class LspSession {
   async open(path: string, text: string, languageId = 'plaintext'): Promise<PublishDiagnosticsParams> {
     const uri = this.uri(path);
     this.versions.set(uri, 1);
-    const published = this.diagnostics(uri, (p) => p.version === 1);
+    const published = this.diagnostics(uri, (p) => p.version === 1 || p.version === undefined);
     await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
     return published;
   }

@@ -19,7 +19,7 @@ import type { Finding } from '../engine/types.js';
 import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
 import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
-import { LintEngine, type DocumentLint } from './engine.js';
+import { LintEngine, type DocumentLint, type FeatureHit } from './engine.js';
 import { hoverAt } from './hover.js';
 import { LINT_FILES, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
 import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
@@ -27,7 +27,12 @@ import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './setting
 /** Long enough to absorb a burst (paste, multi-cursor, replace-all), short enough not to be felt. */
 export const DEFAULT_DEBOUNCE_MS = 15;
 
-interface Linted { version: number; lint: DocumentLint }
+interface Linted {
+  version: number;
+  lint: DocumentLint;
+  /** Every feature the rules recognise, computed on the first hover of this version. */
+  hits?: FeatureHit[];
+}
 
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
@@ -87,16 +92,16 @@ export function startServer(connection: Connection): void {
     else if (isConfigFile(uri)) lint = { findings: engine.lintConfigDocument(path, text), profile: settings.profile };
     else lint = engine.lintDocument(path, text, settings);
     if (documents.get(uri)?.version !== version) return undefined;
-    const linted = { version, lint };
+    const linted: Linted = { version, lint };
     results.set(uri, linted);
     publish(uri, lint.findings, version, lint.kind);
-    if (lint.kind === 'compose') setImmediate(() => trackDependencies(uri, version));
     return linted;
   });
 
-  const trackDependencies = guard('dependencies', undefined, (uri: string, version: number) => {
+  /** Which files the document reads: on open and save only, as a second parse on every keystroke would double the cost. */
+  const trackDependencies = guard('dependencies', undefined, (uri: string) => {
     const document = documents.get(uri);
-    if (!document || document.version !== version) return;
+    if (!document || results.get(uri)?.lint.kind !== 'compose') return;
     for (const users of dependents.values()) users.delete(uri);
     for (const dependency of engine.dependencies(pathOf(uri), document.getText(), settingsFor(uri))) {
       let users = dependents.get(dependency);
@@ -168,7 +173,7 @@ export function startServer(connection: Connection): void {
 
   documents.onDidOpen(guard('open', undefined, ({ document }) => {
     closedWithDiagnostics.delete(document.uri);
-    void loadSettings(document.uri).then(() => lintNow(document.uri), (error: unknown) => log(`settings: ${String(error)}`));
+    void loadSettings(document.uri).then(() => { lintNow(document.uri); trackDependencies(document.uri); }, (error: unknown) => log(`settings: ${String(error)}`));
   }));
   documents.onDidChangeContent(guard('change', undefined, ({ document }) => {
     // Until its settings arrive, the open handler lints the latest version itself.
@@ -178,6 +183,7 @@ export function startServer(connection: Connection): void {
     const path = pathOf(document.uri);
     if (isConfigFile(document.uri)) { engine.reset(); relintOpen(); }
     relintDependents(path);
+    trackDependencies(document.uri);
   }));
   documents.onDidClose(guard('close', undefined, ({ document }) => {
     clearTimeout(timers.get(document.uri));
@@ -218,7 +224,7 @@ export function startServer(connection: Connection): void {
     const linted = document && current(document.uri);
     if (!document || !linted || !linted.lint.kind) return null;
     const path = pathOf(document.uri);
-    const hits = () => engine.featureHits(path, document.getText(), settingsFor(document.uri));
+    const hits = () => (linted.hits ??= engine.featureHits(path, document.getText(), settingsFor(document.uri)));
     return hoverAt(params.position, linted.lint.findings, hits, linted.lint.profile) ?? null;
   }));
 
