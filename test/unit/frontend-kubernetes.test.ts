@@ -83,6 +83,16 @@ describe('kubernetes options', () => {
     ]);
   });
 
+  test('a kind: List (kubectl get -o yaml): each item is an object', () => {
+    const list = 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: a\n    spec:\n      runtimeClassName: vmrt\n      hostIPC: true\n  - apiVersion: v1\n    kind: Service\n    metadata:\n      name: s\n';
+    assert.equal(kubernetesFrontEnd.detect('/k/out.yaml', list), true);
+    assert.equal(kubernetesFrontEnd.detect('/k/out.yaml', 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Service\n'), false);
+    const result = inline(list);
+    assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, '/k8s/pod.yaml')]), [['a', [['ipc', 'host', '9:6-9:13']]]]);
+    const out = validYaml(applyEdits(list, option(result, 'ipc').edit!.remove()))[0] as { items: Array<{ spec?: unknown }> };
+    assert.deepEqual(out.items[0]!.spec, { runtimeClassName: 'vmrt' });
+  });
+
   test('a clean Deployment asks for nothing; annotations are not findings', () => {
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/clean.yaml');
     assert.deepEqual(result.requests.map((r) => [r.name, r.options]), [['api', []]]);

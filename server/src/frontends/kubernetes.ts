@@ -25,6 +25,9 @@ const POD_SPEC_PATHS: Record<string, readonly string[]> = {
 };
 
 const KIND_LINE = new RegExp(`^kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS).join('|')})["']?\\s*(?:#.*)?$`, 'm');
+/** `kubectl get -o yaml` output: a `kind: List` whose items are the objects (their `kind:` indented). */
+const LIST_KIND_LINE = /^kind\s*:\s*["']?List["']?\s*(?:#.*)?$/m;
+const ITEM_KIND_LINE = new RegExp(`^\\s*(?:-\\s+)?kind\\s*:\\s*["']?(?:${Object.keys(POD_SPEC_PATHS).join('|')})["']?\\s*(?:#.*)?$`, 'm');
 /**
  * Helm and other Go-template sources are not YAML until rendered: a template action on a
  * line of its own or as an unquoted value. (Quoted templates, e.g. in ConfigMap data, are YAML.)
@@ -38,7 +41,8 @@ const PROPAGATION: Record<string, string | undefined> = { HostToContainer: 'rsla
 const GPU_RESOURCE = /^(?:nvidia\.com|amd\.com)\/gpu$|^gpu\.intel\.com\//;
 
 export function looksLikeKubernetes(text: string): boolean {
-  return /^apiVersion\s*:/m.test(text) && KIND_LINE.test(text) && !GO_TEMPLATE.test(text);
+  const objects = KIND_LINE.test(text) || (LIST_KIND_LINE.test(text) && ITEM_KIND_LINE.test(text));
+  return /^apiVersion\s*:/m.test(text) && objects && !GO_TEMPLATE.test(text);
 }
 
 /** Reads one pod spec. */
@@ -191,18 +195,30 @@ export function parseKubernetes(file: SourceFile, ctx: FrontEndContext): FrontEn
   const yaml = new YamlFile(file.path, file.text);
   const requests: ContainerRequest[] = [];
   for (const doc of yaml.validDocs()) {
-    const root = yaml.root(doc);
-    const spec = root && podSpecOf(yaml, doc, root);
-    if (!root || !spec) continue;
-    const runtimeClass = scalarText(yaml.get(spec, 'runtimeClassName', doc)?.value?.node);
-    if (!runtimeClass || !ctx.runtimeClasses.some((pattern) => globMatch(pattern, runtimeClass))) continue;
-    const metadata = yaml.asMap(yaml.get(root, 'metadata', doc)?.value);
-    const name = metadata && scalarText(yaml.get(metadata, 'name', doc)?.value?.node);
-    const request: ContainerRequest = { kind: 'kubernetes', file: file.path, options: new PodSpecReader(yaml, doc, spec).read() };
-    if (name) request.name = name;
-    requests.push(request);
+    const top = yaml.root(doc);
+    if (top) for (const root of objectsOf(yaml, doc, top)) lintObject(yaml, doc, root, ctx, requests);
   }
   return { requests, problems: yaml.problems };
+}
+
+/** The objects of a document: the document itself, or the items of a `kind: List`. */
+function objectsOf(yaml: YamlFile, doc: Document, top: Located<YAMLMap>): Located<YAMLMap>[] {
+  if (scalarText(yaml.get(top, 'kind', doc)?.value?.node) !== 'List') return [top];
+  const items = yaml.asSeq(yaml.get(top, 'items', doc)?.value);
+  return items ? yaml.items(items, doc).map((item) => yaml.asMap(item)).filter((item) => item !== undefined) : [];
+}
+
+/** One request for an object whose pod spec names a VM runtime class. */
+function lintObject(yaml: YamlFile, doc: Document, root: Located<YAMLMap>, ctx: FrontEndContext, requests: ContainerRequest[]): void {
+  const spec = podSpecOf(yaml, doc, root);
+  if (!spec) return;
+  const runtimeClass = scalarText(yaml.get(spec, 'runtimeClassName', doc)?.value?.node);
+  if (!runtimeClass || !ctx.runtimeClasses.some((pattern) => globMatch(pattern, runtimeClass))) return;
+  const metadata = yaml.asMap(yaml.get(root, 'metadata', doc)?.value);
+  const name = metadata && scalarText(yaml.get(metadata, 'name', doc)?.value?.node);
+  const request: ContainerRequest = { kind: 'kubernetes', file: yaml.path, options: new PodSpecReader(yaml, doc, spec).read() };
+  if (name) request.name = name;
+  requests.push(request);
 }
 
 export const kubernetesFrontEnd: FrontEnd = {
