@@ -1,6 +1,7 @@
 /** Output formats of vmrt-lint: tty, json, sarif, checkstyle. */
 import { relative, sep, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Log, ReportingDescriptor, Result } from 'sarif';
 import type { Finding, Range, Severity } from '../engine/types.js';
 import { RULES } from '../rules/index.js';
 import { docsUri, VERSION } from './package-info.js';
@@ -60,7 +61,7 @@ function region(range: Range) {
   return { startLine: range.start.line + 1, startColumn: range.start.character + 1, endLine: range.end.line + 1, endColumn: range.end.character + 1 };
 }
 
-const SARIF_LEVEL: Record<Severity, string> = { error: 'error', warning: 'warning', info: 'note', hint: 'none' };
+const SARIF_LEVEL: Record<Severity, Result.level> = { error: 'error', warning: 'warning', info: 'note', hint: 'none' };
 const FILE_RULES: Record<string, string> = {
   'parse-error': 'The file could not be parsed.',
   schema: 'The file does not follow the structure its format defines.',
@@ -72,7 +73,7 @@ const FILE_RULES: Record<string, string> = {
 };
 
 function formatSarif(findings: readonly Finding[], options: FormatOptions): string {
-  const rules: { id: string; name: string; shortDescription: { text: string }; helpUri: string; properties: { feature: string } }[] = RULES.map((r) => ({
+  const rules: ReportingDescriptor[] = RULES.map((r) => ({
     id: r.meta.id, name: r.meta.id, shortDescription: { text: r.meta.description }, helpUri: docsUri(r.meta.docs), properties: { feature: r.meta.feature },
   }));
   for (const f of findings) {
@@ -84,7 +85,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
     const shown = displayPath(file, options.cwd);
     return isAbsolute(shown) ? { uri: pathToFileURL(shown).href } : { uri: shown.split(sep).map(encodeURIComponent).join('/'), uriBaseId: '%SRCROOT%' };
   };
-  const results = findings.map((f) => ({
+  const results = findings.map((f): Result => ({
     ruleId: f.rule,
     ruleIndex: rules.findIndex((r) => r.id === f.rule),
     level: SARIF_LEVEL[f.severity],
@@ -101,7 +102,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
       }],
     } : {}),
   }));
-  const sarif = {
+  const sarif: Log = {
     version: '2.1.0',
     $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     runs: [{
