@@ -1,0 +1,152 @@
+/**
+ * vmrt as a Docker runtime: a private dockerd (started here) runs busybox containers with
+ * `--runtime vmrt`, each in its own QEMU VM. Needs root, docker.io, QEMU, the guest and shim.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import { startDockerd, type Dockerd } from '../support/dockerd.js';
+import { importBusyboxImage, REPO } from '../support/images.js';
+import { leftovers, processesMentioning } from '../support/leftovers.js';
+import { runDirFor } from '../../runtime/src/state.js';
+
+const IMAGE = 'vmrt-test-busybox';
+const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
+let d: Dockerd;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function run(args: string[], input?: string) {
+  return d.docker(['run', '--rm', '--runtime', 'vmrt', ...args], { input });
+}
+
+/** Runs a docker command under `script`, i.e. with a pty of rows x cols as its terminal. */
+function underPty(rows: number, cols: number, dockerArgs: string): string {
+  const r = spawnSync('script', ['-qec', `stty rows ${rows} cols ${cols}; docker ${dockerArgs}`, '/dev/null'], {
+    encoding: 'utf8', timeout: 120000, env: { ...process.env, DOCKER_HOST: `unix://${d.socket}` }, input: '',
+  });
+  assert.equal(r.status, 0, `script … docker ${dockerArgs}: ${r.stdout}${r.stderr}`);
+  return r.stdout.replace(/\r/g, '');
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+
+async function assertNothingLeft(id: string): Promise<void> {
+  // containerd deletes asynchronously after the container exits.
+  await waitFor(`nothing left of ${id}`, () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined), 30000)
+    .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
+}
+
+before(async () => {
+  d = await startDockerd();
+  importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
+});
+
+after(async () => {
+  if (!d) return;
+  const ids = d.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+  if (ids.length) d.docker(['rm', '-f', ...ids]);
+  await d.stop();
+});
+
+test('docker run --runtime vmrt prints the guest kernel, not the host\'s', () => {
+  const r = run([IMAGE, 'uname', '-r']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${GUEST_KERNEL}\n`);
+  assert.notEqual(GUEST_KERNEL, release());
+});
+
+test('exit codes: a status, and 137 for a SIGKILL of the guest process; stdout and stderr apart', () => {
+  const three = run([IMAGE, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+  assert.deepEqual([three.status, three.stdout, three.stderr], [3, 'out\n', 'err\n']);
+  // The container's init is PID 1 of its pid namespace, which ignores SIGKILL from inside
+  // (as with runc): the agent delivers it from outside.
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
+  d.dockerOk(['kill', '-s', 'KILL', id]);
+  assert.equal(d.dockerOk(['wait', id]).trim(), '137');
+  d.dockerOk(['rm', id]);
+});
+
+test('stdin is piped with -i and ends with EOF', () => {
+  const r = run(['-i', IMAGE, 'sh', '-c', 'cat; echo done'], 'hi\nthere\n');
+  assert.deepEqual([r.status, r.stdout], [0, 'hi\nthere\ndone\n']);
+});
+
+test('docker run -t: a real terminal whose window size is visible inside', () => {
+  const out = underPty(33, 111, `run --rm -t --runtime vmrt ${IMAGE} sh -c 'stty size; tty'`);
+  assert.equal(out, '33 111\n/dev/pts/0\n');
+});
+
+test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () => {
+  const script = 'trap "echo got-usr1" USR1; trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 0.1; done';
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'svc', IMAGE, 'sh', '-c', script]).trim();
+  await waitFor('ready', () => (d.docker(['logs', 'svc']).stdout === 'ready\n' ? true : undefined));
+
+  const exec = d.docker(['exec', 'svc', 'sh', '-c', 'echo from-exec; echo exec-err >&2; exit 5']);
+  assert.deepEqual([exec.status, exec.stdout, exec.stderr], [5, 'from-exec\n', 'exec-err\n']);
+  const execIn = d.docker(['exec', '-i', 'svc', 'cat'], { input: 'piped\n' });
+  assert.deepEqual([execIn.status, execIn.stdout], [0, 'piped\n']);
+  assert.equal(underPty(21, 71, `exec -it svc stty size`), '21 71\n');
+
+  d.dockerOk(['kill', '-s', 'USR1', 'svc']);
+  await waitFor('USR1 trap', () => (d.docker(['logs', 'svc']).stdout === 'ready\ngot-usr1\n' ? true : undefined));
+
+  const started = Date.now();
+  d.dockerOk(['stop', '-t', '20', 'svc']);
+  assert.ok(Date.now() - started < 15000, 'the TERM trap ended the container before the timeout');
+  assert.equal(d.docker(['logs', 'svc']).stdout, 'ready\ngot-usr1\ngot-term\n');
+  assert.equal(d.dockerOk(['inspect', '--format', '{{.State.ExitCode}}', 'svc']).trim(), '0');
+  d.dockerOk(['rm', 'svc']);
+  await assertNothingLeft(id);
+});
+
+test('docker stop sends SIGKILL after the timeout when SIGTERM is ignored', async () => {
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'stubborn', IMAGE, 'sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done']).trim();
+  await waitFor('ready', () => (d.docker(['logs', 'stubborn']).stdout === 'ready\n' ? true : undefined));
+  const started = Date.now();
+  d.dockerOk(['stop', '-t', '3', 'stubborn']);
+  const took = Date.now() - started;
+  assert.ok(took >= 3000 && took < 15000, `stop took ${took} ms`);
+  assert.equal(d.dockerOk(['inspect', '--format', '{{.State.ExitCode}}', 'stubborn']).trim(), '137');
+  d.dockerOk(['rm', 'stubborn']);
+  await assertNothingLeft(id);
+});
+
+test('docker restart boots a new VM for the same container', async () => {
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'again', IMAGE, 'sh', '-c', 'echo boot; sleep 1000']).trim();
+  await waitFor('first boot', () => (d.docker(['logs', 'again']).stdout === 'boot\n' ? true : undefined));
+  d.dockerOk(['restart', '-t', '1', 'again']);
+  await waitFor('second boot', () => (d.docker(['logs', 'again']).stdout === 'boot\nboot\n' ? true : undefined));
+  assert.equal(d.dockerOk(['inspect', '--format', '{{.State.Running}} {{.RestartCount}}', 'again']).trim(), 'true 0');
+  d.dockerOk(['rm', '-f', 'again']);
+  await assertNothingLeft(id);
+});
+
+test('docker rm -f of a running container leaves nothing behind', async () => {
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
+  assert.equal(processesMentioning(join(runDirFor(d.runtimeRoot, id), 'agent.sock')).length, 2, 'QEMU and the shim run');
+  d.dockerOk(['rm', '-f', id]);
+  await assertNothingLeft(id);
+});
+
+test('a killed QEMU ends the container and leaves nothing behind', async () => {
+  const id = d.dockerOk(['run', '-d', '--rm', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
+  const agentSocket = join(runDirFor(d.runtimeRoot, id), 'agent.sock');
+  const qemu = processesMentioning(agentSocket).find((p) => p.includes('qemu-system'));
+  assert.ok(qemu, 'QEMU runs');
+  process.kill(Number(qemu.split(':')[0]), 'SIGKILL');
+  await waitFor('the container to be removed', () => (d.docker(['inspect', id]).status !== 0 ? true : undefined), 60000);
+  await assertNothingLeft(id);
+});
