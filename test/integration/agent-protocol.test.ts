@@ -272,3 +272,27 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     assert.equal(code, 0);
   });
 });
+
+describe('vmrt agent shutdown', { timeout: 120_000 }, () => {
+  let vm: AgentVm;
+
+  before(async () => {
+    vm = await AgentVm.boot(guestFiles());
+  });
+
+  after(async () => {
+    await vm?.dispose();
+  });
+
+  it('answers shutdown, ends the running containers and powers off', async () => {
+    const stream = vm.stream();
+    assert.equal((await vm.request(stream, { op: 'create', id: 'sleeper', spec: spec(['sleep', '600']) })).ok, true);
+    assert.deepEqual(await vm.request(vm.stream(), { op: 'start', id: 'sleeper' }), { ok: true });
+    assert.deepEqual(await vm.request(vm.stream(), { op: 'shutdown' }), { ok: true });
+    const code = await Promise.race([
+      vm.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000)),
+    ]);
+    assert.equal(code, 0);
+  });
+});
