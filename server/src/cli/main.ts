@@ -3,6 +3,11 @@
 import { text } from 'node:stream/consumers';
 import { run } from './run.js';
 
+// A reader that stops early (`vmrt-lint … | head`) closes the pipe: that is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 process.exitCode = await run(process.argv.slice(2), {
   cwd: process.cwd(),
   stdout: (output) => process.stdout.write(output),
