@@ -244,6 +244,9 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
             relay_output(&s->proc, &f);
             continue;
         }
+        if (rc == VMRT_FRAME_OK && f.type == VMRT_HELLO) {
+            continue; /* the mux greets exec shims too; the agent may greet twice */
+        }
         if (rc == VMRT_FRAME_OK) {
             log_warning("%s frame for stream %u from %s dropped during startup",
                         vmrt_type_name(f.type), f.stream, peer);
@@ -381,7 +384,7 @@ static void prepare_process(struct shim *s)
 
 static const char *peer_name(const struct shim *s)
 {
-    return s->o.mode == MODE_INIT ? "the VM agent" : "the container's mux (its init shim)";
+    return s->o.mode == MODE_INIT ? "the VM agent" : "the container's mux";
 }
 
 /* The agent (or the mux) went away before the process's EXIT: hand out what
@@ -407,8 +410,8 @@ static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
     if (s->have_mux) {
         mux_stop_listening(&s->mux);
     }
-    log_error("lost the connection to %s (%s): the VM is gone; container %s exits with 255",
-              peer_name(s), why, s->o.id);
+    log_error("lost the connection to %s (%s): %s; container %s exits with 255", peer_name(s), why,
+              s->o.mode == MODE_INIT ? "the VM is gone" : "its init shim or its VM is gone", s->o.id);
     exit(255);
 }
 

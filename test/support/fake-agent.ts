@@ -12,7 +12,8 @@
  *   ["wait"]                      runs until SIGNAL 9 or 15, which kill it
  * SIGNAL 9 or 15 kills a process that has not ended (as the default disposition would, also
  * before `start`); other signals are only recorded. The init process (create) runs its script
- * on `start`; exec processes at once.
+ * on `start`; exec processes at once. When the init process ends, the exec processes die by
+ * SIGKILL, as they do in the guest's pid namespace.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -36,6 +37,8 @@ interface FakeProcess {
   pid: number;
   running: boolean;
   ended: boolean;
+  /** Created by `create`: the container's init. */
+  init: boolean;
 }
 
 /** Byte i of a "bulk" output. */
@@ -212,19 +215,19 @@ export class FakeAgent {
           return;
         }
         const spec = request.spec as { process?: { args?: string[] } } | undefined;
-        const process = this.addProcess(stream, spec?.process?.args ?? []);
+        const process = this.addProcess(stream, spec?.process?.args ?? [], true);
         this.respond(stream, { ok: true, pid: process.pid });
         return;
       }
       case 'start': {
-        const init = [...this.processes.values()].find((p) => !p.running && !p.ended);
+        const init = [...this.processes.values()].find((p) => p.init && !p.running && !p.ended);
         this.respond(stream, init ? { ok: true } : { ok: false, error: 'no created container' });
         if (init) this.run(init);
         return;
       }
       case 'exec': {
         const spec = request.process as { args?: string[] } | undefined;
-        const process = this.addProcess(stream, spec?.args ?? []);
+        const process = this.addProcess(stream, spec?.args ?? [], false);
         this.respond(stream, { ok: true, pid: process.pid });
         this.run(process);
         return;
@@ -241,8 +244,8 @@ export class FakeAgent {
     }
   }
 
-  private addProcess(stream: number, args: string[]): FakeProcess {
-    const process: FakeProcess = { stream, args, pid: this.nextPid++, running: false, ended: false };
+  private addProcess(stream: number, args: string[], init: boolean): FakeProcess {
+    const process: FakeProcess = { stream, args, pid: this.nextPid++, running: false, ended: false, init };
     this.processes.set(stream, process);
     return process;
   }
@@ -286,6 +289,9 @@ export class FakeAgent {
     process.running = false;
     process.ended = true;
     this.socket?.write(encodeJsonFrame(FrameType.EXIT, process.stream, { status, signal }));
+    if (process.init) {
+      for (const other of this.processes.values()) if (!other.ended) this.exit(other, 137, 9);
+    }
   }
 
   private respond(stream: number, response: Record<string, unknown>): void {
