@@ -54,9 +54,10 @@ void power_off(void) __attribute__((noreturn));
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* container.c: runs in the forked child; returns only on error (message in err). */
-int child_create(const struct json_doc *d, int spec, char *err, size_t errlen);
-/* Enters the mount, uts and ipc namespaces of a container (pid: see spawn). */
-int join_container(pid_t init_pid, char *err, size_t errlen);
+int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Enters the cgroup and the cgroup, mount, uts and ipc namespaces of a
+ * container (pid: see spawn). */
+int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
 /* Allocates a pty in the container's devpts, passes the master to the agent
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
@@ -67,6 +68,16 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
  * set is cut before the uid change, the other sets are set after it. */
 int caps_before_user(const struct json_doc *d, int process, char *err, size_t errlen);
 int caps_after_user(const struct json_doc *d, int process, char *err, size_t errlen);
+
+/* cgroup.c */
+void cgroup_init(void);
+/* In the child: creates the container's cgroup, applies spec.linux.resources
+ * and moves the calling process into it. */
+int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Moves the calling process into the container's cgroup. */
+int cgroup_enter(const char *id, char *err, size_t errlen);
+/* Removes the (empty) cgroup of a stopped container. */
+void cgroup_remove(const char *id);
 
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);

@@ -278,6 +278,7 @@ void boot_system(void)
     mount_or_log("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620");
     mount_or_log("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     mount_or_log("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    cgroup_init();
     sethostname("vmrt", 4);
 
     /* The virtio-serial ports appear asynchronously after the driver probed. */

@@ -509,8 +509,16 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
     FAIL("exec %s: %s", plan.exe, strerror(errno));
 }
 
-int child_create(const struct json_doc *d, int spec, char *err, size_t errlen)
+int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen)
 {
+    /* Into its cgroup first, then a cgroup namespace rooted there, so the
+     * container's cgroup2 mount shows its own limits at the top. */
+    if (cgroup_enter_new(id, d, spec, err, errlen) != 0) {
+        return -1;
+    }
+    if (unshare(CLONE_NEWCGROUP) != 0) {
+        FAIL("cgroup namespace: %s", strerror(errno));
+    }
     int root = json_get(d, spec, "root");
     char *rootfs = json_get_strdup(d, root, "path", NULL);
     if (!rootfs || rootfs[0] != '/') {
@@ -577,11 +585,14 @@ int child_create(const struct json_doc *d, int spec, char *err, size_t errlen)
     return 0;
 }
 
-int join_container(pid_t init_pid, char *err, size_t errlen)
+int join_container(const char *id, pid_t init_pid, char *err, size_t errlen)
 {
-    static const char *kinds[] = { "ipc", "uts", "mnt" };
-    int fds[3];
-    for (int i = 0; i < 3; i++) {
+    if (cgroup_enter(id, err, errlen) != 0) {
+        return -1;
+    }
+    static const char *kinds[] = { "cgroup", "ipc", "uts", "mnt" };
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)init_pid, kinds[i]);
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
@@ -589,7 +600,7 @@ int join_container(pid_t init_pid, char *err, size_t errlen)
             FAIL("open %s: %s", path, strerror(errno));
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (setns(fds[i], 0) != 0) {
             FAIL("setns %s: %s", kinds[i], strerror(errno));
         }

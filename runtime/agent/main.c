@@ -320,6 +320,7 @@ static void reap_children(void)
             if (c->pid == pid) {
                 c->status = CONTAINER_STOPPED;
                 close_fd(&c->start_fd);
+                cgroup_remove(c->id);
             }
         }
         struct proc *p = proc_by_pid(pid);
@@ -345,7 +346,7 @@ static void child_fail(int sync_fd, const char *err)
 /* The child side of create/exec: stdio, the container work, then execve.
  * Reports on sync_fd and never returns. */
 static void run_child(const struct json_doc *d, int tok, int is_init, int start_fd, int sync_fd,
-                      const int child_fds[3], pid_t init_pid)
+                      const int child_fds[3], const struct container *c)
 {
     char err[1024] = "";
     int process = is_init ? json_get(d, tok, "process") : tok;
@@ -359,7 +360,7 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     for (int fd = 3; fd < 1024; fd++) {
         if (fd != sync_fd && fd != start_fd) close(fd);
     }
-    if (is_init ? child_create(d, tok, err, sizeof err) : join_container(init_pid, err, sizeof err)) {
+    if (is_init ? child_create(c->id, d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
         child_fail(sync_fd, err);
     }
     /* The pty comes from the container's own devpts, as with runc. */
@@ -429,7 +430,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
                              NULL, NULL, NULL, NULL);
         if (pid == 0) {
             close(sync[0]);
-            run_child(d, tok, 1, start[0], sync[1], child_fds, 0);
+            run_child(d, tok, 1, start[0], sync[1], child_fds, c);
         }
     } else {
         /* setns(CLONE_NEWPID) only affects children: fork after it. */
@@ -445,7 +446,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
         pid = fork();
         if (pid == 0) {
             close(sync[0]);
-            run_child(d, tok, 0, -1, sync[1], child_fds, c->pid);
+            run_child(d, tok, 0, -1, sync[1], child_fds, c);
         }
         /* Later children of the agent belong to the guest's namespace again. */
         if (setns(A.own_pidns, CLONE_NEWPID) != 0) {
@@ -517,8 +518,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
         respond_error(stream, "container \"%s\" does not exist", id ? id : "");
     } else if (json_str_eq(d, op, "create")) {
         int spec = json_get(d, 0, "spec");
-        if (!id || !id[0]) {
-            respond_error(stream, "create needs an id");
+        if (!id || !id[0] || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..")) {
+            respond_error(stream, "create needs an id without '/'");
         } else if (c) {
             respond_error(stream, "container \"%s\" already exists", id);
         } else if (!json_is(d, spec, JSON_OBJECT)) {

@@ -232,6 +232,22 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     });
   });
 
+  it('applies linux.resources in a cgroup of its own, seen as the cgroup root', async () => {
+    const { stream } = await run(
+      ['sh', '-c', 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight'],
+      {},
+      {
+        mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev'] }],
+        linux: { resources: { memory: { limit: 33554432 }, pids: { limit: 20 }, cpu: { quota: 50000, period: 100000, shares: 512 } } },
+      },
+    );
+    assert.deepEqual(await vm.result(stream), {
+      stdout: '0::/\n33554432\n20\n50000 100000\n20\n',
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
   it('limits the capability sets to process.capabilities', async () => {
     const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
     const { stream } = await run(['grep', '-E', '^Cap(Prm|Eff|Bnd)', '/proc/self/status'], {

@@ -1,0 +1,161 @@
+/* linux.resources through the guest's cgroup v2 tree: each container gets
+ * /sys/fs/cgroup/vmrt/<id> and its own cgroup namespace rooted there. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define CGROUP_BASE CGROUP_ROOT "/vmrt"
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void enable_controllers(const char *dir)
+{
+    static const char *controllers[] = { "+cpu", "+cpuset", "+memory", "+pids", "+io" };
+    char path[256];
+    snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+    /* One by one: a controller this kernel lacks must not block the others. */
+    for (size_t i = 0; i < sizeof controllers / sizeof *controllers; i++) {
+        write_text(path, controllers[i]);
+    }
+}
+
+void cgroup_init(void)
+{
+    enable_controllers(CGROUP_ROOT);
+    mkdir(CGROUP_BASE, 0755);
+    enable_controllers(CGROUP_BASE);
+}
+
+static void cgroup_dir(const char *id, char *out, size_t len)
+{
+    snprintf(out, len, CGROUP_BASE "/%s", id);
+}
+
+/* Writes one limit file; a file the kernel does not offer is only logged. */
+static int set_limit(const char *dir, const char *file, const char *value, char *err, size_t errlen)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (write_text(path, value) == 0) {
+        return 0;
+    }
+    if (errno == ENOENT) {
+        log_msg("cgroup: %s not available in the guest kernel", file);
+        return 0;
+    }
+    snprintf(err, errlen, "cgroup %s = %s: %s", file, value, strerror(errno));
+    return -1;
+}
+
+/* "max" for the OCI spellings of "no limit". */
+static void limit_text(int64_t v, char *out, size_t len)
+{
+    if (v <= 0) {
+        snprintf(out, len, "max");
+    } else {
+        snprintf(out, len, "%lld", (long long)v);
+    }
+}
+
+static int apply_resources(const struct json_doc *d, int res, const char *dir, char *err, size_t errlen)
+{
+    char v[64];
+    int64_t n;
+    int memory = json_get(d, res, "memory");
+    if (json_i64(d, json_get(d, memory, "limit"), &n) == 0) {
+        limit_text(n, v, sizeof v);
+        if (set_limit(dir, "memory.max", v, err, errlen)) return -1;
+    }
+    if (json_i64(d, json_get(d, memory, "reservation"), &n) == 0) {
+        limit_text(n, v, sizeof v);
+        if (set_limit(dir, "memory.low", n <= 0 ? "0" : v, err, errlen)) return -1;
+    }
+    int cpu = json_get(d, res, "cpu");
+    uint64_t shares;
+    if (json_u64(d, json_get(d, cpu, "shares"), &shares) == 0 && shares > 0) {
+        /* runc's conversion of cgroup v1 shares [2, 262144] to v2 weight [1, 10000]. */
+        if (shares < 2) shares = 2;
+        if (shares > 262144) shares = 262144;
+        snprintf(v, sizeof v, "%llu", (unsigned long long)(1 + ((shares - 2) * 9999) / 262142));
+        if (set_limit(dir, "cpu.weight", v, err, errlen)) return -1;
+    }
+    int64_t quota;
+    uint64_t period = 100000;
+    int has_quota = json_i64(d, json_get(d, cpu, "quota"), &quota) == 0;
+    int has_period = json_u64(d, json_get(d, cpu, "period"), &period) == 0;
+    if (has_quota || has_period) {
+        if (has_quota && quota > 0) {
+            snprintf(v, sizeof v, "%lld %llu", (long long)quota, (unsigned long long)period);
+        } else {
+            snprintf(v, sizeof v, "max %llu", (unsigned long long)period);
+        }
+        if (set_limit(dir, "cpu.max", v, err, errlen)) return -1;
+    }
+    static const struct {
+        const char *key, *file;
+    } cpuset[] = { { "cpus", "cpuset.cpus" }, { "mems", "cpuset.mems" } };
+    for (size_t i = 0; i < 2; i++) {
+        char *s = json_get_strdup(d, cpu, cpuset[i].key, NULL);
+        int rc = s && s[0] ? set_limit(dir, cpuset[i].file, s, err, errlen) : 0;
+        free(s);
+        if (rc) return -1;
+    }
+    if (json_i64(d, json_get(d, json_get(d, res, "pids"), "limit"), &n) == 0) {
+        limit_text(n, v, sizeof v);
+        if (set_limit(dir, "pids.max", v, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen)
+{
+    char dir[256];
+    cgroup_dir(id, dir, sizeof dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "create cgroup %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int res = json_get(d, json_get(d, spec, "linux"), "resources");
+    if (apply_resources(d, res, dir, err, errlen) != 0) {
+        return -1;
+    }
+    return cgroup_enter(id, err, errlen);
+}
+
+int cgroup_enter(const char *id, char *err, size_t errlen)
+{
+    char path[300];
+    cgroup_dir(id, path, sizeof path);
+    strncat(path, "/cgroup.procs", sizeof path - strlen(path) - 1);
+    if (write_text(path, "0") != 0) {
+        snprintf(err, errlen, "join cgroup: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void cgroup_remove(const char *id)
+{
+    char dir[256];
+    cgroup_dir(id, dir, sizeof dir);
+    rmdir(dir);
+}
