@@ -472,6 +472,33 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.equal(existsSync(ws.muxSocket), false);
   });
 
+  it('kills the process of a client that leaves right after its exec request, and keeps stream ids per client', async () => {
+    const { ws, agent } = await setup();
+    const init = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await init.ready).ok, true);
+    const first = await MuxClient.connect(ws.muxSocket);
+    const second = await MuxClient.connect(ws.muxSocket);
+    // Both clients use stream 3: the mux keeps them apart; a reuse within one client is refused.
+    assert.deepEqual(await second.request(3, { op: 'exec', id: 'c1', process: { args: ['wait'] } }), { ok: true, pid: 101 });
+    second.socket.write(encodeJsonFrame(FrameType.REQUEST, 3, { op: 'state' }));
+    const reuse = await second.waitFor((f) => f.type === FrameType.RESPONSE && f.stream === 3 && f.payload.includes('in use'), 'stream in use');
+    assert.deepEqual(JSON.parse(reuse.payload.toString()), { ok: false, error: 'stream id is already in use' });
+    first.socket.end(encodeJsonFrame(FrameType.REQUEST, 3, { op: 'exec', id: 'c1', process: { args: ['echo'] } }));
+    first.close();
+    const echoStream = (await agent.waitFor((f) => f.type === FrameType.REQUEST && f.json?.op === 'exec' && (f.json.process as { args: string[] }).args[0] === 'echo', 'exec of the leaving client')).stream;
+    await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.stream === echoStream, 'SIGNAL 9 for the orphan');
+    assert.deepEqual(signalFrames(agent, echoStream), [9]);
+    const waitStream = agent.streamOf('exec', 'wait')!;
+    assert.notEqual(waitStream, echoStream);
+    assert.deepEqual(signalFrames(agent, waitStream), [], 'the other client\'s process lives on');
+    second.socket.write(encodeJsonFrame(FrameType.SIGNAL, 3, { signal: 15 }));
+    const exit = await second.waitFor((f) => f.type === FrameType.EXIT && f.stream === 3, 'EXIT on the client stream');
+    assert.deepEqual(JSON.parse(exit.payload.toString()), { status: 143, signal: 15 });
+    second.close();
+    init.child.kill('SIGTERM');
+    assert.deepEqual(await init.exited, { code: 143, signal: null });
+  });
+
   it('greets mux clients with the HELLO and answers bad client frames with an error', async () => {
     const { ws } = await setup();
     const init = track(startShim(ws.initArgs(['wait'])));
