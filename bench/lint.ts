@@ -196,7 +196,17 @@ try {
   corpus.files.slice(0, 100).forEach((f) => warm.lintFile(f));
   corpus.dockerfiles.slice(0, 30).forEach((f) => validate(readFileSync(f, 'utf8')));
 
-  const all = time(() => { const linter = new Linter({ env: {} }); return corpus.files.reduce((n, f) => n + linter.lintFile(f).findings.length, 0); });
+  const perKind = new Map<string, { files: number; ms: number }>();
+  const all = time(() => {
+    const linter = new Linter({ env: {} });
+    return corpus.files.reduce((n, f) => {
+      const start = performance.now();
+      const result = linter.lintFile(f);
+      const kind = perKind.get(result.kind ?? 'none') ?? { files: 0, ms: 0 };
+      perKind.set(result.kind ?? 'none', { files: kind.files + 1, ms: kind.ms + performance.now() - start });
+      return n + result.findings.length;
+    }, 0);
+  });
   // The machine is shared: alternate the two sides over several rounds and compare medians.
   const oursMs: number[] = [];
   const peerMs: number[] = [];
@@ -219,6 +229,7 @@ try {
   const peer = median(peerMs);
 
   console.log(`vmrt-lint, whole corpus: ${corpus.files.length} files in ${all.ms.toFixed(0)} ms = ${rate(corpus.files.length, all.ms).toFixed(0)} files/s (${all.result} findings)`);
+  console.log(`  per kind: ${[...perKind].map(([kind, k]) => `${kind} ${k.files} files ${rate(k.files, k.ms).toFixed(0)}/s`).join(', ')}`);
   console.log(`vmrt-lint, Dockerfiles: ${rate(corpus.dockerfiles.length, ours).toFixed(0)} files/s (median of 5 rounds: ${ours.toFixed(0)} ms, ${ourFindings} findings)`);
   console.log(`dockerfile-utils lint (peer), Dockerfiles: ${rate(corpus.dockerfiles.length, peer).toFixed(0)} files/s (median of 5 rounds: ${peer.toFixed(0)} ms, ${peerDiagnostics} diagnostics)`);
   const ratio = peer / ours;

@@ -19,8 +19,10 @@ export function decodeSource(path: string, bytes: Buffer): ReadResult {
 
 export function readSource(path: string): ReadResult {
   try {
-    const size = statSync(path).size;
-    if (size > MAX_FILE_BYTES) return { problem: tooLarge(path, size) };
+    // Front ends probe for files that usually do not exist (compose .env): no exception for those.
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return { problem: problem(path, 'unreadable', 'cannot read the file: it does not exist') };
+    if (stat.size > MAX_FILE_BYTES) return { problem: tooLarge(path, stat.size) };
     return decodeSource(path, readFileSync(path));
   } catch (error) {
     return { problem: problem(path, 'unreadable', `cannot read the file: ${(error as Error).message}`) };
