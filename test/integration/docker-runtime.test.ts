@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
@@ -47,6 +47,20 @@ async function assertNothingLeft(id: string): Promise<void> {
   // containerd deletes asynchronously after the container exits.
   await waitFor(`nothing left of ${id}`, () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined), 30000)
     .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
+}
+
+/** The pipes and sockets a process has open. */
+function openObjects(pid: number): Set<string> {
+  const objects = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (/^(pipe|socket):/.test(target)) objects.add(target);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return objects;
 }
 
 before(async () => {
@@ -136,7 +150,15 @@ test('docker restart boots a new VM for the same container', async () => {
 
 test('docker rm -f of a running container leaves nothing behind', async () => {
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
-  assert.equal(processesMentioning(join(runDirFor(d.runtimeRoot, id), 'agent.sock')).length, 2, 'QEMU and the shim run');
+  const procs = processesMentioning(join(runDirFor(d.runtimeRoot, id), 'agent.sock'));
+  assert.equal(procs.length, 2, 'QEMU and the shim run');
+  // QEMU must hold none of containerd's pipes or sockets (Docker's stdio, its fd 3), or Docker
+  // waits for an EOF that never comes. containerd's shim is the parent of vmrt's shim.
+  const pidOf = (needle: string) => Number(procs.find((p) => p.includes(needle))!.split(':')[0]);
+  const containerdShim = Number(readFileSync(`/proc/${pidOf('vmrt-shim')}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  assert.match(readFileSync(`/proc/${containerdShim}/cmdline`, 'utf8'), /containerd-shim/);
+  const shared = [...openObjects(pidOf('qemu-system'))].filter((o) => openObjects(containerdShim).has(o));
+  assert.deepEqual(shared, []);
   d.dockerOk(['rm', '-f', id]);
   await assertNothingLeft(id);
 });

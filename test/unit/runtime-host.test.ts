@@ -96,7 +96,9 @@ test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeou
 test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator', () => {
   const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/r/agent.sock', consoleLog: '/c.log' });
   const joined = args.join(' ');
-  assert.equal(args[args.indexOf('-accel') + 1], 'tcg');
+  assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32');
+  assert.equal(args[args.indexOf('-M') + 1], 'microvm');
+  assert.equal(args[args.indexOf('-serial') + 1], 'file:/c.log');
   assert.match(joined, /-chardev socket,id=agent,path=\/r\/agent\.sock,server=on,wait=off/);
   assert.match(joined, /virtserialport,chardev=agent,name=org\.vmrt\.agent/);
   assert.match(joined, /-fsdev local,id=shared,path=\/s,security_model=none,multidevs=remap/);
