@@ -35,7 +35,7 @@ void log_msg(const char *fmt, ...)
     (void)!write(2, line, (size_t)n);
 }
 
-static void mkdir_p(const char *path, mode_t mode)
+void mkdir_p(const char *path, mode_t mode)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);

@@ -30,20 +30,6 @@
         return -1;                                 \
     } while (0)
 
-static void mkdir_all(const char *path, mode_t mode)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, mode);
-            *p = '/';
-        }
-    }
-    mkdir(tmp, mode);
-}
-
 /* Creates the mount point: a directory, or an empty file when binding a file. */
 static void make_mount_point(const char *dst, int file)
 {
@@ -52,7 +38,7 @@ static void make_mount_point(const char *dst, int file)
         return;
     }
     if (!file) {
-        mkdir_all(dst, 0755);
+        mkdir_p(dst, 0755);
         return;
     }
     char parent[4096];
@@ -60,7 +46,7 @@ static void make_mount_point(const char *dst, int file)
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
         *slash = '\0';
-        mkdir_all(parent, 0755);
+        mkdir_p(parent, 0755);
     }
     int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -277,7 +263,7 @@ static int write_annotations(const struct json_doc *d, int spec, const char *roo
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/run/vmrt/annotations", rootfs);
-    mkdir_all(dir, 0755);
+    mkdir_p(dir, 0755);
     if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") != 0) {
         FAIL("mount /run/vmrt/annotations: %s", strerror(errno));
     }

@@ -104,6 +104,17 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     assert.deepEqual(await vm.result(stream), { stdout: 'first line\nsecond', stderr: '', exit: { status: 0, signal: 0 } });
   });
 
+  it('relays megabytes both ways, all output before EXIT', async () => {
+    const { stream } = await run(['sh', '-c', 'head -c 3000000 /dev/zero; wc -c']);
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 2; i++) vm.send(FrameType.STDIN, stream, chunk);
+    vm.send(FrameType.STDIN_CLOSE, stream);
+    const result = await vm.result(stream);
+    assert.equal(result.stdout.length, 3_000_000 + '2097152\n'.length);
+    assert.equal(result.stdout.slice(3_000_000).trim(), '2097152');
+    assert.deepEqual(result.exit, { status: 0, signal: 0 });
+  });
+
   it('runs a terminal process on a pty with the requested size', async () => {
     const { stream } = await run(['sh', '-c', 'stty size; tty'], { terminal: true, consoleSize: { height: 33, width: 101 } });
     const result = await vm.result(stream);
