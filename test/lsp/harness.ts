@@ -12,7 +12,7 @@ import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver
 // vscode-jsonrpc's exports map rejects `node.js` paths from ESM; require() reads it as CommonJS.
 const rpc = createRequire(import.meta.url)('vscode-jsonrpc/node') as typeof Jsonrpc;
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const SERVER_MAIN = join(ROOT, 'out', 'server', 'src', 'lsp', 'main.js');
 
 export interface Settings { lint?: { enable?: boolean; profile?: string; severity?: Record<string, string> }; kubernetes?: { runtimeClasses?: string[] } }

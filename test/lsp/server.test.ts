@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CodeAction, CompletionItem, Hover, MarkupContent } from 'vscode-languageserver/node';
-import { codes, LspSession } from './harness.js';
+import { codes, LspSession, ROOT } from './harness.js';
 
 const COMPOSE = `services:
   web:
@@ -63,7 +63,7 @@ describe('diagnostics', () => {
     assert.deepEqual(codes(back.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
   }));
 
-  test('a burst of versions publishes the last one only, never an older version after it', () => withSession(async (s) => {
+  test('changes within the debounce after a lint publish the last version only', () => withSession(async (s) => {
     const path = file('c/compose.yaml');
     await s.open(path, COMPOSE);
     const uri = s.uri(path);
@@ -76,7 +76,7 @@ describe('diagnostics', () => {
     assert.deepEqual(codes(final.diagnostics), ['3:4-3:16 host-network-mode']);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(s.publishLog.slice(from).filter((p) => p.uri === uri).map((p) => p.version), [4], 'the debounce folded versions 2 and 3 into 4');
-  }));
+  }, { initializationOptions: { debounceMs: 300 } }));
 
   test('settings severity and profile; a config reload re-lints open documents', () => withSession(async (s) => {
     const path = file('d/compose.yaml');
@@ -146,6 +146,22 @@ describe('diagnostics', () => {
     assert.deepEqual(codes(published.diagnostics), ['0:0-0:0 file-too-large']);
     const after = await s.open(file('h/other.compose.yaml'), COMPOSE);
     assert.equal(after.diagnostics.length, 2);
+  }));
+
+  test('the bundle the extension ships (dist/server.cjs) serves the same diagnostics', () => withSession(async (s) => {
+    const published = await s.open(file('q/compose.yaml'), COMPOSE);
+    assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.match(published.diagnostics[0]!.codeDescription!.href, /\/docs\/features\/host-network\.md$/);
+    const hover = await s.request<Hover>('textDocument/hover', { textDocument: { uri: s.uri(file('q/compose.yaml')) }, position: { line: 3, character: 8 } });
+    assert.match(hoverText(hover), /Why a VM differs/);
+  }, { server: [join(ROOT, 'dist', 'server.cjs'), '--stdio'] }));
+
+  test('requests about documents it does not hold answer empty, and the server stays up', () => withSession(async (s) => {
+    const unknown = { textDocument: { uri: s.uri(file('r/never-opened.yaml')) }, position: { line: 0, character: 0 } };
+    assert.equal(await s.request('textDocument/hover', unknown), null);
+    assert.deepEqual(await s.request('textDocument/completion', unknown), []);
+    assert.deepEqual(await s.request('textDocument/codeAction', { ...unknown, range: { start: unknown.position, end: unknown.position }, context: { diagnostics: [] } }), []);
+    assert.equal((await s.open(file('r/compose.yaml'), COMPOSE)).diagnostics.length, 2);
   }));
 
   test('Lint Workspace: closed files get diagnostics from disk', () => withSession(async (s) => {

@@ -39,6 +39,8 @@ export function startServer(connection: Connection): void {
   const engine = new LintEngine();
   const results = new Map<string, Linted>();
   const timers = new Map<string, NodeJS.Timeout>();
+  /** When each document was last linted (performance.now()). */
+  const lastLint = new Map<string, number>();
   /** Closed files whose diagnostics Lint Workspace published (kept until the file changes or is opened). */
   const closedWithDiagnostics = new Set<string>();
   /** Dependency path → URIs of the documents that read it. */
@@ -94,6 +96,7 @@ export function startServer(connection: Connection): void {
     if (documents.get(uri)?.version !== version) return undefined;
     const linted: Linted = { version, lint };
     results.set(uri, linted);
+    lastLint.set(uri, performance.now());
     publish(uri, lint.findings, version, lint.kind);
     return linted;
   });
@@ -118,10 +121,17 @@ export function startServer(connection: Connection): void {
     return lintNow(uri);
   }
 
+  /**
+   * Leading edge: the first change after a quiet spell lints at once (on the next turn, so
+   * changes already received apply first). Trailing edge: changes that arrive while a lint
+   * is pending or just ran wait until `debounceMs` after the last of them.
+   */
   function schedule(uri: string): void {
-    clearTimeout(timers.get(uri));
-    const timer = setTimeout(() => { timers.delete(uri); lintNow(uri); }, debounceMs);
-    timers.set(uri, timer);
+    const pending = timers.get(uri);
+    const quiet = performance.now() - (lastLint.get(uri) ?? -Infinity) >= debounceMs;
+    clearTimeout(pending);
+    const run = () => { timers.delete(uri); lintNow(uri); };
+    timers.set(uri, !pending && quiet ? setTimeout(run, 0) : setTimeout(run, debounceMs));
   }
 
   function relintOpen(): void {
@@ -188,6 +198,7 @@ export function startServer(connection: Connection): void {
   documents.onDidClose(guard('close', undefined, ({ document }) => {
     clearTimeout(timers.get(document.uri));
     timers.delete(document.uri);
+    lastLint.delete(document.uri);
     results.delete(document.uri);
     settingsByUri.delete(document.uri);
     for (const users of dependents.values()) users.delete(document.uri);
