@@ -289,6 +289,47 @@ static int write_annotations(const struct json_doc *d, int spec, const char *roo
     return 0;
 }
 
+/* linux.maskedPaths (hidden: /dev/null over files, an empty read-only tmpfs
+ * over directories) and linux.readonlyPaths, after the pivot. Missing paths
+ * are skipped, as runc does. */
+static int mask_paths(const struct json_doc *d, int spec, char *err, size_t errlen)
+{
+    int lnx = json_get(d, spec, "linux");
+    int masked = json_get(d, lnx, "maskedPaths");
+    for (int t = json_first(d, masked); t >= 0; t = json_next(d, masked, t)) {
+        char *path = json_strdup(d, t);
+        struct stat st;
+        int rc = 0;
+        if (path && stat(path, &st) == 0) {
+            rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
+                                     : mount("/dev/null", path, NULL, MS_BIND, NULL);
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "mask %s: %s", path, strerror(errno));
+        }
+        free(path);
+        if (rc != 0) return -1;
+    }
+    int readonly = json_get(d, lnx, "readonlyPaths");
+    for (int t = json_first(d, readonly); t >= 0; t = json_next(d, readonly, t)) {
+        char *path = json_strdup(d, t);
+        struct stat st;
+        int rc = 0;
+        if (path && stat(path, &st) == 0) {
+            rc = mount(path, path, NULL, MS_BIND | MS_REC, NULL);
+            if (rc == 0) {
+                rc = mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+            }
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "make %s read-only: %s", path, strerror(errno));
+        }
+        free(path);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 static void apply_sysctls(const struct json_doc *d, int spec)
 {
     int sysctl = json_get(d, json_get(d, spec, "linux"), "sysctl");
@@ -475,6 +516,19 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
     for (int g = json_first(d, groups); g >= 0 && ngids < 256; g = json_next(d, groups, g)) {
         gids[ngids++] = (gid_t)json_i64_or(d, g, 0);
     }
+    /* Before the uid change: lowering it needs CAP_SYS_RESOURCE. */
+    int64_t oom;
+    if (json_i64(d, json_get(d, process, "oomScoreAdj"), &oom) == 0) {
+        char value[32];
+        snprintf(value, sizeof value, "%lld", (long long)oom);
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, value, strlen(value)) < 0) {
+            int saved = errno;
+            if (fd >= 0) close(fd);
+            FAIL("oomScoreAdj: %s", strerror(saved));
+        }
+        close(fd);
+    }
     if (caps_before_user(d, process, err, errlen) != 0) return -1;
     if (setgroups(ngids, gids) != 0) FAIL("setgroups: %s", strerror(errno));
     if (setgid(gid) != 0) FAIL("setgid %u: %s", (unsigned)gid, strerror(errno));
@@ -542,6 +596,9 @@ int child_create(const char *id, const struct json_doc *d, int spec, char *err, 
         FAIL("detach old root: %s", strerror(errno));
     }
     apply_sysctls(d, spec);
+    if (mask_paths(d, spec, err, errlen) != 0) {
+        return -1;
+    }
     char *hostname = json_get_strdup(d, spec, "hostname", NULL);
     if (hostname && sethostname(hostname, strlen(hostname)) != 0) {
         FAIL("sethostname: %s", strerror(errno));

@@ -259,6 +259,25 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     });
   });
 
+  it('masks linux.maskedPaths, protects linux.readonlyPaths and sets oomScoreAdj', async () => {
+    const { stream } = await run(
+      ['sh', '-c', 'wc -c < /proc/kcore; ls /sys/firmware | wc -l; (echo x > /proc/sys/kernel/domainname) 2>&1; cat /proc/self/oom_score_adj'],
+      { oomScoreAdj: 500 },
+      {
+        mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }],
+        linux: {
+          maskedPaths: ['/proc/kcore', '/sys/firmware', '/proc/does-not-exist'],
+          readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
+        },
+      },
+    );
+    assert.deepEqual(await vm.result(stream), {
+      stdout: '0\n0\nsh: can\'t create /proc/sys/kernel/domainname: Read-only file system\n500\n',
+      stderr: '',
+      exit: { status: 0, signal: 0 },
+    });
+  });
+
   it('limits the capability sets to process.capabilities', async () => {
     const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
     const { stream } = await run(['grep', '-E', '^Cap(Prm|Eff|Bnd)', '/proc/self/status'], {
