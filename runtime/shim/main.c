@@ -349,6 +349,7 @@ static int64_t start_exec(struct shim *s)
 static void prepare_process(struct shim *s)
 {
     close_fds_except(s->o.ready_fd);
+    stdio_ensure_open();
     if (s->o.ready_fd >= 0) {
         fcntl(s->o.ready_fd, F_SETFD, FD_CLOEXEC);
     }

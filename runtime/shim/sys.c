@@ -57,6 +57,19 @@ void close_fds_except(int keep)
     }
 }
 
+void stdio_ensure_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        }
+    }
+}
+
 int become_session_leader(void)
 {
     if (getsid(0) == getpid()) {

@@ -9,6 +9,10 @@
  * listening socket as fd 3 into the runtime; a long-lived shim must not hold it. */
 void close_fds_except(int keep);
 
+/* Opens /dev/null on any of fds 0-2 that is closed, so that no socket or pty
+ * of the shim's own lands there and gets taken for stdio. */
+void stdio_ensure_open(void);
+
 /* Makes the shim a session leader (a no-op when it already is one, as after
  * Node's spawn with detached: true). Returns 0 or -1 (errno). */
 int become_session_leader(void);

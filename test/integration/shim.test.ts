@@ -205,8 +205,8 @@ after(async () => {
 /** A hung shim fails its test instead of the whole run. */
 const LIMIT = { timeout: 20000 };
 
-describe('vmrt-shim init', LIMIT, () => {
-  it('writes the ready line with the guest pid, keeps stdout and stderr apart and exits with the status', async () => {
+describe('vmrt-shim init', () => {
+  it('writes the ready line with the guest pid, keeps stdout and stderr apart and exits with the status', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['print', 'out line 1\nout line 2\n', 'err line\n', '3'])));
     assert.deepEqual(await shim.ready, { ok: true, pid: 100 });
@@ -221,7 +221,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(existsSync(ws.muxSocket), false, 'mux.sock is removed when the container exits');
   });
 
-  it('keeps taking stdin while nobody reads its stdout', async () => {
+  it('keeps taking stdin while nobody reads its stdout', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['echo'])));
     assert.equal((await shim.ready).ok, true);
@@ -240,7 +240,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(Buffer.compare(shim.stdout(), input), 0);
   });
 
-  it('writes to real pipes without making the caller\'s end non-blocking', async () => {
+  it('writes to real pipes without making the caller\'s end non-blocking', LIMIT, async () => {
     const { ws } = await setup();
     const pipes = ['out', 'err'].map((name) => {
       const path = join(ws.dir, `${name}.fifo`);
@@ -274,7 +274,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(err.text(), 'to the other pipe\n');
   });
 
-  it('exits 137 when the guest process dies by SIGKILL', async () => {
+  it('exits 137 when the guest process dies by SIGKILL', LIMIT, async () => {
     const { ws } = await setup();
     const shim = track(startShim(ws.initArgs(['die', '9'])));
     assert.equal((await shim.ready).ok, true);
@@ -282,7 +282,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.deepEqual(await shim.exited, { code: 137, signal: null });
   });
 
-  it('relays stdin and turns its EOF into one STDIN_CLOSE', async () => {
+  it('relays stdin and turns its EOF into one STDIN_CLOSE', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['echo'])));
     assert.equal((await shim.ready).ok, true);
@@ -297,7 +297,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(agent.framesOf(FrameType.STDIN_CLOSE, INIT_STREAM).length, 1);
   });
 
-  it('passes 3 MiB of output through byte for byte', async () => {
+  it('passes 3 MiB of output through byte for byte', LIMIT, async () => {
     const { ws } = await setup();
     const size = 3 * 1024 * 1024 + 17;
     const shim = track(startShim(ws.initArgs(['bulk', String(size)])));
@@ -310,7 +310,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(firstWrong, -1);
   });
 
-  it('forwards the signals it receives as SIGNAL frames for its stream', async () => {
+  it('forwards the signals it receives as SIGNAL frames for its stream', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await shim.ready).ok, true);
@@ -325,7 +325,25 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.deepEqual(signalFrames(agent, INIT_STREAM), [10, 1, 2, 12, 3, 18, 15]);
   });
 
-  it('closes inherited descriptors above 2 except the ready fd', async () => {
+  it('treats a closed stdin as an empty one', LIMIT, async () => {
+    const { ws, agent } = await setup();
+    const args = ws.initArgs(['echo']);
+    // sh closes fd 0, then becomes the shim
+    const child = spawn('sh', ['-c', 'exec 0<&- "$0" "$@"', SHIM, ...args, '--ready-fd', '3'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    running.push(child);
+    const ready = await new Promise<string>((resolve) => {
+      let text = '';
+      (child.stdio[3] as Readable).on('data', (b: Buffer) => (text += b.toString())).on('close', () => resolve(text));
+    });
+    assert.equal(ready, '{"ok":true,"pid":100}\n');
+    await startContainer(ws);
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.equal(code, 0);
+    assert.equal(agent.framesOf(FrameType.STDIN_CLOSE, INIT_STREAM).length, 1);
+    assert.equal(agent.framesOf(FrameType.STDIN, INIT_STREAM).length, 0);
+  });
+
+  it('closes inherited descriptors above 2 except the ready fd', LIMIT, async () => {
     const { ws } = await setup();
     const shim = track(startShim(ws.initArgs(['wait']), { extraFds: 1 }));
     const leaked = shim.child.stdio[4] as Readable;
@@ -338,7 +356,7 @@ describe('vmrt-shim init', LIMIT, () => {
     await shim.exited;
   });
 
-  it('joins the network namespace given with --netns', async () => {
+  it('joins the network namespace given with --netns', LIMIT, async () => {
     const { ws } = await setup();
     const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
     running.push(holder);
@@ -356,7 +374,7 @@ describe('vmrt-shim init', LIMIT, () => {
     await shim.exited;
   });
 
-  it('waits for an agent socket that appears late', async () => {
+  it('waits for an agent socket that appears late', LIMIT, async () => {
     const ws = new Workspace();
     workspaces.push(ws);
     const shim = track(startShim(ws.initArgs(['exit', '0'])));
@@ -369,7 +387,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.deepEqual(await shim.exited, { code: 0, signal: null });
   });
 
-  it('reports a failed create on the ready fd, in the log and with exit status 1', async () => {
+  it('reports a failed create on the ready fd, in the log and with exit status 1', LIMIT, async () => {
     const { ws, agent } = await setup();
     agent.createError = 'rootfs /run/vmrt/shared/rootfs does not exist';
     const shim = track(startShim(ws.initArgs(['exit', '0'])));
@@ -382,7 +400,7 @@ describe('vmrt-shim init', LIMIT, () => {
     assert.equal(existsSync(ws.muxSocket), false);
   });
 
-  it('drops malformed frames from the agent and carries on', async () => {
+  it('drops malformed frames from the agent and carries on', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await shim.ready).ok, true);
@@ -409,7 +427,7 @@ describe('vmrt-shim init', LIMIT, () => {
     ]);
   });
 
-  it('leaves with 255 and a message when the agent sends a length it cannot trust', async () => {
+  it('leaves with 255 and a message when the agent sends a length it cannot trust', LIMIT, async () => {
     const { ws, agent } = await setup();
     const shim = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await shim.ready).ok, true);
@@ -422,8 +440,8 @@ describe('vmrt-shim init', LIMIT, () => {
   });
 });
 
-describe('vmrt-shim exec and the mux', LIMIT, () => {
-  it('serves exec shims next to the init stream and kills the process of a SIGKILLed exec shim', async () => {
+describe('vmrt-shim exec and the mux', () => {
+  it('serves exec shims next to the init stream and kills the process of a SIGKILLed exec shim', LIMIT, async () => {
     const { ws, agent } = await setup();
     const init = track(startShim(ws.initArgs(['echo'])));
     assert.equal((await init.ready).ok, true);
@@ -458,7 +476,7 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.deepEqual(signalFrames(agent, INIT_STREAM), []);
   });
 
-  it('routes the exits of exec processes that end with the init process, then leaves', async () => {
+  it('routes the exits of exec processes that end with the init process, then leaves', LIMIT, async () => {
     const { ws } = await setup();
     const init = track(startShim(ws.initArgs(['echo'])));
     assert.equal((await init.ready).ok, true);
@@ -472,7 +490,7 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.equal(existsSync(ws.muxSocket), false);
   });
 
-  it('kills the process of a client that leaves right after its exec request, and keeps stream ids per client', async () => {
+  it('kills the process of a client that leaves right after its exec request, and keeps stream ids per client', LIMIT, async () => {
     const { ws, agent } = await setup();
     const init = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await init.ready).ok, true);
@@ -499,7 +517,7 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.deepEqual(await init.exited, { code: 143, signal: null });
   });
 
-  it('greets mux clients with the HELLO and answers bad client frames with an error', async () => {
+  it('greets mux clients with the HELLO and answers bad client frames with an error', LIMIT, async () => {
     const { ws } = await setup();
     const init = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await init.ready).ok, true);
@@ -518,7 +536,7 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.deepEqual(await init.exited, { code: 143, signal: null });
   });
 
-  it('makes init and exec shims exit 255 with a message when the VM dies', async () => {
+  it('makes init and exec shims exit 255 with a message when the VM dies', LIMIT, async () => {
     const { ws, agent } = await setup();
     const init = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await init.ready).ok, true);
@@ -538,7 +556,7 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
     assert.deepEqual(ws.logLines().filter((l) => l.level !== 'error'), [], 'no warnings: the HELLO of the mux is expected');
   });
 
-  it('fails an exec when the container has no mux.sock', async () => {
+  it('fails an exec when the container has no mux.sock', LIMIT, async () => {
     const ws = new Workspace();
     workspaces.push(ws);
     const exec = track(startShim(ws.execArgs(['echo'])));
@@ -549,8 +567,8 @@ describe('vmrt-shim exec and the mux', LIMIT, () => {
   });
 });
 
-describe('vmrt-shim console', LIMIT, () => {
-  it('sends the pty master over the console socket and relays it, with resizes', async () => {
+describe('vmrt-shim console', () => {
+  it('sends the pty master over the console socket and relays it, with resizes', LIMIT, async () => {
     const { ws, agent } = await setup();
     const consoleSocket = join(ws.dir, 'console.sock');
     const receiver = spawn('python3', [CONSOLE_RECEIVER, consoleSocket], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -12,7 +12,8 @@
  *   ["wait"]                      runs until SIGNAL 9 or 15, which kill it
  * SIGNAL 9 or 15 kills a process that has not ended (as the default disposition would, also
  * before `start`); other signals are only recorded. The init process (create) runs its script
- * on `start`; exec processes at once. When the init process ends, the exec processes die by
+ * on `start` (STDIN and STDIN_CLOSE that come earlier wait for it, as the agent buffers
+ * them); exec processes run at once. When the init process ends, the exec processes die by
  * SIGKILL, as they do in the guest's pid namespace.
  */
 import { createServer, type Server, type Socket } from 'node:net';
@@ -39,6 +40,8 @@ interface FakeProcess {
   ended: boolean;
   /** Created by `create`: the container's init. */
   init: boolean;
+  /** STDIN and STDIN_CLOSE that arrived before `start`, as the agent buffers them. */
+  early: Frame[];
 }
 
 /** Byte i of a "bulk" output. */
@@ -185,6 +188,14 @@ export class FakeAgent {
     }
     const json = received.json ?? {};
     const process = this.processes.get(frame.stream);
+    if (process && !process.running && !process.ended && (frame.type === FrameType.STDIN || frame.type === FrameType.STDIN_CLOSE)) {
+      process.early.push(frame);
+      return;
+    }
+    this.act(frame, json, process);
+  }
+
+  private act(frame: Frame, json: Record<string, unknown>, process: FakeProcess | undefined): void {
     switch (frame.type) {
       case FrameType.REQUEST:
         this.request(frame.stream, json);
@@ -245,7 +256,7 @@ export class FakeAgent {
   }
 
   private addProcess(stream: number, args: string[], init: boolean): FakeProcess {
-    const process: FakeProcess = { stream, args, pid: this.nextPid++, running: false, ended: false, init };
+    const process: FakeProcess = { stream, args, pid: this.nextPid++, running: false, ended: false, init, early: [] };
     this.processes.set(stream, process);
     return process;
   }
@@ -275,6 +286,7 @@ export class FakeAgent {
         return;
       default:
         // "echo" and "wait" react to frames
+        for (const frame of process.early.splice(0)) this.act(frame, {}, process);
         return;
     }
   }
