@@ -36,13 +36,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     diagnosticCollectionName: 'vmrt',
   };
   client = new LanguageClient('vmrt', 'vmrt language server', serverOptions, clientOptions);
-  const profile = new ProfileStatus();
+  const profile = new ProfileStatus(client);
   context.subscriptions.push(
     profile,
     vscode.commands.registerCommand('vmrt.selectProfile', () => profile.pick()),
     vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
   );
   await client.start();
+  await profile.render();
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,40 +1,69 @@
-/** The status-bar item that shows the active lint profile; a click switches it (and writes the setting). */
+/**
+ * The status-bar item that shows the lint profile of the active file (its folder's
+ * .vmrt-lint.yaml wins over the setting, so the server says which); a click switches
+ * the `vmrt.lint.profile` setting through a quick pick.
+ */
 import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { ACTIVE_PROFILE, type ActiveProfileParams, type ActiveProfileResult } from '../../server/src/lsp/protocol.js';
 import { getProfile, PROFILE_NAMES } from '../../server/src/profiles/index.js';
 
 export class ProfileStatus implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('vmrt.profile', vscode.StatusBarAlignment.Right, 100);
-  private readonly listener: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor() {
+  constructor(private readonly client: LanguageClient) {
     this.item.name = 'vmrt lint profile';
     this.item.command = 'vmrt.selectProfile';
-    this.item.tooltip = 'vmrt: the runtime whose differences are reported. Click to switch.';
-    this.listener = vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('vmrt.lint')) this.render(); });
-    this.render();
+    const configFiles = vscode.workspace.createFileSystemWatcher('**/.vmrt-lint.{yaml,yml}');
+    this.subscriptions.push(
+      configFiles,
+      configFiles.onDidChange(() => this.refresh()),
+      configFiles.onDidCreate(() => this.refresh()),
+      configFiles.onDidDelete(() => this.refresh()),
+      vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('vmrt.lint')) this.refresh(); }),
+      vscode.window.onDidChangeActiveTextEditor(() => this.refresh()),
+    );
+    this.item.text = `$(vm) vmrt: ${this.setting}`;
     this.item.show();
   }
 
-  get profile(): string {
+  private get setting(): string {
     return vscode.workspace.getConfiguration('vmrt.lint').get<string>('profile', 'vmrt');
   }
 
   async pick(): Promise<void> {
-    const current = this.profile;
-    const items = PROFILE_NAMES.map((id) => ({ label: id, description: id === current ? '(active)' : '', detail: getProfile(id).description }));
-    const chosen = await vscode.window.showQuickPick(items, { title: 'vmrt: lint profile', placeHolder: `Active: ${current}` });
+    const current = this.setting;
+    const items = PROFILE_NAMES.map((id) => ({ label: id, description: id === current ? '(setting)' : '', detail: getProfile(id).description }));
+    const chosen = await vscode.window.showQuickPick(items, { title: 'vmrt: lint profile', placeHolder: `Setting: ${current} (a .vmrt-lint.yaml profile wins for its folder)` });
     if (!chosen || chosen.label === current) return;
     const target = vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
     await vscode.workspace.getConfiguration('vmrt.lint').update('profile', chosen.label, target);
   }
 
-  dispose(): void {
-    this.listener.dispose();
-    this.item.dispose();
+  private refresh(): void {
+    this.render().catch((error: unknown) => this.client.warn('vmrt: cannot show the active profile', error));
   }
 
-  private render(): void {
-    const enabled = vscode.workspace.getConfiguration('vmrt.lint').get<boolean>('enable', true);
-    this.item.text = enabled ? `$(vm) vmrt: ${this.profile}` : '$(vm) vmrt: off';
+  /** Asks the server which profile applies to the active file. */
+  async render(): Promise<void> {
+    if (!vscode.workspace.getConfiguration('vmrt.lint').get<boolean>('enable', true)) {
+      this.item.text = '$(vm) vmrt: off';
+      this.item.tooltip = 'vmrt linting is off (vmrt.lint.enable). Click to pick a profile.';
+      return;
+    }
+    const uri = vscode.window.activeTextEditor?.document.uri.toString();
+    const active: ActiveProfileResult = uri && this.client.isRunning()
+      ? await this.client.sendRequest<ActiveProfileResult>(ACTIVE_PROFILE, { uri } satisfies ActiveProfileParams)
+      : { profile: this.setting };
+    this.item.text = `$(vm) vmrt: ${active.profile}`;
+    this.item.tooltip = active.configFile
+      ? `vmrt: profile ${active.profile} from ${vscode.workspace.asRelativePath(active.configFile)}. Click to change the setting.`
+      : `vmrt: the runtime whose differences are reported (setting vmrt.lint.profile). Click to switch.`;
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+    this.item.dispose();
   }
 }

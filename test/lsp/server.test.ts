@@ -106,12 +106,14 @@ describe('diagnostics', () => {
     const config = file('e/.vmrt-lint.yaml', 'profile: runc\n');
     const path = file('e/compose.yaml');
     assert.deepEqual((await s.open(path, COMPOSE)).diagnostics, [], 'the file says runc; the settings say vmrt');
+    assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), { profile: 'runc', configFile: config });
     writeFileSync(config, 'profile: vmrt\nseverity:\n  host-network: info\n');
     const relinted = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: s.uri(config), type: 2 }] });
     const diagnostics = (await relinted).diagnostics;
     assert.deepEqual(codes(diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
     assert.equal(diagnostics[0]!.severity, 3, 'the file\'s feature severity beats the settings\' rule severity');
+    assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), { profile: 'vmrt', configFile: config });
   }, { settings: { lint: { profile: 'vmrt', severity: { 'host-network-mode': 'hint' } } } }));
 
   test('a compose file re-lints when its .env changes', () => withSession(async (s) => {

@@ -60,7 +60,7 @@ export class LintEngine {
   /** Lints an editor buffer as the file `path`. */
   lintDocument(path: string, text: string, settings: EditorSettings): DocumentLint {
     const linter = this.linter(settings);
-    const profile = linter.configFor(path).profile ?? settings.profile;
+    const { profile } = this.profileFor(path, settings);
     if (text.length > MAX_FILE_BYTES / 4 && Buffer.byteLength(text) > MAX_FILE_BYTES) {
       const read = decodeSource(path, Buffer.from(text));
       if ('problem' in read) return { findings: [problemFinding(read.problem)], profile };
@@ -82,9 +82,10 @@ export class LintEngine {
     return parseConfig(path, text).problems;
   }
 
-  /** The profile that applies to a file. */
-  profileFor(path: string, settings: EditorSettings): ProfileName {
-    return this.linter(settings).configFor(path).profile ?? settings.profile;
+  /** The profile that applies to a file, and the config file that chose it (if one did). */
+  profileFor(path: string, settings: EditorSettings): { profile: ProfileName; configFile?: string } {
+    const config = this.linter(settings).configFor(path);
+    return { profile: config.profile ?? settings.profile, ...(config.path ? { configFile: config.path } : {}) };
   }
 
   /** Every feature the rules recognise in the document, under any profile (for hovers on options that are fine here). */

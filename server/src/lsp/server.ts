@@ -21,7 +21,7 @@ import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
 import { LintEngine, type DocumentLint, type FeatureHit } from './engine.js';
 import { hoverAt } from './hover.js';
-import { LINT_FILES, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
+import { ACTIVE_PROFILE, LINT_FILES, type ActiveProfileParams, type ActiveProfileResult, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
 import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
 
 /** Long enough to absorb a burst (paste, multi-cursor, replace-all), short enough not to be felt. */
@@ -230,6 +230,12 @@ export function startServer(connection: Connection): void {
     return result;
   });
 
+  connection.onRequest(ACTIVE_PROFILE, async (params: ActiveProfileParams): Promise<ActiveProfileResult> => {
+    const settings = settingsByUri.get(params.uri) ?? (await loadSettings(params.uri).catch(() => globalSettings));
+    if (!params.uri.startsWith('file:')) return { profile: settings.profile };
+    return engine.profileFor(pathOf(params.uri), settings);
+  });
+
   connection.onHover(guard('hover', null, (params) => {
     const document = documents.get(params.textDocument.uri);
     const linted = document && current(document.uri);
@@ -254,7 +260,7 @@ export function startServer(connection: Connection): void {
     if (!document) return [];
     const profile = settingsFor(document.uri).profile;
     if (isConfigFile(document.uri)) return configCompletions(document.getText(), params.position, profile);
-    return pragmaCompletions(document.getText(), params.position, engine.profileFor(pathOf(document.uri), settingsFor(document.uri)));
+    return pragmaCompletions(document.getText(), params.position, engine.profileFor(pathOf(document.uri), settingsFor(document.uri)).profile);
   }));
 
   connection.onExecuteCommand(guard('command', undefined, (params) => {
