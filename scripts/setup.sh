@@ -43,7 +43,7 @@ npm ci --no-audit --no-fund --loglevel=error
 
 echo "setup: TypeScript build"
 npm run --silent build
-npm run --silent build:extension  # the VS Code extension bundle (dist/) and its extension-host test suite
+npm run --silent package >/dev/null  # the VS Code extension: dist/ bundles, its extension-host test suite, vmrt.vsix
 
 echo "setup: agent and shim"
 make -s -C runtime
