@@ -315,14 +315,22 @@ describe('vmrt-shim init', () => {
     const shim = track(startShim(ws.initArgs(['wait'])));
     assert.equal((await shim.ready).ok, true);
     await startContainer(ws);
-    const sent: [NodeJS.Signals, number][] = [['SIGUSR1', 10], ['SIGHUP', 1], ['SIGINT', 2], ['SIGUSR2', 12], ['SIGQUIT', 3], ['SIGCONT', 18]];
-    for (const [name, number] of sent) {
-      shim.child.kill(name);
+    const sigrtmin3 = 37; // SIGRTMIN+3 (glibc and musl reserve 32 and 33), systemd's halt signal
+    const forwarded: [NodeJS.Signals | number, number][] = [['SIGUSR1', 10], ['SIGHUP', 1], ['SIGINT', 2], ['SIGQUIT', 3], ['SIGCONT', 18], ['SIGTSTP', 20], [sigrtmin3, 37]];
+    for (const [signal, number] of forwarded) {
+      // Node knows no real-time signal numbers: kill(1) sends those.
+      if (typeof signal === 'number') execFileSync('kill', [`-${signal}`, String(shim.child.pid)]);
+      else shim.child.kill(signal);
       await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.stream === INIT_STREAM && f.json?.signal === number, `SIGNAL ${number}`);
     }
+    // The shim's own business: never forwarded (and without a console, SIGWINCH sends no RESIZE).
+    for (const signal of ['SIGWINCH', 'SIGCHLD', 'SIGPIPE'] as const) shim.child.kill(signal);
+    shim.child.kill('SIGUSR2');
+    await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.json?.signal === 12, 'SIGNAL 12');
     shim.child.kill('SIGTERM');
     assert.deepEqual(await shim.exited, { code: 143, signal: null });
-    assert.deepEqual(signalFrames(agent, INIT_STREAM), [10, 1, 2, 12, 3, 18, 15]);
+    assert.deepEqual(signalFrames(agent, INIT_STREAM), [10, 1, 2, 3, 18, 20, 37, 12, 15]);
+    assert.deepEqual(agent.framesOf(FrameType.RESIZE), []);
   });
 
   it('treats a closed stdin as an empty one', LIMIT, async () => {
