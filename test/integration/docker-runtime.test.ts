@@ -162,6 +162,13 @@ test('docker rm -f of a running container leaves nothing behind', async () => {
   assert.match(readFileSync(`/proc/${containerdShim}/cmdline`, 'utf8'), /containerd-shim/);
   const shared = [...openObjects(pidOf('qemu-system'))].filter((o) => openObjects(containerdShim).has(o));
   assert.deepEqual(shared, []);
+  // docker stats reads the cgroup of the pid in the pid file (the shim): QEMU is in it too.
+  for (const needle of ['qemu-system', 'vmrt-shim']) {
+    assert.match(readFileSync(`/proc/${pidOf(needle)}/cgroup`, 'utf8'), new RegExp(`:/docker/${id}$`, 'm'), needle);
+  }
+  const usage = d.dockerOk(['stats', '--no-stream', '--format', '{{.MemUsage}}', id]);
+  const [, amount, unit] = /^([\d.]+)(MiB|GiB)/.exec(usage) ?? [];
+  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM: ${usage}`);
   d.dockerOk(['rm', '-f', id]);
   await assertNothingLeft(id);
 });

@@ -26,16 +26,41 @@ export function mergeDaemonJson(existing: string | undefined, file: string): Rec
   return { ...config, runtimes: { ...runtimes, ...runtimeEntry().runtimes } };
 }
 
+/** containerd's CRI runtime entry (runc v2 shim with vmrt as its binary) and the RuntimeClass. */
+export function containerdConfig(): string {
+  return [
+    '# /etc/containerd/config.toml (containerd 1.6, CRI plugin):',
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt]',
+    '  runtime_type = "io.containerd.runc.v2"',
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt.options]',
+    `  BinaryName = "${launcherPath()}"`,
+    '',
+    '# Kubernetes: pods with runtimeClassName: vmrt run in vmrt VMs.',
+    'apiVersion: node.k8s.io/v1',
+    'kind: RuntimeClass',
+    'metadata:',
+    '  name: vmrt',
+    'handler: vmrt',
+    '',
+  ].join('\n');
+}
+
 export const install: Command = {
   name: 'install',
-  usage: 'install --docker [--write [daemon.json]]',
-  summary: 'print (or merge into daemon.json) the Docker runtime entry for vmrt',
+  usage: 'install --docker [--write [daemon.json]] | install --containerd',
+  summary: 'print (or merge into daemon.json) the Docker runtime entry; print the containerd/Kubernetes one',
   flags: {
+    containerd: { kind: 'bool', help: 'print the containerd CRI runtime entry and a Kubernetes RuntimeClass' },
     docker: { kind: 'bool', help: 'the Docker daemon.json entry' },
     write: { kind: 'bool', help: `merge it into daemon.json (default ${DEFAULT_DAEMON_JSON})` },
   },
   async run(args) {
-    if (!flagBool(args, 'docker')) throw new UsageError('install needs --docker (the only target so far)');
+    if (flagBool(args, 'containerd')) {
+      expectPositionals(args, 'install', []);
+      process.stdout.write(containerdConfig());
+      return 0;
+    }
+    if (!flagBool(args, 'docker')) throw new UsageError('install needs --docker or --containerd');
     if (!flagBool(args, 'write')) {
       expectPositionals(args, 'install', []);
       process.stdout.write(`${JSON.stringify(runtimeEntry(), null, 2)}\n`);
