@@ -19,6 +19,7 @@ struct container {
     char *id;
     pid_t pid;      /* guest pid of the container's init (PID 1 of its pid namespace) */
     int start_fd;   /* write end of the pipe the init waits on until `start` */
+    char *seccomp;  /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
     enum container_status status;
 };
 
@@ -64,7 +65,8 @@ int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
-int exec_process(const struct json_doc *d, int process, char *err, size_t errlen);
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp,
+                 char *err, size_t errlen);
 
 /* caps.c: process.capabilities; no-ops without that object. The bounding
  * set is cut before the uid change, the other sets are set after it. */
@@ -80,6 +82,10 @@ int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *e
 int cgroup_enter(const char *id, char *err, size_t errlen);
 /* Removes the (empty) cgroup of a stopped container. */
 void cgroup_remove(const char *id);
+
+/* seccomp.c: installs the filter of an OCI linux.seccomp object (no-op
+ * when tok is not an object). */
+int seccomp_install(const struct json_doc *d, int seccomp, char *err, size_t errlen);
 
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);

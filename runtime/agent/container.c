@@ -478,8 +478,10 @@ static int plan_process(const struct json_doc *d, int process, struct process_pl
     return 0;
 }
 
-int exec_process(const struct json_doc *d, int process, char *err, size_t errlen)
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp,
+                 char *err, size_t errlen)
 {
+    int no_new_privs = json_bool_value(d, json_get(d, process, "noNewPrivileges"), 0);
     int user = json_get(d, process, "user");
     uid_t uid = (uid_t)json_i64_or(d, json_get(d, user, "uid"), 0);
     gid_t gid = (gid_t)json_i64_or(d, json_get(d, user, "gid"), 0);
@@ -529,6 +531,10 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
         }
         close(fd);
     }
+    /* Without no_new_privs only a privileged process may install a filter:
+     * then it goes in before the uid change (the syscalls that follow must be
+     * allowed by it, as with runc); otherwise as late as possible. */
+    if (!no_new_privs && seccomp_install(seccomp_doc, seccomp, err, errlen) != 0) return -1;
     if (caps_before_user(d, process, err, errlen) != 0) return -1;
     if (setgroups(ngids, gids) != 0) FAIL("setgroups: %s", strerror(errno));
     if (setgid(gid) != 0) FAIL("setgid %u: %s", (unsigned)gid, strerror(errno));
@@ -537,13 +543,14 @@ int exec_process(const struct json_doc *d, int process, char *err, size_t errlen
 
     int64_t mask = json_i64_or(d, json_get(d, user, "umask"), 022);
     umask((mode_t)mask);
-    if (json_bool_value(d, json_get(d, process, "noNewPrivileges"), 0)) {
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    }
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (no_new_privs) {
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if (seccomp_install(seccomp_doc, seccomp, err, errlen) != 0) return -1;
+    }
 
     execv(plan.exe, plan.args);
     FAIL("exec %s: %s", plan.exe, strerror(errno));

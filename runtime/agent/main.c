@@ -368,7 +368,13 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
         child_fail(sync_fd, err);
     }
     if (!is_init) {
-        exec_process(d, process, err, sizeof err);
+        /* The container's seccomp filter applies to exec'd processes too. */
+        struct json_doc seccomp;
+        memset(&seccomp, 0, sizeof seccomp);
+        if (c->seccomp && json_parse(&seccomp, c->seccomp, strlen(c->seccomp)) != 0) {
+            child_fail(sync_fd, "seccomp: stored profile does not parse");
+        }
+        exec_process(d, process, &seccomp, c->seccomp ? 0 : -1, err, sizeof err);
         child_fail(sync_fd, err);
     }
     (void)!write(sync_fd, "R", 1);
@@ -380,7 +386,7 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     if (n != 1) {
         _exit(0); /* never started */
     }
-    exec_process(d, process, err, sizeof err);
+    exec_process(d, process, d, json_get(d, json_get(d, tok, "linux"), "seccomp"), err, sizeof err);
     dprintf(2, "vmrt: %s\n", err);
     _exit(127);
 }
@@ -529,6 +535,11 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
         } else {
             c = calloc(1, sizeof *c);
             c->id = strdup(id);
+            int seccomp = json_get(d, json_get(d, spec, "linux"), "seccomp");
+            if (json_is(d, seccomp, JSON_OBJECT)) {
+                const struct json_tok *t = &d->toks[seccomp];
+                c->seccomp = strndup(d->src + t->start, t->end - t->start);
+            }
             c->start_fd = -1;
             c->status = CONTAINER_CREATED;
             c->next = A.containers;

@@ -278,6 +278,47 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     });
   });
 
+  it('applies linux.seccomp to the container process and to exec', async () => {
+    const seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [
+        { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 1, value: 10, op: 'SCMP_CMP_EQ' }] },
+        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1,
+          args: [{ index: 1, value: 20, op: 'SCMP_CMP_GE' }, { index: 1, value: 25, op: 'SCMP_CMP_LE' }] },
+        { names: ['no_such_syscall'], action: 'SCMP_ACT_KILL' },
+      ],
+    };
+    const { id, stream } = await run(
+      ['sh', '-c', 'mkdir /tmp/a; kill -10 1; kill -21 1; kill -26 1 && echo allowed-26; kill -0 1 && echo allowed-0; read x'],
+      {},
+      { linux: { seccomp } },
+    );
+    const execStream = vm.stream();
+    await vm.stdoutUntil(stream, 'allowed-0\n');
+    const execAnswer = await vm.request(execStream, {
+      op: 'exec', id, process: { args: ['mkdir', '/tmp/b'], env: ['PATH=/bin'], cwd: '/' },
+    });
+    assert.equal(execAnswer.ok, true, JSON.stringify(execAnswer));
+    assert.deepEqual(await vm.result(execStream), {
+      stdout: '',
+      stderr: "mkdir: can't create directory '/tmp/b': Operation not permitted\n",
+      exit: { status: 1, signal: 0 },
+    });
+    vm.send(FrameType.STDIN_CLOSE, stream);
+    assert.deepEqual(await vm.result(stream), {
+      stdout: '',
+      stderr: [
+        "mkdir: can't create directory '/tmp/a': Operation not permitted",
+        "sh: can't kill pid 1: Permission denied",
+        "sh: can't kill pid 1: Operation not permitted",
+        '',
+      ].join('\n'),
+      exit: { status: 1, signal: 0 },
+    });
+  });
+
   it('limits the capability sets to process.capabilities', async () => {
     const caps = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
     const { stream } = await run(['grep', '-E', '^Cap(Prm|Eff|Bnd)', '/proc/self/status'], {

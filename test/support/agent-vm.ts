@@ -68,7 +68,7 @@ export function makeBusyboxRootfs(dir: string): void {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'tmp'));
   copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'));
-  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd', 'grep', 'cut', 'wc', 'head']) {
+  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd', 'grep', 'cut', 'wc', 'head', 'mkdir']) {
     symlinkSync('busybox', join(dir, 'bin', applet));
   }
 }
