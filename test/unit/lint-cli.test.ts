@@ -153,7 +153,7 @@ test('usage errors exit 2 with a message and the usage', () => {
   ];
   for (const [args, message] of cases) {
     const out = spawnCli(args);
-    assert.equal(out.code, 2, args.join(' '));
+    assert.equal(out.code, 2, `${args.join(' ')}: ${out.stderr}`);
     assert.equal(out.stdout, '');
     assert.ok(out.stderr.startsWith(message), `${args.join(' ')}: ${out.stderr.split('\n')[0]}`);
     assert.match(out.stderr, /\n\nUsage: vmrt-lint \[options\] <files or folders…>\n/);
