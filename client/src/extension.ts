@@ -15,7 +15,7 @@ const LANGUAGES = ['dockerfile', 'dockercompose', 'yaml', 'json', 'jsonc', 'shel
 
 let client: LanguageClient | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.cjs'));
   const serverOptions: ServerOptions = {
     run: { module: serverModule, transport: TransportKind.ipc },
@@ -42,8 +42,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('vmrt.selectProfile', () => profile.pick()),
     vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
   );
-  await client.start();
-  await profile.render();
+  // Activation does not wait for the server: it starts in its own process and reports when ready.
+  void client.start().then(() => profile.render(), (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'));
 }
 
 export async function deactivate(): Promise<void> {

@@ -128,6 +128,23 @@ describe('diagnostics', () => {
     assert.deepEqual((await relinted).diagnostics, []);
   }));
 
+  test('extends: what a compose file inherits shows in the extended file, and follows its changes', () => withSession(async (s) => {
+    const base = file('s/base.yaml', 'services:\n  base:\n    image: nginx\n    network_mode: host\n');
+    const child = 'services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n    cpus: 2\n';
+    const path = file('s/compose.yaml', child);
+    const inBase = s.diagnostics(s.uri(base));
+    assert.deepEqual(codes((await s.open(path, child)).diagnostics), ['5:4-5:8 cpus-limit']);
+    assert.deepEqual(codes((await inBase).diagnostics), ['3:4-3:16 host-network-mode']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    writeFileSync(base, 'services:\n  base:\n    image: nginx\n    privileged: true\n');
+    const changed = s.diagnostics(s.uri(base));
+    await s.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: s.uri(base), type: 2 }] });
+    assert.deepEqual(codes((await changed).diagnostics), ['3:4-3:14 privileged-mode']);
+    const cleared = s.diagnostics(s.uri(base));
+    await s.close(path);
+    assert.deepEqual((await cleared).diagnostics, [], 'closing the extending file takes its findings back');
+  }));
+
   test('syntax errors: located; left out when another extension reports them', async () => {
     const broken = 'services:\n  web:\n    image: [nginx\n';
     await withSession(async (s) => {

@@ -20,8 +20,10 @@ import { layerConfig, type EditorSettings } from './settings.js';
 export interface DocumentLint {
   /** The front end that read the document; undefined when none does. */
   kind?: FileKind;
-  /** Findings located in this document (findings in files it extends belong to those files). */
+  /** Findings located in this document. */
   findings: Finding[];
+  /** Findings located in files this document extends or includes (compose), found through it. */
+  elsewhere: Finding[];
   profile: ProfileName;
 }
 
@@ -63,10 +65,10 @@ export class LintEngine {
     const { profile } = this.profileFor(path, settings);
     if (text.length > MAX_FILE_BYTES / 4 && Buffer.byteLength(text) > MAX_FILE_BYTES) {
       const read = decodeSource(path, Buffer.from(text));
-      if ('problem' in read) return { findings: [problemFinding(read.problem)], profile };
+      if ('problem' in read) return { findings: [problemFinding(read.problem)], elsewhere: [], profile };
     }
     const result = linter.lintText(path, text, false);
-    return { kind: result.kind, findings: result.findings.filter((f) => f.file === path), profile };
+    return { kind: result.kind, ...splitByFile(result.findings, path), profile };
   }
 
   /** Lints a file that is not open (Lint Workspace); undefined when no front end reads it. */
@@ -74,7 +76,7 @@ export class LintEngine {
     const linter = this.linter(settings);
     const result = linter.lintFile(path, false);
     if (!result.linted) return undefined;
-    return { kind: result.kind, findings: result.findings.filter((f) => f.file === path), profile: result.config.profile ?? settings.profile };
+    return { kind: result.kind, ...splitByFile(result.findings, path), profile: result.config.profile ?? settings.profile };
   }
 
   /** Problems of a `.vmrt-lint.yaml` buffer. */
@@ -118,6 +120,14 @@ export class LintEngine {
     if (!linter) this.linters.set(key, (linter = new EditorLinter(settings)));
     return linter;
   }
+}
+
+/** A document's own findings, and the feature findings it leads to in other files (not their config or syntax problems). */
+function splitByFile(findings: Finding[], path: string): Pick<DocumentLint, 'findings' | 'elsewhere'> {
+  return {
+    findings: findings.filter((f) => f.file === path),
+    elsewhere: findings.filter((f) => f.file !== path && f.feature !== 'schema' && f.feature !== 'parse-error' && f.feature !== 'file'),
+  };
 }
 
 function readText(path: string): string | undefined {

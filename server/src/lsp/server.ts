@@ -8,7 +8,7 @@
  * an empty result, never a crash (a user's half-typed file must not stop the server).
  */
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind, DidChangeConfigurationNotification, TextDocuments, TextDocumentSyncKind,
   type Connection, type InitializeParams, type InitializeResult, type Diagnostic,
@@ -41,8 +41,10 @@ export function startServer(connection: Connection): void {
   const timers = new Map<string, NodeJS.Timeout>();
   /** When each document was last linted (performance.now()). */
   const lastLint = new Map<string, number>();
-  /** Closed files whose diagnostics Lint Workspace published (kept until the file changes or is opened). */
-  const closedWithDiagnostics = new Set<string>();
+  /** Lints of files that are not open (Lint Workspace), kept until the file changes or is opened. */
+  const closedResults = new Map<string, DocumentLint>();
+  /** Findings located in a file (key) that other documents (inner key) found through extends/include. */
+  const foreign = new Map<string, Map<string, Finding[]>>();
   /** Dependency path → URIs of the documents that read it. */
   const dependents = new Map<string, Set<string>>();
   const settingsByUri = new Map<string, EditorSettings>();
@@ -75,10 +77,48 @@ export function startServer(connection: Connection): void {
     return settings;
   }
 
-  function publish(uri: string, findings: readonly Finding[], version?: number, kind?: DocumentLint['kind']): void {
+  /**
+   * What to show for a file: an open document's own lint (its buffer is the truth: findings
+   * other documents made from its saved text could point at moved lines); for a closed file,
+   * its Lint Workspace result plus what open documents found in it through extends/include.
+   */
+  function findingsOf(uri: string): { findings: Finding[]; kind?: DocumentLint['kind'] } {
+    const open = results.get(uri)?.lint;
+    if (documents.get(uri)) return { findings: open?.findings ?? [], kind: open?.kind };
+    const own = closedResults.get(uri);
+    const seen = new Set<string>();
+    const findings: Finding[] = [];
+    for (const finding of [...(own?.findings ?? []), ...[...(foreign.get(uri)?.values() ?? [])].flat()]) {
+      const key = `${finding.rule}|${JSON.stringify(finding.range)}|${finding.message}`;
+      if (!seen.has(key)) { seen.add(key); findings.push(finding); }
+    }
+    return { findings, kind: own?.kind };
+  }
+
+  function publish(uri: string, version?: number): void {
+    const { findings, kind } = findingsOf(uri);
     const shown = findings.filter((f) => !(f.rule === 'parse-error' && kind && syntaxElsewhere.has(kind as SyntaxKind)));
     const diagnostics: Diagnostic[] = shown.map(toDiagnostic);
     void connection.sendDiagnostics({ uri, version, diagnostics });
+  }
+
+  /** Records what `source` found in other files and republishes the files whose share changed. */
+  function setForeign(source: string, elsewhere: readonly Finding[]): void {
+    const byTarget = new Map<string, Finding[]>();
+    for (const finding of elsewhere) {
+      const target = pathToFileURL(finding.file).href;
+      byTarget.set(target, [...(byTarget.get(target) ?? []), finding]);
+    }
+    for (const [target, sources] of foreign) {
+      if (sources.has(source) && !byTarget.has(target)) { sources.delete(source); if (!documents.get(target)) publish(target); }
+    }
+    for (const [target, found] of byTarget) {
+      let sources = foreign.get(target);
+      if (!sources) foreign.set(target, (sources = new Map()));
+      if (JSON.stringify(sources.get(source)) === JSON.stringify(found)) continue;
+      sources.set(source, found);
+      if (!documents.get(target)) publish(target);
+    }
   }
 
   /** Lints the open document now and publishes, unless a newer version arrived meanwhile. */
@@ -90,14 +130,15 @@ export function startServer(connection: Connection): void {
     const version = document.version;
     const text = document.getText();
     let lint: DocumentLint;
-    if (!settings.enable) lint = { findings: [], profile: settings.profile };
-    else if (isConfigFile(uri)) lint = { findings: engine.lintConfigDocument(path, text), profile: settings.profile };
+    if (!settings.enable) lint = { findings: [], elsewhere: [], profile: settings.profile };
+    else if (isConfigFile(uri)) lint = { findings: engine.lintConfigDocument(path, text), elsewhere: [], profile: settings.profile };
     else lint = engine.lintDocument(path, text, settings);
     if (documents.get(uri)?.version !== version) return undefined;
     const linted: Linted = { version, lint };
     results.set(uri, linted);
     lastLint.set(uri, performance.now());
-    publish(uri, lint.findings, version, lint.kind);
+    publish(uri, version);
+    setForeign(uri, lint.elsewhere);
     return linted;
   });
 
@@ -152,7 +193,7 @@ export function startServer(connection: Connection): void {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND], resolveProvider: false },
-        completionProvider: { triggerCharacters: [' ', ',', '-'], resolveProvider: false },
+        completionProvider: { triggerCharacters: [' ', ','], resolveProvider: false },
         executeCommandProvider: { commands: [SHOW_DOCS_COMMAND] },
       },
       serverInfo: { name: 'vmrt-language-server' },
@@ -176,13 +217,13 @@ export function startServer(connection: Connection): void {
       const path = pathOf(change.uri);
       if (isConfigFile(change.uri)) configChanged = true;
       relintDependents(path);
-      if (closedWithDiagnostics.has(change.uri) && !documents.get(change.uri)) lintClosed(change.uri);
+      if (closedResults.has(change.uri) && !documents.get(change.uri)) lintClosed(change.uri);
     }
     if (configChanged) { engine.reset(); relintOpen(); }
   }));
 
   documents.onDidOpen(guard('open', undefined, ({ document }) => {
-    closedWithDiagnostics.delete(document.uri);
+    closedResults.delete(document.uri);
     void loadSettings(document.uri).then(() => { lintNow(document.uri); trackDependencies(document.uri); }, (error: unknown) => log(`settings: ${String(error)}`));
   }));
   documents.onDidChangeContent(guard('change', undefined, ({ document }) => {
@@ -202,16 +243,17 @@ export function startServer(connection: Connection): void {
     results.delete(document.uri);
     settingsByUri.delete(document.uri);
     for (const users of dependents.values()) users.delete(document.uri);
-    publish(document.uri, []);
+    setForeign(document.uri, []);
+    publish(document.uri);
   }));
 
   /** Lints a file that is not open and publishes its diagnostics; undefined when no front end reads it. */
   const lintClosed = guard('lint file', undefined, (uri: string): DocumentLint | undefined => {
     const lint = engine.lintClosedFile(pathOf(uri), settingsFor(uri));
-    const had = closedWithDiagnostics.delete(uri);
-    if (!lint) { if (had) publish(uri, []); return undefined; }
-    publish(uri, lint.findings, undefined, lint.kind);
-    if (lint.findings.length > 0) closedWithDiagnostics.add(uri);
+    const had = closedResults.delete(uri);
+    if (lint) closedResults.set(uri, lint);
+    if (lint || had) publish(uri);
+    if (lint) setForeign(uri, lint.elsewhere);
     return lint;
   });
 
