@@ -4,7 +4,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { RuntimeError } from './errors.js';
 import type { Config } from './spec.js';
@@ -69,7 +70,16 @@ const CONFIG_SCHEMA = {
   },
 };
 
-const validate = new Ajv({ allErrors: false, strict: false }).compile(CONFIG_SCHEMA);
+let compiled: ValidateFunction | undefined;
+
+/** Compiled on first use: loading Ajv costs commands that read no bundle (start, kill, …) ~100 ms. */
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    compiled = new Ajv({ allErrors: false, strict: false }).compile(CONFIG_SCHEMA);
+  }
+  return compiled;
+}
 
 export interface Bundle {
   dir: string;
@@ -92,6 +102,7 @@ export function parseConfig(text: string, file: string): Config {
     const first = errors[0]!;
     throw new RuntimeError(`${file} is not valid JSON: ${printParseErrorCode(first.error)} at ${lineColumn(text, first.offset)}`);
   }
+  const validate = validator();
   if (!validate(value)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '(top level)';

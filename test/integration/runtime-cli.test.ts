@@ -172,6 +172,17 @@ test('bad input: clear errors, non-zero exits, nothing half-made', () => {
   assert.deepEqual([usage.status, usage.stderr], [2, 'vmrt: "kill" requires <container-id>\n']);
 });
 
+test('a create that fails after the VM booted (a failing prestart hook) undoes everything', () => {
+  const b = makeBusyboxBundle(join(work, 'badhook'), ['true'], (c) => {
+    c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo "hook saw $(cat)" >&2; exit 4'] }] };
+  });
+  const r = vmrtDetached(['create', '--bundle', b, 'badhook'], join(work, 'badhook'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^vmrt: error running prestart hook #0 \(\/bin\/sh\): exit status 4, output: hook saw \{"ociVersion":"1\.0\.2","id":"badhook","status":"created","pid":\d+,"bundle":"[^"]+"/);
+  assert.deepEqual(leftovers(root, 'badhook'), []);
+  assert.equal(existsSync(join(b, 'rootfs', 'bin', 'busybox')), true, 'the bundle\'s rootfs is untouched');
+});
+
 test('host networking is refused with host-network before any QEMU starts', () => {
   const b = makeBusyboxBundle(join(work, 'hostnet'), ['true'], (c) => {
     c.linux!.namespaces = c.linux!.namespaces!.filter((ns) => ns.type !== 'network');
