@@ -1,11 +1,12 @@
 /** vmrt-language-server over stdio: every capability, with exact ranges, edits and versions. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CodeAction, CompletionItem, Hover, MarkupContent } from 'vscode-languageserver/node';
-import { codes, LspSession, ROOT } from './harness.js';
+import { codes, LspSession, ROOT, SERVER_MAIN } from './harness.js';
 
 const COMPOSE = `services:
   web:
@@ -191,6 +192,12 @@ describe('diagnostics', () => {
     assert.deepEqual(result, { files: 1, findings: 2 });
     assert.deepEqual(codes((await published).diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
   }));
+});
+
+test('vmrt-language-server without a transport says how to run it and exits 2', () => {
+  const run = spawnSync(process.execPath, [SERVER_MAIN], { encoding: 'utf8' });
+  assert.equal(run.status, 2);
+  assert.equal(run.stderr, 'usage: vmrt-language-server --stdio | --node-ipc | --socket=<port> | --pipe=<name>\n');
 });
 
 describe('hover', () => {
