@@ -13,6 +13,8 @@ import { features } from './commands/features.js';
 import { install } from './commands/install.js';
 import { kill } from './commands/kill.js';
 import { list } from './commands/list.js';
+import { pause, resume } from './commands/pause.js';
+import { PENDING_COMMANDS } from './commands/pending.js';
 import { ps } from './commands/ps.js';
 import { run } from './commands/run.js';
 import { spec } from './commands/spec.js';
@@ -23,7 +25,7 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, features, check, env, version, install, spec];
+export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, ...PENDING_COMMANDS];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },
@@ -75,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return 0;
     }
-    const args = parseArgs(rest, command.flags);
+    // Pending commands take any flags: their error must be about the command, not a flag.
+    const args = PENDING_COMMANDS.includes(command) ? { flags: new Map(), positionals: rest } : parseArgs(rest, command.flags);
     logger.debug(`vmrt ${argv.join(' ')}`);
     return await command.run(args, { root: flagString(globals, 'root') ?? DEFAULT_ROOT, logger });
   } catch (err) {

@@ -11,7 +11,7 @@ import { isAlive, type ProcessRef } from './proc.js';
 import { SOCKET_BASE } from './paths.js';
 import type { Hook } from './hooks.js';
 
-export type Status = 'creating' | 'created' | 'running' | 'stopped';
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export interface ContainerState {
   vmrt: 1;
@@ -34,6 +34,8 @@ export interface ContainerState {
   /** Guest pid of the container's init process. */
   guestPid?: number;
   started: boolean;
+  /** Set by `pause` (QEMU stopped with SIGSTOP), cleared by `resume`. */
+  paused?: boolean;
   hooks: { poststart: Hook[]; poststop: Hook[] };
 }
 
@@ -112,7 +114,8 @@ export function listStates(root: string): ContainerState[] {
 export function statusOf(state: ContainerState): Status {
   if (!state.shim) return 'creating';
   if (!isAlive(state.shim)) return 'stopped';
-  return state.started ? 'running' : 'created';
+  if (!state.started) return 'created';
+  return state.paused ? 'paused' : 'running';
 }
 
 /** The OCI state (runc's `state` output). */

@@ -125,6 +125,16 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   const ps = JSON.parse(ok(['ps', '--format', 'json', 'life'])) as number[];
   assert.deepEqual(ps, [Number(pidText)]);
 
+  // pause stops the whole VM: the container's process makes no progress until resume.
+  ok(['pause', 'life']);
+  assert.equal(stateOf('life').status, 'paused');
+  assert.match(readFileSync(`/proc/${processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).find((p) => p.includes('qemu-system'))!.split(':')[0]}/status`, 'utf8'), /State:\s+T/);
+  ok(['resume', 'life']);
+  assert.equal(stateOf('life').status, 'running');
+  const update = vmrt(['update', '--resources', '-', 'life']);
+  assert.equal(update.status, 1);
+  assert.match(update.stderr, /^vmrt: "update" is not supported by vmrt yet \(feature "update", pending\)/);
+
   const running = vmrt(['delete', 'life']);
   assert.equal(running.status, 1);
   assert.match(running.stderr, /cannot delete container "life" that is not stopped: running/);

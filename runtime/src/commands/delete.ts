@@ -19,7 +19,7 @@ export const del: Command = {
       throw new RuntimeError(`container "${id}" does not exist`);
     }
     const status = statusOf(state);
-    if (!force && status === 'running') {
+    if (!force && (status === 'running' || status === 'paused')) {
       throw new RuntimeError(`cannot delete container "${id}" that is not stopped: ${status}`);
     }
     await destroyContainer(ctx.root, state, ctx.logger);
