@@ -167,20 +167,25 @@ export function startServer(connection: Connection): void {
    * changes already received apply first). Trailing edge: changes that arrive while a lint
    * is pending or just ran wait until `debounceMs` after the last of them.
    */
-  function schedule(uri: string): void {
+  function schedule(uri: string, why: 'edit' | 'context' = 'edit'): void {
     const pending = timers.get(uri);
     const quiet = performance.now() - (lastLint.get(uri) ?? -Infinity) >= debounceMs;
     clearTimeout(pending);
-    const run = () => { timers.delete(uri); lintNow(uri); };
+    // An edit whose version is already linted (the open handler got there first) needs no second run;
+    // a changed context (settings, config file, a dependency) re-lints the same version.
+    const run = () => {
+      timers.delete(uri);
+      if (why === 'context' || results.get(uri)?.version !== documents.get(uri)?.version) lintNow(uri);
+    };
     timers.set(uri, !pending && quiet ? setTimeout(run, 0) : setTimeout(run, debounceMs));
   }
 
   function relintOpen(): void {
-    for (const document of documents.all()) schedule(document.uri);
+    for (const document of documents.all()) schedule(document.uri, 'context');
   }
 
   function relintDependents(path: string): void {
-    for (const uri of dependents.get(path) ?? []) schedule(uri);
+    for (const uri of dependents.get(path) ?? []) schedule(uri, 'context');
   }
 
   connection.onInitialize(guard('initialize', { capabilities: {} }, (params: InitializeParams): InitializeResult => {
