@@ -12,7 +12,7 @@ import { runHooks, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
 import { qemuPath, shimPath } from './paths.js';
-import { isAlive, isolatedStdio, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
+import { isAlive, isolatedStdio, processesMentioning, processStartTime, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
@@ -143,53 +143,57 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     undo.push(() => rmSync(runDir, { recursive: true, force: true }));
 
-    const mounts: string[] = [];
+    // Saved after every step, so that `delete --force` can undo a create that was killed half-way.
+    const state: ContainerState = {
+      vmrt: 1, id, bundle: bundle.dir, rootfs: bundle.rootfs, created: new Date().toISOString(),
+      ociVersion: config.ociVersion, annotations: config.annotations ?? {}, runDir, mounts: [], netns: { path: '' },
+      cgroups: [], accelerator: opts.accelerator.accelerator, started: false,
+      hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
+    };
+    writeState(root, state);
+
     const sharedDir = sharedDirOf(root, id);
-    undo.push(() => removeShared(sharedDir, mounts));
-    const guestConfig = populateShared(config, bundle.rootfs, sharedDir, mounts);
+    undo.push(() => removeShared(sharedDir, state.mounts));
+    const guestConfig = populateShared(config, bundle.rootfs, sharedDir, state.mounts);
     const specFile = join(runDir, 'spec.json');
     writeFileSync(specFile, JSON.stringify(guestConfig));
 
-    let netns: ContainerState['netns'];
     const given = netnsPathFromConfig(config);
     if (given) {
-      netns = { path: given };
+      state.netns = { path: given };
     } else {
       const name = netnsNameFor(runDir);
-      netns = { path: createNetns(name), name };
+      state.netns = { path: createNetns(name), name };
       undo.push(() => deleteNetns(name));
     }
+    writeState(root, state);
 
     const consoleLog = consoleLogOf(root, id);
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
     const args = qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog });
-    const [nsenter, ...nsArgs] = inNetns(netns.path);
+    const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
     closeSync(qemuLogFd);
-    await sleep(0);
     const qemu = refOf(qemuPid);
+    state.qemu = qemu;
     undo.push(() => terminate(qemu, 0));
 
     const cgroupsPath = config.linux?.cgroupsPath;
-    const cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [qemu.pid]) : [];
-    undo.push(() => removeCgroups(cgroups));
+    state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [qemu.pid]) : [];
+    undo.push(() => removeCgroups(state.cgroups));
+    writeState(root, state);
 
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
-    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', netns.path];
+    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
     const { shim, guestPid } = await spawnShim(shimArgs, `creating container "${id}" in its VM`, shimLogOf(root, id), consoleLog);
     const shimRef = refOf(shim.pid!);
     undo.push(() => terminate(shimRef, 0));
-    addToCgroups(cgroups, shimRef.pid);
-
-    const state: ContainerState = {
-      vmrt: 1, id, bundle: bundle.dir, rootfs: bundle.rootfs, created: new Date().toISOString(),
-      ociVersion: config.ociVersion, annotations: config.annotations ?? {}, runDir, mounts, netns, cgroups,
-      accelerator: opts.accelerator.accelerator, qemu, shim: shimRef, guestPid, started: false,
-      hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
-    };
+    addToCgroups(state.cgroups, shimRef.pid);
+    state.shim = shimRef;
+    state.guestPid = guestPid;
     writeState(root, state);
     const hooksState = hookState(state, 'created');
     await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
@@ -209,13 +213,16 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
   }
 }
 
-/** True when `path` (or anything under it) is still a mount point. */
+/** Mount points at or under `path`, deepest first. */
+function mountsUnder(path: string): string[] {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((point): point is string => point !== undefined && (point === path || point.startsWith(`${path}/`)));
+  return points.sort((a, b) => a.length - b.length);
+}
+
 function mountedUnder(path: string): boolean {
-  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => {
-    const point = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    return point !== undefined && (point === path || point.startsWith(`${path}/`));
-  });
+  return mountsUnder(path).length > 0;
 }
 
 /**
@@ -223,7 +230,8 @@ function mountedUnder(path: string): boolean {
  * never recursively: a recursive remove of a folder still mounted would delete the user's files.
  */
 export function removeShared(sharedDir: string, mounts: readonly string[]): void {
-  const failures = unmountAll(mounts);
+  // Also what a create killed half-way mounted without recording it.
+  const failures = unmountAll([...new Set([...mounts, ...mountsUnder(sharedDir)])]);
   if (!existsSync(sharedDir)) return;
   if (mountedUnder(sharedDir)) throw new RuntimeError(`cannot unmount everything under ${sharedDir}: ${failures.join('; ')}`);
   for (const name of readdirSync(sharedDir)) {
@@ -258,11 +266,15 @@ export function execShims(runDir: string): ProcessRef[] {
 
 /** Ends every host process of the container and removes everything create made. */
 export async function destroyContainer(root: string, state: ContainerState, logger: Logger): Promise<void> {
-  for (const ref of [...execShims(state.runDir), state.shim]) signalProcess(ref, 'SIGKILL');
   // The guest's files live on the host (9p): there is nothing to flush, so QEMU is killed at once.
-  signalProcess(state.qemu, 'SIGKILL');
-  await terminate(state.qemu, 0);
-  await terminate(state.shim, 0);
+  // Every process of the container names its socket folder (a create killed half-way may not
+  // have recorded them all).
+  const refs = [...execShims(state.runDir), state.shim, state.qemu, ...processesMentioning(`${state.runDir}/`).flatMap((p) => {
+    const startTime = processStartTime(p.pid);
+    return startTime === undefined ? [] : [{ pid: p.pid, startTime }];
+  })];
+  for (const ref of refs) signalProcess(ref, 'SIGKILL');
+  for (const ref of refs) await terminate(ref, 0);
   const problems: string[] = [];
   const attempt = (what: string, step: () => void) => {
     try {

@@ -120,3 +120,18 @@ export function run(file: string, args: string[]): string {
   }
   return result.stdout;
 }
+
+/** Live host processes whose command line contains `needle` (QEMU and shims name their socket folder). */
+export function processesMentioning(needle: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (cmdline.includes(needle) && processStartTime(Number(name)) !== undefined) found.push({ pid: Number(name), cmdline });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}

@@ -4,7 +4,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
@@ -191,6 +192,19 @@ test('a create that fails after the VM booted (a failing prestart hook) undoes e
   assert.match(r.stderr, /^vmrt: error running prestart hook #0 \(\/bin\/sh\): exit status 4, output: hook saw \{"ociVersion":"1\.0\.2","id":"badhook","status":"created","pid":\d+,"bundle":"[^"]+"/);
   assert.deepEqual(leftovers(root, 'badhook'), []);
   assert.equal(existsSync(join(b, 'rootfs', 'bin', 'busybox')), true, 'the bundle\'s rootfs is untouched');
+});
+
+test('delete --force cleans up after a create that was killed half-way', async () => {
+  const b = makeBusyboxBundle(join(work, 'halfway'), ['true']);
+  const create = spawn(VMRT, ['--root', root, 'create', '--bundle', b, 'halfway'], { stdio: 'ignore' });
+  const agentSocket = join(runDirFor(root, 'halfway'), 'agent.sock');
+  const deadline = Date.now() + 30000;
+  while (!processesMentioning(agentSocket).some((p) => p.includes('qemu-system')) && Date.now() < deadline) await sleep(50);
+  create.kill('SIGKILL');
+  await new Promise((resolve) => create.on('exit', resolve));
+  assert.equal(stateOf('halfway').status, 'creating');
+  ok(['delete', '--force', 'halfway']);
+  assert.deepEqual(leftovers(root, 'halfway'), []);
 });
 
 test('host networking is refused with host-network before any QEMU starts', () => {

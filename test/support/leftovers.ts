@@ -3,25 +3,15 @@
  * its state folder, its socket folder, its netns, mounts under the root, and host processes
  * (QEMU and shims name the socket folder on their command lines).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
+import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
 
-/** Host processes whose command line mentions `needle`. */
+/** Host processes whose command line mentions `needle`, as "pid: cmdline". */
 export function processesMentioning(needle: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      const state = /State:\s+(\w)/.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
-      if (cmdline.includes(needle) && state !== 'Z') found.push(`${name}: ${cmdline.slice(0, 160)}`);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return found;
+  return liveProcessesMentioning(needle).map((p) => `${p.pid}: ${p.cmdline.slice(0, 160)}`);
 }
 
 export function leftovers(root: string, id: string): string[] {
