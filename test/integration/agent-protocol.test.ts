@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release as hostRelease } from 'node:os';
 import { join } from 'node:path';
 import { FrameType } from '../../runtime/src/agent/frames.js';
-import { AgentVm, guestFiles, type GuestFiles } from '../support/agent-vm.js';
+import { AgentVm, GUEST_DIR, guestFiles, type GuestFiles } from '../support/agent-vm.js';
 
 const ROOTFS = '/run/vmrt/shared/rootfs';
 
@@ -316,6 +316,25 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
         '',
       ].join('\n'),
       exit: { status: 1, signal: 0 },
+    });
+  });
+
+  it('applies a long allowlist with an ERRNO default and defaultErrnoRet', async () => {
+    // Every syscall the agent knows (the Makefile's table) except mkdir/mkdirat: a filter of
+    // Docker's size whose default action is taken only for those two.
+    const table = readFileSync(join(GUEST_DIR, '..', 'syscall_names.h'), 'utf8');
+    const names = [...table.matchAll(/\{ "(\w+)"/g)].map((m) => m[1]!).filter((n) => n !== 'mkdir' && n !== 'mkdirat');
+    assert.ok(names.length > 300, `only ${names.length} syscall names`);
+    const seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 38,
+      syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }],
+    };
+    const { stream } = await run(['sh', '-c', 'mkdir /tmp/a; echo still-running'], {}, { linux: { seccomp } });
+    assert.deepEqual(await vm.result(stream), {
+      stdout: 'still-running\n',
+      stderr: "mkdir: can't create directory '/tmp/a': Function not implemented\n",
+      exit: { status: 0, signal: 0 },
     });
   });
 
