@@ -93,6 +93,21 @@ const cases: [string, () => Promise<void>][] = [
     await diagnosticsBecome(script, ['2:16-2:26 host-pid-namespace']);
     await diagnosticsBecome(dockerfile, ['1:4-1:18 host-network-mode']);
   }],
+  ['"ignore here" inserts a pragma that silences the finding; pragma ids complete', async () => {
+    const script = workspaceUri('scripts/dev.sh');
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(script));
+    await diagnosticsBecome(script, ['2:16-2:26 host-pid-namespace']);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', script, new vscode.Range(2, 16, 2, 26));
+    const ignore = actions.find((a) => a.title === 'Ignore host-pid here (vmrt-ignore)');
+    assert.ok(ignore?.edit, actions.map((a) => a.title).join(', '));
+    assert.ok(await vscode.workspace.applyEdit(ignore.edit));
+    assert.equal(editor.document.lineAt(2).text, '# vmrt-ignore host-pid -- reason');
+    await diagnosticsBecome(script, []);
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', script, new vscode.Position(2, 19));
+    const labels = list.items.map((item) => (typeof item.label === 'string' ? item.label : item.label.label));
+    assert.ok(labels.includes('host-pid') && labels.includes('host-pid-namespace'), labels.slice(0, 10).join(', '));
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  }],
 ];
 
 export async function run(): Promise<void> {
