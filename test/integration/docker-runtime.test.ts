@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
@@ -93,6 +93,18 @@ test('exit codes: a status, and 137 for a SIGKILL of the guest process; stdout a
   d.dockerOk(['rm', id]);
 });
 
+test('volumes: a folder and a read-only file are shared with the VM, writes reach the host', () => {
+  const dir = join(d.dir, 'volume');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'in'), 'from-host\n');
+  writeFileSync(join(d.dir, 'one-file'), 'file-content\n');
+  const r = run(['-v', `${dir}:/data`, '-v', `${d.dir}/one-file:/etc/one-file:ro`, IMAGE, 'sh', '-c',
+    'cat /data/in /etc/one-file; echo from-guest > /data/out; echo x 2>/dev/null > /etc/one-file || echo read-only']);
+  assert.deepEqual([r.status, r.stdout], [0, 'from-host\nfile-content\nread-only\n']);
+  assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'from-guest\n');
+  assert.equal(readFileSync(join(d.dir, 'one-file'), 'utf8'), 'file-content\n');
+});
+
 test('stdin is piped with -i and ends with EOF', () => {
   const r = run(['-i', IMAGE, 'sh', '-c', 'cat; echo done'], 'hi\nthere\n');
   assert.deepEqual([r.status, r.stdout], [0, 'hi\nthere\ndone\n']);
@@ -121,6 +133,9 @@ test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () =>
   await waitFor('USR1 trap', () => (d.docker(['logs', 'svc']).stdout === 'ready\ngot-usr1\n' ? true : undefined));
 
   const started = Date.now();
+  // docker top runs the host's ps on `vmrt ps`: the shims stand in for the guest processes.
+  assert.match(d.dockerOk(['top', 'svc']), /vmrt-shim init .*--id [0-9a-f]{64}/);
+
   d.dockerOk(['stop', '-t', '20', 'svc']);
   assert.ok(Date.now() - started < 15000, 'the TERM trap ended the container before the timeout');
   assert.equal(d.docker(['logs', 'svc']).stdout, 'ready\ngot-usr1\ngot-term\n');
