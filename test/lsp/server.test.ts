@@ -184,6 +184,17 @@ describe('diagnostics', () => {
     assert.equal((await s.open(file('r/compose.yaml'), COMPOSE)).diagnostics.length, 2);
   }));
 
+  test('a handler that fails is logged and answered empty; the server keeps serving', () => withSession(async (s) => {
+    const path = file('t/compose.yaml');
+    await s.open(path, COMPOSE);
+    const logged = new Promise<void>((resolve) => { s.connection.onNotification('window/logMessage', (p: { message: string }) => { s.logs.push(p.message); if (p.message.startsWith('vmrt: hover failed')) resolve(); }); });
+    assert.equal(await s.request('textDocument/hover', { textDocument: { uri: s.uri(path) }, position: null }), null);
+    await logged;
+    assert.match(s.logs.find((l) => l.startsWith('vmrt: hover failed'))!, /TypeError/);
+    const hover = await s.request<Hover>('textDocument/hover', { textDocument: { uri: s.uri(path) }, position: { line: 3, character: 8 } });
+    assert.deepEqual(hover.range, HOST);
+  }));
+
   test('Lint Workspace: closed files get diagnostics from disk', () => withSession(async (s) => {
     const path = file('i/docker-compose.yml', COMPOSE);
     const readme = file('i/notes.txt', 'network_mode: host\n');
