@@ -146,13 +146,14 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       { pid, uid: 0, cmd: ['sleep', '600'] },
       { pid: execPid, uid: 0, cmd: ['sleep', '500'] },
     ];
-    // The exec'd shell replaces itself with `sleep 500` right after its output: poll briefly.
+    // The exec'd shell replaces itself with `sleep 500` right after its output, which then
+    // goes to sleep: poll briefly.
     let processes: PsEntry[] = [];
     for (let attempt = 0; attempt < 50; attempt++) {
       const ps = await vm.request(vm.stream(), { op: 'ps', id });
       assert.equal(ps.ok, true);
       processes = (ps.processes as PsEntry[]).sort((a, b) => a.pid - b.pid);
-      if (processes[1]?.cmd[0] === 'sleep') break;
+      if (processes[1]?.cmd[0] === 'sleep' && processes.every((p) => p.state === 'S')) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.deepEqual(processes.map((p) => ({ pid: p.pid, uid: p.uid, cmd: p.cmd })), expected);
