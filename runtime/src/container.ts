@@ -11,6 +11,7 @@ import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
+import { NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import { isAlive, isolatedStdio, processesMentioning, processStartTime, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
 import { populateShared, unmountAll } from './shared.js';
@@ -99,16 +100,39 @@ function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFi
 }
 
 /**
- * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3;
- * resolves with the shim once the guest process exists.
+ * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3.
+ * `ready` resolves with the guest pid once the guest process exists.
  */
-export async function spawnShim(args: string[], what: string, logFile: string, extraLog?: string): Promise<{ shim: ChildProcess; guestPid: number }> {
+export function startShim(args: string[], what: string, logFile: string, extraLog?: string): { shim: ChildProcess; ready: Promise<number> } {
   // Not detached: the shim calls setsid itself (a terminal needs it to lead its session).
   const shim = spawn(shimPath(), [...args, '--ready-fd', '3', '--log', logFile], {
     stdio: isolatedStdio(['inherit', 'inherit', 'inherit', 'pipe']),
   });
-  const guestPid = await awaitReady(shim, shim.stdio[3] as Readable, what, logFile, extraLog);
-  return { shim, guestPid };
+  const ready = awaitReady(shim, shim.stdio[3] as Readable, what, logFile, extraLog);
+  // Awaited later; a failure before then must not count as an unhandled rejection.
+  ready.catch(() => undefined);
+  return { shim, ready };
+}
+
+export async function spawnShim(args: string[], what: string, logFile: string): Promise<{ shim: ChildProcess; guestPid: number }> {
+  const { shim, ready } = startShim(args, what, logFile);
+  return { shim, guestPid: await ready };
+}
+
+/** Waits until `pid` has joined the network namespace at `netnsPath` (the shim does it itself). */
+async function awaitInNetns(ref: ProcessRef, netnsPath: string, logFile: string): Promise<void> {
+  const target = statSync(netnsPath).ino;
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    try {
+      if (statSync(`/proc/${ref.pid}/ns/net`).ino === target) return;
+    } catch {
+      // Not readable while the process starts or after it ended: decided below.
+    }
+    if (!isAlive(ref)) throw new RuntimeError(`the shim exited at start: ${tail(logFile) || 'no output'}`);
+    if (Date.now() > deadline) throw new RuntimeError(`the shim did not join the network namespace ${netnsPath} within 10 s`);
+    await sleep(5);
+  }
 }
 
 /** Waits for QEMU to serve the agent socket (it creates it right after it starts). */
@@ -156,7 +180,6 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     undo.push(() => removeShared(sharedDir, state.mounts));
     const guestConfig = populateShared(config, bundle.rootfs, sharedDir, state.mounts);
     const specFile = join(runDir, 'spec.json');
-    writeFileSync(specFile, JSON.stringify(guestConfig));
 
     const given = netnsPathFromConfig(config);
     if (given) {
@@ -168,10 +191,40 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     }
     writeState(root, state);
 
+    // The shim first: it joins the netns, so its pid is the hooks' state.pid (Docker's network
+    // hook configures /proc/<pid>/ns/net); it sends the spec only once QEMU's agent answers.
     const consoleLog = consoleLogOf(root, id);
+    const shimLog = shimLogOf(root, id);
+    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
+    if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
+    const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
+    if (shim.pid === undefined) await ready;
+    const shimRef = refOf(shim.pid!);
+    state.shim = shimRef;
+    undo.push(() => terminate(shimRef, 0));
+    const cgroupsPath = config.linux?.cgroupsPath;
+    state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
+    undo.push(() => removeCgroups(state.cgroups));
+    writeState(root, state);
+    await awaitInNetns(shimRef, state.netns.path, shimLog);
+
+    const hooksState = hookState(state, 'created');
+    await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
+    await runHooks(config.hooks?.prestart, hooksState, 'prestart');
+
+    // What the hooks configured moves into the VM.
+    const network = readNetwork(state.netns.path);
+    if (network.interfaces.length > 0) {
+      state.network = network;
+      writeState(root, state);
+      wireNetwork(state.netns.path, network);
+      guestConfig.annotations = { ...guestConfig.annotations, [NETWORK_ANNOTATION]: JSON.stringify(network) };
+    }
+    writeFileSync(specFile, JSON.stringify(guestConfig));
+
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog });
+    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog }), ...nicArgs(network)];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
@@ -179,25 +232,13 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const qemu = refOf(qemuPid);
     state.qemu = qemu;
     undo.push(() => terminate(qemu, 0));
-
-    const cgroupsPath = config.linux?.cgroupsPath;
-    state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [qemu.pid]) : [];
-    undo.push(() => removeCgroups(state.cgroups));
+    addToCgroups(state.cgroups, qemu.pid);
     writeState(root, state);
 
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
-    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
-    if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
-    const { shim, guestPid } = await spawnShim(shimArgs, `creating container "${id}" in its VM`, shimLogOf(root, id), consoleLog);
-    const shimRef = refOf(shim.pid!);
-    undo.push(() => terminate(shimRef, 0));
-    addToCgroups(state.cgroups, shimRef.pid);
-    state.shim = shimRef;
+    const guestPid = await ready;
     state.guestPid = guestPid;
     writeState(root, state);
-    const hooksState = hookState(state, 'created');
-    await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
-    await runHooks(config.hooks?.prestart, hooksState, 'prestart');
     if (opts.pidFile) writePidFile(opts.pidFile, shimRef.pid);
     logger.debug(`container ${id} created: shim ${shimRef.pid}, QEMU ${qemu.pid} (${opts.accelerator.accelerator}), guest pid ${guestPid}`);
     return { state, shim };
@@ -285,6 +326,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   };
   attempt('unmount', () => removeShared(sharedDirOf(root, state.id), state.mounts));
   if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
+  else if (state.network && state.netns.path) unwireNetwork(state.netns.path, state.network);
   removeCgroups(state.cgroups);
   attempt('run folder', () => rmSync(state.runDir, { recursive: true, force: true }));
   if (problems.length > 0) {

@@ -10,6 +10,7 @@ import { RuntimeError } from './errors.js';
 import { isAlive, type ProcessRef } from './proc.js';
 import { SOCKET_BASE } from './paths.js';
 import type { Hook } from './hooks.js';
+import type { GuestNetwork } from './network.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -28,6 +29,8 @@ export interface ContainerState {
   mounts: string[];
   netns: { path: string; /** set when vmrt created it (and so deletes it) */ name?: string };
   cgroups: string[];
+  /** The interfaces moved into the VM (see network.ts). */
+  network?: GuestNetwork;
   accelerator: string;
   qemu?: ProcessRef;
   shim?: ProcessRef;
@@ -112,7 +115,8 @@ export function listStates(root: string): ContainerState[] {
 
 /** The status right now: the init shim stands in for the container process. */
 export function statusOf(state: ContainerState): Status {
-  if (!state.shim) return 'creating';
+  // The guest pid arrives with the shim's ready line, the last step of create.
+  if (state.guestPid === undefined) return 'creating';
   if (!isAlive(state.shim)) return 'stopped';
   if (!state.started) return 'created';
   return state.paused ? 'paused' : 'running';

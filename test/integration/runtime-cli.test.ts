@@ -183,7 +183,7 @@ test('bad input: clear errors, non-zero exits, nothing half-made', () => {
   assert.deepEqual([usage.status, usage.stderr], [2, 'vmrt: "kill" requires <container-id>\n']);
 });
 
-test('a create that fails after the VM booted (a failing prestart hook) undoes everything', () => {
+test('a failing prestart hook (the shim already runs in the netns) undoes everything', () => {
   const b = makeBusyboxBundle(join(work, 'badhook'), ['true'], (c) => {
     c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo "hook saw $(cat)" >&2; exit 4'] }] };
   });
