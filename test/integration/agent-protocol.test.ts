@@ -363,7 +363,15 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     vm.sendRaw(badVersion);
     assert.deepEqual(await vm.response(79), { ok: false, error: 'malformed frame: unsupported protocol version' });
 
+    // A length below 6 cannot be trusted: answered on stream 0, the buffered input is dropped.
+    vm.sendRaw(Buffer.from([0, 0, 0, 2, 1, 2]));
+    assert.deepEqual(await vm.response(0), { ok: false, error: 'malformed frame: frame length below 6' });
+
     assert.deepEqual(await vm.request(80, { op: 'no-such-op' }), { ok: false, error: 'unknown op' });
+    assert.deepEqual(await vm.request(82, { op: 'start', id: 'nobody' }), { ok: false, error: 'container "nobody" does not exist' });
+    assert.deepEqual(await vm.request(83, { op: 'create', id: 'no-root', spec: { process: { args: ['sh'] } } }),
+      { ok: false, error: 'spec.root.path must be an absolute guest path' });
+    vm.send(FrameType.STDIN, 4242, 'to nobody');
     const state = await vm.request(81, { op: 'state' });
     assert.equal(state.ok, true);
     assert.ok(Array.isArray(state.containers));
