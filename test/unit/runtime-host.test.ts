@@ -11,6 +11,7 @@ import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
 import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
+import { nicArgs } from '../../runtime/src/network.js';
 
 test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified alone on v2', () => {
   const hybrid = [
@@ -105,4 +106,13 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator',
   assert.match(joined, /mount_tag=vmrt/);
   assert.match(joined, /-no-reboot/);
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
+});
+
+test('one virtio NIC per netns interface, on its tap, with the interface\'s MAC', () => {
+  const nic = { name: 'eth0', mac: '02:42:ac:11:00:02', mtu: 1500, addresses: ['172.17.0.2/16'], tap: 'vmrt-tap0' };
+  assert.deepEqual(nicArgs({ interfaces: [nic], routes: [] }), [
+    '-netdev', 'tap,id=net0,ifname=vmrt-tap0,script=no,downscript=no,vhost=off',
+    '-device', 'virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02',
+  ]);
+  assert.deepEqual(nicArgs({ interfaces: [], routes: [] }), []);
 });
