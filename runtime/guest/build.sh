@@ -65,7 +65,10 @@ fi
 deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
 if [[ -z "$deb" ]]; then
     echo "build.sh: downloading $pkg" >&2
-    (cd "$cache" && apt-get download "$pkg") || die "apt-get download $pkg failed"
+    # As root, apt's sandbox user could not write into the cache folder.
+    sandbox=()
+    [[ "$(id -u)" == 0 ]] && sandbox=(-o APT::Sandbox::User=root)
+    (cd "$cache" && apt-get download "${sandbox[@]}" "$pkg") || die "apt-get download $pkg failed"
     deb="$(ls "$cache"/"${pkg}"_*.deb | head -n1)"
 fi
 
@@ -187,6 +190,8 @@ for m in "${order[@]}"; do
 done
 printf '%s\n' "$release" >"$staging/etc/kernel-release"
 
+# Fixed timestamps: the same inputs give the same image.
+find "$staging" -exec touch -h -d @0 {} +
 (cd "$staging" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet --owner 0:0 --reproducible) |
     gzip -9n >"$out/initramfs.img.tmp"
 mv "$out/initramfs.img.tmp" "$out/initramfs.img"
