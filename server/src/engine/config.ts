@@ -9,6 +9,10 @@
  *   disable-ignore-pragma: true | false
  *
  * Mistakes are reported as findings in the config file, at the offending key or value.
+ *
+ * A base (an editor's settings) may lie under every file: the file wins key by key, and a
+ * severity the file gives a rule or a feature also replaces the base's severities of that
+ * feature's rules or that rule's feature.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -40,13 +44,35 @@ export interface LintConfig {
   problems: Finding[];
 }
 
-const OVERRIDES: readonly SeverityOverride[] = ['error', 'warning', 'info', 'hint', 'off'];
+export const SEVERITY_OVERRIDES: readonly SeverityOverride[] = ['error', 'warning', 'info', 'hint', 'off'];
 /** Ids a config may name: rules, features, and the file-level findings. */
-const KNOWN_IDS = new Set<string>([...FEATURE_IDS, ...RULES.map((r) => r.meta.id), 'schema', 'parse-error', 'file',
-  'file-too-large', 'binary-file', 'unreadable', 'internal-error', 'invalid-config']);
+export const CONFIG_IDS: readonly string[] = [...FEATURE_IDS, ...RULES.map((r) => r.meta.id), 'schema', 'parse-error', 'file',
+  'file-too-large', 'binary-file', 'unreadable', 'internal-error', 'invalid-config'];
+const KNOWN_IDS = new Set(CONFIG_IDS);
 
-export function defaultConfig(): LintConfig {
-  return { severity: {}, ignored: [], runtimeClasses: [...DEFAULT_RUNTIME_CLASSES], disableIgnorePragma: false, problems: [] };
+/** The values under every config file (an editor's settings). */
+export type ConfigBase = Partial<Pick<LintConfig, 'profile' | 'failureThreshold' | 'severity' | 'ignored' | 'runtimeClasses' | 'disableIgnorePragma'>>;
+
+/** The config of a file with no config file: the base, else the defaults. */
+export function defaultConfig(base: ConfigBase = {}): LintConfig {
+  return {
+    ...(base.profile ? { profile: base.profile } : {}),
+    ...(base.failureThreshold ? { failureThreshold: base.failureThreshold } : {}),
+    severity: { ...base.severity },
+    ignored: [...(base.ignored ?? [])],
+    runtimeClasses: [...(base.runtimeClasses ?? DEFAULT_RUNTIME_CLASSES)],
+    disableIgnorePragma: base.disableIgnorePragma ?? false,
+    problems: [],
+  };
+}
+
+const FEATURE_OF_RULE = new Map(RULES.map((rule) => [rule.meta.id, rule.meta.feature as string]));
+
+/** The ids a severity entry speaks for: itself, plus its feature (for a rule) or its rules (for a feature). */
+function relatedIds(id: string): string[] {
+  const feature = FEATURE_OF_RULE.get(id);
+  if (feature) return [id, feature];
+  return [id, ...RULES.filter((rule) => rule.meta.feature === id).map((rule) => rule.meta.id)];
 }
 
 /** The nearest config file at or above `dir`. */
@@ -60,14 +86,14 @@ export function findConfig(dir: string): string | undefined {
   }
 }
 
-export function loadConfig(path: string): LintConfig {
+export function loadConfig(path: string, base: ConfigBase = {}): LintConfig {
   const read = readSource(path);
-  if ('problem' in read) return { ...defaultConfig(), path, problems: [{ ...configFinding(path, read.problem.range, read.problem.message), rule: read.problem.rule, feature: 'file' }] };
-  return parseConfig(path, read.text);
+  if ('problem' in read) return { ...defaultConfig(base), path, problems: [{ ...configFinding(path, read.problem.range, read.problem.message), rule: read.problem.rule, feature: 'file' }] };
+  return parseConfig(path, read.text, base);
 }
 
-export function parseConfig(path: string, text: string): LintConfig {
-  const config: LintConfig = { ...defaultConfig(), path };
+export function parseConfig(path: string, text: string, base: ConfigBase = {}): LintConfig {
+  const config: LintConfig = { ...defaultConfig(base), path };
   const lines = new LineIndex(text);
   const rangeOf = (node: Node | null | undefined): Range => (node?.range ? lines.range(node.range[0], node.range[1]) : lines.range(0, 0));
   const report = (node: Node | null | undefined, message: string) => config.problems.push(configFinding(path, rangeOf(node), message));
@@ -100,18 +126,22 @@ export function parseConfig(path: string, text: string): LintConfig {
         if (scalar !== undefined && (THRESHOLDS as readonly string[]).includes(scalar)) config.failureThreshold = scalar as FailureThreshold;
         else report(value ?? (pair.key as Node), `failure-threshold must be one of ${THRESHOLDS.join(', ')}`);
         break;
-      case 'severity':
+      case 'severity': {
         if (!isMap(value)) { report(value ?? (pair.key as Node), 'severity must map rule or feature ids to error, warning, info, hint or off'); break; }
+        const written: Record<string, SeverityOverride> = {};
         for (const entry of value.items) {
           const id = isScalar(entry.key) ? String(entry.key.value) : '';
           const level = isScalar(entry.value) ? String(entry.value.value) : '';
           if (!checkId(id, entry.key as Node)) continue;
           // YAML 1.2 reads an unquoted `off` as a string; `false` means the same to a reader.
           const override = level === 'false' ? 'off' : level;
-          if ((OVERRIDES as readonly string[]).includes(override)) config.severity[id] = override as SeverityOverride;
+          if ((SEVERITY_OVERRIDES as readonly string[]).includes(override)) written[id] = override as SeverityOverride;
           else report((entry.value as Node) ?? (entry.key as Node), `severity of '${id}' must be error, warning, info, hint or off`);
         }
+        for (const id of Object.keys(written).flatMap(relatedIds)) delete config.severity[id];
+        Object.assign(config.severity, written);
         break;
+      }
       case 'ignored':
         config.ignored = stringsOf(value, 'ignored').filter((s) => checkId(s.value, s.node)).map((s) => s.value);
         break;

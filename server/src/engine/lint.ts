@@ -7,12 +7,12 @@
 import { dirname, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
-import { RULES, type Rule } from '../rules/index.js';
-import { defaultConfig, findConfig, loadConfig, type LintConfig } from './config.js';
+import { RULES, type Rule, type RuleHit } from '../rules/index.js';
+import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
-import { Suppressions, type CommentStyle } from './pragmas.js';
-import { FILE_START, readSource } from './read.js';
-import type { FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Severity } from './types.js';
+import { COMMENT_STYLES, Suppressions } from './pragmas.js';
+import { FILE_START, oversizedText, readSource, type ReadResult } from './read.js';
+import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from './types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */
@@ -25,6 +25,13 @@ export interface LinterOptions {
   frontEnds?: readonly FrontEnd[];
   rules?: readonly Rule[];
   env?: Readonly<Record<string, string | undefined>>;
+  /** Values under every config file (an editor's settings); each file's keys win. */
+  base?: ConfigBase;
+  /**
+   * Texts that stand for files on disk (an editor's unsaved buffers), for the linted file
+   * and the files it reads (compose .env, extends, include); undefined: read the disk.
+   */
+  buffers?: (path: string) => string | undefined;
 }
 
 export interface FileResult {
@@ -34,13 +41,21 @@ export interface FileResult {
   linted: boolean;
   findings: Finding[];
   config: LintConfig;
+  /** What the front end read, for callers that look further (hovers on options no finding flags). */
+  requests: ContainerRequest[];
+  /** Other files the result depends on (compose .env, extends, include), read or looked for. */
+  dependencies: string[];
+}
+
+/** An option a rule recognises, whether or not the profile reports its feature. */
+export interface RecognisedOption {
+  feature: Finding['feature'];
+  rule: string;
+  file: string;
+  range: Range;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2, hint: 3 };
-
-const COMMENT_STYLES: Record<FileKind, readonly CommentStyle[]> = {
-  oci: ['//'], devcontainer: ['//'], command: ['#', '<!--'], compose: ['#'], kubernetes: ['#'], dockerfile: ['#'],
-};
 
 export class Linter {
   private readonly frontEnds: readonly FrontEnd[];
@@ -56,13 +71,39 @@ export class Linter {
     this.rules = options.rules ?? RULES;
   }
 
-  /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults. */
+  /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults (over the base). */
   configFor(path: string): LintConfig {
     const configPath = this.options.configPath ? resolve(this.options.configPath) : this.discoverConfig(dirname(resolve(path)));
-    if (!configPath) return defaultConfig();
+    if (!configPath) return defaultConfig(this.options.base);
     let config = this.configs.get(configPath);
-    if (!config) this.configs.set(configPath, (config = loadConfig(configPath)));
+    if (!config) this.configs.set(configPath, (config = loadConfig(configPath, this.options.base)));
     return config;
+  }
+
+  /**
+   * Forgets the config file at `configPath` (changed, created or deleted), or every
+   * config file: the next lint reads them again, and reports their problems again.
+   */
+  invalidateConfigs(configPath?: string): void {
+    // Any created or deleted file changes which config a folder finds.
+    this.configPaths.clear();
+    if (configPath === undefined) {
+      this.configs.clear();
+      this.reportedConfigs.clear();
+    } else {
+      this.configs.delete(resolve(configPath));
+      this.reportedConfigs.delete(resolve(configPath));
+    }
+  }
+
+  /** Every option in `requests` some rule recognises, under any profile. */
+  recognisedOptions(requests: readonly ContainerRequest[]): RecognisedOption[] {
+    const found: RecognisedOption[] = [];
+    // A rule that throws recognises nothing here; lintText reports it.
+    for (const { rule, hit } of ruleHits(this.rules, requests, () => undefined)) {
+      found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
+    }
+    return found;
   }
 
   private discoverConfig(dir: string): string | undefined {
@@ -76,63 +117,82 @@ export class Linter {
    * ours, is skipped silently.
    */
   lintFile(path: string, explicit = true): FileResult {
-    const read = readSource(path);
-    if ('problem' in read) {
-      const kind = explicit ? (this.options.kind ?? kindByName(path)) : kindByName(path);
-      const config = this.configFor(path);
-      if (!explicit && !kind) return { file: path, linted: false, findings: [], config };
-      return this.finish(path, kind, true, config, [problemFinding(read.problem)], new Map());
-    }
-    return this.lintText(path, read.text, explicit);
+    const read = this.read(path);
+    if ('problem' in read) return this.unreadable(path, read.problem, explicit);
+    return this.lintSource(path, read.text, explicit);
   }
 
   /** Lints text as the file `path` (an editor buffer, stdin). */
   lintText(path: string, text: string, forceKind = true): FileResult {
+    const oversized = oversizedText(path, text);
+    if (oversized) return this.unreadable(path, oversized, true, forceKind);
+    return this.lintSource(path, text, forceKind);
+  }
+
+  /** A file the engine refuses (too large, binary, unreadable): one finding, unless a folder walk found a file that is not ours. */
+  private unreadable(path: string, problem: FileProblem, explicit: boolean, forceKind = explicit): FileResult {
+    const kind = forceKind ? (this.options.kind ?? kindByName(path)) : kindByName(path);
+    const config = this.configFor(path);
+    if (!explicit && !kind) return { file: path, linted: false, findings: [], config, requests: [], dependencies: [] };
+    return this.finish(path, kind, true, config, [problemFinding(problem)], new Map([[path, undefined]]));
+  }
+
+  /** A file's text: the caller's buffer when it has one, else the disk. */
+  private read(path: string): ReadResult {
+    const buffer = this.options.buffers?.(path);
+    if (buffer === undefined) return readSource(path);
+    const problem = oversizedText(path, buffer);
+    return problem ? { problem } : { text: buffer };
+  }
+
+  private lintSource(path: string, text: string, forceKind: boolean): FileResult {
     const config = this.configFor(path);
     const frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
-    const texts = new Map<string, string>([[path, text]]);
+    const texts = new Map<string, string | undefined>([[path, text]]);
     if (!frontEnd) return this.finish(path, undefined, false, config, [], texts);
 
+    const dependencies = new Set<string>();
     const context: FrontEndContext = {
       readFile: (other) => {
-        if (!texts.has(other)) {
-          const read = readSource(other);
-          if ('problem' in read) return undefined;
-          texts.set(other, read.text);
-        }
-        return texts.get(other);
+        if (other !== path) dependencies.add(other);
+        return this.cachedText(texts, other);
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
     };
 
     const findings: Finding[] = [];
+    let requests: ContainerRequest[] = [];
     try {
       const result = frontEnd.parse({ path, text }, context);
+      requests = result.requests;
       findings.push(...result.problems.map(problemFinding));
       const profile = this.profile(config);
-      for (const rule of this.rules) {
-        const verdict = verdictFor(profile, rule.meta.feature);
-        if (!verdict) continue;
-        for (const request of result.requests) {
-          try {
-            for (const hit of rule.check(request)) {
-              const finding: Finding = {
-                file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
-                message: findingMessage(hit.subject, verdict, profile.id), range: hit.option.range, docs: rule.meta.docs,
-              };
-              if (hit.fix) defineLazyFix(finding, hit.fix);
-              findings.push(finding);
-            }
-          } catch (error) {
-            findings.push(internalError(path, `rule ${rule.meta.id}`, error));
-          }
-        }
+      const verdicts = new Map(this.rules.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
+      const reported = this.rules.filter((rule) => verdicts.get(rule));
+      const failed = (rule: Rule, error: unknown) => findings.push(internalError(path, `rule ${rule.meta.id}`, error));
+      for (const { rule, hit } of ruleHits(reported, requests, failed)) {
+        const verdict = verdicts.get(rule)!;
+        const finding: Finding = {
+          file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
+          message: findingMessage(hit.subject, verdict, profile.id), range: hit.option.range, docs: rule.meta.docs,
+        };
+        if (hit.fix) defineLazyFix(finding, hit.fix);
+        findings.push(finding);
       }
     } catch (error) {
       findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
     }
-    return this.finish(path, frontEnd.kind, true, config, findings, texts, context);
+    return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
+  }
+
+  /** A file's text, read once per lint (undefined when it cannot be read). */
+  private cachedText(texts: Map<string, string | undefined>, path: string): string | undefined {
+    if (!texts.has(path)) {
+      const read = this.read(path);
+      texts.set(path, 'problem' in read ? undefined : read.text);
+    }
+    return texts.get(path);
   }
 
   private profile(config: LintConfig): Profile {
@@ -145,12 +205,12 @@ export class Linter {
 
   /** Severity overrides, ignores and pragmas, then the config's own problems (once per config file). */
   private finish(path: string, kind: FileKind | undefined, linted: boolean, config: LintConfig, raw: Finding[],
-    texts: Map<string, string>, context?: FrontEndContext): FileResult {
+    texts: Map<string, string | undefined>, read: Pick<FileResult, 'requests' | 'dependencies'> = { requests: [], dependencies: [] }): FileResult {
     const pragmasDisabled = this.options.disableIgnorePragma || config.disableIgnorePragma;
     const suppressions = new Map<string, Suppressions | undefined>();
     const suppressionsOf = (file: string) => {
       if (!suppressions.has(file)) {
-        const text = texts.get(file) ?? context?.readFile(file);
+        const text = this.cachedText(texts, file);
         suppressions.set(file, text === undefined || !kind ? undefined : new Suppressions(text, COMMENT_STYLES[kind], kind === 'compose' || kind === 'kubernetes'));
       }
       return suppressions.get(file);
@@ -169,7 +229,23 @@ export class Linter {
       this.reportedConfigs.add(config.path);
       findings.push(...config.problems);
     }
-    return { file: path, kind, linted, findings: findings.sort(compareFindings), config };
+    return { file: path, kind, linted, findings: findings.sort(compareFindings), config, ...read };
+  }
+}
+
+/** Each rule's hits in each request, rule by rule; a rule that throws is reported to `failed` and skipped for that request. */
+function* ruleHits(rules: readonly Rule[], requests: readonly ContainerRequest[], failed: (rule: Rule, error: unknown) => void): Generator<{ rule: Rule; hit: RuleHit }> {
+  for (const rule of rules) {
+    for (const request of requests) {
+      let hits: RuleHit[];
+      try {
+        hits = rule.check(request);
+      } catch (error) {
+        failed(rule, error);
+        continue;
+      }
+      for (const hit of hits) yield { rule, hit };
+    }
   }
 }
 

@@ -7,9 +7,22 @@
  * An id is a rule id or a feature id.
  */
 import { LineIndex } from './positions.js';
-import type { Finding } from './types.js';
+import type { FileKind, Finding } from './types.js';
 
 export type CommentStyle = '#' | '//' | '<!--';
+
+/** The comments a pragma is read from, per file kind. */
+export const COMMENT_STYLES: Readonly<Record<FileKind, readonly CommentStyle[]>> = {
+  oci: ['//'], devcontainer: ['//'], command: ['#', '<!--'], compose: ['#'], kubernetes: ['#'], dockerfile: ['#'],
+};
+
+/**
+ * The comment a new pragma is written in, per file kind. OCI config.json is read leniently
+ * but runc wants strict JSON: nothing is written there. Markdown: see `writeStyleAt`.
+ */
+const WRITE_STYLE: Readonly<Record<FileKind, CommentStyle | undefined>> = {
+  oci: undefined, devcontainer: '//', command: '#', compose: '#', kubernetes: '#', dockerfile: '#',
+};
 
 export interface Pragma {
   line: number;
@@ -18,12 +31,13 @@ export interface Pragma {
   reason?: string;
 }
 
-const PRAGMA = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*)(?:\s+--(?!>)\s*(.*?))?\s*(?:-->)?\s*$/;
+const PRAGMA = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*)(?:\s+--(?!>)\s*(.*?))?\s*(?:-->)?\s*$/d;
 const COMMENT = /^\s*(#|\/\/|<!--)/;
 /** A YAML key that opens a nested block (`cap_add:`), so the pragma above it covers the block's items. */
 const YAML_BLOCK_KEY = /^\s*(?:-\s+)?[^\s#'"][^#]*:\s*$/;
 /** A Markdown code fence: a pragma above the fence covers the block's first command. */
 const FENCE = /^\s*(?:```|~~~)/;
+const MARKDOWN = /\.(?:md|markdown)$/i;
 /** A YAML list item; group 1 is its indentation. */
 const YAML_ITEM = /^(\s*)-\s/;
 
@@ -82,10 +96,41 @@ export class Suppressions {
   }
 
   private parse(lines: LineIndex, line: number): Pragma | undefined {
-    const text = lines.lineText(line);
-    if (!text.includes('vmrt-ignore')) return undefined;
-    const match = PRAGMA.exec(text);
-    if (!match || !this.styles.includes(match[1] as CommentStyle)) return undefined;
-    return { line, fileWide: match[2] !== undefined, ids: match[3]!.split(',').map((id) => id.trim()), reason: match[4] || undefined };
+    const parsed = parsePragma(lines.lineText(line), this.styles);
+    return parsed && { line, fileWide: parsed.fileWide, ids: parsed.ids, reason: parsed.reason };
   }
+}
+
+/** A pragma line as written: `idsEnd` is the character after its last id (where another id may be added). */
+export interface PragmaText {
+  fileWide: boolean;
+  ids: string[];
+  reason: string | undefined;
+  idsEnd: number;
+}
+
+/** The pragma a line holds, in one of `styles`; undefined when it holds none. */
+export function parsePragma(text: string, styles: readonly CommentStyle[]): PragmaText | undefined {
+  if (!text.includes('vmrt-ignore')) return undefined;
+  const match = PRAGMA.exec(text);
+  if (!match || !styles.includes(match[1] as CommentStyle)) return undefined;
+  return { fileWide: match[2] !== undefined, ids: match[3]!.split(',').map((id) => id.trim()), reason: match[4] || undefined, idsEnd: match.indices![3]![1] };
+}
+
+/** The comment a new pragma at `line` is written in: Markdown takes `<!-- -->` outside code fences and the shell's `#` inside. */
+export function writeStyleAt(path: string, lines: LineIndex, kind: FileKind, line: number): CommentStyle | undefined {
+  if (kind !== 'command' || !MARKDOWN.test(path)) return WRITE_STYLE[kind];
+  let fenced = false;
+  for (let l = 0; l < line; l++) if (FENCE.test(lines.lineText(l))) fenced = !fenced;
+  return fenced ? '#' : '<!--';
+}
+
+/** A pragma comment: `body` is `vmrt-ignore <ids> [-- reason]` or `vmrt-ignore-file <ids>`. */
+export function formatPragma(style: CommentStyle, body: string): string {
+  return style === '<!--' ? `<!-- ${body} -->` : `${style} ${body}`;
+}
+
+/** True for a Markdown file (pragma style depends on the line: see writeStyleAt). */
+export function isMarkdown(path: string): boolean {
+  return MARKDOWN.test(path);
 }

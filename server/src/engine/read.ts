@@ -17,6 +17,17 @@ export function decodeSource(path: string, bytes: Buffer): ReadResult {
   return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
 }
 
+/**
+ * An in-memory text (editor buffer, stdin) over the size limit, as `readSource` would
+ * report the file. Bytes are counted only for a text long enough to be over it: a UTF-16
+ * code unit is at most 3 UTF-8 bytes.
+ */
+export function oversizedText(path: string, text: string): FileProblem | undefined {
+  if (text.length <= MAX_FILE_BYTES / 3) return undefined;
+  const bytes = Buffer.byteLength(text);
+  return bytes > MAX_FILE_BYTES ? tooLarge(path, bytes) : undefined;
+}
+
 export function readSource(path: string): ReadResult {
   try {
     // Front ends probe for files that usually do not exist (compose .env): no exception for those.

@@ -144,6 +144,11 @@ export interface Fix {
   title: string;
   /** Edits per file (a fix may touch the file that holds the option only, in practice). */
   edits: TextEdit[];
+  /**
+   * False when the edits alone may break what the container relies on (the user has
+   * more to change by hand): editors then offer the fix without preferring it. Absent: safe.
+   */
+  safe?: boolean;
 }
 
 export interface Finding {

@@ -6,7 +6,7 @@ import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languag
 import type { FileKind, Finding, Range, TextEdit } from '../engine/types.js';
 import { docsHref, toDiagnostic } from './diagnostics.js';
 import { isFeatureId } from './hover.js';
-import { canIgnoreInline, ignoreFileEdit, ignoreLineEdit } from './pragma-edit.js';
+import { ignoreFileEdit, ignoreLineEdit } from './pragma-edit.js';
 
 export const SHOW_DOCS_COMMAND = 'vmrt.showDocs';
 export const FIX_ALL_KIND = `${CodeActionKind.SourceFixAll}.vmrt`;
@@ -35,8 +35,8 @@ function findingActions(context: ActionContext, finding: Finding): CodeAction[] 
   const diagnostics: Diagnostic[] = [toDiagnostic(finding)];
   const edit = (edits: TextEdit[]) => ({ changes: { [context.uri]: edits } });
   const actions: CodeAction[] = [];
-  if (finding.fix) actions.push({ title: finding.fix.title, kind: CodeActionKind.QuickFix, diagnostics, isPreferred: true, edit: edit(finding.fix.edits) });
-  if (isFeatureId(finding.feature) && canIgnoreInline(context.kind)) {
+  if (finding.fix) actions.push({ title: finding.fix.title, kind: CodeActionKind.QuickFix, diagnostics, isPreferred: finding.fix.safe !== false, edit: edit(finding.fix.edits) });
+  if (isFeatureId(finding.feature) && context.kind) {
     const here = ignoreLineEdit(context.path, context.text, context.kind, finding.feature, finding.range.start.line);
     if (here) actions.push({ title: `Ignore ${finding.feature} here (vmrt-ignore)`, kind: CodeActionKind.QuickFix, diagnostics, edit: edit([here]) });
     const file = ignoreFileEdit(context.path, context.text, context.kind, finding.feature);

@@ -1,7 +1,7 @@
 /** Completion of feature and rule ids inside vmrt-ignore pragmas, and of keys and values in .vmrt-lint.yaml. */
 import { CompletionItemKind, type CompletionItem } from 'vscode-languageserver/node';
 import { FEATURE_IDS } from '../../../runtime/src/capabilities.js';
-import { THRESHOLDS } from '../engine/config.js';
+import { SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
 import { LineIndex } from '../engine/positions.js';
 import type { Position } from '../engine/types.js';
 import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
@@ -17,7 +17,6 @@ const CONFIG_KEYS: Record<string, string> = {
   'runtime-classes': 'Kubernetes runtimeClassName values (or * globs) whose pods run in VMs.',
   'disable-ignore-pragma': 'Ignore every vmrt-ignore pragma in the files.',
 };
-const LEVELS = ['error', 'warning', 'info', 'hint', 'off'];
 
 type Edit = { line: number; start: number; end: number };
 
@@ -54,7 +53,7 @@ export function configCompletions(text: string, position: Position, profile: Pro
   const parent = parentKey(lines, position.line, /^\s*/.exec(prefix)![0].length);
   if (parent === 'ignored' && (m = /^\s+-\s*([A-Za-z0-9-]*)$/.exec(prefix))) return idItems(replacing(position, m[1]!), profile, '');
   if (parent === 'severity' && (m = /^\s+([A-Za-z0-9-]*)$/.exec(prefix))) return idItems(replacing(position, m[1]!), profile, ': ');
-  if (parent === 'severity' && (m = /^\s+[A-Za-z0-9-]+:\s*([a-z]*)$/.exec(prefix))) return values(LEVELS, position, m[1]!);
+  if (parent === 'severity' && (m = /^\s+[A-Za-z0-9-]+:\s*([a-z]*)$/.exec(prefix))) return values(SEVERITY_OVERRIDES, position, m[1]!);
   return [];
 }
 

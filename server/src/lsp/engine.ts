@@ -3,19 +3,14 @@
  * server speaks of documents (a path and the text of an editor buffer) and editor
  * settings; this module turns them into engine calls.
  *
- * The engine's Linter discovers `.vmrt-lint.yaml` on disk and caches it; the editor
- * layers its settings under that file (settings.ts), so a Linter is kept per
- * settings value and dropped whenever a config file or the settings change.
+ * A Linter is kept per settings value, with the settings as the base under each
+ * `.vmrt-lint.yaml` and the open documents' buffers standing for their files on disk.
  */
-import { readFileSync } from 'node:fs';
-import { type LintConfig, parseConfig } from '../engine/config.js';
-import { Linter, problemFinding } from '../engine/lint.js';
-import { decodeSource, MAX_FILE_BYTES, readSource } from '../engine/read.js';
-import type { FileKind, FrontEndContext, Finding, Range } from '../engine/types.js';
-import { selectFrontEnd } from '../frontends/index.js';
+import { parseConfig } from '../engine/config.js';
+import { Linter, type FileResult, type RecognisedOption } from '../engine/lint.js';
+import type { ContainerRequest, FileKind, Finding } from '../engine/types.js';
 import type { ProfileName } from '../profiles/index.js';
-import { RULES } from '../rules/index.js';
-import { layerConfig, type EditorSettings } from './settings.js';
+import { configBase, type EditorSettings } from './settings.js';
 
 export interface DocumentLint {
   /** The front end that read the document; undefined when none does. */
@@ -25,58 +20,37 @@ export interface DocumentLint {
   /** Findings located in files this document extends or includes (compose), found through it. */
   elsewhere: Finding[];
   profile: ProfileName;
-}
-
-/** A place in a document where a rule recognises a feature, whether or not the active profile reports it. */
-export interface FeatureHit {
-  feature: Finding['feature'];
-  rule: string;
-  range: Range;
-}
-
-/** The linter of one settings value: the engine's, with the settings under each config file. */
-class EditorLinter extends Linter {
-  private readonly layered = new Map<string, LintConfig>();
-
-  constructor(private readonly settings: EditorSettings) {
-    super();
-  }
-
-  override configFor(path: string): LintConfig {
-    const file = super.configFor(path);
-    const key = file.path ?? '';
-    let config = this.layered.get(key);
-    if (!config) this.layered.set(key, (config = layerConfig(file, file.path === undefined ? undefined : readText(file.path), this.settings)));
-    return config;
-  }
+  /** What the front end read (hovers look up options no finding flags here). */
+  requests: ContainerRequest[];
+  /** Files the findings depend on (compose .env, extends, include). */
+  dependencies: string[];
 }
 
 export class LintEngine {
-  private readonly linters = new Map<string, EditorLinter>();
+  private readonly linters = new Map<string, Linter>();
 
-  /** Config files or settings changed: forget every cached config. */
-  reset(): void {
+  /** `buffers`: the text of an open document at this path, undefined when it is not open. */
+  constructor(private readonly buffers: (path: string) => string | undefined) {}
+
+  /** The settings changed: linters of other settings values are not needed any more. */
+  settingsChanged(): void {
     this.linters.clear();
+  }
+
+  /** A config file changed (or every one, without a path): read it again. */
+  configChanged(configPath?: string): void {
+    for (const linter of this.linters.values()) linter.invalidateConfigs(configPath);
   }
 
   /** Lints an editor buffer as the file `path`. */
   lintDocument(path: string, text: string, settings: EditorSettings): DocumentLint {
-    const linter = this.linter(settings);
-    const { profile } = this.profileFor(path, settings);
-    if (text.length > MAX_FILE_BYTES / 4 && Buffer.byteLength(text) > MAX_FILE_BYTES) {
-      const read = decodeSource(path, Buffer.from(text));
-      if ('problem' in read) return { findings: [problemFinding(read.problem)], elsewhere: [], profile };
-    }
-    const result = linter.lintText(path, text, false);
-    return { kind: result.kind, ...splitByFile(result.findings, path), profile };
+    return documentLint(this.linter(settings).lintText(path, text, false), settings);
   }
 
   /** Lints a file that is not open (Lint Workspace); undefined when no front end reads it. */
   lintClosedFile(path: string, settings: EditorSettings): DocumentLint | undefined {
-    const linter = this.linter(settings);
-    const result = linter.lintFile(path, false);
-    if (!result.linted) return undefined;
-    return { kind: result.kind, ...splitByFile(result.findings, path), profile: result.config.profile ?? settings.profile };
+    const result = this.linter(settings).lintFile(path, false);
+    return result.linted ? documentLint(result, settings) : undefined;
   }
 
   /** Problems of a `.vmrt-lint.yaml` buffer. */
@@ -90,46 +64,31 @@ export class LintEngine {
     return { profile: config.profile ?? settings.profile, ...(config.path ? { configFile: config.path } : {}) };
   }
 
-  /** Every feature the rules recognise in the document, under any profile (for hovers on options that are fine here). */
-  featureHits(path: string, text: string, settings: EditorSettings): FeatureHit[] {
-    const frontEnd = selectFrontEnd(path, text);
-    if (!frontEnd) return [];
-    const { requests } = frontEnd.parse({ path, text }, this.context(path, settings));
-    return requests.flatMap((request) => RULES.flatMap((rule) => rule.check(request)
-      .filter((hit) => hit.option.file === path)
-      .map((hit) => ({ feature: rule.meta.feature, rule: rule.meta.id, range: hit.option.range }))));
+  /** Every option of the document a rule recognises, under any profile (for hovers on options that are fine here). */
+  recognisedOptions(path: string, lint: DocumentLint, settings: EditorSettings): RecognisedOption[] {
+    return this.linter(settings).recognisedOptions(lint.requests).filter((option) => option.file === path);
   }
 
-  /** Files whose contents the document's findings depend on (compose .env, extends, include). */
-  dependencies(path: string, text: string, settings: EditorSettings): string[] {
-    const frontEnd = selectFrontEnd(path, text);
-    return frontEnd?.dependencies?.({ path, text }, this.context(path, settings)) ?? [];
-  }
-
-  private context(path: string, settings: EditorSettings): FrontEndContext {
-    return {
-      readFile: (other) => { const read = readSource(other); return 'problem' in read ? undefined : read.text; },
-      env: process.env,
-      runtimeClasses: this.linter(settings).configFor(path).runtimeClasses,
-    };
-  }
-
-  private linter(settings: EditorSettings): EditorLinter {
+  private linter(settings: EditorSettings): Linter {
     const key = JSON.stringify(settings);
     let linter = this.linters.get(key);
-    if (!linter) this.linters.set(key, (linter = new EditorLinter(settings)));
+    if (!linter) this.linters.set(key, (linter = new Linter({ base: configBase(settings), buffers: this.buffers })));
     return linter;
   }
 }
 
-/** A document's own findings, and the feature findings it leads to in other files (not their config or syntax problems). */
-function splitByFile(findings: Finding[], path: string): Pick<DocumentLint, 'findings' | 'elsewhere'> {
+/**
+ * A document's own findings, and the feature findings it leads to in other files (not
+ * their config or syntax problems).
+ */
+function documentLint(result: FileResult, settings: EditorSettings): DocumentLint {
+  const { file, findings } = result;
   return {
-    findings: findings.filter((f) => f.file === path),
-    elsewhere: findings.filter((f) => f.file !== path && f.feature !== 'schema' && f.feature !== 'parse-error' && f.feature !== 'file'),
+    kind: result.kind,
+    findings: findings.filter((f) => f.file === file),
+    elsewhere: findings.filter((f) => f.file !== file && f.feature !== 'schema' && f.feature !== 'parse-error' && f.feature !== 'file'),
+    profile: result.config.profile ?? settings.profile,
+    requests: result.requests,
+    dependencies: result.dependencies,
   };
-}
-
-function readText(path: string): string | undefined {
-  try { return readFileSync(path, 'utf8'); } catch { return undefined; }
 }

@@ -5,10 +5,10 @@
  */
 import type { Hover, MarkupContent } from 'vscode-languageserver/node';
 import { FEATURE_IDS, type FeatureId } from '../../../runtime/src/capabilities.js';
+import type { RecognisedOption } from '../engine/lint.js';
 import type { Finding, Position, Range } from '../engine/types.js';
 import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
 import { docsHref } from './diagnostics.js';
-import type { FeatureHit } from './engine.js';
 
 export function isFeatureId(id: string): id is FeatureId {
   return (FEATURE_IDS as readonly string[]).includes(id);
@@ -21,12 +21,12 @@ export function contains(range: Range, position: Position): boolean {
 }
 
 /** The hover at `position`: flagged findings first, else a recognised option. */
-export function hoverAt(position: Position, findings: readonly Finding[], hits: () => FeatureHit[], active: ProfileName): Hover | undefined {
+export function hoverAt(position: Position, findings: readonly Finding[], recognised: () => RecognisedOption[], active: ProfileName): Hover | undefined {
   const flagged = findings.filter((f) => isFeatureId(f.feature) && contains(f.range, position));
   if (flagged.length > 0) {
     return { range: flagged[0]!.range, contents: markdown(flagged.map((f) => flaggedText(f, active)).join('\n\n---\n\n')) };
   }
-  const hit = hits().find((h) => isFeatureId(h.feature) && contains(h.range, position));
+  const hit = recognised().find((h) => isFeatureId(h.feature) && contains(h.range, position));
   if (!hit) return undefined;
   const feature = hit.feature as FeatureId;
   const entry = statusIn(active, feature);

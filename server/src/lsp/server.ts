@@ -15,11 +15,12 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_NAMES } from '../engine/config.js';
+import type { RecognisedOption } from '../engine/lint.js';
 import type { Finding } from '../engine/types.js';
 import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
 import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
-import { LintEngine, type DocumentLint, type FeatureHit } from './engine.js';
+import { LintEngine, type DocumentLint } from './engine.js';
 import { hoverAt } from './hover.js';
 import { ACTIVE_PROFILE, LINT_FILES, type ActiveProfileParams, type ActiveProfileResult, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
 import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
@@ -30,13 +31,18 @@ export const DEFAULT_DEBOUNCE_MS = 15;
 interface Linted {
   version: number;
   lint: DocumentLint;
-  /** Every feature the rules recognise, computed on the first hover of this version. */
-  hits?: FeatureHit[];
+  /** Every option the rules recognise, computed on the first hover of this version. */
+  recognised?: RecognisedOption[];
 }
 
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
-  const engine = new LintEngine();
+  /** Path → URI of the open documents: their buffers stand for their files when other documents read them. */
+  const openPaths = new Map<string, string>();
+  const engine = new LintEngine((path) => {
+    const uri = openPaths.get(path);
+    return uri === undefined ? undefined : documents.get(uri)?.getText();
+  });
   const results = new Map<string, Linted>();
   const timers = new Map<string, NodeJS.Timeout>();
   /** When each document was last linted (performance.now()). */
@@ -129,9 +135,10 @@ export function startServer(connection: Connection): void {
     const path = pathOf(uri);
     const version = document.version;
     const text = document.getText();
+    const unlinted = (findings: Finding[]): DocumentLint => ({ findings, elsewhere: [], profile: settings.profile, requests: [], dependencies: [] });
     let lint: DocumentLint;
-    if (!settings.enable) lint = { findings: [], elsewhere: [], profile: settings.profile };
-    else if (isConfigFile(uri)) lint = { findings: engine.lintConfigDocument(path, text), elsewhere: [], profile: settings.profile };
+    if (!settings.enable) lint = unlinted([]);
+    else if (isConfigFile(uri)) lint = unlinted(engine.lintConfigDocument(path, text));
     else lint = engine.lintDocument(path, text, settings);
     if (documents.get(uri)?.version !== version) return undefined;
     const linted: Linted = { version, lint };
@@ -139,20 +146,19 @@ export function startServer(connection: Connection): void {
     lastLint.set(uri, performance.now());
     publish(uri, version);
     setForeign(uri, lint.elsewhere);
+    trackDependencies(uri, lint.dependencies);
     return linted;
   });
 
-  /** Which files the document reads: on open and save only, as a second parse on every keystroke would double the cost. */
-  const trackDependencies = guard('dependencies', undefined, (uri: string) => {
-    const document = documents.get(uri);
-    if (!document || results.get(uri)?.lint.kind !== 'compose') return;
+  /** Records which files the document's last lint read. */
+  function trackDependencies(uri: string, dependencies: readonly string[]): void {
     for (const users of dependents.values()) users.delete(uri);
-    for (const dependency of engine.dependencies(pathOf(uri), document.getText(), settingsFor(uri))) {
+    for (const dependency of dependencies) {
       let users = dependents.get(dependency);
       if (!users) dependents.set(dependency, (users = new Set()));
       users.add(uri);
     }
-  });
+  }
 
   /** The lint of the document's current version, linting now if the last one is older. */
   function current(uri: string): Linted | undefined {
@@ -212,7 +218,7 @@ export function startServer(connection: Connection): void {
   connection.onDidChangeConfiguration(guard('configuration', undefined, (change: { settings?: { vmrt?: ClientSettings } }) => {
     settingsByUri.clear();
     if (!pullConfiguration) globalSettings = editorSettings(change.settings?.vmrt);
-    engine.reset();
+    engine.settingsChanged();
     void Promise.all(documents.all().map((d) => loadSettings(d.uri))).then(relintOpen, (error: unknown) => log(`settings: ${String(error)}`));
   }));
 
@@ -220,28 +226,33 @@ export function startServer(connection: Connection): void {
     let configChanged = false;
     for (const change of params.changes) {
       const path = pathOf(change.uri);
-      if (isConfigFile(change.uri)) configChanged = true;
+      if (isConfigFile(change.uri)) { configChanged = true; engine.configChanged(path); }
+      // An open document's dependents read its buffer: what is on disk does not concern them.
+      if (documents.get(change.uri)) continue;
       relintDependents(path);
-      if (closedResults.has(change.uri) && !documents.get(change.uri)) lintClosed(change.uri);
+      if (closedResults.has(change.uri)) lintClosed(change.uri);
     }
-    if (configChanged) { engine.reset(); relintOpen(); }
+    if (configChanged) relintOpen();
   }));
 
   documents.onDidOpen(guard('open', undefined, ({ document }) => {
     closedResults.delete(document.uri);
-    void loadSettings(document.uri).then(() => { lintNow(document.uri); trackDependencies(document.uri); }, (error: unknown) => log(`settings: ${String(error)}`));
+    openPaths.set(pathOf(document.uri), document.uri);
+    void loadSettings(document.uri).then(() => lintNow(document.uri), (error: unknown) => log(`settings: ${String(error)}`));
   }));
   documents.onDidChangeContent(guard('change', undefined, ({ document }) => {
     // Until its settings arrive, the open handler lints the latest version itself.
     if (!pullConfiguration || settingsByUri.has(document.uri) || isConfigFile(document.uri)) schedule(document.uri);
+    // Documents that read this one (its .env, its extends base) see the unsaved text.
+    relintDependents(pathOf(document.uri));
   }));
   documents.onDidSave(guard('save', undefined, ({ document }) => {
-    const path = pathOf(document.uri);
-    if (isConfigFile(document.uri)) { engine.reset(); relintOpen(); }
-    relintDependents(path);
-    trackDependencies(document.uri);
+    if (isConfigFile(document.uri)) { engine.configChanged(pathOf(document.uri)); relintOpen(); }
   }));
   documents.onDidClose(guard('close', undefined, ({ document }) => {
+    openPaths.delete(pathOf(document.uri));
+    // Its dependents read the file on disk again, which may differ from the discarded buffer.
+    relintDependents(pathOf(document.uri));
     clearTimeout(timers.get(document.uri));
     timers.delete(document.uri);
     lastLint.delete(document.uri);
@@ -287,9 +298,9 @@ export function startServer(connection: Connection): void {
     const document = documents.get(params.textDocument.uri);
     const linted = document && current(document.uri);
     if (!document || !linted || !linted.lint.kind) return null;
-    const path = pathOf(document.uri);
-    const hits = () => (linted.hits ??= engine.featureHits(path, document.getText(), settingsFor(document.uri)));
-    return hoverAt(params.position, linted.lint.findings, hits, linted.lint.profile) ?? null;
+    const lint = linted.lint;
+    const recognised = () => (linted.recognised ??= engine.recognisedOptions(pathOf(document.uri), lint, settingsFor(document.uri)));
+    return hoverAt(params.position, lint.findings, recognised, lint.profile) ?? null;
   }));
 
   connection.onCodeAction(guard('code actions', [], (params) => {
