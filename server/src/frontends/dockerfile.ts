@@ -5,7 +5,7 @@
  * --network=host` and heredoc bodies are never read as flags.
  */
 import { basename } from 'node:path';
-import { DockerfileParser, type Flag } from 'dockerfile-ast';
+import { DockerfileParser, type Flag, type From } from 'dockerfile-ast';
 import { LineIndex } from '../engine/positions.js';
 import type {
   ContainerRequest, FileProblem, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues,
@@ -84,8 +84,7 @@ export const dockerfileFrontEnd: FrontEnd = {
         continue;
       }
       if (keyword === 'FROM') {
-        const from = dockerfile.getFROMs().find((f) => f.getRange().start.line === instruction.getRange().start.line);
-        stage = { kind: 'dockerfile', name: from?.getBuildStage() ?? String(requests.length), file: file.path, options: [] };
+        stage = { kind: 'dockerfile', name: (instruction as From).getBuildStage() ?? String(requests.length), file: file.path, options: [] };
         requests.push(stage);
         continue;
       }
