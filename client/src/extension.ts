@@ -1,6 +1,7 @@
 /**
  * The vmrt extension: starts the vmrt language server (bundled beside this file) over
- * node IPC, and adds the profile status-bar item and the "Lint Workspace" command.
+ * node IPC, and adds the profile status-bar item and the "Lint Workspace" command; the VM
+ * runtime's parts (explorer, launch, debugging) come from vm-runtime.ts.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -9,13 +10,14 @@ import { LINT_WORKSPACE_GLOB, type InitializationOptions } from '../../server/sr
 import { syntaxOwners } from './coexistence.js';
 import { lintWorkspace } from './lint-workspace.js';
 import { ProfileStatus } from './profile-status.js';
+import { registerVmRuntime, type VmRuntimeApi } from './vm-runtime.js';
 
 /** Languages whose files the engine may read; the server decides per file by name and content. */
 const LANGUAGES = ['dockerfile', 'dockercompose', 'yaml', 'json', 'jsonc', 'shellscript', 'makefile', 'markdown'];
 
 let client: LanguageClient | undefined;
 
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): VmRuntimeApi {
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.cjs'));
   const serverOptions: ServerOptions = {
     run: { module: serverModule, transport: TransportKind.ipc },
@@ -44,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   // Activation does not wait for the server: it starts in its own process and reports when ready.
   void client.start().then(() => profile.render(), (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'));
+  return registerVmRuntime(context);
 }
 
 export async function deactivate(): Promise<void> {

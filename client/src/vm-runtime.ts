@@ -1,0 +1,38 @@
+/**
+ * The runtime half of the extension: the VM Containers view, its actions, the launch commands
+ * and the `vmrt` debug type. Returns the API other extensions (and the editor tests) use.
+ */
+import * as vscode from 'vscode';
+import { VmActions } from './vm-actions.js';
+import { VmContext } from './vm-context.js';
+import { VmDebugProvider } from './vm-debug.js';
+import { VmExplorer, type VmContainer } from './vm-explorer.js';
+import { VmLauncher } from './vm-launch.js';
+
+export interface VmRuntimeApi {
+  /** The containers the VM Containers view shows, as it shows them. */
+  containers(): Promise<VmContainer[]>;
+  /** What the log channel of a container received so far (after "Follow Logs"). */
+  logText(id: string): string | undefined;
+}
+
+export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeApi {
+  const vm = new VmContext();
+  const explorer = new VmExplorer(vm);
+  const actions = new VmActions(vm, explorer);
+  const launcher = new VmLauncher(vm, context.workspaceState);
+  const debug = new VmDebugProvider(vm, launcher);
+  const view = vscode.window.createTreeView('vmrtContainers', { treeDataProvider: explorer, showCollapseAll: true });
+  context.subscriptions.push(
+    vm, explorer, actions, debug, view,
+    vscode.commands.registerCommand('vmrt.showRuntimeCheck', () => vm.showCheck()),
+    vscode.commands.registerCommand('vmrt.containers.refresh', () => explorer.refresh()),
+    ...actions.register(),
+    ...launcher.register(),
+    vscode.debug.registerDebugConfigurationProvider('vmrt', debug),
+  );
+  return {
+    containers: () => explorer.list(),
+    logText: (id) => actions.logs.get(id)?.text,
+  };
+}
