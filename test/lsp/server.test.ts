@@ -129,6 +129,20 @@ describe('diagnostics', () => {
     assert.deepEqual((await relinted).diagnostics, []);
   }));
 
+  test('unsaved edits of an open .env re-lint the compose file from the buffer; closing it goes back to the disk', () => withSession(async (s) => {
+    const env = file('u/.env', 'NET=bridge\n');
+    const compose = 'services:\n  web:\n    image: nginx\n    network_mode: ${NET}\n';
+    const path = file('u/compose.yaml', compose);
+    assert.deepEqual((await s.open(path, compose)).diagnostics, []);
+    await s.open(env, 'NET=bridge\n');
+    const fromBuffer = s.diagnostics(s.uri(path), (p) => p.diagnostics.length > 0);
+    await s.change(env, [{ range: { start: { line: 0, character: 4 }, end: { line: 0, character: 10 } }, text: 'host' }]);
+    assert.deepEqual(codes((await fromBuffer).diagnostics), ['3:4-3:16 host-network-mode'], 'the unsaved NET=host');
+    const fromDisk = s.diagnostics(s.uri(path), (p) => p.diagnostics.length === 0);
+    await s.connection.sendNotification('textDocument/didClose', { textDocument: { uri: s.uri(env) } });
+    assert.deepEqual((await fromDisk).diagnostics, [], 'the buffer was discarded: NET=bridge on disk');
+  }));
+
   test('extends: what a compose file inherits shows in the extended file, and follows its changes', () => withSession(async (s) => {
     const base = file('s/base.yaml', 'services:\n  base:\n    image: nginx\n    network_mode: host\n');
     const child = 'services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n    cpus: 2\n';

@@ -10,6 +10,7 @@ import { parseConfig } from '../engine/config.js';
 import { Linter, type FileResult, type RecognisedOption } from '../engine/lint.js';
 import type { ContainerRequest, FileKind, Finding } from '../engine/types.js';
 import type { ProfileName } from '../profiles/index.js';
+import { isFeatureId } from './hover.js';
 import { configBase, type EditorSettings } from './settings.js';
 
 export interface DocumentLint {
@@ -86,7 +87,7 @@ function documentLint(result: FileResult, settings: EditorSettings): DocumentLin
   return {
     kind: result.kind,
     findings: findings.filter((f) => f.file === file),
-    elsewhere: findings.filter((f) => f.file !== file && f.feature !== 'schema' && f.feature !== 'parse-error' && f.feature !== 'file'),
+    elsewhere: findings.filter((f) => f.file !== file && isFeatureId(f.feature)),
     profile: result.config.profile ?? settings.profile,
     requests: result.requests,
     dependencies: result.dependencies,
