@@ -87,6 +87,11 @@ void cgroup_remove(const char *id);
  * when tok is not an object). */
 int seccomp_install(const struct json_doc *d, int seccomp, char *err, size_t errlen);
 
+/* network.c: applies the org.vmrt.network annotation (interfaces matched by
+ * MAC: name, MTU, addresses, up; then routes) to the guest. Idempotent. */
+#define NETWORK_ANNOTATION "org.vmrt.network"
+int network_apply(const char *json_text, char *err, size_t errlen);
+
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);
 /* Calls visit for every process in the pid namespace of init_pid. */

@@ -512,6 +512,20 @@ static const char *status_name(enum container_status s)
     }
 }
 
+/* The container shares the guest's network: set it up from the host's
+ * annotation before the container starts. Returns 0 after answering an error. */
+static int configure_network(uint32_t stream, const struct json_doc *d, int spec)
+{
+    char *net = json_get_strdup(d, json_get(d, spec, "annotations"), NETWORK_ANNOTATION, NULL);
+    char err[512];
+    int ok = !net || network_apply(net, err, sizeof err) == 0;
+    if (!ok) {
+        respond_error(stream, "guest network: %s", err);
+    }
+    free(net);
+    return ok;
+}
+
 static void handle_request(uint32_t stream, const struct json_doc *d)
 {
     int op = json_get(d, 0, "op");
@@ -532,6 +546,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             respond_error(stream, "create needs a spec object");
         } else if (stream == 0 || proc_by_stream(stream)) {
             respond_error(stream, "stream %u is not free for a process", stream);
+        } else if (!configure_network(stream, d, spec)) {
+            /* answered */
         } else {
             c = calloc(1, sizeof *c);
             c->id = strdup(id);

@@ -8,11 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release as hostRelease } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FrameType } from '../../runtime/src/agent/frames.js';
 import { AgentVm, GUEST_DIR, guestFiles, type GuestFiles } from '../support/agent-vm.js';
 
 const ROOTFS = '/run/vmrt/shared/rootfs';
+const GUEST_MAC = '02:42:ac:11:00:02';
 
 type ProcessExtra = Record<string, unknown>;
 type SpecExtra = { mounts?: unknown[]; root?: Record<string, unknown>; linux?: Record<string, unknown> };
@@ -52,7 +55,8 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
 
   before(async () => {
     guest = guestFiles();
-    vm = await AgentVm.boot(guest);
+    // A NIC on QEMU's user network (10.0.2.0/24, the host is 10.0.2.2) for the network test.
+    vm = await AgentVm.boot(guest, ['-netdev', 'user,id=n0', '-device', `virtio-net-device,netdev=n0,mac=${GUEST_MAC}`]);
   });
 
   after(async () => {
@@ -350,6 +354,45 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       stderr: '',
       exit: { status: 0, signal: 0 },
     });
+  });
+
+  it('configures the guest network from the org.vmrt.network annotation', async () => {
+    const server = createServer((_req, res) => res.end('hello from the host\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const network = {
+        interfaces: [{ name: 'ctr0', mac: GUEST_MAC, mtu: 1400, addresses: ['10.0.2.15/24'], tap: 'vmrt-tap0' }],
+        routes: [{ dst: 'default', gateway: '10.0.2.2', dev: 'ctr0' }],
+      };
+      const id = `c${++containerCount}`;
+      const stream = vm.stream();
+      const body = spec(
+        ['sh', '-c', `cat /sys/class/net/ctr0/address /sys/class/net/ctr0/mtu; ip -4 addr show dev ctr0 | grep -o "inet [0-9./]*"; ip route; wget -qO- http://10.0.2.2:${port}/`],
+        {},
+        { mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro'] }] },
+      );
+      const created = await vm.request(stream, {
+        op: 'create', id, spec: { ...body, annotations: { 'org.vmrt.network': JSON.stringify(network) } },
+      });
+      assert.equal(created.ok, true, JSON.stringify(created));
+      assert.deepEqual(await vm.request(vm.stream(), { op: 'start', id }), { ok: true });
+      assert.deepEqual(await vm.result(stream), {
+        stdout: `${GUEST_MAC}\n1400\ninet 10.0.2.15/24\ndefault via 10.0.2.2 dev ctr0 \n10.0.2.0/24 dev ctr0 scope link  src 10.0.2.15 \nhello from the host\n`,
+        stderr: '',
+        exit: { status: 0, signal: 0 },
+      });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('fails create when the annotated NIC does not exist', async () => {
+    const network = { interfaces: [{ name: 'eth9', mac: '02:00:00:00:00:99', mtu: 1500, addresses: [], tap: 'x' }], routes: [] };
+    const answer = await vm.request(vm.stream(), {
+      op: 'create', id: 'no-nic', spec: { ...spec(['true']), annotations: { 'org.vmrt.network': JSON.stringify(network) } },
+    });
+    assert.deepEqual(answer, { ok: false, error: 'guest network: interface eth9 (02:00:00:00:00:99): no NIC with that MAC' });
   });
 
   it('answers malformed frames with an error and keeps serving', async () => {

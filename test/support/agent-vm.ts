@@ -68,7 +68,7 @@ export function makeBusyboxRootfs(dir: string): void {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'tmp'));
   copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'));
-  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd', 'grep', 'cut', 'wc', 'head', 'mkdir']) {
+  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd', 'grep', 'cut', 'wc', 'head', 'mkdir', 'ip', 'wget']) {
     symlinkSync('busybox', join(dir, 'bin', applet));
   }
 }
@@ -106,14 +106,14 @@ export class AgentVm {
     });
   }
 
-  /** Boots a VM sharing `<dir>/shared` and waits for HELLO. */
-  static async boot(guest: GuestFiles, timeoutMs = 60_000): Promise<AgentVm> {
+  /** Boots a VM sharing `<dir>/shared` (plus `extraArgs` for QEMU) and waits for HELLO. */
+  static async boot(guest: GuestFiles, extraArgs: string[] = [], timeoutMs = 60_000): Promise<AgentVm> {
     const dir = mkdtempSync(join(tmpdir(), 'vmrt-agent-'));
     const shared = join(dir, 'shared');
     mkdirSync(shared);
     makeBusyboxRootfs(join(shared, 'rootfs'));
     const started = Date.now();
-    const qemu = spawn('/usr/bin/qemu-system-x86_64', qemuArgs(guest, dir, shared), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const qemu = spawn('/usr/bin/qemu-system-x86_64', [...qemuArgs(guest, dir, shared), ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     qemu.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((resolve) => qemu.on('exit', (code) => resolve(code)));

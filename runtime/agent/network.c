@@ -1,0 +1,284 @@
+/* The guest's network, from the spec annotation org.vmrt.network that the
+ * host side writes (runtime/src/network.ts): each interface is found by its
+ * MAC, renamed, given its MTU and addresses and brought up; then the routes.
+ * rtnetlink directly: a static PID 1 without iproute2. */
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): not
+ * in musl's include path; the values are fixed kernel ABI. */
+struct nlmsghdr {
+    uint32_t nlmsg_len;
+    uint16_t nlmsg_type, nlmsg_flags;
+    uint32_t nlmsg_seq, nlmsg_pid;
+};
+struct nlmsgerr {
+    int error;
+    struct nlmsghdr msg;
+};
+struct rtattr {
+    unsigned short rta_len, rta_type;
+};
+struct ifinfomsg {
+    unsigned char ifi_family, pad;
+    unsigned short ifi_type;
+    int ifi_index;
+    unsigned ifi_flags, ifi_change;
+};
+struct ifaddrmsg {
+    uint8_t ifa_family, ifa_prefixlen, ifa_flags, ifa_scope;
+    uint32_t ifa_index;
+};
+struct rtmsg {
+    unsigned char rtm_family, rtm_dst_len, rtm_src_len, rtm_tos, rtm_table, rtm_protocol, rtm_scope, rtm_type;
+    unsigned rtm_flags;
+};
+struct sockaddr_nl_ {
+    unsigned short nl_family, nl_pad;
+    uint32_t nl_pid, nl_groups;
+};
+#define NETLINK_ROUTE 0
+#define NLMSG_ERROR 2
+#define NLM_F_REQUEST 0x01
+#define NLM_F_ACK 0x04
+#define NLM_F_EXCL 0x200
+#define NLM_F_CREATE 0x400
+#define RTM_NEWLINK 16
+#define RTM_NEWADDR 20
+#define RTM_NEWROUTE 24
+#define IFLA_IFNAME 3
+#define IFLA_MTU 4
+#define IFA_ADDRESS 1
+#define IFA_LOCAL 2
+#define RTA_DST 1
+#define RTA_OIF 4
+#define RTA_GATEWAY 5
+#define RT_TABLE_MAIN 254
+#define RTPROT_BOOT 3
+#define RT_SCOPE_UNIVERSE 0
+#define RT_SCOPE_LINK 253
+#define RTN_UNICAST 1
+#define NL_ALIGN(n) (((n) + 3u) & ~3u)
+
+struct nl_request {
+    struct nlmsghdr hdr;
+    char body[512];
+};
+
+static void *nl_begin(struct nl_request *r, uint16_t type, uint16_t flags, size_t body_len)
+{
+    memset(r, 0, sizeof *r);
+    r->hdr.nlmsg_type = type;
+    r->hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    r->hdr.nlmsg_len = (uint32_t)NL_ALIGN(sizeof r->hdr + body_len);
+    return r->body;
+}
+
+static void nl_attr(struct nl_request *r, unsigned short type, const void *data, size_t len)
+{
+    struct rtattr *a = (struct rtattr *)((char *)r + r->hdr.nlmsg_len);
+    a->rta_type = type;
+    a->rta_len = (unsigned short)(sizeof *a + len);
+    memcpy(a + 1, data, len);
+    r->hdr.nlmsg_len += NL_ALIGN(a->rta_len);
+}
+
+/* Sends one request and returns the kernel's answer: 0 or -errno. */
+static int nl_talk(int fd, struct nl_request *r)
+{
+    static uint32_t seq;
+    r->hdr.nlmsg_seq = ++seq;
+    if (send(fd, r, r->hdr.nlmsg_len, 0) < 0) {
+        return -errno;
+    }
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n >= (ssize_t)sizeof *h && h->nlmsg_len >= sizeof *h &&
+                                                           h->nlmsg_len <= (size_t)n;) {
+            if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR) {
+                return ((struct nlmsgerr *)(h + 1))->error;
+            }
+            n -= NL_ALIGN(h->nlmsg_len);
+            h = (struct nlmsghdr *)((char *)h + NL_ALIGN(h->nlmsg_len));
+        }
+    }
+}
+
+static int set_link(int fd, int index, const char *name, unsigned mtu, int up)
+{
+    struct nl_request r;
+    struct ifinfomsg *ifi = nl_begin(&r, RTM_NEWLINK, 0, sizeof *ifi);
+    ifi->ifi_index = index;
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = up ? IFF_UP : 0;
+    if (name) nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
+    if (mtu) nl_attr(&r, IFLA_MTU, &mtu, sizeof mtu);
+    return nl_talk(fd, &r);
+}
+
+/* Parses "addr[/len]"; len defaults to the full length. Returns the family. */
+static int parse_prefix(const char *text, unsigned char addr[16], unsigned *len)
+{
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", text);
+    char *slash = strchr(copy, '/');
+    if (slash) *slash = '\0';
+    int family = strchr(copy, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, copy, addr) != 1) {
+        return -1;
+    }
+    unsigned max = family == AF_INET ? 32 : 128;
+    *len = slash ? (unsigned)strtoul(slash + 1, NULL, 10) : max;
+    return *len <= max ? family : -1;
+}
+
+static int index_by_mac(const char *mac)
+{
+    DIR *dir = opendir("/sys/class/net");
+    int index = 0;
+    struct dirent *e;
+    while (dir && !index && (e = readdir(dir))) {
+        char path[300], value[64] = "";
+        snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, value, sizeof value - 1);
+        close(fd);
+        if (n > 0) {
+            value[strcspn(value, "\n")] = '\0';
+            if (!strcasecmp(value, mac)) index = (int)if_nametoindex(e->d_name);
+        }
+    }
+    if (dir) closedir(dir);
+    return index;
+}
+
+#define FAIL_NET(...)                           \
+    do {                                        \
+        snprintf(err, errlen, __VA_ARGS__);     \
+        goto out;                               \
+    } while (0)
+
+int network_apply(const char *text, char *err, size_t errlen)
+{
+    struct json_doc d;
+    int rc = -1;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
+        FAIL_NET("org.vmrt.network is not a JSON object");
+    }
+    if (fd < 0) FAIL_NET("netlink: %s", strerror(errno));
+    struct sockaddr_nl_ local = { AF_NETLINK, 0, 0, 0 };
+    if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) FAIL_NET("netlink bind: %s", strerror(errno));
+    int lo = (int)if_nametoindex("lo");
+    if (lo && set_link(fd, lo, NULL, 0, 1) != 0) FAIL_NET("bring lo up failed");
+
+    int ifaces = json_get(&d, 0, "interfaces");
+    for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
+        char *mac = json_get_strdup(&d, i, "mac", "");
+        char *name = json_get_strdup(&d, i, "name", "");
+        int index = index_by_mac(mac);
+        char current[IF_NAMESIZE] = "";
+        if (index) if_indextoname((unsigned)index, current);
+        int ok = index > 0;
+        int e = 0;
+        if (ok && name[0] && strcmp(current, name) != 0) {
+            /* A link is renamed while down. */
+            e = set_link(fd, index, NULL, 0, 0);
+            if (!e) e = set_link(fd, index, name, 0, 0);
+        }
+        if (ok && !e) e = set_link(fd, index, NULL, (unsigned)json_i64_or(&d, json_get(&d, i, "mtu"), 0), 1);
+        snprintf(err, errlen, "interface %s (%s): %s", name, mac, ok ? strerror(-e) : "no NIC with that MAC");
+        free(mac);
+        free(name);
+        if (!ok || e) goto out;
+
+        int addrs = json_get(&d, i, "addresses");
+        for (int a = json_first(&d, addrs); a >= 0; a = json_next(&d, addrs, a)) {
+            char *cidr = json_strdup(&d, a);
+            unsigned char addr[16];
+            unsigned len = 0;
+            int family = cidr ? parse_prefix(cidr, addr, &len) : -1;
+            if (family < 0) {
+                snprintf(err, errlen, "bad address %s", cidr ? cidr : "");
+                free(cidr);
+                goto out;
+            }
+            struct nl_request r;
+            struct ifaddrmsg *ifa = nl_begin(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof *ifa);
+            ifa->ifa_family = (uint8_t)family;
+            ifa->ifa_prefixlen = (uint8_t)len;
+            ifa->ifa_index = (uint32_t)index;
+            size_t alen = family == AF_INET ? 4 : 16;
+            nl_attr(&r, IFA_LOCAL, addr, alen);
+            nl_attr(&r, IFA_ADDRESS, addr, alen);
+            e = nl_talk(fd, &r);
+            if (e && e != -EEXIST) {
+                snprintf(err, errlen, "address %s: %s", cidr, strerror(-e));
+                free(cidr);
+                goto out;
+            }
+            free(cidr);
+        }
+    }
+
+    int routes = json_get(&d, 0, "routes");
+    for (int t = json_first(&d, routes); t >= 0; t = json_next(&d, routes, t)) {
+        char *dst = json_get_strdup(&d, t, "dst", "default");
+        char *gateway = json_get_strdup(&d, t, "gateway", NULL);
+        char *dev = json_get_strdup(&d, t, "dev", "");
+        unsigned char dst_addr[16] = { 0 }, gw_addr[16];
+        unsigned dst_len = 0, gw_len;
+        int family = -1, gw_family = -1;
+        if (!strcmp(dst, "default")) {
+            family = gateway && strchr(gateway, ':') ? AF_INET6 : AF_INET;
+        } else {
+            family = parse_prefix(dst, dst_addr, &dst_len);
+        }
+        if (gateway) gw_family = parse_prefix(gateway, gw_addr, &gw_len);
+        int oif = dev[0] ? (int)if_nametoindex(dev) : 0;
+        int e = -EINVAL;
+        if (family >= 0 && (!gateway || gw_family == family) && (!dev[0] || oif)) {
+            struct nl_request r;
+            struct rtmsg *rt = nl_begin(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *rt);
+            rt->rtm_family = (unsigned char)family;
+            rt->rtm_dst_len = (unsigned char)dst_len;
+            rt->rtm_table = RT_TABLE_MAIN;
+            rt->rtm_protocol = RTPROT_BOOT;
+            rt->rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+            rt->rtm_type = RTN_UNICAST;
+            size_t alen = family == AF_INET ? 4 : 16;
+            if (dst_len) nl_attr(&r, RTA_DST, dst_addr, alen);
+            if (gateway) nl_attr(&r, RTA_GATEWAY, gw_addr, alen);
+            if (oif) nl_attr(&r, RTA_OIF, &oif, sizeof oif);
+            e = nl_talk(fd, &r);
+            if (e == -EEXIST) e = 0;
+        }
+        if (e) snprintf(err, errlen, "route %s via %s dev %s: %s", dst, gateway ? gateway : "-", dev, strerror(-e));
+        free(dst);
+        free(gateway);
+        free(dev);
+        if (e) goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0) close(fd);
+    json_free(&d);
+    return rc;
+}
