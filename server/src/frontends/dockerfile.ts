@@ -1,16 +1,17 @@
 /**
  * Dockerfile: the BuildKit flags of RUN that a VM runtime builds differently
  * (`--network`, `--security=insecure`, `--device`), one request per build stage.
- * dockerfile-ast separates RUN's flags from its shell command, so `RUN echo
- * --network=host` and heredoc bodies are never read as flags.
+ * RUN's flags are read apart from its shell command (dockerfile-ast's rules, see
+ * dockerfile-instructions.ts), so `RUN echo --network=host` and heredoc bodies are
+ * never read as flags.
  */
 import { basename } from 'node:path';
-import { DockerfileParser, type Flag, type From } from 'dockerfile-ast';
 import { LineIndex } from '../engine/positions.js';
 import type {
   ContainerRequest, FileProblem, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues,
   RequestedOption, SourceFile, TextEdit,
 } from '../engine/types.js';
+import { dockerInstructions } from './dockerfile-instructions.js';
 import { removalEdit } from './flag-edits.js';
 
 const DOCKERFILE_NAME = /^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:[Dd]ockerfile|[Cc]ontainerfile))$/;
@@ -69,22 +70,18 @@ export const dockerfileFrontEnd: FrontEnd = {
 
   parse(file): FrontEndResult {
     const index = new LineIndex(file.text);
-    const dockerfile = DockerfileParser.parse(file.text);
     const requests: ContainerRequest[] = [];
     const problems: FileProblem[] = [];
     let stage: ContainerRequest | undefined;
-    const offsets = (range: { start: { line: number; character: number }; end: { line: number; character: number } }): [number, number] =>
-      [index.offsetAt(range.start), index.offsetAt(range.end)];
 
-    for (const instruction of dockerfile.getInstructions()) {
-      const keyword = instruction.getKeyword().toUpperCase();
-      const [keywordStart, keywordEnd] = offsets(instruction.getInstructionRange());
+    for (const instruction of dockerInstructions(file.text, index)) {
+      const { keyword, keywordStart, keywordEnd } = instruction;
       if (!INSTRUCTIONS.has(keyword)) {
-        problems.push(problem(file, index, keywordStart, keywordEnd, `Unknown instruction ${instruction.getKeyword()}: the builder rejects this Dockerfile.`));
+        problems.push(problem(file, index, keywordStart, keywordEnd, `Unknown instruction ${keyword}: the builder rejects this Dockerfile.`));
         continue;
       }
       if (keyword === 'FROM') {
-        stage = { kind: 'dockerfile', name: (instruction as From).getBuildStage() ?? String(requests.length), file: file.path, options: [] };
+        stage = { kind: 'dockerfile', name: instruction.stage() ?? String(requests.length), file: file.path, options: [] };
         requests.push(stage);
         continue;
       }
@@ -93,16 +90,12 @@ export const dockerfileFrontEnd: FrontEnd = {
         continue;
       }
       if (keyword !== 'RUN') continue;
-      for (const flag of (instruction as unknown as { getFlags(): Flag[] }).getFlags()) {
-        const [start, end] = offsets(flag.getRange());
-        const value = flag.getValue();
+      for (const { name, value, start, end } of instruction.flags()) {
         if (value === null) {
-          if (READ_FLAGS.has(flag.getName())) {
-            problems.push(problem(file, index, start, end, `The flag --${flag.getName()} needs a value (--${flag.getName()}=…).`));
-          }
+          if (READ_FLAGS.has(name)) problems.push(problem(file, index, start, end, `The flag --${name} needs a value (--${name}=…).`));
           continue;
         }
-        const assignment = runFlagOption(flag.getName(), value);
+        const assignment = runFlagOption(name, value);
         if (!assignment) continue;
         const option: RequestedOption = {
           option: assignment.option, value: assignment.value, file: file.path,
