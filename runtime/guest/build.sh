@@ -39,6 +39,9 @@ require xz xz-utils
 require zstd zstd
 require gcc gcc
 require make make
+require qemu-system-x86_64 qemu-system-x86 # not used here, but nothing boots without it
+[[ -f /usr/include/stdio.h ]] || die "missing the C library headers: apt-get install libc6-dev"
+# musl-gcc (musl-tools) is optional: the Makefile falls back to glibc static.
 [[ -x /bin/busybox ]] || die "missing /bin/busybox: apt-get install busybox-static"
 # The dynamic `busybox` package would not run in the initramfs (no libc there).
 [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" == "install ok installed" ]] ||
