@@ -27,6 +27,16 @@ import type { Finding, Range, Severity } from './types.js';
 export const CONFIG_NAMES = ['.vmrt-lint.yaml', '.vmrt-lint.yml'] as const;
 export const DEFAULT_RUNTIME_CLASSES = ['vmrt', 'kata', 'kata-*', 'clear-containers'] as const;
 
+/** The keys of a config file and what each means (the editor's completion and JSON schema show these). */
+export const CONFIG_KEYS: Readonly<Record<string, string>> = {
+  profile: 'The runtime whose differences are reported (vmrt, clear-containers, kata, runc).',
+  'failure-threshold': 'The lowest severity that makes vmrt-lint exit 1.',
+  severity: 'Severity per rule or feature id: error, warning, info, hint or off.',
+  ignored: 'Rule or feature ids never reported.',
+  'runtime-classes': 'Kubernetes runtimeClassName values (or * globs) whose pods run in VMs.',
+  'disable-ignore-pragma': 'Ignore every vmrt-ignore pragma in the files.',
+};
+
 export const THRESHOLDS = ['error', 'warning', 'info', 'none'] as const;
 export type FailureThreshold = (typeof THRESHOLDS)[number];
 export type SeverityOverride = Severity | 'off';
@@ -153,7 +163,7 @@ export function parseConfig(path: string, text: string, base: ConfigBase = {}): 
         else report(value ?? (pair.key as Node), 'disable-ignore-pragma must be true or false');
         break;
       default:
-        report(pair.key as Node, `unknown key '${key}' (expected profile, failure-threshold, severity, ignored, runtime-classes, disable-ignore-pragma)`);
+        report(pair.key as Node, `unknown key '${key}' (expected ${Object.keys(CONFIG_KEYS).join(', ')})`);
     }
   }
   return config;

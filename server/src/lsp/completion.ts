@@ -1,7 +1,7 @@
 /** Completion of feature and rule ids inside vmrt-ignore pragmas, and of keys and values in .vmrt-lint.yaml. */
 import { CompletionItemKind, type CompletionItem } from 'vscode-languageserver/node';
 import { FEATURE_IDS } from '../../../runtime/src/capabilities.js';
-import { SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
+import { CONFIG_KEYS, SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
 import { LineIndex } from '../engine/positions.js';
 import type { Position } from '../engine/types.js';
 import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
@@ -9,15 +9,6 @@ import { RULES } from '../rules/index.js';
 
 const PRAGMA_IDS = /(?:#|\/\/|<!--)\s*vmrt-ignore(?:-file)?\s+(?:[A-Za-z0-9-]+\s*,\s*)*([A-Za-z0-9-]*)$/;
 const PRAGMA_WORD = /(?:#|\/\/|<!--)\s*(vmrt-[a-z-]*)$/;
-const CONFIG_KEYS: Record<string, string> = {
-  profile: 'The runtime whose differences are reported (vmrt, clear-containers, kata, runc).',
-  'failure-threshold': 'The lowest severity that makes vmrt-lint exit 1.',
-  severity: 'Severity per rule or feature id: error, warning, info, hint or off.',
-  ignored: 'Rule or feature ids never reported.',
-  'runtime-classes': 'Kubernetes runtimeClassName values (or * globs) whose pods run in VMs.',
-  'disable-ignore-pragma': 'Ignore every vmrt-ignore pragma in the files.',
-};
-
 type Edit = { line: number; start: number; end: number };
 
 /** Completions in an ordinary document: only inside a vmrt-ignore pragma. */

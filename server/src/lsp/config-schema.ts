@@ -3,7 +3,7 @@
  * lists so that ids, profiles and thresholds never drift. The extension contributes it
  * (package.json `yamlValidation`) for editors with a YAML language server.
  */
-import { CONFIG_IDS, SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
+import { CONFIG_IDS, CONFIG_KEYS, SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
 import { getProfile, PROFILE_NAMES } from '../profiles/index.js';
 
 export function configSchema(): object {
@@ -14,12 +14,12 @@ export function configSchema(): object {
     type: 'object',
     additionalProperties: false,
     properties: {
-      profile: { type: 'string', enum: [...PROFILE_NAMES], markdownEnumDescriptions: PROFILE_NAMES.map((name) => getProfile(name).description), description: 'The runtime whose differences are reported.' },
-      'failure-threshold': { type: 'string', enum: [...THRESHOLDS], description: 'The lowest severity that makes vmrt-lint exit 1.' },
-      severity: { type: 'object', propertyNames: ids, additionalProperties: { type: 'string', enum: [...SEVERITY_OVERRIDES] }, description: 'Severity per rule or feature id.' },
-      ignored: { type: 'array', items: ids, description: 'Rule or feature ids never reported.' },
-      'runtime-classes': { type: 'array', items: { type: 'string' }, description: 'Kubernetes runtimeClassName values (exact, or a * glob) whose pods run in VMs.' },
-      'disable-ignore-pragma': { type: 'boolean', description: 'Ignore every vmrt-ignore pragma.' },
+      profile: { type: 'string', enum: [...PROFILE_NAMES], markdownEnumDescriptions: PROFILE_NAMES.map((name) => getProfile(name).description), description: CONFIG_KEYS['profile'] },
+      'failure-threshold': { type: 'string', enum: [...THRESHOLDS], description: CONFIG_KEYS['failure-threshold'] },
+      severity: { type: 'object', propertyNames: ids, additionalProperties: { type: 'string', enum: [...SEVERITY_OVERRIDES] }, description: CONFIG_KEYS['severity'] },
+      ignored: { type: 'array', items: ids, description: CONFIG_KEYS['ignored'] },
+      'runtime-classes': { type: 'array', items: { type: 'string' }, description: CONFIG_KEYS['runtime-classes'] },
+      'disable-ignore-pragma': { type: 'boolean', description: CONFIG_KEYS['disable-ignore-pragma'] },
     },
   };
 }
