@@ -212,6 +212,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
     await runHooks(config.hooks?.prestart, hooksState, 'prestart');
 
+    logger.debug(`hooks done, shim ${shimRef.pid}`);
     // What the hooks configured moves into the VM.
     const network = readNetwork(state.netns.path);
     if (network.interfaces.length > 0) {
@@ -236,6 +237,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeState(root, state);
 
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
+    logger.debug('QEMU serves the agent socket');
     const guestPid = await ready;
     state.guestPid = guestPid;
     writeState(root, state);

@@ -22,8 +22,18 @@ export class Logger {
   }
 
   log(level: LogLevel, msg: string): void {
+    const time = new Date();
+    // Docker passes no --debug: VMRT_DEBUG_LOG names a file that gets every line of every call.
+    const debugLog = process.env.VMRT_DEBUG_LOG;
+    if (debugLog) {
+      try {
+        appendFileSync(debugLog, Logger.formatLine('text', level, `[${process.pid}] ${msg}`, time));
+      } catch {
+        // A debugging aid only.
+      }
+    }
     if (level === 'debug' && !this.debugEnabled) return;
-    const line = Logger.formatLine(this.format, level, msg, new Date());
+    const line = Logger.formatLine(this.format, level, msg, time);
     if (this.path) {
       try {
         appendFileSync(this.path, line);

@@ -80,7 +80,10 @@ export async function main(argv: string[]): Promise<number> {
     // Pending commands take any flags: their error must be about the command, not a flag.
     const args = PENDING_COMMANDS.includes(command) ? { flags: new Map(), positionals: rest } : parseArgs(rest, command.flags);
     logger.debug(`vmrt ${argv.join(' ')}`);
-    return await command.run(args, { root: flagString(globals, 'root') ?? DEFAULT_ROOT, logger });
+    const started = Date.now();
+    const code = await command.run(args, { root: flagString(globals, 'root') ?? DEFAULT_ROOT, logger });
+    logger.debug(`vmrt ${name}: exit ${code} after ${Date.now() - started} ms`);
+    return code;
   } catch (err) {
     const message = errorMessage(err);
     logger.error(message);
