@@ -120,6 +120,7 @@ export class AgentVm {
     const fail = (why: string) => {
       qemu.kill('SIGKILL');
       const console = existsSync(join(dir, 'console.log')) ? readFileSync(join(dir, 'console.log'), 'utf8') : '';
+      rmSync(dir, { recursive: true, force: true });
       return new Error(`${why}\nqemu stderr: ${stderr}\nguest console:\n${console}`);
     };
     const sockPath = join(dir, 'agent.sock');
@@ -130,11 +131,13 @@ export class AgentVm {
     }
     const socket = connect(sockPath);
     const decoder = new FrameDecoder();
+    let helloSeen = false;
     const hello = await new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => reject(fail(`no HELLO within ${timeoutMs} ms`)), timeoutMs);
       const onData = (chunk: Buffer) => {
         const frames = decoder.push(chunk);
         if (frames.length === 0) return;
+        helloSeen = true;
         clearTimeout(timer);
         socket.off('data', onData);
         // Frames after HELLO in the same chunk are not expected before a request.
@@ -142,6 +145,11 @@ export class AgentVm {
       };
       socket.on('data', onData);
       socket.on('error', (e) => reject(fail(`agent.sock: ${e.message}`)));
+      void exited.then((code) => {
+        if (helloSeen) return;
+        clearTimeout(timer);
+        reject(fail(`qemu exited with ${code} before HELLO`));
+      });
     });
     if (hello.type !== FrameType.HELLO) throw fail(`first frame has type ${hello.type}, not HELLO`);
     return new AgentVm(dir, qemu, exited, socket, decoder, hello, Date.now() - started);
