@@ -97,7 +97,7 @@ bzimage="$kroot/boot/vmlinuz-$release"
 if [[ ! -f "$out/vmlinux" || "$bzimage" -nt "$out/vmlinux" || "$(cat "$out/kernel-release" 2>/dev/null)" != "$release" ]]; then
     offset="$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$bzimage" | head -n1 | cut -d: -f1)"
     [[ -n "$offset" ]] || die "no XZ stream in $bzimage"
-    tmp="$out/vmlinux.tmp"
+    tmp="$out/vmlinux.$$"
     # The stream is followed by padding and trailer bytes: xz reports them as
     # trailing garbage, which is expected, so its status is not trusted; the
     # ELF magic check below is.
@@ -115,8 +115,10 @@ agent="$runtime/build/vmrt-agent"
 
 # --- initramfs ------------------------------------------------------------------
 
-staging="$out/initramfs"
-rm -rf "$staging"
+# Private staging and temporary names: a concurrent build (setup scripts,
+# tests) never sees or ships a half-written image.
+staging="$(mktemp -d "$out/initramfs.XXXXXX")"
+trap 'rm -rf "$staging" "$out/initramfs.img.$$" "$out/vmlinux.$$"' EXIT
 mkdir -p "$staging"/{bin,sbin,dev,proc,sys,run,tmp,lib/modules,etc}
 install -m 0755 "$agent" "$staging/init"
 install -m 0755 /bin/busybox "$staging/bin/busybox"
@@ -196,8 +198,8 @@ printf '%s\n' "$release" >"$staging/etc/kernel-release"
 # Fixed timestamps: the same inputs give the same image.
 find "$staging" -exec touch -h -d @0 {} +
 (cd "$staging" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet --owner 0:0 --reproducible) |
-    gzip -9n >"$out/initramfs.img.tmp"
-mv "$out/initramfs.img.tmp" "$out/initramfs.img"
+    gzip -9n >"$out/initramfs.img.$$"
+mv "$out/initramfs.img.$$" "$out/initramfs.img"
 
 echo "build.sh: kernel $release; modules: ${order[*]}" >&2
 echo "build.sh: $out/vmlinux $(stat -c %s "$out/vmlinux") bytes, $out/initramfs.img $(stat -c %s "$out/initramfs.img") bytes" >&2
