@@ -38,6 +38,12 @@ function identity(path: string): string | undefined {
   }
 }
 
+/** True when `path` is the network namespace of the host (PID 1's) or of this process. */
+export function isHostNetns(path: string): boolean {
+  const target = identity(path);
+  return target !== undefined && (target === identity('/proc/1/ns/net') || target === identity('/proc/self/ns/net'));
+}
+
 /**
  * Detects the features a config uses. `vmrtNetnsPaths` are the network namespaces of vmrt
  * containers: joining one of those is allowed; joining another container's is not.
@@ -52,9 +58,13 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     uses.push({ feature: 'host-network', where: 'linux.namespaces', detail: 'no "network" namespace: the container would share the host\'s network' });
   } else {
     const path = namespaces[net]!.path;
-    // A process's namespace (/proc/<pid>/ns/net) is another container's; a named netns
-    // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
-    if (path && /^\/proc\/\d+\/(task\/\d+\/)?ns\//.test(path)) {
+    // Docker's --network host names the host's namespace by a bind mount of it
+    // (<exec-root>/netns/default): whatever the path, the host's own namespace is host-network.
+    if (path && isHostNetns(path)) {
+      uses.push({ feature: 'host-network', where: `linux.namespaces[${net}].path`, detail: `${path} is the host's network namespace` });
+    } else if (path && /^\/proc\/\d+\/(task\/\d+\/)?ns\//.test(path)) {
+      // A process's namespace (/proc/<pid>/ns/net) is another container's; a named netns
+      // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
       const target = identity(path);
       const ours = vmrtNetnsPaths.some((p) => target !== undefined && identity(p) === target);
       if (!ours) uses.push({ feature: 'container-network', where: `linux.namespaces[${net}].path`, detail: `joins the network namespace ${path} of a container that is not a vmrt container` });
@@ -110,10 +120,20 @@ export function describeUse(use: FeatureUse, configPath: string): string {
   return `${configPath}: ${use.where}: unsupported feature "${use.feature}" (${use.detail}): ${cap.reason}${instead}`;
 }
 
-/** Throws for the first unsupported feature (all of them are listed in the message). */
+/** Throws when anything is unsupported: one line per feature (a `--privileged` asks for every host device). */
 export function assertSupported(config: Config, configPath: string, vmrtNetnsPaths: readonly string[]): FeatureUse[] {
   const uses = detectFeatures(config, vmrtNetnsPaths);
-  const refused = unsupportedUses(uses);
-  if (refused.length > 0) throw new RuntimeError(refused.map((use) => describeUse(use, configPath)).join('\n'));
-  return uses;
+  const byFeature = new Map<FeatureId, FeatureUse[]>();
+  for (const use of unsupportedUses(uses)) byFeature.set(use.feature, [...(byFeature.get(use.feature) ?? []), use]);
+  if (byFeature.size === 0) return uses;
+  const lines = [...byFeature.values()].map((group) => {
+    const shown = group.slice(0, 3);
+    const more = group.length > shown.length ? ` and ${group.length - shown.length} more` : '';
+    return describeUse({
+      feature: group[0]!.feature,
+      where: shown.map((u) => u.where).join(', ') + more,
+      detail: shown.map((u) => u.detail).join('; ') + more,
+    }, configPath);
+  });
+  throw new RuntimeError(lines.join('\n'));
 }

@@ -5,6 +5,8 @@
  * redirects every frame between the two. The interface's addresses move to the guest: the host
  * side keeps none, and the guest learns them from the spec annotation `org.vmrt.network`.
  */
+import { isHostNetns } from './config-check.js';
+import { RuntimeError } from './errors.js';
 import { run } from './proc.js';
 
 export interface GuestInterface {
@@ -67,6 +69,8 @@ export function readNetwork(netnsPath: string): GuestNetwork {
 
 /** Makes each interface's tap and the tc redirects both ways; the host side keeps no address. */
 export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
+  // Never in the host's namespace: the redirects and the address flush would cut the host off.
+  if (isHostNetns(netnsPath)) throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
   for (const nic of network.interfaces) {
     inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap']);
     inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
@@ -81,6 +85,7 @@ export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
 
 /** Removes the taps from a netns vmrt did not create (one it made goes away whole). */
 export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
+  if (isHostNetns(netnsPath)) return;
   for (const nic of network.interfaces) {
     try {
       inNs(netnsPath, ['ip', 'link', 'del', nic.tap]);

@@ -93,6 +93,13 @@ test('exit codes: a status, and 137 for a SIGKILL of the guest process; stdout a
   d.dockerOk(['rm', id]);
 });
 
+test('--network host is refused before a VM boots, with the feature id and the reason', () => {
+  const r = run(['--network', 'host', IMAGE, 'true']);
+  assert.notEqual(r.status, 0);
+  // Docker names the host's netns by a bind mount of it: refused as host-network, never wired.
+  assert.match(r.stderr, /config\.json: linux\.namespaces\[\d\]\.path: unsupported feature "host-network" \(\S+\/netns\/default is the host's network namespace\): the container runs in its own VM/);
+});
+
 test('volumes: a folder and a read-only file are shared with the VM, writes reach the host', () => {
   const dir = join(d.dir, 'volume');
   mkdirSync(dir);

@@ -78,7 +78,10 @@ export async function startDockerd(): Promise<Dockerd> {
     if (existsSync(containerdPid)) {
       try { process.kill(Number(readFileSync(containerdPid, 'utf8')), 'SIGKILL'); } catch { /* already gone */ }
     }
-    spawnSync('umount', ['-R', '-l', dir], { stdio: 'ignore' });
+    // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4])
+      .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+    for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   };
 

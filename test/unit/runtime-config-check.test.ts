@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertSupported, detectFeatures, unsupportedUses } from '../../runtime/src/config-check.js';
@@ -28,11 +30,30 @@ test('host namespaces: a missing network/pid/ipc/uts namespace, a joined user na
   ]);
 });
 
-test('container-network: another process\'s netns is refused, a named (CNI) netns is not', () => {
-  const other = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: `/proc/${process.pid}/ns/net` }; });
-  assert.deepEqual(features(other), ['container-network@linux.namespaces[1].path']);
-  // Joining the netns of a vmrt container (same inode) is allowed.
-  assert.deepEqual(detectFeatures(other, [`/proc/${process.pid}/ns/net`]), []);
+test('network namespaces: the host\'s is host-network, another process\'s is container-network, a named (CNI) one is fine', async () => {
+  // Docker's --network host passes a bind mount of the host's netns (<exec-root>/netns/default).
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-netns-'));
+  const hostNs = join(dir, 'default');
+  writeFileSync(hostNs, '');
+  execFileSync('mount', ['--bind', `/proc/${process.pid}/ns/net`, hostNs]);
+  try {
+    const host = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: hostNs }; });
+    assert.deepEqual(features(host), ['host-network@linux.namespaces[1].path']);
+  } finally {
+    execFileSync('umount', [hostNs]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sleeper = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+  try {
+    const nsPath = `/proc/${sleeper.pid}/ns/net`;
+    for (let i = 0; i < 100 && statSync(nsPath).ino === statSync('/proc/self/ns/net').ino; i++) await sleep(20);
+    const other = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: nsPath }; });
+    assert.deepEqual(features(other), ['container-network@linux.namespaces[1].path']);
+    // Joining the netns of a vmrt container (same inode) is allowed.
+    assert.deepEqual(detectFeatures(other, [nsPath]), []);
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
   const cni = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: '/var/run/netns/cni-1234' }; });
   assert.deepEqual(features(cni), []);
 });
@@ -62,6 +83,15 @@ test('the refusal names the feature id, the reason and config.json', () => {
     assert.match(e.message, /^\/b\/config\.json: linux\.namespaces: unsupported feature "host-network"/);
     assert.match(e.message, /its own kernel and network stack/);
     assert.match(e.message, /instead: publish the ports/);
+    return true;
+  });
+});
+
+test('many uses of one feature (a --privileged device list) make one line', () => {
+  const c = withConfig((c) => { c.linux!.devices = ['/dev/sda', '/dev/sdb', '/dev/sdc', '/dev/sdd', '/dev/sde'].map((path) => ({ path })); });
+  assert.throws(() => assertSupported(c, 'config.json', []), (e: Error) => {
+    assert.equal(e.message.split('\n').length, 1);
+    assert.match(e.message, /^config\.json: linux\.devices\[0\], linux\.devices\[1\], linux\.devices\[2\] and 2 more: unsupported feature "device" \(host device \/dev\/sda; host device \/dev\/sdb; host device \/dev\/sdc and 2 more\)/);
     return true;
   });
 });
