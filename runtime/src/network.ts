@@ -48,8 +48,10 @@ function inNs(netnsPath: string, command: string[]): string {
 /** The interfaces and routes the hooks (or CNI) configured, as the guest should have them. */
 export function readNetwork(netnsPath: string): GuestNetwork {
   const links = JSON.parse(inNs(netnsPath, ['ip', '-j', 'addr', 'show']) || '[]') as IpLink[];
+  // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
+  if (links.some((l) => l.ifname.startsWith('vmrt-tap'))) return { interfaces: [], routes: [] };
   const interfaces = links
-    .filter((l) => l.link_type === 'ether' && !l.ifname.startsWith('vmrt-tap'))
+    .filter((l) => l.link_type === 'ether')
     .map((l, i) => ({
       name: l.ifname,
       mac: l.address ?? '',
