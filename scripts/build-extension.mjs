@@ -19,12 +19,15 @@ const common = {
   // Code written for ESM may locate files through import.meta.url; give it the bundle's own URL.
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // dockerode's ssh transport (ssh2) tries optional native add-ons inside try/catch: bundle them as empty modules.
+  loader: { '.node': 'empty' },
 };
 
 await Promise.all([
   build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.cjs', minify: true }),
   build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),
   build({ ...common, entryPoints: ['test/e2e/extension-host/suite.ts'], outfile: 'out/test/e2e/extension-host/suite.cjs', sourcemap: 'inline' }),
+  build({ ...common, entryPoints: ['test/e2e/vm-runtime/suite.ts'], outfile: 'out/test/e2e/vm-runtime/suite.cjs', sourcemap: 'inline' }),
 ]);
 
 // The .vmrt-lint.yaml schema, generated from the engine's lists (server/src/lsp/config-schema.ts).

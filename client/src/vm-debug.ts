@@ -7,81 +7,16 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { dockerRunLine, type RunSpec } from './vm-launch-spec.js';
+import { attachConfiguration, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
 import { describeFinding, gate, launchFindings } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
 import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
 
-export type DebugLanguage = 'node' | 'python' | 'native';
-
-export interface VmDebugConfiguration extends vscode.DebugConfiguration {
-  type: 'vmrt';
-  request: 'launch' | 'attach';
-  language?: DebugLanguage;
-  image?: string;
-  dockerfile?: string;
-  program?: string;
-  args?: string[];
-  /** The debugger's port inside the VM. */
-  port?: number;
-  localRoot?: string;
-  remoteRoot?: string;
-  /** attach: the running container (name or id). */
-  container?: string;
-}
-
-const DEFAULT_PORTS: Record<DebugLanguage, number> = { node: 9229, python: 5678, native: 2345 };
-const MARK = '__vmrtContainer';
-
-/** The command that starts `program` with its debugger listening on `port` in the VM. */
-export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
-  switch (language) {
-    case 'node': return ['node', `--inspect-brk=0.0.0.0:${port}`, program, ...args];
-    case 'python': return ['python3', '-m', 'debugpy', '--listen', `0.0.0.0:${port}`, '--wait-for-client', program, ...args];
-    case 'native': return ['gdbserver', `0.0.0.0:${port}`, program, ...args];
-  }
-}
-
-/** The path of a workspace file inside the container, where localRoot is mounted at remoteRoot. */
-export function remotePath(localRoot: string, remoteRoot: string, local: string): string {
-  const relativePath = local.startsWith(`${localRoot}/`) ? local.slice(localRoot.length + 1) : local === localRoot ? '' : undefined;
-  if (relativePath === undefined) return local;
-  return posix.join(remoteRoot, relativePath);
-}
-
-/** What the program's own debugger needs to attach, with the paths mapped both ways. */
-export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, container: string): vscode.DebugConfiguration {
-  const localRoot = config.localRoot!;
-  const remoteRoot = config.remoteRoot!;
-  const common = { name: `${config.name} (in VM)`, request: 'attach', [MARK]: container };
-  switch (language) {
-    case 'node':
-      return { ...common, type: 'node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };
-    case 'python':
-      return { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] };
-    case 'native':
-      return {
-        ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
-        miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
-      };
-  }
-}
-
-/** The sentence for an image without the debugger `language` needs, when `output` says so. */
-export function missingDebugger(language: DebugLanguage, output: string): string | undefined {
-  if (language === 'python' && /No module named debugpy|python3.*(not found|no such file)/i.test(output)) {
-    return 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile';
-  }
-  if (language === 'native' && /gdbserver.*(not found|no such file)/i.test(output)) {
-    return 'the image has no gdbserver: add it to the image (e.g. "RUN apt-get install -y gdbserver")';
-  }
-  if (language === 'node' && /node.*(not found|no such file)/i.test(output)) return 'the image has no node executable on its PATH';
-  return undefined;
-}
-
-const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { id: string; name: string } | undefined> = {
-  node: undefined, // js-debug is built into VS Code
-  python: { id: 'ms-python.debugpy', name: 'Python Debugger (ms-python.debugpy)' },
-  native: { id: 'ms-vscode.cpptools', name: 'C/C++ (ms-vscode.cpptools)' },
+/** The extension whose debugger attaches, per language (js-debug is built into VS Code; its nightly may replace it). */
+const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string }> = {
+  node: { ids: ['ms-vscode.js-debug', 'ms-vscode.js-debug-nightly'], name: 'JavaScript Debugger (ms-vscode.js-debug)' },
+  python: { ids: ['ms-python.debugpy'], name: 'Python Debugger (ms-python.debugpy)' },
+  native: { ids: ['ms-vscode.cpptools'], name: 'C/C++ (ms-vscode.cpptools)' },
 };
 
 export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.Disposable {
@@ -109,10 +44,13 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     config.remoteRoot ??= '/workspace';
     const port = config.port ?? DEFAULT_PORTS[language];
     const needed = DEBUGGER_EXTENSIONS[language];
-    if (needed && !vscode.extensions.getExtension(needed.id)) {
+    const debuggerExtension = needed.ids.map((id) => vscode.extensions.getExtension(id)).find(Boolean);
+    if (!debuggerExtension) {
       void vscode.window.showErrorMessage(`vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`);
       return undefined;
     }
+    // VS Code does not activate the extension of the type a resolver switches to: do it here.
+    await debuggerExtension.activate();
     try {
       if (!(await this.vm.ensureReady())) return undefined;
       if (config.request === 'attach') return await this.attach(config, language, port);

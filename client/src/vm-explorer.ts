@@ -26,7 +26,8 @@ export interface VmContainer {
 
 export class VmContainerItem extends vscode.TreeItem {
   constructor(readonly container: VmContainer) {
-    super(container.name, vscode.TreeItemCollapsibleState.Collapsed);
+    // Running VMs open on their details (kernel, vCPUs, live use): there are few at a time.
+    super(container.name, container.state === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     this.id = container.id;
     this.description = `${container.state} · ${container.image}`;
     this.contextValue = `vmContainer.${container.state === 'running' ? 'running' : 'stopped'}${container.ports.length > 0 ? '.ports' : ''}`;
@@ -47,7 +48,7 @@ type Node = VmContainerItem | DetailItem;
 
 /** The rows under a container: what the VM is and what it uses now. */
 export function detailRows(c: VmContainer, now = new Date()): [string, string][] {
-  const rows: [string, string][] = [['State', c.status], ['Image', c.image]];
+  const rows: [string, string][] = [['State', c.state], ['Image', c.image]];
   if (c.startedAt && c.state === 'running') rows.push(['Uptime', formatUptime(now.getTime() - c.startedAt.getTime())]);
   rows.push(['Guest kernel', c.kernel ?? (c.state === 'running' ? 'reading…' : 'not running')]);
   if (c.vm) rows.push(['vCPUs', String(c.vm.vcpus)], ['VM memory', `${c.vm.memoryMiB} MiB`]);

@@ -1,0 +1,84 @@
+/**
+ * The `vmrt` debug configuration and what it turns into: the debuggee's command in the VM and
+ * the attach configuration of the language's own debugger. Pure: unit-tested without an editor.
+ */
+import { posix } from 'node:path';
+
+export type DebugLanguage = 'node' | 'python' | 'native';
+
+export interface VmDebugConfiguration {
+  name: string;
+  [key: string]: unknown;
+  type: 'vmrt';
+  request: 'launch' | 'attach';
+  language?: DebugLanguage;
+  image?: string;
+  dockerfile?: string;
+  program?: string;
+  args?: string[];
+  /** The debugger's port inside the VM. */
+  port?: number;
+  localRoot?: string;
+  remoteRoot?: string;
+  /** attach: the running container (name or id). */
+  container?: string;
+}
+
+export const DEFAULT_PORTS: Record<DebugLanguage, number> = { node: 9229, python: 5678, native: 2345 };
+/** Marks the attach configuration of a launch with its container (removed when the session ends). */
+export const MARK = '__vmrtContainer';
+
+/** The command that starts `program` with its debugger listening on `port` in the VM. */
+export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
+  switch (language) {
+    case 'node': return ['node', `--inspect-brk=0.0.0.0:${port}`, program, ...args];
+    case 'python': return ['python3', '-m', 'debugpy', '--listen', `0.0.0.0:${port}`, '--wait-for-client', program, ...args];
+    case 'native': return ['gdbserver', `0.0.0.0:${port}`, program, ...args];
+  }
+}
+
+/** The path of a workspace file inside the container, where localRoot is mounted at remoteRoot. */
+export function remotePath(localRoot: string, remoteRoot: string, local: string): string {
+  const relativePath = local.startsWith(`${localRoot}/`) ? local.slice(localRoot.length + 1) : local === localRoot ? '' : undefined;
+  if (relativePath === undefined) return local;
+  return posix.join(remoteRoot, relativePath);
+}
+
+/** A configuration of another debug type (VS Code's DebugConfiguration shape). */
+export interface AttachConfiguration {
+  type: string;
+  name: string;
+  request: string;
+  [key: string]: unknown;
+}
+
+/** What the program's own debugger needs to attach, with the paths mapped both ways. */
+export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, container: string): AttachConfiguration {
+  const localRoot = config.localRoot!;
+  const remoteRoot = config.remoteRoot!;
+  const common = { name: `${config.name} (in VM)`, request: 'attach', [MARK]: container };
+  switch (language) {
+    case 'node':
+      return { ...common, type: 'pwa-node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };
+    case 'python':
+      return { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] };
+    case 'native':
+      return {
+        ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
+        miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
+      };
+  }
+}
+
+/** The sentence for an image without the debugger `language` needs, when `output` says so. */
+export function missingDebugger(language: DebugLanguage, output: string): string | undefined {
+  if (language === 'python' && /No module named debugpy|python3.*(not found|no such file)/i.test(output)) {
+    return 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile';
+  }
+  if (language === 'native' && /gdbserver.*(not found|no such file)/i.test(output)) {
+    return 'the image has no gdbserver: add it to the image (e.g. "RUN apt-get install -y gdbserver")';
+  }
+  if (language === 'node' && /node.*(not found|no such file)/i.test(output)) return 'the image has no node executable on its PATH';
+  return undefined;
+}
+

@@ -1,0 +1,107 @@
+/**
+ * The editor drives the VM runtime: a private dockerd with vmrt registered (test/support/dockerd.ts),
+ * images made from local files (busybox; busybox + the host's node), code-server with the packaged
+ * extension pointed at that daemon, and the suite in vm-runtime/suite.ts run in its extension
+ * host. The driver answers the suite's screenshot requests: it waits until the page shows the
+ * text the suite names, saves test-results/vscode-<name>.png and writes the answer file.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startDockerd, type Dockerd } from '../support/dockerd.js';
+import { importBusyboxImage } from '../support/images.js';
+import { openBrowser, ROOT, startCodeServer, testRunUrl } from './code-server.js';
+import { importNodeImage } from './node-image.js';
+
+const RESULTS = join(ROOT, 'test-results');
+export const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
+const KERNEL_RELEASE = join(ROOT, 'runtime', 'build', 'guest', 'kernel-release');
+
+/** The program the debug case stops in: line 4 (`return sum;`) holds the breakpoint. */
+const PROGRAM = `'use strict';
+function add(a, b) {
+  const sum = a + b;
+  return sum;
+}
+console.log('result', add(20, 22));
+setInterval(() => undefined, 1000);
+`;
+
+test('the editor runs, shows, attaches to, logs, stops, removes and debugs containers in VMs', { timeout: 900_000 }, async () => {
+  for (const [path, what] of [[VM_SUITE, 'the VM runtime suite bundle (npm run build:extension)'], [KERNEL_RELEASE, 'the guest kernel (runtime/guest/build.sh)']] as const) {
+    if (!existsSync(path)) throw new Error(`missing ${what}: ${path}`);
+  }
+  const work = mkdtempSync(join(tmpdir(), 'vmrt-e2e-vm-'));
+  let dockerd: Dockerd | undefined;
+  let server: Awaited<ReturnType<typeof startCodeServer>> | undefined;
+  let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
+  const lines: string[] = [];
+  try {
+    dockerd = await startDockerd();
+    const d = dockerd;
+    const docker = (args: string[], input?: Buffer) => d.dockerOk(args, input);
+    const busyboxImage = importBusyboxImage(docker, work, 'vmrt-e2e-busybox:1');
+    const nodeImage = importNodeImage(docker, work, 'vmrt-e2e-node:1');
+
+    server = await startCodeServer({
+      'vmrt.docker.host': `unix://${d.socket}`,
+      'vmrt.runtime.path': join(ROOT, 'runtime', 'bin', 'vmrt'),
+    });
+    const answers = join(server.workspace, '.vmrt-e2e');
+    mkdirSync(answers, { recursive: true });
+    mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
+    writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), PROGRAM);
+    writeFileSync(join(answers, 'expected.json'), JSON.stringify({
+      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage,
+    }));
+
+    browser = await openBrowser();
+    const { page } = browser;
+    mkdirSync(RESULTS, { recursive: true });
+    let screenshots = Promise.resolve();
+    page.on('console', (message) => {
+      const text = message.text();
+      if (!text.includes('vmrt')) return;
+      lines.push(text);
+      const request = /vmrt-e2e: screenshot (\S+) (.+)$/.exec(text);
+      if (!request) return;
+      const [, name, expectedText] = request;
+      screenshots = screenshots.then(async () => {
+        let answer = 'ok';
+        try {
+          await page.getByText(expectedText!).first().waitFor({ state: 'visible', timeout: 30_000 });
+        } catch {
+          answer = `the page does not show "${expectedText}"`;
+        }
+        await page.screenshot({ path: join(RESULTS, `vscode-${name}.png`) });
+        writeFileSync(join(answers, `${name}.done`), answer);
+      });
+    });
+    const exit = new Promise<number>((resolve) => { void page.exposeFunction('codeAutomationExit', (code: number) => { resolve(code); }); });
+    await page.goto(testRunUrl(server, VM_SUITE));
+    const timeout = new Promise<number>((_, reject) => { setTimeout(() => reject(new Error(`the suite did not finish within 780 s:\n${lines.join('\n')}`)), 780_000).unref(); });
+    const code = await Promise.race([exit, timeout]);
+    await screenshots;
+    console.log(lines.join('\n'));
+    assert.equal(code, 0, `VM runtime suite failed:\n${lines.join('\n')}`);
+    assert.ok(lines.some((line) => line.includes('vmrt-e2e: passed')), 'the suite reported its results');
+    for (const name of ['vm-explorer', 'vm-debug-paused']) assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
+  } catch (error) {
+    await browser?.page.screenshot({ path: join(RESULTS, 'vscode-vm-failure.png') }).catch(() => undefined);
+    // The runtime's side of a failure is in the daemon's log.
+    if (dockerd) console.log(readFileSync(join(dockerd.dir, 'dockerd.log'), 'utf8').split('\n').filter((l) => /level=(error|warning)/.test(l)).slice(-8).join('\n'));
+    throw error;
+  } finally {
+    await browser?.close();
+    // Containers first: a dockerd stopping with VMs running leaves QEMU to its shims.
+    if (dockerd) {
+      const ids = dockerd.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) dockerd.docker(['rm', '-f', ...ids]);
+    }
+    await server?.stop();
+    await dockerd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+});

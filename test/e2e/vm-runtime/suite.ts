@@ -1,0 +1,208 @@
+/**
+ * Runs inside code-server's extension host (bundled by scripts/build-extension.mjs) against a
+ * real dockerd with vmrt registered (started by ../vm-runtime.test.ts, which also writes
+ * .vmrt-e2e/expected.json into the workspace and answers screenshot requests).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import * as vscode from 'vscode';
+import type { VmRuntimeApi } from '../../../client/src/vm-runtime.js';
+import type { VmContainer } from '../../../client/src/vm-explorer.js';
+import { execText } from '../../../client/src/vm-exec.js';
+
+interface Expected {
+  socket: string;
+  /** Runs only the cases whose names match (VMRT_E2E_ONLY), after the first: for iterating on one case. */
+  only?: string;
+  kernel: string;
+  busyboxImage: string;
+  nodeImage: string;
+}
+
+function log(line: string): void {
+  console.log(`vmrt-e2e: ${line}`);
+}
+
+const folder = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+const expected = (): Expected => JSON.parse(readFileSync(join(folder(), '.vmrt-e2e', 'expected.json'), 'utf8')) as Expected;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Asks the driver for a screenshot once `text` shows in the page; its answer is "ok" or what it saw. */
+async function screenshot(name: string, text: string): Promise<void> {
+  log(`screenshot ${name} ${text}`);
+  const answer = join(folder(), '.vmrt-e2e', `${name}.done`);
+  await until(`the driver's screenshot ${name}`, () => existsSync(answer), 60_000);
+  assert.equal(readFileSync(answer, 'utf8'), 'ok', `screenshot ${name}`);
+}
+
+let api: VmRuntimeApi;
+let docker: Docker;
+let containerId = '';
+
+const container = async (id: string): Promise<VmContainer | undefined> => (await api.containers()).find((c) => c.id === id);
+
+const cases: [string, () => Promise<void>][] = [
+  ['the extension activates and exports the runtime API', async () => {
+    const extension = vscode.extensions.getExtension<VmRuntimeApi>('vmrt.vmrt')!;
+    api = await extension.activate();
+    assert.equal(typeof api.containers, 'function');
+    docker = new Docker({ socketPath: expected().socket });
+  }],
+  ['"vmrt: Show Runtime Check" shows the output of vmrt check', async () => {
+    const document = await vscode.commands.executeCommand<vscode.TextDocument>('vmrt.showRuntimeCheck');
+    const text = document.getText();
+    assert.match(text, /^ok {3}QEMU: QEMU emulator version/m);
+    assert.match(text, /^ok {3}guest kernel: /m);
+    assert.match(text, /^System is capable of running vmrt containers/m);
+    assert.match(text, /\(exit status 0\)\n$/);
+    assert.equal(document.languageId, 'vmrt-log');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  }],
+  ['"Run Image in VM" starts a container with the vmrt runtime', async () => {
+    const id = await vscode.commands.executeCommand<string | undefined>('vmrt.runImage', {
+      image: expected().busyboxImage, ports: '', env: 'GREETING="hello from the VM"', command: "sh -c 'echo $GREETING; sleep 1000'",
+    });
+    assert.ok(id, 'the command returned the container id');
+    containerId = id;
+    const info = await docker.getContainer(id).inspect();
+    assert.equal(info.HostConfig.Runtime, 'vmrt');
+    assert.equal(info.State.Running, true);
+    assert.deepEqual(info.Config.Env.filter((e) => e.startsWith('GREETING=')), ['GREETING=hello from the VM']);
+  }],
+  ['the VM Containers view shows it with the guest kernel, vCPUs, memory and live stats', async () => {
+    const shown = await until('the container running with its guest kernel and a stats sample', async () => {
+      const c = await container(containerId);
+      return c?.state === 'running' && c.kernel && c.cpu !== undefined && c.memoryBytes !== undefined ? c : undefined;
+    });
+    assert.equal(shown.kernel, expected().kernel);
+    assert.equal(shown.image, expected().busyboxImage);
+    assert.equal(shown.vm?.vcpus, 1);
+    assert.equal(shown.vm?.memoryMiB, 128);
+    assert.match(shown.vm?.consoleLog ?? '', new RegExp(`/${containerId}/console\\.log$`));
+    assert.ok(shown.memoryBytes! > 0, `memory ${shown.memoryBytes}`);
+    await vscode.commands.executeCommand('vmrtContainers.focus');
+    await screenshot('vm-explorer', expected().kernel);
+  }],
+  ['"Attach Shell" opens a terminal with a real pty in the VM', async () => {
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>('vmrt.container.attachShell', containerId);
+    assert.ok(terminal);
+    await until('the terminal process', async () => terminal.processId);
+    const marker = async () => (await execText(docker.getContainer(containerId), ['cat', '/tmp/attached'])).output;
+    // The shell in the VM may take a moment to read its first line: send until it answers.
+    await until('the attached shell to run a command', async () => {
+      terminal.sendText('echo "attached $((6*7)) $(tty) $(uname -r)" > /tmp/attached');
+      await sleep(1500);
+      return (await marker()).startsWith('attached') ? true : undefined;
+    }, 90_000);
+    assert.equal(await marker(), `attached 42 /dev/pts/0 ${expected().kernel}\n`);
+    terminal.dispose();
+  }],
+  ['"Follow Logs" shows the output so far and follows new lines', async () => {
+    await vscode.commands.executeCommand('vmrt.container.followLogs', containerId);
+    await until('the log channel to show the first line', () => api.logText(containerId)?.includes('hello from the VM\n'));
+    const exec = await execText(docker.getContainer(containerId), ['sh', '-c', 'echo written-later > /proc/1/fd/1']);
+    assert.equal(exec.exitCode, 0, exec.output);
+    await until('the followed line', () => api.logText(containerId)?.endsWith('written-later\n'));
+    assert.equal(api.logText(containerId), 'hello from the VM\nwritten-later\n');
+  }],
+  ['"Inspect" opens read-only JSON; "Show VM Console" opens the guest console', async () => {
+    const inspect = await vscode.commands.executeCommand<vscode.TextDocument>('vmrt.container.inspect', containerId);
+    assert.equal(inspect.uri.scheme, 'vmrt-inspect');
+    assert.equal(inspect.languageId, 'json');
+    const parsed = JSON.parse(inspect.getText()) as { Id: string; HostConfig: { Runtime: string } };
+    assert.deepEqual([parsed.Id, parsed.HostConfig.Runtime], [containerId, 'vmrt']);
+    const console = await vscode.commands.executeCommand<vscode.TextDocument>('vmrt.container.showConsole', containerId);
+    assert.equal(console.languageId, 'vmrt-log');
+    const onDisk = readFileSync((await container(containerId))!.vm!.consoleLog, 'utf8');
+    assert.equal(console.getText(), onDisk);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }],
+  ['"Stop" and "Remove": the view follows Docker events', async () => {
+    await vscode.commands.executeCommand('vmrt.container.stop', containerId);
+    await until('the view to show the container exited', async () => (await container(containerId))?.state === 'exited', 90_000);
+    assert.equal((await container(containerId))!.kernel, undefined);
+    assert.equal(await vscode.commands.executeCommand('vmrt.container.remove', containerId), true);
+    await until('the view to drop the container', async () => !(await container(containerId)));
+    await assert.rejects(docker.getContainer(containerId).inspect(), /no such container/i);
+  }],
+  ['a launch whose lint has an error finding stops before anything is built', async () => {
+    const dockerfile = vscode.Uri.file(join(folder(), 'app', 'Dockerfile'));
+    const result = await vscode.commands.executeCommand('vmrt.runDockerfile', dockerfile, { ports: '', env: '', command: '' });
+    assert.equal(result, undefined);
+    const images = await docker.listImages();
+    assert.deepEqual(images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith('vmrt-dev/')), []);
+  }],
+  ['a vmrt Node debug session stops at a breakpoint in the VM and shows a local variable', async () => {
+    const program = vscode.Uri.file(join(folder(), 'vm-debug', 'main.js'));
+    const breakpoint = new vscode.SourceBreakpoint(new vscode.Location(program, new vscode.Position(3, 0)));
+    vscode.debug.addBreakpoints([breakpoint]);
+    let stopped: ((event: { session: vscode.DebugSession; threadId: number; reason: string }) => void) | undefined;
+    const stop = new Promise<{ session: vscode.DebugSession; threadId: number; reason: string }>((resolve) => { stopped = resolve; });
+    const tracker = vscode.debug.registerDebugAdapterTrackerFactory('*', {
+      createDebugAdapterTracker: (session) => ({
+        onDidSendMessage: (message: { type?: string; event?: string; body?: { threadId: number; reason: string } }) => {
+          if (message.type === 'event' && message.event === 'stopped') stopped!({ session, threadId: message.body!.threadId, reason: message.body!.reason });
+        },
+      }),
+    });
+    try {
+      const started = await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
+        type: 'vmrt', request: 'launch', name: 'e2e node in a VM', language: 'node', image: expected().nodeImage,
+        program: '${workspaceFolder}/vm-debug/main.js', port: 9229,
+      });
+      assert.equal(started, true, 'the debug session started');
+      const event = await until('the debuggee to stop', () => Promise.race([stop, sleep(1000).then(() => undefined)]), 240_000);
+      assert.equal(event.reason, 'breakpoint');
+      const { stackFrames } = await event.session.customRequest('stackTrace', { threadId: event.threadId, startFrame: 0, levels: 1 }) as { stackFrames: { id: number; line: number; name: string; source?: { path?: string } }[] };
+      const frame = stackFrames[0]!;
+      assert.deepEqual([frame.line, frame.name, frame.source?.path], [4, 'add', program.fsPath]);
+      const { scopes } = await event.session.customRequest('scopes', { frameId: frame.id }) as { scopes: { name: string; variablesReference: number }[] };
+      const local = scopes.find((s) => s.name === 'Local')!;
+      const { variables } = await event.session.customRequest('variables', { variablesReference: local.variablesReference }) as { variables: { name: string; value: string }[] };
+      assert.deepEqual(variables.filter((v) => ['a', 'b', 'sum'].includes(v.name)).map((v) => `${v.name}=${v.value}`), ['a=20', 'b=22', 'sum=42']);
+      const debugged = (await api.containers()).find((c) => c.image === expected().nodeImage && c.state === 'running');
+      assert.ok(debugged, 'the debuggee runs in a vmrt container');
+      await vscode.commands.executeCommand('workbench.view.debug');
+      await screenshot('vm-debug-paused', 'Paused on breakpoint');
+      await vscode.debug.stopDebugging();
+      await until('the debuggee container to be removed', async () => !(await api.containers()).some((c) => c.id === debugged.id), 90_000);
+    } finally {
+      tracker.dispose();
+      vscode.debug.removeBreakpoints([breakpoint]);
+    }
+  }],
+];
+
+export async function run(): Promise<void> {
+  let failed = 0;
+  const only = expected().only ? new RegExp(expected().only!) : undefined;
+  for (const [name, body] of cases.filter(([name], index) => index === 0 || !only || only.test(name))) {
+    const started = Date.now();
+    try {
+      await body();
+      log(`ok ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (error) {
+      failed++;
+      log(`not ok ${name}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  log(`${failed === 0 ? 'passed' : 'failed'}: ${cases.length - failed} passed, ${failed} failed`);
+  if (failed > 0) throw new Error(`${failed} VM runtime case(s) failed`);
+}
