@@ -131,6 +131,18 @@ test('networking: the VM gets the container\'s address, MAC and routes; Docker\'
   d.dockerOk(['rm', '-f', 'web', 'vmnet']);
 });
 
+test('a published port (-p) reaches a server in the VM', async () => {
+  d.dockerOk(['run', '-d', '--runtime', 'vmrt', '-p', '127.0.0.1::8080', '--name', 'pub', IMAGE, 'sh', '-c', 'mkdir -p /www; echo published > /www/index.html; httpd -f -p 8080 -h /www']);
+  const hostPort = d.dockerOk(['port', 'pub', '8080']).trim().split(':').pop();
+  // httpd starts right after `docker run -d` returns.
+  const body = await waitFor('the published server', () => {
+    const r = spawnSync(process.execPath, ['-e', `fetch('http://127.0.0.1:${hostPort}/index.html').then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout : undefined;
+  }, 20000);
+  assert.equal(body, 'published\n');
+  d.dockerOk(['rm', '-f', 'pub']);
+});
+
 test('stdin is piped with -i and ends with EOF', () => {
   const r = run(['-i', IMAGE, 'sh', '-c', 'cat; echo done'], 'hi\nthere\n');
   assert.deepEqual([r.status, r.stdout], [0, 'hi\nthere\ndone\n']);
