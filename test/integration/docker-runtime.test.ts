@@ -164,7 +164,7 @@ test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () =>
   assert.deepEqual([execIn.status, execIn.stdout], [0, 'piped\n']);
   // Docker 20.10 sends an exec's window size right after it started (no consoleSize in the
   // exec's process): give that resize a moment to reach the guest.
-  // (The guest's pty echoes a NUL that reaches the exec's stdin first: "^@"; see the report.)
+  // The pty echoes "^@" first: a NUL from `script` and the docker CLI, the same with runc.
   assert.match(underPty(21, 71, `exec -it svc sh -c 'sleep 1; stty size'`), /^(\^@)?21 71\n$/);
 
   d.dockerOk(['kill', '-s', 'USR1', 'svc']);
