@@ -8,7 +8,7 @@ import type { Command } from '../command.js';
 import { execDirOf, muxSocket, shimLogOf, spawnShim, writePidFile } from '../container.js';
 import { addToCgroups } from '../cgroups.js';
 import { RuntimeError, UsageError } from '../errors.js';
-import { refOf } from '../proc.js';
+import { processStartTime } from '../proc.js';
 import type { Process } from '../spec.js';
 import { loadState, statusOf, type ContainerState } from '../state.js';
 import { forwardSignals, waitExit } from './run.js';
@@ -101,12 +101,15 @@ export const exec: Command = {
     } finally {
       rmSync(processFile, { force: true });
     }
-    const ref = refOf(shim.pid!);
-    mkdirSync(execDirOf(state.runDir), { recursive: true });
-    writeFileSync(join(execDirOf(state.runDir), `${ref.pid}.json`), JSON.stringify(ref));
-    addToCgroups(state.cgroups, ref.pid);
+    // A short process may be over already: its shim then has nothing left to clean up.
+    const startTime = processStartTime(shim.pid!);
+    if (startTime !== undefined) {
+      mkdirSync(execDirOf(state.runDir), { recursive: true });
+      writeFileSync(join(execDirOf(state.runDir), `${shim.pid}.json`), JSON.stringify({ pid: shim.pid, startTime }));
+      addToCgroups(state.cgroups, shim.pid!);
+    }
     const pidFile = flagString(args, 'pid-file');
-    if (pidFile) writePidFile(pidFile, ref.pid);
+    if (pidFile) writePidFile(pidFile, shim.pid!);
     if (flagBool(args, 'detach')) {
       shim.unref();
       return 0;
