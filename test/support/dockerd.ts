@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes, randomInt } from 'node:crypto';
 import { REPO } from './images.js';
 
 export interface DockerResult {
@@ -46,10 +47,18 @@ export async function startDockerd(): Promise<Dockerd> {
   const socket = join(dir, 'docker.sock');
   const execRoot = join(dir, 'exec');
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+  // A bridge and subnet of its own: daemons started at once (other tests) must not share docker0
+  // and hand out the same addresses.
+  const bridge = `vd${randomBytes(3).toString('hex')}`;
+  const subnet = `10.${100 + randomInt(100)}.${randomInt(256)}`;
+  for (const args of [['link', 'add', 'name', bridge, 'type', 'bridge'], ['addr', 'add', `${subnet}.1/24`, 'dev', bridge], ['link', 'set', bridge, 'up']]) {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  }
   const daemon = spawn('dockerd', [
     '--data-root', join(dir, 'data'), '--exec-root', execRoot, '--pidfile', join(dir, 'dockerd.pid'),
     '-H', `unix://${socket}`, '--add-runtime', `vmrt=${launcher}`,
-    '--storage-driver', 'overlay2',
+    '--storage-driver', 'overlay2', '--bridge', bridge,
   ], { stdio: ['ignore', logFd, logFd], detached: true });
   let exited = false;
   daemon.on('exit', () => { exited = true; });
@@ -83,6 +92,7 @@ export async function startDockerd(): Promise<Dockerd> {
       .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
     for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
+    spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   };
 
   const deadline = Date.now() + 60000;
