@@ -9,9 +9,10 @@ APT_PACKAGES=(
   qemu-system-x86   # the VM
   busybox-static    # the guest's tools and the test/example container images
   cpio xz-utils zstd kmod  # building the initramfs from Debian's kernel package
-  gcc libc6-dev make  # the static agent and shim
+  gcc libc6-dev make musl-tools  # the static agent and shim (musl: 10x smaller binaries)
   docker.io         # dockerd + containerd for the Docker integration tests
   iproute2 util-linux procps  # netns, nsenter, process checks
+  chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser
 )
 
 missing=()
@@ -25,18 +26,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# --- editor tests (issue 4): a real VS Code (code-server) driven by Debian's chromium ---
-# code-server's postinstall builds kerberos (libkrb5-dev) and downloads ripgrep, which cannot be
-# fetched here: seed @vscode/ripgrep's cache with Debian's rg. As root its postinstall needs
-# unsafe_perm, and node-pty's `npx node-gyp` must not stop at a prompt.
-for p in chromium libkrb5-dev ripgrep; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || {
-    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends chromium libkrb5-dev ripgrep; break; }
-done
+# The editor tests run a real VS Code (code-server, a devDependency). Its postinstall downloads
+# ripgrep, which cannot be fetched here: seed @vscode/ripgrep's cache with Debian's rg. As root
+# its postinstall needs unsafe_perm, and node-pty's `npx node-gyp` must not stop at a prompt.
 RG_CACHE="$(node -p 'require("os").tmpdir()')/vscode-ripgrep-cache-1.15.11"
 mkdir -p "$RG_CACHE" && tar czf "$RG_CACHE/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C /usr/bin rg
 export npm_config_yes=true npm_config_unsafe_perm=true
-# --- end of editor tests block ---
 
 echo "setup: npm packages"
 npm ci --no-audit --no-fund --loglevel=error
