@@ -25,7 +25,9 @@ export interface VmDebugConfiguration {
 }
 
 export const DEFAULT_PORTS: Record<DebugLanguage, number> = { node: 9229, python: 5678, native: 2345 };
-/** Marks the attach configuration of a launch with its container (removed when the session ends). */
+/** The attach configuration the `vmrt` session starts as its child. */
+export const ATTACH = '__vmrtAttach';
+/** The container a `vmrt` launch started (removed when the session ends). */
 export const MARK = '__vmrtContainer';
 
 /** The command that starts `program` with its debugger listening on `port` in the VM. */
@@ -53,10 +55,10 @@ export interface AttachConfiguration {
 }
 
 /** What the program's own debugger needs to attach, with the paths mapped both ways. */
-export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, container: string): AttachConfiguration {
+export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number): AttachConfiguration {
   const localRoot = config.localRoot!;
   const remoteRoot = config.remoteRoot!;
-  const common = { name: `${config.name} (in VM)`, request: 'attach', [MARK]: container };
+  const common = { name: `${config.name} (in VM)`, request: 'attach' };
   switch (language) {
     case 'node':
       return { ...common, type: 'pwa-node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };

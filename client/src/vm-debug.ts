@@ -7,7 +7,8 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { dockerRunLine, type RunSpec } from './vm-launch-spec.js';
-import { attachConfiguration, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
+import { VmSessionAdapter } from './vm-debug-session.js';
+import { ATTACH, attachConfiguration, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
 import { describeFinding, gate, launchFindings } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
 import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
@@ -19,15 +20,12 @@ const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string }
   native: { ids: ['ms-vscode.cpptools'], name: 'C/C++ (ms-vscode.cpptools)' },
 };
 
-export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.Disposable {
-  private readonly disposables: vscode.Disposable[] = [];
+export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.DebugAdapterDescriptorFactory {
+  constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher) {}
 
-  constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher) {
-    // The container of a launch lives as long as the session attached to it.
-    this.disposables.push(vscode.debug.onDidTerminateDebugSession((session) => {
-      const id = session.configuration[MARK] as string | undefined;
-      if (id) void this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
-    }));
+  /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (vm-debug-session.ts). */
+  createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
+    return new vscode.DebugAdapterInlineImplementation(new VmSessionAdapter(session, this.vm));
   }
 
   provideDebugConfigurations(): vscode.DebugConfiguration[] {
@@ -44,24 +42,21 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     config.remoteRoot ??= '/workspace';
     const port = config.port ?? DEFAULT_PORTS[language];
     const needed = DEBUGGER_EXTENSIONS[language];
-    const debuggerExtension = needed.ids.map((id) => vscode.extensions.getExtension(id)).find(Boolean);
-    if (!debuggerExtension) {
+    if (!needed.ids.some((id) => vscode.extensions.getExtension(id))) {
       void vscode.window.showErrorMessage(`vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`);
       return undefined;
     }
-    // VS Code does not activate the extension of the type a resolver switches to: do it here.
-    await debuggerExtension.activate();
     try {
       if (!(await this.vm.ensureReady())) return undefined;
-      if (config.request === 'attach') return await this.attach(config, language, port);
-      return await this.launch(config, language, port);
+      const { child, container } = config.request === 'attach' ? await this.attach(config, language, port) : await this.launch(config, language, port);
+      return { ...config, [ATTACH]: child, [MARK]: container };
     } catch (error) {
       if (!(error instanceof LaunchCancelled)) void vscode.window.showErrorMessage(`vmrt: ${errorText(error)}`);
       return undefined;
     }
   }
 
-  private async launch(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<vscode.DebugConfiguration> {
+  private async launch(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<{ child: vscode.DebugConfiguration; container: string }> {
     if (!config.program) throw new Error('the launch configuration needs "program" (a file in the workspace)');
     if (!config.image && !config.dockerfile) throw new Error('the launch configuration needs "image" or "dockerfile"');
     const image = config.image ?? `vmrt-debug/${posix.basename(posix.dirname(config.dockerfile!)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'app'}:latest`;
@@ -88,18 +83,18 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     });
     try {
       const hostPort = await this.debuggerReady(id, language, port);
-      return attachConfiguration(config, language, hostPort, id);
+      return { child: attachConfiguration(config, language, hostPort), container: id };
     } catch (error) {
       await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
       throw error;
     }
   }
 
-  private async attach(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<vscode.DebugConfiguration> {
+  private async attach(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<{ child: vscode.DebugConfiguration; container: undefined }> {
     if (!config.container) throw new Error('the attach configuration needs "container" (a running vmrt container)');
     const hostPort = await this.debuggerReady(config.container, language, port);
     // Attaching to a container the user started: ending the session leaves it running.
-    return { ...attachConfiguration(config, language, hostPort, config.container), request: language === 'native' ? 'launch' : 'attach', [MARK]: undefined };
+    return { child: attachConfiguration(config, language, hostPort), container: undefined };
   }
 
   /** Waits (with progress) until the debugger in the VM answers on its published port; says why when it cannot. */
@@ -129,10 +124,6 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     const missing = missingDebugger(language, logs);
     if (missing) return missing;
     return `the program ended (exit status ${exitCode}) before its debugger answered: ${logs.trim().split('\n').slice(-3).join(' | ')}`;
-  }
-
-  dispose(): void {
-    for (const d of this.disposables) d.dispose();
   }
 
   /**

@@ -24,12 +24,13 @@ export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeAp
   const debug = new VmDebugProvider(vm, launcher);
   const view = vscode.window.createTreeView('vmrtContainers', { treeDataProvider: explorer, showCollapseAll: true });
   context.subscriptions.push(
-    vm, explorer, actions, debug, view,
+    vm, explorer, actions, view,
     vscode.commands.registerCommand('vmrt.showRuntimeCheck', () => vm.showCheck()),
     vscode.commands.registerCommand('vmrt.containers.refresh', () => explorer.refresh()),
     ...actions.register(),
     ...launcher.register(),
     vscode.debug.registerDebugConfigurationProvider('vmrt', debug),
+    vscode.debug.registerDebugAdapterDescriptorFactory('vmrt', debug),
   );
   return {
     containers: () => explorer.list(),

@@ -53,6 +53,8 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     mkdirSync(answers, { recursive: true });
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), PROGRAM);
+    mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
+    writeFileSync(join(server.workspace, 'vm-build', 'Dockerfile'), `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`);
     writeFileSync(join(answers, 'expected.json'), JSON.stringify({
       socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage,
     }));
@@ -87,7 +89,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     console.log(lines.join('\n'));
     assert.equal(code, 0, `VM runtime suite failed:\n${lines.join('\n')}`);
     assert.ok(lines.some((line) => line.includes('vmrt-e2e: passed')), 'the suite reported its results');
-    for (const name of ['vm-explorer', 'vm-debug-paused']) assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
+    for (const name of ['vm-explorer', 'vm-debug-paused', 'vm-docker-down']) assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
   } catch (error) {
     await browser?.page.screenshot({ path: join(RESULTS, 'vscode-vm-failure.png') }).catch(() => undefined);
     // The runtime's side of a failure is in the daemon's log.

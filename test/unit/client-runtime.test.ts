@@ -113,12 +113,12 @@ test('vmrt debug configurations: the debuggee command, path mapping, the attach 
   assert.equal(remotePath('/home/me/proj', '/workspace', '/home/me/proj/src/a.js'), '/workspace/src/a.js');
   assert.equal(remotePath('/home/me/proj', '/workspace', '/usr/app/a.js'), '/usr/app/a.js');
   const config = { type: 'vmrt' as const, request: 'launch' as const, name: 'N', localRoot: '/home/me/proj', remoteRoot: '/workspace', program: '/home/me/proj/app' };
-  assert.deepEqual(attachConfiguration(config, 'node', 32768, 'c1'), {
-    name: 'N (in VM)', request: 'attach', __vmrtContainer: 'c1', type: 'pwa-node', address: '127.0.0.1', port: 32768,
+  assert.deepEqual(attachConfiguration(config, 'node', 32768), {
+    name: 'N (in VM)', request: 'attach', type: 'pwa-node', address: '127.0.0.1', port: 32768,
     localRoot: '/home/me/proj', remoteRoot: '/workspace', continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'],
   });
-  assert.deepEqual(attachConfiguration(config, 'python', 5000, 'c1').pathMappings, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]);
-  assert.equal(attachConfiguration(config, 'native', 5000, 'c1').miDebuggerServerAddress, '127.0.0.1:5000');
+  assert.deepEqual(attachConfiguration(config, 'python', 5000).pathMappings, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]);
+  assert.equal(attachConfiguration(config, 'native', 5000).miDebuggerServerAddress, '127.0.0.1:5000');
   assert.equal(missingDebugger('python', '/usr/bin/python3: No module named debugpy'), 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile');
   assert.match(missingDebugger('native', 'exec: "gdbserver": executable file not found in $PATH: not found') ?? '', /^the image has no gdbserver/);
   assert.equal(missingDebugger('python', 'Traceback: ValueError'), undefined);

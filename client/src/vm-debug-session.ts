@@ -1,0 +1,90 @@
+/**
+ * The `vmrt` debug session: a small inline adapter that owns the VM container and starts the
+ * language's own debugger (js-debug, debugpy, cppdbg) as its child session, with the child's
+ * lifecycle managed by this parent.
+ *
+ * Why a parent session: when a person presses Stop on an attach session, VS Code asks the
+ * adapter to terminate the debuggee, and js-debug then kills the process id the debuggee
+ * reported (`process.pid`) on the host, with its children. Inside a VM that pid means another
+ * process on the host (pid 1 in the VM is the host's init). With the child's lifecycle managed
+ * by this parent, Stop reaches this adapter instead: it removes the container, and the child
+ * debugger sees its target go away and ends without killing anything on the host.
+ */
+import * as vscode from 'vscode';
+import { ATTACH, MARK } from './vm-debug-config.js';
+import type { VmContext } from './vm-context.js';
+
+interface Request {
+  seq: number;
+  type: 'request';
+  command: string;
+}
+
+export class VmSessionAdapter implements vscode.DebugAdapter {
+  private readonly sent = new vscode.EventEmitter<vscode.DebugProtocolMessage>();
+  readonly onDidSendMessage = this.sent.event;
+  private seq = 1;
+  private ended = false;
+  private readonly childEnded: vscode.Disposable;
+
+  constructor(private readonly session: vscode.DebugSession, private readonly vm: VmContext) {
+    // The program ended (or the child was disconnected): the parent ends with it.
+    this.childEnded = vscode.debug.onDidTerminateDebugSession((ended) => {
+      if (ended.parentSession?.id === this.session.id) void this.end();
+    });
+  }
+
+  handleMessage(message: vscode.DebugProtocolMessage): void {
+    const request = message as Request;
+    if (request.type !== 'request') return;
+    void this.handle(request).then(
+      (body) => this.respond(request, true, body),
+      (error: unknown) => this.respond(request, false, undefined, error instanceof Error ? error.message : String(error)),
+    );
+  }
+
+  private async handle(request: Request): Promise<object | undefined> {
+    switch (request.command) {
+      case 'initialize':
+        setTimeout(() => this.event('initialized'), 0);
+        return { supportsTerminateRequest: true, supportsConfigurationDoneRequest: true };
+      case 'launch':
+      case 'attach': {
+        const child = this.session.configuration[ATTACH] as vscode.DebugConfiguration;
+        const started = await vscode.debug.startDebugging(this.session.workspaceFolder, child, { parentSession: this.session, lifecycleManagedByParent: true, compact: true });
+        if (!started) throw new Error(`the ${child.type} debugger did not start`);
+        return undefined;
+      }
+      case 'threads':
+        return { threads: [] };
+      case 'disconnect':
+      case 'terminate':
+        await this.end();
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  /** Removes a container this session launched (an attached one keeps running), then says terminated. */
+  private async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    const id = this.session.configuration[MARK] as string | undefined;
+    if (id) await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+    this.event('terminated');
+  }
+
+  private respond(request: Request, success: boolean, body?: object, message?: string): void {
+    this.sent.fire({ seq: this.seq++, type: 'response', request_seq: request.seq, command: request.command, success, body, message } as vscode.DebugProtocolMessage);
+  }
+
+  private event(event: string): void {
+    this.sent.fire({ seq: this.seq++, type: 'event', event } as vscode.DebugProtocolMessage);
+  }
+
+  dispose(): void {
+    this.childEnded.dispose();
+    this.sent.dispose();
+  }
+}
