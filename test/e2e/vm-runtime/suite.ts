@@ -237,7 +237,8 @@ const cases: [string, () => Promise<void>][] = [
 export async function run(): Promise<void> {
   let failed = 0;
   const only = expected().only ? new RegExp(expected().only!) : undefined;
-  for (const [name, body] of cases.filter(([name], index) => index === 0 || !only || only.test(name))) {
+  const selected = cases.filter(([name], index) => index === 0 || !only || only.test(name));
+  for (const [name, body] of selected) {
     const started = Date.now();
     try {
       await body();
@@ -247,6 +248,6 @@ export async function run(): Promise<void> {
       log(`not ok ${name}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
   }
-  log(`${failed === 0 ? 'passed' : 'failed'}: ${cases.length - failed} passed, ${failed} failed`);
+  log(`${failed === 0 ? 'passed' : 'failed'}: ${selected.length - failed} passed, ${failed} failed`);
   if (failed > 0) throw new Error(`${failed} VM runtime case(s) failed`);
 }
