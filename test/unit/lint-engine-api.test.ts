@@ -57,6 +57,9 @@ function includingFrontEnd(): FrontEnd & { parses: number } {
   return frontEnd;
 }
 
+/** Clear Containers' published table: fixed, unlike the vmrt profile, which follows the runtime as it grows. */
+const PROFILE = 'clear-containers' as const;
+
 const brief = (findings: { file: string; rule: string; severity: string; range: { start: { line: number; character: number } } }[], base = '') =>
   findings.map((f) => `${f.file.slice(base.length)} ${f.range.start.line}:${f.range.start.character} ${f.severity} ${f.rule}`);
 
@@ -70,10 +73,10 @@ test('config base: used without a config file; the file wins key by key, a sever
   assert.deepEqual(brief(bare.findings, plain), [' 0:11 hint host-network-mode', ' 0:22 info privileged-mode']);
 
   const configured = folder();
-  write(join(configured, '.vmrt-lint.yaml'), 'profile: vmrt\nseverity:\n  host-network: warning\n  privileged-mode: hint\n');
+  write(join(configured, '.vmrt-lint.yaml'), 'profile: clear-containers\nseverity:\n  host-network: warning\n  privileged-mode: hint\n');
   const script = write(join(configured, 'run.sh'), 'docker run --net=host --privileged --cpus=2 x\n');
   const result = linter.lintFile(script);
-  assert.equal(result.config.profile, 'vmrt');
+  assert.equal(result.config.profile, PROFILE);
   assert.deepEqual(result.config.runtimeClasses, ['mine'], 'the file does not write runtime-classes');
   // host-network (file, feature) beats host-network-mode (base, rule); privileged-mode (file, rule) beats privileged (base, feature);
   // cpus-limit: off stays from the base.
@@ -126,13 +129,13 @@ test('one parse: the result carries the requests, the findings and every file th
   const root = folder();
   const included = write(join(root, 'base.sh'), 'docker run --privileged x\n');
   const frontEnd = includingFrontEnd();
-  const linter = new Linter({ frontEnds: [frontEnd] });
+  const linter = new Linter({ frontEnds: [frontEnd], profile: PROFILE });
   const main = join(root, 'main.sh');
   const result = linter.lintText(main, 'include base.sh\ninclude missing.sh\ndocker run --cpus=2 x\n');
   assert.equal(frontEnd.parses, 1);
   assert.deepEqual(result.dependencies, [included, join(root, 'missing.sh')]);
   assert.deepEqual(result.requests.map((r: ContainerRequest) => [r.file, r.options.map((o) => o.option)]), [[main, ['cpus']], [included, ['privileged']]]);
-  assert.deepEqual(brief(result.findings, root), ['/base.sh 0:11 warning privileged-mode', '/main.sh 2:11 warning cpus-limit']);
+  assert.deepEqual(brief(result.findings, root), ['/base.sh 0:11 error privileged-mode', '/main.sh 2:11 warning cpus-limit']);
 
   const plain = linter.lintText(join(root, 'plain.sh'), 'docker run --cpus=2 x\n');
   assert.deepEqual(plain.dependencies, [], 'a file that reads no other has none');
@@ -162,7 +165,7 @@ test('buffers stand for files: the linted file (lintFile) and the files it reads
   const included = write(join(root, 'base.sh'), 'docker run --privileged x\n');
   const main = write(join(root, 'main.sh'), 'include base.sh\n');
   const buffers = new Map<string, string>([[included, '\n\ndocker run --net=host x\n']]);
-  const linter = new Linter({ frontEnds: [includingFrontEnd()], buffers: (path) => buffers.get(path) });
+  const linter = new Linter({ frontEnds: [includingFrontEnd()], buffers: (path) => buffers.get(path), profile: PROFILE });
   assert.deepEqual(brief(linter.lintFile(main).findings, root), ['/base.sh 2:11 error host-network-mode'], 'the unsaved buffer, not the disk');
 
   buffers.set(main, 'docker run --cpus=2 x\n');
@@ -177,7 +180,7 @@ test('buffers stand for files: the linted file (lintFile) and the files it reads
 
 test('lintText refuses a text over the size limit as lintFile refuses such a file, without parsing it', () => {
   const frontEnd = includingFrontEnd();
-  const linter = new Linter({ frontEnds: [frontEnd] });
+  const linter = new Linter({ frontEnds: [frontEnd], profile: PROFILE });
   const root = folder();
   const huge = `docker run --net=host x\n${'#'.repeat(MAX_FILE_BYTES)}\n`;
   const result = linter.lintText(join(root, 'run.sh'), huge);
@@ -219,7 +222,7 @@ test('safe fixes: the rule decides; the language server prefers only safe ones',
   });
   const path = join(folder(), 'run.sh');
   const text = 'docker run --privileged x\n';
-  const { findings, kind } = new Linter({ frontEnds: [lineFrontEnd()], rules: [removing(false), removing()] }).lintText(path, text);
+  const { findings, kind } = new Linter({ frontEnds: [lineFrontEnd()], rules: [removing(false), removing()], profile: PROFILE }).lintText(path, text);
   assert.deepEqual(findings.map((f) => [f.rule, f.fix?.safe]), [['safe-fix', undefined], ['unsafe-fix', false]]);
   const actions = codeActions({ uri: 'file:///r/run.sh', path, text, kind, findings, range: range(0, 12, 12) });
   assert.deepEqual(actions.filter((a) => a.title.startsWith('remove')).map((a) => [a.title, a.isPreferred]), [['remove (safe)', true], ['remove (unsafe)', false]]);
