@@ -64,6 +64,8 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
   private containers: VmContainer[] = [];
   /** Guest kernel per container id: read once with `uname -r` in the VM. */
   private readonly kernels = new Map<string, Promise<string | undefined>>();
+  /** The runtime of each container id seen. */
+  private readonly runtimes = new Map<string, string>();
   private readonly stats = new Map<string, NodeJS.ReadableStream>();
   private events: NodeJS.ReadableStream | undefined;
   private loaded: Promise<void> | undefined;
@@ -105,11 +107,13 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
   private async load(): Promise<void> {
     this.watchEvents();
     const all = await this.vm.docker.listContainers({ all: true });
-    const ours = all.filter((c) => (c.HostConfig as { Runtime?: string } | undefined)?.Runtime === RUNTIME || false);
-    // listContainers does not return the runtime on every Engine version: inspect the ones that lack it.
-    const unknown = all.filter((c) => !(c.HostConfig as { Runtime?: string } | undefined)?.Runtime);
-    const inspected = await Promise.all(unknown.map((c) => this.vm.docker.getContainer(c.Id).inspect().catch(() => undefined)));
-    const ids = new Set([...ours.map((c) => c.Id), ...inspected.filter((i) => i?.HostConfig.Runtime === RUNTIME).map((i) => i!.Id)]);
+    // listContainers does not return the runtime on every Engine version: inspect once per container (it never changes).
+    await Promise.all(all.filter((c) => !this.runtimes.has(c.Id)).map(async (c) => {
+      const listed = (c.HostConfig as { Runtime?: string } | undefined)?.Runtime;
+      const runtime = listed ?? (await this.vm.docker.getContainer(c.Id).inspect().then((i) => i.HostConfig.Runtime, () => undefined));
+      if (runtime) this.runtimes.set(c.Id, runtime);
+    }));
+    const ids = new Set(all.filter((c) => this.runtimes.get(c.Id) === RUNTIME).map((c) => c.Id));
     const previous = new Map(this.containers.map((c) => [c.id, c]));
     this.containers = await Promise.all(all.filter((c) => ids.has(c.Id)).map(async (c) => {
       const inspect = await this.vm.docker.getContainer(c.Id).inspect();
