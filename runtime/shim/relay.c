@@ -88,7 +88,9 @@ void relay_output(struct relay *r, const struct vmrt_frame *f)
 void relay_send_size(struct relay *r, struct conn *up)
 {
     unsigned rows, cols;
-    if (!r->console || console_size(STDIN_FILENO, &rows, &cols) != 0) {
+    /* A 0x0 console has no size yet (containerd sets it later): sending it would
+     * override the size the guest already has. */
+    if (!r->console || console_size(STDIN_FILENO, &rows, &cols) != 0 || rows == 0 || cols == 0) {
         return;
     }
     struct json_builder jb;
