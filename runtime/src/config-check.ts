@@ -38,6 +38,17 @@ function identity(path: string): string | undefined {
   }
 }
 
+/**
+ * Docker's --privileged: every capability, no masked or read-only /proc paths (moby
+ * daemon/oci_linux.go), and every host device, which a VM cannot have: the privileges apply
+ * inside the VM only and the host devices are left out.
+ */
+export function isPrivileged(config: Config): boolean {
+  const linux = config.linux as { maskedPaths?: string[]; readonlyPaths?: string[] } | undefined;
+  return (config.process?.capabilities?.bounding ?? []).includes('CAP_SYS_ADMIN')
+    && !linux?.maskedPaths?.length && !linux?.readonlyPaths?.length;
+}
+
 /** True when `path` is the network namespace of the host (PID 1's) or of this process. */
 export function isHostNetns(path: string): boolean {
   const target = identity(path);
@@ -84,8 +95,10 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     }
   }
 
+  const privileged = isPrivileged(config);
+  if (privileged) uses.push({ feature: 'privileged', where: 'process.capabilities', detail: 'every capability, no masked paths: privileged inside the VM, without host devices' });
   (config.linux?.devices ?? []).forEach((device, i) => {
-    if (!DEFAULT_DEVICES.has(device.path) && !VFIO_GROUP.test(device.path)) {
+    if (!privileged && !DEFAULT_DEVICES.has(device.path) && !VFIO_GROUP.test(device.path)) {
       uses.push({ feature: 'device', where: `linux.devices[${i}]`, detail: `host device ${device.path}` });
     }
   });

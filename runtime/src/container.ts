@@ -17,7 +17,7 @@ import { isAlive, isolatedStdio, processesMentioning, processStartTime, refOf, s
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import { qemuArgs, requireGuest, type AcceleratorChoice } from './vm.js';
+import { qemuArgs, requireGuest, vcpusFor, type AcceleratorChoice } from './vm.js';
 
 const READY_TIMEOUT_MS = 150000;
 
@@ -225,7 +225,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog }), ...nicArgs(network)];
+    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources) }), ...nicArgs(network)];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);

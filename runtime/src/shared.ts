@@ -3,13 +3,32 @@
  * /run/vmrt/shared): the rootfs and every bind-mount source are bind-mounted into it, and
  * the spec handed to the guest names them by their guest paths (PROTOCOL.md).
  */
-import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { run } from './proc.js';
-import { isBindMount, type Config } from './spec.js';
+import { isBindMount, type Config, type Mount } from './spec.js';
 
 export const GUEST_SHARED = '/run/vmrt/shared';
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Docker bind-mounts /dev/shm from a host tmpfs sized by --shm-size. Shared through 9p, its
+ * memory would be host files: the guest gets a tmpfs of its own, of the same size, instead.
+ */
+function guestShm(mount: Mount): Mount | undefined {
+  if (mount.destination !== '/dev/shm' || !mount.source) return undefined;
+  let fs;
+  try {
+    fs = statfsSync(mount.source);
+  } catch {
+    return undefined;
+  }
+  if (fs.type !== TMPFS_MAGIC) return undefined;
+  const kept = (mount.options ?? []).filter((o) => ['nosuid', 'nodev', 'noexec', 'ro'].includes(o));
+  return { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: [...kept, 'mode=1777', `size=${fs.blocks * fs.bsize}`] };
+}
 
 export interface SharedLayout {
   /** The guest spec: paths mapped, host-only parts (hooks, netns paths) removed. */
@@ -44,6 +63,8 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
   guest.root = { ...guest.root!, path: `${GUEST_SHARED}/rootfs` };
   guest.mounts = (config.mounts ?? []).map((mount, i) => {
     if (!isBindMount(mount) || !mount.source) return mount;
+    const shm = guestShm(mount);
+    if (shm) return shm;
     const name = `m${i}`;
     const recursive = (mount.options ?? []).includes('rbind');
     bindInto(mount.source, join(sharedDir, name), recursive, mounts);

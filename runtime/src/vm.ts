@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { RuntimeError } from './errors.js';
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { sleep } from './proc.js';
@@ -23,6 +24,18 @@ export interface VmLayout {
   agentSocket: string;
   consoleLog: string;
   memoryMiB?: number;
+  vcpus?: number;
+}
+
+/**
+ * vCPUs for a CPU quota (--cpus, --cpu-quota/--cpu-period): ceil(quota/period), at least 1 and
+ * at most the host's CPUs. The guest cgroup enforces the exact quota on top.
+ */
+export function vcpusFor(resources: Record<string, unknown> | undefined, hostCpus = availableParallelism()): number {
+  const cpu = resources?.cpu as { quota?: number; period?: number } | undefined;
+  const quota = cpu?.quota ?? 0;
+  if (quota <= 0) return 1;
+  return Math.min(hostCpus, Math.max(1, Math.ceil(quota / (cpu?.period || 100000))));
 }
 
 /** The host TSC rate: microvm sometimes hangs calibrating it without this hint. */
@@ -45,13 +58,13 @@ export function kernelCommandLine(extra: string[] = []): string {
  * The machine: microvm, PVH boot of the uncompressed kernel, no firmware. The recipe and its
  * measurements are in runtime/guest/README.md (e.g. microvm's `rtc=off` costs ~5 s of boot).
  */
-function machineArgs(accelerator: Accelerator, memoryMiB = 128): string[] {
+function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1): string[] {
   const guest = guestFiles();
   return [
     '-M', 'microvm',
     '-accel', accelerator === 'tcg' ? 'tcg,tb-size=32' : 'kvm',
     '-cpu', accelerator === 'kvm' ? 'host' : 'qemu64',
-    '-m', String(memoryMiB), '-smp', '1',
+    '-m', String(memoryMiB), '-smp', String(vcpus),
     '-nodefaults', '-nographic', '-no-reboot',
     '-kernel', guest.kernel,
     '-initrd', guest.initrd,
@@ -60,7 +73,7 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128): string[] {
 
 export function qemuArgs(layout: VmLayout): string[] {
   return [
-    ...machineArgs(layout.accelerator, layout.memoryMiB),
+    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus),
     '-append', kernelCommandLine(),
     '-serial', `file:${layout.consoleLog}`,
     '-device', 'virtio-serial-device',
