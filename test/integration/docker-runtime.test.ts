@@ -163,7 +163,8 @@ test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () =>
   const execIn = d.docker(['exec', '-i', 'svc', 'cat'], { input: 'piped\n' });
   assert.deepEqual([execIn.status, execIn.stdout], [0, 'piped\n']);
   // Docker 20.10 sends an exec's window size right after it started (no consoleSize in the
-  // exec's process): give that resize a moment to reach the guest.
+  // exec's process): give that resize a moment to reach the guest. Without the wait the guest
+  // still shows its default 24x80, even now that the shim sends no 0x0 size.
   // The pty echoes "^@" first: a NUL from `script` and the docker CLI, the same with runc.
   assert.match(underPty(21, 71, `exec -it svc sh -c 'sleep 1; stty size'`), /^(\^@)?21 71\n$/);
 
@@ -224,6 +225,99 @@ test('docker rm -f of a running container leaves nothing behind', async () => {
   assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM: ${usage}`);
   d.dockerOk(['rm', '-f', id]);
   await assertNothingLeft(id);
+});
+
+/** A seccomp profile that allows everything but mkdir (EPERM). */
+const NO_MKDIR_PROFILE = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+};
+let featured: string | undefined;
+
+/**
+ * One VM for the features a single container can show at once (each boot costs seconds under
+ * TCG): the `feature <id>:` tests below look at it from inside with `docker exec`.
+ */
+function featuredContainer(): string {
+  if (featured) return featured;
+  const profile = join(d.dir, 'no-mkdir.json');
+  writeFileSync(profile, JSON.stringify(NO_MKDIR_PROFILE));
+  featured = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'featured',
+    '--cap-drop', 'NET_RAW', '--cap-add', 'NET_ADMIN',
+    '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=123456789',
+    '--tmpfs', '/scratch:size=16m', '--shm-size', '128m',
+    '--cpus', '2', '--cpuset-cpus', '1', '--cpu-shares', '512',
+    '--security-opt', `seccomp=${profile}`, '--security-opt', 'no-new-privileges',
+    '--kernel-memory', '64m',
+    IMAGE, 'sleep', '1000']).trim();
+  return featured;
+}
+
+function inFeatured(script: string) {
+  const r = d.docker(['exec', featuredContainer(), 'sh', '-c', script]);
+  return [r.status, r.stdout, r.stderr];
+}
+
+test('feature capabilities: --cap-drop NET_RAW stops ping, --cap-add NET_ADMIN lets ip addr add work, in the guest kernel', () => {
+  // Docker's default set is a80425fb; minus NET_RAW (bit 13), plus NET_ADMIN (bit 12).
+  assert.deepEqual(inFeatured('grep CapEff /proc/self/status; ping -c 1 -W 2 127.0.0.1; echo ping=$?; ip addr add 10.9.9.9/32 dev lo && ip -o -4 addr show dev lo | grep -o 10.9.9.9/32'),
+    [0, 'CapEff:\t00000000a80415fb\nPING 127.0.0.1 (127.0.0.1): 56 data bytes\nping=1\n10.9.9.9/32\n', 'ping: permission denied (are you root?)\n']);
+});
+
+test('feature sysctl: --sysctl sets net.ipv4.ip_forward and kernel.shmmax in the VM\'s kernel', () => {
+  assert.deepEqual(inFeatured('cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax'), [0, '1\n123456789\n', '']);
+});
+
+test('feature tmpfs: --tmpfs /scratch:size=16m is a 16 MiB tmpfs in the guest', () => {
+  assert.deepEqual(inFeatured("grep ' /scratch ' /proc/mounts | cut -d' ' -f3; df -k /scratch | awk 'NR==2 {print $2}'"), [0, 'tmpfs\n16384\n', '']);
+});
+
+test('feature shm-size: --shm-size 128m makes /dev/shm a 128 MiB tmpfs of the guest (not a host folder)', () => {
+  assert.deepEqual(inFeatured("grep ' /dev/shm ' /proc/mounts | cut -d' ' -f1-3; df -k /dev/shm | awk 'NR==2 {print $2}'"), [0, 'shm /dev/shm tmpfs\n131072\n', '']);
+});
+
+test('feature cpus: --cpus 2 boots 2 vCPUs and sets the guest cgroup\'s quota', () => {
+  const agentSocket = join(runDirFor(d.runtimeRoot, featuredContainer()), 'agent.sock');
+  const qemu = processesMentioning(agentSocket).find((p) => p.includes('qemu-system'));
+  assert.ok(qemu, 'QEMU runs');
+  const qemuArgs = readFileSync(`/proc/${qemu.split(':')[0]}/cmdline`, 'utf8').split('\0');
+  assert.equal(qemuArgs[qemuArgs.indexOf('-smp') + 1], '2');
+  assert.deepEqual(inFeatured('grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online /sys/fs/cgroup/cpu.max'), [0, '2\n0-1\n200000 100000\n', '']);
+});
+
+test('feature cpuset: --cpuset-cpus 1 and --cpu-shares 512 apply to the guest cgroup', () => {
+  // cpu.weight 20 is runc's conversion of 512 shares; nproc counts the CPUs the process may use.
+  assert.deepEqual(inFeatured('cat /sys/fs/cgroup/cpuset.cpus.effective /sys/fs/cgroup/cpu.weight; nproc'), [0, '1\n20\n1\n', '']);
+});
+
+test('feature security-opt: a seccomp profile and no-new-privileges apply in the guest', () => {
+  assert.deepEqual(inFeatured('mkdir /tmp/made; echo mkdir=$?; grep NoNewPrivs /proc/self/status'),
+    [0, 'mkdir=1\nNoNewPrivs:\t1\n', 'mkdir: can\'t create directory \'/tmp/made\': Operation not permitted\n']);
+});
+
+test('feature kernel-memory: --kernel-memory is accepted (Docker and cgroup v2 no longer apply it)', () => {
+  assert.equal(d.dockerOk(['inspect', '--format', '{{.HostConfig.KernelMemory}} {{.State.Running}}', featuredContainer()]).trim(), '67108864 true');
+});
+
+test('feature stats: docker stats shows the VM\'s CPU and memory while the guest is busy', async () => {
+  d.dockerOk(['exec', '-d', featuredContainer(), 'sh', '-c', 'while :; do :; done']);
+  const [cpu, memory] = await waitFor('a busy VM in docker stats', () => {
+    const [cpuText, memText] = d.dockerOk(['stats', '--no-stream', '--format', '{{.CPUPerc}} {{.MemUsage}}', featuredContainer()]).trim().split(' ');
+    const percent = Number(cpuText!.replace('%', ''));
+    return percent > 10 ? [percent, memText!] : undefined;
+  });
+  const [, amount, unit] = /^([\d.]+)(MiB|GiB)/.exec(memory) ?? [];
+  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM's memory: ${memory} (cpu ${cpu}%)`);
+  d.dockerOk(['rm', '-f', featuredContainer()]);
+  featured = undefined;
+});
+
+test('feature privileged: every capability inside the VM, no host device; --cpu-quota/--cpu-period size the vCPUs', () => {
+  const r = run(['--privileged', '--cpu-period', '50000', '--cpu-quota', '75000', IMAGE, 'sh', '-c',
+    "grep CapEff /proc/self/status; ip addr add 10.9.9.9/32 dev lo && echo added; ls /dev | tr '\\n' ' '; echo; nproc; cat /sys/fs/cgroup/cpu.max"]);
+  // 3fffffffff: every capability Docker 20.10 knows; ceil(75000/50000) = 2 vCPUs.
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0,
+    'CapEff:\t0000003fffffffff\nadded\ncore fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \n2\n75000 50000\n', '']);
 });
 
 test('a killed QEMU ends the container and leaves nothing behind', async () => {

@@ -74,6 +74,26 @@ test('vmrt run prints the container\'s output from the guest kernel, then leaves
   assert.deepEqual(leftovers(root, 'run1'), []);
 });
 
+test('feature annotations: config.json annotations are files under /run/vmrt/annotations inside the VM', () => {
+  // Docker 20.10 (API 1.41) has no --annotation: the runtime's own CLI shows the behaviour.
+  const b = makeBusyboxBundle(join(work, 'annotated'), ['cat', '/run/vmrt/annotations/org.example.answer'], (config) => {
+    config.annotations = { 'org.example.answer': '42' };
+  });
+  const r = vmrt(['run', '-b', b, 'annotated']);
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, '42', '']);
+  assert.deepEqual(leftovers(root, 'annotated'), []);
+});
+
+test('feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM\'s own kernel', () => {
+  // Docker's CLI refuses such keys ("not allowed"); an OCI config.json may carry them.
+  const b = makeBusyboxBundle(join(work, 'swappiness'), ['cat', '/proc/sys/vm/swappiness'], (config) => {
+    config.linux = { ...config.linux, sysctl: { 'vm.swappiness': '13' } };
+  });
+  const r = vmrt(['run', '-b', b, 'swappiness']);
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, '13\n', '']);
+  assert.deepEqual(leftovers(root, 'swappiness'), []);
+});
+
 test('vmrt run exits with the container\'s status', () => {
   const b = makeBusyboxBundle(join(work, 'exit3'), ['sh', '-c', 'echo to-stderr >&2; exit 3']);
   const r = vmrt(['run', '-b', b, 'run3']);
