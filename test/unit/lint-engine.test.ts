@@ -121,9 +121,9 @@ test('pragmas: line before, a list with a reason, continuation lines, file-wide,
   const path = file('p.sh', text);
   assert.deepEqual(brief(linter().lintFile(path).findings), ['4:15 error legacy-link', '5:11 error host-network-mode']);
   assert.deepEqual(brief(linter({ disableIgnorePragma: true }).lintFile(path).findings),
-    ['1:11 error host-network-mode', '3:11 warning cpus-limit', '4:2 warning privileged-mode', '4:15 error legacy-link', '5:11 error host-network-mode']);
+    ['1:11 error host-network-mode', '4:2 info privileged-mode', '4:15 error legacy-link', '5:11 error host-network-mode']);
   const fileWide = file('f.sh', `docker run --net=host x\n# vmrt-ignore-file host-network-mode, link\ndocker run --link=a --privileged x\n`);
-  assert.deepEqual(brief(linter().lintFile(fileWide).findings), ['2:20 warning privileged-mode']);
+  assert.deepEqual(brief(linter().lintFile(fileWide).findings), ['2:20 info privileged-mode']);
 });
 
 test('pragma parsing: reason, comment styles per kind, Markdown comments', () => {
@@ -152,7 +152,7 @@ test('config: found upward, severity per rule and per feature, off, ignored ids,
   // --config replaces discovery.
   const other = file('other.yaml', 'severity:\n  host-network: warning\n');
   assert.deepEqual(brief(linter({ configPath: other }).lintFile(path).findings),
-    ['0:11 warning cpus-limit', '0:20 warning privileged-mode', '0:33 warning kernel-memory-limit', '0:52 error legacy-link', '0:62 warning host-network-mode']);
+    ['0:20 info privileged-mode', '0:33 hint kernel-memory-limit', '0:52 error legacy-link', '0:62 warning host-network-mode']);
 });
 
 test('the front end receives the config\'s runtime classes and the environment', () => {
