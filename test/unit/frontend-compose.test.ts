@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { composeFrontEnd, looksLikeCompose } from '../../server/src/frontends/compose.js';
+import { Linter } from '../../server/src/engine/lint.js';
 import { interpolate, parseDotEnv } from '../../server/src/frontends/compose-interpolation.js';
 import type { FrontEndResult, RequestedOption, OptionName, TextEdit } from '../../server/src/engine/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary, validYaml } from './frontend-yaml-helpers.js';
@@ -294,9 +295,10 @@ describe('compose extends and include', () => {
   });
 
   test('dependencies: .env files and every extended or included file', () => {
-    const file = fixture('compose/include/compose.yaml');
-    const deps = composeFrontEnd.dependencies!({ path: file, text: readFileSync(file, 'utf8') }, context());
-    assert.deepEqual(deps.map((d) => d.slice(fixture('').length)).sort(), [
+    // The engine records every file the front end reads (or looks for) during its one parse.
+    const dependencies = (path: string): string[] =>
+      new Linter({ frontEnds: [composeFrontEnd] }).lintFile(fixture(path)).dependencies.map((d) => d.slice(fixture('').length)).sort();
+    assert.deepEqual(dependencies('compose/include/compose.yaml'), [
       'compose/include/.env',
       'compose/include/absent.yaml',
       'compose/include/db/.env',
@@ -304,8 +306,7 @@ describe('compose extends and include', () => {
       'compose/include/monitoring.env',
       'compose/include/monitoring.yaml',
     ]);
-    const ext = fixture('compose/extends/compose.yaml');
-    assert.deepEqual(composeFrontEnd.dependencies!({ path: ext, text: readFileSync(ext, 'utf8') }, context()).map((d) => d.slice(fixture('').length)).sort(), [
+    assert.deepEqual(dependencies('compose/extends/compose.yaml'), [
       'compose/extends/.env', 'compose/extends/base/common.yaml', 'compose/extends/nope.yaml',
     ]);
   });

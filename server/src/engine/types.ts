@@ -136,8 +136,6 @@ export interface FrontEnd {
   /** True when this front end reads the file (by name, then by content). */
   detect(path: string, text: string): boolean;
   parse(file: SourceFile, ctx: FrontEndContext): FrontEndResult;
-  /** Files (other than `file`) whose contents this result depends on (compose .env, extends, include). */
-  dependencies?(file: SourceFile, ctx: FrontEndContext): string[];
 }
 
 export interface Fix {

@@ -90,8 +90,6 @@ interface FoundOption {
 
 class ComposeProject {
   readonly problems: FileProblem[] = [];
-  /** Every other file this project read or tried to read. */
-  readonly touched = new Set<string>();
   private readonly files = new Map<string, ComposeFile | undefined>();
   private readonly serviceOptionCache = new Map<string, FoundOption[]>();
   /** Files whose services are already requests (a file included twice is listed once). */
@@ -100,7 +98,6 @@ class ComposeProject {
   constructor(private readonly ctx: FrontEndContext) {}
 
   private read(path: string): string | undefined {
-    this.touched.add(path);
     return this.ctx.readFile(path);
   }
 
@@ -687,7 +684,7 @@ class ComposeOptionEditor implements OptionEditor {
 
 // ---- the front end ----------------------------------------------------------
 
-function run(file: SourceFile, ctx: FrontEndContext): { result: FrontEndResult; project: ComposeProject } {
+function parseProject(file: SourceFile, ctx: FrontEndContext): FrontEndResult {
   const project = new ComposeProject(ctx);
   const main = project.load(file.path, file.text, project.lookupFor(dirname(file.path)))!;
   const requests: ContainerRequest[] = [];
@@ -699,7 +696,7 @@ function run(file: SourceFile, ctx: FrontEndContext): { result: FrontEndResult; 
     seen.add(key);
     return true;
   });
-  return { result: { requests, problems }, project };
+  return { requests, problems };
 }
 
 export const composeFrontEnd: FrontEnd = {
@@ -709,10 +706,5 @@ export const composeFrontEnd: FrontEnd = {
     if (COMPOSE_NAME.test(name)) return true;
     return /\.ya?ml$/i.test(name) && looksLikeCompose(text);
   },
-  parse(file: SourceFile, ctx: FrontEndContext): FrontEndResult {
-    return run(file, ctx).result;
-  },
-  dependencies(file: SourceFile, ctx: FrontEndContext): string[] {
-    return [...run(file, ctx).project.touched];
-  },
+  parse: parseProject,
 };
