@@ -14,7 +14,7 @@ const COMPOSE = `services:
     network_mode: host
   db:
     image: postgres
-    cpus: 1.5
+    gpus: all
 `;
 const HOST = { start: { line: 3, character: 4 }, end: { line: 3, character: 16 } };
 
@@ -41,7 +41,7 @@ describe('diagnostics', () => {
     const path = file('a/compose.yaml');
     const published = await s.open(path, COMPOSE, 'dockercompose');
     assert.equal(published.version, 1);
-    assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
     const host = published.diagnostics[0]!;
     assert.equal(host.source, 'vmrt');
     assert.equal(host.severity, 1);
@@ -51,7 +51,7 @@ describe('diagnostics', () => {
       feature: 'host-network',
       fix: { title: 'Remove the host network mode (publish the ports you need instead)', edits: [{ range: { start: { line: 3, character: 0 }, end: { line: 4, character: 0 } }, newText: '' }] },
     });
-    assert.equal(published.diagnostics[1]!.severity, 2, 'cpus is pending under vmrt: a warning');
+    assert.equal(published.diagnostics[1]!.severity, 2, 'a GPU is pending under vmrt: a warning');
   }));
 
   test('incremental changes re-lint; the published version is the latest', () => withSession(async (s) => {
@@ -59,9 +59,9 @@ describe('diagnostics', () => {
     await s.open(path, COMPOSE);
     const changed = await s.change(path, [{ range: { start: { line: 3, character: 18 }, end: { line: 3, character: 22 } }, text: 'bridge' }]);
     assert.equal(changed.version, 2);
-    assert.deepEqual(codes(changed.diagnostics), ['6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes(changed.diagnostics), ['6:4-6:8 gpu-request']);
     const back = await s.change(path, [{ range: { start: { line: 3, character: 18 }, end: { line: 3, character: 24 } }, text: 'host' }]);
-    assert.deepEqual(codes(back.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes(back.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
   }));
 
   test('changes within the debounce after a lint publish the last version only', () => withSession(async (s) => {
@@ -72,7 +72,7 @@ describe('diagnostics', () => {
     const last = s.diagnostics(uri, (p) => p.version === 4);
     await s.changeNoWait(path, COMPOSE.replace('host', 'bridge'));
     await s.changeNoWait(path, COMPOSE.replace('host', 'none'));
-    await s.changeNoWait(path, COMPOSE.replace('cpus: 1.5', 'mem_limit: 1g'));
+    await s.changeNoWait(path, COMPOSE.replace('gpus: all', 'mem_limit: 1g'));
     const final = await last;
     assert.deepEqual(codes(final.diagnostics), ['3:4-3:16 host-network-mode']);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -86,12 +86,12 @@ describe('diagnostics', () => {
     s.settings = { lint: { profile: 'kata' } };
     const kata = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
-    assert.deepEqual(codes((await kata).diagnostics), ['3:4-3:16 host-network-mode'], 'kata runs --cpus');
+    assert.deepEqual(codes((await kata).diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request'], 'kata passes GPUs through (differs)');
     s.settings = { lint: { profile: 'runc' } };
     const runc = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
     assert.deepEqual((await runc).diagnostics, []);
-    s.settings = { lint: { enable: true, profile: 'vmrt', severity: { 'host-network': 'warning', 'cpus-limit': 'off' } } };
+    s.settings = { lint: { enable: true, profile: 'vmrt', severity: { 'host-network': 'warning', 'gpu-request': 'off' } } };
     const overridden = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
     const diagnostics = (await overridden).diagnostics;
@@ -101,7 +101,7 @@ describe('diagnostics', () => {
     const disabled = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeConfiguration', { settings: null });
     assert.deepEqual((await disabled).diagnostics, []);
-  }, { settings: { lint: { severity: { 'cpus-limit': 'hint' } } } }));
+  }, { settings: { lint: { severity: { 'gpu-request': 'hint' } } } }));
 
   test('.vmrt-lint.yaml wins over the settings for its folder, and its change re-lints', () => withSession(async (s) => {
     const config = file('e/.vmrt-lint.yaml', 'profile: runc\n');
@@ -112,7 +112,7 @@ describe('diagnostics', () => {
     const relinted = s.diagnostics(s.uri(path));
     await s.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: s.uri(config), type: 2 }] });
     const diagnostics = (await relinted).diagnostics;
-    assert.deepEqual(codes(diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes(diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
     assert.equal(diagnostics[0]!.severity, 3, 'the file\'s feature severity beats the settings\' rule severity');
     assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), { profile: 'vmrt', configFile: config });
   }, { settings: { lint: { profile: 'vmrt', severity: { 'host-network-mode': 'hint' } } } }));
@@ -145,10 +145,10 @@ describe('diagnostics', () => {
 
   test('extends: what a compose file inherits shows in the extended file, and follows its changes', () => withSession(async (s) => {
     const base = file('s/base.yaml', 'services:\n  base:\n    image: nginx\n    network_mode: host\n');
-    const child = 'services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n    cpus: 2\n';
+    const child = 'services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n    gpus: all\n';
     const path = file('s/compose.yaml', child);
     const inBase = s.diagnostics(s.uri(base));
-    assert.deepEqual(codes((await s.open(path, child)).diagnostics), ['5:4-5:8 cpus-limit']);
+    assert.deepEqual(codes((await s.open(path, child)).diagnostics), ['5:4-5:8 gpu-request']);
     assert.deepEqual(codes((await inBase).diagnostics), ['3:4-3:16 host-network-mode']);
     await new Promise((resolve) => setTimeout(resolve, 50));
     writeFileSync(base, 'services:\n  base:\n    image: nginx\n    privileged: true\n');
@@ -184,7 +184,7 @@ describe('diagnostics', () => {
 
   test('the bundle the extension ships (dist/server.cjs) serves the same diagnostics', () => withSession(async (s) => {
     const published = await s.open(file('q/compose.yaml'), COMPOSE);
-    assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
     assert.match(published.diagnostics[0]!.codeDescription!.href, /\/docs\/features\/host-network\.md$/);
     const hover = await s.request<Hover>('textDocument/hover', { textDocument: { uri: s.uri(file('q/compose.yaml')) }, position: { line: 3, character: 8 } });
     assert.match(hoverText(hover), /Why a VM differs/);
@@ -215,7 +215,7 @@ describe('diagnostics', () => {
     const published = s.diagnostics(s.uri(path));
     const result = await s.request<{ files: number; findings: number }>('vmrt/lintFiles', { uris: [s.uri(path), s.uri(readme)] });
     assert.deepEqual(result, { files: 1, findings: 2 });
-    assert.deepEqual(codes((await published).diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 cpus-limit']);
+    assert.deepEqual(codes((await published).diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
   }));
 });
 
@@ -240,12 +240,12 @@ describe('hover', () => {
 
   test('on a known option that is fine under the active profile: its status everywhere', () => withSession(async (s) => {
     const path = file('k/compose.yaml');
-    const published = await s.open(path, COMPOSE);
+    const published = await s.open(path, COMPOSE.replace('gpus: all', 'cpus: 1.5'));
     assert.deepEqual(codes(published.diagnostics), ['3:4-3:16 host-network-mode']);
     const hover = await s.request<Hover>('textDocument/hover', { textDocument: { uri: s.uri(path) }, position: { line: 6, character: 5 } });
     assert.deepEqual(hover.range, { start: { line: 6, character: 4 }, end: { line: 6, character: 8 } });
     assert.match(hoverText(hover), /^\*\*vmrt: `cpus`\*\*: ok under `kata`/);
-    assert.match(hoverText(hover), /\| vmrt \| pending \|\n\| clear-containers \| pending \|\n\| \*\*kata\*\* \(active\) \| ok \|\n\| runc \| ok \|/);
+    assert.match(hoverText(hover), /\| vmrt \| ok \|\n\| clear-containers \| pending \|\n\| \*\*kata\*\* \(active\) \| ok \|\n\| runc \| ok \|/);
     const nothing = await s.request<Hover | null>('textDocument/hover', { textDocument: { uri: s.uri(path) }, position: { line: 2, character: 6 } });
     assert.equal(nothing, null);
   }, { settings: { lint: { profile: 'kata' } } }));
@@ -270,7 +270,8 @@ describe('code actions', () => {
     assert.deepEqual(actions[0]!.edit, { changes: { [uri]: [{ range: { start: { line: 3, character: 0 }, end: { line: 4, character: 0 } }, newText: '' }] } });
     assert.deepEqual(actions[1]!.edit, { changes: { [uri]: [{ range: { start: { line: 3, character: 0 }, end: { line: 3, character: 0 } }, newText: '    # vmrt-ignore host-network -- reason\n' }] } });
     assert.deepEqual(actions[2]!.edit, { changes: { [uri]: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: '# vmrt-ignore-file host-network\n' }] } });
-    assert.deepEqual(actions[4]!.edit!.changes![uri]!.map((e) => e.range.start.line), [3, 6]);
+    // A GPU request has no automatic fix: fix-all edits the host network line only.
+    assert.deepEqual(actions[4]!.edit!.changes![uri]!.map((e) => e.range.start.line), [3]);
     assert.equal(actions[0]!.diagnostics![0]!.code, 'host-network-mode');
 
     await s.request('workspace/executeCommand', actions[3]!.command);
@@ -281,7 +282,7 @@ describe('code actions', () => {
 
     // The inserted pragma really suppresses the finding.
     const ignored = await s.change(path, [{ range: actions[1]!.edit!.changes![uri]![0]!.range, text: actions[1]!.edit!.changes![uri]![0]!.newText }]);
-    assert.deepEqual(codes(ignored.diagnostics), ['7:4-7:8 cpus-limit']);
+    assert.deepEqual(codes(ignored.diagnostics), ['7:4-7:8 gpu-request']);
   }));
 
   test('ignore here: a continued command takes the pragma above its first line; markdown fences', () => withSession(async (s) => {
