@@ -48,10 +48,10 @@ test('host network fix removes the option through the front end\'s editor', () =
   assert.equal(rule('host-network-mode').check(request(o('network', 'host')))[0]?.fix?.(), undefined);
 });
 
-test('link fix removes the link and says to use a user-defined network', () => {
+test('link fix removes the link, says to use a user-defined network, and is not marked safe', () => {
   const at = range(0, 5, 20);
   const [hit] = rule('legacy-link').check(request(option('link', 'db', at, '/w/x.sh', flagEditor(at))));
-  assert.deepEqual(hit?.fix?.(), { title: 'Remove the link db; put both containers on one user-defined network and use the name instead', edits: [{ range: at, newText: '' }] });
+  assert.deepEqual(hit?.fix?.(), { title: 'Remove the link db; put both containers on one user-defined network and use the name instead', edits: [{ range: at, newText: '' }], safe: false });
 });
 
 test('privileged, devices (never /dev/vfio/N), /dev volumes, /proc and /sys binds', () => {

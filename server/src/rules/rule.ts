@@ -39,9 +39,9 @@ export function optionsNamed<N extends OptionName>(request: ContainerRequest, na
 }
 
 /** A fix that deletes the option, when the front end can express that. */
-export function removeFix(option: RequestedOption, title: string): Fix | undefined {
+export function removeFix(option: RequestedOption, title: string, safe = true): Fix | undefined {
   if (!option.edit) return undefined;
-  return { title, edits: option.edit.remove() };
+  return safe ? { title, edits: option.edit.remove() } : { title, edits: option.edit.remove(), safe };
 }
 
 /** A fix that writes other options in place of this one, when the file's syntax can express them. */
