@@ -43,7 +43,7 @@ test('a person opens compose.yaml: squiggle, hover, Problems panel, status bar',
     const problems = await markers.innerText();
     assert.match(problems, /The host network mode is not supported by vmrt/);
     assert.match(problems, /host-network-mode/);
-    assert.match(problems, /The \/dev\/shm size 256m is not implemented yet by vmrt/);
+    assert.match(problems, /The GPU request all is not implemented yet by vmrt/);
     await page.screenshot({ path: join(RESULTS, 'vscode-problems.png') });
   } catch (error) {
     await page.screenshot({ path: join(RESULTS, 'vscode-failure.png') }).catch(() => undefined);

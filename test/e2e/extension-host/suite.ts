@@ -36,7 +36,7 @@ async function setProfile(profile: string): Promise<void> {
 }
 
 const compose = () => workspaceUri('compose.yaml');
-const COMPOSE_FINDINGS = ['3:4-3:16 host-network-mode', '6:4-6:12 shm-size'];
+const COMPOSE_FINDINGS = ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request'];
 
 const cases: [string, () => Promise<void>][] = [
   ['the extension activates', async () => {
@@ -63,7 +63,7 @@ const cases: [string, () => Promise<void>][] = [
   }],
   ['switching the profile changes the findings', async () => {
     await setProfile('kata');
-    await diagnosticsBecome(compose(), ['3:4-3:16 host-network-mode']);
+    await diagnosticsBecome(compose(), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
     await setProfile('runc');
     await diagnosticsBecome(compose(), []);
     // The status-bar command: its quick pick lists vmrt, clear-containers, kata, runc; pick the first.
@@ -80,7 +80,7 @@ const cases: [string, () => Promise<void>][] = [
     const fix = actions.find((a) => a.isPreferred);
     assert.equal(fix?.title, 'Remove the host network mode (publish the ports you need instead)');
     assert.ok(await vscode.workspace.applyEdit(fix!.edit!));
-    await diagnosticsBecome(compose(), ['5:4-5:12 shm-size']);
+    await diagnosticsBecome(compose(), ['5:4-5:8 gpu-request']);
     const text = (await vscode.workspace.openTextDocument(compose())).getText();
     assert.equal(text.includes('network_mode'), false);
   }],
