@@ -320,6 +320,27 @@ test('feature privileged: every capability inside the VM, no host device; --cpu-
     'CapEff:\t0000003fffffffff\nadded\ncore fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \n2\n75000 50000\n', '']);
 });
 
+test('feature swarm: a swarm service runs in a VM when vmrt is the daemon\'s default runtime', async () => {
+  // Swarm cannot pick a runtime per service: a daemon of its own, with vmrt as its default.
+  const hadGwbridge = spawnSync('ip', ['link', 'show', 'docker_gwbridge'], { stdio: 'ignore' }).status === 0;
+  const swarm = await startDockerd(['--default-runtime', 'vmrt']);
+  try {
+    importBusyboxImage((args, input) => swarm.dockerOk(args, input), swarm.dir, IMAGE);
+    swarm.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+    swarm.dockerOk(['service', 'create', '--detach', '--name', 'in-vm', '--restart-condition', 'none', IMAGE, 'sh', '-c', 'uname -r; sleep 1000']);
+    const logs = await waitFor('the service\'s output', () => swarm.docker(['service', 'logs', '--raw', 'in-vm']).stdout || undefined, 60000);
+    assert.equal(logs, `${GUEST_KERNEL}\n`);
+    swarm.dockerOk(['service', 'rm', 'in-vm']);
+    swarm.dockerOk(['swarm', 'leave', '--force']);
+  } finally {
+    const ids = swarm.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+    if (ids.length) swarm.docker(['rm', '-f', ...ids]);
+    await swarm.stop();
+    // Swarm makes this bridge on the host and leaves it behind.
+    if (!hadGwbridge) spawnSync('ip', ['link', 'del', 'docker_gwbridge'], { stdio: 'ignore' });
+  }
+});
+
 test('a killed QEMU ends the container and leaves nothing behind', async () => {
   const id = d.dockerOk(['run', '-d', '--rm', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
   const agentSocket = join(runDirFor(d.runtimeRoot, id), 'agent.sock');

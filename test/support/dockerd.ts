@@ -36,7 +36,8 @@ function which(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startDockerd(): Promise<Dockerd> {
+/** `extraArgs` go to dockerd (e.g. `--default-runtime vmrt`). */
+export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
   for (const cmd of ['dockerd', 'containerd', 'docker']) {
     if (!which(cmd)) throw new Error(`${cmd} not found: apt-get install docker.io`);
   }
@@ -58,7 +59,7 @@ export async function startDockerd(): Promise<Dockerd> {
   const daemon = spawn('dockerd', [
     '--data-root', join(dir, 'data'), '--exec-root', execRoot, '--pidfile', join(dir, 'dockerd.pid'),
     '-H', `unix://${socket}`, '--add-runtime', `vmrt=${launcher}`,
-    '--storage-driver', 'overlay2', '--bridge', bridge,
+    '--storage-driver', 'overlay2', '--bridge', bridge, ...extraArgs,
   ], { stdio: ['ignore', logFd, logFd], detached: true });
   let exited = false;
   daemon.on('exit', () => { exited = true; });
