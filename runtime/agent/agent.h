@@ -78,6 +78,8 @@ void cgroup_init(void);
 /* In the child: creates the container's cgroup, applies spec.linux.resources
  * and moves the calling process into it. */
 int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Applies a linux.resources object to a running container's cgroup (update). */
+int cgroup_update(const char *id, const struct json_doc *d, int resources, char *err, size_t errlen);
 /* Moves the calling process into the container's cgroup. */
 int cgroup_enter(const char *id, char *err, size_t errlen);
 /* Removes the (empty) cgroup of a stopped container. */

@@ -141,6 +141,13 @@ int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *e
     return cgroup_enter(id, err, errlen);
 }
 
+int cgroup_update(const char *id, const struct json_doc *d, int resources, char *err, size_t errlen)
+{
+    char dir[256];
+    cgroup_dir(id, dir, sizeof dir);
+    return apply_resources(d, resources, dir, err, errlen);
+}
+
 int cgroup_enter(const char *id, char *err, size_t errlen)
 {
     char path[300];

@@ -532,7 +532,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
     char *id = json_get_strdup(d, 0, "id", NULL);
     struct container *c = id ? container_by_id(id) : NULL;
     int needs_container = json_str_eq(d, op, "start") || json_str_eq(d, op, "exec") ||
-                          json_str_eq(d, op, "signal") || json_str_eq(d, op, "ps");
+                          json_str_eq(d, op, "signal") || json_str_eq(d, op, "ps") ||
+                          json_str_eq(d, op, "update");
 
     if (needs_container && !c) {
         respond_error(stream, "container \"%s\" does not exist", id ? id : "");
@@ -603,6 +604,18 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             } else {
                 kill(c->pid, (int)sig);
             }
+            respond_ok(stream);
+        }
+    } else if (json_str_eq(d, op, "update")) {
+        int resources = json_get(d, 0, "resources");
+        char err[512];
+        if (!json_is(d, resources, JSON_OBJECT)) {
+            respond_error(stream, "update needs a resources object");
+        } else if (c->status == CONTAINER_STOPPED) {
+            respond_error(stream, "container \"%s\" is not running", id);
+        } else if (cgroup_update(id, d, resources, err, sizeof err) != 0) {
+            respond_error(stream, "%s", err);
+        } else {
             respond_ok(stream);
         }
     } else if (json_str_eq(d, op, "ps")) {

@@ -15,6 +15,7 @@ import { kill } from './commands/kill.js';
 import { list } from './commands/list.js';
 import { pause, resume } from './commands/pause.js';
 import { PENDING_COMMANDS } from './commands/pending.js';
+import { update } from './commands/update.js';
 import { ps } from './commands/ps.js';
 import { run } from './commands/run.js';
 import { spec } from './commands/spec.js';
@@ -25,7 +26,7 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, ...PENDING_COMMANDS];
+export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, ...PENDING_COMMANDS];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },

@@ -20,7 +20,6 @@ function pendingCommand(name: string, feature: FeatureId, usage: string): Comman
 }
 
 export const PENDING_COMMANDS: Command[] = [
-  pendingCommand('update', 'update', 'update --resources <file|-> <container-id>'),
   pendingCommand('checkpoint', 'checkpoint', 'checkpoint [flags] <container-id>'),
   pendingCommand('restore', 'checkpoint', 'restore [flags] <container-id>'),
   pendingCommand('events', 'events', 'events [--stats] <container-id>'),

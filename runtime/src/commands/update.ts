@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { expectPositionals, flagString } from '../args.js';
+import type { Command } from '../command.js';
+import { muxSocket } from '../container.js';
+import { RuntimeError } from '../errors.js';
+import { muxRequest } from '../mux.js';
+import { loadState, statusOf } from '../state.js';
+
+/**
+ * `docker update`: containerd's shim runs `update --resources - <id>` with the new OCI
+ * linux.resources on stdin. The limits change live in the container's guest cgroup; the VM keeps
+ * the vCPUs and memory it booted with.
+ */
+export const update: Command = {
+  name: 'update',
+  usage: 'update --resources <file|-> <container-id>',
+  summary: 'change the container\'s resource limits (its guest cgroup) while it runs',
+  flags: { resources: { kind: 'string', aliases: ['r'], help: 'file with the OCI linux.resources to apply, or - for stdin' } },
+  async run(args, ctx) {
+    const [id] = expectPositionals(args, 'update', ['container-id']);
+    const source = flagString(args, 'resources');
+    if (!source) throw new RuntimeError('update needs --resources <file|->');
+    let resources: unknown;
+    try {
+      resources = JSON.parse(readFileSync(source === '-' ? 0 : source, 'utf8'));
+    } catch (err) {
+      throw new RuntimeError(`update: --resources ${source}: ${(err as Error).message}`);
+    }
+    if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) throw new RuntimeError(`update: --resources ${source}: not a JSON object`);
+    const state = loadState(ctx.root, id!);
+    const status = statusOf(state);
+    if (status !== 'running' && status !== 'created') throw new RuntimeError(`container "${id}" is ${status}, not running`);
+    await muxRequest(muxSocket(state.runDir), { op: 'update', id, resources });
+    return 0;
+  },
+};
