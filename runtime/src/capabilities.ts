@@ -87,7 +87,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },
   top: { status: 'pending', reason: `processes run in the guest kernel; their list comes from the agent; ${PENDING}` },
   events: { status: 'pending', reason: `events (stats, OOM) come from the guest; ${PENDING}` },
-  update: { status: 'pending', reason: `resources are changed in the VM (vCPUs, memory) and its guest cgroup; ${PENDING}` },
+  update: { status: 'differs', reason: 'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)' },
   swarm: {
     status: 'differs',
     reason: 'swarm cannot choose a runtime per service: the VM runtime must be the daemon\'s default runtime',

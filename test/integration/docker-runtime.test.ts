@@ -299,6 +299,11 @@ test('feature kernel-memory: --kernel-memory is accepted (Docker and cgroup v2 n
   assert.equal(d.dockerOk(['inspect', '--format', '{{.HostConfig.KernelMemory}} {{.State.Running}}', featuredContainer()]).trim(), '67108864 true');
 });
 
+test('feature update: docker update changes the limits of the running guest cgroup', () => {
+  d.dockerOk(['update', '--cpus', '0.5', '--memory', '96m', '--memory-swap', '96m', '--pids-limit', '50', featuredContainer()]);
+  assert.deepEqual(inFeatured('cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'), [0, '50000 100000\n100663296\n50\n', '']);
+});
+
 test('feature stats: docker stats shows the VM\'s CPU and memory while the guest is busy', async () => {
   d.dockerOk(['exec', '-d', featuredContainer(), 'sh', '-c', 'while :; do :; done']);
   const [cpu, memory] = await waitFor('a busy VM in docker stats', () => {

@@ -152,9 +152,9 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.match(readFileSync(`/proc/${processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).find((p) => p.includes('qemu-system'))!.split(':')[0]}/status`, 'utf8'), /State:\s+T/);
   ok(['resume', 'life']);
   assert.equal(stateOf('life').status, 'running');
-  const update = vmrt(['update', '--resources', '-', 'life']);
-  assert.equal(update.status, 1);
-  assert.match(update.stderr, /^vmrt: "update" is not supported by vmrt yet \(feature "update", pending\)/);
+  const events = vmrt(['events', 'life']);
+  assert.equal(events.status, 1);
+  assert.match(events.stderr, /^vmrt: "events" is not supported by vmrt yet \(feature "events", pending\)/);
 
   const running = vmrt(['delete', 'life']);
   assert.equal(running.status, 1);
