@@ -201,7 +201,7 @@ build_kernel() { # build_kernel <linux-source .deb> <dest dir> <key>
         touch "$work/.configured"
     fi
 
-    note "compiling the kernel (make -j2, niced; about 9 minutes on 2 idle cores); log: $log"
+    note "compiling the kernel (make -j2, niced; 8–17 minutes on 2 cores, depending on their load); log: $log"
     if ! kmake "$src" -j2 vmlinux 2>&1 | tee "$log" | while IFS= read -r line; do
         [[ "$line" == "  CC "* ]] || continue
         ((++n % 200)) || note "kernel: $n files compiled, $((SECONDS - started)) s"
