@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   qemu-system-x86   # the VM
   busybox-static    # the guest's tools and the test/example container images
-  cpio xz-utils zstd kmod  # building the initramfs from Debian's kernel package
+  cpio xz-utils zstd kmod  # building the initramfs from Debian's kernel packages
+  flex bison bc libelf-dev  # building the minimal guest kernel from linux-source-6.1
   gcc libc6-dev make musl-tools  # the static agent and shim (musl: 10x smaller binaries)
   docker.io         # dockerd + containerd for the Docker integration tests
   iproute2 util-linux procps  # netns, nsenter, process checks
