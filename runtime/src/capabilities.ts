@@ -94,7 +94,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     workaround: 'set "default-runtime": "vmrt" in daemon.json on the swarm nodes',
   },
   annotations: { status: 'differs', reason: 'annotations are runtime configuration; vmrt makes them readable inside the VM under /run/vmrt/annotations' },
-  'k8s-subpath': { status: 'pending', reason: `subPath mounts are bind mounts of a subfolder shared into the VM; ${PENDING}` },
+  'k8s-subpath': { status: 'ok', reason: 'a subPath mount is a bind mount of a subfolder, shared into the VM like any bind mount' },
   'proc-sys-mount': {
     status: 'unsupported',
     reason: '/proc and /sys inside the VM belong to the guest kernel; host files mounted over them would describe another kernel',

@@ -242,6 +242,9 @@ function featuredContainer(): string {
   if (featured) return featured;
   const profile = join(d.dir, 'no-mkdir.json');
   writeFileSync(profile, JSON.stringify(NO_MKDIR_PROFILE));
+  mkdirSync(join(d.dir, 'volume-root', 'sub'), { recursive: true });
+  writeFileSync(join(d.dir, 'volume-root', 'outside'), 'not shared\n');
+  writeFileSync(join(d.dir, 'volume-root', 'sub', 'in'), 'from-subfolder\n');
   featured = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'featured',
     '--cap-drop', 'NET_RAW', '--cap-add', 'NET_ADMIN',
     '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=123456789',
@@ -249,6 +252,7 @@ function featuredContainer(): string {
     '--cpus', '2', '--cpuset-cpus', '1', '--cpu-shares', '512',
     '--security-opt', `seccomp=${profile}`, '--security-opt', 'no-new-privileges',
     '--kernel-memory', '64m',
+    '-v', `${join(d.dir, 'volume-root', 'sub')}:/sub`,
     IMAGE, 'sleep', '1000']).trim();
   return featured;
 }
@@ -302,6 +306,11 @@ test('feature kernel-memory: --kernel-memory is accepted (Docker and cgroup v2 n
 test('feature update: docker update changes the limits of the running guest cgroup', () => {
   d.dockerOk(['update', '--cpus', '0.5', '--memory', '96m', '--memory-swap', '96m', '--pids-limit', '50', featuredContainer()]);
   assert.deepEqual(inFeatured('cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'), [0, '50000 100000\n100663296\n50\n', '']);
+});
+
+test('feature k8s-subpath: a subfolder of a volume (what the kubelet mounts for subPath) is shared alone, both ways', () => {
+  assert.deepEqual(inFeatured('ls /sub; cat /sub/in; echo from-guest > /sub/out'), [0, 'in\nfrom-subfolder\n', '']);
+  assert.equal(readFileSync(join(d.dir, 'volume-root', 'sub', 'out'), 'utf8'), 'from-guest\n');
 });
 
 test('feature stats: docker stats shows the VM\'s CPU and memory while the guest is busy', async () => {
