@@ -638,3 +638,13 @@ void json_escape(struct vmrt_buf *out, const char *s, size_t n)
     }
     vmrt_buf_putc(out, '"');
 }
+
+void json_error_object(struct json_builder *b, const char *message)
+{
+    json_obj_begin(b);
+    json_key(b, "ok");
+    json_bool(b, 0);
+    json_key(b, "error");
+    json_str(b, message);
+    json_obj_end(b);
+}

@@ -216,12 +216,7 @@ void vmrt_append_error(struct vmrt_buf *out, uint32_t stream, const char *messag
 {
     struct json_builder jb;
     json_builder_init(&jb);
-    json_obj_begin(&jb);
-    json_key(&jb, "ok");
-    json_bool(&jb, 0);
-    json_key(&jb, "error");
-    json_str(&jb, message);
-    json_obj_end(&jb);
+    json_error_object(&jb, message);
     vmrt_frame_append(out, VMRT_RESPONSE, stream, vmrt_buf_pending(&jb.out),
                       vmrt_buf_pending_len(&jb.out));
     json_builder_free(&jb);

@@ -88,12 +88,7 @@ startup_failed(struct shim *s, const char *fmt, ...)
     log_error("%s", msg);
     struct json_builder jb;
     json_builder_init(&jb);
-    json_obj_begin(&jb);
-    json_key(&jb, "ok");
-    json_bool(&jb, 0);
-    json_key(&jb, "error");
-    json_str(&jb, msg);
-    json_obj_end(&jb);
+    json_error_object(&jb, msg);
     write_ready_line(s->o.ready_fd, &jb);
     if (s->have_mux) {
         mux_stop_listening(&s->mux);
