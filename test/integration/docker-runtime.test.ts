@@ -149,7 +149,10 @@ test('stdin is piped with -i and ends with EOF', () => {
 });
 
 test('docker run -t: a real terminal whose window size is visible inside', () => {
-  const out = underPty(33, 111, `run --rm -t --runtime vmrt ${IMAGE} sh -c 'stty size; tty'`);
+  // Docker 20.10 writes no process.consoleSize: the CLI resizes the console only after `start`
+  // returned (with runc too, a command that reads the size at once can still see the default).
+  // Give that resize a moment to travel shim -> agent -> guest pty.
+  const out = underPty(33, 111, `run --rm -t --runtime vmrt ${IMAGE} sh -c 'sleep 1; stty size; tty'`);
   assert.equal(out, '33 111\n/dev/pts/0\n');
 });
 
