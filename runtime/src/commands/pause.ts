@@ -5,7 +5,7 @@ import { signalProcess } from '../proc.js';
 import { loadState, statusOf, writeState } from '../state.js';
 
 /** The whole VM stops (SIGSTOP to QEMU): every process of the container freezes at once. */
-async function setPaused(ctx: Context, id: string, paused: boolean): Promise<void> {
+export async function setPaused(ctx: Context, id: string, paused: boolean): Promise<void> {
   const state = loadState(ctx.root, id);
   const status = statusOf(state);
   const expected = paused ? 'running' : 'paused';
@@ -23,18 +23,6 @@ export const pause: Command = {
   async run(args, ctx) {
     const [id] = expectPositionals(args, 'pause', ['container-id']);
     await setPaused(ctx, id!, true);
-    return 0;
-  },
-};
-
-export const resume: Command = {
-  name: 'resume',
-  usage: 'resume <container-id>',
-  summary: 'thaw a paused container',
-  flags: {},
-  async run(args, ctx) {
-    const [id] = expectPositionals(args, 'resume', ['container-id']);
-    await setPaused(ctx, id!, false);
     return 0;
   },
 };
