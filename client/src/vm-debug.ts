@@ -66,8 +66,6 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
       env: [],
       cmd: debuggeeCommand(language, remotePath(config.localRoot!, config.remoteRoot!, config.program), config.args ?? [], port),
       binds: [`${config.localRoot}:${config.remoteRoot}`],
-      // Lets the extension give the guest its address where the runtime's agent does not (see ensureGuestNetwork).
-      capAdd: ['NET_ADMIN'],
       workingDir: config.remoteRoot,
       labels: { 'org.vmrt.debug': language },
     };
@@ -101,7 +99,6 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   private async debuggerReady(id: string, language: DebugLanguage, port: number): Promise<number> {
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Waiting for the ${language} debugger in the VM`, cancellable: true }, async (_progress, token) => {
       const container = this.vm.docker.getContainer(id);
-      await this.launcher.ensureGuestNetwork(id);
       const info = await container.inspect();
       const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
       if (!binding) throw new Error(`the container does not publish port ${port}: add it to the container (-p ${port})`);

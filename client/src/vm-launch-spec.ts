@@ -50,7 +50,6 @@ export interface RunSpec {
   name?: string;
   /** Host folder → container folder. */
   binds?: string[];
-  capAdd?: string[];
   workingDir?: string;
   labels?: Record<string, string>;
 }
@@ -75,7 +74,7 @@ export function createOptions(spec: RunSpec): ContainerCreateOptions {
     ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
     ExposedPorts: exposed,
     Labels: { 'org.vmrt.launched-by': 'vscode', ...spec.labels },
-    HostConfig: { Runtime: 'vmrt', PortBindings: bindings, Binds: spec.binds, CapAdd: spec.capAdd },
+    HostConfig: { Runtime: 'vmrt', PortBindings: bindings, Binds: spec.binds },
   };
 }
 
@@ -85,7 +84,6 @@ export function dockerRunLine(spec: RunSpec): string {
   for (const p of spec.ports) words.push('-p', `${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort ? `${p.hostPort}:` : ''}${p.containerPort}`);
   for (const e of spec.env) words.push('-e', e);
   for (const b of spec.binds ?? []) words.push('-v', b);
-  for (const c of spec.capAdd ?? []) words.push('--cap-add', c);
   if (spec.workingDir) words.push('-w', spec.workingDir);
   if (spec.name) words.push('--name', spec.name);
   words.push(spec.image, ...spec.cmd);

@@ -11,7 +11,6 @@ import { parseDocument } from 'yaml';
 import * as vscode from 'vscode';
 import { describeFinding, gate, launchFindings, type LaunchSource } from './vm-lint-gate.js';
 import { createOptions, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './vm-launch-spec.js';
-import { execText } from './vm-exec.js';
 import { errorText, type VmContext } from './vm-context.js';
 
 const EMPTY: LaunchAnswers = { image: '', ports: '', env: '', command: '' };
@@ -145,22 +144,6 @@ export class VmLauncher {
         listener.dispose();
       }
     });
-  }
-
-  /**
-   * Gives the guest the address Docker assigned: vmrt moves the interface into the VM, and
-   * where the guest agent leaves it unconfigured (no inet address on eth0) this applies it
-   * through exec, which needs NET_ADMIN in the container.
-   */
-  async ensureGuestNetwork(id: string): Promise<void> {
-    const container = this.vm.docker.getContainer(id);
-    const info = await container.inspect();
-    const network = Object.values(info.NetworkSettings.Networks ?? {})[0];
-    if (!network?.IPAddress) return;
-    const { IPAddress, IPPrefixLen, Gateway } = network;
-    const script = `ip -4 addr show dev eth0 | grep -q 'inet ' || { ip link set eth0 up && ip addr add ${IPAddress}/${IPPrefixLen} dev eth0 && ip route add default via ${Gateway}; }`;
-    const result = await execText(container, ['sh', '-c', script]);
-    if (result.exitCode !== 0) throw new Error(`the VM's network could not be set up: ${result.output.trim()}`);
   }
 
   async runComposeService(uri?: vscode.Uri, service?: string): Promise<string | undefined> {

@@ -83,7 +83,7 @@ test('launch answers become create options with the vmrt runtime and the equival
   assert.deepEqual(spec, { image: 'busybox', ports: [{ containerPort: '80/tcp', hostIp: '', hostPort: '8080' }], env: ['A=1', 'B=two words'], cmd: ['sh', '-c', 'echo $A'] });
   assert.throws(() => runSpec({ image: 'x', ports: '', env: 'novalue', command: '' }), /"novalue" is not KEY=value/);
   const options = createOptions(spec);
-  assert.deepEqual(options.HostConfig, { Runtime: 'vmrt', PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }, Binds: undefined, CapAdd: undefined });
+  assert.deepEqual(options.HostConfig, { Runtime: 'vmrt', PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }, Binds: undefined });
   assert.deepEqual([options.Cmd, options.Env, options.ExposedPorts], [['sh', '-c', 'echo $A'], ['A=1', 'B=two words'], { '80/tcp': {} }]);
   assert.equal(createOptions({ ...spec, cmd: [] }).Cmd, undefined);
   assert.equal(dockerRunLine(spec), "docker run -d --runtime vmrt -p 8080:80/tcp -e A=1 -e 'B=two words' busybox sh -c 'echo $A'\n");
