@@ -12,12 +12,11 @@ import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
 let d: Dockerd;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function run(args: string[], input?: string) {
   return d.docker(['run', '--rm', '--runtime', 'vmrt', ...args], { input });
@@ -31,17 +30,6 @@ function underPty(rows: number, cols: number, dockerArgs: string): string {
   assert.equal(r.status, 0, `script … docker ${dockerArgs}: ${r.stdout}${r.stderr}`);
   return r.stdout.replace(/\r/g, '');
 }
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
 
 async function assertNothingLeft(id: string): Promise<void> {
   // containerd deletes asynchronously after the container exits.
