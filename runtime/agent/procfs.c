@@ -73,16 +73,28 @@ static void ps_one(pid_t pid, void *arg)
     int ppid = 0;
     sscanf(close_paren + 1, " %c %d", &state, &ppid);
 
-    int uid = 0;
+    int uid = 0, nspid = (int)pid;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     if (read_file(path, status, sizeof status) > 0) {
         char *u = strstr(status, "\nUid:");
         if (u) uid = atoi(u + 5);
+        /* NSpid: the pid in each nested namespace, innermost (the container's) last. */
+        char *ns = strstr(status, "\nNSpid:");
+        if (ns) {
+            char *end = strchr(ns + 1, '\n');
+            char *last = ns + 7;
+            for (char *c = last; *c && c != end; c++) {
+                if ((*c == ' ' || *c == '\t') && isdigit((unsigned char)c[1])) last = c + 1;
+            }
+            nspid = atoi(last);
+        }
     }
 
     json_obj_begin(jb);
     json_key(jb, "pid");
     json_int(jb, pid);
+    json_key(jb, "nspid");
+    json_int(jb, nspid);
     json_key(jb, "ppid");
     json_int(jb, ppid);
     json_key(jb, "uid");

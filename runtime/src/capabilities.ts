@@ -85,7 +85,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   blkio: { status: 'pending', reason: `block I/O limits apply to the VM\'s disks, not to host cgroups; ${PENDING}` },
   checkpoint: { status: 'pending', reason: `a VM is checkpointed as a VM snapshot, not with CRIU; ${PENDING}` },
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },
-  top: { status: 'pending', reason: `processes run in the guest kernel; their list comes from the agent; ${PENDING}` },
+  top: { status: 'differs', reason: 'docker top runs the host\'s ps on the pids the runtime gives it, so it lists the VM\'s host processes (QEMU, shims); the container\'s processes run in the guest kernel and `vmrt ps <id>` lists them', workaround: 'vmrt ps <container-id>, or docker exec <container> ps' },
   events: { status: 'pending', reason: `events (stats, OOM) come from the guest; ${PENDING}` },
   update: { status: 'differs', reason: 'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)' },
   swarm: {
