@@ -14,6 +14,7 @@ APT_PACKAGES=(
   docker.io         # dockerd + containerd for the Docker integration tests
   iproute2 util-linux procps  # netns, nsenter, process checks
   chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser
+  python3-debugpy   # the editor test debugs Python in a VM (an image made from the host's python3)
 )
 
 missing=()

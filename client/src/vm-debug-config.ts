@@ -29,6 +29,11 @@ export const DEFAULT_PORTS: Record<DebugLanguage, number> = { node: 9229, python
 export const ATTACH = '__vmrtAttach';
 /** The container a `vmrt` launch started (removed when the session ends). */
 export const MARK = '__vmrtContainer';
+/**
+ * A `vmrt` child session whose adapter is a DAP server in the VM, reached on its published
+ * port: debugpy's own adapter, when VS Code has no Python Debugger extension to attach with.
+ */
+export const DAP_SERVER = '__vmrtDapServer';
 
 /** The command that starts `program` with its debugger listening on `port` in the VM. */
 export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
@@ -54,8 +59,11 @@ export interface AttachConfiguration {
   [key: string]: unknown;
 }
 
-/** What the program's own debugger needs to attach, with the paths mapped both ways. */
-export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number): AttachConfiguration {
+/**
+ * What the program's own debugger needs to attach, with the paths mapped both ways. Python goes
+ * through the Python Debugger extension when it is installed, else straight to debugpy.
+ */
+export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, pythonExtension = true): AttachConfiguration {
   const localRoot = config.localRoot!;
   const remoteRoot = config.remoteRoot!;
   const common = { name: `${config.name} (in VM)`, request: 'attach' };
@@ -63,13 +71,24 @@ export function attachConfiguration(config: VmDebugConfiguration, language: Debu
     case 'node':
       return { ...common, type: 'pwa-node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };
     case 'python':
-      return { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] };
+      return pythonExtension
+        ? { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] }
+        : { ...common, type: 'vmrt', [DAP_SERVER]: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }], justMyCode: true };
     case 'native':
       return {
         ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
         miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
       };
   }
+}
+
+/** Whether something listens on TCP `port` inside the container (its /proc/net/tcp*: state 0A is LISTEN). */
+export function listensOn(procNetTcp: string, port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return procNetTcp.split('\n').some((line) => {
+    const [, local, , state] = line.trim().split(/\s+/);
+    return local?.endsWith(`:${hexPort}`) && state === '0A';
+  });
 }
 
 /** The sentence for an image without the debugger `language` needs, when `output` says so. */

@@ -2,29 +2,35 @@
  * The `vmrt` debug type. It has no adapter of its own: resolving a `vmrt` configuration starts
  * the program inside a VM container with its debugger listening on a published port, then
  * hands VS Code a configuration of the debugger that speaks to it (js-debug's `node` attach,
- * `debugpy` attach, or `cppdbg` with gdbserver). Ending the session removes the container.
+ * `debugpy` attach, or `cppdbg` with gdbserver). Python needs no extension: debugpy in the VM
+ * serves the Debug Adapter Protocol itself. Ending the session removes the container.
  */
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { dockerRunLine, type RunSpec } from './vm-launch-spec.js';
 import { VmSessionAdapter } from './vm-debug-session.js';
-import { ATTACH, attachConfiguration, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
+import { ATTACH, attachConfiguration, DAP_SERVER, listensOn, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
 import { describeFinding, gate, launchFindings } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
+import { execText } from './vm-exec.js';
 import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
 
 /** The extension whose debugger attaches, per language (js-debug is built into VS Code; its nightly may replace it). */
-const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string }> = {
+const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string; optional?: true }> = {
   node: { ids: ['ms-vscode.js-debug', 'ms-vscode.js-debug-nightly'], name: 'JavaScript Debugger (ms-vscode.js-debug)' },
-  python: { ids: ['ms-python.debugpy'], name: 'Python Debugger (ms-python.debugpy)' },
+  python: { ids: ['ms-python.debugpy'], name: 'Python Debugger (ms-python.debugpy)', optional: true },
   native: { ids: ['ms-vscode.cpptools'], name: 'C/C++ (ms-vscode.cpptools)' },
 };
+
+const installed = (language: DebugLanguage) => DEBUGGER_EXTENSIONS[language].ids.some((id) => vscode.extensions.getExtension(id));
 
 export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.DebugAdapterDescriptorFactory {
   constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher) {}
 
   /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (vm-debug-session.ts). */
   createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
+    const server = session.configuration[DAP_SERVER] as { host: string; port: number } | undefined;
+    if (server) return new vscode.DebugAdapterServer(server.port, server.host);
     return new vscode.DebugAdapterInlineImplementation(new VmSessionAdapter(session, this.vm));
   }
 
@@ -36,13 +42,15 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   }
 
   async resolveDebugConfigurationWithSubstitutedVariables(folder: vscode.WorkspaceFolder | undefined, raw: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+    // A child session this provider made (debugpy's adapter in the VM): already resolved.
+    if (raw[DAP_SERVER]) return raw;
     const config = raw as VmDebugConfiguration;
     const language: DebugLanguage = config.language ?? 'node';
     config.localRoot ??= folder?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     config.remoteRoot ??= '/workspace';
     const port = config.port ?? DEFAULT_PORTS[language];
     const needed = DEBUGGER_EXTENSIONS[language];
-    if (!needed.ids.some((id) => vscode.extensions.getExtension(id))) {
+    if (!needed.optional && !installed(language)) {
       void vscode.window.showErrorMessage(`vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`);
       return undefined;
     }
@@ -81,7 +89,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     });
     try {
       const hostPort = await this.debuggerReady(id, language, port);
-      return { child: attachConfiguration(config, language, hostPort), container: id };
+      return { child: attachConfiguration(config, language, hostPort, installed('python')), container: id };
     } catch (error) {
       await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
       throw error;
@@ -92,7 +100,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     if (!config.container) throw new Error('the attach configuration needs "container" (a running vmrt container)');
     const hostPort = await this.debuggerReady(config.container, language, port);
     // Attaching to a container the user started: ending the session leaves it running.
-    return { child: attachConfiguration(config, language, hostPort), container: undefined };
+    return { child: attachConfiguration(config, language, hostPort, installed('python')), container: undefined };
   }
 
   /** Waits (with progress) until the debugger in the VM answers on its published port; says why when it cannot. */
@@ -108,7 +116,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
         if (token.isCancellationRequested) throw new LaunchCancelled();
         const state = (await container.inspect()).State;
         if (!state.Running) throw new Error(await this.exitReason(id, language, state.ExitCode));
-        if (await this.answers(id, hostPort, language)) return hostPort;
+        if (await this.answers(id, hostPort, language, port)) return hostPort;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
       throw new Error(`the ${language} debugger did not answer on port ${port} in the VM within 120 s`);
@@ -124,18 +132,18 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   }
 
   /**
-   * Node's inspector answers HTTP; gdbserver says "Listening on port"; debugpy is ready once
-   * started (probing its or gdbserver's socket would use up the one connection they serve).
+   * Node's inspector answers HTTP. debugpy and gdbserver serve one connection, which a probe
+   * would use up: they are ready once their port listens inside the container.
    */
-  private async answers(id: string, port: number, language: DebugLanguage): Promise<boolean> {
+  private async answers(id: string, hostPort: number, language: DebugLanguage, port: number): Promise<boolean> {
     if (language === 'node') {
       try {
-        return (await fetch(`http://127.0.0.1:${port}/json/version`, { signal: AbortSignal.timeout(2000) })).ok;
+        return (await fetch(`http://127.0.0.1:${hostPort}/json/version`, { signal: AbortSignal.timeout(2000) })).ok;
       } catch {
         return false;
       }
     }
-    const logs = (await this.vm.docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8');
-    return language === 'native' ? /Listening on port/.test(logs) : true;
+    const { output } = await execText(this.vm.docker.getContainer(id), ['cat', '/proc/net/tcp', '/proc/net/tcp6']).catch(() => ({ output: '' }));
+    return listensOn(output, port);
   }
 }

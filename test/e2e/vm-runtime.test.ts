@@ -1,6 +1,6 @@
 /**
  * The editor drives the VM runtime: a private dockerd with vmrt registered (test/support/dockerd.ts),
- * images made from local files (busybox; busybox + the host's node), code-server with the packaged
+ * images made from local files (busybox; busybox + the host's node; busybox + the host's python3 and debugpy), code-server with the packaged
  * extension pointed at that daemon, and the suite in vm-runtime/suite.ts run in its extension
  * host. The driver answers the suite's screenshot requests: it waits until the page shows the
  * text the suite names, saves test-results/vscode-<name>.png and writes the answer file.
@@ -13,20 +13,28 @@ import { test } from 'node:test';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage } from '../support/images.js';
 import { openBrowser, ROOT, startCodeServer, testRunUrl } from './code-server.js';
-import { importNodeImage } from './node-image.js';
+import { importNodeImage, importPythonImage } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
 export const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
 const KERNEL_RELEASE = join(ROOT, 'runtime', 'build', 'guest', 'kernel-release');
 
-/** The program the debug case stops in: line 4 (`return sum;`) holds the breakpoint. */
-const PROGRAM = `'use strict';
+/** The programs the debug cases stop in: line 4 (`return sum`) holds the breakpoint. */
+const NODE_PROGRAM = `'use strict';
 function add(a, b) {
   const sum = a + b;
   return sum;
 }
 console.log('result', add(20, 22));
 setInterval(() => undefined, 1000);
+`;
+const PYTHON_PROGRAM = `import time
+def add(a, b):
+    sum = a + b
+    return sum
+print('result', add(20, 22), flush=True)
+while True:
+    time.sleep(1)
 `;
 
 test('the editor runs, shows, attaches to, logs, stops, removes and debugs containers in VMs', { timeout: 900_000 }, async () => {
@@ -44,6 +52,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     const docker = (args: string[], input?: Buffer) => d.dockerOk(args, input);
     const busyboxImage = importBusyboxImage(docker, work, 'vmrt-e2e-busybox:1');
     const nodeImage = importNodeImage(docker, work, 'vmrt-e2e-node:1');
+    const pythonImage = importPythonImage(docker, work, 'vmrt-e2e-python:1');
 
     server = await startCodeServer({
       'vmrt.docker.host': `unix://${d.socket}`,
@@ -52,11 +61,12 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     const answers = join(server.workspace, '.vmrt-e2e');
     mkdirSync(answers, { recursive: true });
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
-    writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), PROGRAM);
+    writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), NODE_PROGRAM);
+    writeFileSync(join(server.workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
     mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-build', 'Dockerfile'), `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`);
     writeFileSync(join(answers, 'expected.json'), JSON.stringify({
-      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage,
+      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage, pythonImage,
     }));
 
     browser = await openBrowser();

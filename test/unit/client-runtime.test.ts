@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { dockerHostEnv, dockerOptions } from '../../client/src/docker-connection.js';
 import { checkProblem, parseCheckOutput, registeredRuntime } from '../../client/src/runtime-health.js';
-import { attachConfiguration, debuggeeCommand, missingDebugger, remotePath } from '../../client/src/vm-debug-config.js';
+import { attachConfiguration, DAP_SERVER, debuggeeCommand, listensOn, missingDebugger, remotePath } from '../../client/src/vm-debug-config.js';
 import { cpuPercent, formatBytes, formatUptime } from '../../client/src/vm-format.js';
 import { createOptions, dockerRunLine, parsePorts, runSpec } from '../../client/src/vm-launch-spec.js';
 import { describeFinding, gate, launchFindings } from '../../client/src/vm-lint-gate.js';
@@ -119,7 +119,18 @@ test('vmrt debug configurations: the debuggee command, path mapping, the attach 
   });
   assert.deepEqual(attachConfiguration(config, 'python', 5000).pathMappings, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]);
   assert.equal(attachConfiguration(config, 'native', 5000).miDebuggerServerAddress, '127.0.0.1:5000');
+  // Without the Python Debugger extension, VS Code speaks DAP to debugpy's own adapter in the VM.
+  const direct = attachConfiguration(config, 'python', 5000, false);
+  assert.deepEqual([direct.type, direct.request, direct[DAP_SERVER], direct.pathMappings], ['vmrt', 'attach', { host: '127.0.0.1', port: 5000 }, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]]);
   assert.equal(missingDebugger('python', '/usr/bin/python3: No module named debugpy'), 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile');
   assert.match(missingDebugger('native', 'exec: "gdbserver": executable file not found in $PATH: not found') ?? '', /^the image has no gdbserver/);
   assert.equal(missingDebugger('python', 'Traceback: ValueError'), undefined);
+  const procNetTcp = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000:162E 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1',
+    '   1: 0100007F:1F90 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000     0        0 1235 1',
+  ].join('\n');
+  assert.equal(listensOn(procNetTcp, 5678), true);
+  assert.equal(listensOn(procNetTcp, 8080), false, 'an established connection is not a listener');
+  assert.equal(listensOn(procNetTcp, 9229), false);
 });

@@ -19,6 +19,7 @@ interface Expected {
   kernel: string;
   busyboxImage: string;
   nodeImage: string;
+  pythonImage: string;
 }
 
 function log(line: string): void {
@@ -50,6 +51,75 @@ async function screenshot(name: string, text: string): Promise<void> {
   const answer = join(folder(), '.vmrt-e2e', `${name}.done`);
   await until(`the driver's screenshot ${name}`, () => existsSync(answer), 60_000);
   assert.equal(readFileSync(answer, 'utf8'), 'ok', `screenshot ${name}`);
+}
+
+interface DebugCase {
+  language: 'node' | 'python';
+  image: string;
+  /** In vm-debug/ of the workspace: line 4 (`return sum`) holds the breakpoint, in `add`. */
+  file: string;
+  port: number;
+  screenshotName?: string;
+  localScope: RegExp;
+  locals: string[];
+  /** The `vmrt` launch session, from the session that stopped. */
+  childParent: (session: vscode.DebugSession) => vscode.DebugSession | undefined;
+}
+
+/**
+ * Launches `file` in a VM under the `vmrt` debug type, waits for the breakpoint, checks the frame
+ * and the locals, then removes the container from the explorer: every debug session ends with it.
+ */
+async function debugInVm(c: DebugCase): Promise<void> {
+  const program = vscode.Uri.file(join(folder(), 'vm-debug', c.file));
+  const breakpoint = new vscode.SourceBreakpoint(new vscode.Location(program, new vscode.Position(3, 0)));
+  vscode.debug.addBreakpoints([breakpoint]);
+  let stopped: ((event: { session: vscode.DebugSession; threadId: number; reason: string }) => void) | undefined;
+  const stop = new Promise<{ session: vscode.DebugSession; threadId: number; reason: string }>((resolve) => { stopped = resolve; });
+  const tracker = vscode.debug.registerDebugAdapterTrackerFactory('*', {
+    createDebugAdapterTracker: (session) => ({
+      onDidSendMessage: (message: { type?: string; event?: string; body?: { threadId: number; reason: string } }) => {
+        if (message.type === 'event' && message.event === 'stopped') stopped!({ session, threadId: message.body!.threadId, reason: message.body!.reason });
+      },
+    }),
+  });
+  try {
+    const started = await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
+      type: 'vmrt', request: 'launch', name: `e2e ${c.language} in a VM`, language: c.language, image: c.image,
+      program: `\${workspaceFolder}/vm-debug/${c.file}`, port: c.port,
+    });
+    assert.equal(started, true, 'the debug session started');
+    const event = await until('the debuggee to stop', () => Promise.race([stop, sleep(1000).then(() => undefined)]), 240_000);
+    assert.equal(event.reason, 'breakpoint');
+    const { stackFrames } = await event.session.customRequest('stackTrace', { threadId: event.threadId, startFrame: 0, levels: 1 }) as { stackFrames: { id: number; line: number; name: string; source?: { path?: string } }[] };
+    const frame = stackFrames[0]!;
+    // In code-server the debug adapter names local files by their vscode-remote URI.
+    const sourcePath = /^[a-z-]+:\/\//.test(frame.source?.path ?? '') ? vscode.Uri.parse(frame.source!.path!).fsPath : frame.source?.path;
+    assert.deepEqual([frame.line, frame.name, sourcePath], [4, 'add', program.fsPath]);
+    const { scopes } = await event.session.customRequest('scopes', { frameId: frame.id }) as { scopes: { name: string; variablesReference: number }[] };
+    const local = scopes.find((s) => c.localScope.test(s.name));
+    assert.ok(local, `a local scope among ${scopes.map((s) => s.name).join(', ')}`);
+    const { variables } = await event.session.customRequest('variables', { variablesReference: local.variablesReference }) as { variables: { name: string; value: string }[] };
+    assert.deepEqual(variables.filter((v) => ['a', 'b', 'sum'].includes(v.name)).map((v) => `${v.name}=${v.value}`), c.locals);
+    const debugged = (await api.containers()).find((x) => x.image === c.image && x.state === 'running');
+    assert.ok(debugged, 'the debuggee runs in a vmrt container');
+    if (c.screenshotName) {
+      await vscode.commands.executeCommand('workbench.view.debug');
+      await screenshot(c.screenshotName, 'Paused on breakpoint');
+    }
+    // The vmrt launch session is the parent of the language's session and owns the container.
+    const parent = c.childParent(event.session);
+    assert.equal(parent?.type, 'vmrt', `the ${c.language} session's parent is the vmrt session (${parent?.type})`);
+    assert.equal(parent.configuration.__vmrtContainer, debugged.id);
+    const ended = new Promise<void>((resolve) => { const l = vscode.debug.onDidTerminateDebugSession((s) => { if (s.id === parent.id) { l.dispose(); resolve(); } }); });
+    assert.equal(await vscode.commands.executeCommand('vmrt.container.remove', debugged.id), true);
+    await until('the vmrt debug session to end', () => Promise.race([ended.then(() => true), sleep(1000).then(() => undefined)]), 60_000);
+    // The language's child session ends a moment after its parent.
+    await until('every debug session to end', () => vscode.debug.activeDebugSession === undefined || undefined, 30_000);
+  } finally {
+    tracker.dispose();
+    vscode.debug.removeBreakpoints([breakpoint]);
+  }
 }
 
 let api: VmRuntimeApi;
@@ -172,57 +242,15 @@ const cases: [string, () => Promise<void>][] = [
     await until('the built file printed from the VM', async () => (await docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8').includes('built in a Dockerfile'));
     await docker.getContainer(id).remove({ force: true });
   }],
-  ['a vmrt Node debug session stops at a breakpoint in the VM and shows a local variable', async () => {
-    const program = vscode.Uri.file(join(folder(), 'vm-debug', 'main.js'));
-    const breakpoint = new vscode.SourceBreakpoint(new vscode.Location(program, new vscode.Position(3, 0)));
-    vscode.debug.addBreakpoints([breakpoint]);
-    let stopped: ((event: { session: vscode.DebugSession; threadId: number; reason: string }) => void) | undefined;
-    const stop = new Promise<{ session: vscode.DebugSession; threadId: number; reason: string }>((resolve) => { stopped = resolve; });
-    const tracker = vscode.debug.registerDebugAdapterTrackerFactory('*', {
-      createDebugAdapterTracker: (session) => ({
-        onDidSendMessage: (message: { type?: string; event?: string; body?: { threadId: number; reason: string } }) => {
-          if (message.type === 'event' && message.event === 'stopped') stopped!({ session, threadId: message.body!.threadId, reason: message.body!.reason });
-        },
-      }),
-    });
-    try {
-      const started = await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
-        type: 'vmrt', request: 'launch', name: 'e2e node in a VM', language: 'node', image: expected().nodeImage,
-        program: '${workspaceFolder}/vm-debug/main.js', port: 9229,
-      });
-      assert.equal(started, true, 'the debug session started');
-      const event = await until('the debuggee to stop', () => Promise.race([stop, sleep(1000).then(() => undefined)]), 240_000);
-      assert.equal(event.reason, 'breakpoint');
-      const { stackFrames } = await event.session.customRequest('stackTrace', { threadId: event.threadId, startFrame: 0, levels: 1 }) as { stackFrames: { id: number; line: number; name: string; source?: { path?: string } }[] };
-      const frame = stackFrames[0]!;
-      // In code-server the debug adapter names local files by their vscode-remote URI.
-      const sourcePath = /^[a-z-]+:\/\//.test(frame.source?.path ?? '') ? vscode.Uri.parse(frame.source!.path!).fsPath : frame.source?.path;
-      assert.deepEqual([frame.line, frame.name, sourcePath], [4, 'add', program.fsPath]);
-      const { scopes } = await event.session.customRequest('scopes', { frameId: frame.id }) as { scopes: { name: string; variablesReference: number }[] };
-      // js-debug names the function's scope "Local: <function>".
-      const local = scopes.find((s) => /^Local\b/.test(s.name));
-      assert.ok(local, `a Local scope among ${scopes.map((s) => s.name).join(', ')}`);
-      const { variables } = await event.session.customRequest('variables', { variablesReference: local.variablesReference }) as { variables: { name: string; value: string }[] };
-      assert.deepEqual(variables.filter((v) => ['a', 'b', 'sum'].includes(v.name)).map((v) => `${v.name}=${v.value}`), ['a=20', 'b=22', 'sum=42']);
-      const debugged = (await api.containers()).find((c) => c.image === expected().nodeImage && c.state === 'running');
-      assert.ok(debugged, 'the debuggee runs in a vmrt container');
-      await vscode.commands.executeCommand('workbench.view.debug');
-      await screenshot('vm-debug-paused', 'Paused on breakpoint');
-      // The vmrt session is the parent of the js-debug one and owns the container.
-      const parent = event.session.parentSession?.parentSession ?? event.session.parentSession;
-      assert.equal(parent?.type, 'vmrt', `the js-debug session's parent is the vmrt session (${parent?.type})`);
-      assert.equal(parent.configuration.__vmrtContainer, debugged.id);
-      // The program's container goes away (removed from the explorer): the debug sessions end with it.
-      const ended = new Promise<void>((resolve) => { const l = vscode.debug.onDidTerminateDebugSession((s) => { if (s.id === parent.id) { l.dispose(); resolve(); } }); });
-      assert.equal(await vscode.commands.executeCommand('vmrt.container.remove', debugged.id), true);
-      await until('the vmrt debug session to end', () => Promise.race([ended.then(() => true), sleep(1000).then(() => undefined)]), 60_000);
-      // js-debug's child session ends a moment after its parent.
-      await until('every debug session to end', () => vscode.debug.activeDebugSession === undefined || undefined, 30_000);
-    } finally {
-      tracker.dispose();
-      vscode.debug.removeBreakpoints([breakpoint]);
-    }
-  }],
+  ['a vmrt Node debug session stops at a breakpoint in the VM and shows a local variable', () => debugInVm({
+    language: 'node', image: expected().nodeImage, file: 'main.js', port: 9229, screenshotName: 'vm-debug-paused',
+    // js-debug names the function's scope "Local: <function>".
+    localScope: /^Local\b/, locals: ['a=20', 'b=22', 'sum=42'], childParent: (s) => s.parentSession?.parentSession ?? s.parentSession,
+  })],
+  ['a vmrt Python debug session, straight to debugpy in the VM, stops at a breakpoint and shows a local variable', () => debugInVm({
+    language: 'python', image: expected().pythonImage, file: 'main.py', port: 5678,
+    localScope: /^Locals$/, locals: ['a=20', 'b=22', 'sum=42'], childParent: (s) => s.parentSession,
+  })],
   ['when Docker is not reachable, one notification says so and how to fix it', async () => {
     const settings = vscode.workspace.getConfiguration('vmrt.docker');
     await settings.update('host', 'unix:///nonexistent/docker.sock', vscode.ConfigurationTarget.Global);

@@ -1,0 +1,84 @@
+/**
+ * Docker images with the host's interpreters, from local files (there is no registry): the
+ * busybox rootfs plus the host's node, or python3 with debugpy (Debian's python3-debugpy), and
+ * the shared libraries `ldd` lists for them, imported with `docker import`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { makeBusyboxRootfs } from '../support/images.js';
+
+type Docker = (args: string[], input?: Buffer) => string;
+
+/** The absolute paths of the libraries (and the loader) a binary links against. */
+export function sharedLibraries(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  return out.split('\n').flatMap((line) => {
+    const path = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)?.[1];
+    return path ? [path] : [];
+  });
+}
+
+function copyInto(rootfs: string, path: string): void {
+  const target = join(rootfs, path);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(path, target);
+}
+
+/** A binary at `target` in the image, with every library it and `modules` (extension .so files) need. */
+function copyBinary(rootfs: string, binary: string, target: string, modules: string[] = []): void {
+  for (const library of new Set([binary, ...modules].flatMap(sharedLibraries))) copyInto(rootfs, library);
+  mkdirSync(dirname(join(rootfs, target)), { recursive: true });
+  copyFileSync(binary, join(rootfs, target));
+}
+
+function importRootfs(docker: Docker, rootfs: string, tag: string, cmd: string): string {
+  const tarball = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 1024 * 1024 * 1024 });
+  docker(['import', '--change', `CMD ["${cmd}"]`, '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin', '-', tag], tarball);
+  return tag;
+}
+
+function hostBinary(name: string, packageHint: string): string {
+  const path = execFileSync('sh', ['-c', `readlink -f "$(command -v ${name})"`], { encoding: 'utf8' }).trim();
+  if (!path) throw new Error(`${name} not found on the host: apt-get install ${packageHint}`);
+  return path;
+}
+
+export function importNodeImage(docker: Docker, workDir: string, tag: string): string {
+  const rootfs = makeBusyboxRootfs(join(workDir, 'node-rootfs'));
+  copyBinary(rootfs, hostBinary('node', 'nodejs'), '/usr/bin/node');
+  return importRootfs(docker, rootfs, tag, 'node');
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((name) => join(dir, name)).filter((path) => statSync(path).isFile());
+}
+
+/** The installed python3-* packages `name` needs, itself included (their Depends, followed). */
+function pythonPackages(name: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(name)) return seen;
+  const depends = spawnSync('dpkg-query', ['-W', '-f=${Status}|${Depends}', name], { encoding: 'utf8' });
+  if (depends.status !== 0 || !depends.stdout.startsWith('install ok installed')) return seen;
+  seen.add(name);
+  for (const alternative of depends.stdout.split('|').slice(1).join('|').split(/[,|]/)) {
+    const dependency = alternative.trim().split(/[\s:]/)[0]!;
+    if (dependency.startsWith('python3-')) pythonPackages(dependency, seen);
+  }
+  return seen;
+}
+
+/** python3 with its standard library (no tests) and Debian's debugpy with the pydevd it uses. */
+export function importPythonImage(docker: Docker, workDir: string, tag: string): string {
+  // Debian's python3 (the one python3-debugpy installs for), not another one earlier on PATH.
+  const python = realpathSync('/usr/bin/python3');
+  const stdlib = `/usr/lib/${python.split('/').pop()}`;
+  const debugFiles = execFileSync('dpkg', ['-L', ...pythonPackages('python3-debugpy')], { encoding: 'utf8' }).split('\n')
+    .filter((path) => path.startsWith('/usr/lib/python3/') && statSync(path, { throwIfNoEntry: false })?.isFile());
+  if (!debugFiles.some((path) => path.endsWith('/debugpy/__main__.py'))) throw new Error('debugpy not found on the host: apt-get install python3-debugpy');
+  const rootfs = makeBusyboxRootfs(join(workDir, 'python-rootfs'));
+  cpSync(stdlib, join(rootfs, stdlib), { recursive: true, filter: (source) => !/\/(test|tests|idlelib|tkinter|turtledemo|ensurepip)$/.test(source) });
+  for (const path of debugFiles) copyInto(rootfs, path);
+  const modules = [...filesUnder(join(stdlib, 'lib-dynload')), ...debugFiles].filter((path) => path.endsWith('.so'));
+  copyBinary(rootfs, python, '/usr/bin/python3', modules);
+  return importRootfs(docker, rootfs, tag, 'python3');
+}
