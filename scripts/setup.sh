@@ -15,6 +15,7 @@ APT_PACKAGES=(
   iproute2 util-linux procps  # netns, nsenter, process checks
   chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser
   python3-debugpy   # the editor test debugs Python in a VM (an image made from the host's python3)
+  docker-compose    # "Run Compose Service in VM" (Debian 12 has no docker compose plugin)
 )
 
 missing=()

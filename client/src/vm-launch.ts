@@ -146,12 +146,22 @@ export class VmLauncher {
     });
   }
 
+  /** The Compose CLI here: Docker's plugin (`docker compose`), else the standalone `docker-compose` (Debian 12 ships v1). */
+  private async composeCommand(): Promise<string[] | undefined> {
+    for (const command of [['docker', 'compose'], ['docker-compose']]) {
+      const probe = await execa(command[0]!, [...command.slice(1), 'version'], { reject: false, env: this.vm.cliEnv() });
+      if (probe.exitCode === 0) return command;
+    }
+    return undefined;
+  }
+
   async runComposeService(uri?: vscode.Uri, service?: string): Promise<string | undefined> {
-    const compose = await execa('docker', ['compose', 'version'], { reject: false, env: this.vm.cliEnv() });
-    if (compose.exitCode !== 0) {
-      void vscode.window.showErrorMessage('vmrt: "Run Compose Service in VM" needs the Docker Compose CLI plugin ("docker compose version" fails here). Install docker-compose-plugin (or docker-compose-v2), then try again.');
+    const compose = await this.composeCommand();
+    if (!compose) {
+      void vscode.window.showErrorMessage('vmrt: "Run Compose Service in VM" needs Docker Compose ("docker compose version" and "docker-compose version" both fail here). Install docker-compose-plugin, docker-compose-v2 or docker-compose, then try again.');
       return undefined;
     }
+    const [program, ...composeArgs] = compose as [string, ...string[]];
     const file = uri?.fsPath ?? (await this.pickFile('**/{compose,docker-compose}*.{yml,yaml}', 'Compose file'));
     const services = Object.keys((parseDocument(readFileSync(file, 'utf8')).toJS() as { services?: object } | null)?.services ?? {});
     const name = service ?? (await vscode.window.showQuickPick(services, { title: 'Service to run in a VM' }));
@@ -164,12 +174,12 @@ export class VmLauncher {
     writeFileSync(override, `services:\n  ${JSON.stringify(name)}:\n    runtime: vmrt\n`);
     const files = ['-f', file, '-f', override];
     const run = await Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `docker compose up ${name} (vmrt)`, cancellable: true }, (_progress, token) => {
-      const child = execa('docker', ['compose', ...files, 'up', '-d', name], { reject: false, all: true, cwd: dirname(file), env: this.vm.cliEnv() });
+      const child = execa(program, [...composeArgs, ...files, 'up', '-d', name], { reject: false, all: true, cwd: dirname(file), env: this.vm.cliEnv() });
       token.onCancellationRequested(() => child.kill());
       return child;
     })).finally(() => rmSync(overrideDir, { recursive: true, force: true }));
     if (run.exitCode !== 0) throw new Error(`docker compose up failed: ${(run.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
-    const ids = await execa('docker', ['compose', '-f', file, 'ps', '-q', name], { reject: false, cwd: dirname(file), env: this.vm.cliEnv() });
+    const ids = await execa(program, [...composeArgs, '-f', file, 'ps', '-q', name], { reject: false, cwd: dirname(file), env: this.vm.cliEnv() });
     return ids.stdout.trim().split('\n')[0] || undefined;
   }
 }

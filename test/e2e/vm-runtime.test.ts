@@ -63,6 +63,8 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), NODE_PROGRAM);
     writeFileSync(join(server.workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
+    mkdirSync(join(server.workspace, 'vm-compose'), { recursive: true });
+    writeFileSync(join(server.workspace, 'vm-compose', 'compose.yaml'), `services:\n  hello:\n    image: ${busyboxImage}\n    command: ["sh", "-c", "echo compose in a VM: $$(uname -r); sleep 1000"]\n`);
     mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-build', 'Dockerfile'), `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`);
     writeFileSync(join(answers, 'expected.json'), JSON.stringify({

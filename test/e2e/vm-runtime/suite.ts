@@ -242,6 +242,15 @@ const cases: [string, () => Promise<void>][] = [
     await until('the built file printed from the VM', async () => (await docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8').includes('built in a Dockerfile'));
     await docker.getContainer(id).remove({ force: true });
   }],
+  ['"Run Compose Service in VM" starts the service with the vmrt runtime (through the Compose CLI here)', async () => {
+    const file = vscode.Uri.file(join(folder(), 'vm-compose', 'compose.yaml'));
+    const id = await vscode.commands.executeCommand<string | undefined>('vmrt.runComposeService', file, 'hello');
+    assert.ok(id, 'the command returned the container id');
+    const info = await docker.getContainer(id).inspect();
+    assert.deepEqual([info.Config.Image, info.HostConfig.Runtime], [expected().busyboxImage, 'vmrt']);
+    await until('the service\'s output from the VM', async () => (await docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8').includes(`compose in a VM: ${expected().kernel}`));
+    await docker.getContainer(id).remove({ force: true });
+  }],
   ['a vmrt Node debug session stops at a breakpoint in the VM and shows a local variable', () => debugInVm({
     language: 'node', image: expected().nodeImage, file: 'main.js', port: 9229, screenshotName: 'vm-debug-paused',
     // js-debug names the function's scope "Local: <function>".
