@@ -6,6 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
+import { YamlBlockCache } from '../frontends/yaml-blocks.js';
 import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
@@ -32,6 +33,11 @@ export interface LinterOptions {
    * and the files it reads (compose .env, extends, include); undefined: read the disk.
    */
   buffers?: (path: string) => string | undefined;
+  /**
+   * Keeps each text's parse between lintText calls for its path, and re-parses only the
+   * parts an edit touched (the language server, linting a buffer on every keystroke).
+   */
+  incremental?: boolean;
 }
 
 export interface FileResult {
@@ -65,6 +71,8 @@ export class Linter {
   private readonly configPaths = new Map<string, string | undefined>();
   private readonly reportedConfigs = new Set<string>();
   private readonly profiles = new Map<string, Profile>();
+  /** Per path, the incremental YAML parse of its last text (with `incremental`). */
+  private readonly yamlBlocks = new Map<string, YamlBlockCache>();
 
   constructor(private readonly options: LinterOptions = {}) {
     this.frontEnds = options.frontEnds ?? FRONT_ENDS;
@@ -94,6 +102,11 @@ export class Linter {
       this.configs.delete(resolve(configPath));
       this.reportedConfigs.delete(resolve(configPath));
     }
+  }
+
+  /** Drops what `incremental` keeps for a path (its editor buffer was closed). */
+  forgetText(path: string): void {
+    this.yamlBlocks.delete(path);
   }
 
   /** Every option in `requests` some rule recognises, under any profile. */
@@ -126,7 +139,7 @@ export class Linter {
   lintText(path: string, text: string, forceKind = true): FileResult {
     const oversized = oversizedText(path, text);
     if (oversized) return this.unreadable(path, oversized, true, forceKind);
-    return this.lintSource(path, text, forceKind);
+    return this.lintSource(path, text, forceKind, this.options.incremental);
   }
 
   /** A file the engine refuses (too large, binary, unreadable): one finding, unless a folder walk found a file that is not ours. */
@@ -145,7 +158,7 @@ export class Linter {
     return problem ? { problem } : { text: buffer };
   }
 
-  private lintSource(path: string, text: string, forceKind: boolean): FileResult {
+  private lintSource(path: string, text: string, forceKind: boolean, incremental = false): FileResult {
     const config = this.configFor(path);
     const frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
     const texts = new Map<string, string | undefined>([[path, text]]);
@@ -159,6 +172,7 @@ export class Linter {
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
+      yamlBlocks: incremental ? this.blockCache(path) : undefined,
     };
 
     const findings: Finding[] = [];
@@ -184,6 +198,12 @@ export class Linter {
       findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
+  }
+
+  private blockCache(path: string): YamlBlockCache {
+    let cache = this.yamlBlocks.get(path);
+    if (!cache) this.yamlBlocks.set(path, (cache = new YamlBlockCache()));
+    return cache;
   }
 
   /** A file's text, read once per lint (undefined when it cannot be read). */

@@ -4,6 +4,7 @@
  * findings. Rules never look at syntax; front ends never decide policy.
  */
 import type { FeatureId } from '../../../runtime/src/capabilities.js';
+import type { YamlBlockCache } from '../frontends/yaml-blocks.js';
 
 export type { FeatureId };
 
@@ -129,6 +130,8 @@ export interface FrontEndContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Kubernetes runtime class names (exact, or a `*` glob) that mean a VM runtime. */
   runtimeClasses: readonly string[];
+  /** The linted file's incremental YAML parse, kept between lints (the language server's); absent: parse whole. */
+  yamlBlocks?: YamlBlockCache;
 }
 
 export interface FrontEnd {

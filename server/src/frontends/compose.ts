@@ -121,7 +121,8 @@ class ComposeProject {
     if (this.files.has(id)) return this.files.get(id);
     const source = text ?? this.read(path);
     if (source === undefined) { this.files.set(id, undefined); return undefined; }
-    const yaml = new YamlFile(path, source);
+    // Only the linted file's own text is parsed incrementally (files it reads are parsed whole).
+    const yaml = new YamlFile(path, source, text === undefined ? undefined : this.ctx.yamlBlocks);
     this.problems.push(...yaml.problems);
     const doc = yaml.validDocs()[0];
     const file: ComposeFile = { id, yaml, doc, lookup, values: new Map(), services: new Map() };

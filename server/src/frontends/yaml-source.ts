@@ -10,6 +10,7 @@ import {
 } from 'yaml';
 import { LineIndex } from '../engine/positions.js';
 import type { FileProblem, Range, TextEdit } from '../engine/types.js';
+import { PARSE_OPTIONS, type YamlBlockCache } from './yaml-blocks.js';
 
 type Collection = YAMLMap | YAMLSeq;
 
@@ -49,10 +50,12 @@ export class YamlFile {
   readonly problems: FileProblem[] = [];
   readonly eol: string;
 
-  constructor(readonly path: string, readonly text: string) {
+  /** `blocks`: the cache of an incremental parse (the language server's), which falls back to a full parse by itself. */
+  constructor(readonly path: string, readonly text: string, blocks?: YamlBlockCache) {
     this.lines = new LineIndex(text);
     this.eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const parsed = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+    const assembled = blocks?.parse(text);
+    const parsed = assembled ? [assembled] : parseAllDocuments(text, PARSE_OPTIONS);
     this.docs = Array.isArray(parsed) ? parsed : [];
     for (const doc of this.docs) {
       for (const error of doc.errors) {

@@ -48,6 +48,11 @@ export class LintEngine {
     return documentLint(this.linter(settings).lintText(path, text, false), settings);
   }
 
+  /** A document was closed: what was kept to lint its buffer incrementally is not needed any more. */
+  documentClosed(path: string): void {
+    for (const linter of this.linters.values()) linter.forgetText(path);
+  }
+
   /** Lints a file that is not open (Lint Workspace); undefined when no front end reads it. */
   lintClosedFile(path: string, settings: EditorSettings): DocumentLint | undefined {
     const result = this.linter(settings).lintFile(path, false);
@@ -73,7 +78,7 @@ export class LintEngine {
   private linter(settings: EditorSettings): Linter {
     const key = JSON.stringify(settings);
     let linter = this.linters.get(key);
-    if (!linter) this.linters.set(key, (linter = new Linter({ base: configBase(settings), buffers: this.buffers })));
+    if (!linter) this.linters.set(key, (linter = new Linter({ base: configBase(settings), buffers: this.buffers, incremental: true })));
     return linter;
   }
 }

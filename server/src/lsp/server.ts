@@ -251,6 +251,7 @@ export function startServer(connection: Connection): void {
   }));
   documents.onDidClose(guard('close', undefined, ({ document }) => {
     openPaths.delete(pathOf(document.uri));
+    engine.documentClosed(pathOf(document.uri));
     // Its dependents read the file on disk again, which may differ from the discarded buffer.
     relintDependents(pathOf(document.uri));
     clearTimeout(timers.get(document.uri));

@@ -1,0 +1,183 @@
+/**
+ * Incremental YAML parsing for the language server. A compose file is cut into its
+ * top-level blocks, and `services:` into one block per service; each block is parsed by
+ * itself and cached by its text, so a keystroke re-parses only the block it touched.
+ * The blocks' nodes are assembled into one document with the ranges a full parse gives
+ * (the start and value end of every node, which is what the front ends read).
+ *
+ * Whatever the blocks cannot prove equal to a full parse makes the caller parse the
+ * whole text: a syntax error (its message and range come from the full parse), anchors
+ * or aliases (an alias may point into another block), several documents or directives
+ * (one `---` before the first key is fine),
+ * tabs in indentation, a line that does not fit the block structure, a key twice.
+ */
+import { Document, parseDocument, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+
+export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
+
+/** The top-level key whose entries are blocks of their own (compose services). */
+const SPLIT_KEY = /^services:[ \t]*(?:#.*)?$/;
+
+interface Span { start: number; end: number }
+interface TopBlock extends Span { entries?: { header: Span; blocks: Span[] } }
+
+/** A parsed block: its one key-value pair, with ranges as they are for the block at `offset`. */
+interface ParsedBlock { pair: Pair<Scalar, Node | null>; offset: number }
+
+export class YamlBlockCache {
+  /** Block text → its parse, for the blocks of the last text (older ones are dropped). */
+  private blocks = new Map<string, ParsedBlock>();
+
+  /** The text as one document built from cached and newly parsed blocks; undefined: parse it whole. */
+  parse(text: string): Document.Parsed | undefined {
+    const layout = splitBlocks(text);
+    const used = new Map<string, ParsedBlock>();
+    const pairOf = (span: Span): ParsedBlock['pair'] | undefined => {
+      const source = text.slice(span.start, span.end);
+      // The same text twice is the same key twice: a full parse reports it.
+      if (used.has(source)) return undefined;
+      const parsed = this.blocks.get(source) ?? parseBlock(source);
+      if (!parsed) return undefined;
+      if (parsed.offset !== span.start) shift(parsed.pair, span.start - parsed.offset);
+      parsed.offset = span.start;
+      used.set(source, parsed);
+      return parsed.pair;
+    };
+    const root = layout && assemble(layout, pairOf);
+    this.blocks = used;
+    if (!root) return undefined;
+    const doc = new Document(undefined, PARSE_OPTIONS) as Document.Parsed;
+    doc.contents = root as never;
+    return doc;
+  }
+}
+
+function assemble(layout: TopBlock[], pairOf: (span: Span) => ParsedBlock['pair'] | undefined): YAMLMap | undefined {
+  const root = new YAMLMap();
+  for (const top of layout) {
+    if (!top.entries) {
+      const pair = pairOf(top);
+      if (!pair) return undefined;
+      root.items.push(pair);
+      continue;
+    }
+    const header = pairOf(top.entries.header);
+    if (!header || header.value !== null && !(isScalar(header.value) && header.value.value === null)) return undefined;
+    const entries = new YAMLMap();
+    for (const span of top.entries.blocks) {
+      const pair = pairOf(span);
+      if (!pair) return undefined;
+      entries.items.push(pair);
+    }
+    entries.range = collectionRange(entries);
+    root.items.push(new Pair(header.key, entries));
+  }
+  if (!uniqueKeys(root) || !root.items.every((pair) => uniqueKeys(pair.value))) return undefined;
+  root.range = collectionRange(root);
+  return root;
+}
+
+/** A block map's range as the parser gives it: from its first key to the end of its last value. */
+function collectionRange(map: YAMLMap): [number, number, number] {
+  const first = map.items[0] as Pair<Scalar, Node | null>;
+  const last = map.items[map.items.length - 1] as Pair<Scalar, Node | null>;
+  const end = (last.value?.range ?? last.key.range!)[2];
+  return [first.key.range![0], end, end];
+}
+
+function uniqueKeys(node: unknown): boolean {
+  if (!isMap(node)) return true;
+  const keys = new Set<unknown>();
+  for (const pair of node.items) {
+    const key = (pair.key as Scalar).value;
+    if (keys.has(key)) return false;
+    keys.add(key);
+  }
+  return true;
+}
+
+/** Parses one block: it must be a map of one plain-keyed pair, without errors, anchors or aliases. */
+function parseBlock(source: string): ParsedBlock | undefined {
+  const doc = parseDocument(source, PARSE_OPTIONS);
+  if (doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
+  const pair = doc.contents.items[0]!;
+  if (!isScalar(pair.key) || !selfContained(pair.key) || !selfContained(pair.value)) return undefined;
+  return { pair: pair as ParsedBlock['pair'], offset: 0 };
+}
+
+/** False when a node or one below it is an alias or has an anchor. */
+function selfContained(node: unknown): boolean {
+  if (node === null || node === undefined) return true;
+  if (isAlias(node)) return false;
+  if ((node as Node).anchor) return false;
+  if (isMap(node)) return node.items.every((pair) => selfContained(pair.key) && selfContained(pair.value));
+  if (isSeq(node)) return node.items.every(selfContained);
+  return true;
+}
+
+/** Moves every range below a pair by `delta` (a block that moved because text before it changed). */
+function shift(node: unknown, delta: number): void {
+  if (node === null || node === undefined) return;
+  if (isPair(node)) { shift(node.key, delta); shift(node.value, delta); return; }
+  const range = (node as Node).range;
+  if (range) { range[0] += delta; range[1] += delta; range[2] += delta; }
+  if (isMap(node) || isSeq(node)) for (const item of node.items) shift(item, delta);
+}
+
+/**
+ * The blocks of a text: one per top-level key (comment and blank lines go with the block
+ * before them; the first block starts at 0), and for `services:` one per service, cut at
+ * the lines indented as its first key (a block's text runs on over the next one's indentation). Undefined when the text is not one plain block map.
+ */
+function splitBlocks(text: string): TopBlock[] | undefined {
+  const blocks: TopBlock[] = [];
+  let top: TopBlock | undefined;
+  /** While inside a split block: the indentation of its entries (0: not known yet). */
+  let entryIndent = -1;
+  for (let start = 0; start < text.length;) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline + 1;
+    const line = text.slice(start, newline < 0 ? text.length : newline);
+    let indent = 0;
+    while (line[indent] === ' ') indent++;
+    const rest = line.slice(indent);
+    if (rest.startsWith('\t') || (rest === '' && line.includes('\t'))) return undefined;
+    const content = rest !== '' && rest !== '\r' && !rest.startsWith('#');
+    if (content && indent === 0 && blocks.length === 0 && /^---[ \t]*(?:#.*)?\r?$/.test(rest)) {
+      // A document start before the first key goes with the first block.
+    } else if (content && indent === 0) {
+      if (/^(?:---|\.\.\.|%)/.test(rest)) return undefined;
+      if (top) top.end = start;
+      top = { start: blocks.length === 0 ? 0 : start, end: text.length };
+      blocks.push(top);
+      entryIndent = SPLIT_KEY.test(rest.trimEnd()) ? 0 : -1;
+      if (entryIndent === 0) top.entries = { header: { start: top.start, end: text.length }, blocks: [] };
+    } else if (content && top?.entries) {
+      const { entries } = top;
+      if (entryIndent === 0) {
+        if (rest.startsWith('-')) { delete top.entries; entryIndent = -1; }
+        else { entryIndent = indent; entries.header.end = start; }
+      }
+      if (entryIndent > 0) {
+        if (indent < entryIndent || (indent === entryIndent && rest.startsWith('-'))) return undefined;
+        if (indent === entryIndent) {
+          // The previous block ends at this key, after its indentation: a parser ends the ranges of
+          // a block's last collections at the next token, which a block by itself must see there too.
+          const previous = entries.blocks.at(-1);
+          if (previous) previous.end = start + indent;
+          entries.blocks.push({ start, end: text.length });
+        }
+      }
+    } else if (content && !top) {
+      return undefined;
+    }
+    start = end;
+  }
+  for (const block of blocks) {
+    if (!block.entries) continue;
+    // `services:` with no entries (or a value on its line) is one block.
+    if (block.entries.blocks.length === 0) { delete block.entries; continue; }
+    block.entries.blocks.at(-1)!.end = block.end;
+  }
+  return blocks.length > 0 ? blocks : undefined;
+}

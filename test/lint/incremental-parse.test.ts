@@ -1,0 +1,133 @@
+/**
+ * The language server's incremental parse (a compose file's blocks cached by their text)
+ * must give exactly what a full parse gives: the same YAML nodes at the same ranges, the
+ * same findings with the same ranges, messages and fixes. Seeded random edits, each step
+ * linted incrementally (one Linter kept across the edits) and from scratch.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import { Linter } from '../../server/src/engine/lint.js';
+import type { Finding } from '../../server/src/engine/types.js';
+import { YamlBlockCache } from '../../server/src/frontends/yaml-blocks.js';
+import { YamlFile } from '../../server/src/frontends/yaml-source.js';
+
+const PATH = '/project/compose.yaml';
+const ENV = { TAG: '1.2' };
+
+function generator(seed: number) {
+  let state = seed;
+  const random = () => { state = (state * 1103515245 + 12345) & 0x7fffffff; return state / 0x7fffffff; };
+  const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  return { random, between, pick };
+}
+type Generator = ReturnType<typeof generator>;
+
+/** Service options of every shape the compose front end reads, and some it does not. */
+const OPTION_LINES = [
+  ['    network_mode: host'], ['    privileged: true'], ['    cpus: 1.5'], ['    shm_size: "256m"'], ['    pid: host'],
+  ['    image: nginx:${TAG:-1}'], ['    image: app:${TAG:?tag needed}'], ['    restart: always  # comment'],
+  ['    cap_add:', '      - NET_ADMIN', '      - SYS_TIME'], ['    cap_add: [NET_ADMIN, "SYS_PTRACE"]'],
+  ['    sysctls:', '      net.core.somaxconn: 1024'], ['    sysctls:', '      - net.ipv4.ip_forward=1'],
+  ['    volumes:', '      - ./data:/data:rshared', '      - type: bind', '        source: /srv', '        target: /srv', '        bind:', '          propagation: rslave'],
+  ['    tmpfs: /run'], ['    devices:', '      - /dev/fuse:/dev/fuse'], ['    links:', '      - db:db'],
+  ['    deploy:', '      replicas: 2', '      resources:', '        limits:', '          cpus: "0.5"'],
+  ['    environment:', '      A: "1"', '      B: \'two\''], ['    command: |', '      echo one', '      echo two'],
+  ['    healthcheck:', '      test: ["CMD", "true"]', '      interval: 30s'], ['    # a comment line'], [''],
+  ['    labels: {a: b}'], ['    extends: base'], ['    ports:', '    - "80:80"'],
+];
+
+function composeText(g: Generator, services: number): string {
+  const lines = ['# a stack', 'name: stack'];
+  if (g.random() < 0.3) lines.push('x-common:', '  restart: always');
+  lines.push('services:', '  base:', '    image: base', '    cap_add:', '      - SYS_ADMIN');
+  for (let i = 0; i < services; i++) {
+    lines.push(`  svc${i}:`);
+    const keys = new Set<string>();
+    for (let n = g.between(1, 5); n > 0; n--) {
+      const option = g.pick(OPTION_LINES);
+      const key = /^ *([\w_]+):/.exec(option[0]!)?.[1];
+      if (key && keys.has(key)) continue;
+      if (key) keys.add(key);
+      lines.push(...option);
+    }
+    if (g.random() < 0.2) lines.push('  # between services');
+  }
+  lines.push('volumes:', '  data: {}', '# end');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Snippets a user types or pastes, including ones that break the YAML or make the parse fall back. */
+const SNIPPETS = ['a', 'x', '1', ' ', ':', ': ', '-', '- ', '#', '\n', '\n    ', '\n  ', '"', "'", '[', ']', '{', '}', '$', '${', '&a ', '*a', '\t', '|',
+  '\n    privileged: true', '\n    network_mode: host', '\n  extra:\n    cpus: 2', '\nservices:\n', '\n---\n', '<<: {cpus: 1}', '\n  base:\n    image: b', '!reset '];
+
+function edit(g: Generator, text: string): string {
+  const at = g.between(0, text.length);
+  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
+  const lineEnd = text.indexOf('\n', at) < 0 ? text.length : text.indexOf('\n', at) + 1;
+  switch (g.between(0, 5)) {
+    case 0: case 1: return text.slice(0, at) + g.pick(SNIPPETS) + text.slice(at);
+    case 2: return text.slice(0, at) + text.slice(Math.min(text.length, at + g.between(1, 3)));
+    case 3: return text.slice(0, lineStart) + text.slice(lineEnd);
+    case 4: return text.slice(0, lineEnd) + text.slice(lineStart, lineEnd) + text.slice(lineEnd);
+    default: return text.slice(0, lineStart) + g.pick(['', '  ', ' ']) + text.slice(lineStart).replace(/^ {0,2}/, '');
+  }
+}
+
+/** A YAML node as the front ends read it: kind, start and value end, value, how it was written. */
+function dump(node: unknown): unknown {
+  if (node === null || node === undefined) return node;
+  if (isPair(node)) return [dump(node.key), dump(node.value)];
+  if (isAlias(node)) return { alias: node.source, range: node.range?.slice(0, 2) };
+  if (isMap(node) || isSeq(node)) return { kind: isMap(node) ? 'map' : 'seq', range: node.range?.slice(0, 2), flow: !!node.flow, tag: node.tag, items: node.items.map(dump) };
+  if (isScalar(node)) return { value: node.value, range: node.range?.slice(0, 2), type: node.type, source: node.source, tag: node.tag };
+  return { unknown: String(node) };
+}
+
+const shown = (findings: Finding[]) => findings.map((f) => ({ ...f, fix: f.fix }));
+
+test('incremental compose parse: the same YAML nodes, findings and fixes as a full parse after random edits', () => {
+  let steps = 0;
+  let assembled = 0;
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const g = generator(seed);
+    let text = composeText(g, g.between(3, 12));
+    const cache = new YamlBlockCache();
+    const incremental = new Linter({ env: ENV, incremental: true });
+    for (let step = 0; step < 120; step++) {
+      // Every so often a new file; and many edits that make the parse fall back are undone (a user fixing a typo).
+      const previous = text;
+      text = step % 30 === 29 ? composeText(g, g.between(3, 12)) : edit(g, text);
+      const broken = new YamlFile(PATH, text).problems.length > 0;
+      if (new YamlBlockCache().parse(previous) && !new YamlBlockCache().parse(text) && g.random() < (broken ? 0.85 : 0.5)) {
+        check(previous, step);
+        text = previous;
+      }
+      check(text, step);
+    }
+    function check(text: string, step: number): void {
+      const where = `seed ${seed}, step ${step}:\n${text}`;
+      if (new YamlBlockCache().parse(text)) assembled++;
+      const fast = new YamlFile(PATH, text, cache);
+      const full = new YamlFile(PATH, text);
+      assert.deepEqual(fast.problems, full.problems, where);
+      assert.deepEqual(fast.validDocs().map((d) => dump(d.contents)), full.validDocs().map((d) => dump(d.contents)), where);
+      const expected = new Linter({ env: ENV }).lintText(PATH, text);
+      assert.deepEqual(shown(incremental.lintText(PATH, text).findings), shown(expected.findings), where);
+      steps++;
+    }
+  }
+  // The edits must exercise the incremental path, not only its fallback.
+  assert.ok(assembled > steps / 2, `only ${assembled} of ${steps} texts were assembled from blocks`);
+});
+
+test('incremental compose parse: blocks that moved keep exact ranges (lines inserted and removed above them)', () => {
+  const g = generator(7);
+  const base = composeText(g, 40);
+  const incremental = new Linter({ env: ENV, incremental: true });
+  for (const prefix of ['', 'version: "3"\n', '# one\n# two\n', '', 'x-a: 1\nx-b: 2\n']) {
+    const text = prefix + base;
+    assert.deepEqual(shown(incremental.lintText(PATH, text).findings), shown(new Linter({ env: ENV }).lintText(PATH, text).findings), prefix);
+  }
+});
