@@ -13,7 +13,11 @@ function findRoot(): string {
 export const PACKAGE_ROOT = findRoot();
 export const VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** An absolute URI for a repository-relative docs path (SARIF helpUri must be absolute). */
+const docsUris = new Map<string, string>();
+
+/** An absolute URI for a repository-relative docs path (SARIF helpUri must be absolute); one per docs page, kept (every diagnostic asks). */
 export function docsUri(docs: string): string {
-  return pathToFileURL(join(PACKAGE_ROOT, docs)).href;
+  let uri = docsUris.get(docs);
+  if (uri === undefined) docsUris.set(docs, (uri = pathToFileURL(join(PACKAGE_ROOT, docs)).href));
+  return uri;
 }

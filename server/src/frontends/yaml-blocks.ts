@@ -21,8 +21,8 @@ const SPLIT_KEY = /^services:[ \t]*(?:#.*)?$/;
 interface Span { start: number; end: number }
 interface TopBlock extends Span { entries?: { header: Span; blocks: Span[] } }
 
-/** A parsed block: its one key-value pair, with ranges as they are for the block at `offset`. */
-interface ParsedBlock { pair: Pair<Scalar, Node | null>; offset: number }
+/** A parsed block: its one key-value pair, with ranges (every node's, listed once) as they are for the block at `offset`. */
+interface ParsedBlock { pair: Pair<Scalar, Node | null>; ranges: [number, number, number][]; offset: number }
 
 export class YamlBlockCache {
   /** Block text → its parse, for the blocks of the last text (older ones are dropped). */
@@ -38,8 +38,12 @@ export class YamlBlockCache {
       if (used.has(source)) return undefined;
       const parsed = this.blocks.get(source) ?? parseBlock(source);
       if (!parsed) return undefined;
-      if (parsed.offset !== span.start) shift(parsed.pair, span.start - parsed.offset);
-      parsed.offset = span.start;
+      if (parsed.offset !== span.start) {
+        // The block moved (text before it changed).
+        const delta = span.start - parsed.offset;
+        for (const range of parsed.ranges) { range[0] += delta; range[1] += delta; range[2] += delta; }
+        parsed.offset = span.start;
+      }
       used.set(source, parsed);
       return parsed.pair;
     };
@@ -101,27 +105,19 @@ function parseBlock(source: string): ParsedBlock | undefined {
   const doc = parseDocument(source, PARSE_OPTIONS);
   if (doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
   const pair = doc.contents.items[0]!;
-  if (!isScalar(pair.key) || !selfContained(pair.key) || !selfContained(pair.value)) return undefined;
-  return { pair: pair as ParsedBlock['pair'], offset: 0 };
+  const ranges: ParsedBlock['ranges'] = [];
+  if (!isScalar(pair.key) || !collectRanges(pair, ranges)) return undefined;
+  return { pair: pair as ParsedBlock['pair'], ranges, offset: 0 };
 }
 
-/** False when a node or one below it is an alias or has an anchor. */
-function selfContained(node: unknown): boolean {
+/** Lists the ranges of a node and every node below it; false when one is an alias or has an anchor. */
+function collectRanges(node: unknown, ranges: ParsedBlock['ranges']): boolean {
   if (node === null || node === undefined) return true;
-  if (isAlias(node)) return false;
-  if ((node as Node).anchor) return false;
-  if (isMap(node)) return node.items.every((pair) => selfContained(pair.key) && selfContained(pair.value));
-  if (isSeq(node)) return node.items.every(selfContained);
-  return true;
-}
-
-/** Moves every range below a pair by `delta` (a block that moved because text before it changed). */
-function shift(node: unknown, delta: number): void {
-  if (node === null || node === undefined) return;
-  if (isPair(node)) { shift(node.key, delta); shift(node.value, delta); return; }
+  if (isPair(node)) return collectRanges(node.key, ranges) && collectRanges(node.value, ranges);
+  if (isAlias(node) || (node as Node).anchor) return false;
   const range = (node as Node).range;
-  if (range) { range[0] += delta; range[1] += delta; range[2] += delta; }
-  if (isMap(node) || isSeq(node)) for (const item of node.items) shift(item, delta);
+  if (range) ranges.push(range);
+  return !(isMap(node) || isSeq(node)) || (node.items as unknown[]).every((item) => collectRanges(item, ranges));
 }
 
 /**

@@ -115,6 +115,10 @@ export class YamlFile {
   pairs(map: Located<YAMLMap>, doc: Document, seen: Set<Node> = new Set()): LocatedPair[] {
     if (seen.has(map.node)) return [];
     seen.add(map.node);
+    if (!map.node.items.some(isMergeKey)) {
+      // Most maps merge nothing: their pairs as written.
+      return map.node.items.filter((pair) => isScalar(pair.key)).map((pair) => this.locatePair(map, pair as Pair<Scalar>, doc));
+    }
     const own: LocatedPair[] = [];
     const merged: LocatedPair[] = [];
     for (const pair of map.node.items) {
