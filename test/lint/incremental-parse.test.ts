@@ -109,7 +109,7 @@ test('incremental compose parse: the same YAML nodes, findings and fixes as a fu
     function check(text: string, step: number): void {
       const where = `seed ${seed}, step ${step}:\n${text}`;
       if (new YamlBlockCache().parse(text)) assembled++;
-      const fast = new YamlFile(PATH, text, cache);
+      const fast = new YamlFile(PATH, text, { cache, by: 'blocks' });
       const full = new YamlFile(PATH, text);
       assert.deepEqual(fast.problems, full.problems, where);
       assert.deepEqual(fast.validDocs().map((d) => dump(d.contents)), full.validDocs().map((d) => dump(d.contents)), where);
@@ -130,4 +130,69 @@ test('incremental compose parse: blocks that moved keep exact ranges (lines inse
     const text = prefix + base;
     assert.deepEqual(shown(incremental.lintText(PATH, text).findings), shown(new Linter({ env: ENV }).lintText(PATH, text).findings), prefix);
   }
+});
+
+/** Kubernetes objects: pods and deployments in VM runtime classes, with options the front end reads. */
+const POD_LINES = [
+  ['      hostNetwork: true'], ['      hostPID: true'], ['      hostIPC: true'], ['      shareProcessNamespace: true'],
+  ['      securityContext:', '        sysctls:', '          - name: net.core.somaxconn', '            value: "1024"'],
+  ['      volumes:', '        - name: dev', '          hostPath:', '            path: /dev/fuse', '        - name: shm', '          emptyDir:', '            medium: Memory'],
+  ['      # a comment'], [''], ['      nodeSelector: {disk: ssd}'],
+];
+const CONTAINER_LINES = [
+  ['          securityContext:', '            privileged: true'], ['          securityContext:', '            capabilities:', '              add: ["NET_ADMIN"]'],
+  ['          resources:', '            limits:', '              cpu: "1.5"'], ['          volumeMounts:', '            - name: dev', '              mountPath: /dev/fuse', '              subPath: x'],
+  ['          args: &args ["a", "b"]'], ['          command: *args'], ['          env:', '            - name: A', '              value: "1"'],
+];
+
+function kubernetesText(g: Generator, objects: number): string {
+  const docs: string[] = [];
+  for (let i = 0; i < objects; i++) {
+    const lines = g.random() < 0.5
+      ? ['apiVersion: v1', 'kind: Pod', 'metadata:', `  name: pod${i}`, 'spec:', '  runtimeClassName: ' + g.pick(['vmrt', 'kata-qemu', 'runc'])]
+      : ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', `  name: deploy${i}`, 'spec:', '  template:', '    spec:', `      runtimeClassName: ${g.pick(['vmrt', 'kata-qemu', 'runc'])}`];
+    const pod = lines[1] === 'kind: Pod';
+    const indent = (line: string) => (pod ? line.slice(4) : line);
+    const keys = new Set<string>();
+    const add = (options: string[][], n: number) => {
+      for (; n > 0; n--) {
+        const option = g.pick(options);
+        const key = /^ *([\w_]+):/.exec(option[0]!)?.[1];
+        if (key && keys.has(key)) continue;
+        if (key) keys.add(key);
+        lines.push(...option.map(indent));
+      }
+    };
+    add(POD_LINES, g.between(0, 3));
+    lines.push(...['      containers:', '        - name: app', '          image: app'].map(indent));
+    add(CONTAINER_LINES, g.between(0, 3));
+    docs.push(lines.join('\n'));
+  }
+  return `${g.random() < 0.5 ? '# objects\n' : ''}${docs.join('\n---\n')}\n`;
+}
+
+test('incremental Kubernetes parse: each document cached by its text gives the same nodes and findings as a full parse', () => {
+  const path = '/project/k8s/objects.yaml';
+  let steps = 0;
+  let reused = 0;
+  for (const seed of [11, 12, 13, 14]) {
+    const g = generator(seed);
+    const cache = new YamlBlockCache();
+    const incremental = new Linter({ kind: 'kubernetes', incremental: true });
+    let text = kubernetesText(g, g.between(2, 8));
+    for (let step = 0; step < 100; step++) {
+      const previous = text;
+      text = step % 25 === 24 ? kubernetesText(g, g.between(2, 8)) : edit(g, text);
+      if (new YamlBlockCache().parseDocuments(previous) && !new YamlBlockCache().parseDocuments(text) && g.random() < 0.9) text = previous;
+      const where = `seed ${seed}, step ${step}:\n${text}`;
+      if (new YamlBlockCache().parseDocuments(text)) reused++;
+      const fast = new YamlFile(path, text, { cache, by: 'documents' });
+      const full = new YamlFile(path, text);
+      assert.deepEqual(fast.problems, full.problems, where);
+      assert.deepEqual(fast.docs.map((d) => dump(d.contents)), full.docs.map((d) => dump(d.contents)), where);
+      assert.deepEqual(shown(incremental.lintText(path, text).findings), shown(new Linter({ kind: 'kubernetes' }).lintText(path, text).findings), where);
+      steps++;
+    }
+  }
+  assert.ok(reused > steps / 2, `only ${reused} of ${steps} texts were parsed by document`);
 });

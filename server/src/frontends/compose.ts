@@ -122,7 +122,8 @@ class ComposeProject {
     const source = text ?? this.read(path);
     if (source === undefined) { this.files.set(id, undefined); return undefined; }
     // Only the linted file's own text is parsed incrementally (files it reads are parsed whole).
-    const yaml = new YamlFile(path, source, text === undefined ? undefined : this.ctx.yamlBlocks);
+    const cache = text === undefined ? undefined : this.ctx.yamlBlocks;
+    const yaml = new YamlFile(path, source, cache && { cache, by: 'blocks' });
     this.problems.push(...yaml.problems);
     const doc = yaml.validDocs()[0];
     const file: ComposeFile = { id, yaml, doc, lookup, values: new Map(), services: new Map() };

@@ -192,7 +192,8 @@ function podSpecOf(yaml: YamlFile, doc: Document, root: Located<YAMLMap>): Locat
 }
 
 export function parseKubernetes(file: SourceFile, ctx: FrontEndContext): FrontEndResult {
-  const yaml = new YamlFile(file.path, file.text);
+  const cache = ctx.yamlBlocks;
+  const yaml = new YamlFile(file.path, file.text, cache && { cache, by: 'documents' });
   const requests: ContainerRequest[] = [];
   for (const doc of yaml.validDocs()) {
     const top = yaml.root(doc);

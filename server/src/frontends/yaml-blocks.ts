@@ -11,7 +11,7 @@
  * (one `---` before the first key is fine),
  * tabs in indentation, a line that does not fit the block structure, a key twice.
  */
-import { Document, parseDocument, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+import { Document, parseAllDocuments, parseDocument, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 
 export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
@@ -24,9 +24,35 @@ interface TopBlock extends Span { entries?: { header: Span; blocks: Span[] } }
 /** A parsed block: its one key-value pair, with ranges (every node's, listed once) as they are for the block at `offset`. */
 interface ParsedBlock { pair: Pair<Scalar, Node | null>; ranges: [number, number, number][]; offset: number }
 
+/** A document parsed by itself: the ranges of its nodes as they are for the document at `offset`. */
+interface ParsedDocument { doc: Document.Parsed; ranges: [number, number, number][]; offset: number }
+
 export class YamlBlockCache {
   /** Block text → its parse, for the blocks of the last text (older ones are dropped). */
   private blocks = new Map<string, ParsedBlock>();
+  /** The same for whole documents (a Kubernetes file's). */
+  private documents = new Map<string, ParsedDocument>();
+
+  /**
+   * The documents of a text, each parsed by itself or taken from the last text's (a
+   * Kubernetes file's objects); undefined: parse it whole.
+   */
+  parseDocuments(text: string): Document.Parsed[] | undefined {
+    const spans = splitDocuments(text);
+    const used = new Map<string, ParsedDocument>();
+    const docs: Document.Parsed[] = [];
+    for (const span of spans ?? []) {
+      const source = text.slice(span.start, span.end);
+      const parsed = this.documents.get(source) ?? parseOneDocument(source);
+      // A document twice (the same text) would be the same nodes twice.
+      if (!parsed || used.has(source)) { this.documents = used; return undefined; }
+      moveTo(parsed, span.start);
+      used.set(source, parsed);
+      docs.push(parsed.doc);
+    }
+    this.documents = used;
+    return spans ? docs : undefined;
+  }
 
   /** The text as one document built from cached and newly parsed blocks; undefined: parse it whole. */
   parse(text: string): Document.Parsed | undefined {
@@ -38,12 +64,7 @@ export class YamlBlockCache {
       if (used.has(source)) return undefined;
       const parsed = this.blocks.get(source) ?? parseBlock(source);
       if (!parsed) return undefined;
-      if (parsed.offset !== span.start) {
-        // The block moved (text before it changed).
-        const delta = span.start - parsed.offset;
-        for (const range of parsed.ranges) { range[0] += delta; range[1] += delta; range[2] += delta; }
-        parsed.offset = span.start;
-      }
+      moveTo(parsed, span.start);
       used.set(source, parsed);
       return parsed.pair;
     };
@@ -100,6 +121,24 @@ function uniqueKeys(node: unknown): boolean {
   return true;
 }
 
+/** Moves the ranges of a block or document that now starts at `offset` (text before it changed). */
+function moveTo(parsed: { ranges: [number, number, number][]; offset: number }, offset: number): void {
+  const delta = offset - parsed.offset;
+  if (delta === 0) return;
+  for (const range of parsed.ranges) { range[0] += delta; range[1] += delta; range[2] += delta; }
+  parsed.offset = offset;
+}
+
+/** Parses one document by itself: without errors (their messages and ranges come from a full parse). */
+function parseOneDocument(source: string): ParsedDocument | undefined {
+  const docs = parseAllDocuments(source, PARSE_OPTIONS);
+  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) return undefined;
+  const doc = docs[0]!;
+  const ranges: ParsedDocument['ranges'] = [doc.range];
+  if (!collectRanges(doc.contents, ranges, true)) return undefined;
+  return { doc, ranges, offset: 0 };
+}
+
 /** Parses one block: it must be a map of one plain-keyed pair, without errors, anchors or aliases. */
 function parseBlock(source: string): ParsedBlock | undefined {
   const doc = parseDocument(source, PARSE_OPTIONS);
@@ -110,14 +149,17 @@ function parseBlock(source: string): ParsedBlock | undefined {
   return { pair: pair as ParsedBlock['pair'], ranges, offset: 0 };
 }
 
-/** Lists the ranges of a node and every node below it; false when one is an alias or has an anchor. */
-function collectRanges(node: unknown, ranges: ParsedBlock['ranges']): boolean {
+/**
+ * Lists the ranges of a node and every node below it; false when one is an alias or has an
+ * anchor, unless `anchors` (a whole document, where they cannot point elsewhere).
+ */
+function collectRanges(node: unknown, ranges: [number, number, number][], anchors = false): boolean {
   if (node === null || node === undefined) return true;
-  if (isPair(node)) return collectRanges(node.key, ranges) && collectRanges(node.value, ranges);
-  if (isAlias(node) || (node as Node).anchor) return false;
+  if (isPair(node)) return collectRanges(node.key, ranges, anchors) && collectRanges(node.value, ranges, anchors);
+  if (!anchors && (isAlias(node) || (node as Node).anchor)) return false;
   const range = (node as Node).range;
   if (range) ranges.push(range);
-  return !(isMap(node) || isSeq(node)) || (node.items as unknown[]).every((item) => collectRanges(item, ranges));
+  return !(isMap(node) || isSeq(node)) || (node.items as unknown[]).every((item) => collectRanges(item, ranges, anchors));
 }
 
 /**
@@ -176,4 +218,29 @@ function splitBlocks(text: string): TopBlock[] | undefined {
     block.entries.blocks.at(-1)!.end = block.end;
   }
   return blocks.length > 0 ? blocks : undefined;
+}
+
+/**
+ * The documents of a stream, cut before each `---` line (leading comments go with the first
+ * document). Undefined when the stream has directives or `...` ends, which a document by
+ * itself would read differently.
+ */
+function splitDocuments(text: string): Span[] | undefined {
+  const spans: Span[] = [];
+  let content = false;
+  for (let start = 0; start < text.length;) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline + 1;
+    const line = text.slice(start, end);
+    if (/^(?:%|\.\.\.)/.test(line)) return undefined;
+    if (/^---(?:[ \t\r\n]|$)/.test(line)) {
+      if (content) { spans.at(-1)!.end = start; spans.push({ start, end: text.length }); }
+      content = true;
+    } else if (!content && !/^[ \t]*(?:#.*)?\r?\n?$/.test(line)) {
+      content = true;
+    }
+    if (spans.length === 0 && content) spans.push({ start: 0, end: text.length });
+    start = end;
+  }
+  return spans;
 }

@@ -50,12 +50,16 @@ export class YamlFile {
   readonly problems: FileProblem[] = [];
   readonly eol: string;
 
-  /** `blocks`: the cache of an incremental parse (the language server's), which falls back to a full parse by itself. */
-  constructor(readonly path: string, readonly text: string, blocks?: YamlBlockCache) {
+  /**
+   * `incremental`: the cache of an incremental parse (the language server's) and how it cuts
+   * the text (a compose file's blocks, a stream's documents); a full parse when it cannot.
+   */
+  constructor(readonly path: string, readonly text: string, incremental?: { cache: YamlBlockCache; by: 'blocks' | 'documents' }) {
     this.lines = new LineIndex(text);
     this.eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const assembled = blocks?.parse(text);
-    const parsed = assembled ? [assembled] : parseAllDocuments(text, PARSE_OPTIONS);
+    const reused = incremental?.by === 'blocks' ? [incremental.cache.parse(text)].filter((doc) => doc !== undefined)
+      : incremental?.cache.parseDocuments(text);
+    const parsed = reused?.length ? reused : parseAllDocuments(text, PARSE_OPTIONS);
     this.docs = Array.isArray(parsed) ? parsed : [];
     for (const doc of this.docs) {
       for (const error of doc.errors) {
