@@ -12,15 +12,10 @@ import { importBusyboxImage } from '../test/support/images.js';
 import { processesMentioning } from '../test/support/leftovers.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
+import { median } from './median.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function timedRun(d: Dockerd, runtime: string): number {
   const started = process.hrtime.bigint();

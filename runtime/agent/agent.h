@@ -20,6 +20,7 @@ struct container {
     pid_t pid;      /* guest pid of the container's init (PID 1 of its pid namespace) */
     int start_fd;   /* write end of the pipe the init waits on until `start` */
     char *seccomp;  /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
+    uint64_t oom_kills; /* OOM kills in its cgroup reported to the host so far */
     enum container_status status;
 };
 
@@ -84,6 +85,12 @@ int cgroup_update(const char *id, const struct json_doc *d, int resources, char 
 int cgroup_enter(const char *id, char *err, size_t errlen);
 /* Removes the (empty) cgroup of a stopped container. */
 void cgroup_remove(const char *id);
+/* The container's OOM kill count so far; 0, or -1 when memory.events cannot be read. */
+int cgroup_oom_kills(const char *id, uint64_t *count);
+/* Watches the container's memory.events on an inotify fd; returns the watch or -1. */
+int cgroup_watch_events(int inotify_fd, const char *id);
+/* Writes {"<file>":"<content>",...}: the container's cgroup files for stats. */
+void cgroup_write_stats(struct json_builder *jb, const char *id);
 
 /* seccomp.c: installs the filter of an OCI linux.seccomp object (no-op
  * when tok is not an object). */

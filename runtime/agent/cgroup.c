@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -165,4 +166,66 @@ void cgroup_remove(const char *id)
     char dir[256];
     cgroup_dir(id, dir, sizeof dir);
     rmdir(dir);
+}
+
+/* The container's oom_kill count (memory.events, hierarchical): how many of its processes the
+ * kernel's OOM killer killed, for its own limit or for the whole guest's memory. */
+int cgroup_oom_kills(const char *id, uint64_t *count)
+{
+    char path[300], text[1024];
+    cgroup_dir(id, path, sizeof path);
+    strncat(path, "/memory.events", sizeof path - strlen(path) - 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    text[n] = '\0';
+    const char *line = strstr(text, "\noom_kill ");
+    if (!line) {
+        return -1;
+    }
+    *count = strtoull(line + strlen("\noom_kill "), NULL, 10);
+    return 0;
+}
+
+int cgroup_watch_events(int inotify_fd, const char *id)
+{
+    char path[300];
+    cgroup_dir(id, path, sizeof path);
+    strncat(path, "/memory.events", sizeof path - strlen(path) - 1);
+    /* The kernel reports every change of memory.events as a modification. */
+    return inotify_add_watch(inotify_fd, path, IN_MODIFY);
+}
+
+/* The files of a stats answer: the host turns them into runc's stats (runtime/src/cgroup-stats.ts). */
+static const char *const stats_files[] = {
+    "cpu.stat",     "memory.current",      "memory.max",  "memory.peak", "memory.stat",
+    "memory.events", "memory.swap.current", "memory.swap.max", "pids.current", "pids.max",
+};
+
+void cgroup_write_stats(struct json_builder *jb, const char *id)
+{
+    char dir[256], path[320];
+    static char text[16384];
+    cgroup_dir(id, dir, sizeof dir);
+    json_obj_begin(jb);
+    for (size_t i = 0; i < sizeof stats_files / sizeof *stats_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, stats_files[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue; /* a file this kernel does not offer is left out */
+        }
+        ssize_t n = read(fd, text, sizeof text);
+        close(fd);
+        if (n >= 0) {
+            json_key(jb, stats_files[i]);
+            json_strn(jb, text, (size_t)n);
+        }
+    }
+    json_obj_end(jb);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@ static struct {
     struct vmrt_reader in;
     struct vmrt_buf out;
     int sigfd;
+    int inotify; /* the containers' memory.events, for OOM kills */
     int own_pidns;
     struct proc *procs;
     struct container *containers;
@@ -207,6 +209,37 @@ static void pump_stdin(struct proc *p)
     }
 }
 
+/* Tells the host about OOM kills in the container's cgroup since the last report. */
+static void report_oom(struct container *c)
+{
+    uint64_t kills;
+    if (cgroup_oom_kills(c->id, &kills) != 0 || kills <= c->oom_kills) {
+        return;
+    }
+    c->oom_kills = kills;
+    struct json_builder jb;
+    json_builder_init(&jb);
+    json_obj_begin(&jb);
+    json_key(&jb, "type");
+    json_str(&jb, "oom");
+    json_key(&jb, "id");
+    json_str(&jb, c->id);
+    json_key(&jb, "oom_kills");
+    json_uint(&jb, kills);
+    json_obj_end(&jb);
+    send_json(VMRT_EVENT, 0, &jb);
+}
+
+static void read_inotify(void)
+{
+    char buf[4096];
+    while (read(A.inotify, buf, sizeof buf) > 0) {
+    }
+    for (struct container *c = A.containers; c; c = c->next) {
+        if (c->status != CONTAINER_STOPPED) report_oom(c);
+    }
+}
+
 static void report_setup(struct proc *p, const char *error)
 {
     if (error) {
@@ -225,6 +258,11 @@ static void report_setup(struct proc *p, const char *error)
     json_int(&jb, p->pid);
     finish_ok(p->stream, &jb);
     p->phase = PROC_RUNNING;
+    if (p->is_init && p->container) {
+        /* Its cgroup exists now: OOM kills from here on are reported. */
+        cgroup_oom_kills(p->container->id, &p->container->oom_kills);
+        cgroup_watch_events(A.inotify, p->container->id);
+    }
 }
 
 /* Takes the pty master that a terminal child passes during setup. */
@@ -320,6 +358,7 @@ static void reap_children(void)
             if (c->pid == pid) {
                 c->status = CONTAINER_STOPPED;
                 close_fd(&c->start_fd);
+                report_oom(c); /* before the EXIT: the host learns why it died first */
                 cgroup_remove(c->id);
             }
         }
@@ -533,7 +572,7 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
     struct container *c = id ? container_by_id(id) : NULL;
     int needs_container = json_str_eq(d, op, "start") || json_str_eq(d, op, "exec") ||
                           json_str_eq(d, op, "signal") || json_str_eq(d, op, "ps") ||
-                          json_str_eq(d, op, "update");
+                          json_str_eq(d, op, "update") || json_str_eq(d, op, "stats");
 
     if (needs_container && !c) {
         respond_error(stream, "container \"%s\" does not exist", id ? id : "");
@@ -617,6 +656,16 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             respond_error(stream, "%s", err);
         } else {
             respond_ok(stream);
+        }
+    } else if (json_str_eq(d, op, "stats")) {
+        if (c->status == CONTAINER_STOPPED) {
+            respond_error(stream, "container \"%s\" is not running", id);
+        } else {
+            struct json_builder jb;
+            begin_ok(&jb);
+            json_key(&jb, "cgroup");
+            cgroup_write_stats(&jb, id);
+            finish_ok(stream, &jb);
         }
     } else if (json_str_eq(d, op, "ps")) {
         struct json_builder jb;
@@ -769,8 +818,8 @@ static void event_loop(void)
     for (;;) {
         size_t nprocs = 0;
         for (struct proc *p = A.procs; p; p = p->next) nprocs++;
-        if (cap < 2 + nprocs * 4) {
-            cap = 2 + nprocs * 4 + 16;
+        if (cap < 3 + nprocs * 4) {
+            cap = 3 + nprocs * 4 + 16;
             pfds = realloc(pfds, cap * sizeof *pfds);
             map = realloc(map, cap * sizeof *map);
         }
@@ -778,6 +827,7 @@ static void event_loop(void)
         pfds[n++] = (struct pollfd){ A.sigfd, POLLIN, 0 };
         pfds[n++] = (struct pollfd){ A.connected ? A.port : -1,
                                      (short)(POLLIN | (vmrt_buf_pending_len(&A.out) ? POLLOUT : 0)), 0 };
+        pfds[n++] = (struct pollfd){ A.inotify, POLLIN, 0 };
         int room = vmrt_buf_pending_len(&A.out) < OUT_HIGH_WATER;
         for (struct proc *p = A.procs; p; p = p->next) {
             if (room && p->out_fd >= 0 && p->phase != PROC_FAILED) {
@@ -801,7 +851,7 @@ static void event_loop(void)
             log_msg("poll: %s", strerror(errno));
         }
         /* Process fds first: reaping (below) may free procs. */
-        for (size_t i = 2; i < n; i++) {
+        for (size_t i = 3; i < n; i++) {
             if (!pfds[i].revents) continue;
             struct proc *p = map[i].p;
             switch (map[i].role) {
@@ -823,6 +873,9 @@ static void event_loop(void)
             check_connected();
         } else if (pfds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             read_port();
+        }
+        if (pfds[2].revents & POLLIN) {
+            read_inotify();
         }
         if (pfds[0].revents & POLLIN) {
             reap_children();
@@ -853,6 +906,7 @@ int main(void)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     A.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     A.own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    A.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     struct utsname u;
     uname(&u);
     snprintf(A.kernel, sizeof A.kernel, "%s", u.release);

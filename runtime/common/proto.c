@@ -17,6 +17,7 @@ int vmrt_type_known(uint8_t type)
     case VMRT_EXIT:
     case VMRT_RESIZE:
     case VMRT_SIGNAL:
+    case VMRT_EVENT:
         return 1;
     default:
         return 0;
@@ -32,6 +33,7 @@ int vmrt_type_is_json(uint8_t type)
     case VMRT_EXIT:
     case VMRT_RESIZE:
     case VMRT_SIGNAL:
+    case VMRT_EVENT:
         return 1;
     default:
         return 0;
@@ -51,6 +53,7 @@ const char *vmrt_type_name(uint8_t type)
     case VMRT_EXIT: return "EXIT";
     case VMRT_RESIZE: return "RESIZE";
     case VMRT_SIGNAL: return "SIGNAL";
+    case VMRT_EVENT: return "EVENT";
     default: return "UNKNOWN";
     }
 }

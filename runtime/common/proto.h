@@ -32,6 +32,7 @@ enum vmrt_frame_type {
     VMRT_EXIT = 0x14,
     VMRT_RESIZE = 0x15,
     VMRT_SIGNAL = 0x16,
+    VMRT_EVENT = 0x20,
 };
 
 /* 1 for the types that exist in version 1. */

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "log.h"
 #include "mux.h"
+#include "oom.h"
 #include "relay.h"
 #include "sys.h"
 
@@ -427,6 +428,22 @@ static void handle_signals(struct shim *s)
     }
 }
 
+/* An EVENT of the agent (init shim): a guest OOM kill is first reproduced in
+ * the host cgroup, where containerd looks for it; every mux client gets a copy. */
+static void host_event(struct shim *s, const struct vmrt_frame *f)
+{
+    struct json_doc d;
+    if (json_parse(&d, (const char *)f->payload, f->payload_len) == 0 &&
+        json_str_eq(&d, json_get(&d, 0, "type"), "oom")) {
+        char err[512];
+        if (oom_mirror(err, sizeof err) != 0) {
+            log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
+        }
+    }
+    json_free(&d);
+    mux_broadcast(&s->mux, f);
+}
+
 /* Reads what the peer sent and dispatches every whole frame. */
 static void read_up(struct shim *s)
 {
@@ -451,6 +468,8 @@ static void read_up(struct shim *s)
         }
         if (f.stream == OWN_STREAM) {
             relay_output(&s->proc, &f);
+        } else if (f.type == VMRT_EVENT) {
+            if (s->have_mux) host_event(s, &f); /* exec shims have no use for events */
         } else if (f.type == VMRT_HELLO) {
             /* The agent greets again after a reconnect of its port: nothing to do. */
         } else if (s->have_mux) {

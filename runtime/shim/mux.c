@@ -271,6 +271,15 @@ void mux_from_agent(struct mux *m, const struct vmrt_frame *f)
     }
 }
 
+void mux_broadcast(struct mux *m, const struct vmrt_frame *f)
+{
+    for (struct mux_client *cl = m->clients; cl; cl = cl->next) {
+        if (cl->c.fd >= 0) {
+            conn_send(&cl->c, f->type, f->stream, f->payload, f->payload_len);
+        }
+    }
+}
+
 int mux_congested(const struct mux *m)
 {
     for (const struct mux_client *cl = m->clients; cl; cl = cl->next) {

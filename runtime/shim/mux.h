@@ -50,6 +50,8 @@ void mux_client_write(struct mux *m, struct mux_client *cl);
 void mux_reap(struct mux *m);
 /* Routes a frame of the agent for a stream that is not the init shim's. */
 void mux_from_agent(struct mux *m, const struct vmrt_frame *f);
+/* Sends an agent frame that belongs to no stream (EVENT) to every client. */
+void mux_broadcast(struct mux *m, const struct vmrt_frame *f);
 /* 1 when a client's output queue is so long that reading the agent should pause. */
 int mux_congested(const struct mux *m);
 /* 1 when no client waits for a process or for queued output. */

@@ -82,11 +82,11 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   'userns-host': { status: 'unsupported', reason: 'user namespaces are those of the guest kernel; the host\'s cannot be joined', workaround: 'drop --userns=host' },
   'security-opt': { status: 'differs', reason: 'seccomp profiles and no-new-privileges apply in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load' },
   gpu: { status: 'pending', reason: `a GPU reaches a VM only through VFIO passthrough; ${PENDING}`, workaround: 'pass the GPU with --device /dev/vfio/<group>' },
-  blkio: { status: 'pending', reason: `block I/O limits apply to the VM\'s disks, not to host cgroups; ${PENDING}` },
+  blkio: { status: 'differs', reason: 'the limits apply on the host to QEMU, which does the container\'s disk I/O on its files; inside the VM the host\'s devices do not exist and the guest cgroup shows no I/O limits' },
   checkpoint: { status: 'pending', reason: `a VM is checkpointed as a VM snapshot, not with CRIU; ${PENDING}` },
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },
   top: { status: 'differs', reason: 'docker top runs the host\'s ps on the pids the runtime gives it, so it lists the VM\'s host processes (QEMU, shims); the container\'s processes run in the guest kernel and `vmrt ps <id>` lists them', workaround: 'vmrt ps <container-id>, or docker exec <container> ps' },
-  events: { status: 'pending', reason: `events (stats, OOM) come from the guest; ${PENDING}` },
+  events: { status: 'ok', reason: 'the guest agent reports the container\'s cgroup stats and OOM kills; an OOM kill is also reproduced in the host cgroup, where Docker looks for it (docker inspect OOMKilled, docker events oom)' },
   update: { status: 'differs', reason: 'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)' },
   swarm: {
     status: 'differs',

@@ -1,11 +1,13 @@
 /**
  * Puts the VM's host processes (QEMU, shims) into the container's cgroup (linux.cgroupsPath),
- * so `docker stats`, which reads the cgroup of the pid in the pid file, counts the whole VM.
+ * so `docker stats`, which reads the cgroup of the pid in the pid file, counts the whole VM, and
+ * containerd watches it for OOM kills (the init shim shows the guest's there, shim/oom.h).
  * Hierarchies are found in /proc/self/mountinfo: v1 controllers (mount names vary by host),
  * or the v2 unified tree when it is the only one.
  */
-import { appendFileSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RuntimeError } from './errors.js';
 
 export interface CgroupMount {
   mountPoint: string;
@@ -77,6 +79,78 @@ export function removeCgroups(dirs: readonly string[]): void {
       rmdirSync(dir);
     } catch {
       // Still busy or already removed.
+    }
+  }
+}
+
+interface DeviceRate { major: number; minor: number; rate: number }
+interface DeviceWeight { major: number; minor: number; weight?: number; leafWeight?: number }
+
+/** OCI linux.resources.blockIO. */
+export interface BlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: DeviceWeight[];
+  throttleReadBpsDevice?: DeviceRate[];
+  throttleWriteBpsDevice?: DeviceRate[];
+  throttleReadIOPSDevice?: DeviceRate[];
+  throttleWriteIOPSDevice?: DeviceRate[];
+}
+
+const THROTTLES = [
+  ['throttleReadBpsDevice', 'read_bps_device', 'rbps'],
+  ['throttleWriteBpsDevice', 'write_bps_device', 'wbps'],
+  ['throttleReadIOPSDevice', 'read_iops_device', 'riops'],
+  ['throttleWriteIOPSDevice', 'write_iops_device', 'wiops'],
+] as const;
+
+/** The (file, value) writes of a blockIO object, as runc makes them for v1 (blkio.*) or v2 (io.*). */
+export function blockIOWrites(blockIO: BlockIO, version: 1 | 2, has: (file: string) => boolean): Array<[string, string]> {
+  const writes: Array<[string, string]> = [];
+  const dev = (d: { major: number; minor: number }) => `${d.major}:${d.minor}`;
+  if (version === 1) {
+    // BFQ kernels name the weight files blkio.bfq.*.
+    const weightFile = has('blkio.weight') ? 'blkio.weight' : 'blkio.bfq.weight';
+    if (blockIO.weight) writes.push([weightFile, String(blockIO.weight)]);
+    if (blockIO.leafWeight) writes.push(['blkio.leaf_weight', String(blockIO.leafWeight)]);
+    for (const d of blockIO.weightDevice ?? []) {
+      if (d.weight) writes.push([`${weightFile}_device`, `${dev(d)} ${d.weight}`]);
+      if (d.leafWeight) writes.push(['blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`]);
+    }
+    for (const [key, file] of THROTTLES) {
+      for (const d of blockIO[key] ?? []) writes.push([`blkio.throttle.${file}`, `${dev(d)} ${d.rate}`]);
+    }
+    return writes;
+  }
+  // v2 weights are 1..10000 (runc's conversion of 10..1000); io.bfq.weight takes the v1 range.
+  const ioWeight = (w: number) => String(1 + Math.floor(((w - 10) * 9999) / 990));
+  const bfq = has('io.bfq.weight');
+  if (blockIO.weight) writes.push(bfq ? ['io.bfq.weight', String(blockIO.weight)] : ['io.weight', `default ${ioWeight(blockIO.weight)}`]);
+  for (const d of blockIO.weightDevice ?? []) {
+    if (d.weight) writes.push(bfq ? ['io.bfq.weight', `${dev(d)} ${d.weight}`] : ['io.weight', `${dev(d)} ${ioWeight(d.weight)}`]);
+  }
+  for (const [key, , name] of THROTTLES) {
+    for (const d of blockIO[key] ?? []) writes.push(['io.max', `${dev(d)} ${name}=${d.rate > 0 ? d.rate : 'max'}`]);
+  }
+  return writes;
+}
+
+/**
+ * Applies linux.resources.blockIO to the container's host cgroup: QEMU sits in it, and the
+ * guest's disk I/O is QEMU's file I/O on the host, so the limits meet exactly the container's I/O.
+ */
+export function applyBlockIO(dirs: readonly string[], blockIO: BlockIO | undefined): void {
+  if (!blockIO) return;
+  for (const dir of dirs) {
+    const has = (file: string) => existsSync(join(dir, file));
+    const version = has('blkio.throttle.write_bps_device') ? 1 : has('cgroup.controllers') ? 2 : undefined;
+    if (version === undefined) continue;
+    for (const [file, value] of blockIOWrites(blockIO, version, has)) {
+      try {
+        writeFileSync(join(dir, file), value);
+      } catch (err) {
+        throw new RuntimeError(`linux.resources.blockIO: cannot write "${value}" to ${join(dir, file)}: ${(err as Error).message}`);
+      }
     }
   }
 }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { addToCgroups, joinCgroup, removeCgroups } from './cgroups.js';
+import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
 import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
@@ -17,7 +17,7 @@ import { isAlive, isolatedStdio, processesMentioning, processStartTime, refOf, s
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import { qemuArgs, requireGuest, vcpusFor, type AcceleratorChoice } from './vm.js';
+import { memoryMiBFor, qemuArgs, requireGuest, vcpusFor, type AcceleratorChoice } from './vm.js';
 
 const READY_TIMEOUT_MS = 150000;
 
@@ -206,6 +206,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
     undo.push(() => removeCgroups(state.cgroups));
     writeState(root, state);
+    applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
     await awaitInNetns(shimRef, state.netns.path, shimLog);
 
     const hooksState = hookState(state, 'created');
@@ -225,7 +226,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources) }), ...nicArgs(network)];
+    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network)];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);

@@ -8,6 +8,7 @@ import { check } from './commands/check.js';
 import { create } from './commands/create.js';
 import { del } from './commands/delete.js';
 import { env } from './commands/env.js';
+import { events } from './commands/events.js';
 import { exec } from './commands/exec.js';
 import { features } from './commands/features.js';
 import { install } from './commands/install.js';
@@ -27,7 +28,7 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, ...PENDING_COMMANDS];
+export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, ...PENDING_COMMANDS];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },

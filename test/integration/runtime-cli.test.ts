@@ -155,9 +155,9 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.match(readFileSync(`/proc/${qemuPid}/status`, 'utf8'), /State:\s+T/);
   ok(['resume', 'life']);
   assert.equal(stateOf('life').status, 'running');
-  const events = vmrt(['events', 'life']);
-  assert.equal(events.status, 1);
-  assert.match(events.stderr, /^vmrt: "events" is not supported by vmrt yet \(feature "events", pending\)/);
+  const stats = JSON.parse(ok(['events', '--stats', 'life'])) as { type: string; id: string; data: { pids: { current: number } } };
+  assert.deepEqual([stats.type, stats.id], ['stats', 'life']);
+  assert.ok(stats.data.pids.current >= 1, JSON.stringify(stats));
 
   const running = vmrt(['delete', 'life']);
   assert.equal(running.status, 1);

@@ -23,6 +23,7 @@ export const FrameType = {
   EXIT: 0x14,
   RESIZE: 0x15,
   SIGNAL: 0x16,
+  EVENT: 0x20,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -39,6 +40,7 @@ const JSON_TYPES = new Set<number>([
   FrameType.EXIT,
   FrameType.RESIZE,
   FrameType.SIGNAL,
+  FrameType.EVENT,
 ]);
 
 export interface Frame {

@@ -22,5 +22,4 @@ function pendingCommand(name: string, feature: FeatureId, usage: string): Comman
 export const PENDING_COMMANDS: Command[] = [
   pendingCommand('checkpoint', 'checkpoint', 'checkpoint [flags] <container-id>'),
   pendingCommand('restore', 'checkpoint', 'restore [flags] <container-id>'),
-  pendingCommand('events', 'events', 'events [--stats] <container-id>'),
 ];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expectPositionals, flagString } from '../args.js';
+import { applyBlockIO, type BlockIO } from '../cgroups.js';
 import type { Command } from '../command.js';
 import { muxSocket } from '../container.js';
 import { RuntimeError } from '../errors.js';
@@ -8,8 +9,8 @@ import { loadState, statusOf } from '../state.js';
 
 /**
  * `docker update`: containerd's shim runs `update --resources - <id>` with the new OCI
- * linux.resources on stdin. The limits change live in the container's guest cgroup; the VM keeps
- * the vCPUs and memory it booted with.
+ * linux.resources on stdin. The limits change live in the container's guest cgroup (block I/O in
+ * its host cgroup, where QEMU does the disk I/O); the VM keeps the vCPUs and memory it booted with.
  */
 export const update: Command = {
   name: 'update',
@@ -31,6 +32,7 @@ export const update: Command = {
     const status = statusOf(state);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`container "${id}" is ${status}, not running`);
     await muxRequest(muxSocket(state.runDir), { op: 'update', id, resources });
+    applyBlockIO(state.cgroups, (resources as { blockIO?: BlockIO }).blockIO);
     return 0;
   },
 };
