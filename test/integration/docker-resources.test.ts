@@ -14,6 +14,7 @@ import { importBusyboxImage, REPO } from '../support/images.js';
 import { processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { memoryMiBFor } from '../../runtime/src/vm.js';
+import { sleep } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
@@ -128,7 +129,7 @@ test('--pids-limit: the guest cgroup refuses processes beyond the limit', async 
   assert.ok(Number(/current=(\d+)/.exec(out)![1]) >= 8, out);
   assert.match(err, /can't fork: Resource temporarily unavailable/);
   // The sleeps end and the container's init reaps them: room again for the next tests.
-  await new Promise((r) => setTimeout(r, 3000));
+  await sleep(3000);
 });
 
 test('--ulimit nofile=256:512 applies to the container\'s processes in the VM', () => {
@@ -192,11 +193,11 @@ test('feature events: the vmrt events stream prints stats every interval and an 
   stream.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const ended = new Promise<number | null>((resolve) => stream.on('exit', resolve));
   try {
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     // 64 MiB do not fit the 48 MiB limit: the exec'd dd is killed, the container's init is not.
     const r = d.docker(['exec', id, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
     assert.equal(r.status, 137, r.stderr);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     assert.equal(d.dockerOk(['inspect', '--format', '{{.State.Running}}', id]).trim(), 'true');
     // The host cgroup went through an OOM of its own and has its limits back.
     const control = readFileSync(join(hostCgroup('memory', id), 'memory.oom_control'), 'utf8');
