@@ -1,0 +1,76 @@
+/** The VM's memory for --memory, runc's stats from guest cgroup files, block I/O cgroup writes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { blockIOWrites } from '../../runtime/src/cgroups.js';
+import { eventJson, runcStats } from '../../runtime/src/cgroup-stats.js';
+import { parseDuration } from '../../runtime/src/commands/events.js';
+import { DEFAULT_MEMORY_MIB, memoryMiBFor } from '../../runtime/src/vm.js';
+
+const MiB = 1024 * 1024;
+
+test('the VM gets the memory limit plus 40 MiB and 4% for the guest; no limit, the default', () => {
+  assert.equal(memoryMiBFor(undefined), DEFAULT_MEMORY_MIB);
+  assert.equal(memoryMiBFor({ memory: { limit: -1 } }), DEFAULT_MEMORY_MIB);
+  assert.equal(memoryMiBFor({ memory: { limit: 6 * MiB } }), 6 + 40 + 1);
+  assert.equal(memoryMiBFor({ memory: { limit: 512 * MiB } }), 512 + 40 + 21);
+  assert.equal(memoryMiBFor({ memory: { limit: 100 * MiB + 1 } }), 101 + 40 + 5);
+});
+
+test('runc\'s stats from cgroup v2 files: ns from µs, "max" limits, runc\'s swap and pids conventions, uint64 exact', () => {
+  const stats = runcStats({
+    'cpu.stat': 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n',
+    'memory.current': '741376\n',
+    'memory.max': 'max\n',
+    'memory.peak': '800000\n',
+    'memory.stat': 'file 4096\nanon 53248\n',
+    'memory.swap.current': '0\n',
+    'memory.swap.max': 'max\n',
+    'pids.current': '3\n',
+    'pids.max': 'max\n',
+  });
+  assert.deepEqual(stats.cpu, { usage: { total: 1500000n, kernel: 500000n, user: 1000000n }, throttling: { periods: undefined, throttledPeriods: undefined, throttledTime: undefined } });
+  assert.deepEqual(stats.memory.usage, { limit: 2n ** 64n - 1n, usage: 741376n, max: 800000n, failcnt: 0n });
+  assert.deepEqual(stats.memory.swap, { limit: 2n ** 64n - 1n, usage: 741376n, failcnt: 0n });
+  assert.equal(stats.memory.cache, 4096n);
+  assert.deepEqual(stats.pids, { current: 3n, limit: undefined });
+  const line = eventJson({ type: 'stats', id: 'c1', data: stats });
+  assert.match(line, /^\{"type":"stats","id":"c1","data":\{"cpu":\{"usage":\{"total":1500000,"kernel":500000,"user":1000000\},"throttling":\{\}\},"cpuset":\{"cpu_exclusive":0,/);
+  assert.match(line, /"usage":\{"limit":18446744073709551615,"usage":741376,"max":800000,"failcnt":0\}/);
+  assert.match(line, /"raw":\{"anon":53248,"file":4096\}\},"pids":\{"current":3\},"blkio":\{\},"hugetlb":\{\},"intel_rdt":\{\},"network_interfaces":null\}\}$/);
+  assert.equal(eventJson({ type: 'oom', id: 'c1' }), '{"type":"oom","id":"c1"}');
+});
+
+test('a limited swap adds the memory limit (as runc reports v1\'s memory + swap); a pids limit is kept', () => {
+  const stats = runcStats({ 'memory.max': '1000\n', 'memory.current': '10\n', 'memory.swap.max': '500\n', 'memory.swap.current': '5\n', 'pids.max': '10\n' });
+  assert.deepEqual([stats.memory.swap.limit, stats.memory.swap.usage, stats.pids.limit], [1500n, 15n, 10n]);
+});
+
+test('--interval takes Go durations', () => {
+  assert.equal(parseDuration('5s'), 5000);
+  assert.equal(parseDuration('1m30s'), 90000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.throws(() => parseDuration('5'), /invalid value "5" for flag -interval/);
+  assert.throws(() => parseDuration('5 s'), /invalid value/);
+});
+
+test('block I/O limits as runc writes them: blkio.* on cgroup v1, io.* on v2', () => {
+  const blockIO = {
+    weight: 300,
+    weightDevice: [{ major: 8, minor: 0, weight: 200 }],
+    throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
+    throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 2097152 }],
+    throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 0 }],
+    throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 400 }],
+  };
+  assert.deepEqual(blockIOWrites(blockIO, 1, (f) => f === 'blkio.weight'), [
+    ['blkio.weight', '300'], ['blkio.weight_device', '8:0 200'],
+    ['blkio.throttle.read_bps_device', '8:0 1048576'], ['blkio.throttle.write_bps_device', '8:0 2097152'],
+    ['blkio.throttle.read_iops_device', '8:0 0'], ['blkio.throttle.write_iops_device', '8:0 400'],
+  ]);
+  assert.deepEqual(blockIOWrites({ weight: 300 }, 1, () => false), [['blkio.bfq.weight', '300']]);
+  assert.deepEqual(blockIOWrites(blockIO, 2, () => false), [
+    ['io.weight', 'default 2930'], ['io.weight', '8:0 1920'],
+    ['io.max', '8:0 rbps=1048576'], ['io.max', '8:0 wbps=2097152'], ['io.max', '8:0 riops=max'], ['io.max', '8:0 wiops=400'],
+  ]);
+  assert.deepEqual(blockIOWrites({ weight: 300 }, 2, (f) => f === 'io.bfq.weight'), [['io.bfq.weight', '300']]);
+});
