@@ -156,13 +156,11 @@ function blockDevice(path: string): { major: number; minor: number; dev: string 
   return { major, minor, dev: `/dev/${/^DEVNAME=(.+)$/m.exec(uevent)![1]}` };
 }
 
-test('feature blkio: --device-write-bps on the host disk slows the VM\'s writes to a volume; every throttle lands in the host cgroup', () => {
+test('feature blkio: --device-write-bps/--device-read-bps on the host disk slow the VM\'s I/O on a volume; every throttle lands in the host cgroup', () => {
   const volume = join(d.dir, 'blkio-volume');
   mkdirSync(volume);
   const disk = blockDevice(volume);
   const device = `${disk.major}:${disk.minor}`;
-  // conv=fsync makes QEMU write the disk; busybox time reports "real\t0m 4.08s".
-  const dd = 'time dd if=/dev/zero of=/data/f bs=1M count=8 conv=fsync';
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '-v', `${volume}:/data`,
     '--device-write-bps', `${disk.dev}:2mb`, '--device-read-bps', `${disk.dev}:3mb`,
     '--device-write-iops', `${disk.dev}:400`, '--device-read-iops', `${disk.dev}:500`, IMAGE, 'sleep', '1000']).trim();
@@ -171,16 +169,24 @@ test('feature blkio: --device-write-bps on the host disk slows the VM\'s writes 
     const file = (name: string) => readFileSync(join(blkio, `blkio.throttle.${name}`), 'utf8');
     assert.deepEqual([file('write_bps_device'), file('read_bps_device'), file('write_iops_device'), file('read_iops_device')],
       [`${device} 2097152\n`, `${device} 3145728\n`, `${device} 400\n`, `${device} 500\n`]);
-    const seconds = (container: string) => {
-      const r = d.docker(['exec', container, 'sh', '-c', dd]);
+    /** Seconds of `dd <args>` in the container, from busybox time ("real\t0m 4.08s"). */
+    const seconds = (container: string, args: string) => {
+      const r = d.docker(['exec', container, 'sh', '-c', `time dd ${args}`]);
       const [, minutes, secs] = /^real\s+(\d+)m\s*([\d.]+)s$/m.exec(r.stderr) ?? [];
       assert.ok(r.status === 0 && secs !== undefined, `${r.stdout}${r.stderr}`);
       return Number(minutes) * 60 + Number(secs);
     };
-    // 8 MiB at 2 MiB/s: about 4 s; the same write without a limit (another VM, same disk) is fast.
-    const limitedSeconds = seconds(id);
-    const freeSeconds = seconds(limitedContainer());
-    assert.ok(limitedSeconds >= 3 && freeSeconds < limitedSeconds / 3, `8 MiB: ${limitedSeconds} s with a 2 MiB/s write limit, ${freeSeconds} s without`);
+    // conv=fsync makes QEMU write the disk. 8 MiB at 2 MiB/s: about 4 s; the same write without a
+    // limit (another VM, same disk) is fast.
+    const write = 'if=/dev/zero of=/data/f bs=1M count=8 conv=fsync';
+    const limitedWrite = seconds(id, write);
+    const freeWrite = seconds(limitedContainer(), write);
+    assert.ok(limitedWrite >= 3 && freeWrite < limitedWrite / 3, `8 MiB: ${limitedWrite} s with a 2 MiB/s write limit, ${freeWrite} s without`);
+    // Reads reach the disk once the host's cache lost the file: 8 MiB at 3 MiB/s take over 2 s.
+    const drop = spawnSync('dd', [`if=${join(volume, 'f')}`, 'iflag=nocache', 'count=0', 'status=none']);
+    assert.equal(drop.status, 0, String(drop.stderr));
+    const limitedRead = seconds(id, 'if=/data/f of=/dev/null bs=1M');
+    assert.ok(limitedRead >= 2, `8 MiB read in ${limitedRead} s with a 3 MiB/s read limit`);
   } finally {
     d.dockerOk(['rm', '-f', id]);
   }
