@@ -34,6 +34,8 @@ export const MARK = '__vmrtContainer';
  * port: debugpy's own adapter, when VS Code has no Python Debugger extension to attach with.
  */
 export const DAP_SERVER = '__vmrtDapServer';
+/** A `vmrt` child session served by the bundled GDB adapter (dist/gdb-adapter.cjs) talking to gdbserver in the VM. */
+export const GDB_ADAPTER = '__vmrtGdbAdapter';
 
 /** The command that starts `program` with its debugger listening on `port` in the VM. */
 export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
@@ -60,10 +62,11 @@ export interface AttachConfiguration {
 }
 
 /**
- * What the program's own debugger needs to attach, with the paths mapped both ways. Python goes
- * through the Python Debugger extension when it is installed, else straight to debugpy.
+ * What the program's own debugger needs to attach, with the paths mapped both ways. Python and
+ * native code go through their VS Code extensions when installed (`extension`), else straight to
+ * debugpy in the VM, or through the bundled GDB adapter (Eclipse CDT's) to gdbserver in the VM.
  */
-export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, pythonExtension = true): AttachConfiguration {
+export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, extension = true): AttachConfiguration {
   const localRoot = config.localRoot!;
   const remoteRoot = config.remoteRoot!;
   const common = { name: `${config.name} (in VM)`, request: 'attach' };
@@ -71,14 +74,21 @@ export function attachConfiguration(config: VmDebugConfiguration, language: Debu
     case 'node':
       return { ...common, type: 'pwa-node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };
     case 'python':
-      return pythonExtension
+      return extension
         ? { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] }
         : { ...common, type: 'vmrt', [DAP_SERVER]: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }], justMyCode: true };
     case 'native':
-      return {
-        ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
-        miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
-      };
+      return extension
+        ? {
+          ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
+          miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
+        }
+        : {
+          ...common, type: 'vmrt', [GDB_ADAPTER]: true, program: config.program, cwd: localRoot, gdb: 'gdb',
+          target: { type: 'remote', parameters: [`127.0.0.1:${hostPort}`] },
+          // Sources built inside the image name their files by container paths.
+          initCommands: [`set substitute-path ${remoteRoot} ${localRoot}`],
+        };
   }
 }
 

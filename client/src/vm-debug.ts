@@ -2,14 +2,16 @@
  * The `vmrt` debug type. It has no adapter of its own: resolving a `vmrt` configuration starts
  * the program inside a VM container with its debugger listening on a published port, then
  * hands VS Code a configuration of the debugger that speaks to it (js-debug's `node` attach,
- * `debugpy` attach, or `cppdbg` with gdbserver). Python needs no extension: debugpy in the VM
- * serves the Debug Adapter Protocol itself. Ending the session removes the container.
+ * `debugpy` attach, or `cppdbg` with gdbserver). Without the Python or C/C++ extension, VS Code
+ * speaks the Debug Adapter Protocol to debugpy in the VM itself, or runs the bundled GDB adapter
+ * against gdbserver in the VM. Ending the session removes the container.
  */
 import { posix } from 'node:path';
+import { execa } from 'execa';
 import * as vscode from 'vscode';
 import { dockerRunLine, type RunSpec } from './vm-launch-spec.js';
 import { VmSessionAdapter } from './vm-debug-session.js';
-import { ATTACH, attachConfiguration, DAP_SERVER, listensOn, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
+import { ATTACH, attachConfiguration, DAP_SERVER, GDB_ADAPTER, listensOn, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
 import { describeFinding, gate, launchFindings } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
 import { execText } from './vm-exec.js';
@@ -19,18 +21,27 @@ import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
 const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string; optional?: true }> = {
   node: { ids: ['ms-vscode.js-debug', 'ms-vscode.js-debug-nightly'], name: 'JavaScript Debugger (ms-vscode.js-debug)' },
   python: { ids: ['ms-python.debugpy'], name: 'Python Debugger (ms-python.debugpy)', optional: true },
-  native: { ids: ['ms-vscode.cpptools'], name: 'C/C++ (ms-vscode.cpptools)' },
+  native: { ids: ['ms-vscode.cpptools'], name: 'C/C++ (ms-vscode.cpptools)', optional: true },
 };
+
+async function onPath(command: string): Promise<boolean> {
+  return (await execa('sh', ['-c', `command -v ${command}`], { reject: false })).exitCode === 0;
+}
 
 const installed = (language: DebugLanguage) => DEBUGGER_EXTENSIONS[language].ids.some((id) => vscode.extensions.getExtension(id));
 
 export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.DebugAdapterDescriptorFactory {
-  constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher) {}
+  constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher, private readonly extensionUri: vscode.Uri) {}
 
   /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (vm-debug-session.ts). */
   createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
     const server = session.configuration[DAP_SERVER] as { host: string; port: number } | undefined;
     if (server) return new vscode.DebugAdapterServer(server.port, server.host);
+    if (session.configuration[GDB_ADAPTER]) {
+      // The editor's own runtime runs the adapter as Node.
+      const adapter = vscode.Uri.joinPath(this.extensionUri, 'dist', 'gdb-adapter.cjs').fsPath;
+      return new vscode.DebugAdapterExecutable(process.execPath, [adapter], { env: { ELECTRON_RUN_AS_NODE: '1' } });
+    }
     return new vscode.DebugAdapterInlineImplementation(new VmSessionAdapter(session, this.vm));
   }
 
@@ -42,8 +53,8 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   }
 
   async resolveDebugConfigurationWithSubstitutedVariables(folder: vscode.WorkspaceFolder | undefined, raw: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
-    // A child session this provider made (debugpy's adapter in the VM): already resolved.
-    if (raw[DAP_SERVER]) return raw;
+    // A child session this provider made (debugpy's adapter in the VM, the GDB adapter): already resolved.
+    if (raw[DAP_SERVER] || raw[GDB_ADAPTER]) return raw;
     const config = raw as VmDebugConfiguration;
     const language: DebugLanguage = config.language ?? 'node';
     config.localRoot ??= folder?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -52,6 +63,10 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     const needed = DEBUGGER_EXTENSIONS[language];
     if (!needed.optional && !installed(language)) {
       void vscode.window.showErrorMessage(`vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`);
+      return undefined;
+    }
+    if (language === 'native' && !installed(language) && !(await onPath('gdb'))) {
+      void vscode.window.showErrorMessage('vmrt: debugging native code in a VM needs gdb on this machine (e.g. "apt-get install gdb"), or the C/C++ extension (ms-vscode.cpptools).');
       return undefined;
     }
     try {
@@ -89,7 +104,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     });
     try {
       const hostPort = await this.debuggerReady(id, language, port);
-      return { child: attachConfiguration(config, language, hostPort, installed('python')), container: id };
+      return { child: attachConfiguration(config, language, hostPort, installed(language)), container: id };
     } catch (error) {
       await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
       throw error;
@@ -100,7 +115,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     if (!config.container) throw new Error('the attach configuration needs "container" (a running vmrt container)');
     const hostPort = await this.debuggerReady(config.container, language, port);
     // Attaching to a container the user started: ending the session leaves it running.
-    return { child: attachConfiguration(config, language, hostPort, installed('python')), container: undefined };
+    return { child: attachConfiguration(config, language, hostPort, installed(language)), container: undefined };
   }
 
   /** Waits (with progress) until the debugger in the VM answers on its published port; says why when it cannot. */

@@ -21,7 +21,7 @@ export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeAp
   const explorer = new VmExplorer(vm);
   const actions = new VmActions(vm, explorer);
   const launcher = new VmLauncher(vm, context.workspaceState);
-  const debug = new VmDebugProvider(vm, launcher);
+  const debug = new VmDebugProvider(vm, launcher, context.extensionUri);
   const view = vscode.window.createTreeView('vmrtContainers', { treeDataProvider: explorer, showCollapseAll: true });
   context.subscriptions.push(
     vm, explorer, actions, view,

@@ -1,7 +1,7 @@
 /**
  * Docker images with the host's interpreters, from local files (there is no registry): the
- * busybox rootfs plus the host's node, or python3 with debugpy (Debian's python3-debugpy), and
- * the shared libraries `ldd` lists for them, imported with `docker import`.
+ * busybox rootfs plus the host's node, python3 with debugpy (Debian's python3-debugpy), or
+ * gdbserver, and the shared libraries `ldd` lists for them, imported with `docker import`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
@@ -81,4 +81,10 @@ export function importPythonImage(docker: Docker, workDir: string, tag: string):
   const modules = [...filesUnder(join(stdlib, 'lib-dynload')), ...debugFiles].filter((path) => path.endsWith('.so'));
   copyBinary(rootfs, python, '/usr/bin/python3', modules);
   return importRootfs(docker, rootfs, tag, 'python3');
+}
+
+export function importGdbserverImage(docker: Docker, workDir: string, tag: string): string {
+  const rootfs = makeBusyboxRootfs(join(workDir, 'gdbserver-rootfs'));
+  copyBinary(rootfs, hostBinary('gdbserver', 'gdbserver'), '/usr/bin/gdbserver');
+  return importRootfs(docker, rootfs, tag, 'sh');
 }

@@ -20,7 +20,7 @@ test('vmrt.vsix is small and holds the bundles, grammars, schema and docs only',
   const listed = spawnSync(join(ROOT, 'node_modules', '.bin', 'vsce'), ['ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(listed.status, 0, listed.stderr);
   const files = listed.stdout.split('\n').filter(Boolean);
-  const allowed = /^(README\.md|package\.json|dist\/(extension|server)\.cjs|dist\/vmrt-lint\.schema\.json|syntaxes\/[\w.-]+\.tmLanguage\.json|docs\/features\/[\w-]+\.md)$/;
+  const allowed = /^(README\.md|package\.json|dist\/(extension|server|gdb-adapter)\.cjs|dist\/vmrt-lint\.schema\.json|syntaxes\/[\w.-]+\.tmLanguage\.json|docs\/features\/[\w-]+\.md)$/;
   assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'nothing else (no sources, no node_modules, no tests)');
 
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest;
@@ -31,6 +31,7 @@ test('vmrt.vsix is small and holds the bundles, grammars, schema and docs only',
   for (const grammar of manifest.contributes.grammars) assert.ok(packaged(grammar.path), grammar.path);
   for (const schema of manifest.contributes.yamlValidation) assert.ok(packaged(schema.url), schema.url);
   assert.ok(packaged('dist/server.cjs'));
+  assert.ok(packaged('dist/gdb-adapter.cjs'), 'the GDB adapter the native debug sessions run');
   assert.ok(packaged('docs/features/host-network.md'));
   assert.ok(!manifest.activationEvents.includes('*'), 'no activation at start-up');
 });

@@ -1,11 +1,12 @@
 /**
  * The editor drives the VM runtime: a private dockerd with vmrt registered (test/support/dockerd.ts),
- * images made from local files (busybox; busybox + the host's node; busybox + the host's python3 and debugpy), code-server with the packaged
+ * images made from local files (busybox; busybox + the host's node; busybox + the host's python3 and debugpy; busybox + gdbserver), code-server with the packaged
  * extension pointed at that daemon, and the suite in vm-runtime/suite.ts run in its extension
  * host. The driver answers the suite's screenshot requests: it waits until the page shows the
  * text the suite names, saves test-results/vscode-<name>.png and writes the answer file.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { test } from 'node:test';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage } from '../support/images.js';
 import { openBrowser, ROOT, startCodeServer, testRunUrl } from './code-server.js';
-import { importNodeImage, importPythonImage } from './host-images.js';
+import { importGdbserverImage, importNodeImage, importPythonImage } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
 export const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
@@ -27,6 +28,15 @@ function add(a, b) {
 }
 console.log('result', add(20, 22));
 setInterval(() => undefined, 1000);
+`;
+const NATIVE_PROGRAM = `#include <unistd.h>
+static int add(int a, int b) {
+    int sum = a + b;
+    return sum;
+}
+int main(void) {
+    for (int total = add(20, 22); total; ) sleep(1);
+}
 `;
 const PYTHON_PROGRAM = `import time
 def add(a, b):
@@ -53,6 +63,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     const busyboxImage = importBusyboxImage(docker, work, 'vmrt-e2e-busybox:1');
     const nodeImage = importNodeImage(docker, work, 'vmrt-e2e-node:1');
     const pythonImage = importPythonImage(docker, work, 'vmrt-e2e-python:1');
+    const gdbserverImage = importGdbserverImage(docker, work, 'vmrt-e2e-gdbserver:1');
 
     server = await startCodeServer({
       'vmrt.docker.host': `unix://${d.socket}`,
@@ -63,12 +74,15 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), NODE_PROGRAM);
     writeFileSync(join(server.workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
+    writeFileSync(join(server.workspace, 'vm-debug', 'main.c'), NATIVE_PROGRAM);
+    // Static: the image has busybox and gdbserver, not the libraries of the host's toolchain.
+    execFileSync('gcc', ['-g', '-O0', '-static', '-o', join(server.workspace, 'vm-debug', 'main'), join(server.workspace, 'vm-debug', 'main.c')]);
     mkdirSync(join(server.workspace, 'vm-compose'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-compose', 'compose.yaml'), `services:\n  hello:\n    image: ${busyboxImage}\n    command: ["sh", "-c", "echo compose in a VM: $$(uname -r); sleep 1000"]\n`);
     mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
     writeFileSync(join(server.workspace, 'vm-build', 'Dockerfile'), `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`);
     writeFileSync(join(answers, 'expected.json'), JSON.stringify({
-      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage, pythonImage,
+      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage, pythonImage, gdbserverImage,
     }));
 
     browser = await openBrowser();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { dockerHostEnv, dockerOptions } from '../../client/src/docker-connection.js';
 import { checkProblem, parseCheckOutput, registeredRuntime } from '../../client/src/runtime-health.js';
-import { attachConfiguration, DAP_SERVER, debuggeeCommand, listensOn, missingDebugger, remotePath } from '../../client/src/vm-debug-config.js';
+import { attachConfiguration, DAP_SERVER, debuggeeCommand, GDB_ADAPTER, listensOn, missingDebugger, remotePath } from '../../client/src/vm-debug-config.js';
 import { cpuPercent, formatBytes, formatUptime } from '../../client/src/vm-format.js';
 import { createOptions, dockerRunLine, parsePorts, runSpec } from '../../client/src/vm-launch-spec.js';
 import { describeFinding, gate, launchFindings } from '../../client/src/vm-lint-gate.js';
@@ -122,6 +122,9 @@ test('vmrt debug configurations: the debuggee command, path mapping, the attach 
   // Without the Python Debugger extension, VS Code speaks DAP to debugpy's own adapter in the VM.
   const direct = attachConfiguration(config, 'python', 5000, false);
   assert.deepEqual([direct.type, direct.request, direct[DAP_SERVER], direct.pathMappings], ['vmrt', 'attach', { host: '127.0.0.1', port: 5000 }, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]]);
+  // Without the C/C++ extension, the bundled GDB adapter attaches to gdbserver's published port.
+  const gdb = attachConfiguration(config, 'native', 5000, false);
+  assert.deepEqual([gdb.type, gdb[GDB_ADAPTER], gdb.target, gdb.initCommands], ['vmrt', true, { type: 'remote', parameters: ['127.0.0.1:5000'] }, ['set substitute-path /workspace /home/me/proj']]);
   assert.equal(missingDebugger('python', '/usr/bin/python3: No module named debugpy'), 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile');
   assert.match(missingDebugger('native', 'exec: "gdbserver": executable file not found in $PATH: not found') ?? '', /^the image has no gdbserver/);
   assert.equal(missingDebugger('python', 'Traceback: ValueError'), undefined);

@@ -20,6 +20,7 @@ interface Expected {
   busyboxImage: string;
   nodeImage: string;
   pythonImage: string;
+  gdbserverImage: string;
 }
 
 function log(line: string): void {
@@ -54,10 +55,12 @@ async function screenshot(name: string, text: string): Promise<void> {
 }
 
 interface DebugCase {
-  language: 'node' | 'python';
+  language: 'node' | 'python' | 'native';
   image: string;
   /** In vm-debug/ of the workspace: line 4 (`return sum`) holds the breakpoint, in `add`. */
   file: string;
+  /** What runs, when not `file` itself (a binary built from it). */
+  program?: string;
   port: number;
   screenshotName?: string;
   localScope: RegExp;
@@ -86,7 +89,7 @@ async function debugInVm(c: DebugCase): Promise<void> {
   try {
     const started = await vscode.debug.startDebugging(vscode.workspace.workspaceFolders![0], {
       type: 'vmrt', request: 'launch', name: `e2e ${c.language} in a VM`, language: c.language, image: c.image,
-      program: `\${workspaceFolder}/vm-debug/${c.file}`, port: c.port,
+      program: `\${workspaceFolder}/vm-debug/${c.program ?? c.file}`, port: c.port,
     });
     assert.equal(started, true, 'the debug session started');
     const event = await until('the debuggee to stop', () => Promise.race([stop, sleep(1000).then(() => undefined)]), 240_000);
@@ -115,7 +118,10 @@ async function debugInVm(c: DebugCase): Promise<void> {
     assert.equal(await vscode.commands.executeCommand('vmrt.container.remove', debugged.id), true);
     await until('the vmrt debug session to end', () => Promise.race([ended.then(() => true), sleep(1000).then(() => undefined)]), 60_000);
     // The language's child session ends a moment after its parent.
-    await until('every debug session to end', () => vscode.debug.activeDebugSession === undefined || undefined, 30_000);
+    await until('every debug session to end', () => vscode.debug.activeDebugSession === undefined || undefined, 30_000).catch((error: Error) => {
+      const left = vscode.debug.activeDebugSession;
+      throw new Error(`${error.message}: "${left?.name}" (${left?.type}) is still active`);
+    });
   } finally {
     tracker.dispose();
     vscode.debug.removeBreakpoints([breakpoint]);
@@ -259,6 +265,10 @@ const cases: [string, () => Promise<void>][] = [
   ['a vmrt Python debug session, straight to debugpy in the VM, stops at a breakpoint and shows a local variable', () => debugInVm({
     language: 'python', image: expected().pythonImage, file: 'main.py', port: 5678,
     localScope: /^Locals$/, locals: ['a=20', 'b=22', 'sum=42'], childParent: (s) => s.parentSession,
+  })],
+  ['a vmrt native debug session, through the bundled GDB adapter to gdbserver in the VM, stops at a breakpoint and shows a local variable', () => debugInVm({
+    language: 'native', image: expected().gdbserverImage, file: 'main.c', program: 'main', port: 2345,
+    localScope: /^Local$/, locals: ['a=20', 'b=22', 'sum=42'], childParent: (s) => s.parentSession,
   })],
   ['when Docker is not reachable, one notification says so and how to fix it', async () => {
     const settings = vscode.workspace.getConfiguration('vmrt.docker');
