@@ -100,6 +100,12 @@ int seccomp_install(const struct json_doc *d, int seccomp, char *err, size_t err
  * MAC: name, MTU, addresses, up; then routes) to the guest. Idempotent. */
 #define NETWORK_ANNOTATION "org.vmrt.network"
 int network_apply(const char *json_text, char *err, size_t errlen);
+/* 1 when the NIC of every interface (by MAC) is in the guest, 0 when one is
+ * missing (a hot-plugged NIC not probed yet), -1 for a bad document. */
+int network_present(const char *json_text);
+/* Takes the document's interfaces out of the guest by powering off the PCIe
+ * slot ("slot") of each one's NIC. */
+int network_remove(const char *json_text, char *err, size_t errlen);
 
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);

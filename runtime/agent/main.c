@@ -565,6 +565,30 @@ static int configure_network(uint32_t stream, const struct json_doc *d, int spec
     return ok;
 }
 
+/* network-add / network-remove: NICs plugged into or out of the running VM. */
+static void handle_network(uint32_t stream, const struct json_doc *d, int op)
+{
+    char *net = json_get_strdup(d, 0, "network", NULL);
+    char err[512];
+    int adding = json_str_eq(d, op, "network-add");
+    /* The host asks again while a hot-plugged NIC is still being probed. */
+    int present = net && adding ? network_present(net) : 1;
+    if (!net || present < 0) {
+        respond_error(stream, "%s needs a network (a JSON string, as org.vmrt.network)", adding ? "network-add" : "network-remove");
+    } else if (present && (adding ? network_apply(net, err, sizeof err) : network_remove(net, err, sizeof err)) != 0) {
+        respond_error(stream, "guest network: %s", err);
+    } else if (!adding) {
+        respond_ok(stream);
+    } else {
+        struct json_builder jb;
+        begin_ok(&jb);
+        json_key(&jb, "present");
+        json_bool(&jb, present);
+        finish_ok(stream, &jb);
+    }
+    free(net);
+}
+
 static void handle_request(uint32_t stream, const struct json_doc *d)
 {
     int op = json_get(d, 0, "op");
@@ -678,6 +702,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             write_ps(&jb, c->pid);
         }
         finish_ok(stream, &jb);
+    } else if (json_str_eq(d, op, "network-add") || json_str_eq(d, op, "network-remove")) {
+        handle_network(stream, d, op);
     } else if (json_str_eq(d, op, "state")) {
         struct json_builder jb;
         begin_ok(&jb);

@@ -1,7 +1,9 @@
 /* The guest's network, from the spec annotation org.vmrt.network that the
  * host side writes (runtime/src/network.ts): each interface is found by its
  * MAC, renamed, given its MTU and addresses and brought up; then the routes.
- * rtnetlink directly: a static PID 1 without iproute2. */
+ * The same document comes with the ops network-add and network-remove for
+ * NICs hot-plugged into (or unplugged from) the running VM (docker network
+ * connect/disconnect). rtnetlink directly: a static PID 1 without iproute2. */
 #include "agent.h"
 
 #include <arpa/inet.h>
@@ -279,6 +281,64 @@ int network_apply(const char *text, char *err, size_t errlen)
     rc = 0;
 out:
     if (fd >= 0) close(fd);
+    json_free(&d);
+    return rc;
+}
+
+int network_present(const char *text)
+{
+    struct json_doc d;
+    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) return -1;
+    int present = 1;
+    int ifaces = json_get(&d, 0, "interfaces");
+    for (int i = json_first(&d, ifaces); i >= 0 && present; i = json_next(&d, ifaces, i)) {
+        char *mac = json_get_strdup(&d, i, "mac", "");
+        present = index_by_mac(mac) > 0;
+        free(mac);
+    }
+    json_free(&d);
+    return present;
+}
+
+/* Powers a hot-plug slot off: pciehp removes the NIC at once, and QEMU, seeing
+ * the slot off, completes its device_del (without this, pciehp first waits 5 s
+ * for the attention button's change of mind). */
+static int power_off_slot(int64_t slot)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/sys/bus/pci/slots/%lld/power", (long long)slot);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int e = write(fd, "0", 1) == 1 ? 0 : -errno;
+    close(fd);
+    return e;
+}
+
+int network_remove(const char *text, char *err, size_t errlen)
+{
+    struct json_doc d;
+    int rc = -1;
+    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
+        snprintf(err, errlen, "the network is not a JSON object");
+        return -1;
+    }
+    int ifaces = json_get(&d, 0, "interfaces");
+    for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
+        char *mac = json_get_strdup(&d, i, "mac", "");
+        int64_t slot;
+        int e = 0;
+        if (json_i64(&d, json_get(&d, i, "slot"), &slot) != 0) {
+            snprintf(err, errlen, "interface %s: no slot", mac);
+            e = -EINVAL;
+        } else if (index_by_mac(mac) > 0) { /* else gone already */
+            e = power_off_slot(slot);
+            if (e) snprintf(err, errlen, "slot %lld of %s: %s", (long long)slot, mac, strerror(-e));
+        }
+        free(mac);
+        if (e) goto out;
+    }
+    rc = 0;
+out:
     json_free(&d);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "log.h"
 #include "mux.h"
+#include "netwatch.h"
 #include "oom.h"
 #include "relay.h"
 #include "sys.h"
@@ -44,6 +45,7 @@ struct options {
     const char *netns;
     const char *console_socket;
     const char *log;
+    const char *network_sync;
     int ready_fd;
 };
 
@@ -54,6 +56,8 @@ struct shim {
     struct relay proc;
     struct mux mux; /* init only */
     int have_mux;
+    struct netwatch net; /* init with --network-sync only */
+    int home_netns;      /* the netns before --netns, for the network sync */
 };
 
 static void usage(void)
@@ -61,7 +65,7 @@ static void usage(void)
     fputs("usage:\n"
           "  vmrt-shim init --agent-socket <path> --mux-socket <path> --id <container-id>\n"
           "                 --spec <file.json> [--netns <path>] [--console-socket <path>]\n"
-          "                 [--ready-fd N] [--log <file>]\n"
+          "                 [--network-sync <argv.json>] [--ready-fd N] [--log <file>]\n"
           "  vmrt-shim exec --mux-socket <path> --id <container-id> --process <process.json>\n"
           "                 [--console-socket <path>] [--ready-fd N] [--log <file>]\n",
           stderr);
@@ -134,6 +138,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"console-socket", required_argument, NULL, 'c'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"log", required_argument, NULL, 'l'},
+        {"network-sync", required_argument, NULL, 'w'},
         {0, 0, 0, 0},
     };
     optind = 2;
@@ -148,6 +153,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'n': o->netns = optarg; break;
         case 'c': o->console_socket = optarg; break;
         case 'l': o->log = optarg; break;
+        case 'w': o->network_sync = optarg; break;
         case 'r': {
             char *end;
             long fd = strtol(optarg, &end, 10);
@@ -167,7 +173,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     if (o->mode == MODE_INIT) {
         return o->agent_socket && o->spec && !o->process ? 0 : -1;
     }
-    return o->process && !o->agent_socket && !o->spec && !o->netns ? 0 : -1;
+    return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync ? 0 : -1;
 }
 
 /* Reads a JSON document (the OCI spec or process) for a request. */
@@ -362,6 +368,7 @@ static void prepare_process(struct shim *s)
         }
         log_warning("setsid: %m; staying in the caller's session");
     }
+    s->home_netns = s->o.network_sync ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
     if (s->o.netns && enter_netns(s->o.netns) != 0) {
         startup_failed(s, "cannot join the network namespace %s: %s", s->o.netns,
                        strerror(errno));
@@ -491,7 +498,7 @@ static void read_up(struct shim *s)
     }
 }
 
-enum source { SRC_SIGNALS, SRC_UP, SRC_STDIN, SRC_STDOUT, SRC_STDERR, SRC_LISTEN, SRC_CLIENT };
+enum source { SRC_SIGNALS, SRC_UP, SRC_STDIN, SRC_STDOUT, SRC_STDERR, SRC_LISTEN, SRC_CLIENT, SRC_NETLINK, SRC_SYNC };
 
 struct pollset {
     struct pollfd *fds;
@@ -538,6 +545,10 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     }
     if (vmrt_buf_pending_len(&s->proc.err_q)) {
         pollset_add(ps, s->proc.err_fd, POLLOUT, SRC_STDERR, NULL);
+    }
+    if (!s->proc.exited) {
+        pollset_add(ps, s->net.fd, POLLIN, SRC_NETLINK, NULL);
+        pollset_add(ps, s->net.child_fd, POLLIN, SRC_SYNC, NULL);
     }
     if (!s->have_mux) {
         return;
@@ -593,6 +604,11 @@ static void dispatch(struct shim *s, struct pollset *ps)
                 mux_client_read(&s->mux, cl);
             }
             break;
+        case SRC_NETLINK:
+            netwatch_read(&s->net);
+            break;
+        case SRC_SYNC:
+            break; /* reaped by netwatch_tick */
         }
     }
     if (s->have_mux) {
@@ -621,7 +637,8 @@ static int run(struct shim *s)
             }
         }
         build_pollset(s, &ps);
-        int timeout = s->proc.exited && s->have_mux && now_ms() < grace ? ms_until(grace) : -1;
+        int timeout = s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1)
+                                     : netwatch_timeout(&s->net);
         int n = poll(ps.fds, ps.n, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %m");
@@ -629,6 +646,9 @@ static int run(struct shim *s)
         }
         if (n > 0) {
             dispatch(s, &ps);
+        }
+        if (!s->proc.exited) {
+            netwatch_tick(&s->net);
         }
     }
 }
@@ -643,6 +663,12 @@ int main(int argc, char **argv)
     prepare_process(&s);
     int64_t pid = s.o.mode == MODE_INIT ? start_init(&s) : start_exec(&s);
     ready(&s.o, pid);
+    s.net = (struct netwatch){.fd = -1, .child_fd = -1};
+    char err[512];
+    /* After the ready line: the interfaces Docker configured at create are the VM's already. */
+    if (s.o.network_sync && netwatch_open(&s.net, s.o.network_sync, s.home_netns, err, sizeof err) != 0) {
+        log_warning("networks connected later will not reach the VM: %s", err);
+    }
     int status = run(&s);
     if (s.have_mux) {
         mux_stop_listening(&s.mux);

@@ -44,7 +44,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     reason: 'legacy links rewrite /etc/hosts and environment across containers; Docker deprecated them and VM runtimes do not support them',
     workaround: 'use a user-defined network: containers on it resolve each other by name',
   },
-  'network-connect': { status: 'pending', reason: `a NIC must be hot-plugged into the running VM; ${PENDING}`, workaround: 'connect the networks before the container starts (--network at run)' },
+  'network-connect': { status: 'ok', reason: 'docker network connect hot-plugs a virtio NIC with Docker\'s MAC and address into the running VM (PCIe), and disconnect unplugs it; at most 4 networks beyond those the container started with' },
   privileged: {
     status: 'differs',
     reason: 'privileges apply inside the VM only: every capability in its guest kernel, no masked paths, but no host devices and no power over the host',

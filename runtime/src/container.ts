@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
 import { RuntimeError, errorMessage } from './errors.js';
@@ -39,6 +40,7 @@ export interface Created {
 
 export function agentSocket(runDir: string): string { return join(runDir, 'agent.sock'); }
 export function muxSocket(runDir: string): string { return join(runDir, 'mux.sock'); }
+export function qmpSocket(runDir: string): string { return join(runDir, 'qmp.sock'); }
 export function sharedDirOf(root: string, id: string): string { return join(containerDir(root, id), 'shared'); }
 export function consoleLogOf(root: string, id: string): string { return join(containerDir(root, id), 'console.log'); }
 export function shimLogOf(root: string, id: string): string { return join(containerDir(root, id), 'shim.log'); }
@@ -119,6 +121,16 @@ export async function spawnShim(args: string[], what: string, logFile: string): 
   return { shim, guestPid: await ready };
 }
 
+/**
+ * The command the init shim runs when its netns's links change (`docker network connect`): this
+ * CLI, as it runs now, with `network-sync`; its errors go to the shim's log.
+ */
+function writeNetworkSyncCommand(root: string, id: string, runDir: string, shimLog: string): string {
+  const file = join(runDir, 'network-sync.json');
+  writeFileSync(file, JSON.stringify([process.execPath, fileURLToPath(new URL('main.js', import.meta.url)), '--root', root, '--log', shimLog, '--log-format', 'json', 'network-sync', id]));
+  return file;
+}
+
 /** Waits until `pid` has joined the network namespace at `netnsPath` (the shim does it itself). */
 async function awaitInNetns(ref: ProcessRef, netnsPath: string, logFile: string): Promise<void> {
   const target = statSync(netnsPath).ino;
@@ -195,7 +207,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     // hook configures /proc/<pid>/ns/net); it sends the spec only once QEMU's agent answers.
     const consoleLog = consoleLogOf(root, id);
     const shimLog = shimLogOf(root, id);
-    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
+    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path,
+      '--network-sync', writeNetworkSyncCommand(root, id, runDir, shimLog)];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
     const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
     if (shim.pid === undefined) await ready;
@@ -226,7 +239,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network)];
+    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), qmpSocket: qmpSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network)];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);

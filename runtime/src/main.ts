@@ -14,6 +14,7 @@ import { features } from './commands/features.js';
 import { install } from './commands/install.js';
 import { kill } from './commands/kill.js';
 import { list } from './commands/list.js';
+import { networkSync } from './commands/network-sync.js';
 import { pause } from './commands/pause.js';
 import { resume } from './commands/resume.js';
 import { PENDING_COMMANDS } from './commands/pending.js';
@@ -28,7 +29,7 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, ...PENDING_COMMANDS];
+export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, networkSync, ...PENDING_COMMANDS];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },

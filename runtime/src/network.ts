@@ -4,6 +4,8 @@
  * interface gets a tap device that QEMU serves as a virtio NIC with the interface's MAC, and tc
  * redirects every frame between the two. The interface's addresses move to the guest: the host
  * side keeps none, and the guest learns them from the spec annotation `org.vmrt.network`.
+ * Every NIC is a virtio-net-pci device in a PCIe root port of its own, so that any of them can
+ * be unplugged, and SPARE_PORTS empty ports wait for networks connected later (hotplug.ts).
  */
 import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
@@ -16,8 +18,10 @@ export interface GuestInterface {
   mtu: number;
   /** CIDR addresses, e.g. 172.17.0.2/16. */
   addresses: string[];
-  /** The tap device in the netns that QEMU attaches to. */
+  /** The tap device in the netns that QEMU attaches to; also the id of QEMU's netdev. */
   tap: string;
+  /** The PCIe root port the NIC sits in (host-side only). */
+  port: number;
 }
 
 export interface GuestRoute {
@@ -33,75 +37,129 @@ export interface GuestNetwork {
 
 export const NETWORK_ANNOTATION = 'org.vmrt.network';
 
-interface IpLink {
+export interface IpLink {
   ifname: string;
   address?: string;
   mtu: number;
   link_type: string;
+  flags?: string[];
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
+}
+
+const TAP_PREFIX = 'vmrt-tap';
+
+export function isTap(name: string): boolean {
+  return name.startsWith(TAP_PREFIX);
 }
 
 function inNs(netnsPath: string, command: string[]): string {
   return run('nsenter', [`--net=${netnsPath}`, '--', ...command]);
 }
 
-/** The interfaces and routes the hooks (or CNI) configured, as the guest should have them. */
-export function readNetwork(netnsPath: string): GuestNetwork {
-  const links = JSON.parse(inNs(netnsPath, ['ip', '-j', 'addr', 'show']) || '[]') as IpLink[];
-  // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
-  if (links.some((l) => l.ifname.startsWith('vmrt-tap'))) return { interfaces: [], routes: [] };
-  const interfaces = links
-    .filter((l) => l.link_type === 'ether')
-    .map((l, i) => ({
-      name: l.ifname,
-      mac: l.address ?? '',
-      mtu: l.mtu,
-      addresses: (l.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`),
-      tap: `vmrt-tap${i}`,
-    }));
-  const names = new Set(interfaces.map((i) => i.name));
+/** Every link of the netns with its addresses (`ip -j addr`). */
+export function readLinks(netnsPath: string): IpLink[] {
+  return JSON.parse(inNs(netnsPath, ['ip', '-j', 'addr', 'show']) || '[]') as IpLink[];
+}
+
+/** A netns interface as the guest should have it, on the tap `tap`, its NIC in `port`. */
+export function guestInterface(link: IpLink, tap: string, port: number): GuestInterface {
+  return {
+    name: link.ifname,
+    mac: link.address ?? '',
+    mtu: link.mtu,
+    addresses: (link.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`),
+    tap,
+    port,
+  };
+}
+
+/** The routes of the netns that leave through one of `devs`. */
+export function readRoutes(netnsPath: string, devs: readonly string[]): GuestRoute[] {
+  const names = new Set(devs);
   const routes: GuestRoute[] = [];
   for (const family of ['-4', '-6']) {
     const list = JSON.parse(inNs(netnsPath, ['ip', '-j', family, 'route', 'show']) || '[]') as Array<{ dst: string; gateway?: string; dev: string; protocol?: string }>;
     // Routes the kernel derives from an address (proto kernel) come back with the address.
     for (const r of list) if (names.has(r.dev) && r.protocol !== 'kernel') routes.push({ dst: r.dst, gateway: r.gateway, dev: r.dev });
   }
-  return { interfaces, routes };
+  return routes;
 }
 
-/** Makes each interface's tap and the tc redirects both ways; the host side keeps no address. */
-export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
+/** The interfaces and routes the hooks (or CNI) configured, as the guest should have them. */
+export function readNetwork(netnsPath: string): GuestNetwork {
+  const links = readLinks(netnsPath);
+  // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
+  if (links.some((l) => isTap(l.ifname))) return { interfaces: [], routes: [] };
+  const interfaces = links.filter((l) => l.link_type === 'ether').map((l, i) => guestInterface(l, `${TAP_PREFIX}${i}`, i));
+  return { interfaces, routes: readRoutes(netnsPath, interfaces.map((i) => i.name)) };
+}
+
+/** The first tap name that is neither a link of the netns nor taken by `taken`. */
+export function freeTapName(links: readonly IpLink[], taken: readonly GuestInterface[]): string {
+  const used = new Set([...links.map((l) => l.ifname), ...taken.map((i) => i.tap)]);
+  let i = 0;
+  while (used.has(`${TAP_PREFIX}${i}`)) i++;
+  return `${TAP_PREFIX}${i}`;
+}
+
+/** Makes the interface's tap and the tc redirects both ways; the host side keeps no address. */
+export function wireInterface(netnsPath: string, nic: GuestInterface): void {
   // Never in the host's namespace: the redirects and the address flush would cut the host off.
   if (isHostNetns(netnsPath)) throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
-  for (const nic of network.interfaces) {
-    inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap']);
-    inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
-    for (const [from, to] of [[nic.name, nic.tap], [nic.tap, nic.name]] as const) {
-      inNs(netnsPath, ['tc', 'qdisc', 'add', 'dev', from, 'ingress']);
-      inNs(netnsPath, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0',
-        'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+  inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap']);
+  inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
+  for (const [from, to] of [[nic.name, nic.tap], [nic.tap, nic.name]] as const) {
+    inNs(netnsPath, ['tc', 'qdisc', 'add', 'dev', from, 'ingress']);
+    inNs(netnsPath, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0',
+      'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+  }
+  inNs(netnsPath, ['ip', 'addr', 'flush', 'dev', nic.name]);
+}
+
+export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
+  for (const nic of network.interfaces) wireInterface(netnsPath, nic);
+}
+
+/** Removes the interface's tap and redirect (what is gone already is no error). */
+export function unwireInterface(netnsPath: string, nic: GuestInterface): void {
+  if (isHostNetns(netnsPath)) return;
+  for (const command of [['ip', 'link', 'del', nic.tap], ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress']]) {
+    try {
+      inNs(netnsPath, command);
+    } catch {
+      // The netns, the tap or the interface is gone already.
     }
-    inNs(netnsPath, ['ip', 'addr', 'flush', 'dev', nic.name]);
   }
 }
 
 /** Removes the taps from a netns vmrt did not create (one it made goes away whole). */
 export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
-  if (isHostNetns(netnsPath)) return;
-  for (const nic of network.interfaces) {
-    try {
-      inNs(netnsPath, ['ip', 'link', 'del', nic.tap]);
-      inNs(netnsPath, ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress']);
-    } catch {
-      // The netns or the interface is gone already.
-    }
-  }
+  for (const nic of network.interfaces) unwireInterface(netnsPath, nic);
 }
 
-/** QEMU arguments: one virtio NIC per interface, on its tap, with the interface's MAC. */
+/**
+ * PCIe root ports left empty at boot: `docker network connect` hot-plugs a NIC into a free one.
+ * Each is one more network a running container can join; their boot cost is in
+ * runtime/guest/README.md.
+ */
+export const SPARE_PORTS = 4;
+export const portId = (port: number): string => `vmrt-port${port}`;
+export const nicId = (port: number): string => `vmrt-nic${port}`;
+/** The port's PCIe slot number: the guest's /sys/bus/pci/slots/<n>. */
+export const portSlot = (port: number): number => port + 1;
+
+/**
+ * QEMU arguments: a root port per interface plus SPARE_PORTS, and per interface a virtio-net-pci
+ * NIC in its port, on its tap, with the interface's MAC (no option ROM: nothing boots from it).
+ */
 export function nicArgs(network: GuestNetwork): string[] {
-  return network.interfaces.flatMap((nic, i) => [
-    '-netdev', `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
-    '-device', `virtio-net-device,netdev=net${i},mac=${nic.mac}`,
-  ]);
+  const ports = Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
+  return [
+    // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
+    ...Array.from({ length: ports }, (_, port) => ['-device', `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`]).flat(),
+    ...network.interfaces.flatMap((nic) => [
+      '-netdev', `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
+      '-device', `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
+    ]),
+  ];
 }

@@ -22,6 +22,8 @@ export interface VmLayout {
   accelerator: Accelerator;
   sharedDir: string;
   agentSocket: string;
+  /** QEMU's control socket (QMP): NICs are hot-plugged through it. */
+  qmpSocket: string;
   consoleLog: string;
   memoryMiB?: number;
   vcpus?: number;
@@ -70,19 +72,23 @@ export function kernelCommandLine(extra: string[] = []): string {
   return [
     'console=ttyS0', 'quiet', 'panic=-1', 'cryptomgr.notests', 'random.trust_cpu=on', 'tsc=reliable', 'no_timer_check',
     'mitigations=off', 'audit=0', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.nokbd',
+    // microvm's ACPI offers no MCFG, so the kernel asks _OSC for no PCIe control and would leave
+    // the root ports' hot-plug (pciehp) unused: the NICs of `docker network connect` need it.
+    'pcie_ports=native',
     ...(khz ? [`tsc_early_khz=${khz}`] : []),
     ...extra,
   ].join(' ');
 }
 
 /**
- * The machine: microvm, PVH boot of the uncompressed kernel, no firmware. The recipe and its
- * measurements are in runtime/guest/README.md (e.g. microvm's `rtc=off` costs ~5 s of boot).
+ * The machine: microvm with its PCIe host bridge (the NICs, hot-pluggable: network.ts), PVH boot of the uncompressed kernel, no
+ * firmware. The recipe and its measurements are in runtime/guest/README.md (e.g. microvm's
+ * `rtc=off` costs ~5 s of boot).
  */
 function machineArgs(accelerator: Accelerator, memoryMiB = DEFAULT_MEMORY_MIB, vcpus = 1): string[] {
   const guest = guestFiles();
   return [
-    '-M', 'microvm',
+    '-M', 'microvm,pcie=on',
     '-accel', accelerator === 'tcg' ? 'tcg,tb-size=32' : 'kvm',
     '-cpu', accelerator === 'kvm' ? 'host' : 'qemu64',
     '-m', String(memoryMiB), '-smp', String(vcpus),
@@ -102,6 +108,7 @@ export function qemuArgs(layout: VmLayout): string[] {
     '-device', 'virtserialport,chardev=agent,name=org.vmrt.agent',
     '-fsdev', `local,id=shared,path=${layout.sharedDir},security_model=none,multidevs=remap`,
     '-device', 'virtio-9p-device,fsdev=shared,mount_tag=vmrt',
+    '-qmp', `unix:${layout.qmpSocket},server=on,wait=off`,
   ];
 }
 

@@ -108,7 +108,7 @@ test('networking: the VM gets the container\'s address, MAC and routes; Docker\'
   // What the guest applies (the spec annotation org.vmrt.network) is in the state too.
   const state = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as { network: unknown };
   assert.deepEqual(state.network, {
-    interfaces: [{ name: 'eth0', mac, mtu: 1500, addresses: [`${ip}/${len}`], tap: 'vmrt-tap0' }],
+    interfaces: [{ name: 'eth0', mac, mtu: 1500, addresses: [`${ip}/${len}`], tap: 'vmrt-tap0', port: 0 }],
     routes: [{ dst: 'default', gateway: gw, dev: 'eth0' }],
   });
   const r = d.docker(['exec', 'vmnet', 'sh', '-c',

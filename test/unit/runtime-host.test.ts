@@ -95,10 +95,11 @@ test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeou
 });
 
 test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator', () => {
-  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/r/agent.sock', consoleLog: '/c.log' });
+  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/r/agent.sock', qmpSocket: '/r/qmp.sock', consoleLog: '/c.log' });
   const joined = args.join(' ');
   assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32');
-  assert.equal(args[args.indexOf('-M') + 1], 'microvm');
+  assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on');
+  assert.match(joined, /-qmp unix:\/r\/qmp\.sock,server=on,wait=off/);
   assert.equal(args[args.indexOf('-serial') + 1], 'file:/c.log');
   assert.match(joined, /-chardev socket,id=agent,path=\/r\/agent\.sock,server=on,wait=off/);
   assert.match(joined, /virtserialport,chardev=agent,name=org\.vmrt\.agent/);
@@ -108,11 +109,13 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator',
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
 });
 
-test('one virtio NIC per netns interface, on its tap, with the interface\'s MAC', () => {
-  const nic = { name: 'eth0', mac: '02:42:ac:11:00:02', mtu: 1500, addresses: ['172.17.0.2/16'], tap: 'vmrt-tap0' };
+test('one virtio-net-pci NIC per netns interface, in a PCIe root port of its own, on its tap, with the interface\'s MAC; spare ports for hot-plug', () => {
+  const nic = { name: 'eth0', mac: '02:42:ac:11:00:02', mtu: 1500, addresses: ['172.17.0.2/16'], tap: 'vmrt-tap0', port: 0 };
+  const port = (n: number) => ['-device', `pcie-root-port,id=vmrt-port${n},chassis=${n + 1},slot=${n + 1},io-reserve=0`];
   assert.deepEqual(nicArgs({ interfaces: [nic], routes: [] }), [
-    '-netdev', 'tap,id=net0,ifname=vmrt-tap0,script=no,downscript=no,vhost=off',
-    '-device', 'virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02',
+    ...port(0), ...port(1), ...port(2), ...port(3), ...port(4),
+    '-netdev', 'tap,id=vmrt-tap0,ifname=vmrt-tap0,script=no,downscript=no,vhost=off',
+    '-device', 'virtio-net-pci,id=vmrt-nic0,bus=vmrt-port0,netdev=vmrt-tap0,mac=02:42:ac:11:00:02,romfile=',
   ]);
-  assert.deepEqual(nicArgs({ interfaces: [], routes: [] }), []);
+  assert.deepEqual(nicArgs({ interfaces: [], routes: [] }), [...port(0), ...port(1), ...port(2), ...port(3)]);
 });

@@ -13,7 +13,7 @@ test('vCPUs are ceil(quota/period), at least 1, at most the host\'s CPUs', () =>
   assert.equal(vcpusFor({ cpu: { quota: 50000 } }, 8), 1);
   assert.equal(vcpusFor({ cpu: { quota: 400000, period: 100000 } }, 2), 2);
   assert.equal(vcpusFor({ cpu: { quota: -1, period: 100000 } }, 8), 1);
-  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/a', consoleLog: '/c', vcpus: 3 });
+  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/a', qmpSocket: '/q', consoleLog: '/c', vcpus: 3 });
   assert.equal(args[args.indexOf('-smp') + 1], '3');
 });
 
