@@ -187,6 +187,7 @@ function time<T>(work: () => T): { ms: number; cpuMs: number; result: T } {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
 const corpus = generateCorpus();
 try {
   const bytes = corpus.files.reduce((sum, f) => sum + readFileSync(f).length, 0);
@@ -249,7 +250,7 @@ try {
   // Where that time goes: the YAML parse alone (the yaml package, as the front ends call it).
   const parses = Array.from({ length: 9 }, () => time(() => new YamlFile(bigPath, big)));
   console.log(`  of which the YAML parse: median ${median(parses.map((r) => r.ms)).toFixed(1)} ms wall, ${median(parses.map((r) => r.cpuMs)).toFixed(1)} ms CPU`);
-  console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+  console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average at the start: ${loadAtStart}, at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
 } finally {
   rmSync(corpus.dir, { recursive: true, force: true });
 }
