@@ -142,9 +142,13 @@ class ComposeProject {
   /** Interpolates every string scalar that is a value; a missing required variable is a problem at that scalar. */
   private interpolateAll(file: ComposeFile, doc: Document): void {
     const walk = (node: unknown): void => {
-      if (isMap(node)) { for (const pair of node.items) walk(pair.value); return; }
-      if (isSeq(node)) { for (const item of node.items) walk(item); return; }
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      // Scalars first: most nodes are.
+      if (!isScalar(node)) {
+        if (isMap(node)) for (const pair of node.items) walk(pair.value);
+        else if (isSeq(node)) for (const item of node.items) walk(item);
+        return;
+      }
+      if (typeof node.value !== 'string' || !node.value.includes('$')) return;
       try {
         file.values.set(node, interpolate(node.value, file.lookup));
       } catch (error) {
