@@ -35,7 +35,8 @@ export interface LinterOptions {
   buffers?: (path: string) => string | undefined;
   /**
    * Keeps each text's parse between lintText calls for its path, and re-parses only the
-   * parts an edit touched (the language server, linting a buffer on every keystroke).
+   * parts an edit touched (the language server, linting a buffer on every keystroke). The
+   * nodes are reused: read a result's fixes before the next lintText of the same path.
    */
   incremental?: boolean;
 }
