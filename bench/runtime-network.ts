@@ -2,8 +2,9 @@
  * `npm run bench:runtime` (after bench/runtime.ts): the network of a vmrt container against a
  * runc one, under one private dockerd and one busybox image. The host talks to each container
  * over Docker's bridge with a Node client; the container serves with busybox `nc -ll -e`:
- * 1. TCP throughput host → container (a sink that answers "ok" at EOF) and container → host (a
- *    source of BENCH_NET_MIB MiB), BENCH_NET_ROUNDS rounds each, runtimes interleaved: medians.
+ * 1. TCP throughput host → container (a dd sink that answers "ok" at EOF) and container → host
+ *    (a dd source of BENCH_NET_MIB MiB), BENCH_NET_ROUNDS rounds each, runtimes interleaved:
+ *    medians.
  * 2. Request/response latency: BENCH_NET_TRIPS round trips of 64 bytes on one connection to an
  *    echo server (`cat`): median and p95.
  */
@@ -22,9 +23,11 @@ const ECHO_PORT = 5003;
 const RUNTIMES = ['vmrt', 'runc'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
+// dd with 64 KiB blocks: busybox's cat and head copy 4 KiB per system call, which measures
+// system calls (costly under TCG) rather than the network.
 const SERVERS = [
-  `nc -ll -p ${SINK_PORT} -e sh -c 'cat >/dev/null; echo ok' &`,
-  `nc -ll -p ${SOURCE_PORT} -e head -c ${MIB * 1024 * 1024} /dev/zero &`,
+  `nc -ll -p ${SINK_PORT} -e sh -c 'dd of=/dev/null bs=65536 2>/dev/null; echo ok' &`,
+  `nc -ll -p ${SOURCE_PORT} -e dd if=/dev/zero bs=65536 count=${MIB * 16} &`,
   `exec nc -ll -p ${ECHO_PORT} -e cat`,
 ].join(' ');
 
