@@ -9,6 +9,7 @@
  *    echo server (`cat`): median and p95.
  */
 import { connect, type Socket } from 'node:net';
+import { loadavg } from 'node:os';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
@@ -146,12 +147,14 @@ async function networkBench(d: Dockerd): Promise<void> {
   }
 }
 
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const accel = await chooseAccelerator();
-console.log(`network, accelerator: ${accel.accelerator.toUpperCase()} (${accel.reason})`);
+console.log(`network, accelerator: ${accel.accelerator.toUpperCase()} (${accel.reason}); load average at the start: ${load()}`);
 const d = await startDockerd();
 try {
   importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
   await networkBench(d);
+  console.log(`load average at the end: ${load()}`);
 } finally {
   await d.stop();
 }
