@@ -81,7 +81,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   'host-uts': { status: 'unsupported', reason: 'the VM has its own kernel and so its own hostname; it cannot share the host\'s', workaround: 'set --hostname' },
   'userns-host': { status: 'unsupported', reason: 'user namespaces are those of the guest kernel; the host\'s cannot be joined', workaround: 'drop --userns=host' },
   'security-opt': { status: 'differs', reason: 'seccomp profiles and no-new-privileges apply in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load' },
-  gpu: { status: 'pending', reason: `a GPU reaches a VM only through VFIO passthrough; ${PENDING}`, workaround: 'pass the GPU with --device /dev/vfio/<group>' },
+  gpu: { status: 'pending', reason: 'a GPU reaches a VM only through VFIO passthrough: vmrt plugs the PCI devices of /dev/vfio/<group> into the VM (and says so when the host has no such group), but --gpus itself is not translated and passthrough is not yet proven on a host with an IOMMU', workaround: 'pass the GPU with --device /dev/vfio/<group>' },
   blkio: { status: 'differs', reason: 'the limits apply on the host to QEMU, which does the container\'s disk I/O on its files; inside the VM the host\'s devices do not exist and the guest cgroup shows no I/O limits' },
   checkpoint: { status: 'pending', reason: `a VM is checkpointed as a VM snapshot, not with CRIU; ${PENDING}` },
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },

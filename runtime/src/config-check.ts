@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { CAPABILITIES, type FeatureId } from './capabilities.js';
 import { RuntimeError } from './errors.js';
+import { VFIO_GROUP } from './vfio.js';
 import { isBindMount, type Config } from './spec.js';
 
 export interface FeatureUse {
@@ -20,7 +21,6 @@ export const DEFAULT_DEVICES = new Set([
   '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/console', '/dev/ptmx',
 ]);
 
-const VFIO_GROUP = /^\/dev\/vfio\/\d+$/;
 const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
 
 function under(path: string, dir: string): boolean {

@@ -30,6 +30,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   pidFile?: string;
   logger: Logger;
+  /** QEMU arguments of devices passed through (vfio.ts). */
+  deviceArgs?: string[];
 }
 
 export interface Created {
@@ -239,7 +241,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), qmpSocket: qmpSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network)];
+    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), qmpSocket: qmpSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);

@@ -197,6 +197,15 @@ test('bad input: clear errors, non-zero exits, nothing half-made', () => {
   assert.match(bad.stderr, new RegExp(`^vmrt: ${notJson}/config\\.json is not valid JSON: \\w+ at line 3, column 1\\n$`));
   assert.deepEqual(leftovers(root, 'bad2'), []);
 
+  // A GPU or other PCI device through VFIO, on a host without that IOMMU group: said before any VM boots.
+  const noGroup = makeBusyboxBundle(join(work, 'novfio'), ['true'], (c) => {
+    c.linux!.devices = [{ path: '/dev/vfio/4242', type: 'c', major: 243, minor: 0 }];
+  });
+  const vfio = vmrt(['create', '--bundle', noGroup, 'bad3']);
+  assert.equal(vfio.status, 1);
+  assert.match(vfio.stderr, new RegExp(`^vmrt: ${noGroup}/config\\.json: linux\\.devices\\[0\\] \\(/dev/vfio/4242\\): no VFIO group 4242 on this host: bind the device to vfio-pci first`));
+  assert.deepEqual(leftovers(root, 'bad3'), []);
+
   for (const args of [['state', 'ghost'], ['start', 'ghost'], ['kill', 'ghost', '9'], ['delete', 'ghost'], ['exec', 'ghost', 'true']]) {
     const r = vmrt(args);
     assert.deepEqual([args[0], r.status, r.stderr], [args[0], 1, 'vmrt: container "ghost" does not exist\n']);

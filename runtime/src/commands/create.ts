@@ -5,6 +5,7 @@ import { assertSupported } from '../config-check.js';
 import { createContainer } from '../container.js';
 import { vmrtNetnsPaths } from '../netns.js';
 import { validateId } from '../state.js';
+import { vfioArgs } from '../vfio.js';
 import { chooseAccelerator } from '../vm.js';
 
 /** Shared by create and run. */
@@ -24,9 +25,10 @@ export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: P
   validateId(id!);
   const bundle = loadBundle(flagString(args, 'bundle') ?? '.', true);
   assertSupported(bundle.config, bundle.configPath, vmrtNetnsPaths());
+  const deviceArgs = vfioArgs(bundle.config, bundle.configPath);
   const accelerator = await chooseAccelerator();
   return createContainer({
-    root: ctx.root, id: id!, bundle, accelerator, logger: ctx.logger,
+    root: ctx.root, id: id!, bundle, accelerator, logger: ctx.logger, deviceArgs,
     consoleSocket: flagString(args, 'console-socket'), pidFile: flagString(args, 'pid-file'),
   });
 }
