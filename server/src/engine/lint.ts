@@ -256,8 +256,10 @@ export class Linter {
 
 /** Each rule's hits in each request, rule by rule; a rule that throws is reported to `failed` and skipped for that request. */
 function* ruleHits(rules: readonly Rule[], requests: readonly ContainerRequest[], failed: (rule: Rule, error: unknown) => void): Generator<{ rule: Rule; hit: RuleHit }> {
+  // Every hit is one of the request's options: a request without options has none (most build stages, many services).
+  const requesting = requests.filter((request) => request.options.length > 0);
   for (const rule of rules) {
-    for (const request of requests) {
+    for (const request of requesting) {
       let hits: RuleHit[];
       try {
         hits = rule.check(request);
