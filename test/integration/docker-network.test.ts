@@ -151,3 +151,17 @@ test('feature network-connect: a vmrt peer on the connected network is reached b
   assert.equal(d.docker(['exec', 'c2', 'ping', '-c', '1', '-W', '5', peer]).status, 0);
   d.dockerOk(['rm', '-f', 'vmpeer', 'c2']);
 });
+
+test('feature network-connect: a network connected while the container is paused reaches the VM when it resumes', async () => {
+  createNetwork('nete');
+  createNetwork('netf');
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--network', 'nete', '--name', 'c3', IMAGE, 'sleep', '1000']).trim();
+  d.dockerOk(['pause', 'c3']);
+  // Docker allows it; the stopped VM cannot take a NIC until `resume`.
+  d.dockerOk(['network', 'connect', 'netf', 'c3']);
+  d.dockerOk(['unpause', 'c3']);
+  const f = endpoint('c3', 'netf');
+  await waitFor('the NIC of netf in c3', () => (guestInterfaces('c3').includes(nic(f)) ? true : undefined), 20000, () => shimLog(id));
+  assert.equal(d.docker(['exec', 'c3', 'ping', '-c', '1', '-W', '5', f.Gateway]).status, 0);
+  d.dockerOk(['rm', '-f', 'c3']);
+});
