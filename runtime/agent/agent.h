@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "file.h"
 #include "proto.h"
 
 #define AGENT_VERSION "0.1.0"

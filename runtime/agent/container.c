@@ -342,11 +342,9 @@ static void apply_sysctls(const struct json_doc *d, int spec)
             for (char *p = path + 10; *p; p++) {
                 if (*p == '.') *p = '/';
             }
-            int fd = open(path, O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || write(fd, value, strlen(value)) < 0) {
+            if (write_text(path, value) != 0) {
                 log_msg("sysctl %s: %s", key, strerror(errno));
             }
-            if (fd >= 0) close(fd);
         }
         free(key);
         free(value);
@@ -523,13 +521,9 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
     if (json_i64(d, json_get(d, process, "oomScoreAdj"), &oom) == 0) {
         char value[32];
         snprintf(value, sizeof value, "%lld", (long long)oom);
-        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, value, strlen(value)) < 0) {
-            int saved = errno;
-            if (fd >= 0) close(fd);
-            FAIL("oomScoreAdj: %s", strerror(saved));
+        if (write_text("/proc/self/oom_score_adj", value) != 0) {
+            FAIL("oomScoreAdj: %s", strerror(errno));
         }
-        close(fd);
     }
     /* Without no_new_privs only a privileged process may install a filter:
      * then it goes in before the uid change (the syscalls that follow must be

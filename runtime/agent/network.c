@@ -307,11 +307,7 @@ static int power_off_slot(int64_t slot)
 {
     char path[64];
     snprintf(path, sizeof path, "/sys/bus/pci/slots/%lld/power", (long long)slot);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int e = write(fd, "0", 1) == 1 ? 0 : -errno;
-    close(fd);
-    return e;
+    return write_text(path, "0") == 0 ? 0 : -errno;
 }
 
 int network_remove(const char *text, char *err, size_t errlen)

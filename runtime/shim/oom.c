@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "sys.h"
 
 /* Room above the usage while the limit is tight, for QEMU's own allocations in
@@ -121,15 +122,7 @@ static int write_value(const char *dir, const char *name, const char *value)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t n = write(fd, value, strlen(value));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return n == (ssize_t)strlen(value) ? 0 : -1;
+    return write_text(path, value);
 }
 
 /* The other processes of the cgroup (QEMU, shims) with their oom_score_adj. */
@@ -185,11 +178,9 @@ static void unprotect_others(const struct protected *p)
 /* The child that the OOM killer takes: it fills memory once told to, until killed. */
 static void __attribute__((noreturn)) sacrifice(int go_fd)
 {
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "1000", 4) != 4) {
+    if (write_text("/proc/self/oom_score_adj", "1000") != 0) {
         _exit(2);
     }
-    close(fd);
     char go;
     if (read(go_fd, &go, 1) != 1) {
         _exit(3);

@@ -123,11 +123,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     throw error;
   } finally {
     await browser?.close();
-    // Containers first: a dockerd stopping with VMs running leaves QEMU to its shims.
-    if (dockerd) {
-      const ids = dockerd.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) dockerd.docker(['rm', '-f', ...ids]);
-    }
+    dockerd?.removeAllContainers();
     await server?.stop();
     await dockerd?.stop();
     rmSync(work, { recursive: true, force: true });

@@ -4,13 +4,12 @@
  * proven from inside the guest (docker exec) and from a runc peer on that network. Needs root,
  * docker.io, QEMU, the guest (with PCIe hotplug) and the shim.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDockerd, type Dockerd } from '../support/dockerd.js';
-import { importBusyboxImage } from '../support/images.js';
+import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { leftovers } from '../support/leftovers.js';
 
 const IMAGE = 'vmrt-test-busybox';
@@ -71,17 +70,8 @@ const nic = (e: Endpoint) => `${e.MacAddress} ${e.IPAddress}/${e.IPPrefixLen}`;
 /** busybox 1.35's `wget -T` crashes (with runc too): a timeout bounds it instead. */
 const fetch = (container: string, url: string) => d.docker(['exec', container, 'timeout', '5', 'wget', '-qO-', url]);
 
-before(async () => {
-  d = await startDockerd();
-  importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
-});
-
-after(async () => {
-  if (!d) return;
-  const containers = d.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (containers.length) d.docker(['rm', '-f', ...containers]);
+dockerdForFile(IMAGE, (daemon) => { d = daemon; }, () => {
   for (const name of networks) d.docker(['network', 'rm', name]);
-  await d.stop();
 });
 
 test('feature network-connect: docker network connect hot-plugs a NIC with Docker\'s MAC and address, disconnect unplugs it', async () => {

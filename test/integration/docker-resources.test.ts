@@ -4,13 +4,13 @@
  * --pids-limit, --ulimit, --read-only, and block I/O limits on the host cgroup.
  * Needs root, docker.io, QEMU, the guest and shim.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDockerd, type Dockerd } from '../support/dockerd.js';
-import { importBusyboxImage, REPO } from '../support/images.js';
+import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
+import { REPO } from '../support/images.js';
 import { processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { memoryMiBFor } from '../../runtime/src/vm.js';
@@ -22,17 +22,7 @@ const MiB = 1024 * 1024;
 let d: Dockerd;
 let limited: string | undefined;
 
-before(async () => {
-  d = await startDockerd();
-  importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
-});
-
-after(async () => {
-  if (!d) return;
-  const ids = d.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (ids.length) d.docker(['rm', '-f', ...ids]);
-  await d.stop();
-});
+dockerdForFile(IMAGE, (daemon) => { d = daemon; });
 
 /** One VM with every limit these tests look at from inside (each boot costs seconds under TCG). */
 function limitedContainer(): string {

@@ -2,13 +2,13 @@
  * vmrt as a Docker runtime: a private dockerd (started here) runs busybox containers with
  * `--runtime vmrt`, each in its own QEMU VM. Needs root, docker.io, QEMU, the guest and shim.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
-import { startDockerd, type Dockerd } from '../support/dockerd.js';
+import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
@@ -51,17 +51,7 @@ function openObjects(pid: number): Set<string> {
   return objects;
 }
 
-before(async () => {
-  d = await startDockerd();
-  importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
-});
-
-after(async () => {
-  if (!d) return;
-  const ids = d.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (ids.length) d.docker(['rm', '-f', ...ids]);
-  await d.stop();
-});
+dockerdForFile(IMAGE, (daemon) => { d = daemon; });
 
 test('docker run --runtime vmrt prints the guest kernel, not the host\'s', () => {
   const r = run([IMAGE, 'uname', '-r']);
@@ -338,8 +328,7 @@ test('feature swarm: a swarm service runs in a VM when vmrt is the daemon\'s def
     swarm.dockerOk(['service', 'rm', 'in-vm']);
     swarm.dockerOk(['swarm', 'leave', '--force']);
   } finally {
-    const ids = swarm.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-    if (ids.length) swarm.docker(['rm', '-f', ...ids]);
+    swarm.removeAllContainers();
     await swarm.stop();
     // Swarm makes this bridge on the host and leaves it behind.
     if (!hadGwbridge) spawnSync('ip', ['link', 'del', 'docker_gwbridge'], { stdio: 'ignore' });

@@ -3,12 +3,12 @@
  * host's `ps` on the pids the runtime returns: those are the VM's host processes. The guest's
  * processes are listed by `vmrt ps`, from the agent.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startDockerd, type Dockerd } from '../support/dockerd.js';
-import { importBusyboxImage, REPO } from '../support/images.js';
+import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
+import { REPO } from '../support/images.js';
 import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
@@ -18,17 +18,7 @@ function vmrtPs(id: string, format = 'table') {
   return spawnSync(join(REPO, 'runtime', 'bin', 'vmrt'), ['--root', d.runtimeRoot, 'ps', '--format', format, id], { encoding: 'utf8' });
 }
 
-before(async () => {
-  d = await startDockerd();
-  importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
-});
-
-after(async () => {
-  if (!d) return;
-  const ids = d.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (ids.length) d.docker(['rm', '-f', ...ids]);
-  await d.stop();
-});
+dockerdForFile(IMAGE, (daemon) => { d = daemon; });
 
 test('feature top: docker top lists the VM\'s host processes; vmrt ps lists the container\'s processes in the guest', async () => {
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sh', '-c', 'sleep 1001 & exec sleep 1002']).trim();

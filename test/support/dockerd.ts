@@ -7,7 +7,8 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
-import { REPO } from './images.js';
+import { before, after } from 'node:test';
+import { importBusyboxImage, REPO } from './images.js';
 
 export interface DockerResult {
   status: number;
@@ -27,6 +28,8 @@ export interface Dockerd {
   dockerOk(args: string[], input?: Buffer): string;
   /** Starts a docker CLI process (for tests that talk to it while it runs). */
   spawnDocker(args: string[]): ChildProcess;
+  /** Removes every container (first, before stop: a daemon stopping with VMs running leaves QEMU to its shims). */
+  removeAllContainers(): void;
   stop(): Promise<void>;
 }
 
@@ -108,6 +111,30 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
   return {
     dir, socket, execRoot, runtimeRoot: join(execRoot, 'runtime-runc', 'moby'), docker, dockerOk,
     spawnDocker: (args) => spawn('docker', args, { env, stdio: 'pipe' }),
+    removeAllContainers: () => {
+      const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) docker(['rm', '-f', ...ids]);
+    },
     stop,
   };
+}
+
+/**
+ * The private dockerd of one test file: started before its tests with the busybox image `image`
+ * imported (`started` receives it), emptied and stopped after them (`cleanup` runs in between).
+ */
+export function dockerdForFile(image: string, started: (d: Dockerd) => void, cleanup?: (d: Dockerd) => void): void {
+  let daemon: Dockerd | undefined;
+  before(async () => {
+    const d = await startDockerd();
+    daemon = d;
+    importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, image);
+    started(d);
+  });
+  after(async () => {
+    if (!daemon) return;
+    daemon.removeAllContainers();
+    cleanup?.(daemon);
+    await daemon.stop();
+  });
 }
