@@ -5,7 +5,7 @@
  * `include` are followed, and options found in another file carry that file's path.
  */
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { isMap, isScalar, isSeq, stringify, type Document, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, stringify, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import type {
   ContainerRequest, FileProblem, FrontEnd, FrontEndContext, FrontEndResult, OptionAssignment, OptionEditor,
   OptionName, OptionValues, Range, RequestedOption, SourceFile, TextEdit,
@@ -141,23 +141,17 @@ class ComposeProject {
 
   /** Interpolates every string scalar that is a value; a missing required variable is a problem at that scalar. */
   private interpolateAll(file: ComposeFile, doc: Document): void {
-    const walk = (node: unknown): void => {
-      // Scalars first: most nodes are.
-      if (!isScalar(node)) {
-        if (isMap(node)) for (const pair of node.items) walk(pair.value);
-        else if (isSeq(node)) for (const item of node.items) walk(item);
-        return;
-      }
-      if (typeof node.value !== 'string' || !node.value.includes('$')) return;
+    const scalars: Scalar[] = [];
+    interpolable(doc.contents, scalars);
+    for (const node of scalars) {
       try {
-        file.values.set(node, interpolate(node.value, file.lookup));
+        file.values.set(node, interpolate(node.value as string, file.lookup));
       } catch (error) {
         if (!(error instanceof InterpolationError)) throw error;
         file.values.set(node, '');
         this.problem(file, file.yaml.nodeRange(node), error.message);
       }
-    };
-    walk(doc.contents);
+    }
   }
 
   problem(file: ComposeFile, range: Range, message: string): void {
@@ -269,6 +263,29 @@ class ComposeProject {
     }
     return [...inherited.filter((o) => !overridden.has(o.identity) && !replaced.has(o.topKey)), ...local];
   }
+}
+
+/**
+ * The string scalars with a `$` below each collection, values only, in document order. A
+ * node's subtree never changes, and the language server's incremental parse reuses the
+ * nodes of unchanged services: their lists are not searched again.
+ */
+const interpolableBelow = new WeakMap<YAMLMap | YAMLSeq, Scalar[]>();
+
+function interpolable(node: unknown, out: Scalar[]): void {
+  if (isScalar(node)) {
+    if (typeof node.value === 'string' && node.value.includes('$')) out.push(node);
+    return;
+  }
+  if (!isMap(node) && !isSeq(node)) return;
+  let below = interpolableBelow.get(node);
+  if (!below) {
+    below = [];
+    const map = isMap(node);
+    for (const item of node.items as unknown[]) interpolable(map ? (item as Pair).value : item, below);
+    interpolableBelow.set(node, below);
+  }
+  for (const scalar of below) out.push(scalar);
 }
 
 /** Reads the options of one service (without `extends`). */
