@@ -108,6 +108,14 @@ int network_present(const char *json_text);
  * slot ("slot") of each one's NIC. */
 int network_remove(const char *json_text, char *err, size_t errlen);
 
+/* dns.c: the relay of queries to 127.0.0.11:53 (Docker's embedded DNS) over
+ * the agent port. dns_open returns the UDP socket or -1; dns_read turns the
+ * queries waiting on it into DNS frames in `out`; dns_answer sends the
+ * answer of a DNS frame from the host to the query's client. */
+int dns_open(void);
+void dns_read(int fd, struct vmrt_buf *out);
+void dns_answer(int fd, const struct vmrt_frame *f);
+
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);
 /* Calls visit for every process in the pid namespace of init_pid. */

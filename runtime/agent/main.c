@@ -36,6 +36,7 @@ static struct {
     int sigfd;
     int inotify; /* the containers' memory.events, for OOM kills */
     int own_pidns;
+    int dns;
     struct proc *procs;
     struct container *containers;
     char kernel[65];
@@ -780,6 +781,9 @@ static void handle_frame(const struct vmrt_frame *f)
         }
         break;
     }
+    case VMRT_DNS:
+        dns_answer(A.dns, f);
+        break;
     default:
         respond_error(f->stream, "frame type %s is not sent to the agent", vmrt_type_name(f->type));
     }
@@ -844,8 +848,8 @@ static void event_loop(void)
     for (;;) {
         size_t nprocs = 0;
         for (struct proc *p = A.procs; p; p = p->next) nprocs++;
-        if (cap < 3 + nprocs * 4) {
-            cap = 3 + nprocs * 4 + 16;
+        if (cap < 4 + nprocs * 4) {
+            cap = 4 + nprocs * 4 + 16;
             pfds = realloc(pfds, cap * sizeof *pfds);
             map = realloc(map, cap * sizeof *map);
         }
@@ -854,6 +858,7 @@ static void event_loop(void)
         pfds[n++] = (struct pollfd){ A.connected ? A.port : -1,
                                      (short)(POLLIN | (vmrt_buf_pending_len(&A.out) ? POLLOUT : 0)), 0 };
         pfds[n++] = (struct pollfd){ A.inotify, POLLIN, 0 };
+        pfds[n++] = (struct pollfd){ A.connected ? A.dns : -1, POLLIN, 0 };
         int room = vmrt_buf_pending_len(&A.out) < OUT_HIGH_WATER;
         for (struct proc *p = A.procs; p; p = p->next) {
             if (room && p->out_fd >= 0 && p->phase != PROC_FAILED) {
@@ -877,7 +882,7 @@ static void event_loop(void)
             log_msg("poll: %s", strerror(errno));
         }
         /* Process fds first: reaping (below) may free procs. */
-        for (size_t i = 3; i < n; i++) {
+        for (size_t i = 4; i < n; i++) {
             if (!pfds[i].revents) continue;
             struct proc *p = map[i].p;
             switch (map[i].role) {
@@ -902,6 +907,9 @@ static void event_loop(void)
         }
         if (pfds[2].revents & POLLIN) {
             read_inotify();
+        }
+        if (pfds[3].revents & POLLIN) {
+            dns_read(A.dns, &A.out);
         }
         if (pfds[0].revents & POLLIN) {
             reap_children();
@@ -933,6 +941,7 @@ int main(void)
     A.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     A.own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     A.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    A.dns = dns_open();
     struct utsname u;
     uname(&u);
     snprintf(A.kernel, sizeof A.kernel, "%s", u.release);

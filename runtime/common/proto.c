@@ -18,6 +18,7 @@ int vmrt_type_known(uint8_t type)
     case VMRT_RESIZE:
     case VMRT_SIGNAL:
     case VMRT_EVENT:
+    case VMRT_DNS:
         return 1;
     default:
         return 0;
@@ -54,6 +55,7 @@ const char *vmrt_type_name(uint8_t type)
     case VMRT_RESIZE: return "RESIZE";
     case VMRT_SIGNAL: return "SIGNAL";
     case VMRT_EVENT: return "EVENT";
+    case VMRT_DNS: return "DNS";
     default: return "UNKNOWN";
     }
 }

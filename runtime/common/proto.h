@@ -33,6 +33,7 @@ enum vmrt_frame_type {
     VMRT_RESIZE = 0x15,
     VMRT_SIGNAL = 0x16,
     VMRT_EVENT = 0x20,
+    VMRT_DNS = 0x21,
 };
 
 /* 1 for the types that exist in version 1. */

@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "conn.h"
 #include "console.h"
+#include "dns.h"
 #include "log.h"
 #include "mux.h"
 #include "netwatch.h"
@@ -58,6 +59,7 @@ struct shim {
     int have_mux;
     struct netwatch net; /* init with --network-sync only */
     int home_netns;      /* the netns before --netns, for the network sync */
+    struct dns_relay dns; /* init only: queries of the guest to Docker's DNS */
 };
 
 static void usage(void)
@@ -473,7 +475,9 @@ static void read_up(struct shim *s)
         if (rc == VMRT_FRAME_FATAL) {
             peer_lost(s, why);
         }
-        if (f.stream == OWN_STREAM) {
+        if (f.type == VMRT_DNS) {
+            if (s->have_mux) dns_relay_query(&s->dns, &f);
+        } else if (f.stream == OWN_STREAM) {
             relay_output(&s->proc, &f);
         } else if (f.type == VMRT_EVENT) {
             if (s->have_mux) host_event(s, &f); /* exec shims have no use for events */
@@ -498,7 +502,7 @@ static void read_up(struct shim *s)
     }
 }
 
-enum source { SRC_SIGNALS, SRC_UP, SRC_STDIN, SRC_STDOUT, SRC_STDERR, SRC_LISTEN, SRC_CLIENT, SRC_NETLINK, SRC_SYNC };
+enum source { SRC_SIGNALS, SRC_UP, SRC_STDIN, SRC_STDOUT, SRC_STDERR, SRC_LISTEN, SRC_CLIENT, SRC_NETLINK, SRC_SYNC, SRC_DNS };
 
 struct pollset {
     struct pollfd *fds;
@@ -549,6 +553,8 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     if (!s->proc.exited) {
         pollset_add(ps, s->net.fd, POLLIN, SRC_NETLINK, NULL);
         pollset_add(ps, s->net.child_fd, POLLIN, SRC_SYNC, NULL);
+        dns_relay_expire(&s->dns);
+        for (int i = 0; i < s->dns.n; i++) pollset_add(ps, s->dns.q[i].fd, POLLIN, SRC_DNS, NULL);
     }
     if (!s->have_mux) {
         return;
@@ -609,6 +615,9 @@ static void dispatch(struct shim *s, struct pollset *ps)
             break;
         case SRC_SYNC:
             break; /* reaped by netwatch_tick */
+        case SRC_DNS:
+            dns_relay_answer(&s->dns, ps->fds[i].fd, &s->up);
+            break;
         }
     }
     if (s->have_mux) {

@@ -96,6 +96,10 @@ test('feature network-connect: docker network connect hot-plugs a NIC with Docke
     assert.deepEqual([web.status, web.stdout], [0, 'hello-b\n'], web.stderr);
     const back = d.docker(['exec', 'peerb', 'ping', '-c', '1', '-W', '5', b.IPAddress]);
     assert.equal(back.status, 0, back.stdout);
+    // By name: Docker's embedded DNS (127.0.0.11 in the netns) answers through the agent's relay.
+    const byName = d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '5', 'peerb']);
+    assert.match(byName.stdout, new RegExp(`^PING peerb \\(${peer.replace(/\./g, '\\.')}\\)`), byName.stderr);
+    assert.equal(byName.status, 0, byName.stdout);
     // The first network still works beside it.
     assert.equal(d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '5', a.Gateway]).status, 0);
     // The state records the hot-plugged NIC (the port it sits in, its tap).
@@ -130,8 +134,8 @@ test('feature network-connect: a vmrt peer on the connected network is reached b
   d.dockerOk(['network', 'connect', 'netc', 'c2']);
   const c = endpoint('c2', 'netc');
   await waitFor('the NIC of netc in c2', () => (guestInterfaces('c2').includes(nic(c)) ? true : undefined), 20000, () => shimLog(id));
-  const ping = d.docker(['exec', 'c2', 'ping', '-c', '1', '-W', '5', peer]);
-  assert.equal(ping.status, 0, ping.stdout);
+  const ping = d.docker(['exec', 'c2', 'ping', '-c', '1', '-W', '5', 'vmpeer']);
+  assert.deepEqual([ping.status, ping.stdout.split('\n')[0]], [0, `PING vmpeer (${peer}): 56 data bytes`], ping.stderr);
   const back = d.docker(['exec', 'vmpeer', 'ping', '-c', '1', '-W', '5', c.IPAddress]);
   assert.equal(back.status, 0, back.stdout);
   // The network it started with can go too: its NIC is as unpluggable as the later one.

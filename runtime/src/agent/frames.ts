@@ -24,6 +24,7 @@ export const FrameType = {
   RESIZE: 0x15,
   SIGNAL: 0x16,
   EVENT: 0x20,
+  DNS: 0x21,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
