@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { VmActions } from './vm-actions.js';
 import { VmContext } from './vm-context.js';
 import { VmDebugProvider } from './vm-debug.js';
+import { registerWithContainerTools } from './container-tools.js';
 import { VmExplorer, type VmContainer } from './vm-explorer.js';
 import { VmLauncher } from './vm-launch.js';
 
@@ -32,6 +33,7 @@ export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeAp
     vscode.debug.registerDebugConfigurationProvider('vmrt', debug),
     vscode.debug.registerDebugAdapterDescriptorFactory('vmrt', debug),
   );
+  void registerWithContainerTools().then((registrations) => context.subscriptions.push(...registrations));
   return {
     containers: () => explorer.list(),
     logText: (id) => actions.logs.get(id)?.text,

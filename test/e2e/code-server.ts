@@ -50,7 +50,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Installs the packaged extension into a fresh profile and starts code-server on a free port. */
-export async function startCodeServer(settings: Record<string, unknown> = {}): Promise<CodeServer> {
+/** `extraVsix`: more extensions to install beside vmrt's (e.g. a stand-in for one vmrt talks to). */
+export async function startCodeServer(settings: Record<string, unknown> = {}, extraVsix: string[] = []): Promise<CodeServer> {
   requirePrerequisites();
   const home = mkdtempSync(join(tmpdir(), 'vmrt-e2e-'));
   const userData = join(home, 'user-data');
@@ -74,8 +75,10 @@ export async function startCodeServer(settings: Record<string, unknown> = {}): P
   writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
   const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
-  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { env, encoding: 'utf8', timeout: 120_000 });
-  if (install.status !== 0) throw new Error(`code-server --install-extension failed (${install.status}): ${install.stderr}${install.stdout}`);
+  for (const vsix of [VSIX, ...extraVsix]) {
+    const install = spawnSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+    if (install.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (${install.status}): ${install.stderr}${install.stdout}`);
+  }
   const installed = readdirSync(extensions).find((name) => name.startsWith('vmrt.vmrt-'));
   if (!installed) throw new Error(`vmrt.vsix did not install into ${extensions}: ${readdirSync(extensions).join(', ')}`);
 

@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage } from '../support/images.js';
 import { openBrowser, ROOT, startCodeServer, testRunUrl } from './code-server.js';
+import { packContainerToolsStandIn } from './container-tools-stand-in.js';
 import { importGdbserverImage, importNodeImage, importPythonImage } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
@@ -68,7 +69,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     server = await startCodeServer({
       'vmrt.docker.host': `unix://${d.socket}`,
       'vmrt.runtime.path': join(ROOT, 'runtime', 'bin', 'vmrt'),
-    });
+    }, [packContainerToolsStandIn(work)]);
     const answers = join(server.workspace, '.vmrt-e2e');
     mkdirSync(answers, { recursive: true });
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });

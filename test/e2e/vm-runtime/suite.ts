@@ -11,6 +11,8 @@ import * as vscode from 'vscode';
 import type { VmRuntimeApi } from '../../../client/src/vm-runtime.js';
 import type { VmContainer } from '../../../client/src/vm-explorer.js';
 import { execText } from '../../../client/src/vm-exec.js';
+import { execa } from 'execa';
+import { NoShell } from '@microsoft/vscode-processutils';
 
 interface Expected {
   socket: string;
@@ -255,6 +257,23 @@ const cases: [string, () => Promise<void>][] = [
     const info = await docker.getContainer(id).inspect();
     assert.deepEqual([info.Config.Image, info.HostConfig.Runtime], [expected().busyboxImage, 'vmrt']);
     await until('the service\'s output from the VM', async () => (await docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8').includes(`compose in a VM: ${expected().kernel}`));
+    await docker.getContainer(id).remove({ force: true });
+  }],
+  ['with Container Tools installed, vmrt registers a Docker client whose containers run in VMs', async () => {
+    const tools = vscode.extensions.getExtension<{ clients: { id: string; displayName: string; runContainer(o: object): Promise<{ command: string; args: unknown[]; parse(output: string, strict: boolean): Promise<string | undefined> }> }[] }>('ms-azuretools.vscode-containers');
+    assert.ok(tools, 'the Container Tools stand-in is installed');
+    const client = await until('vmrt\'s client among the registered ones', () => tools.exports?.clients.find((c) => c.id === 'org.vmrt.docker'));
+    assert.equal(client.displayName, 'Docker + vmrt');
+    // What Container Tools runs for "Run": the client's command line, run here against the test's dockerd.
+    const run = await client.runContainer({ imageRef: expected().busyboxImage, detached: true, command: ['sh', '-c', 'uname -r; sleep 1000'] });
+    // The shell quoting Container Tools applies when it runs a command without a shell.
+    const args = new NoShell().quote(run.args as Parameters<NoShell['quote']>[0]);
+    assert.deepEqual(args.slice(0, 4), ['container', 'run', '--runtime', 'vmrt']);
+    const { stdout: output } = await execa(run.command, args, { env: { DOCKER_HOST: `unix://${expected().socket}` } });
+    const id = await run.parse(output, true);
+    assert.ok(id, `the client parsed a container id from: ${output}`);
+    assert.equal((await docker.getContainer(id).inspect()).HostConfig.Runtime, 'vmrt');
+    await until('the guest kernel in the logs', async () => (await docker.getContainer(id).logs({ stdout: true, stderr: true })).toString('utf8').includes(expected().kernel));
     await docker.getContainer(id).remove({ force: true });
   }],
   ['a vmrt Node debug session stops at a breakpoint in the VM and shows a local variable', () => debugInVm({
