@@ -109,9 +109,11 @@ int network_present(const char *json_text);
 int network_remove(const char *json_text, char *err, size_t errlen);
 
 /* dns.c: the relay of queries to 127.0.0.11:53 (Docker's embedded DNS) over
- * the agent port. dns_open returns the UDP socket or -1; dns_read turns the
- * queries waiting on it into DNS frames in `out`; dns_answer sends the
- * answer of a DNS frame from the host to the query's client. */
+ * the agent port. dns_wanted: the spec's /etc/resolv.conf names 127.0.0.11;
+ * dns_open returns the UDP socket or -1; dns_read turns the queries waiting
+ * on it into DNS frames in `out`; dns_answer sends the answer of a DNS frame
+ * from the host to the query's client. */
+int dns_wanted(const struct json_doc *d, int spec);
 int dns_open(void);
 void dns_read(int fd, struct vmrt_buf *out);
 void dns_answer(int fd, const struct vmrt_frame *f);

@@ -8,7 +8,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,11 +24,33 @@ static struct {
 } pending[PENDING];
 static uint32_t last_id;
 
+/* Only then: while the relay holds 127.0.0.11:53, a container process cannot
+ * bind UDP port 53 on every address (a DNS server would bind its own). */
+int dns_wanted(const struct json_doc *d, int spec)
+{
+    int mounts = json_get(d, spec, "mounts");
+    int wanted = 0;
+    for (int m = json_first(d, mounts); m >= 0 && !wanted; m = json_next(d, mounts, m)) {
+        if (!json_str_eq(d, json_get(d, m, "destination"), "/etc/resolv.conf")) continue;
+        char *source = json_get_strdup(d, m, "source", "");
+        char text[4096] = "";
+        int fd = open(source, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, text, sizeof text - 1);
+            text[n > 0 ? n : 0] = '\0';
+            close(fd);
+        }
+        wanted = strstr(text, "nameserver 127.0.0.11") != NULL;
+        free(source);
+    }
+    return wanted;
+}
+
 int dns_open(void)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    /* lo is not up yet at boot: bind the address before it exists. */
+    /* lo may not be up yet: bind the address before it exists. */
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(53) };
     inet_pton(AF_INET, "127.0.0.11", &addr.sin_addr);
     if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0 ||

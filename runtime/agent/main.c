@@ -614,6 +614,7 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
         } else if (!configure_network(stream, d, spec)) {
             /* answered */
         } else {
+            if (A.dns < 0 && dns_wanted(d, spec)) A.dns = dns_open();
             c = calloc(1, sizeof *c);
             c->id = strdup(id);
             int seccomp = json_get(d, json_get(d, spec, "linux"), "seccomp");
@@ -941,7 +942,7 @@ int main(void)
     A.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     A.own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     A.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    A.dns = dns_open();
+    A.dns = -1;
     struct utsname u;
     uname(&u);
     snprintf(A.kernel, sizeof A.kernel, "%s", u.release);
