@@ -13,6 +13,7 @@ APT_PACKAGES=(
   gcc libc6-dev make musl-tools  # the static agent and shim (musl: 10x smaller binaries)
   docker.io         # dockerd + containerd for the Docker integration tests
   iproute2 util-linux procps  # netns, nsenter, process checks
+  criu tar gzip     # docker checkpoint: the guest runs the host's copies (shared into the VM for the operation)
   chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser
   python3-debugpy   # the editor test debugs Python in a VM (an image made from the host's python3)
   docker-compose    # "Run Compose Service in VM" (Debian 12 has no docker compose plugin)

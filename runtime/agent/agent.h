@@ -118,6 +118,16 @@ int dns_open(void);
 void dns_read(int fd, struct vmrt_buf *out);
 void dns_answer(int fd, const struct vmrt_frame *f);
 
+/* checkpoint.c: CRIU from the host's copy shared into the VM (PROTOCOL.md).
+ * A `checkpoint` request (criu, images, work, leaveRunning, criuArgs) dumps
+ * the process tree of init_pid. A create whose spec carries the annotation
+ * below restores instead: the restored init gets the pipe ends stdio[0..2]
+ * and becomes the agent's child; returns its pid, or -1 with err set. */
+#define RESTORE_ANNOTATION "org.vmrt.restore"
+int checkpoint_dump(pid_t init_pid, const struct json_doc *d, char *err, size_t errlen);
+pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, const char *restore_json,
+                         const int stdio[3], char *err, size_t errlen);
+
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);
 /* Calls visit for every process in the pid namespace of init_pid. */

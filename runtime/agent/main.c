@@ -434,12 +434,8 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
 /* Forks a container init (is_init: tok is the spec) or an exec process
  * (tok is the process) in container c. The answer follows when the child
  * reports. */
-static void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int tok, int is_init)
+static struct proc *new_proc(uint32_t stream, struct container *c, int is_init, int terminal)
 {
-    int process = is_init ? json_get(d, tok, "process") : tok;
-    int terminal = json_bool_value(d, json_get(d, process, "terminal"), 0);
-    int child_fds[3] = { -1, -1, -1 };
-    int sync[2] = { -1, -1 }, start[2] = { -1, -1 };
     struct proc *p = calloc(1, sizeof *p);
     p->stream = stream;
     p->container = c;
@@ -447,20 +443,45 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     p->terminal = terminal;
     p->in_fd = p->out_fd = p->err_fd = p->sync_fd = -1;
     p->phase = PROC_SETUP;
+    return p;
+}
 
-    if (!terminal) {
-        int pin[2], pout[2], perr[2];
-        if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
-            respond_error(stream, "pipe: %s", strerror(errno));
-            free(p);
-            return;
-        }
-        child_fds[0] = pin[0];
-        child_fds[1] = pout[1];
-        child_fds[2] = perr[1];
-        p->in_fd = pin[1];
-        p->out_fd = pout[0];
-        p->err_fd = perr[0];
+/* Stdio pipes: the agent's ends in p, the process's in child_fds. */
+static int open_stdio_pipes(struct proc *p, int child_fds[3])
+{
+    int pin[2], pout[2], perr[2];
+    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
+        return -1;
+    }
+    child_fds[0] = pin[0];
+    child_fds[1] = pout[1];
+    child_fds[2] = perr[1];
+    p->in_fd = pin[1];
+    p->out_fd = pout[0];
+    p->err_fd = perr[0];
+    return 0;
+}
+
+static void set_stdio_nonblocking(struct proc *p)
+{
+    int fds[3] = { p->in_fd, p->out_fd, p->err_fd };
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0) fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+}
+
+static void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int tok, int is_init)
+{
+    int process = is_init ? json_get(d, tok, "process") : tok;
+    int terminal = json_bool_value(d, json_get(d, process, "terminal"), 0);
+    int child_fds[3] = { -1, -1, -1 };
+    int sync[2] = { -1, -1 }, start[2] = { -1, -1 };
+    struct proc *p = new_proc(stream, c, is_init, terminal);
+
+    if (!terminal && open_stdio_pipes(p, child_fds) != 0) {
+        respond_error(stream, "pipe: %s", strerror(errno));
+        free(p);
+        return;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 ||
         (is_init && pipe2(start, O_CLOEXEC) != 0)) {
@@ -515,10 +536,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     for (int i = 0; i < 3; i++) {
         if (child_fds[i] >= 0) close(child_fds[i]);
     }
-    int fds[3] = { p->in_fd, p->out_fd, p->err_fd };
-    for (int i = 0; i < 3; i++) {
-        if (fds[i] >= 0) fcntl(fds[i], F_SETFL, O_NONBLOCK);
-    }
+    set_stdio_nonblocking(p);
     p->next = A.procs;
     A.procs = p;
     return;
@@ -549,6 +567,67 @@ static const char *status_name(enum container_status s)
     case CONTAINER_CREATED: return "created";
     case CONTAINER_RUNNING: return "running";
     default: return "stopped";
+    }
+}
+
+/* A create whose spec carries RESTORE_ANNOTATION: CRIU brings back the
+ * checkpointed processes, running, with new stdio pipes on `stream`. */
+static void restore(uint32_t stream, struct container *c, const struct json_doc *d, int spec,
+                    const char *restore_json)
+{
+    char err[2048];
+    int child_fds[3] = { -1, -1, -1 };
+    struct proc *p = new_proc(stream, c, 1, 0);
+    if (open_stdio_pipes(p, child_fds) != 0) {
+        respond_error(stream, "pipe: %s", strerror(errno));
+        free(p);
+        return;
+    }
+    pid_t pid = checkpoint_restore(c->id, d, spec, restore_json, child_fds, err, sizeof err);
+    for (int i = 0; i < 3; i++) close(child_fds[i]);
+    if (pid < 0) {
+        respond_error(stream, "restore: %s", err);
+        free_proc(p);
+        return;
+    }
+    p->pid = c->pid = pid;
+    c->status = CONTAINER_RUNNING;
+    set_stdio_nonblocking(p);
+    p->next = A.procs;
+    A.procs = p;
+    report_setup(p, NULL);
+}
+
+/* Dumps the container's processes (they end unless leaveRunning). Refuses
+ * what the restore could not reconnect: a terminal, exec'd processes. */
+static void checkpoint(uint32_t stream, struct container *c, const struct json_doc *d)
+{
+    struct proc *init = proc_by_pid(c->pid);
+    char err[2048];
+    if (c->status != CONTAINER_RUNNING || !init) {
+        respond_error(stream, "container \"%s\" is %s, not running", c->id, status_name(c->status));
+        return;
+    }
+    if (init->terminal) {
+        respond_error(stream, "container \"%s\" has a terminal: vmrt checkpoints only containers whose stdio are pipes", c->id);
+        return;
+    }
+    for (struct proc *p = A.procs; p; p = p->next) {
+        if (p->container == c && !p->is_init && p->phase != PROC_FAILED) {
+            respond_error(stream, "container \"%s\" runs an exec'd process (pid %d): checkpoint it when only its init's process tree runs", c->id, (int)p->pid);
+            return;
+        }
+    }
+    /* What was written so far goes to the current logs, not into the images. */
+    while (init->out_fd >= 0 && pump_output(init, &init->out_fd, VMRT_STDOUT) > 0) {
+    }
+    while (init->err_fd >= 0 && pump_output(init, &init->err_fd, VMRT_STDERR) > 0) {
+    }
+    flush_out();
+    if (checkpoint_dump(c->pid, d, err, sizeof err) != 0) {
+        respond_error(stream, "%s", err);
+    } else {
+        respond_ok(stream);
     }
 }
 
@@ -597,7 +676,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
     struct container *c = id ? container_by_id(id) : NULL;
     int needs_container = json_str_eq(d, op, "start") || json_str_eq(d, op, "exec") ||
                           json_str_eq(d, op, "signal") || json_str_eq(d, op, "ps") ||
-                          json_str_eq(d, op, "update") || json_str_eq(d, op, "stats");
+                          json_str_eq(d, op, "update") || json_str_eq(d, op, "stats") ||
+                          json_str_eq(d, op, "checkpoint");
 
     if (needs_container && !c) {
         respond_error(stream, "container \"%s\" does not exist", id ? id : "");
@@ -626,7 +706,13 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             c->status = CONTAINER_CREATED;
             c->next = A.containers;
             A.containers = c;
-            spawn(stream, c, d, spec, 1);
+            char *restore_json = json_get_strdup(d, json_get(d, spec, "annotations"), RESTORE_ANNOTATION, NULL);
+            if (restore_json) {
+                restore(stream, c, d, spec, restore_json);
+            } else {
+                spawn(stream, c, d, spec, 1);
+            }
+            free(restore_json);
             if (c->pid == 0) {
                 c->status = CONTAINER_STOPPED; /* spawn failed and answered */
             }
@@ -671,6 +757,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
             }
             respond_ok(stream);
         }
+    } else if (json_str_eq(d, op, "checkpoint")) {
+        checkpoint(stream, c, d);
     } else if (json_str_eq(d, op, "update")) {
         int resources = json_get(d, 0, "resources");
         char err[512];

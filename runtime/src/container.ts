@@ -11,6 +11,7 @@ import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } f
 import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
+import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
 import { NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
@@ -32,6 +33,8 @@ export interface CreateOptions {
   logger: Logger;
   /** QEMU arguments of devices passed through (vfio.ts). */
   deviceArgs?: string[];
+  /** `restore`: the guest restores this checkpoint instead of starting a new process. */
+  restore?: CheckpointFolders;
 }
 
 export interface Created {
@@ -236,6 +239,12 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       writeState(root, state);
       wireNetwork(state.netns.path, network);
       guestConfig.annotations = { ...guestConfig.annotations, [NETWORK_ANNOTATION]: JSON.stringify(network) };
+    }
+    if (opts.restore) {
+      const { criuArgs } = opts.restore;
+      const guest = shareCheckpoint(dir, sharedDir, opts.restore, state.mounts);
+      writeState(root, state);
+      guestConfig.annotations = { ...guestConfig.annotations, [RESTORE_ANNOTATION]: JSON.stringify({ ...guest, criuArgs }) };
     }
     writeFileSync(specFile, JSON.stringify(guestConfig));
 

@@ -5,6 +5,7 @@
 import { parseArgs, flagBool, flagString, type FlagSpecs } from './args.js';
 import type { Command } from './command.js';
 import { check } from './commands/check.js';
+import { checkpoint } from './commands/checkpoint.js';
 import { create } from './commands/create.js';
 import { del } from './commands/delete.js';
 import { env } from './commands/env.js';
@@ -16,8 +17,8 @@ import { kill } from './commands/kill.js';
 import { list } from './commands/list.js';
 import { networkSync } from './commands/network-sync.js';
 import { pause } from './commands/pause.js';
+import { restore } from './commands/restore.js';
 import { resume } from './commands/resume.js';
-import { PENDING_COMMANDS } from './commands/pending.js';
 import { update } from './commands/update.js';
 import { ps } from './commands/ps.js';
 import { run } from './commands/run.js';
@@ -29,7 +30,7 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, networkSync, ...PENDING_COMMANDS];
+export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, networkSync, checkpoint, restore];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },
@@ -81,8 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return 0;
     }
-    // Pending commands take any flags: their error must be about the command, not a flag.
-    const args = PENDING_COMMANDS.includes(command) ? { flags: new Map(), positionals: rest } : parseArgs(rest, command.flags);
+    const args = parseArgs(rest, command.flags);
     logger.debug(`vmrt ${argv.join(' ')}`);
     const started = Date.now();
     const code = await command.run(args, { root: flagString(globals, 'root') ?? DEFAULT_ROOT, logger });

@@ -37,7 +37,7 @@ export interface SharedLayout {
   mounts: string[];
 }
 
-function bindInto(source: string, target: string, recursive: boolean, mounts: string[]): void {
+export function bindInto(source: string, target: string, recursive: boolean, mounts: string[]): void {
   let isDir: boolean;
   try {
     isDir = statSync(source).isDirectory();

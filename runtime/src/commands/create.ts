@@ -3,6 +3,7 @@ import { loadBundle } from '../bundle.js';
 import type { Command } from '../command.js';
 import { assertSupported } from '../config-check.js';
 import { createContainer } from '../container.js';
+import type { CheckpointFolders } from '../criu.js';
 import { vmrtNetnsPaths } from '../netns.js';
 import { validateId } from '../state.js';
 import { vfioArgs } from '../vfio.js';
@@ -20,7 +21,7 @@ export const CREATE_FLAGS: FlagSpecs = {
 };
 
 /** Validates, checks capabilities, and builds the container (VM booted, process not started). */
-export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: Parameters<Command['run']>[1], name: string) {
+export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: Parameters<Command['run']>[1], name: string, restore?: CheckpointFolders) {
   const [id] = expectPositionals(args, name, ['container-id']);
   validateId(id!);
   const bundle = loadBundle(flagString(args, 'bundle') ?? '.', true);
@@ -29,7 +30,7 @@ export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: P
   const accelerator = await chooseAccelerator();
   return createContainer({
     root: ctx.root, id: id!, bundle, accelerator, logger: ctx.logger, deviceArgs,
-    consoleSocket: flagString(args, 'console-socket'), pidFile: flagString(args, 'pid-file'),
+    consoleSocket: flagString(args, 'console-socket'), pidFile: flagString(args, 'pid-file'), restore,
   });
 }
 

@@ -1,0 +1,45 @@
+import { expectPositionals, flagBool } from '../args.js';
+import type { Command } from '../command.js';
+import { muxSocket, sharedDirOf } from '../container.js';
+import { CRIU_FLAGS, checkpointFolders, shareCheckpoint, unshareCheckpoint } from '../criu.js';
+import { RuntimeError, errorMessage } from '../errors.js';
+import { muxRequest } from '../mux.js';
+import { isAlive, sleep } from '../proc.js';
+import { containerDir, loadState, statusOf, writeState } from '../state.js';
+
+/** CRIU under TCG takes seconds for a small container; a large one takes longer. */
+const DUMP_TIMEOUT_MS = 600000;
+const STOP_TIMEOUT_MS = 30000;
+
+export const checkpoint: Command = {
+  name: 'checkpoint',
+  usage: 'checkpoint [--image-path P] [--work-path W] [--leave-running] <container-id>',
+  summary: "checkpoint the container's processes (CRIU in its VM); it stops unless --leave-running",
+  flags: { ...CRIU_FLAGS, 'leave-running': { kind: 'bool', help: 'leave the container running after the checkpoint' } },
+  async run(args, ctx) {
+    const [id] = expectPositionals(args, 'checkpoint', ['container-id']);
+    const state = loadState(ctx.root, id!);
+    const status = statusOf(state);
+    if (status !== 'running') throw new RuntimeError(`cannot checkpoint a container that is ${status}`);
+    const folders = checkpointFolders(args, false);
+    const leaveRunning = flagBool(args, 'leave-running');
+    const guest = shareCheckpoint(containerDir(ctx.root, id!), sharedDirOf(ctx.root, id!), folders, state.mounts);
+    writeState(ctx.root, state);
+    try {
+      await muxRequest(muxSocket(state.runDir), { op: 'checkpoint', id, ...guest, leaveRunning, criuArgs: folders.criuArgs }, DUMP_TIMEOUT_MS);
+    } catch (err) {
+      throw new RuntimeError(`checkpoint of "${id}": ${errorMessage(err)} (CRIU's log: ${folders.work}/dump.log)`);
+    } finally {
+      unshareCheckpoint(containerDir(ctx.root, id!), state.mounts);
+      writeState(ctx.root, state);
+    }
+    if (leaveRunning) return 0;
+    // As with runc, the command returns once the container has stopped (CRIU ended its processes).
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (isAlive(state.shim)) {
+      if (Date.now() > deadline) throw new RuntimeError(`checkpoint of "${id}" is written, but the container did not stop within ${STOP_TIMEOUT_MS / 1000} s`);
+      await sleep(20);
+    }
+    return 0;
+  },
+};
