@@ -83,7 +83,10 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   'security-opt': { status: 'differs', reason: 'seccomp profiles and no-new-privileges apply in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load' },
   gpu: { status: 'pending', reason: 'a GPU reaches a VM only through VFIO passthrough: vmrt plugs the PCI devices of /dev/vfio/<group> into the VM (and says so when the host has no such group), but --gpus itself is not translated and passthrough is not yet proven on a host with an IOMMU', workaround: 'pass the GPU with --device /dev/vfio/<group>' },
   blkio: { status: 'differs', reason: 'the limits apply on the host to QEMU, which does the container\'s disk I/O on its files; inside the VM the host\'s devices do not exist and the guest cgroup shows no I/O limits' },
-  checkpoint: { status: 'pending', reason: `a VM is checkpointed as a VM snapshot, not with CRIU; ${PENDING}` },
+  checkpoint: {
+    status: 'differs',
+    reason: 'a checkpoint holds the container\'s processes (CRIU inside its VM), not the whole VM: QEMU refuses VM snapshots while the VM\'s shared folder is mounted; a container with a terminal or with docker exec processes running cannot be checkpointed',
+  },
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },
   top: { status: 'differs', reason: 'docker top runs the host\'s ps on the pids the runtime gives it, so it lists the VM\'s host processes (QEMU, shims); the container\'s processes run in the guest kernel and `vmrt ps <id>` lists them', workaround: 'vmrt ps <container-id>, or docker exec <container> ps' },
   events: { status: 'ok', reason: 'the guest agent reports the container\'s cgroup stats and OOM kills; an OOM kill is also reproduced in the host cgroup, where Docker looks for it (docker inspect OOMKilled, docker events oom)' },
