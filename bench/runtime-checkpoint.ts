@@ -5,6 +5,7 @@
  *   and `docker start --checkpoint` (a new VM whose processes CRIU restores), medians of rounds.
  * - runc beside it when `docker checkpoint` works with runc on this host; otherwise its error.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
@@ -25,11 +26,18 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Milliseconds that `docker args` takes; throws with docker's error when it fails. */
+/** CRIU's last error line in the log that a failed runtime's message names (`path= <log>`). */
+function criuError(stderr: string): string {
+  const log = /path= ([^\s:]+)/.exec(stderr)?.[1];
+  if (!log || !existsSync(log)) return '';
+  return readFileSync(log, 'utf8').split('\n').filter((line) => line.includes('Error')).at(-1)?.trim() ?? '';
+}
+
+/** Milliseconds that `docker args` takes; throws with docker's (and CRIU's) error when it fails. */
 function timed(d: Dockerd, args: string[]): number {
   const started = process.hrtime.bigint();
   const r = d.docker(args);
-  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr.trim()}`);
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${criuError(r.stderr) || r.stderr.trim()}`);
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
