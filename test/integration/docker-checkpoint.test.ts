@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers } from '../support/leftovers.js';
+import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const COUNTER = ['sh', '-c', 'i=0; while :; do echo $i; i=$((i+1)); sleep 1; done'];
@@ -19,17 +20,6 @@ const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
 let d: Dockerd;
 let work: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 /** The numbers the counter printed so far (docker logs keep every run's output). */
 function counted(name: string): number[] {
@@ -40,7 +30,7 @@ async function countedAtLeast(name: string, count: number): Promise<number[]> {
   return waitFor(`${count} numbers from ${name}`, () => {
     const numbers = counted(name);
     return numbers.length >= count ? numbers : undefined;
-  });
+  }, 90000);
 }
 
 function running(name: string): boolean {
@@ -60,7 +50,7 @@ after(async () => {
 
 test('feature checkpoint: docker checkpoint create stops the container, docker start --checkpoint continues its counter from memory', async () => {
   const name = 'ckpt-counter';
-  d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', name, IMAGE, ...COUNTER]);
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', name, IMAGE, ...COUNTER]).trim();
   try {
     await countedAtLeast(name, 3);
     d.dockerOk(['checkpoint', 'create', name, 'cp1']);
@@ -75,6 +65,9 @@ test('feature checkpoint: docker checkpoint create stops the container, docker s
   } finally {
     d.docker(['rm', '-f', name]);
   }
+  // Nothing of either VM is left, the checkpoint shares included.
+  await waitFor(`nothing left of ${id}`, () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined))
+    .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
 });
 
 test('feature checkpoint: --leave-running keeps the container counting, and its checkpoint restores the count of that moment', async () => {
