@@ -44,6 +44,7 @@ before(async () => {
 });
 
 after(async () => {
+  d?.removeAllContainers();
   await d?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
