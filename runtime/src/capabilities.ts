@@ -26,8 +26,6 @@ export interface Capability {
   workaround?: string;
 }
 
-const PENDING = 'vmrt does not implement this yet; the option is ignored inside the VM.';
-
 export const CAPABILITIES: Record<FeatureId, Capability> = {
   'host-network': {
     status: 'unsupported',
