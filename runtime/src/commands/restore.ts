@@ -1,11 +1,8 @@
-import { flagBool } from '../args.js';
 import type { Command } from '../command.js';
-import { destroyContainer } from '../container.js';
 import { CRIU_FLAGS, checkpointFolders, unshareCheckpoint } from '../criu.js';
-import { errorMessage } from '../errors.js';
-import { containerDir, loadState, writeState } from '../state.js';
+import { containerDir, writeState } from '../state.js';
 import { CREATE_FLAGS, createFromArgs } from './create.js';
-import { forwardSignals, waitExit } from './run.js';
+import { runCreated } from './run.js';
 
 export const restore: Command = {
   name: 'restore',
@@ -19,24 +16,12 @@ export const restore: Command = {
   },
   async run(args, ctx) {
     const folders = checkpointFolders(args, true);
-    const { state, shim } = await createFromArgs(args, ctx, 'restore', folders);
-    const id = state.id;
-    try {
+    const created = await createFromArgs(args, ctx, 'restore', folders);
+    return runCreated(args, ctx, created, () => {
       // CRIU has read the images: the container no longer needs them in its VM.
-      unshareCheckpoint(containerDir(ctx.root, id), state.mounts);
-      state.started = true;
-      writeState(ctx.root, state);
-    } catch (err) {
-      await destroyContainer(ctx.root, loadState(ctx.root, id), ctx.logger).catch((e) => ctx.logger.warn(errorMessage(e)));
-      throw err;
-    }
-    if (flagBool(args, 'detach')) {
-      shim.unref();
-      return 0;
-    }
-    forwardSignals(shim);
-    const status = await waitExit(shim);
-    await destroyContainer(ctx.root, loadState(ctx.root, id), ctx.logger);
-    return status;
+      unshareCheckpoint(containerDir(ctx.root, created.state.id), created.state.mounts);
+      created.state.started = true;
+      writeState(ctx.root, created.state);
+    });
   },
 };

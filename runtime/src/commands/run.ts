@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { flagBool } from '../args.js';
 import type { Command } from '../command.js';
-import { destroyContainer } from '../container.js';
+import { destroyContainer, type Created } from '../container.js';
 import { errorMessage } from '../errors.js';
 import { loadState } from '../state.js';
 import { CREATE_FLAGS, createFromArgs } from './create.js';
@@ -23,27 +23,36 @@ export function waitExit(shim: ChildProcess): Promise<number> {
   });
 }
 
+/**
+ * After create: `begin` starts the container (undone, with the whole container, if it fails);
+ * then detached, the command returns; in the foreground it waits for the container, removes it
+ * and returns its status.
+ */
+export async function runCreated(args: Parameters<Command['run']>[0], ctx: Parameters<Command['run']>[1], created: Created, begin: () => Promise<void> | void): Promise<number> {
+  const { state, shim } = created;
+  try {
+    await begin();
+  } catch (err) {
+    await destroyContainer(ctx.root, loadState(ctx.root, state.id), ctx.logger).catch((e) => ctx.logger.warn(errorMessage(e)));
+    throw err;
+  }
+  if (flagBool(args, 'detach')) {
+    shim.unref();
+    return 0;
+  }
+  forwardSignals(shim);
+  const status = await waitExit(shim);
+  await destroyContainer(ctx.root, loadState(ctx.root, state.id), ctx.logger);
+  return status;
+}
+
 export const run: Command = {
   name: 'run',
   usage: 'run [--bundle B] [--pid-file F] [--console-socket S] [--detach] <container-id>',
   summary: 'create and start a container; in the foreground, exit with its status',
   flags: CREATE_FLAGS,
   async run(args, ctx) {
-    const { state, shim } = await createFromArgs(args, ctx, 'run');
-    const id = state.id;
-    try {
-      await startContainer(ctx, id);
-    } catch (err) {
-      await destroyContainer(ctx.root, loadState(ctx.root, id), ctx.logger).catch((e) => ctx.logger.warn(errorMessage(e)));
-      throw err;
-    }
-    if (flagBool(args, 'detach')) {
-      shim.unref();
-      return 0;
-    }
-    forwardSignals(shim);
-    const status = await waitExit(shim);
-    await destroyContainer(ctx.root, loadState(ctx.root, id), ctx.logger);
-    return status;
+    const created = await createFromArgs(args, ctx, 'run');
+    return runCreated(args, ctx, created, () => startContainer(ctx, created.state.id));
   },
 };
