@@ -1,5 +1,4 @@
-import { expectPositionals } from '../args.js';
-import type { Command, Context } from '../command.js';
+import { containerCommand, type Context } from '../command.js';
 import { syncNetwork } from '../hotplug.js';
 import { loadState, statusOf, writeState } from '../state.js';
 
@@ -24,14 +23,4 @@ export async function syncContainerNetwork(ctx: Context, id: string): Promise<vo
  * or `disconnect`, which call no runtime). Not a runc command; running it by hand is harmless
  * (nothing changed: nothing done).
  */
-export const networkSync: Command = {
-  name: 'network-sync',
-  usage: 'network-sync <container-id>',
-  summary: 'move the network interfaces added to or removed from the container\'s netns into its VM',
-  flags: {},
-  async run(args, ctx) {
-    const [id] = expectPositionals(args, 'network-sync', ['container-id']);
-    await syncContainerNetwork(ctx, id!);
-    return 0;
-  },
-};
+export const networkSync = containerCommand('network-sync', 'move the network interfaces added to or removed from the container\'s netns into its VM', syncContainerNetwork);

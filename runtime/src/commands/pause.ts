@@ -1,5 +1,4 @@
-import { expectPositionals } from '../args.js';
-import type { Command, Context } from '../command.js';
+import { containerCommand, type Context } from '../command.js';
 import { RuntimeError } from '../errors.js';
 import { signalProcess } from '../proc.js';
 import { loadState, statusOf, writeState } from '../state.js';
@@ -15,14 +14,4 @@ export async function setPaused(ctx: Context, id: string, paused: boolean): Prom
   writeState(ctx.root, state);
 }
 
-export const pause: Command = {
-  name: 'pause',
-  usage: 'pause <container-id>',
-  summary: 'freeze the container (its whole VM)',
-  flags: {},
-  async run(args, ctx) {
-    const [id] = expectPositionals(args, 'pause', ['container-id']);
-    await setPaused(ctx, id!, true);
-    return 0;
-  },
-};
+export const pause = containerCommand('pause', 'freeze the container (its whole VM)', (ctx, id) => setPaused(ctx, id, true));

@@ -1,5 +1,4 @@
-import { expectPositionals } from '../args.js';
-import type { Command, Context } from '../command.js';
+import { containerCommand, type Context } from '../command.js';
 import { muxSocket } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { runHooks } from '../hooks.js';
@@ -17,14 +16,4 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   await runHooks(state.hooks.poststart, hookState(state, 'running'), 'poststart');
 }
 
-export const start: Command = {
-  name: 'start',
-  usage: 'start <container-id>',
-  summary: 'start the process of a created container',
-  flags: {},
-  async run(args, ctx) {
-    const [id] = expectPositionals(args, 'start', ['container-id']);
-    await startContainer(ctx, id!);
-    return 0;
-  },
-};
+export const start = containerCommand('start', 'start the process of a created container', startContainer);
