@@ -162,16 +162,9 @@ int cgroup_oom_kills(const char *id, uint64_t *count)
     char path[300], text[1024];
     cgroup_dir(id, path, sizeof path);
     strncat(path, "/memory.events", sizeof path - strlen(path) - 1);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (read_file(path, text, sizeof text) <= 0) {
         return -1;
     }
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    text[n] = '\0';
     const char *line = strstr(text, "\noom_kill ");
     if (!line) {
         return -1;
@@ -198,18 +191,13 @@ static const char *const stats_files[] = {
 void cgroup_write_stats(struct json_builder *jb, const char *id)
 {
     char dir[256], path[320];
-    static char text[16384];
+    static char text[16384 + 1]; /* up to 16384 bytes of a file, and read_file's NUL */
     cgroup_dir(id, dir, sizeof dir);
     json_obj_begin(jb);
     for (size_t i = 0; i < sizeof stats_files / sizeof *stats_files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, stats_files[i]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            continue; /* a file this kernel does not offer is left out */
-        }
-        ssize_t n = read(fd, text, sizeof text);
-        close(fd);
-        if (n >= 0) {
+        ssize_t n = read_file(path, text, sizeof text);
+        if (n >= 0) { /* a file this kernel does not offer is left out */
             json_key(jb, stats_files[i]);
             json_strn(jb, text, (size_t)n);
         }

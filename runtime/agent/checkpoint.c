@@ -280,14 +280,11 @@ static int read_descriptors(const char *images, char out[3][128], char *err, siz
 {
     char path[4096], text[1024];
     snprintf(path, sizeof path, "%s/" DESCRIPTORS_FILE, images);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    if (fd >= 0) close(fd);
+    ssize_t n = read_file(path, text, sizeof text);
     if (n < 0) {
         snprintf(err, errlen, "not a vmrt checkpoint: %s: %s", path, strerror(errno));
         return -1;
     }
-    text[n] = '\0';
     struct json_doc doc;
     memset(&doc, 0, sizeof doc);
     int ok = json_parse(&doc, text, (size_t)n) == 0 && json_size(&doc, 0) == 3;

@@ -33,13 +33,8 @@ int dns_wanted(const struct json_doc *d, int spec)
     for (int m = json_first(d, mounts); m >= 0 && !wanted; m = json_next(d, mounts, m)) {
         if (!json_str_eq(d, json_get(d, m, "destination"), "/etc/resolv.conf")) continue;
         char *source = json_get_strdup(d, m, "source", "");
-        char text[4096] = "";
-        int fd = open(source, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, text, sizeof text - 1);
-            text[n > 0 ? n : 0] = '\0';
-            close(fd);
-        }
+        char text[4096] = ""; /* stays empty when the file cannot be read */
+        read_file(source, text, sizeof text);
         wanted = strstr(text, "nameserver 127.0.0.11") != NULL;
         free(source);
     }

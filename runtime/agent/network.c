@@ -158,11 +158,7 @@ static int index_by_mac(const char *mac)
     while (dir && !index && (e = readdir(dir))) {
         char path[300], value[64] = "";
         snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = read(fd, value, sizeof value - 1);
-        close(fd);
-        if (n > 0) {
+        if (read_file(path, value, sizeof value) > 0) {
             value[strcspn(value, "\n")] = '\0';
             if (!strcasecmp(value, mac)) index = (int)if_nametoindex(e->d_name);
         }

@@ -41,20 +41,6 @@ void for_each_container_pid(pid_t init_pid, pid_visitor visit, void *arg)
     closedir(dir);
 }
 
-static ssize_t read_file(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t n = read(fd, buf, len - 1);
-    close(fd);
-    if (n >= 0) {
-        buf[n] = '\0';
-    }
-    return n;
-}
-
 static void ps_one(pid_t pid, void *arg)
 {
     struct json_builder *jb = arg;

@@ -21,3 +21,17 @@ int write_text(const char *path, const char *text)
     }
     return n == (ssize_t)len ? 0 : -1;
 }
+
+ssize_t read_file(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n >= 0) {
+        buf[n] = '\0';
+    }
+    return n;
+}

@@ -95,17 +95,7 @@ static int read_text(const char *dir, const char *name, char *buf, size_t len)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t n = read(fd, buf, len - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    buf[n] = '\0';
-    return 0;
+    return read_file(path, buf, len) > 0 ? 0 : -1;
 }
 
 /* The first line of a file. */
