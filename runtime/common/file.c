@@ -1,5 +1,7 @@
 #include "file.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -34,4 +36,32 @@ ssize_t read_file(const char *path, char *buf, size_t len)
         buf[n] = '\0';
     }
     return n;
+}
+
+int read_all(const char *path, struct vmrt_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        vmrt_buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = -2;
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        out->len += (size_t)n;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "console.h"
 #include "dns.h"
+#include "file.h"
 #include "log.h"
 #include "mux.h"
 #include "netwatch.h"
@@ -181,25 +182,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* Reads a JSON document (the OCI spec or process) for a request. */
 static void read_json_file(struct shim *s, const char *path, struct vmrt_buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        startup_failed(s, "cannot open %s: %s", path, strerror(errno));
+    int rc = read_all(path, out);
+    if (rc != 0) {
+        startup_failed(s, "cannot %s %s: %s", rc == -1 ? "open" : "read", path, strerror(errno));
     }
-    for (;;) {
-        vmrt_buf_reserve(out, 65536);
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            startup_failed(s, "cannot read %s: %s", path, strerror(errno));
-        }
-        if (n == 0) {
-            break;
-        }
-        out->len += (size_t)n;
-    }
-    close(fd);
     if (json_validate((const char *)vmrt_buf_pending(out), vmrt_buf_pending_len(out)) != 0) {
         startup_failed(s, "%s is not one JSON object", path);
     }

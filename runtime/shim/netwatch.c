@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "json.h"
 #include "log.h"
 #include "sys.h"
@@ -36,19 +37,12 @@ struct sockaddr_nl_ {
 static char **read_argv(const char *path, char *err, size_t errlen)
 {
     struct vmrt_buf text = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    /* A failed read leaves the bytes read before it, parsed as they are. */
+    if (read_all(path, &text) == -1) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        vmrt_buf_free(&text);
         return NULL;
     }
-    for (;;) {
-        vmrt_buf_reserve(&text, 4096);
-        ssize_t n = read(fd, text.data + text.len, text.cap - text.len - 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        text.len += (size_t)n;
-    }
-    close(fd);
     struct json_doc d;
     char **argv = NULL;
     if (json_parse(&d, (const char *)vmrt_buf_pending(&text), vmrt_buf_pending_len(&text)) == 0) {

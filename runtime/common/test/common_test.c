@@ -1,8 +1,11 @@
-/* Unit test of the frame codec and the JSON parser/builder (make check). */
+/* Unit test of the frame codec, the JSON parser/builder and the file reads (make check). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "file.h"
 #include "proto.h"
 
 static int failures;
@@ -150,11 +153,40 @@ static void test_frames(void)
     vmrt_buf_free(&out);
 }
 
+static void test_files(void)
+{
+    char path[] = "/tmp/vmrt-common-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    CHECK(write_text(path, "oom 0\noom_kill 3\n") == 0);
+
+    /* read_file: one read of at most len - 1 bytes, NUL-terminated. */
+    char small[8], big[64];
+    CHECK(read_file(path, big, sizeof big) == 17 && strcmp(big, "oom 0\noom_kill 3\n") == 0);
+    CHECK(read_file(path, small, sizeof small) == 7 && strcmp(small, "oom 0\no") == 0);
+
+    /* read_all: the whole file, appended to what the buffer holds. */
+    struct vmrt_buf b = { 0 };
+    vmrt_buf_puts(&b, ">");
+    CHECK(read_all(path, &b) == 0);
+    CHECK(vmrt_buf_pending_len(&b) == 18 && memcmp(vmrt_buf_pending(&b), ">oom 0\noom_kill 3\n", 18) == 0);
+    vmrt_buf_free(&b);
+
+    unlink(path);
+    strcpy(big, "kept");
+    CHECK(read_file(path, big, sizeof big) == -1 && errno == ENOENT && strcmp(big, "kept") == 0);
+    CHECK(read_all(path, &b) == -1 && errno == ENOENT && b.len == 0);
+    vmrt_buf_free(&b);
+}
+
 int main(void)
 {
     test_json_parse();
     test_json_build();
     test_frames();
+    test_files();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
