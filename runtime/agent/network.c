@@ -5,6 +5,7 @@
  * NICs hot-plugged into (or unplugged from) the running VM (docker network
  * connect/disconnect). rtnetlink directly: a static PID 1 without iproute2. */
 #include "agent.h"
+#include "netlink.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -46,11 +47,6 @@ struct rtmsg {
     unsigned char rtm_family, rtm_dst_len, rtm_src_len, rtm_tos, rtm_table, rtm_protocol, rtm_scope, rtm_type;
     unsigned rtm_flags;
 };
-struct sockaddr_nl_ {
-    unsigned short nl_family, nl_pad;
-    uint32_t nl_pid, nl_groups;
-};
-#define NETLINK_ROUTE 0
 #define NLMSG_ERROR 2
 #define NLM_F_REQUEST 0x01
 #define NLM_F_ACK 0x04

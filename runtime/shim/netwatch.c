@@ -18,17 +18,13 @@
 #include "file.h"
 #include "json.h"
 #include "log.h"
+#include "netlink.h"
 #include "sys.h"
 
-/* linux/netlink.h, linux/rtnetlink.h (fixed kernel ABI; not in musl's headers). */
-#define NETLINK_ROUTE 0
+/* linux/rtnetlink.h (fixed kernel ABI; not in musl's headers). */
 #define RTMGRP_LINK 0x1
 #define RTMGRP_IPV4_IFADDR 0x10
 #define RTMGRP_IPV6_IFADDR 0x100
-struct sockaddr_nl_ {
-    unsigned short nl_family, nl_pad;
-    uint32_t nl_pid, nl_groups;
-};
 
 /* Docker moves, renames, addresses and raises a new interface in several
  * steps: the sync waits until the events have been quiet this long. */
