@@ -539,7 +539,7 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     if (!s->proc.exited) {
         pollset_add(ps, s->net.fd, POLLIN, SRC_NETLINK, NULL);
         pollset_add(ps, s->net.child_fd, POLLIN, SRC_SYNC, NULL);
-        dns_relay_expire(&s->dns);
+        if (s->dns.n) dns_relay_expire(&s->dns); /* no clock read while no query waits */
         for (int i = 0; i < s->dns.n; i++) pollset_add(ps, s->dns.q[i].fd, POLLIN, SRC_DNS, NULL);
     }
     if (!s->have_mux) {
