@@ -7,12 +7,13 @@
  * in < 50 ms.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { validate } from 'dockerfile-utils';
 import { Linter } from '../server/src/engine/lint.js';
 import { YamlFile } from '../server/src/frontends/yaml-source.js';
+import { loadAverage, median } from './stats.js';
 
 /** A small deterministic generator, so every run lints the same corpus. */
 let seed = 42;
@@ -185,9 +186,8 @@ function time<T>(work: () => T): { ms: number; cpuMs: number; result: T } {
   return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000, result };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadAtStart = loadAverage();
 const corpus = generateCorpus();
 try {
   const bytes = corpus.files.reduce((sum, f) => sum + readFileSync(f).length, 0);
@@ -250,7 +250,7 @@ try {
   // Where that time goes: the YAML parse alone (the yaml package, as the front ends call it).
   const parses = Array.from({ length: 9 }, () => time(() => new YamlFile(bigPath, big)));
   console.log(`  of which the YAML parse: median ${median(parses.map((r) => r.ms)).toFixed(1)} ms wall, ${median(parses.map((r) => r.cpuMs)).toFixed(1)} ms CPU`);
-  console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average at the start: ${loadAtStart}, at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+  console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average at the start: ${loadAtStart}, at the end: ${loadAverage()} on ${availableParallelism()} cores`);
 } finally {
   rmSync(corpus.dir, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
+import { median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const ROUNDS = Number(process.env.BENCH_CHECKPOINT_ROUNDS ?? 3);
@@ -18,12 +19,6 @@ interface Times {
   checkpoint: number[];
   leaveRunning: number[];
   restore: number[];
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** CRIU's last error line in the log that a failed runtime's message names (`path= <log>`). */

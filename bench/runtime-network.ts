@@ -9,10 +9,10 @@
  *    echo server (`cat`): median and p95.
  */
 import { connect, type Socket } from 'node:net';
-import { loadavg } from 'node:os';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
+import { loadAverage, median, percentile } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const MIB = Number(process.env.BENCH_NET_MIB ?? 32);
@@ -32,11 +32,6 @@ const SERVERS = [
   `exec nc -ll -p ${ECHO_PORT} -e cat`,
 ].join(' ');
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-const median = (values: number[]) => percentile(values, 50);
 
 function open(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -147,14 +142,13 @@ async function networkBench(d: Dockerd): Promise<void> {
   }
 }
 
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const accel = await chooseAccelerator();
-console.log(`network, accelerator: ${accel.accelerator.toUpperCase()} (${accel.reason}); load average at the start: ${load()}`);
+console.log(`network, accelerator: ${accel.accelerator.toUpperCase()} (${accel.reason}); load average at the start: ${loadAverage()}`);
 const d = await startDockerd();
 try {
   importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
   await networkBench(d);
-  console.log(`load average at the end: ${load()}`);
+  console.log(`load average at the end: ${loadAverage()}`);
 } finally {
   await d.stop();
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
-import { median } from './median.js';
+import { median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const MIB = Number(process.env.BENCH_STORAGE_MIB ?? 128);

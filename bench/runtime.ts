@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
-import { processesMentioning } from '../test/support/leftovers.js';
+import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
-import { median } from './median.js';
+import { median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
@@ -33,7 +33,7 @@ function pssKiB(pid: number): number {
 /** PSS of every host process of one vmrt container (they name its socket folder). */
 function containerPssKiB(d: Dockerd, id: string): { kib: number; processes: number } {
   const procs = processesMentioning(runDirFor(d.runtimeRoot, id));
-  return { kib: procs.reduce((sum, p) => sum + pssKiB(Number(p.split(':')[0])), 0), processes: procs.length };
+  return { kib: procs.reduce((sum, p) => sum + pssKiB(p.pid), 0), processes: procs.length };
 }
 
 async function idleMemory(d: Dockerd, count: number): Promise<void> {

@@ -29,7 +29,7 @@ function under(path: string, dir: string): boolean {
 }
 
 /** dev:ino of a file, to compare namespaces. */
-function identity(path: string): string | undefined {
+export function identity(path: string): string | undefined {
   try {
     const st = statSync(path);
     return `${st.dev}:${st.ino}`;

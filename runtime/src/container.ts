@@ -12,10 +12,11 @@ import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
+import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
 import { NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
-import { isAlive, isolatedStdio, processesMentioning, processStartTime, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
+import { isAlive, isolatedStdio, processesMentioning, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
@@ -110,7 +111,7 @@ function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFi
  * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3.
  * `ready` resolves with the guest pid once the guest process exists.
  */
-export function startShim(args: string[], what: string, logFile: string, extraLog?: string): { shim: ChildProcess; ready: Promise<number> } {
+function startShim(args: string[], what: string, logFile: string, extraLog?: string): { shim: ChildProcess; ready: Promise<number> } {
   // Not detached: the shim calls setsid itself (a terminal needs it to lead its session).
   const shim = spawn(shimPath(), [...args, '--ready-fd', '3', '--log', logFile], {
     stdio: isolatedStdio(['inherit', 'inherit', 'inherit', 'pipe']),
@@ -138,14 +139,12 @@ function writeNetworkSyncCommand(root: string, id: string, runDir: string, shimL
 
 /** Waits until `pid` has joined the network namespace at `netnsPath` (the shim does it itself). */
 async function awaitInNetns(ref: ProcessRef, netnsPath: string, logFile: string): Promise<void> {
-  const target = statSync(netnsPath).ino;
+  const target = identity(netnsPath);
+  if (target === undefined) throw new RuntimeError(`the network namespace ${netnsPath} does not exist`);
   const deadline = Date.now() + 10000;
   for (;;) {
-    try {
-      if (statSync(`/proc/${ref.pid}/ns/net`).ino === target) return;
-    } catch {
-      // Not readable while the process starts or after it ended: decided below.
-    }
+    // Unreadable (undefined) while the process starts or after it ended: decided below.
+    if (identity(`/proc/${ref.pid}/ns/net`) === target) return;
     if (!isAlive(ref)) throw new RuntimeError(`the shim exited at start: ${tail(logFile) || 'no output'}`);
     if (Date.now() > deadline) throw new RuntimeError(`the shim did not join the network namespace ${netnsPath} within 10 s`);
     await sleep(5);
@@ -194,7 +193,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeState(root, state);
 
     const sharedDir = sharedDirOf(root, id);
-    undo.push(() => removeShared(sharedDir, state.mounts));
+    undo.push(() => removeShared(sharedDir));
     const guestConfig = populateShared(config, bundle.rootfs, sharedDir, state.mounts);
     const specFile = join(runDir, 'spec.json');
 
@@ -281,7 +280,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
   }
 }
 
-/** Mount points at or under `path`, deepest first. */
+/** Mount points at or under `path`, parents before what is mounted inside them (as mounted). */
 function mountsUnder(path: string): string[] {
   const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
@@ -297,9 +296,9 @@ function mountedUnder(path: string): boolean {
  * Unmounts the shared folder's mounts and removes its (now empty) mount points, one by one and
  * never recursively: a recursive remove of a folder still mounted would delete the user's files.
  */
-export function removeShared(sharedDir: string, mounts: readonly string[]): void {
-  // Also what a create killed half-way mounted without recording it.
-  const failures = unmountAll([...new Set([...mounts, ...mountsUnder(sharedDir)])]);
+export function removeShared(sharedDir: string): void {
+  // Every mount under it, recorded or not (a create killed half-way records nothing), deepest first.
+  const failures = unmountAll(mountsUnder(sharedDir));
   if (!existsSync(sharedDir)) return;
   if (mountedUnder(sharedDir)) throw new RuntimeError(`cannot unmount everything under ${sharedDir}: ${failures.join('; ')}`);
   for (const name of readdirSync(sharedDir)) {
@@ -337,12 +336,12 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   // The guest's files live on the host (9p): there is nothing to flush, so QEMU is killed at once.
   // Every process of the container names its socket folder (a create killed half-way may not
   // have recorded them all).
-  const refs = [...execShims(state.runDir), state.shim, state.qemu, ...processesMentioning(`${state.runDir}/`).flatMap((p) => {
-    const startTime = processStartTime(p.pid);
-    return startTime === undefined ? [] : [{ pid: p.pid, startTime }];
-  })];
-  for (const ref of refs) signalProcess(ref, 'SIGKILL');
-  for (const ref of refs) await terminate(ref, 0);
+  const refs = new Map<number, ProcessRef>();
+  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, ...processesMentioning(`${state.runDir}/`)]) {
+    if (ref && !refs.has(ref.pid)) refs.set(ref.pid, ref);
+  }
+  for (const ref of refs.values()) signalProcess(ref, 'SIGKILL');
+  for (const ref of refs.values()) await terminate(ref, 0);
   const problems: string[] = [];
   const attempt = (what: string, step: () => void) => {
     try {
@@ -351,7 +350,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
       problems.push(`${what}: ${errorMessage(err)}`);
     }
   };
-  attempt('unmount', () => removeShared(sharedDirOf(root, state.id), state.mounts));
+  attempt('unmount', () => removeShared(sharedDirOf(root, state.id)));
   if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
   else if (state.network && state.netns.path) unwireNetwork(state.netns.path, state.network);
   removeCgroups(state.cgroups);

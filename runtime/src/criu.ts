@@ -111,11 +111,16 @@ function dependencies(program: string): { loader: string; libraries: string[] } 
 function buildTools(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ['bin', 'exe', 'lib']) mkdirSync(join(dir, sub), { recursive: true });
+  const copied = new Set<string>();
+  const copyOnce = (from: string, to: string) => {
+    if (!copied.has(to)) copyFileSync(from, to);
+    copied.add(to);
+  };
   for (const name of PROGRAMS) {
     const program = findProgram(name);
     const { loader, libraries } = dependencies(program);
-    copyFileSync(loader, join(dir, 'ld.so'));
-    for (const library of libraries) copyFileSync(library, join(dir, 'lib', basename(library)));
+    copyOnce(loader, join(dir, 'ld.so'));
+    for (const library of libraries) copyOnce(library, join(dir, 'lib', basename(library)));
     copyFileSync(program, join(dir, 'exe', name));
     chmodSync(join(dir, 'exe', name), 0o755);
     // $0 is the wrapper's absolute path: CRIU runs tar and gzip through its PATH.

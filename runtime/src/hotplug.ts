@@ -55,9 +55,10 @@ async function freePort(qmp: Qmp, network: GuestNetwork): Promise<number> {
   throw new RuntimeError(`no free PCIe port in the VM: a running container joins at most ${SPARE_PORTS} networks beyond those it started with`);
 }
 
-async function plug(state: ContainerState, qmp: Qmp, link: IpLink, network: GuestNetwork, save: () => void): Promise<void> {
+/** `links`: the netns's links when the sync began (taps made since are in `network`). */
+async function plug(state: ContainerState, qmp: Qmp, link: IpLink, links: IpLink[], network: GuestNetwork, save: () => void): Promise<void> {
   const netns = state.netns.path;
-  const nic = guestInterface(link, freeTapName(readLinks(netns), network.interfaces), await freePort(qmp, network));
+  const nic = guestInterface(link, freeTapName(links, network.interfaces), await freePort(qmp, network));
   // Read before wiring: the address flush takes the interface's routes with it.
   const routes = readRoutes(netns, [nic.name]);
   wireInterface(netns, nic);
@@ -97,7 +98,8 @@ async function unplug(state: ContainerState, qmp: Qmp, nic: GuestInterface, netw
  * `network` (the state must say what is wired, even when a later step fails).
  */
 export async function syncNetwork(state: ContainerState, network: GuestNetwork, save: () => void, logger: Logger): Promise<NetworkChanges> {
-  const changes = networkChanges(readLinks(state.netns.path), network);
+  const links = readLinks(state.netns.path);
+  const changes = networkChanges(links, network);
   if (changes.added.length === 0 && changes.removed.length === 0) return changes;
   const qmp = await Qmp.open(qmpSocket(state.runDir));
   try {
@@ -107,7 +109,7 @@ export async function syncNetwork(state: ContainerState, network: GuestNetwork, 
     }
     for (const link of changes.added) {
       logger.debug(`network-sync: ${link.ifname} (${link.address}) joined the netns: plugging a NIC`);
-      await plug(state, qmp, link, network, save);
+      await plug(state, qmp, link, links, network, save);
     }
   } finally {
     qmp.close();

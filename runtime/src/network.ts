@@ -9,6 +9,7 @@
  */
 import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
+import { inNetns } from './netns.js';
 import { run } from './proc.js';
 
 export interface GuestInterface {
@@ -53,7 +54,8 @@ export function isTap(name: string): boolean {
 }
 
 function inNs(netnsPath: string, command: string[]): string {
-  return run('nsenter', [`--net=${netnsPath}`, '--', ...command]);
+  const [nsenter, ...args] = inNetns(netnsPath);
+  return run(nsenter!, [...args, ...command]);
 }
 
 /** Every link of the netns with its addresses (`ip -j addr`). */

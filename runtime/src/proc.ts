@@ -122,13 +122,15 @@ export function run(file: string, args: string[]): string {
 }
 
 /** Live host processes whose command line contains `needle` (QEMU and shims name their socket folder). */
-export function processesMentioning(needle: string): Array<{ pid: number; cmdline: string }> {
-  const found: Array<{ pid: number; cmdline: string }> = [];
+export function processesMentioning(needle: string): Array<ProcessRef & { cmdline: string }> {
+  const found: Array<ProcessRef & { cmdline: string }> = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (cmdline.includes(needle) && processStartTime(Number(name)) !== undefined) found.push({ pid: Number(name), cmdline });
+      if (!cmdline.includes(needle)) continue;
+      const startTime = processStartTime(Number(name));
+      if (startTime !== undefined) found.push({ pid: Number(name), startTime, cmdline });
     } catch {
       // The process ended while we looked.
     }

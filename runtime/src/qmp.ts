@@ -17,8 +17,6 @@ export class Qmp {
   private buffer = '';
   private readonly waiting: Array<{ resolve: (m: QmpMessage) => void; reject: (e: Error) => void }> = [];
   private readonly messages: QmpMessage[] = [];
-  /** Events received so far (QEMU sends them between answers). */
-  readonly events: QmpMessage[] = [];
 
   private constructor(private readonly socket: Socket, private readonly path: string) {
     socket.setEncoding('utf8');
@@ -30,8 +28,9 @@ export class Qmp {
         this.buffer = this.buffer.slice(nl + 1);
         if (!line) continue;
         const message = JSON.parse(line) as QmpMessage;
-        if (message.event) this.events.push(message);
-        else if (this.waiting.length > 0) this.waiting.shift()!.resolve(message);
+        // Events come between answers; nothing here waits for one.
+        if (message.event) continue;
+        if (this.waiting.length > 0) this.waiting.shift()!.resolve(message);
         else this.messages.push(message);
       }
     });

@@ -27,7 +27,7 @@ export function mergeDaemonJson(existing: string | undefined, file: string): Rec
 }
 
 /** containerd's CRI runtime entry (runc v2 shim with vmrt as its binary) and the RuntimeClass. */
-export function containerdConfig(): string {
+function containerdConfig(): string {
   return [
     '# /etc/containerd/config.toml (containerd 1.6, CRI plugin):',
     '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt]',
