@@ -14,12 +14,10 @@ import { validate } from 'dockerfile-utils';
 import { Linter } from '../server/src/engine/lint.js';
 import { YamlFile } from '../server/src/frontends/yaml-source.js';
 import { loadAverage, median } from './stats.js';
+import { seeded } from '../test/support/random.js';
 
 /** A small deterministic generator, so every run lints the same corpus. */
-let seed = 42;
-function random(): number { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; }
-const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+const { random, pick, between } = seeded(42);
 
 const IMAGES = ['nginx:1.27', 'postgres:16', 'redis:7', 'node:20-slim', 'python:3.12-slim', 'debian:12', 'golang:1.22', 'grafana/grafana:11.1.0'];
 const RISKY_RUN_FLAGS = ['--net=host', '--privileged', '--cpus=1.5', '--cap-add NET_ADMIN', '--device /dev/fuse', '--sysctl net.ipv4.ip_forward=1', '--tmpfs /run', '--link db:db', '--pid=host', '--shm-size 1g'];

@@ -8,8 +8,8 @@ import { DockerClient, type RunContainerCommandOptions } from '@microsoft/vscode
 import * as vscode from 'vscode';
 
 /** The extensions that take runtime clients, newest first. */
-export const CONTAINER_TOOLS_IDS = ['ms-azuretools.vscode-containers', 'ms-azuretools.vscode-docker'];
-export const VMRT_CLIENT_ID = 'org.vmrt.docker';
+const CONTAINER_TOOLS_IDS = ['ms-azuretools.vscode-containers', 'ms-azuretools.vscode-docker'];
+const VMRT_CLIENT_ID = 'org.vmrt.docker';
 
 interface ContainerToolsApi {
   registerContainerRuntimeClient?(client: DockerClient): vscode.Disposable;

@@ -4,7 +4,7 @@
  */
 import type { DockerOptions } from 'dockerode';
 
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
+const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 /** dockerode options for a Docker host written as `unix:///path`, `/path`, `tcp://h:p` or `http(s)://h:p`. */
 export function dockerOptions(setting: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): DockerOptions {

@@ -15,7 +15,7 @@ const INSPECT_SCHEME = 'vmrt-inspect';
 /** A container named by a tree row (container or detail row) or by its id. */
 type Target = { container: VmContainer } | string | undefined;
 
-export class LogFollower implements vscode.Disposable {
+class LogFollower implements vscode.Disposable {
   text = '';
   private stream: NodeJS.ReadableStream | undefined;
   constructor(readonly channel: vscode.OutputChannel) {}

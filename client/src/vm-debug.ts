@@ -6,13 +6,12 @@
  * speaks the Debug Adapter Protocol to debugpy in the VM itself, or runs the bundled GDB adapter
  * against gdbserver in the VM. Ending the session removes the container.
  */
-import { posix } from 'node:path';
 import { execa } from 'execa';
 import * as vscode from 'vscode';
-import { dockerRunLine, type RunSpec } from './vm-launch-spec.js';
+import { dockerfileTag, dockerRunLine, type RunSpec } from './vm-launch-spec.js';
 import { VmSessionAdapter } from './vm-debug-session.js';
 import { ATTACH, attachConfiguration, DAP_SERVER, GDB_ADAPTER, listensOn, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
-import { describeFinding, gate, launchFindings } from './vm-lint-gate.js';
+import { assertLaunchable } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
 import { execText } from './vm-exec.js';
 import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
@@ -82,7 +81,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   private async launch(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<{ child: vscode.DebugConfiguration; container: string }> {
     if (!config.program) throw new Error('the launch configuration needs "program" (a file in the workspace)');
     if (!config.image && !config.dockerfile) throw new Error('the launch configuration needs "image" or "dockerfile"');
-    const image = config.image ?? `vmrt-debug/${posix.basename(posix.dirname(config.dockerfile!)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'app'}:latest`;
+    const image = config.image ?? dockerfileTag('vmrt-debug', config.dockerfile!);
     const spec: RunSpec = {
       image,
       ports: [{ containerPort: `${port}/tcp`, hostIp: '127.0.0.1', hostPort: '' }],
@@ -92,11 +91,9 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
       workingDir: config.remoteRoot,
       labels: { 'org.vmrt.debug': language },
     };
-    const verdict = gate(launchFindings({ kind: 'command', line: dockerRunLine(spec), folder: config.localRoot! }));
-    if (verdict.blocking) throw new Error(`not launched: ${describeFinding(verdict.blocking)}`);
+    assertLaunchable({ kind: 'command', line: dockerRunLine(spec), folder: config.localRoot! });
     if (config.dockerfile) {
-      const found = gate(launchFindings({ kind: 'file', path: config.dockerfile })).blocking;
-      if (found) throw new Error(`not launched: ${describeFinding(found)}`);
+      assertLaunchable({ kind: 'file', path: config.dockerfile });
       await this.launcher.build(config.dockerfile, image);
     }
     const id = await this.launcher.start(spec).catch((error: unknown) => {

@@ -4,10 +4,13 @@
  * stats stream. Refreshed by Docker's event stream (never by polling).
  */
 import * as vscode from 'vscode';
-import { findVm, type VmFacts } from './vm-process.js';
+import { findVms, type VmFacts } from './vm-process.js';
 import { RUNTIME, type VmContext } from './vm-context.js';
 import { formatBytes, formatUptime, cpuPercent, type StatsSample } from './vm-format.js';
 import { execText } from './vm-exec.js';
+
+/** The container events that change what the view shows (not exec_*: the view's and the debugger's own probes). */
+const LIFECYCLE_EVENTS = ['create', 'start', 'restart', 'die', 'destroy', 'pause', 'unpause', 'rename', 'stop', 'kill'];
 
 export interface VmContainer {
   id: string;
@@ -24,7 +27,7 @@ export interface VmContainer {
   memoryBytes?: number;
 }
 
-export class VmContainerItem extends vscode.TreeItem {
+class VmContainerItem extends vscode.TreeItem {
   constructor(readonly container: VmContainer) {
     // Running VMs open on their details (kernel, vCPUs, live use): there are few at a time.
     super(container.name, container.state === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
@@ -47,7 +50,7 @@ class DetailItem extends vscode.TreeItem {
 type Node = VmContainerItem | DetailItem;
 
 /** The rows under a container: what the VM is and what it uses now. */
-export function detailRows(c: VmContainer, now = new Date()): [string, string][] {
+function detailRows(c: VmContainer, now = new Date()): [string, string][] {
   const rows: [string, string][] = [['State', c.state], ['Image', c.image]];
   if (c.startedAt && c.state === 'running') rows.push(['Uptime', formatUptime(now.getTime() - c.startedAt.getTime())]);
   rows.push(['Guest kernel', c.kernel ?? (c.state === 'running' ? 'reading…' : 'not running')]);
@@ -115,6 +118,7 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
     }));
     const ids = new Set(all.filter((c) => this.runtimes.get(c.Id) === RUNTIME).map((c) => c.Id));
     const previous = new Map(this.containers.map((c) => [c.id, c]));
+    const vms = findVms(all.filter((c) => ids.has(c.Id) && c.State === 'running').map((c) => c.Id));
     this.containers = await Promise.all(all.filter((c) => ids.has(c.Id)).map(async (c) => {
       const inspect = await this.vm.docker.getContainer(c.Id).inspect();
       const running = inspect.State.Running;
@@ -126,7 +130,7 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
         status: c.Status,
         startedAt: running ? new Date(inspect.State.StartedAt) : undefined,
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ privatePort: p.PrivatePort, publicPort: p.PublicPort, ip: p.IP })),
-        vm: running ? findVm(c.Id) : undefined,
+        vm: running ? vms.get(c.Id) : undefined,
         cpu: running ? previous.get(c.Id)?.cpu : undefined,
         memoryBytes: running ? previous.get(c.Id)?.memoryBytes : undefined,
       };
@@ -147,10 +151,10 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
     return known;
   }
 
-  /** Docker's event stream: any container event of ours reloads the list (debounced). */
+  /** Docker's event stream: a change of a container's state reloads the list (debounced). */
   private watchEvents(): void {
     if (this.events || this.disposed) return;
-    void this.vm.docker.getEvents({ filters: { type: ['container'] } }).then((stream) => {
+    void this.vm.docker.getEvents({ filters: { type: ['container'], event: LIFECYCLE_EVENTS } }).then((stream) => {
       if (this.disposed) { (stream as unknown as { destroy(): void }).destroy(); return; }
       this.events = stream;
       stream.on('data', () => {

@@ -3,6 +3,7 @@
  * Engine API's create options and into the equivalent `docker run` line the linter reads.
  * Pure: unit-tested without an editor or Docker.
  */
+import { posix } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { shellQuote, splitShellWords } from '../../server/src/frontends/shell-words.js';
 
@@ -31,14 +32,14 @@ export function parsePorts(text: string): PortMapping[] {
   });
 }
 
-export function parseEnv(text: string): string[] {
+function parseEnv(text: string): string[] {
   return splitShellWords(text).map((word) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(word.value)) throw new Error(`"${word.value}" is not KEY=value`);
     return word.value;
   });
 }
 
-export function parseCommand(text: string): string[] {
+function parseCommand(text: string): string[] {
   return splitShellWords(text).map((word) => word.value);
 }
 
@@ -88,4 +89,9 @@ export function dockerRunLine(spec: RunSpec): string {
   if (spec.name) words.push('--name', spec.name);
   words.push(spec.image, ...spec.cmd);
   return `${words.map(shellQuote).join(' ')}\n`;
+}
+
+/** The tag an image built from `dockerfile` gets: `<prefix>/<its folder's name>:latest`. */
+export function dockerfileTag(prefix: string, dockerfile: string): string {
+  return `${prefix}/${posix.basename(posix.dirname(dockerfile)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'app'}:latest`;
 }

@@ -4,13 +4,13 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
 import ignore from 'ignore';
 import { parseDocument } from 'yaml';
 import * as vscode from 'vscode';
-import { describeFinding, gate, launchFindings, type LaunchSource } from './vm-lint-gate.js';
-import { createOptions, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './vm-launch-spec.js';
+import { assertLaunchable, describeFinding, type LaunchSource } from './vm-lint-gate.js';
+import { createOptions, dockerfileTag, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './vm-launch-spec.js';
 import { errorText, type VmContext } from './vm-context.js';
 
 const EMPTY: LaunchAnswers = { image: '', ports: '', env: '', command: '' };
@@ -73,9 +73,8 @@ export class VmLauncher {
 
   /** Stops on an `error` finding with its reason and fix; warnings are said, not blocking. */
   private lintGate(source: LaunchSource): void {
-    const verdict = gate(launchFindings(source));
-    if (verdict.blocking) throw new Error(`not launched: ${describeFinding(verdict.blocking)}`);
-    if (verdict.notes.length > 0) void vscode.window.showWarningMessage(`vmrt: ${verdict.notes.map(describeFinding).join(' ')}`);
+    const notes = assertLaunchable(source);
+    if (notes.length > 0) void vscode.window.showWarningMessage(`vmrt: ${notes.map(describeFinding).join(' ')}`);
   }
 
   async runImage(given: Partial<LaunchAnswers> = {}): Promise<string | undefined> {
@@ -89,7 +88,7 @@ export class VmLauncher {
     const dockerfile = uri?.fsPath ?? (await this.pickFile('**/{Dockerfile,*.Dockerfile,Dockerfile.*}', 'Dockerfile to build and run in a VM'));
     if (!(await this.vm.ensureReady())) return undefined;
     this.lintGate({ kind: 'file', path: dockerfile });
-    const tag = `vmrt-dev/${basename(dirname(dockerfile)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'app'}:latest`;
+    const tag = dockerfileTag('vmrt-dev', dockerfile);
     const answers = await this.ask(`dockerfile:${dockerfile}`, { ...given, image: tag }, false);
     const spec = runSpec(answers);
     this.lintGate({ kind: 'command', line: dockerRunLine(spec), folder: this.folder() });
@@ -185,7 +184,7 @@ export class VmLauncher {
 }
 
 /** The build context's files, minus what .dockerignore excludes (and .git). */
-export function contextFiles(context: string): string[] {
+function contextFiles(context: string): string[] {
   const rules = ignore().add('.git');
   const dockerignore = join(context, '.dockerignore');
   if (existsSync(dockerignore)) rules.add(readFileSync(dockerignore, 'utf8'));

@@ -25,6 +25,13 @@ export function gate(findings: readonly Finding[]): GateVerdict {
   return { blocking: findings.find((f) => f.severity === 'error'), notes: findings.filter((f) => f.severity === 'warning') };
 }
 
+/** Throws on an `error` finding of what is about to run (its reason and fix); returns the warnings. */
+export function assertLaunchable(source: LaunchSource): Finding[] {
+  const verdict = gate(launchFindings(source));
+  if (verdict.blocking) throw new Error(`not launched: ${describeFinding(verdict.blocking)}`);
+  return verdict.notes;
+}
+
 /** One line for a notification: the rule, the reason and the fix the engine offers. */
 export function describeFinding(finding: Finding): string {
   const fix = finding.fix ? ` Fix: ${finding.fix.title}.` : '';

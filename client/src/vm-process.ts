@@ -25,9 +25,10 @@ export function parseQemuArgs(argv: readonly string[], pid = 0): VmFacts | undef
   return { pid, vcpus, memoryMiB, consoleLog: serial.slice('file:'.length) };
 }
 
-/** The QEMU process of the vmrt container `id` (its console file is under a folder named by the id). */
-export function findVm(id: string, proc = '/proc'): VmFacts | undefined {
-  const needle = `/${id}/console.log`;
+/** The QEMU processes of the vmrt containers `ids`, by id, from one pass over /proc. */
+export function findVms(ids: readonly string[], proc = '/proc'): Map<string, VmFacts> {
+  const found = new Map<string, VmFacts>();
+  if (ids.length === 0) return found;
   for (const entry of readdirSync(proc)) {
     if (!/^\d+$/.test(entry)) continue;
     let cmdline: string;
@@ -36,9 +37,17 @@ export function findVm(id: string, proc = '/proc'): VmFacts | undefined {
     } catch {
       continue; // The process ended while we looked.
     }
-    if (!cmdline.includes(needle) || !cmdline.includes('qemu-system')) continue;
+    if (!cmdline.includes('qemu-system')) continue;
+    // Its console file is under a folder named by the container's id.
+    const id = ids.find((candidate) => cmdline.includes(`/${candidate}/console.log`));
+    if (!id) continue;
     const facts = parseQemuArgs(cmdline.split('\0'), Number(entry));
-    if (facts?.consoleLog.endsWith(needle)) return facts;
+    if (facts?.consoleLog.endsWith(`/${id}/console.log`)) found.set(id, facts);
   }
-  return undefined;
+  return found;
+}
+
+/** The QEMU process of the vmrt container `id`. */
+export function findVm(id: string, proc = '/proc'): VmFacts | undefined {
+  return findVms([id], proc).get(id);
 }

@@ -130,7 +130,7 @@ describe('vmrt-log grammar', () => {
       '"error": invalid.illegal.error.vmrt-log',
       '"msg": support.type.property-name.json',
       '"time": support.type.property-name.json',
-    ].map((line) => line));
+    ]);
     assert.ok((await tokens('text.vmrt-log', '{"level":"warning","msg":"x"}', LOG)).includes('"warning": markup.changed.warning.vmrt-log'));
   });
 

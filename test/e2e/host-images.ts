@@ -6,9 +6,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { makeBusyboxRootfs } from '../support/images.js';
+import { importRootfs, makeBusyboxRootfs, type DockerCli } from '../support/images.js';
 
-type Docker = (args: string[], input?: Buffer) => string;
 
 /** The absolute paths of the libraries (and the loader) a binary links against. */
 export function sharedLibraries(binary: string): string[] {
@@ -32,10 +31,9 @@ function copyBinary(rootfs: string, binary: string, target: string, modules: str
   copyFileSync(binary, join(rootfs, target));
 }
 
-function importRootfs(docker: Docker, rootfs: string, tag: string, cmd: string): string {
-  const tarball = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 1024 * 1024 * 1024 });
-  docker(['import', '--change', `CMD ["${cmd}"]`, '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin', '-', tag], tarball);
-  return tag;
+/** The image runs `cmd` by default, with the interpreter's folders on PATH. */
+function importWithCmd(docker: DockerCli, rootfs: string, tag: string, cmd: string): string {
+  return importRootfs(docker, rootfs, tag, [`CMD ["${cmd}"]`, 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin']);
 }
 
 function hostBinary(name: string, packageHint: string): string {
@@ -44,10 +42,10 @@ function hostBinary(name: string, packageHint: string): string {
   return path;
 }
 
-export function importNodeImage(docker: Docker, workDir: string, tag: string): string {
+export function importNodeImage(docker: DockerCli, workDir: string, tag: string): string {
   const rootfs = makeBusyboxRootfs(join(workDir, 'node-rootfs'));
   copyBinary(rootfs, hostBinary('node', 'nodejs'), '/usr/bin/node');
-  return importRootfs(docker, rootfs, tag, 'node');
+  return importWithCmd(docker, rootfs, tag, 'node');
 }
 
 function filesUnder(dir: string): string[] {
@@ -68,7 +66,7 @@ function pythonPackages(name: string, seen = new Set<string>()): Set<string> {
 }
 
 /** python3 with its standard library (no tests) and Debian's debugpy with the pydevd it uses. */
-export function importPythonImage(docker: Docker, workDir: string, tag: string): string {
+export function importPythonImage(docker: DockerCli, workDir: string, tag: string): string {
   // Debian's python3 (the one python3-debugpy installs for), not another one earlier on PATH.
   const python = realpathSync('/usr/bin/python3');
   const stdlib = `/usr/lib/${python.split('/').pop()}`;
@@ -80,11 +78,11 @@ export function importPythonImage(docker: Docker, workDir: string, tag: string):
   for (const path of debugFiles) copyInto(rootfs, path);
   const modules = [...filesUnder(join(stdlib, 'lib-dynload')), ...debugFiles].filter((path) => path.endsWith('.so'));
   copyBinary(rootfs, python, '/usr/bin/python3', modules);
-  return importRootfs(docker, rootfs, tag, 'python3');
+  return importWithCmd(docker, rootfs, tag, 'python3');
 }
 
-export function importGdbserverImage(docker: Docker, workDir: string, tag: string): string {
+export function importGdbserverImage(docker: DockerCli, workDir: string, tag: string): string {
   const rootfs = makeBusyboxRootfs(join(workDir, 'gdbserver-rootfs'));
   copyBinary(rootfs, hostBinary('gdbserver', 'gdbserver'), '/usr/bin/gdbserver');
-  return importRootfs(docker, rootfs, tag, 'sh');
+  return importWithCmd(docker, rootfs, tag, 'sh');
 }

@@ -18,7 +18,7 @@ import { packContainerToolsStandIn } from './container-tools-stand-in.js';
 import { importGdbserverImage, importNodeImage, importPythonImage } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
-export const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
+const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
 const KERNEL_RELEASE = join(ROOT, 'runtime', 'build', 'guest', 'kernel-release');
 
 /** The programs the debug cases stop in: line 4 (`return sum`) holds the breakpoint. */

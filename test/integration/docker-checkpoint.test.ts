@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, makeBusyboxBundle, REPO } from '../support/images.js';
-import { leftovers } from '../support/leftovers.js';
+import { assertNothingLeft, leftovers } from '../support/leftovers.js';
 import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
@@ -67,8 +67,7 @@ test('feature checkpoint: docker checkpoint create stops the container, docker s
     d.docker(['rm', '-f', name]);
   }
   // Nothing of either VM is left, the checkpoint shares included.
-  await waitFor(`nothing left of ${id}`, () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined))
-    .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 test('feature checkpoint: --leave-running keeps the container counting, and its checkpoint restores the count of that moment', async () => {

@@ -10,24 +10,13 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
-import { leftovers } from '../support/leftovers.js';
+import { assertNothingLeft } from '../support/leftovers.js';
+import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
 let d: Dockerd;
 /** dockerd leaves the bridges of user-defined networks behind when it stops: removed in after(). */
 const networks: string[] = [];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: number, details = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}${details()}`);
-    await sleep(200);
-  }
-}
 
 /** The network-sync's errors land in the shim's log. */
 function shimLog(id: string): string {
@@ -121,8 +110,7 @@ test('feature network-connect: docker network connect hot-plugs a NIC with Docke
     console.log(`# round ${round}: connect visible in the guest after ${connectMs} ms, disconnect after ${disconnectMs} ms`);
   }
   d.dockerOk(['rm', '-f', 'c1', 'peerb']);
-  await waitFor('nothing left of c1', () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined), 30000)
-    .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 test('feature network-connect: a vmrt peer on the connected network is reached both ways, and the network the container started with can be disconnected', async () => {

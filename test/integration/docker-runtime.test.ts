@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { release } from 'node:os';
 import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, REPO } from '../support/images.js';
-import { leftovers, processesMentioning } from '../support/leftovers.js';
+import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { waitFor } from '../support/wait.js';
 
@@ -29,12 +29,6 @@ function underPty(rows: number, cols: number, dockerArgs: string): string {
   });
   assert.equal(r.status, 0, `script … docker ${dockerArgs}: ${r.stdout}${r.stderr}`);
   return r.stdout.replace(/\r/g, '');
-}
-
-async function assertNothingLeft(id: string): Promise<void> {
-  // containerd deletes asynchronously after the container exits.
-  await waitFor(`nothing left of ${id}`, () => (leftovers(d.runtimeRoot, id).length === 0 ? true : undefined), 30000)
-    .catch(() => assert.deepEqual(leftovers(d.runtimeRoot, id), []));
 }
 
 /** The pipes and sockets a process has open. */
@@ -161,7 +155,7 @@ test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () =>
   assert.equal(d.docker(['logs', 'svc']).stdout, 'ready\ngot-usr1\ngot-term\n');
   assert.equal(d.dockerOk(['inspect', '--format', '{{.State.ExitCode}}', 'svc']).trim(), '0');
   d.dockerOk(['rm', 'svc']);
-  await assertNothingLeft(id);
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 test('docker stop sends SIGKILL after the timeout when SIGTERM is ignored', async () => {
@@ -173,7 +167,7 @@ test('docker stop sends SIGKILL after the timeout when SIGTERM is ignored', asyn
   assert.ok(took >= 3000 && took < 15000, `stop took ${took} ms`);
   assert.equal(d.dockerOk(['inspect', '--format', '{{.State.ExitCode}}', 'stubborn']).trim(), '137');
   d.dockerOk(['rm', 'stubborn']);
-  await assertNothingLeft(id);
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 test('docker restart boots a new VM for the same container', async () => {
@@ -183,7 +177,7 @@ test('docker restart boots a new VM for the same container', async () => {
   await waitFor('second boot', () => (d.docker(['logs', 'again']).stdout === 'boot\nboot\n' ? true : undefined));
   assert.equal(d.dockerOk(['inspect', '--format', '{{.State.Running}} {{.RestartCount}}', 'again']).trim(), 'true 0');
   d.dockerOk(['rm', '-f', 'again']);
-  await assertNothingLeft(id);
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 test('docker rm -f of a running container leaves nothing behind', async () => {
@@ -205,7 +199,7 @@ test('docker rm -f of a running container leaves nothing behind', async () => {
   const [, amount, unit] = /^([\d.]+)(MiB|GiB)/.exec(usage) ?? [];
   assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM: ${usage}`);
   d.dockerOk(['rm', '-f', id]);
-  await assertNothingLeft(id);
+  await assertNothingLeft(d.runtimeRoot, id);
 });
 
 /** A seccomp profile that allows everything but mkdir (EPERM). */
@@ -342,5 +336,5 @@ test('a killed QEMU ends the container and leaves nothing behind', async () => {
   assert.ok(qemu, 'QEMU runs');
   process.kill(Number(qemu.split(':')[0]), 'SIGKILL');
   await waitFor('the container to be removed', () => (d.docker(['inspect', id]).status !== 0 ? true : undefined), 60000);
-  await assertNothingLeft(id);
+  await assertNothingLeft(d.runtimeRoot, id);
 });

@@ -11,18 +11,12 @@ import { Linter } from '../../server/src/engine/lint.js';
 import type { Finding } from '../../server/src/engine/types.js';
 import { YamlBlockCache } from '../../server/src/frontends/yaml-blocks.js';
 import { YamlFile } from '../../server/src/frontends/yaml-source.js';
+import { seeded } from '../support/random.js';
 
 const PATH = '/project/compose.yaml';
 const ENV = { TAG: '1.2' };
 
-function generator(seed: number) {
-  let state = seed;
-  const random = () => { state = (state * 1103515245 + 12345) & 0x7fffffff; return state / 0x7fffffff; };
-  const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  return { random, between, pick };
-}
-type Generator = ReturnType<typeof generator>;
+type Generator = ReturnType<typeof seeded>;
 
 /** Service options of every shape the compose front end reads, and some it does not. */
 const OPTION_LINES = [
@@ -91,7 +85,7 @@ test('incremental compose parse: the same YAML nodes, findings and fixes as a fu
   let steps = 0;
   let assembled = 0;
   for (const seed of [1, 2, 3, 4, 5, 6]) {
-    const g = generator(seed);
+    const g = seeded(seed);
     let text = composeText(g, g.between(3, 12));
     const cache = new YamlBlockCache();
     const incremental = new Linter({ env: ENV, incremental: true });
@@ -123,7 +117,7 @@ test('incremental compose parse: the same YAML nodes, findings and fixes as a fu
 });
 
 test('incremental compose parse: blocks that moved keep exact ranges (lines inserted and removed above them)', () => {
-  const g = generator(7);
+  const g = seeded(7);
   const base = composeText(g, 40);
   const incremental = new Linter({ env: ENV, incremental: true });
   for (const prefix of ['', 'version: "3"\n', '# one\n# two\n', '', 'x-a: 1\nx-b: 2\n']) {
@@ -176,7 +170,7 @@ test('incremental Kubernetes parse: each document cached by its text gives the s
   let steps = 0;
   let reused = 0;
   for (const seed of [11, 12, 13, 14]) {
-    const g = generator(seed);
+    const g = seeded(seed);
     const cache = new YamlBlockCache();
     const incremental = new Linter({ kind: 'kubernetes', incremental: true });
     let text = kubernetesText(g, g.between(2, 8));

@@ -30,10 +30,16 @@ export function makeBusyboxBundle(dir: string, args: string[], edit: (config: Co
   return dir;
 }
 
-/** Imports the busybox rootfs as a Docker image `tag` (`docker import` of a tarball). */
-export function importBusyboxImage(docker: (args: string[], input?: Buffer) => string, workDir: string, tag: string): string {
-  const rootfs = makeBusyboxRootfs(join(workDir, 'image-rootfs'));
-  const tarball = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 });
-  docker(['import', '--change', 'CMD ["sh"]', '-', tag], tarball);
+export type DockerCli = (args: string[], input?: Buffer) => string;
+
+/** Imports the folder `rootfs` as a Docker image `tag` (`docker import` of a tarball), with Dockerfile `changes`. */
+export function importRootfs(docker: DockerCli, rootfs: string, tag: string, changes: string[]): string {
+  const tarball = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 1024 * 1024 * 1024 });
+  docker(['import', ...changes.flatMap((change) => ['--change', change]), '-', tag], tarball);
   return tag;
+}
+
+/** Imports the busybox rootfs as a Docker image `tag`. */
+export function importBusyboxImage(docker: DockerCli, workDir: string, tag: string): string {
+  return importRootfs(docker, makeBusyboxRootfs(join(workDir, 'image-rootfs')), tag, ['CMD ["sh"]']);
 }

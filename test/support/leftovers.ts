@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
+import assert from 'node:assert/strict';
+import { waitFor } from './wait.js';
 
 /** Host processes whose command line mentions `needle`, as "pid: cmdline". */
 export function processesMentioning(needle: string): string[] {
@@ -29,4 +31,10 @@ export function leftovers(root: string, id: string): string[] {
   }
   for (const p of processesMentioning(runDir)) out.push(`process ${p}`);
   return out;
+}
+
+/** Waits until nothing of the container is left (containerd deletes after the exit, asynchronously), else fails listing what is. */
+export async function assertNothingLeft(root: string, id: string, timeoutMs = 30000): Promise<void> {
+  await waitFor(`nothing left of ${id}`, () => (leftovers(root, id).length === 0 ? true : undefined), timeoutMs)
+    .catch(() => assert.deepEqual(leftovers(root, id), []));
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineIndex } from '../../server/src/engine/positions.js';
 import { parseInstructions, scanInstructions, type DockerInstruction } from '../../server/src/frontends/dockerfile-instructions.js';
 import { fixture } from './frontend-yaml-helpers.js';
+import { seeded } from '../support/random.js';
 
 const plain = (instructions: DockerInstruction[]) =>
   instructions.map((i) => ({ keyword: i.keyword, at: [i.keywordStart, i.keywordEnd], stage: i.stage(), flags: i.flags() }));
@@ -25,8 +26,7 @@ const LINES = [
 
 /** A small deterministic generator, so the comparison covers the same texts every run. */
 function* texts(count: number): Generator<string> {
-  let seed = 7;
-  const next = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const { next } = seeded(7);
   for (let n = 0; n < count; n++) {
     const lines = Array.from({ length: 1 + (next() % 12) }, () => LINES[next() % LINES.length]!);
     yield lines.join('\n') + (next() % 2 ? '\n' : '');

@@ -88,6 +88,12 @@ export function startServer(connection: Connection): void {
    * other documents made from its saved text could point at moved lines); for a closed file,
    * its Lint Workspace result plus what open documents found in it through extends/include.
    */
+  /** What tells findings apart: rule, severity, exact range and message. */
+  function findingKey(f: Finding): string {
+    const { start, end } = f.range;
+    return `${f.rule}|${f.severity}|${start.line}:${start.character}-${end.line}:${end.character}|${f.message}`;
+  }
+
   function findingsOf(uri: string): { findings: Finding[]; kind?: DocumentLint['kind'] } {
     const open = results.get(uri)?.lint;
     if (documents.get(uri)) return { findings: open?.findings ?? [], kind: open?.kind };
@@ -95,7 +101,7 @@ export function startServer(connection: Connection): void {
     const seen = new Set<string>();
     const findings: Finding[] = [];
     for (const finding of [...(own?.findings ?? []), ...[...(foreign.get(uri)?.values() ?? [])].flat()]) {
-      const key = `${finding.rule}|${JSON.stringify(finding.range)}|${finding.message}`;
+      const key = findingKey(finding);
       if (!seen.has(key)) { seen.add(key); findings.push(finding); }
     }
     return { findings, kind: own?.kind };
@@ -121,7 +127,8 @@ export function startServer(connection: Connection): void {
     for (const [target, found] of byTarget) {
       let sources = foreign.get(target);
       if (!sources) foreign.set(target, (sources = new Map()));
-      if (JSON.stringify(sources.get(source)) === JSON.stringify(found)) continue;
+      // Keys, not whole findings: stringifying a finding would compute its lazy fix.
+      if (sources.get(source)?.map(findingKey).join('\n') === found.map(findingKey).join('\n')) continue;
       sources.set(source, found);
       if (!documents.get(target)) publish(target);
     }
@@ -259,7 +266,7 @@ export function startServer(connection: Connection): void {
     lastLint.delete(document.uri);
     results.delete(document.uri);
     settingsByUri.delete(document.uri);
-    for (const users of dependents.values()) users.delete(document.uri);
+    trackDependencies(document.uri, []);
     setForeign(document.uri, []);
     publish(document.uri);
   }));
