@@ -11,9 +11,9 @@
  * (one `---` before the first key is fine),
  * tabs in indentation, a line that does not fit the block structure, a key twice.
  */
-import { Document, parseAllDocuments, parseDocument, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+import { newDocument, parseYaml } from './block-yaml.js';
+import { Document, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 
-export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
 /** The top-level key whose entries are blocks of their own (compose services). */
 const SPLIT_KEY = /^services:[ \t]*(?:#.*)?$/;
@@ -71,7 +71,7 @@ export class YamlBlockCache {
     const root = layout && assemble(layout, pairOf);
     this.blocks = used;
     if (!root) return undefined;
-    const doc = new Document(undefined, PARSE_OPTIONS) as Document.Parsed;
+    const doc = newDocument();
     doc.contents = root as never;
     return doc;
   }
@@ -131,8 +131,8 @@ function moveTo(parsed: { ranges: [number, number, number][]; offset: number }, 
 
 /** Parses one document by itself: without errors (their messages and ranges come from a full parse). */
 function parseOneDocument(source: string): ParsedDocument | undefined {
-  const docs = parseAllDocuments(source, PARSE_OPTIONS);
-  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) return undefined;
+  const docs = parseYaml(source);
+  if (docs.length !== 1 || docs[0]!.errors.length > 0) return undefined;
   const doc = docs[0]!;
   const ranges: ParsedDocument['ranges'] = [doc.range];
   if (!collectRanges(doc.contents, ranges, true)) return undefined;
@@ -141,8 +141,9 @@ function parseOneDocument(source: string): ParsedDocument | undefined {
 
 /** Parses one block: it must be a map of one plain-keyed pair, without errors, anchors or aliases. */
 function parseBlock(source: string): ParsedBlock | undefined {
-  const doc = parseDocument(source, PARSE_OPTIONS);
-  if (doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
+  const docs = parseYaml(source);
+  const doc = docs[0];
+  if (docs.length !== 1 || !doc || doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
   const pair = doc.contents.items[0]!;
   const ranges: ParsedBlock['ranges'] = [];
   if (!isScalar(pair.key) || !collectRanges(pair, ranges)) return undefined;

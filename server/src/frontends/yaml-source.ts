@@ -5,12 +5,13 @@
  * YAML stays valid.
  */
 import {
-  parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq,
+  isAlias, isMap, isPair, isScalar, isSeq,
   type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq,
 } from 'yaml';
 import { LineIndex } from '../engine/positions.js';
 import type { FileProblem, Range, TextEdit } from '../engine/types.js';
-import { PARSE_OPTIONS, type YamlBlockCache } from './yaml-blocks.js';
+import { parseYaml } from './block-yaml.js';
+import type { YamlBlockCache } from './yaml-blocks.js';
 
 type Collection = YAMLMap | YAMLSeq;
 
@@ -59,8 +60,7 @@ export class YamlFile {
     this.eol = text.includes('\r\n') ? '\r\n' : '\n';
     const reused = incremental?.by === 'blocks' ? [incremental.cache.parse(text)].filter((doc) => doc !== undefined)
       : incremental?.cache.parseDocuments(text);
-    const parsed = reused?.length ? reused : parseAllDocuments(text, PARSE_OPTIONS);
-    this.docs = Array.isArray(parsed) ? parsed : [];
+    this.docs = reused?.length ? reused : parseYaml(text);
     for (const doc of this.docs) {
       for (const error of doc.errors) {
         this.problems.push({
