@@ -34,6 +34,12 @@ const HASH = 35;
 const COLON = 58;
 const DASH = 45;
 
+/**
+ * The first characters of every plain scalar the core schema reads as other than a
+ * string (null, bool, int, float, .inf, .nan): anything else is a string without testing.
+ */
+const MAYBE_NOT_STRING = /^[-+.~0-9nNtTfF]/;
+
 /** Thrown to leave the fast path. */
 class Unsupported extends Error {}
 
@@ -432,8 +438,10 @@ class BlockYamlParser {
   /** A plain scalar resolved as the core schema says (null, bool, int, float or string). */
   private plainScalar(source: string): Scalar {
     let tag = this.stringTag;
-    for (const candidate of this.plainTags) {
-      if (candidate.test!.test(source)) { tag = candidate; break; }
+    if (source === '' || MAYBE_NOT_STRING.test(source)) {
+      for (const candidate of this.plainTags) {
+        if (candidate.test!.test(source)) { tag = candidate; break; }
+      }
     }
     const resolved = tag.resolve(source, fail, this.doc.options);
     const node = resolved instanceof Scalar ? resolved : new Scalar(resolved);

@@ -266,23 +266,31 @@ class ComposeProject {
 }
 
 /**
- * The string scalars with a `$` below each collection, values only, in document order. A
- * node's subtree never changes, and the language server's incremental parse reuses the
- * nodes of unchanged services: their lists are not searched again.
+ * The string scalars with a `$` below a node, values only, in document order. A node's
+ * subtree never changes, and the language server's incremental parse reuses the nodes of
+ * unchanged top-level blocks and services: their lists are kept, and not searched again.
+ * Deeper collections are not kept (a fresh parse would only fill the map).
  */
 const interpolableBelow = new WeakMap<YAMLMap | YAMLSeq, Scalar[]>();
 
-function interpolable(node: unknown, out: Scalar[]): void {
+/** How deep lists are kept: the root, top-level values, services. */
+const KEPT_DEPTH = 3;
+
+function interpolable(node: unknown, out: Scalar[], depth = 0): void {
   if (isScalar(node)) {
     if (typeof node.value === 'string' && node.value.includes('$')) out.push(node);
     return;
   }
   if (!isMap(node) && !isSeq(node)) return;
+  const map = isMap(node);
+  if (depth >= KEPT_DEPTH) {
+    for (const item of node.items as unknown[]) interpolable(map ? (item as Pair).value : item, out, depth + 1);
+    return;
+  }
   let below = interpolableBelow.get(node);
   if (!below) {
     below = [];
-    const map = isMap(node);
-    for (const item of node.items as unknown[]) interpolable(map ? (item as Pair).value : item, below);
+    for (const item of node.items as unknown[]) interpolable(map ? (item as Pair).value : item, below, depth + 1);
     interpolableBelow.set(node, below);
   }
   for (const scalar of below) out.push(scalar);

@@ -173,32 +173,35 @@ function splitBlocks(text: string): TopBlock[] | undefined {
   let top: TopBlock | undefined;
   /** While inside a split block: the indentation of its entries (0: not known yet). */
   let entryIndent = -1;
+  // Lines are read in place (no slice per line): this runs on every keystroke.
   for (let start = 0; start < text.length;) {
     const newline = text.indexOf('\n', start);
     const end = newline < 0 ? text.length : newline + 1;
-    const line = text.slice(start, newline < 0 ? text.length : newline);
-    let indent = 0;
-    while (line[indent] === ' ') indent++;
-    const rest = line.slice(indent);
-    if (rest.startsWith('\t') || (rest === '' && line.includes('\t'))) return undefined;
-    const content = rest !== '' && rest !== '\r' && !rest.startsWith('#');
-    if (content && indent === 0 && blocks.length === 0 && /^---[ \t]*(?:#.*)?\r?$/.test(rest)) {
+    const lineEnd = newline < 0 ? text.length : newline;
+    let at = start;
+    while (text.charCodeAt(at) === 32) at++;
+    const indent = at - start;
+    const first = at < lineEnd ? text[at] : '';
+    if (first === '\t' || (first === '' && text.slice(start, lineEnd).includes('\t'))) return undefined;
+    const content = first !== '' && first !== '#' && !(first === '\r' && at + 1 === lineEnd);
+    const rest = () => text.slice(at, lineEnd);
+    if (content && indent === 0 && blocks.length === 0 && /^---[ \t]*(?:#.*)?\r?$/.test(rest())) {
       // A document start before the first key goes with the first block.
     } else if (content && indent === 0) {
-      if (/^(?:---|\.\.\.|%)/.test(rest)) return undefined;
+      if (first === '%' || /^(?:---|\.\.\.)/.test(rest())) return undefined;
       if (top) top.end = start;
       top = { start: blocks.length === 0 ? 0 : start, end: text.length };
       blocks.push(top);
-      entryIndent = SPLIT_KEY.test(rest.trimEnd()) ? 0 : -1;
+      entryIndent = first === 's' && SPLIT_KEY.test(rest().trimEnd()) ? 0 : -1;
       if (entryIndent === 0) top.entries = { header: { start: top.start, end: text.length }, blocks: [] };
     } else if (content && top?.entries) {
       const { entries } = top;
       if (entryIndent === 0) {
-        if (rest.startsWith('-')) { delete top.entries; entryIndent = -1; }
+        if (first === '-') { delete top.entries; entryIndent = -1; }
         else { entryIndent = indent; entries.header.end = start; }
       }
       if (entryIndent > 0) {
-        if (indent < entryIndent || (indent === entryIndent && rest.startsWith('-'))) return undefined;
+        if (indent < entryIndent || (indent === entryIndent && first === '-')) return undefined;
         if (indent === entryIndent) {
           // The previous block ends at this key, after its indentation: a parser ends the ranges of
           // a block's last collections at the next token, which a block by itself must see there too.

@@ -116,13 +116,21 @@ export class YamlFile {
    * The pairs of a map in the order YAML gives them, with `<<` merge keys expanded
    * (explicit keys win over merged ones, earlier merges over later ones, as YAML says).
    */
-  pairs(map: Located<YAMLMap>, doc: Document, seen: Set<Node> = new Set()): LocatedPair[] {
-    if (seen.has(map.node)) return [];
-    seen.add(map.node);
-    if (!map.node.items.some(isMergeKey)) {
-      // Most maps merge nothing: their pairs as written.
-      return map.node.items.filter((pair) => isScalar(pair.key)).map((pair) => this.locatePair(map, pair as Pair<Scalar>, doc));
+  pairs(map: Located<YAMLMap>, doc: Document, seen?: Set<Node>): LocatedPair[] {
+    // `seen`: the maps a merge came through (a merge cycle ends there).
+    if (seen?.has(map.node)) return [];
+    // Most maps merge nothing: their pairs as written (one pass, no merge search first).
+    const written: LocatedPair[] = [];
+    for (const pair of map.node.items) {
+      if (!isScalar(pair.key)) continue;
+      if (isMergeKey(pair)) return this.mergedPairs(map, doc, (seen ?? new Set()).add(map.node));
+      written.push(this.locatePair(map, pair as Pair<Scalar>, doc));
     }
+    return written;
+  }
+
+  /** The pairs of a map with `<<` merge keys. */
+  private mergedPairs(map: Located<YAMLMap>, doc: Document, seen: Set<Node>): LocatedPair[] {
     const own: LocatedPair[] = [];
     const merged: LocatedPair[] = [];
     for (const pair of map.node.items) {

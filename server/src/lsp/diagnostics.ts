@@ -1,13 +1,16 @@
-/** Findings as LSP diagnostics: source "vmrt", code = rule id, a link to the feature's docs page, the feature and fix in `data`. */
+/**
+ * Findings as LSP diagnostics: source "vmrt", code = rule id, a link to the feature's docs
+ * page, the feature in `data`. Fixes are not sent with every diagnostic: code actions
+ * compute them from the server's findings when the editor asks.
+ */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver/node';
 import { docsUri } from '../cli/package-info.js';
-import type { Finding, Fix, Severity } from '../engine/types.js';
+import type { Finding, Severity } from '../engine/types.js';
 
 export const SOURCE = 'vmrt';
 
 export interface DiagnosticData {
   feature: Finding['feature'];
-  fix?: Fix;
 }
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
@@ -22,7 +25,7 @@ export function docsHref(finding: Pick<Finding, 'docs' | 'feature'>): string {
 }
 
 export function toDiagnostic(finding: Finding): Diagnostic {
-  const data: DiagnosticData = { feature: finding.feature, ...(finding.fix ? { fix: finding.fix } : {}) };
+  const data: DiagnosticData = { feature: finding.feature };
   return {
     range: finding.range,
     severity: SEVERITY[finding.severity],

@@ -44,7 +44,8 @@ export function startServer(connection: Connection): void {
     return uri === undefined ? undefined : documents.get(uri)?.getText();
   });
   const results = new Map<string, Linted>();
-  const timers = new Map<string, NodeJS.Timeout>();
+  /** Per document, how to cancel its scheduled lint. */
+  const timers = new Map<string, () => void>();
   /** When each document was last linted (performance.now()). */
   const lastLint = new Map<string, number>();
   /** Lints of files that are not open (Lint Workspace), kept until the file changes or is opened. */
@@ -183,14 +184,21 @@ export function startServer(connection: Connection): void {
   function schedule(uri: string, why: 'edit' | 'context' = 'edit'): void {
     const pending = timers.get(uri);
     const quiet = performance.now() - (lastLint.get(uri) ?? -Infinity) >= debounceMs;
-    clearTimeout(pending);
+    pending?.();
     // An edit whose version is already linted (the open handler got there first) needs no second run;
     // a changed context (settings, config file, a dependency) re-lints the same version.
     const run = () => {
       timers.delete(uri);
       if (why === 'context' || results.get(uri)?.version !== documents.get(uri)?.version) lintNow(uri);
     };
-    timers.set(uri, !pending && quiet ? setTimeout(run, 0) : setTimeout(run, debounceMs));
+    if (!pending && quiet) {
+      // setImmediate, not setTimeout(0), which waits at least a millisecond.
+      const immediate = setImmediate(run);
+      timers.set(uri, () => clearImmediate(immediate));
+    } else {
+      const timer = setTimeout(run, debounceMs);
+      timers.set(uri, () => clearTimeout(timer));
+    }
   }
 
   function relintOpen(): void {
@@ -261,7 +269,7 @@ export function startServer(connection: Connection): void {
     engine.documentClosed(pathOf(document.uri));
     // Its dependents read the file on disk again, which may differ from the discarded buffer.
     relintDependents(pathOf(document.uri));
-    clearTimeout(timers.get(document.uri));
+    timers.get(document.uri)?.();
     timers.delete(document.uri);
     lastLint.delete(document.uri);
     results.delete(document.uri);
