@@ -114,9 +114,9 @@ export class Linter {
   recognisedOptions(requests: readonly ContainerRequest[]): RecognisedOption[] {
     const found: RecognisedOption[] = [];
     // A rule that throws recognises nothing here; lintText reports it.
-    for (const { rule, hit } of ruleHits(this.rules, requests, () => undefined)) {
+    forEachHit(this.rules, requests, () => undefined, (rule, hit) => {
       found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
-    }
+    });
     return found;
   }
 
@@ -186,7 +186,7 @@ export class Linter {
       const verdicts = new Map(this.rules.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
       const reported = this.rules.filter((rule) => verdicts.get(rule));
       const failed = (rule: Rule, error: unknown) => findings.push(internalError(path, `rule ${rule.meta.id}`, error));
-      for (const { rule, hit } of ruleHits(reported, requests, failed)) {
+      forEachHit(reported, requests, failed, (rule, hit) => {
         const verdict = verdicts.get(rule)!;
         const finding: Finding = {
           file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
@@ -194,7 +194,7 @@ export class Linter {
         };
         if (hit.fix) defineLazyFix(finding, hit.fix);
         findings.push(finding);
-      }
+      });
     } catch (error) {
       findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
     }
@@ -254,20 +254,25 @@ export class Linter {
   }
 }
 
-/** Each rule's hits in each request, rule by rule; a rule that throws is reported to `failed` and skipped for that request. */
-function* ruleHits(rules: readonly Rule[], requests: readonly ContainerRequest[], failed: (rule: Rule, error: unknown) => void): Generator<{ rule: Rule; hit: RuleHit }> {
+/**
+ * Each rule's hits in each request, rule by rule; a rule that throws is reported to
+ * `failed` and skipped for that request. A callback, not a generator: this runs for every
+ * rule and request on each keystroke, and iterator objects would be garbage.
+ */
+function forEachHit(rules: readonly Rule[], requests: readonly ContainerRequest[], failed: (rule: Rule, error: unknown) => void,
+  onHit: (rule: Rule, hit: RuleHit) => void): void {
   // Every hit is one of the request's options: a request without options has none (most build stages, many services).
   const requesting = requests.filter((request) => request.options.length > 0);
   for (const rule of rules) {
     for (const request of requesting) {
-      let hits: RuleHit[];
+      let hits: readonly RuleHit[];
       try {
         hits = rule.check(request);
       } catch (error) {
         failed(rule, error);
         continue;
       }
-      for (const hit of hits) yield { rule, hit };
+      for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!);
     }
   }
 }

@@ -5,6 +5,11 @@ export class LineIndex {
   private readonly lineStarts: number[] = [0];
 
   constructor(readonly text: string) {
+    if (!text.includes('\r')) {
+      // The common case, by the engine's own search for line breaks.
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.lineStarts.push(i + 1);
+      return;
+    }
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c === 10) this.lineStarts.push(i + 1);
@@ -45,3 +50,4 @@ export class LineIndex {
     return this.text.slice(start, next === undefined ? this.text.length : next).replace(/\r?\n$|\r$/, '');
   }
 }
+

@@ -58,22 +58,40 @@ export function looksLikeCompose(text: string): boolean {
   return serviceLike && !FOREIGN_TOP_KEYS.some((k) => topKeys.has(k));
 }
 
+/** A variable lookup, and a key that is equal for lookups of equal variables (the environment object and the .env files' texts). */
+type Variables = Lookup & { variables: string };
+
+/** A number per environment object (the same object may hold other values only if someone edits it). */
+const envIdentities = new WeakMap<object, number>();
+let envCount = 0;
+
+function envIdentity(env: object): number {
+  let id = envIdentities.get(env);
+  if (id === undefined) envIdentities.set(env, (id = envCount++));
+  return id;
+}
+
 /** A loaded compose file: its YAML, the interpolated value of every string scalar, its services. */
 interface ComposeFile {
   /** The absolute path (cycles and the cache compare these). */
   id: string;
   yaml: YamlFile;
   doc: Document | undefined;
-  lookup: Lookup;
+  lookup: Variables;
   values: Map<Node, string>;
   services: Map<string, Located<YAMLMap>>;
 }
 
-/** An option found in a service, before it is turned into a RequestedOption. */
-interface FoundOption {
+/**
+ * An option as reading a service finds it: nothing in it depends on where the service
+ * sits in the text or on this lint's objects, so it is kept with the service's node (see
+ * `readOptions`).
+ */
+interface ReadOption {
   option: OptionName;
   value: unknown;
-  range: Range;
+  /** The key or entry it was read from (its range is taken each lint: the text around may have moved). */
+  at: LocatedPair | Located;
   /** Where the key or entry sits (for edits). */
   chain: Chain | undefined;
   /** Options with one identity override each other through `extends` (the later service wins). */
@@ -83,10 +101,23 @@ interface FoundOption {
   /** The list or map key whose entry this option is (`cap_add`, `sysctls`, …), for same-list replacement. */
   entryOf?: string;
   /** For a mount with propagation: the edit that drops only the propagation, keeping every other setting. */
+  dropPropagation?: (yaml: YamlFile) => TextEdit[] | undefined;
+}
+
+/** An option found in a service, in this lint's file, before it is turned into a RequestedOption. */
+interface FoundOption extends Omit<ReadOption, 'at' | 'dropPropagation'> {
+  range: Range;
   dropPropagation?: () => TextEdit[] | undefined;
   file: ComposeFile;
   service: Located<YAMLMap>;
 }
+
+/**
+ * The options last read from each service node, and the variables they were read with.
+ * The language server's incremental parse reuses the nodes of services whose text did not
+ * change: their options are not read again, only placed in the new text.
+ */
+const readOptions = new WeakMap<YAMLMap, { variables: string; options: ReadOption[] }>();
 
 class ComposeProject {
   readonly problems: FileProblem[] = [];
@@ -102,21 +133,23 @@ class ComposeProject {
   }
 
   /** Variables for files in `dir`: the environment, then the `.env` files (default: `dir/.env`). */
-  lookupFor(dir: string, envFiles: string[] = [resolvePath(dir, '.env')]): Lookup {
+  lookupFor(dir: string, envFiles: string[] = [resolvePath(dir, '.env')]): Variables {
     const env = this.ctx.env;
     const outer: Lookup = (name) => env[name];
     const dotenv = new Map<string, string>();
+    const read: string[] = [];
     for (const envFile of envFiles) {
       const text = this.read(envFile);
       if (text === undefined) continue;
+      read.push(envFile, text);
       const fileLookup: Lookup = (name) => outer(name) ?? dotenv.get(name);
       for (const [k, v] of parseDotEnv(text, fileLookup)) dotenv.set(k, v);
     }
-    return (name) => env[name] ?? dotenv.get(name);
+    return Object.assign((name: string) => env[name] ?? dotenv.get(name), { variables: `${envIdentity(env)}\0${read.join('\0')}` });
   }
 
   /** Loads a file once; `path` is reported as given (the main file's may be relative). */
-  load(path: string, text: string | undefined, lookup: Lookup): ComposeFile | undefined {
+  load(path: string, text: string | undefined, lookup: Variables): ComposeFile | undefined {
     const id = resolvePath(path);
     if (this.files.has(id)) return this.files.get(id);
     const source = text ?? this.read(path);
@@ -222,10 +255,28 @@ class ComposeProject {
     const cached = this.serviceOptionCache.get(id);
     if (cached) return cached;
     const service = file.services.get(name)!;
-    const local = new ServiceReader(this, file, service).read();
+    const local = this.readService(file, service);
     const result = this.extend(file, service, local, [...stack, id]);
     this.serviceOptionCache.set(id, result);
     return result;
+  }
+
+  /** A service's own options, read now or taken from its node's last read, placed in this lint's text. */
+  private readService(file: ComposeFile, service: Located<YAMLMap>): FoundOption[] {
+    const kept = readOptions.get(service.node);
+    let read = kept?.variables === file.lookup.variables ? kept.options : undefined;
+    if (!read) {
+      read = new ServiceReader(this, file, service).read();
+      readOptions.set(service.node, { variables: file.lookup.variables, options: read });
+    }
+    const { yaml } = file;
+    // Field by field: object spread and rest are slow, and this runs for every option on each keystroke.
+    return read.map((r) => {
+      const found: FoundOption = { option: r.option, value: r.value, range: yaml.rangeOf(r.at), chain: r.chain, identity: r.identity, topKey: r.topKey, entryOf: r.entryOf, file, service };
+      const { dropPropagation } = r;
+      if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
+      return found;
+    });
   }
 
   private extend(file: ComposeFile, service: Located<YAMLMap>, local: FoundOption[], stack: string[]): FoundOption[] {
@@ -298,7 +349,7 @@ function interpolable(node: unknown, out: Scalar[], depth = 0): void {
 
 /** Reads the options of one service (without `extends`). */
 class ServiceReader {
-  private readonly found: FoundOption[] = [];
+  private readonly found: ReadOption[] = [];
   private readonly yaml: YamlFile;
   private readonly doc: Document;
 
@@ -307,11 +358,8 @@ class ServiceReader {
     this.doc = file.doc!;
   }
 
-  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): FoundOption {
-    const found: FoundOption = {
-      option, value, range: this.yaml.rangeOf(at), chain: at.chain, identity, topKey, entryOf,
-      file: this.file, service: this.service,
-    };
+  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): ReadOption {
+    const found: ReadOption = { option, value, at, chain: at.chain, identity, topKey, entryOf };
     this.found.push(found);
     return found;
   }
@@ -343,7 +391,7 @@ class ServiceReader {
     return map ? this.yaml.pairs(map, this.doc) : [];
   }
 
-  read(): FoundOption[] {
+  read(): ReadOption[] {
     for (const pair of this.yaml.pairs(this.service, this.doc)) this.readKey(pair);
     return this.found;
   }
@@ -427,13 +475,12 @@ class ServiceReader {
         const { size: _size, ...value } = mount;
         const found = this.add('mount', value, entry, `volumes|${mount.target}`, pair.key, pair.key);
         if (mount.propagation) {
-          const yaml = this.yaml;
-          const long = yaml.asMap(entry);
-          const bind = long && yaml.asMap(yaml.get(long, 'bind', this.doc)?.value);
-          const propagationPair = bind && yaml.get(bind, 'propagation', this.doc);
+          const long = this.yaml.asMap(entry);
+          const bind = long && this.yaml.asMap(this.yaml.get(long, 'bind', this.doc)?.value);
+          const propagationPair = bind && this.yaml.get(bind, 'propagation', this.doc);
           found.dropPropagation = propagationPair
-            ? () => yaml.remove(propagationPair.chain)
-            : () => shortVolumeWithoutPropagation(yaml, entry.node);
+            ? (yaml) => yaml.remove(propagationPair.chain)
+            : (yaml) => shortVolumeWithoutPropagation(yaml, entry.node);
         }
       }
     }

@@ -184,15 +184,14 @@ function splitBlocks(text: string): TopBlock[] | undefined {
     const first = at < lineEnd ? text[at] : '';
     if (first === '\t' || (first === '' && text.slice(start, lineEnd).includes('\t'))) return undefined;
     const content = first !== '' && first !== '#' && !(first === '\r' && at + 1 === lineEnd);
-    const rest = () => text.slice(at, lineEnd);
-    if (content && indent === 0 && blocks.length === 0 && /^---[ \t]*(?:#.*)?\r?$/.test(rest())) {
+    if (content && indent === 0 && blocks.length === 0 && /^---[ \t]*(?:#.*)?\r?$/.test(text.slice(at, lineEnd))) {
       // A document start before the first key goes with the first block.
     } else if (content && indent === 0) {
-      if (first === '%' || /^(?:---|\.\.\.)/.test(rest())) return undefined;
+      if (first === '%' || /^(?:---|\.\.\.)/.test(text.slice(at, lineEnd))) return undefined;
       if (top) top.end = start;
       top = { start: blocks.length === 0 ? 0 : start, end: text.length };
       blocks.push(top);
-      entryIndent = first === 's' && SPLIT_KEY.test(rest().trimEnd()) ? 0 : -1;
+      entryIndent = first === 's' && SPLIT_KEY.test(text.slice(at, lineEnd).trimEnd()) ? 0 : -1;
       if (entryIndent === 0) top.entries = { header: { start: top.start, end: text.length }, blocks: [] };
     } else if (content && top?.entries) {
       const { entries } = top;

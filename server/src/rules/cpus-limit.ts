@@ -1,11 +1,11 @@
-import { docsFor, hitsWhere, replaceFix, type Rule } from './rule.js';
+import { docsFor, optionHits, replaceFix, type Rule } from './rule.js';
 
 /** Docker's default CFS period; --cpus=N is quota N × period. */
 const CFS_PERIOD_US = 100_000;
 
 export const cpusLimit: Rule = {
   meta: { id: 'cpus-limit', feature: 'cpus', description: 'A CPU limit given as a number of CPUs (--cpus).', docs: docsFor('cpus') },
-  check: (request) => hitsWhere(request, 'cpus', () => true, (o) => `the CPU limit of ${o.value} CPUs`,
+  check: optionHits('cpus', () => true, (o) => `the CPU limit of ${o.value} CPUs`,
     (o) => {
       const quota = Math.round(o.value * CFS_PERIOD_US);
       return replaceFix(o, `Use cpu-period ${CFS_PERIOD_US} and cpu-quota ${quota} instead`,

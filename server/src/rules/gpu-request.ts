@@ -1,6 +1,6 @@
-import { docsFor, hitsWhere, type Rule } from './rule.js';
+import { docsFor, optionHits, type Rule } from './rule.js';
 
 export const gpuRequest: Rule = {
   meta: { id: 'gpu-request', feature: 'gpu', description: 'GPUs requested for the container (--gpus, a gpu device request).', docs: docsFor('gpu') },
-  check: (request) => hitsWhere(request, 'gpus', () => true, (o) => `the GPU request ${o.value}`),
+  check: optionHits('gpus', () => true, (o) => `the GPU request ${o.value}`),
 };

@@ -1,6 +1,6 @@
-import { docsFor, hitsWhere, type Rule } from './rule.js';
+import { docsFor, optionHits, type Rule } from './rule.js';
 
 export const k8sSubpath: Rule = {
   meta: { id: 'k8s-subpath', feature: 'k8s-subpath', description: 'A Kubernetes volumeMount with a subPath.', docs: docsFor('k8s-subpath') },
-  check: (request) => hitsWhere(request, 'subpath', () => true, (o) => `the volume subPath ${o.value}`),
+  check: optionHits('subpath', () => true, (o) => `the volume subPath ${o.value}`),
 };

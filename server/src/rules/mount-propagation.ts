@@ -1,11 +1,11 @@
-import { docsFor, hitsWhere, replaceFix, type Rule } from './rule.js';
+import { docsFor, optionHits, replaceFix, type Rule } from './rule.js';
 
 /** Private (the default) is the only propagation a shared filesystem can honour. */
 const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
 
 export const mountPropagation: Rule = {
   meta: { id: 'mount-propagation', feature: 'mount-propagation', description: 'A mount asks for shared or slave propagation.', docs: docsFor('mount-propagation') },
-  check: (request) => hitsWhere(request, 'mount', (o) => PROPAGATING.has(o.value.propagation ?? ''),
+  check: optionHits('mount', (o) => PROPAGATING.has(o.value.propagation ?? ''),
     (o) => `${o.value.propagation} propagation of the mount on ${o.value.target}`,
     (o) => {
       const { propagation: _dropped, ...mount } = o.value;

@@ -1,6 +1,6 @@
-import { docsFor, hitsWhere, type Rule } from './rule.js';
+import { docsFor, optionHits, type Rule } from './rule.js';
 
 export const privilegedMode: Rule = {
   meta: { id: 'privileged-mode', feature: 'privileged', description: 'The container asks for privileged mode (every capability and every host device).', docs: docsFor('privileged') },
-  check: (request) => hitsWhere(request, 'privileged', (o) => o.value, () => 'privileged mode'),
+  check: optionHits('privileged', (o) => o.value, () => 'privileged mode'),
 };

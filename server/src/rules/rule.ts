@@ -27,16 +27,31 @@ export interface RuleHit {
 
 export interface Rule {
   meta: RuleMeta;
-  check(request: ContainerRequest): RuleHit[];
+  check(request: ContainerRequest): readonly RuleHit[];
 }
 
 export function docsFor(feature: string): string {
   return `docs/features/${feature}.md`;
 }
 
-export function optionsNamed<N extends OptionName>(request: ContainerRequest, name: N): RequestedOption<N>[] {
-  return request.options.filter((o): o is RequestedOption<N> => o.option === name);
+/** Per request, its options by name: built once, on the first rule that asks. */
+const optionsByName = new WeakMap<ContainerRequest, Map<OptionName, RequestedOption[]>>();
+
+function optionsNamed<N extends OptionName>(request: ContainerRequest, name: N): readonly RequestedOption<N>[] {
+  let byName = optionsByName.get(request);
+  if (!byName) {
+    byName = new Map();
+    for (const option of request.options) {
+      const named = byName.get(option.option);
+      if (named) named.push(option); else byName.set(option.option, [option]);
+    }
+    optionsByName.set(request, byName);
+  }
+  return (byName.get(name) ?? NO_OPTIONS) as readonly RequestedOption<N>[];
 }
+
+const NO_OPTIONS: readonly RequestedOption[] = Object.freeze([]);
+const NO_HITS: readonly RuleHit[] = Object.freeze([]);
 
 /** A fix that deletes the option, when the front end can express that. */
 export function removeFix(option: RequestedOption, title: string, safe = true): Fix | undefined {
@@ -50,15 +65,30 @@ export function replaceFix(option: RequestedOption, title: string, assignments: 
   return edits ? { title, edits } : undefined;
 }
 
-/** Every option of one name whose value matches, reported with the same subject wording. */
-export function hitsWhere<N extends OptionName>(
-  request: ContainerRequest,
+/**
+ * A check that reports every option of one name whose value matches, with the same
+ * subject wording. The rule's functions are made once (not per request), and a request
+ * without such options costs one lookup.
+ */
+export function optionHits<N extends OptionName>(
   name: N,
   matches: (option: RequestedOption<N>) => boolean,
   subject: (option: RequestedOption<N>) => string,
   fix?: (option: RequestedOption<N>) => Fix | undefined,
-): RuleHit[] {
-  return optionsNamed(request, name).filter(matches).map((option) => ({ option, subject: subject(option), ...(fix ? { fix: () => fix(option) } : {}) }));
+): Rule['check'] {
+  return (request) => {
+    let hits: RuleHit[] | undefined;
+    for (const option of optionsNamed(request, name)) {
+      if (!matches(option)) continue;
+      (hits ??= []).push(fix ? { option, subject: subject(option), fix: () => fix(option) } : { option, subject: subject(option) });
+    }
+    return hits ?? NO_HITS;
+  };
+}
+
+/** The hits of several checks, in order. */
+export function anyHits(...checks: Rule['check'][]): Rule['check'] {
+  return (request) => checks.flatMap((check) => check(request));
 }
 
 /** A namespace mode that joins the host's (or another container's) namespace. */
@@ -77,6 +107,6 @@ export function isUnder(path: string | undefined, root: string): boolean {
 export function commandRule(id: string, command: DockerCommand, feature: FeatureId, description: string, subject: string): Rule {
   return {
     meta: { id, feature, description, docs: docsFor(feature) },
-    check: (request) => hitsWhere(request, 'command', (o) => o.value === command, () => subject),
+    check: optionHits('command', (o) => o.value === command, () => subject),
   };
 }

@@ -1,6 +1,6 @@
-import { docsFor, hitsWhere, type Rule } from './rule.js';
+import { docsFor, optionHits, type Rule } from './rule.js';
 
 export const swarmDeployKey: Rule = {
   meta: { id: 'swarm-deploy-key', feature: 'swarm', description: 'A compose deploy key that only swarm honours (mode, replicas, placement, update_config).', docs: docsFor('swarm') },
-  check: (request) => hitsWhere(request, 'swarm-key', () => true, (o) => `the swarm deploy key ${o.value}`),
+  check: optionHits('swarm-key', () => true, (o) => `the swarm deploy key ${o.value}`),
 };
