@@ -117,7 +117,10 @@ interface FoundOption extends Omit<ReadOption, 'at' | 'dropPropagation'> {
  * The language server's incremental parse reuses the nodes of services whose text did not
  * change: their options are not read again, only placed in the new text.
  */
-const readOptions = new WeakMap<YAMLMap, { variables: string; options: ReadOption[] }>();
+const readOptions = new WeakMap<YAMLMap, ReadService & { variables: string }>();
+
+/** A service as reading it finds it: its own options, and its `extends` key if it has one. */
+interface ReadService { options: ReadOption[]; extendsPair: LocatedPair | undefined }
 
 class ComposeProject {
   readonly problems: FileProblem[] = [];
@@ -255,33 +258,33 @@ class ComposeProject {
     const cached = this.serviceOptionCache.get(id);
     if (cached) return cached;
     const service = file.services.get(name)!;
-    const local = this.readService(file, service);
-    const result = this.extend(file, service, local, [...stack, id]);
+    const { local, extendsPair } = this.readService(file, service);
+    const result = this.extend(file, service, extendsPair, local, [...stack, id]);
     this.serviceOptionCache.set(id, result);
     return result;
   }
 
   /** A service's own options, read now or taken from its node's last read, placed in this lint's text. */
-  private readService(file: ComposeFile, service: Located<YAMLMap>): FoundOption[] {
+  private readService(file: ComposeFile, service: Located<YAMLMap>): { local: FoundOption[]; extendsPair: LocatedPair | undefined } {
+    const { yaml, doc } = file;
     const kept = readOptions.get(service.node);
-    let read = kept?.variables === file.lookup.variables ? kept.options : undefined;
+    let read: ReadService | undefined = kept?.variables === file.lookup.variables ? kept : undefined;
     if (!read) {
-      read = new ServiceReader(this, file, service).read();
-      readOptions.set(service.node, { variables: file.lookup.variables, options: read });
+      read = { options: new ServiceReader(this, file, service).read(), extendsPair: doc && yaml.get(service, 'extends', doc) };
+      readOptions.set(service.node, { ...read, variables: file.lookup.variables });
     }
-    const { yaml } = file;
     // Field by field: object spread and rest are slow, and this runs for every option on each keystroke.
-    return read.map((r) => {
+    const local = read.options.map((r) => {
       const found: FoundOption = { option: r.option, value: r.value, range: yaml.rangeOf(r.at), chain: r.chain, identity: r.identity, topKey: r.topKey, entryOf: r.entryOf, file, service };
       const { dropPropagation } = r;
       if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
       return found;
     });
+    return { local, extendsPair: read.extendsPair };
   }
 
-  private extend(file: ComposeFile, service: Located<YAMLMap>, local: FoundOption[], stack: string[]): FoundOption[] {
+  private extend(file: ComposeFile, service: Located<YAMLMap>, extendsPair: LocatedPair | undefined, local: FoundOption[], stack: string[]): FoundOption[] {
     const { yaml, doc } = file;
-    const extendsPair = doc && yaml.get(service, 'extends', doc);
     if (!doc || !extendsPair?.value) return local;
     const at = yaml.keyRange(extendsPair);
     const spec = yaml.asMap(extendsPair.value);
