@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
 import { parseBlockYaml, PARSE_OPTIONS } from '../../server/src/frontends/block-yaml.js';
-import { seeded } from '../support/random.js';
+import { randomEdit, seeded } from '../support/random.js';
 
 type Generator = ReturnType<typeof seeded>;
 
@@ -121,15 +121,7 @@ function stream(g: Generator): string {
 const SNIPPETS = ['a', ' ', ':', ': ', '-', '- ', '#', ' #', '\n', '\n  ', '"', "'", '[', ']', '{', '}', ',', '&a ', '*a', '\t', '|', '>', '!!str ', '? ', '\\', '\r', '---', '%YAML 1.2\n'];
 
 function edit(g: Generator, text: string): string {
-  const at = g.between(0, text.length);
-  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-  const lineEnd = text.indexOf('\n', at) < 0 ? text.length : text.indexOf('\n', at) + 1;
-  switch (g.between(0, 4)) {
-    case 0: case 1: return text.slice(0, at) + g.pick(SNIPPETS) + text.slice(at);
-    case 2: return text.slice(0, at) + text.slice(Math.min(text.length, at + g.between(1, 3)));
-    case 3: return text.slice(0, lineStart) + text.slice(lineEnd);
-    default: return text.slice(0, lineStart) + g.pick(['', '  ', ' ']) + text.slice(lineStart).replace(/^ {0,2}/, '');
-  }
+  return randomEdit(g, text, SNIPPETS);
 }
 
 /** Every property of a node that a parse sets, comments aside (they do not reach the front ends). */

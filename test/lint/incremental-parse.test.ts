@@ -11,7 +11,7 @@ import { Linter } from '../../server/src/engine/lint.js';
 import type { Finding } from '../../server/src/engine/types.js';
 import { YamlBlockCache } from '../../server/src/frontends/yaml-blocks.js';
 import { YamlFile } from '../../server/src/frontends/yaml-source.js';
-import { seeded } from '../support/random.js';
+import { randomEdit, seeded } from '../support/random.js';
 
 const PATH = '/project/compose.yaml';
 const ENV = { TAG: '1.2' };
@@ -57,16 +57,7 @@ const SNIPPETS = ['a', 'x', '1', ' ', ':', ': ', '-', '- ', '#', '\n', '\n    ',
   '\n    privileged: true', '\n    network_mode: host', '\n  extra:\n    cpus: 2', '\nservices:\n', '\n---\n', '<<: {cpus: 1}', '\n  base:\n    image: b', '!reset '];
 
 function edit(g: Generator, text: string): string {
-  const at = g.between(0, text.length);
-  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-  const lineEnd = text.indexOf('\n', at) < 0 ? text.length : text.indexOf('\n', at) + 1;
-  switch (g.between(0, 5)) {
-    case 0: case 1: return text.slice(0, at) + g.pick(SNIPPETS) + text.slice(at);
-    case 2: return text.slice(0, at) + text.slice(Math.min(text.length, at + g.between(1, 3)));
-    case 3: return text.slice(0, lineStart) + text.slice(lineEnd);
-    case 4: return text.slice(0, lineEnd) + text.slice(lineStart, lineEnd) + text.slice(lineEnd);
-    default: return text.slice(0, lineStart) + g.pick(['', '  ', ' ']) + text.slice(lineStart).replace(/^ {0,2}/, '');
-  }
+  return randomEdit(g, text, SNIPPETS);
 }
 
 /** A YAML node as the front ends read it: kind, start and value end, value, how it was written. */

@@ -394,7 +394,7 @@ class BlockYamlParser {
       const colon = this.skipSpaces(quoted, end);
       return this.text.charCodeAt(colon) === COLON && this.isSpaceOrEnd(colon + 1, line);
     }
-    if (!this.plainStart(at, end)) return false;
+    if (!this.plainStart(at, end, false)) return false;
     return this.plainEnd(at, end, false).colon;
   }
 
@@ -425,7 +425,7 @@ class BlockYamlParser {
       node.source = value;
       node.type = code === 39 ? 'QUOTE_SINGLE' : 'QUOTE_DOUBLE';
     } else {
-      if (!this.plainStart(at, lineEnd)) throw new Unsupported();
+      if (!this.plainStart(at, lineEnd, flow)) throw new Unsupported();
       const plain = this.plainEnd(at, lineEnd, flow);
       if (plain.colon !== isKey && !flow) throw new Unsupported();
       valueEnd = plain.end;
@@ -464,12 +464,17 @@ class BlockYamlParser {
     return -1;
   }
 
-  /** Whether a plain scalar may start at `at` (not an indicator, unless `-?:` before a non-space). */
-  private plainStart(at: number, lineEnd: number): boolean {
+  /**
+   * Whether a plain scalar may start at `at`: not at an indicator, unless `-?:` before a
+   * character that is safe there (not a space; in flow context, not `,[]{}` either).
+   */
+  private plainStart(at: number, lineEnd: number, flow: boolean): boolean {
     const c = this.text[at]!;
     if ('[]{},#&*!|>\'"%@`'.includes(c)) return false;
-    if (c === '-' || c === '?' || c === ':') return at + 1 < lineEnd && this.text.charCodeAt(at + 1) !== SPACE;
-    return true;
+    if (c !== '-' && c !== '?' && c !== ':') return true;
+    if (at + 1 >= lineEnd) return false;
+    const next = this.text[at + 1]!;
+    return next !== ' ' && !(flow && ',[]{}'.includes(next));
   }
 
   /**
