@@ -1,11 +1,11 @@
 /**
  * A fast parser for the YAML that compose files and Kubernetes manifests are written in:
  * block maps and sequences, one-line plain, quoted and flow values, literal and folded
- * block scalars, comments. It builds the `yaml` package's own nodes, with the values,
- * scalar types and ranges (all three offsets) that package's parser gives, about ten
- * times faster, because it reads lines instead of tokens. Whatever it does not cover
- * (anchors, aliases, tags, multi-line plain or flow values, escapes, tabs, CR, directives
- * and document markers, a duplicate key or any syntax error) makes it return undefined,
+ * block scalars, comments, documents after `---`. It builds the `yaml` package's own
+ * nodes, with the values, scalar types and ranges (all three offsets) that package's
+ * parser gives, about ten times faster, because it reads lines instead of tokens. Whatever it does not cover
+ * (anchors, aliases, tags, multi-line plain or flow values, escapes, tabs, CR, directives,
+ * `...`, an empty document, a duplicate key or any syntax error) makes it return undefined,
  * and the caller parses with `yaml`, which also words the errors.
  * test/lint/block-yaml.test.ts holds it to `yaml`, node for node, on generated and real files.
  *
@@ -24,6 +24,7 @@ export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 /** The `yaml` package's key for its string tag in a schema (a registered symbol). */
 const SCALAR = Symbol.for('yaml.scalar');
 
+/** Kinds of lines (a marker is a `---` line). */
 const BLANK = 0;
 const COMMENT = 1;
 const CONTENT = 2;
