@@ -189,3 +189,12 @@ test('block YAML: every YAML file of the repo parses to the nodes yaml gives, an
   const examples = files.filter((file) => file.startsWith('examples/'));
   assert.deepEqual(examples.filter((file) => !taken.includes(file)), []);
 });
+
+test('block YAML: a text nested deeper than the parser recurses is left to yaml, not a stack overflow', () => {
+  const flow = `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+  const block = `${Array.from({ length: 1000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`;
+  assert.equal(parseBlockYaml(flow), undefined);
+  assert.equal(parseBlockYaml(block), undefined);
+  // Just under the limit it still parses, node for node as yaml does.
+  assert.ok(check(`a: ${'['.repeat(150)}${']'.repeat(150)}\n`, 'nested 150 deep'));
+});

@@ -41,6 +41,9 @@ const DASH = 45;
  */
 const MAYBE_NOT_STRING = /^[-+.~0-9nNtTfF]/;
 
+/** Collections nested deeper than this are left to `yaml` (no real file nests this deep; the recursion would hit the stack limit). */
+const MAX_DEPTH = 200;
+
 /** Thrown to leave the fast path. */
 class Unsupported extends Error {}
 
@@ -80,6 +83,8 @@ class BlockYamlParser {
   /** Spaces before a line's first character (-1 for a document marker, which ends every collection). */
   private readonly indents: number[] = [];
   private readonly kinds: number[] = [];
+  /** How many collections the parse is inside. */
+  private depth = 0;
   /** The document being built (its schema goes into its collections). */
   private doc = newDocument();
   private readonly plainTags: ScalarTag[];
@@ -200,6 +205,7 @@ class BlockYamlParser {
 
   /** A block map whose first key starts at `at` on `line`; `indent` is the key's column. */
   private map(line: number, at: number, indent: number): Parsed<YAMLMap> {
+    this.enter();
     const map = new YAMLMap(this.doc.schema);
     const keys = new Set<unknown>();
     let offset = at;
@@ -218,12 +224,14 @@ class BlockYamlParser {
         continue;
       }
       map.range = [(map.items[0]!.key as Node).range![0], offset, offset];
+      this.depth--;
       return this.close({ node: map, next, trailer: value.trailer }, indent) as Parsed<YAMLMap>;
     }
   }
 
   /** A block sequence whose entries start at column `indent`. */
   private sequence(line: number, indent: number): Parsed<YAMLSeq> {
+    this.enter();
     const seq = new YAMLSeq(this.doc.schema);
     const start = this.contentStart(line);
     let before: Trailer | undefined;
@@ -235,6 +243,7 @@ class BlockYamlParser {
       if (next < this.kinds.length && this.indents[next]! > indent) throw new Unsupported();
       const end = entry.node.range![2];
       seq.range = [start, end, end];
+      this.depth--;
       return this.close({ node: seq, next, trailer: entry.trailer }, indent) as Parsed<YAMLSeq>;
     }
   }
@@ -505,6 +514,7 @@ class BlockYamlParser {
 
   /** A `[...]` or `{...}` at `at`, all on this line; `end` is after it and the spaces that follow. */
   private flowCollection(at: number, lineEnd: number): { node: YAMLMap | YAMLSeq; end: number } {
+    this.enter();
     const isMap = this.text.charCodeAt(at) === 123;
     const close = isMap ? 125 : 93;
     const node = isMap ? new YAMLMap(this.doc.schema) : new YAMLSeq(this.doc.schema);
@@ -537,6 +547,7 @@ class BlockYamlParser {
     if (i >= lineEnd) throw new Unsupported();
     const end = this.skipSpaces(i + 1, lineEnd);
     node.range = [at, i + 1, end];
+    this.depth--;
     return { node, end };
   }
 
@@ -552,6 +563,12 @@ class BlockYamlParser {
   }
 
   // ---- small things ----------------------------------------------------------------
+
+  /** One collection deeper; a text nested deeper than MAX_DEPTH is left to `yaml` (this parser recurses, `yaml`'s parser does not). */
+  private enter(): void {
+    if (++this.depth > MAX_DEPTH) throw new Unsupported();
+  }
+
 
   private emptyScalar(at: number, commentEnd: number | undefined): Scalar {
     const start = this.skipSpaces(at, this.text.length);
