@@ -519,6 +519,8 @@ class BlockYamlParser {
     const close = isMap ? 125 : 93;
     const node = isMap ? new YAMLMap(this.doc.schema) : new YAMLSeq(this.doc.schema);
     node.flow = true;
+    /** A flow map's keys so far (a duplicate is `yaml`'s error to report). */
+    const keys = new Set<unknown>();
     let i = this.skipSpaces(at + 1, lineEnd);
     if (this.text.charCodeAt(i) !== close) {
       for (;;) {
@@ -527,7 +529,8 @@ class BlockYamlParser {
           if (!(item.node instanceof Scalar)) throw new Unsupported();
           const colon = item.end;
           if (this.text.charCodeAt(colon) !== COLON || this.text.charCodeAt(colon + 1) !== SPACE) throw new Unsupported();
-          if ((node as YAMLMap).items.some((pair) => (pair.key as Scalar).value === (item.node as Scalar).value)) throw new Unsupported();
+          if (keys.has(item.node.value)) throw new Unsupported();
+          keys.add(item.node.value);
           item.node.range![2] = item.node.range![1];
           const value = this.flowItem(this.skipSpaces(colon + 1, lineEnd), lineEnd);
           (node as YAMLMap).items.push(new Pair(item.node, value.node));
