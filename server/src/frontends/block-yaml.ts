@@ -4,7 +4,7 @@
  * block scalars, comments, documents after `---`. It builds the `yaml` package's own
  * nodes, with the values, scalar types and ranges (all three offsets) that package's
  * parser gives, about ten times faster, because it reads lines instead of tokens. Whatever it does not cover
- * (anchors, aliases, tags, multi-line plain or flow values, escapes, tabs, CR, directives,
+ * (anchors, aliases, tags, multi-line plain or flow values, escapes, tabs, a CR outside CRLF, directives,
  * `...`, an empty document, a duplicate key or any syntax error) makes it return undefined,
  * and the caller parses with `yaml`, which also words the errors.
  * test/lint/block-yaml.test.ts holds it to `yaml`, node for node, on generated and real files.
@@ -94,10 +94,13 @@ class BlockYamlParser {
     const tags = this.doc.schema.tags as ScalarTag[];
     this.plainTags = tags.filter((tag) => tag.default === true && tag.test);
     this.stringTag = (this.doc.schema as unknown as Record<symbol, ScalarTag>)[SCALAR]!;
-    if (/[\t\r\uFEFF]/.test(text)) throw new Unsupported();
+    // Tabs, a byte order mark and a CR that is not part of CRLF are left to `yaml`.
+    if (/[\t\uFEFF]|\r(?!\n)/.test(text)) throw new Unsupported();
     for (let start = 0; start < text.length;) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
+      const newline = text.indexOf('\n', start);
+      let end = newline < 0 ? text.length : newline;
+      // A line's content ends before its CR in CRLF.
+      if (end > start && text.charCodeAt(end - 1) === 13) end--;
       let indent = start;
       while (text.charCodeAt(indent) === SPACE) indent++;
       const first = indent < end ? text.charCodeAt(indent) : -1;
@@ -112,7 +115,7 @@ class BlockYamlParser {
       this.ends.push(end);
       this.indents.push(kind === MARKER ? -1 : indent - start);
       this.kinds.push(kind);
-      start = end + 1;
+      start = newline < 0 ? text.length : newline + 1;
     }
   }
 
@@ -157,7 +160,10 @@ class BlockYamlParser {
   private contentStart(line: number): number { return this.starts[line]! + this.indents[line]!; }
 
   /** The offset just past a line (after its line break). */
-  private after(line: number): number { return Math.min(this.ends[line]! + 1, this.text.length); }
+  private after(line: number): number {
+    const end = this.ends[line]!;
+    return Math.min(end + (this.text.charCodeAt(end) === 13 ? 2 : 1), this.text.length);
+  }
 
   /** Whether a content line is a sequence entry (`-` then a space or the line's end). */
   private isEntry(line: number): boolean {
