@@ -18,7 +18,8 @@ type Generator = ReturnType<typeof seeded>;
 const PLAIN = ['nginx:1.27', 'a b c', '8080:80', '-f', 'a#b', 'x # not a comment?', '1', '-12', '+7', '0x1F', '0o17', '017', '1.5', '1.50', '.5', '1e3', '-2.5E-3',
   '.inf', '-.Inf', '.NaN', 'true', 'False', 'TRUE', 'yes', 'null', 'Null', '~', 'on', '${VAR:-x}', '$$HOME', 'http://x.org/a?b=c', 'a,b', 'a]b', 'C:/x', 'é ü 中',
   '10m', '256M', '2024-01-01', 'a  b', ':x', '?x', '-'];
-const QUOTED = ['"x"', '"8080:80"', '""', '" a "', '"1"', '\'it\'\'s\'', '\'\'', '\'a # b\'', '"a: b"', '"true"', '"\\n"', '"#"'];
+const QUOTED = ['"x"', '"8080:80"', '""', '" a "', '"1"', '\'it\'\'s\'', '\'\'', '\'a # b\'', '"a: b"', '"true"', '"\\n"', '"#"',
+  '"say \\"hi\\""', '"C:\\\\x"', '"\\t\\0\\e\\N\\_\\L\\P\\ \\/"', '"\\x41\\u00e9\\U0001F600"', '"\\uD83D\\uDE00"', '"\\q"', '"\\x4"', '"\\U00110000"', '"end\\"', '"a\\\\"'];
 const FLOW = ['[]', '{}', '[a, b]', '["CMD", "curl", "-f", "http://localhost"]', '[ 1 , "x" ]', '{a: 1, b: [x, y]}', '[a, {c: d}, []]', '{ a: b }',
   '[a,b]', '[a, b,]', '{a: 1, a: 2}', '[a: 1]', '[[1, 2], [3]]', '{"k": v}', '[http://x]', '[x] y', '{a: }'];
 const KEYS = ['image', 'a', 'b', 'c', 'restart', 'net.core.somaxconn', 'max-size', '"quoted key"', '\'single\'', '80', 'true', '<<', 'a b', 'x-y', '~'];
@@ -203,4 +204,10 @@ test('block YAML: a text nested deeper than the parser recurses is left to yaml,
   assert.equal(parseBlockYaml(block), undefined);
   // Just under the limit it still parses, node for node as yaml does.
   assert.ok(check(`a: ${'['.repeat(150)}${']'.repeat(150)}\n`, 'nested 150 deep'));
+});
+
+test('block YAML: escapes in double quotes take the fast path with yaml\'s values; escapes YAML lacks are left to yaml', () => {
+  assert.ok(check('command: "echo \\"hi\\" \\u00e9\\t\\\\x \\U0001F600"\n', 'escapes'));
+  assert.equal(parseBlockYaml('a: "bad \\q"\n'), undefined);
+  assert.equal(parseBlockYaml('a: "short \\x4"\n'), undefined);
 });
