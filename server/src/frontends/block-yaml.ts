@@ -18,7 +18,7 @@
  * - comments after a collection's last item, at or deeper than its indentation, extend
  *   the collection's range up to the next content; shallower ones go to its parent.
  */
-import { Document, Pair, parseAllDocuments, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
+import { Alias, Document, Pair, parseAllDocuments, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 
 export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
@@ -86,6 +86,8 @@ class BlockYamlParser {
   private readonly kinds: number[] = [];
   /** How many collections the parse is inside. */
   private depth = 0;
+  /** The anchors of the document so far (an alias names one of these, or is `yaml`'s error). */
+  private anchors = new Set<string>();
   /** The document being built (its schema goes into its collections). */
   private doc = newDocument();
   private readonly plainTags: ScalarTag[];
@@ -138,7 +140,7 @@ class BlockYamlParser {
         if (opened || docs.length === 0) throw new Unsupported();
         return docs;
       }
-      if (docs.length > 0) this.doc = newDocument();
+      if (docs.length > 0) { this.doc = newDocument(); this.anchors = new Set(); }
       const parsed = this.blockNode(first, this.indents[first]!, -1);
       if (parsed.next < count && this.kinds[parsed.next] !== MARKER) throw new Unsupported();
       this.doc.contents = parsed.node as never;
@@ -262,35 +264,72 @@ class BlockYamlParser {
    */
   private entry(line: number, indent: number, before: Trailer | undefined): Parsed {
     const dash = this.contentStart(line);
-    const at = this.skipSpaces(dash + 1, this.ends[line]!);
+    const anchor = this.anchor(line, this.skipSpaces(dash + 1, this.ends[line]!));
+    const { at } = anchor;
     if (this.atLineEnd(line, at)) {
       const next = this.nextContent(line + 1);
-      if (next < this.kinds.length && this.indents[next]! > indent) return this.blockNode(next, this.indents[next]!, indent);
+      if (next < this.kinds.length && this.indents[next]! > indent) return this.anchored(this.blockNode(next, this.indents[next]!, indent), anchor.name);
+      if (anchor.name !== undefined) throw new Unsupported();
       // An empty entry: its tokens run on to the next content.
       const comments = this.hasComment(line, at, next) || (before !== undefined && this.deepestComment(before) >= 0);
       return { node: this.emptyScalar(dash + 1, comments ? this.trailerEnd(next) : undefined), next };
     }
     const code = this.text.charCodeAt(at);
     if (code === DASH && this.isSpaceOrEnd(at + 1, line)) throw new Unsupported();
-    if (this.startsKey(line, at)) return this.map(line, at, at - this.starts[line]!);
-    return this.inlineValue(line, at, indent);
+    if (this.startsKey(line, at)) {
+      // An anchor before a compact map's first key belongs to the key: left to `yaml`.
+      if (anchor.name !== undefined) throw new Unsupported();
+      return this.map(line, at, at - this.starts[line]!);
+    }
+    return this.anchored(this.inlineValue(line, at, indent, anchor.name !== undefined), anchor.name);
   }
 
   /** A map's value after the `:` at `after - 1`; `indent` is the map's. */
   private mapValue(line: number, after: number, indent: number): Parsed {
-    const at = this.skipSpaces(after, this.ends[line]!);
+    const anchor = this.anchor(line, this.skipSpaces(after, this.ends[line]!));
+    const { at } = anchor;
     if (!this.atLineEnd(line, at)) {
       if (this.startsKey(line, at)) throw new Unsupported();
       const code = this.text.charCodeAt(at);
       if (code === DASH && this.isSpaceOrEnd(at + 1, line)) throw new Unsupported();
-      return this.inlineValue(line, at, indent);
+      return this.anchored(this.inlineValue(line, at, indent, anchor.name !== undefined), anchor.name);
     }
     const next = this.nextContent(line + 1);
     if (next < this.kinds.length) {
-      if (this.indents[next]! > indent) return this.blockNode(next, this.indents[next]!, indent);
-      if (this.indents[next] === indent && this.isEntry(next)) return this.sequence(next, indent);
+      if (this.indents[next]! > indent) return this.anchored(this.blockNode(next, this.indents[next]!, indent), anchor.name);
+      if (this.indents[next] === indent && this.isEntry(next)) return this.anchored(this.sequence(next, indent), anchor.name);
     }
+    if (anchor.name !== undefined) throw new Unsupported();
     return { node: this.emptyScalar(after, this.emptyValueEnd(line, at, next, indent)), next };
+  }
+
+  /**
+   * An `&anchor` at `at` (before a value on this line, or before a block collection on the
+   * next ones): its name, and where the value starts. A comment after an anchor, or an
+   * anchor whose name `yaml` warns about, is left to `yaml`.
+   */
+  private anchor(line: number, at: number): { name?: string; at: number } {
+    if (this.text.charCodeAt(at) !== 38) return { at }; // &
+    const end = this.nameEnd(at + 1, line);
+    const value = this.skipSpaces(end, this.ends[line]!);
+    if (value < this.ends[line]! && (value === end || this.text.charCodeAt(value) === HASH)) throw new Unsupported();
+    return { name: this.text.slice(at + 1, end), at: value };
+  }
+
+  /** The end of an anchor or alias name starting at `at` (not empty, not ending in `:`). */
+  private nameEnd(at: number, line: number): number {
+    let end = at;
+    while (end < this.ends[line]! && !' ,[]{}'.includes(this.text[end]!)) end++;
+    if (end === at || this.text.charCodeAt(end - 1) === COLON) throw new Unsupported();
+    return end;
+  }
+
+  /** Gives a parsed value its anchor, which aliases after it may then name. */
+  private anchored(parsed: Parsed, name: string | undefined): Parsed {
+    if (name === undefined) return parsed;
+    parsed.node.anchor = name;
+    this.anchors.add(name);
+    return parsed;
   }
 
   /**
@@ -321,12 +360,20 @@ class BlockYamlParser {
   }
 
   /** A value that starts on its key's (or `-`'s) line, at `at`; `indent` is its collection's. */
-  private inlineValue(line: number, at: number, indent: number): Parsed {
+  private inlineValue(line: number, at: number, indent: number, anchored = false): Parsed {
     const code = this.text.charCodeAt(at);
+    // An anchored block scalar, alias or second anchor is left to `yaml`.
+    if (anchored && (code === 124 || code === 62 || code === 42 || code === 38)) throw new Unsupported();
     if (code === 124 || code === 62) return this.blockScalar(line, at, indent); // | >
     let node: Node;
     let end: number;
-    if (code === 91 || code === 123) { // [ {
+    if (code === 42) { // *
+      end = this.nameEnd(at + 1, line);
+      const name = this.text.slice(at + 1, end);
+      if (!this.anchors.has(name)) throw new Unsupported();
+      node = new Alias(name);
+      node.range = [at, end, end];
+    } else if (code === 91 || code === 123) { // [ {
       const flow = this.flowCollection(at, this.ends[line]!);
       node = flow.node;
       end = flow.end;
