@@ -1,13 +1,14 @@
 /**
  * A fast parser for the YAML that compose files and Kubernetes manifests are written in:
  * block maps and sequences, one-line plain, quoted and flow values, literal and folded
- * block scalars, comments, documents after `---`. It builds the `yaml` package's own
- * nodes, with the values, scalar types and ranges (all three offsets) that package's
- * parser gives, about ten times faster, because it reads lines instead of tokens.
- * Whatever it does not cover (anchors, aliases, tags, multi-line plain or flow values,
- * escapes YAML does not define, tabs, a CR outside CRLF, directives, `...`, an empty
- * document, a duplicate key or any syntax error) makes it return undefined, and the
- * caller parses with `yaml`, which also words the errors.
+ * block scalars, comments, anchors and aliases of values, documents after `---`. It
+ * builds the `yaml` package's own nodes, with the values, scalar types and ranges (all
+ * three offsets) that package's parser gives, about ten times faster, because it reads
+ * lines instead of tokens. Whatever it does not cover (tags, anchors on keys, aliases in
+ * flow collections, multi-line plain or flow values, escapes YAML does not define, tabs,
+ * a CR outside CRLF, directives, `...`, an empty document, a duplicate key or any syntax
+ * error) makes it return undefined, and the caller parses with `yaml`, which also words
+ * the errors.
  * test/lint/block-yaml.test.ts holds it to `yaml`, node for node, on generated and real files.
  *
  * Where comments and blank lines after a value count in ranges follows `yaml`'s parser:
