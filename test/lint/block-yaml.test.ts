@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
 import { parseBlockYaml, PARSE_OPTIONS } from '../../server/src/frontends/block-yaml.js';
+import { YamlFile } from '../../server/src/frontends/yaml-source.js';
 import { randomEdit, seeded } from '../support/random.js';
 
 type Generator = ReturnType<typeof seeded>;
@@ -259,4 +260,22 @@ test('block YAML: compose anchors and merge keys take the fast path; an alias ya
   assert.ok(check(compose, 'anchors and merge keys'));
   assert.equal(parseBlockYaml('a: *nowhere\n'), undefined);
   assert.equal(parseBlockYaml('a: &x\n  b: *x\n'), undefined, 'an alias inside its own anchor');
+});
+
+test('YAML front ends: each alias resolves to the node yaml\'s Alias.resolve gives (one walk per document, not one per alias)', () => {
+  let aliases = 0;
+  for (let seed = 1; seed <= 1000; seed++) {
+    const text = stream(seeded(seed));
+    const file = new YamlFile('/p/compose.yaml', text);
+    for (const doc of file.validDocs()) {
+      const visit = (node: unknown): void => {
+        if (isAlias(node)) {
+          aliases++;
+          assert.equal(file.resolve(node, undefined, doc)?.node, node.resolve(doc) ?? undefined, `seed ${seed}: *${node.source}`);
+        } else if (isPair(node)) { visit(node.key); visit(node.value); } else if (isMap(node) || isSeq(node)) (node.items as unknown[]).forEach(visit);
+      };
+      visit(doc.contents);
+    }
+  }
+  assert.ok(aliases > 100, `only ${aliases} aliases generated`);
 });

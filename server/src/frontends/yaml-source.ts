@@ -6,7 +6,7 @@
  */
 import {
   isAlias, isMap, isPair, isScalar, isSeq,
-  type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq,
+  type Alias, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq,
 } from 'yaml';
 import { LineIndex } from '../engine/positions.js';
 import type { FileProblem, Range, TextEdit } from '../engine/types.js';
@@ -80,6 +80,36 @@ export class YamlFile {
     return Math.max(start, end, word.lastIndex);
   }
 
+  /** Per document, the node each alias names (found in one walk, not one per alias). */
+  private readonly targets = new Map<Document, Map<Alias, Node>>();
+
+  /**
+   * The node each alias of a document names: the last node before it with that anchor, in
+   * document order (as `Alias.resolve` finds it, which walks the whole document for each alias).
+   */
+  private aliasTargets(doc: Document): Map<Alias, Node> {
+    let targets = this.targets.get(doc);
+    if (targets) return targets;
+    targets = new Map();
+    const latest = new Map<string, Node>();
+    const walk = (node: unknown): void => {
+      if (isAlias(node)) {
+        const target = latest.get(node.source);
+        if (target) targets!.set(node, target);
+      } else if (isPair(node)) {
+        walk(node.key);
+        walk(node.value);
+      } else if (isScalar(node) || isMap(node) || isSeq(node)) {
+        // A collection's anchor counts from the collection on, its own items included.
+        if (node.anchor) latest.set(node.anchor, node);
+        if (!isScalar(node)) for (const item of node.items as unknown[]) walk(item);
+      }
+    };
+    walk(doc.contents);
+    this.targets.set(doc, targets);
+    return targets;
+  }
+
   /** The documents without syntax errors (a broken document is reported, not linted). */
   validDocs(): Document.Parsed[] { return this.docs.filter((doc) => doc.errors.length === 0); }
 
@@ -106,8 +136,8 @@ export class YamlFile {
   /** Follows an alias to its anchor (a new chain starts there). */
   resolve(node: unknown, chain: Chain | undefined, doc: Document): Located | undefined {
     if (isAlias(node)) {
-      const target = node.resolve(doc);
-      return target ? { node: target as Node, chain: undefined } : undefined;
+      const target = this.aliasTargets(doc).get(node);
+      return target ? { node: target, chain: undefined } : undefined;
     }
     return node && (isScalar(node) || isMap(node) || isSeq(node)) ? { node: node as Node, chain } : undefined;
   }
