@@ -50,4 +50,3 @@ export class LineIndex {
     return this.text.slice(start, next === undefined ? this.text.length : next).replace(/\r?\n$|\r$/, '');
   }
 }
-

@@ -90,10 +90,8 @@ interface ComposeFile {
 interface ReadOption {
   option: OptionName;
   value: unknown;
-  /** The key or entry it was read from (its range is taken each lint: the text around may have moved). */
+  /** The key or entry it was read from (its range is taken each lint: the text around may have moved), with its chain for edits. */
   at: LocatedPair | Located;
-  /** Where the key or entry sits (for edits). */
-  chain: Chain | undefined;
   /** Options with one identity override each other through `extends` (the later service wins). */
   identity: string;
   /** The service key the option came from (for `!reset` / `!override`). */
@@ -107,6 +105,8 @@ interface ReadOption {
 /** An option found in a service, in this lint's file, before it is turned into a RequestedOption. */
 interface FoundOption extends Omit<ReadOption, 'at' | 'dropPropagation'> {
   range: Range;
+  /** Where the key or entry sits (for edits). */
+  chain: Chain | undefined;
   dropPropagation?: () => TextEdit[] | undefined;
   file: ComposeFile;
   service: Located<YAMLMap>;
@@ -275,7 +275,7 @@ class ComposeProject {
     }
     // Field by field: object spread and rest are slow, and this runs for every option on each keystroke.
     const local = read.options.map((r) => {
-      const found: FoundOption = { option: r.option, value: r.value, range: yaml.rangeOf(r.at), chain: r.chain, identity: r.identity, topKey: r.topKey, entryOf: r.entryOf, file, service };
+      const found: FoundOption = { option: r.option, value: r.value, range: yaml.rangeOf(r.at), chain: r.at.chain, identity: r.identity, topKey: r.topKey, entryOf: r.entryOf, file, service };
       const { dropPropagation } = r;
       if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
       return found;
@@ -362,7 +362,7 @@ class ServiceReader {
   }
 
   private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): ReadOption {
-    const found: ReadOption = { option, value, at, chain: at.chain, identity, topKey, entryOf };
+    const found: ReadOption = { option, value, at, identity, topKey, entryOf };
     this.found.push(found);
     return found;
   }

@@ -14,7 +14,6 @@
 import { newDocument, parseYaml } from './block-yaml.js';
 import { Document, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 
-
 /** The top-level key whose entries are blocks of their own (compose services). */
 const SPLIT_KEY = /^services:[ \t]*(?:#.*)?$/;
 
@@ -142,8 +141,8 @@ function parseOneDocument(source: string): ParsedDocument | undefined {
 /** Parses one block: it must be a map of one plain-keyed pair, without errors, anchors or aliases. */
 function parseBlock(source: string): ParsedBlock | undefined {
   const docs = parseYaml(source);
-  const doc = docs[0];
-  if (docs.length !== 1 || !doc || doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
+  const doc = docs[0]!;
+  if (docs.length !== 1 || doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
   const pair = doc.contents.items[0]!;
   const ranges: ParsedBlock['ranges'] = [];
   if (!isScalar(pair.key) || !collectRanges(pair, ranges)) return undefined;
