@@ -25,7 +25,13 @@ interface Times {
 function criuError(stderr: string): string {
   const log = /path= ([^\s:]+)/.exec(stderr)?.[1];
   if (!log || !existsSync(log)) return '';
-  return readFileSync(log, 'utf8').split('\n').filter((line) => line.includes('Error')).at(-1)?.trim() ?? '';
+  return (
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('Error'))
+      .at(-1)
+      ?.trim() ?? ''
+  );
 }
 
 /** Milliseconds that `docker args` takes; throws with docker's (and CRIU's) error when it fails. */
@@ -64,7 +70,9 @@ async function measure(d: Dockerd, runtime: string): Promise<Times> {
 
 function show(label: string, times: Times): void {
   const ms = (values: number[]) => `${(median(values) / 1000).toFixed(2)} s`;
-  console.log(`${label.padEnd(5)} checkpoint (stops): ${ms(times.checkpoint)}  checkpoint --leave-running: ${ms(times.leaveRunning)}  restore (docker start --checkpoint): ${ms(times.restore)}  (medians of ${times.checkpoint.length})`);
+  console.log(
+    `${label.padEnd(5)} checkpoint (stops): ${ms(times.checkpoint)}  checkpoint --leave-running: ${ms(times.leaveRunning)}  restore (docker start --checkpoint): ${ms(times.restore)}  (medians of ${times.checkpoint.length})`,
+  );
 }
 
 const accel = await chooseAccelerator();

@@ -32,7 +32,6 @@ const SERVERS = [
   `exec nc -ll -p ${ECHO_PORT} -e cat`,
 ].join(' ');
 
-
 function open(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, host, () => resolve(socket));
@@ -89,7 +88,10 @@ async function roundTrips(host: string): Promise<number[]> {
   for (let i = 0; i < TRIPS; i++) {
     const started = process.hrtime.bigint();
     pending = message.length;
-    await new Promise<void>((resolve) => { wake = resolve; socket.write(message); });
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      socket.write(message);
+    });
     times.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   socket.destroy();
@@ -130,7 +132,9 @@ async function networkBench(d: Dockerd): Promise<void> {
         up[runtime].push(await upload(hosts[runtime]));
         down[runtime].push(await download(hosts[runtime]));
       }
-      console.log(`round ${round + 1}: host→container vmrt ${up.vmrt[round]!.toFixed(0)} / runc ${up.runc[round]!.toFixed(0)} MiB/s, container→host vmrt ${down.vmrt[round]!.toFixed(0)} / runc ${down.runc[round]!.toFixed(0)} MiB/s`);
+      console.log(
+        `round ${round + 1}: host→container vmrt ${up.vmrt[round]!.toFixed(0)} / runc ${up.runc[round]!.toFixed(0)} MiB/s, container→host vmrt ${down.vmrt[round]!.toFixed(0)} / runc ${down.runc[round]!.toFixed(0)} MiB/s`,
+      );
     }
     const trips = { vmrt: await roundTrips(hosts.vmrt), runc: await roundTrips(hosts.runc) };
     pair(`TCP host→container, ${MIB} MiB, median of ${ROUNDS}`, 'MiB/s', median(up.vmrt), median(up.runc));

@@ -51,12 +51,19 @@ try {
       read[runtime].push(dd(d, runtime, folder, `if=/data/${runtime}-${round} of=/dev/null bs=1M`));
       rmSync(file);
     }
-    console.log(`round ${round}: write vmrt ${write.vmrt.at(-1)!.toFixed(0)} MiB/s, runc ${write.runc.at(-1)!.toFixed(0)} MiB/s; read vmrt ${read.vmrt.at(-1)!.toFixed(0)} MiB/s, runc ${read.runc.at(-1)!.toFixed(0)} MiB/s`);
+    console.log(
+      `round ${round}: write vmrt ${write.vmrt.at(-1)!.toFixed(0)} MiB/s, runc ${write.runc.at(-1)!.toFixed(0)} MiB/s; read vmrt ${read.vmrt.at(-1)!.toFixed(0)} MiB/s, runc ${read.runc.at(-1)!.toFixed(0)} MiB/s`,
+    );
   }
-  for (const [what, figures] of [['sequential write (fsync)', write], ['sequential read (cold)', read]] as const) {
+  for (const [what, figures] of [
+    ['sequential write (fsync)', write],
+    ['sequential read (cold)', read],
+  ] as const) {
     const v = median(figures.vmrt);
     const r = median(figures.runc);
-    console.log(`bind mount ${what}, ${MIB} MiB, median of ${ROUNDS}: vmrt ${v.toFixed(0)} MiB/s, runc ${r.toFixed(0)} MiB/s, vmrt/runc ${(v / r).toFixed(2)}  [${accel.accelerator.toUpperCase()}, 9p]`);
+    console.log(
+      `bind mount ${what}, ${MIB} MiB, median of ${ROUNDS}: vmrt ${v.toFixed(0)} MiB/s, runc ${r.toFixed(0)} MiB/s, vmrt/runc ${(v / r).toFixed(2)}  [${accel.accelerator.toUpperCase()}, 9p]`,
+    );
   }
 } finally {
   await d.stop();

@@ -43,7 +43,9 @@ async function idleMemory(d: Dockerd, count: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 3000));
     const each = ids.map((id) => containerPssKiB(d, id));
     const total = each.reduce((s, e) => s + e.kib, 0);
-    console.log(`idle containers: ${count}  PSS per container (QEMU + shim, ${each[0]!.processes} processes): ${(total / count / 1024).toFixed(1)} MiB  (total ${(total / 1024).toFixed(1)} MiB)`);
+    console.log(
+      `idle containers: ${count}  PSS per container (QEMU + shim, ${each[0]!.processes} processes): ${(total / count / 1024).toFixed(1)} MiB  (total ${(total / 1024).toFixed(1)} MiB)`,
+    );
   } finally {
     if (ids.length) d.docker(['rm', '-f', ...ids]);
   }
@@ -65,7 +67,9 @@ try {
   }
   const mv = median(vmrt);
   const mr = median(runc);
-  console.log(`docker run --rm IMG true, ${PAIRS} interleaved pairs: median vmrt ${mv.toFixed(0)} ms, runc ${mr.toFixed(0)} ms, ratio ${(mv / mr).toFixed(1)}x  [${accel.accelerator.toUpperCase()}]`);
+  console.log(
+    `docker run --rm IMG true, ${PAIRS} interleaved pairs: median vmrt ${mv.toFixed(0)} ms, runc ${mr.toFixed(0)} ms, ratio ${(mv / mr).toFixed(1)}x  [${accel.accelerator.toUpperCase()}]`,
+  );
   await idleMemory(d, 1);
   await idleMemory(d, 10);
   console.log(`(accelerator: ${accel.accelerator.toUpperCase()}; QEMU memory from ${join('/proc', '<pid>', 'smaps_rollup')})`);

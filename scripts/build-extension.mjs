@@ -28,10 +28,18 @@ await Promise.all([
   build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),
   // Native debugging without the C/C++ extension: Eclipse CDT's GDB adapter, for gdbserver in the VM.
   build({
-    ...common, entryPoints: ['node_modules/cdt-gdb-adapter/dist/debugTargetAdapter.js'], outfile: 'dist/gdb-adapter.cjs', minify: true,
+    ...common,
+    entryPoints: ['node_modules/cdt-gdb-adapter/dist/debugTargetAdapter.js'],
+    outfile: 'dist/gdb-adapter.cjs',
+    minify: true,
     alias: { serialport: './client/src/gdb-adapter-serialport.ts' },
   }),
-  build({ ...common, entryPoints: ['test/e2e/extension-host/suite.ts'], outfile: 'out/test/e2e/extension-host/suite.cjs', sourcemap: 'inline' }),
+  build({
+    ...common,
+    entryPoints: ['test/e2e/extension-host/suite.ts'],
+    outfile: 'out/test/e2e/extension-host/suite.cjs',
+    sourcemap: 'inline',
+  }),
   build({ ...common, entryPoints: ['test/e2e/vm-runtime/suite.ts'], outfile: 'out/test/e2e/vm-runtime/suite.cjs', sourcemap: 'inline' }),
 ]);
 

@@ -17,6 +17,8 @@ APT_PACKAGES=(
   chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser
   python3-debugpy   # the editor test debugs Python in a VM (an image made from the host's python3)
   docker-compose    # "Run Compose Service in VM" (Debian 12 has no docker compose plugin)
+  gdb gdbserver     # native debugging in a VM: the host's gdb, gdbserver copied into the test image
+  clang-format      # the C sources' formatting, checked by the tests
 )
 
 missing=()

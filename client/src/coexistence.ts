@@ -13,5 +13,7 @@ const OWNERS: Record<SyntaxKind, readonly string[]> = {
 
 /** The file kinds whose syntax errors another installed extension reports. */
 export function syntaxOwners(): SyntaxKind[] {
-  return (Object.keys(OWNERS) as SyntaxKind[]).filter((kind) => OWNERS[kind].some((id) => vscode.extensions.getExtension(id) !== undefined));
+  return (Object.keys(OWNERS) as SyntaxKind[]).filter((kind) =>
+    OWNERS[kind].some((id) => vscode.extensions.getExtension(id) !== undefined),
+  );
 }

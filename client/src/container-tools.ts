@@ -22,7 +22,9 @@ export class VmrtDockerClient extends DockerClient {
     super('docker', 'Docker + vmrt', 'Docker, with each container in its own QEMU VM (the vmrt runtime)');
   }
 
-  protected override getRunContainerCommandArgs(options: RunContainerCommandOptions): ReturnType<DockerClient['getRunContainerCommandArgs']> {
+  protected override getRunContainerCommandArgs(
+    options: RunContainerCommandOptions,
+  ): ReturnType<DockerClient['getRunContainerCommandArgs']> {
     const args = super.getRunContainerCommandArgs(options);
     // `container run`, then the runtime.
     return [...args.slice(0, 2), '--runtime', 'vmrt', ...args.slice(2)];

@@ -26,7 +26,10 @@ export function activate(context: vscode.ExtensionContext): VmRuntimeApi {
   const initializationOptions: InitializationOptions = { syntaxDiagnosticsElsewhere: syntaxOwners() };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
-      ...LANGUAGES.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
+      ...LANGUAGES.flatMap((language) => [
+        { scheme: 'file', language },
+        { scheme: 'untitled', language },
+      ]),
       { scheme: 'file', pattern: '**/.vmrt-lint.{yaml,yml}' },
     ],
     synchronize: {
@@ -45,7 +48,10 @@ export function activate(context: vscode.ExtensionContext): VmRuntimeApi {
     vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
   );
   // Activation does not wait for the server: it starts in its own process and reports when ready.
-  void client.start().then(() => profile.render(), (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'));
+  void client.start().then(
+    () => profile.render(),
+    (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'),
+  );
   return registerVmRuntime(context);
 }
 

@@ -5,6 +5,6 @@
  */
 export class SerialPort {
   constructor() {
-    throw new Error('serial (UART) targets are not supported by vmrt\'s bundled GDB adapter');
+    throw new Error("serial (UART) targets are not supported by vmrt's bundled GDB adapter");
   }
 }

@@ -17,10 +17,17 @@ export async function lintWorkspace(client: LanguageClient, include: string): Pr
       const total: LintFilesResult = { files: 0, findings: 0 };
       for (let i = 0; i < files.length && !token.isCancellationRequested; i += BATCH) {
         const batch = files.slice(i, i + BATCH);
-        const result = await client.sendRequest<LintFilesResult>(LINT_FILES, { uris: batch.map((uri) => uri.toString()) } satisfies LintFilesParams, token);
+        const result = await client.sendRequest<LintFilesResult>(
+          LINT_FILES,
+          { uris: batch.map((uri) => uri.toString()) } satisfies LintFilesParams,
+          token,
+        );
         total.files += result.files;
         total.findings += result.findings;
-        progress.report({ increment: (100 * batch.length) / files.length, message: `${Math.min(i + BATCH, files.length)}/${files.length} files` });
+        progress.report({
+          increment: (100 * batch.length) / files.length,
+          message: `${Math.min(i + BATCH, files.length)}/${files.length} files`,
+        });
       }
       void vscode.window.setStatusBarMessage(`vmrt: ${total.findings} finding(s) in ${total.files} file(s)`, 5000);
       return total;

@@ -21,7 +21,9 @@ export class ProfileStatus implements vscode.Disposable {
       configFiles.onDidChange(() => this.refresh()),
       configFiles.onDidCreate(() => this.refresh()),
       configFiles.onDidDelete(() => this.refresh()),
-      vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('vmrt.lint')) this.refresh(); }),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('vmrt.lint')) this.refresh();
+      }),
       vscode.window.onDidChangeActiveTextEditor(() => this.refresh()),
     );
     this.item.text = `$(vm) vmrt: ${this.setting}`;
@@ -34,8 +36,15 @@ export class ProfileStatus implements vscode.Disposable {
 
   async pick(): Promise<void> {
     const current = this.setting;
-    const items = PROFILE_NAMES.map((id) => ({ label: id, description: id === current ? '(setting)' : '', detail: getProfile(id).description }));
-    const chosen = await vscode.window.showQuickPick(items, { title: 'vmrt: lint profile', placeHolder: `Setting: ${current} (a .vmrt-lint.yaml profile wins for its folder)` });
+    const items = PROFILE_NAMES.map((id) => ({
+      label: id,
+      description: id === current ? '(setting)' : '',
+      detail: getProfile(id).description,
+    }));
+    const chosen = await vscode.window.showQuickPick(items, {
+      title: 'vmrt: lint profile',
+      placeHolder: `Setting: ${current} (a .vmrt-lint.yaml profile wins for its folder)`,
+    });
     if (!chosen || chosen.label === current) return;
     const target = vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
     await vscode.workspace.getConfiguration('vmrt.lint').update('profile', chosen.label, target);
@@ -53,9 +62,10 @@ export class ProfileStatus implements vscode.Disposable {
       return;
     }
     const uri = vscode.window.activeTextEditor?.document.uri.toString();
-    const active: ActiveProfileResult = uri && this.client.isRunning()
-      ? await this.client.sendRequest<ActiveProfileResult>(ACTIVE_PROFILE, { uri } satisfies ActiveProfileParams)
-      : { profile: this.setting };
+    const active: ActiveProfileResult =
+      uri && this.client.isRunning()
+        ? await this.client.sendRequest<ActiveProfileResult>(ACTIVE_PROFILE, { uri } satisfies ActiveProfileParams)
+        : { profile: this.setting };
     this.item.text = `$(vm) vmrt: ${active.profile}`;
     this.item.tooltip = active.configFile
       ? `vmrt: profile ${active.profile} from ${vscode.workspace.asRelativePath(active.configFile)}. Click to change the setting.`

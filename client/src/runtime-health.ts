@@ -31,9 +31,7 @@ export function parseCheckOutput(text: string): CheckReport {
 }
 
 export type HealthProblem =
-  | { kind: 'docker-down'; message: string }
-  | { kind: 'not-registered'; message: string }
-  | { kind: 'runtime-check'; message: string };
+  { kind: 'docker-down'; message: string } | { kind: 'not-registered'; message: string } | { kind: 'runtime-check'; message: string };
 
 /** The one sentence a person needs when the runtime check fails: the first required failure and its fix. */
 export function checkProblem(report: CheckReport): HealthProblem | undefined {
@@ -50,10 +48,14 @@ export function registeredRuntime(runtimes: Record<string, { path?: string }> | 
 
 export function dockerDownProblem(host: string, error: unknown): HealthProblem {
   const reason = error instanceof Error ? error.message : String(error);
-  return { kind: 'docker-down', message: `Docker is not running or not reachable at ${host} (${reason}). Start Docker, or set vmrt.docker.host.` };
+  return {
+    kind: 'docker-down',
+    message: `Docker is not running or not reachable at ${host} (${reason}). Start Docker, or set vmrt.docker.host.`,
+  };
 }
 
 export const NOT_REGISTERED: HealthProblem = {
   kind: 'not-registered',
-  message: 'Docker answers, but the vmrt runtime is not registered with it (docker info lists no "vmrt" runtime). Run "vmrt install --docker" and restart Docker.',
+  message:
+    'Docker answers, but the vmrt runtime is not registered with it (docker info lists no "vmrt" runtime). Run "vmrt install --docker" and restart Docker.',
 };

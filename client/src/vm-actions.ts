@@ -40,12 +40,20 @@ export class VmActions implements vscode.Disposable {
   private readonly inspections = new Map<string, string>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly vm: VmContext, private readonly explorer: VmExplorer) {
-    this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, { provideTextDocumentContent: (uri) => this.inspections.get(uri.path) ?? '' }));
+  constructor(
+    private readonly vm: VmContext,
+    private readonly explorer: VmExplorer,
+  ) {
+    this.disposables.push(
+      vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, {
+        provideTextDocumentContent: (uri) => this.inspections.get(uri.path) ?? '',
+      }),
+    );
   }
 
   register(): vscode.Disposable[] {
-    const command = (name: string, run: (target: Target) => unknown) => vscode.commands.registerCommand(name, (target: Target) => this.guard(() => run(target)));
+    const command = (name: string, run: (target: Target) => unknown) =>
+      vscode.commands.registerCommand(name, (target: Target) => this.guard(() => run(target)));
     return [
       command('vmrt.container.attachShell', (t) => this.attachShell(this.id(t))),
       command('vmrt.container.followLogs', (t) => this.followLogs(this.id(t))),
@@ -80,7 +88,12 @@ export class VmActions implements vscode.Disposable {
 
   /** A terminal running `docker exec -it <id> sh`: VS Code gives it a real pty, Docker one in the VM. */
   attachShell(id: string): vscode.Terminal {
-    const terminal = vscode.window.createTerminal({ name: `vmrt: ${id.slice(0, 12)}`, shellPath: 'docker', shellArgs: ['exec', '-it', id, 'sh'], env: this.vm.cliEnv() });
+    const terminal = vscode.window.createTerminal({
+      name: `vmrt: ${id.slice(0, 12)}`,
+      shellPath: 'docker',
+      shellArgs: ['exec', '-it', id, 'sh'],
+      env: this.vm.cliEnv(),
+    });
     terminal.show();
     return terminal;
   }
@@ -121,7 +134,10 @@ export class VmActions implements vscode.Disposable {
       void vscode.window.showInformationMessage('This container publishes no port.');
       return undefined;
     }
-    const pick = ports.length === 1 ? ports[0] : (await vscode.window.showQuickPick(ports.map((p) => ({ label: `${p.publicPort} → ${p.privatePort}`, port: p }))))?.port;
+    const pick =
+      ports.length === 1
+        ? ports[0]
+        : (await vscode.window.showQuickPick(ports.map((p) => ({ label: `${p.publicPort} → ${p.privatePort}`, port: p }))))?.port;
     if (!pick) return undefined;
     const host = !pick.ip || pick.ip === '0.0.0.0' || pick.ip === '::' ? 'localhost' : pick.ip;
     const url = `http://${host}:${pick.publicPort}/`;
@@ -134,7 +150,9 @@ export class VmActions implements vscode.Disposable {
     const info = await this.vm.docker.getContainer(id).inspect();
     const path = `/${info.Name.replace(/^\//, '')}.json`;
     this.inspections.set(path, `${JSON.stringify(info, null, 2)}\n`);
-    const document = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: INSPECT_SCHEME, path, query: Date.now().toString() }));
+    const document = await vscode.workspace.openTextDocument(
+      vscode.Uri.from({ scheme: INSPECT_SCHEME, path, query: Date.now().toString() }),
+    );
     await vscode.languages.setTextDocumentLanguage(document, 'json');
     await vscode.window.showTextDocument(document, { preview: true });
     return document;
@@ -144,7 +162,11 @@ export class VmActions implements vscode.Disposable {
   private async remove(target: Target): Promise<boolean> {
     const id = this.id(target);
     if (typeof target !== 'string') {
-      const answer = await vscode.window.showWarningMessage(`Remove container ${target!.container.name} and its VM?`, { modal: true }, 'Remove');
+      const answer = await vscode.window.showWarningMessage(
+        `Remove container ${target!.container.name} and its VM?`,
+        { modal: true },
+        'Remove',
+      );
       if (answer !== 'Remove') return false;
     }
     this.logs.get(id)?.dispose();

@@ -7,7 +7,14 @@ import Docker from 'dockerode';
 import { execa } from 'execa';
 import * as vscode from 'vscode';
 import { dockerHostEnv, dockerOptions } from './docker-connection.js';
-import { checkProblem, dockerDownProblem, NOT_REGISTERED, parseCheckOutput, registeredRuntime, type HealthProblem } from './runtime-health.js';
+import {
+  checkProblem,
+  dockerDownProblem,
+  NOT_REGISTERED,
+  parseCheckOutput,
+  registeredRuntime,
+  type HealthProblem,
+} from './runtime-health.js';
 
 export const RUNTIME = 'vmrt';
 const DOCS = 'https://github.com/vmrt/vmrt#readme';
@@ -27,12 +34,14 @@ export class VmContext implements vscode.Disposable {
 
   constructor() {
     this.docker = new Docker(this.options());
-    this.listeners.push(vscode.workspace.onDidChangeConfiguration((event) => {
-      if (!event.affectsConfiguration('vmrt.docker.host') && !event.affectsConfiguration('vmrt.runtime.path')) return;
-      this.docker = new Docker(this.options());
-      this.ready = undefined;
-      this.hostChanged.fire();
-    }));
+    this.listeners.push(
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (!event.affectsConfiguration('vmrt.docker.host') && !event.affectsConfiguration('vmrt.runtime.path')) return;
+        this.docker = new Docker(this.options());
+        this.ready = undefined;
+        this.hostChanged.fire();
+      }),
+    );
   }
 
   private options(): Docker.DockerOptions {
@@ -52,7 +61,8 @@ export class VmContext implements vscode.Disposable {
   async vmrt(args: string[]): Promise<{ exitCode: number; output: string }> {
     const result = await execa(this.runtimePath(), args, { reject: false, all: true, timeout: 120_000 });
     const output = result.all ?? '';
-    if (result.failed && result.exitCode === undefined) return { exitCode: 127, output: `${this.runtimePath()} could not run: ${result.shortMessage}` };
+    if (result.failed && result.exitCode === undefined)
+      return { exitCode: 127, output: `${this.runtimePath()} could not run: ${result.shortMessage}` };
     return { exitCode: result.exitCode ?? 1, output };
   }
 
@@ -60,7 +70,7 @@ export class VmContext implements vscode.Disposable {
   async diagnose(): Promise<HealthProblem | undefined> {
     let info: { Runtimes?: Record<string, { path?: string }> };
     try {
-      info = await this.docker.info() as typeof info;
+      info = (await this.docker.info()) as typeof info;
     } catch (error) {
       return dockerDownProblem(dockerHostEnv(this.options()), error);
     }
@@ -82,7 +92,12 @@ export class VmContext implements vscode.Disposable {
   }
 
   private async notify(problem: HealthProblem): Promise<void> {
-    const actions = problem.kind === 'not-registered' ? ['Install into Docker', 'Open Docs'] : problem.kind === 'runtime-check' ? ['Show Runtime Check', 'Open Docs'] : ['Open Docs'];
+    const actions =
+      problem.kind === 'not-registered'
+        ? ['Install into Docker', 'Open Docs']
+        : problem.kind === 'runtime-check'
+          ? ['Show Runtime Check', 'Open Docs']
+          : ['Open Docs'];
     const choice = await vscode.window.showErrorMessage(problem.message, ...actions);
     if (choice === 'Install into Docker') {
       const terminal = vscode.window.createTerminal({ name: 'vmrt install', env: this.cliEnv() });
@@ -97,8 +112,14 @@ export class VmContext implements vscode.Disposable {
 
   /** "vmrt: Show Runtime Check": the `vmrt check` output in a read-only document. */
   async showCheck(): Promise<vscode.TextDocument> {
-    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'vmrt check (boots a probe VM)' }, () => this.vmrt(['check']));
-    const document = await vscode.workspace.openTextDocument({ language: 'vmrt-log', content: `$ ${this.runtimePath()} check\n${result.output}\n(exit status ${result.exitCode})\n` });
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'vmrt check (boots a probe VM)' },
+      () => this.vmrt(['check']),
+    );
+    const document = await vscode.workspace.openTextDocument({
+      language: 'vmrt-log',
+      content: `$ ${this.runtimePath()} check\n${result.output}\n(exit status ${result.exitCode})\n`,
+    });
     await vscode.window.showTextDocument(document, { preview: true });
     return document;
   }

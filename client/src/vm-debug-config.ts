@@ -40,9 +40,12 @@ export const GDB_ADAPTER = '__vmrtGdbAdapter';
 /** The command that starts `program` with its debugger listening on `port` in the VM. */
 export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
   switch (language) {
-    case 'node': return ['node', `--inspect-brk=0.0.0.0:${port}`, program, ...args];
-    case 'python': return ['python3', '-m', 'debugpy', '--listen', `0.0.0.0:${port}`, '--wait-for-client', program, ...args];
-    case 'native': return ['gdbserver', `0.0.0.0:${port}`, program, ...args];
+    case 'node':
+      return ['node', `--inspect-brk=0.0.0.0:${port}`, program, ...args];
+    case 'python':
+      return ['python3', '-m', 'debugpy', '--listen', `0.0.0.0:${port}`, '--wait-for-client', program, ...args];
+    case 'native':
+      return ['gdbserver', `0.0.0.0:${port}`, program, ...args];
   }
 }
 
@@ -66,29 +69,61 @@ export interface AttachConfiguration {
  * native code go through their VS Code extensions when installed (`extension`), else straight to
  * debugpy in the VM, or through the bundled GDB adapter (Eclipse CDT's) to gdbserver in the VM.
  */
-export function attachConfiguration(config: VmDebugConfiguration, language: DebugLanguage, hostPort: number, extension = true): AttachConfiguration {
+export function attachConfiguration(
+  config: VmDebugConfiguration,
+  language: DebugLanguage,
+  hostPort: number,
+  extension = true,
+): AttachConfiguration {
   const localRoot = config.localRoot!;
   const remoteRoot = config.remoteRoot!;
   const common = { name: `${config.name} (in VM)`, request: 'attach' };
   switch (language) {
     case 'node':
-      return { ...common, type: 'pwa-node', address: '127.0.0.1', port: hostPort, localRoot, remoteRoot, continueOnAttach: true, restart: false, skipFiles: ['<node_internals>/**'] };
+      return {
+        ...common,
+        type: 'pwa-node',
+        address: '127.0.0.1',
+        port: hostPort,
+        localRoot,
+        remoteRoot,
+        continueOnAttach: true,
+        restart: false,
+        skipFiles: ['<node_internals>/**'],
+      };
     case 'python':
       return extension
         ? { ...common, type: 'debugpy', connect: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }] }
-        : { ...common, type: 'vmrt', [DAP_SERVER]: { host: '127.0.0.1', port: hostPort }, pathMappings: [{ localRoot, remoteRoot }], justMyCode: true };
+        : {
+            ...common,
+            type: 'vmrt',
+            [DAP_SERVER]: { host: '127.0.0.1', port: hostPort },
+            pathMappings: [{ localRoot, remoteRoot }],
+            justMyCode: true,
+          };
     case 'native':
       return extension
         ? {
-          ...common, type: 'cppdbg', request: 'launch', program: config.program, cwd: localRoot, MIMode: 'gdb',
-          miDebuggerServerAddress: `127.0.0.1:${hostPort}`, sourceFileMap: { [remoteRoot]: localRoot },
-        }
+            ...common,
+            type: 'cppdbg',
+            request: 'launch',
+            program: config.program,
+            cwd: localRoot,
+            MIMode: 'gdb',
+            miDebuggerServerAddress: `127.0.0.1:${hostPort}`,
+            sourceFileMap: { [remoteRoot]: localRoot },
+          }
         : {
-          ...common, type: 'vmrt', [GDB_ADAPTER]: true, program: config.program, cwd: localRoot, gdb: 'gdb',
-          target: { type: 'remote', parameters: [`127.0.0.1:${hostPort}`] },
-          // Sources built inside the image name their files by container paths.
-          initCommands: [`set substitute-path ${remoteRoot} ${localRoot}`],
-        };
+            ...common,
+            type: 'vmrt',
+            [GDB_ADAPTER]: true,
+            program: config.program,
+            cwd: localRoot,
+            gdb: 'gdb',
+            target: { type: 'remote', parameters: [`127.0.0.1:${hostPort}`] },
+            // Sources built inside the image name their files by container paths.
+            initCommands: [`set substitute-path ${remoteRoot} ${localRoot}`],
+          };
   }
 }
 
@@ -112,4 +147,3 @@ export function missingDebugger(language: DebugLanguage, output: string): string
   if (language === 'node' && /node.*(not found|no such file)/i.test(output)) return 'the image has no node executable on its PATH';
   return undefined;
 }
-

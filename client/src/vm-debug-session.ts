@@ -32,7 +32,10 @@ export class VmSessionAdapter implements vscode.DebugAdapter {
   /** Children to stop when this session ends: the GDB adapter's, which keeps a lost remote target open. */
   private readonly gdbChildren: vscode.DebugSession[] = [];
 
-  constructor(private readonly session: vscode.DebugSession, private readonly vm: VmContext) {
+  constructor(
+    private readonly session: vscode.DebugSession,
+    private readonly vm: VmContext,
+  ) {
     // The program ended (or the child was disconnected): the parent ends with it.
     this.childEnded = vscode.debug.onDidTerminateDebugSession((ended) => {
       if (ended.parentSession?.id === this.session.id) void this.end();
@@ -42,7 +45,14 @@ export class VmSessionAdapter implements vscode.DebugAdapter {
     });
     // The container this session launched stopped or was removed: the session ends.
     const id = session.configuration[MARK] as string | undefined;
-    if (id) void vm.docker.getContainer(id).wait().then(() => this.end(), () => this.end());
+    if (id)
+      void vm.docker
+        .getContainer(id)
+        .wait()
+        .then(
+          () => this.end(),
+          () => this.end(),
+        );
   }
 
   handleMessage(message: vscode.DebugProtocolMessage): void {
@@ -63,7 +73,11 @@ export class VmSessionAdapter implements vscode.DebugAdapter {
       case 'attach': {
         const child = this.session.configuration[ATTACH] as vscode.DebugConfiguration;
         // The GDB adapter's Stop is safe (it ends gdbserver in the VM), and stopping it must reach it.
-        const started = await vscode.debug.startDebugging(this.session.workspaceFolder, child, { parentSession: this.session, lifecycleManagedByParent: !child[GDB_ADAPTER], compact: true });
+        const started = await vscode.debug.startDebugging(this.session.workspaceFolder, child, {
+          parentSession: this.session,
+          lifecycleManagedByParent: !child[GDB_ADAPTER],
+          compact: true,
+        });
         if (!started) throw new Error(`the ${child.type} debugger did not start`);
         return undefined;
       }
@@ -83,14 +97,26 @@ export class VmSessionAdapter implements vscode.DebugAdapter {
     if (this.ended) return;
     this.ended = true;
     const id = this.session.configuration[MARK] as string | undefined;
-    if (id) await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+    if (id)
+      await this.vm.docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => undefined);
     // Never js-debug's children: their disconnect kills the debuggee's pid, which would be a host pid.
     await Promise.all(this.gdbChildren.map((child) => vscode.debug.stopDebugging(child)));
     this.event('terminated');
   }
 
   private respond(request: Request, success: boolean, body?: object, message?: string): void {
-    this.sent.fire({ seq: this.seq++, type: 'response', request_seq: request.seq, command: request.command, success, body, message } as vscode.DebugProtocolMessage);
+    this.sent.fire({
+      seq: this.seq++,
+      type: 'response',
+      request_seq: request.seq,
+      command: request.command,
+      success,
+      body,
+      message,
+    } as vscode.DebugProtocolMessage);
   }
 
   private event(event: string): void {

@@ -10,7 +10,20 @@ import { execa } from 'execa';
 import * as vscode from 'vscode';
 import { dockerfileTag, dockerRunLine, type RunSpec } from './vm-launch-spec.js';
 import { VmSessionAdapter } from './vm-debug-session.js';
-import { ATTACH, attachConfiguration, DAP_SERVER, GDB_ADAPTER, listensOn, debuggeeCommand, DEFAULT_PORTS, MARK, missingDebugger, remotePath, type DebugLanguage, type VmDebugConfiguration } from './vm-debug-config.js';
+import {
+  ATTACH,
+  attachConfiguration,
+  DAP_SERVER,
+  GDB_ADAPTER,
+  listensOn,
+  debuggeeCommand,
+  DEFAULT_PORTS,
+  MARK,
+  missingDebugger,
+  remotePath,
+  type DebugLanguage,
+  type VmDebugConfiguration,
+} from './vm-debug-config.js';
 import { assertLaunchable } from './vm-lint-gate.js';
 import { errorText, type VmContext } from './vm-context.js';
 import { execText } from './vm-exec.js';
@@ -30,7 +43,11 @@ async function onPath(command: string): Promise<boolean> {
 const installed = (language: DebugLanguage) => DEBUGGER_EXTENSIONS[language].ids.some((id) => vscode.extensions.getExtension(id));
 
 export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscode.DebugAdapterDescriptorFactory {
-  constructor(private readonly vm: VmContext, private readonly launcher: VmLauncher, private readonly extensionUri: vscode.Uri) {}
+  constructor(
+    private readonly vm: VmContext,
+    private readonly launcher: VmLauncher,
+    private readonly extensionUri: vscode.Uri,
+  ) {}
 
   /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (vm-debug-session.ts). */
   createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
@@ -45,13 +62,26 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
   }
 
   provideDebugConfigurations(): vscode.DebugConfiguration[] {
-    return [{
-      type: 'vmrt', request: 'launch', name: 'Node in a VM (vmrt)', language: 'node', image: 'node:20',
-      program: '${workspaceFolder}/index.js', args: [], port: 9229, localRoot: '${workspaceFolder}', remoteRoot: '/workspace',
-    }];
+    return [
+      {
+        type: 'vmrt',
+        request: 'launch',
+        name: 'Node in a VM (vmrt)',
+        language: 'node',
+        image: 'node:20',
+        program: '${workspaceFolder}/index.js',
+        args: [],
+        port: 9229,
+        localRoot: '${workspaceFolder}',
+        remoteRoot: '/workspace',
+      },
+    ];
   }
 
-  async resolveDebugConfigurationWithSubstitutedVariables(folder: vscode.WorkspaceFolder | undefined, raw: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+  async resolveDebugConfigurationWithSubstitutedVariables(
+    folder: vscode.WorkspaceFolder | undefined,
+    raw: vscode.DebugConfiguration,
+  ): Promise<vscode.DebugConfiguration | undefined> {
     // A child session this provider made (debugpy's adapter in the VM, the GDB adapter): already resolved.
     if (raw[DAP_SERVER] || raw[GDB_ADAPTER]) return raw;
     const config = raw as VmDebugConfiguration;
@@ -61,16 +91,21 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     const port = config.port ?? DEFAULT_PORTS[language];
     const needed = DEBUGGER_EXTENSIONS[language];
     if (!needed.optional && !installed(language)) {
-      void vscode.window.showErrorMessage(`vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`);
+      void vscode.window.showErrorMessage(
+        `vmrt: debugging ${language} in a VM attaches VS Code's ${needed.name} debugger, which is not installed.`,
+      );
       return undefined;
     }
     if (language === 'native' && !installed(language) && !(await onPath('gdb'))) {
-      void vscode.window.showErrorMessage('vmrt: debugging native code in a VM needs gdb on this machine (e.g. "apt-get install gdb"), or the C/C++ extension (ms-vscode.cpptools).');
+      void vscode.window.showErrorMessage(
+        'vmrt: debugging native code in a VM needs gdb on this machine (e.g. "apt-get install gdb"), or the C/C++ extension (ms-vscode.cpptools).',
+      );
       return undefined;
     }
     try {
       if (!(await this.vm.ensureReady())) return undefined;
-      const { child, container } = config.request === 'attach' ? await this.attach(config, language, port) : await this.launch(config, language, port);
+      const { child, container } =
+        config.request === 'attach' ? await this.attach(config, language, port) : await this.launch(config, language, port);
       return { ...config, [ATTACH]: child, [MARK]: container };
     } catch (error) {
       if (!(error instanceof LaunchCancelled)) void vscode.window.showErrorMessage(`vmrt: ${errorText(error)}`);
@@ -78,7 +113,11 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     }
   }
 
-  private async launch(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<{ child: vscode.DebugConfiguration; container: string }> {
+  private async launch(
+    config: VmDebugConfiguration,
+    language: DebugLanguage,
+    port: number,
+  ): Promise<{ child: vscode.DebugConfiguration; container: string }> {
     if (!config.program) throw new Error('the launch configuration needs "program" (a file in the workspace)');
     if (!config.image && !config.dockerfile) throw new Error('the launch configuration needs "image" or "dockerfile"');
     const image = config.image ?? dockerfileTag('vmrt-debug', config.dockerfile!);
@@ -103,12 +142,19 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
       const hostPort = await this.debuggerReady(id, language, port);
       return { child: attachConfiguration(config, language, hostPort, installed(language)), container: id };
     } catch (error) {
-      await this.vm.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+      await this.vm.docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => undefined);
       throw error;
     }
   }
 
-  private async attach(config: VmDebugConfiguration, language: DebugLanguage, port: number): Promise<{ child: vscode.DebugConfiguration; container: undefined }> {
+  private async attach(
+    config: VmDebugConfiguration,
+    language: DebugLanguage,
+    port: number,
+  ): Promise<{ child: vscode.DebugConfiguration; container: undefined }> {
     if (!config.container) throw new Error('the attach configuration needs "container" (a running vmrt container)');
     const hostPort = await this.debuggerReady(config.container, language, port);
     // Attaching to a container the user started: ending the session leaves it running.
@@ -117,27 +163,32 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
 
   /** Waits (with progress) until the debugger in the VM answers on its published port; says why when it cannot. */
   private async debuggerReady(id: string, language: DebugLanguage, port: number): Promise<number> {
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Waiting for the ${language} debugger in the VM`, cancellable: true }, async (_progress, token) => {
-      const container = this.vm.docker.getContainer(id);
-      const info = await container.inspect();
-      const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
-      if (!binding) throw new Error(`the container does not publish port ${port}: add it to the container (-p ${port})`);
-      const hostPort = Number(binding.HostPort);
-      const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline) {
-        if (token.isCancellationRequested) throw new LaunchCancelled();
-        const state = (await container.inspect()).State;
-        if (!state.Running) throw new Error(await this.exitReason(id, language, state.ExitCode));
-        if (await this.answers(id, hostPort, language, port)) return hostPort;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-      throw new Error(`the ${language} debugger did not answer on port ${port} in the VM within 120 s`);
-    });
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Waiting for the ${language} debugger in the VM`, cancellable: true },
+      async (_progress, token) => {
+        const container = this.vm.docker.getContainer(id);
+        const info = await container.inspect();
+        const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
+        if (!binding) throw new Error(`the container does not publish port ${port}: add it to the container (-p ${port})`);
+        const hostPort = Number(binding.HostPort);
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline) {
+          if (token.isCancellationRequested) throw new LaunchCancelled();
+          const state = (await container.inspect()).State;
+          if (!state.Running) throw new Error(await this.exitReason(id, language, state.ExitCode));
+          if (await this.answers(id, hostPort, language, port)) return hostPort;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        throw new Error(`the ${language} debugger did not answer on port ${port} in the VM within 120 s`);
+      },
+    );
   }
 
   /** Why the debuggee's container ended: a missing debugger gets its own sentence. */
   private async exitReason(id: string, language: DebugLanguage, exitCode: number): Promise<string> {
-    const logs = (await this.vm.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: 20 })).toString('utf8').replace(/[\x00-\x08]/g, '');
+    const logs = (await this.vm.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: 20 }))
+      .toString('utf8')
+      .replace(/[\x00-\x08]/g, '');
     const missing = missingDebugger(language, logs);
     if (missing) return missing;
     return `the program ended (exit status ${exitCode}) before its debugger answered: ${logs.trim().split('\n').slice(-3).join(' | ')}`;
@@ -155,7 +206,9 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
         return false;
       }
     }
-    const { output } = await execText(this.vm.docker.getContainer(id), ['cat', '/proc/net/tcp', '/proc/net/tcp6']).catch(() => ({ output: '' }));
+    const { output } = await execText(this.vm.docker.getContainer(id), ['cat', '/proc/net/tcp', '/proc/net/tcp6']).catch(() => ({
+      output: '',
+    }));
     return listensOn(output, port);
   }
 }

@@ -30,7 +30,10 @@ export interface VmContainer {
 class VmContainerItem extends vscode.TreeItem {
   constructor(readonly container: VmContainer) {
     // Running VMs open on their details (kernel, vCPUs, live use): there are few at a time.
-    super(container.name, container.state === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    super(
+      container.name,
+      container.state === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+    );
     this.id = container.id;
     this.description = `${container.state} · ${container.image}`;
     this.contextValue = `vmContainer.${container.state === 'running' ? 'running' : 'stopped'}${container.ports.length > 0 ? '.ports' : ''}`;
@@ -40,7 +43,11 @@ class VmContainerItem extends vscode.TreeItem {
 }
 
 class DetailItem extends vscode.TreeItem {
-  constructor(label: string, value: string, readonly container: VmContainer) {
+  constructor(
+    label: string,
+    value: string,
+    readonly container: VmContainer,
+  ) {
     super(label, vscode.TreeItemCollapsibleState.None);
     this.description = value;
     this.contextValue = 'vmContainerDetail';
@@ -51,7 +58,10 @@ type Node = VmContainerItem | DetailItem;
 
 /** The rows under a container: what the VM is and what it uses now. */
 function detailRows(c: VmContainer, now = new Date()): [string, string][] {
-  const rows: [string, string][] = [['State', c.state], ['Image', c.image]];
+  const rows: [string, string][] = [
+    ['State', c.state],
+    ['Image', c.image],
+  ];
   if (c.startedAt && c.state === 'running') rows.push(['Uptime', formatUptime(now.getTime() - c.startedAt.getTime())]);
   rows.push(['Guest kernel', c.kernel ?? (c.state === 'running' ? 'reading…' : 'not running')]);
   if (c.vm) rows.push(['vCPUs', String(c.vm.vcpus)], ['VM memory', `${c.vm.memoryMiB} MiB`]);
@@ -76,7 +86,10 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
   private disposed = false;
 
   constructor(private readonly vm: VmContext) {
-    vm.onDidChangeHost(() => { this.closeStreams(); this.refresh(); });
+    vm.onDidChangeHost(() => {
+      this.closeStreams();
+      this.refresh();
+    });
   }
 
   /** The containers as the view shows them (loads them the first time). */
@@ -92,7 +105,8 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
   }
 
   async getChildren(node?: Node): Promise<Node[]> {
-    if (node instanceof VmContainerItem) return detailRows(node.container).map(([label, value]) => new DetailItem(label, value, node.container));
+    if (node instanceof VmContainerItem)
+      return detailRows(node.container).map(([label, value]) => new DetailItem(label, value, node.container));
     if (node) return [];
     try {
       return (await this.list()).map((c) => new VmContainerItem(c));
@@ -111,42 +125,65 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
     this.watchEvents();
     const all = await this.vm.docker.listContainers({ all: true });
     // listContainers does not return the runtime on every Engine version: inspect once per container (it never changes).
-    await Promise.all(all.filter((c) => !this.runtimes.has(c.Id)).map(async (c) => {
-      const listed = (c.HostConfig as { Runtime?: string } | undefined)?.Runtime;
-      const runtime = listed ?? (await this.vm.docker.getContainer(c.Id).inspect().then((i) => i.HostConfig.Runtime, () => undefined));
-      if (runtime) this.runtimes.set(c.Id, runtime);
-    }));
+    await Promise.all(
+      all
+        .filter((c) => !this.runtimes.has(c.Id))
+        .map(async (c) => {
+          const listed = (c.HostConfig as { Runtime?: string } | undefined)?.Runtime;
+          const runtime =
+            listed ??
+            (await this.vm.docker
+              .getContainer(c.Id)
+              .inspect()
+              .then(
+                (i) => i.HostConfig.Runtime,
+                () => undefined,
+              ));
+          if (runtime) this.runtimes.set(c.Id, runtime);
+        }),
+    );
     const ids = new Set(all.filter((c) => this.runtimes.get(c.Id) === RUNTIME).map((c) => c.Id));
     const previous = new Map(this.containers.map((c) => [c.id, c]));
     const vms = findVms(all.filter((c) => ids.has(c.Id) && c.State === 'running').map((c) => c.Id));
-    this.containers = await Promise.all(all.filter((c) => ids.has(c.Id)).map(async (c) => {
-      const inspect = await this.vm.docker.getContainer(c.Id).inspect();
-      const running = inspect.State.Running;
-      const container: VmContainer = {
-        id: c.Id,
-        name: inspect.Name.replace(/^\//, ''),
-        image: inspect.Config.Image,
-        state: inspect.State.Status,
-        status: c.Status,
-        startedAt: running ? new Date(inspect.State.StartedAt) : undefined,
-        ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ privatePort: p.PrivatePort, publicPort: p.PublicPort, ip: p.IP })),
-        vm: running ? vms.get(c.Id) : undefined,
-        cpu: running ? previous.get(c.Id)?.cpu : undefined,
-        memoryBytes: running ? previous.get(c.Id)?.memoryBytes : undefined,
-      };
-      if (running) container.kernel = await this.kernel(c.Id);
-      return container;
-    }));
+    this.containers = await Promise.all(
+      all
+        .filter((c) => ids.has(c.Id))
+        .map(async (c) => {
+          const inspect = await this.vm.docker.getContainer(c.Id).inspect();
+          const running = inspect.State.Running;
+          const container: VmContainer = {
+            id: c.Id,
+            name: inspect.Name.replace(/^\//, ''),
+            image: inspect.Config.Image,
+            state: inspect.State.Status,
+            status: c.Status,
+            startedAt: running ? new Date(inspect.State.StartedAt) : undefined,
+            ports: (c.Ports ?? [])
+              .filter((p) => p.PublicPort)
+              .map((p) => ({ privatePort: p.PrivatePort, publicPort: p.PublicPort, ip: p.IP })),
+            vm: running ? vms.get(c.Id) : undefined,
+            cpu: running ? previous.get(c.Id)?.cpu : undefined,
+            memoryBytes: running ? previous.get(c.Id)?.memoryBytes : undefined,
+          };
+          if (running) container.kernel = await this.kernel(c.Id);
+          return container;
+        }),
+    );
     this.followStats();
   }
 
   private kernel(id: string): Promise<string | undefined> {
     let known = this.kernels.get(id);
     if (!known) {
-      known = execText(this.vm.docker.getContainer(id), ['uname', '-r']).then((r) => (r.exitCode === 0 ? r.output.trim() : undefined), () => undefined);
+      known = execText(this.vm.docker.getContainer(id), ['uname', '-r']).then(
+        (r) => (r.exitCode === 0 ? r.output.trim() : undefined),
+        () => undefined,
+      );
       this.kernels.set(id, known);
       // A failed read (VM still booting) is tried again on the next refresh.
-      void known.then((k) => { if (!k) this.kernels.delete(id); });
+      void known.then((k) => {
+        if (!k) this.kernels.delete(id);
+      });
     }
     return known;
   }
@@ -154,43 +191,63 @@ export class VmExplorer implements vscode.TreeDataProvider<Node>, vscode.Disposa
   /** Docker's event stream: a change of a container's state reloads the list (debounced). */
   private watchEvents(): void {
     if (this.events || this.disposed) return;
-    void this.vm.docker.getEvents({ filters: { type: ['container'], event: LIFECYCLE_EVENTS } }).then((stream) => {
-      if (this.disposed) { (stream as unknown as { destroy(): void }).destroy(); return; }
-      this.events = stream;
-      stream.on('data', () => {
-        clearTimeout(this.refreshTimer);
-        this.refreshTimer = setTimeout(() => this.refresh(), 150);
-      });
-      const reset = () => { if (this.events === stream) this.events = undefined; };
-      stream.on('end', reset);
-      stream.on('error', reset);
-    }, () => undefined);
+    void this.vm.docker.getEvents({ filters: { type: ['container'], event: LIFECYCLE_EVENTS } }).then(
+      (stream) => {
+        if (this.disposed) {
+          (stream as unknown as { destroy(): void }).destroy();
+          return;
+        }
+        this.events = stream;
+        stream.on('data', () => {
+          clearTimeout(this.refreshTimer);
+          this.refreshTimer = setTimeout(() => this.refresh(), 150);
+        });
+        const reset = () => {
+          if (this.events === stream) this.events = undefined;
+        };
+        stream.on('end', reset);
+        stream.on('error', reset);
+      },
+      () => undefined,
+    );
   }
 
   /** One stats stream per running container; each sample updates that container's row. */
   private followStats(): void {
     const running = new Set(this.containers.filter((c) => c.state === 'running').map((c) => c.id));
     for (const [id, stream] of this.stats) {
-      if (!running.has(id)) { (stream as unknown as { destroy(): void }).destroy(); this.stats.delete(id); }
+      if (!running.has(id)) {
+        (stream as unknown as { destroy(): void }).destroy();
+        this.stats.delete(id);
+      }
     }
     for (const id of running) {
       if (this.stats.has(id)) continue;
-      void this.vm.docker.getContainer(id).stats({ stream: true }).then((stream) => {
-        if (this.disposed) { (stream as unknown as { destroy(): void }).destroy(); return; }
-        this.stats.set(id, stream);
-        let buffered = '';
-        stream.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString();
-          let newline: number;
-          while ((newline = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, newline);
-            buffered = buffered.slice(newline + 1);
-            if (line.trim()) this.sample(id, JSON.parse(line) as StatsSample);
-          }
-        });
-        stream.on('error', () => this.stats.delete(id));
-        stream.on('end', () => this.stats.delete(id));
-      }, () => undefined);
+      void this.vm.docker
+        .getContainer(id)
+        .stats({ stream: true })
+        .then(
+          (stream) => {
+            if (this.disposed) {
+              (stream as unknown as { destroy(): void }).destroy();
+              return;
+            }
+            this.stats.set(id, stream);
+            let buffered = '';
+            stream.on('data', (chunk: Buffer) => {
+              buffered += chunk.toString();
+              let newline: number;
+              while ((newline = buffered.indexOf('\n')) >= 0) {
+                const line = buffered.slice(0, newline);
+                buffered = buffered.slice(newline + 1);
+                if (line.trim()) this.sample(id, JSON.parse(line) as StatsSample);
+              }
+            });
+            stream.on('error', () => this.stats.delete(id));
+            stream.on('end', () => this.stats.delete(id));
+          },
+          () => undefined,
+        );
     }
   }
 

@@ -24,12 +24,15 @@ export interface PortMapping {
 }
 
 export function parsePorts(text: string): PortMapping[] {
-  return text.split(/[\s,]+/).filter(Boolean).map((spec) => {
-    const match = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(\/(?:tcp|udp))?$/.exec(spec);
-    if (!match) throw new Error(`"${spec}" is not a port mapping: write HOST:CONTAINER (8080:80), IP:HOST:CONTAINER or CONTAINER`);
-    const [, ip, host, container, protocol] = match;
-    return { containerPort: `${container}${protocol ?? '/tcp'}`, hostIp: ip ?? '', hostPort: host ?? '' };
-  });
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((spec) => {
+      const match = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(\/(?:tcp|udp))?$/.exec(spec);
+      if (!match) throw new Error(`"${spec}" is not a port mapping: write HOST:CONTAINER (8080:80), IP:HOST:CONTAINER or CONTAINER`);
+      const [, ip, host, container, protocol] = match;
+      return { containerPort: `${container}${protocol ?? '/tcp'}`, hostIp: ip ?? '', hostPort: host ?? '' };
+    });
 }
 
 function parseEnv(text: string): string[] {
@@ -93,5 +96,10 @@ export function dockerRunLine(spec: RunSpec): string {
 
 /** The tag an image built from `dockerfile` gets: `<prefix>/<its folder's name>:latest`. */
 export function dockerfileTag(prefix: string, dockerfile: string): string {
-  return `${prefix}/${posix.basename(posix.dirname(dockerfile)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'app'}:latest`;
+  return `${prefix}/${
+    posix
+      .basename(posix.dirname(dockerfile))
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '-') || 'app'
+  }:latest`;
 }

@@ -16,17 +16,26 @@ import { errorText, type VmContext } from './vm-context.js';
 const EMPTY: LaunchAnswers = { image: '', ports: '', env: '', command: '' };
 
 export class LaunchCancelled extends Error {
-  constructor() { super('cancelled'); }
+  constructor() {
+    super('cancelled');
+  }
 }
 
 export class VmLauncher {
-  constructor(private readonly vm: VmContext, private readonly memento: vscode.Memento) {}
+  constructor(
+    private readonly vm: VmContext,
+    private readonly memento: vscode.Memento,
+  ) {}
 
   register(): vscode.Disposable[] {
     return [
       vscode.commands.registerCommand('vmrt.runImage', (answers?: Partial<LaunchAnswers>) => this.report(() => this.runImage(answers))),
-      vscode.commands.registerCommand('vmrt.runDockerfile', (uri?: vscode.Uri, answers?: Partial<LaunchAnswers>) => this.report(() => this.runDockerfile(uri, answers))),
-      vscode.commands.registerCommand('vmrt.runComposeService', (uri?: vscode.Uri, service?: string) => this.report(() => this.runComposeService(uri, service))),
+      vscode.commands.registerCommand('vmrt.runDockerfile', (uri?: vscode.Uri, answers?: Partial<LaunchAnswers>) =>
+        this.report(() => this.runDockerfile(uri, answers)),
+      ),
+      vscode.commands.registerCommand('vmrt.runComposeService', (uri?: vscode.Uri, service?: string) =>
+        this.report(() => this.runComposeService(uri, service)),
+      ),
     ];
   }
 
@@ -66,7 +75,10 @@ export class VmLauncher {
     const images = await this.vm.docker.listImages();
     const tags = images.flatMap((i) => i.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
     const ordered = [...new Set([last, ...tags].filter(Boolean))];
-    const pick = await vscode.window.showQuickPick(ordered.map((label) => ({ label })), { title: 'Image to run in a VM', placeHolder: 'an image on this Docker host' });
+    const pick = await vscode.window.showQuickPick(
+      ordered.map((label) => ({ label })),
+      { title: 'Image to run in a VM', placeHolder: 'an image on this Docker host' },
+    );
     if (!pick) throw new LaunchCancelled();
     return pick.label;
   }
@@ -85,7 +97,8 @@ export class VmLauncher {
   }
 
   async runDockerfile(uri?: vscode.Uri, given: Partial<LaunchAnswers> = {}): Promise<string | undefined> {
-    const dockerfile = uri?.fsPath ?? (await this.pickFile('**/{Dockerfile,*.Dockerfile,Dockerfile.*}', 'Dockerfile to build and run in a VM'));
+    const dockerfile =
+      uri?.fsPath ?? (await this.pickFile('**/{Dockerfile,*.Dockerfile,Dockerfile.*}', 'Dockerfile to build and run in a VM'));
     if (!(await this.vm.ensureReady())) return undefined;
     this.lintGate({ kind: 'file', path: dockerfile });
     const tag = dockerfileTag('vmrt-dev', dockerfile);
@@ -98,7 +111,10 @@ export class VmLauncher {
 
   private async pickFile(glob: string, title: string): Promise<string> {
     const files = await vscode.workspace.findFiles(glob, '**/node_modules/**', 50);
-    const pick = await vscode.window.showQuickPick(files.map((f) => ({ label: vscode.workspace.asRelativePath(f), uri: f })), { title });
+    const pick = await vscode.window.showQuickPick(
+      files.map((f) => ({ label: vscode.workspace.asRelativePath(f), uri: f })),
+      { title },
+    );
     if (!pick) throw new LaunchCancelled();
     return pick.uri.fsPath;
   }
@@ -107,42 +123,54 @@ export class VmLauncher {
   async build(dockerfile: string, tag: string): Promise<void> {
     const context = dirname(dockerfile);
     const src = contextFiles(context);
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Building ${tag}`, cancellable: true }, async (progress, token) => {
-      const stream = await this.vm.docker.buildImage({ context, src }, { t: tag, dockerfile: relative(context, dockerfile) });
-      token.onCancellationRequested(() => (stream as unknown as { destroy(): void }).destroy());
-      await new Promise<void>((resolve, reject) => {
-        this.vm.docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
-          const failure = error?.message ?? output.find((o) => o.error)?.error;
-          if (token.isCancellationRequested) reject(new LaunchCancelled());
-          else if (failure) reject(new Error(`build failed: ${failure}`));
-          else resolve();
-        }, (event: { stream?: string; status?: string }) => {
-          const line = (event.stream ?? event.status ?? '').trim();
-          if (line) progress.report({ message: line.slice(0, 120) });
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Building ${tag}`, cancellable: true },
+      async (progress, token) => {
+        const stream = await this.vm.docker.buildImage({ context, src }, { t: tag, dockerfile: relative(context, dockerfile) });
+        token.onCancellationRequested(() => (stream as unknown as { destroy(): void }).destroy());
+        await new Promise<void>((resolve, reject) => {
+          this.vm.docker.modem.followProgress(
+            stream,
+            (error: Error | null, output: { error?: string }[]) => {
+              const failure = error?.message ?? output.find((o) => o.error)?.error;
+              if (token.isCancellationRequested) reject(new LaunchCancelled());
+              else if (failure) reject(new Error(`build failed: ${failure}`));
+              else resolve();
+            },
+            (event: { stream?: string; status?: string }) => {
+              const line = (event.stream ?? event.status ?? '').trim();
+              if (line) progress.report({ message: line.slice(0, 120) });
+            },
+          );
         });
-      });
-    });
+      },
+    );
   }
 
   /** Creates and starts the container in its VM; cancelling removes it. Returns its id. */
   async start(spec: RunSpec): Promise<string> {
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Starting ${spec.image} in a VM`, cancellable: true }, async (progress, token) => {
-      progress.report({ message: 'creating' });
-      const container = await this.vm.docker.createContainer(createOptions(spec));
-      const cancelled = () => { void container.remove({ force: true }).catch(() => undefined); };
-      const listener = token.onCancellationRequested(cancelled);
-      try {
-        progress.report({ message: 'booting the VM' });
-        await container.start().catch(async (error: unknown) => {
-          await container.remove({ force: true }).catch(() => undefined);
-          throw error;
-        });
-        if (token.isCancellationRequested) throw new LaunchCancelled();
-        return container.id;
-      } finally {
-        listener.dispose();
-      }
-    });
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Starting ${spec.image} in a VM`, cancellable: true },
+      async (progress, token) => {
+        progress.report({ message: 'creating' });
+        const container = await this.vm.docker.createContainer(createOptions(spec));
+        const cancelled = () => {
+          void container.remove({ force: true }).catch(() => undefined);
+        };
+        const listener = token.onCancellationRequested(cancelled);
+        try {
+          progress.report({ message: 'booting the VM' });
+          await container.start().catch(async (error: unknown) => {
+            await container.remove({ force: true }).catch(() => undefined);
+            throw error;
+          });
+          if (token.isCancellationRequested) throw new LaunchCancelled();
+          return container.id;
+        } finally {
+          listener.dispose();
+        }
+      },
+    );
   }
 
   /** The Compose CLI here: Docker's plugin (`docker compose`), else the standalone `docker-compose` (Debian 12 ships v1). */
@@ -157,7 +185,9 @@ export class VmLauncher {
   async runComposeService(uri?: vscode.Uri, service?: string): Promise<string | undefined> {
     const compose = await this.composeCommand();
     if (!compose) {
-      void vscode.window.showErrorMessage('vmrt: "Run Compose Service in VM" needs Docker Compose ("docker compose version" and "docker-compose version" both fail here). Install docker-compose-plugin, docker-compose-v2 or docker-compose, then try again.');
+      void vscode.window.showErrorMessage(
+        'vmrt: "Run Compose Service in VM" needs Docker Compose ("docker compose version" and "docker-compose version" both fail here). Install docker-compose-plugin, docker-compose-v2 or docker-compose, then try again.',
+      );
       return undefined;
     }
     const [program, ...composeArgs] = compose as [string, ...string[]];
@@ -172,13 +202,27 @@ export class VmLauncher {
     const override = join(overrideDir, 'vmrt.override.yaml');
     writeFileSync(override, `services:\n  ${JSON.stringify(name)}:\n    runtime: vmrt\n`);
     const files = ['-f', file, '-f', override];
-    const run = await Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `docker compose up ${name} (vmrt)`, cancellable: true }, (_progress, token) => {
-      const child = execa(program, [...composeArgs, ...files, 'up', '-d', name], { reject: false, all: true, cwd: dirname(file), env: this.vm.cliEnv() });
-      token.onCancellationRequested(() => child.kill());
-      return child;
-    })).finally(() => rmSync(overrideDir, { recursive: true, force: true }));
+    const run = await Promise.resolve(
+      vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `docker compose up ${name} (vmrt)`, cancellable: true },
+        (_progress, token) => {
+          const child = execa(program, [...composeArgs, ...files, 'up', '-d', name], {
+            reject: false,
+            all: true,
+            cwd: dirname(file),
+            env: this.vm.cliEnv(),
+          });
+          token.onCancellationRequested(() => child.kill());
+          return child;
+        },
+      ),
+    ).finally(() => rmSync(overrideDir, { recursive: true, force: true }));
     if (run.exitCode !== 0) throw new Error(`docker compose up failed: ${(run.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
-    const ids = await execa(program, [...composeArgs, '-f', file, 'ps', '-q', name], { reject: false, cwd: dirname(file), env: this.vm.cliEnv() });
+    const ids = await execa(program, [...composeArgs, '-f', file, 'ps', '-q', name], {
+      reject: false,
+      cwd: dirname(file),
+      env: this.vm.cliEnv(),
+    });
     return ids.stdout.trim().split('\n')[0] || undefined;
   }
 }
@@ -190,7 +234,14 @@ function contextFiles(context: string): string[] {
   if (existsSync(dockerignore)) rules.add(readFileSync(dockerignore, 'utf8'));
   return (readdirSync(context, { recursive: true, withFileTypes: true }) as Dirent[])
     .filter((entry) => entry.isFile())
-    .map((entry) => relative(context, join((entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path, entry.name)))
+    .map((entry) =>
+      relative(
+        context,
+        join(
+          (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path,
+          entry.name,
+        ),
+      ),
+    )
     .filter((path) => !rules.ignores(path));
 }
-

@@ -15,7 +15,10 @@ export interface VmFacts {
 
 /** Reads QEMU's arguments: `-smp N[,…]`, `-m SIZE[M|G]`, `-serial file:PATH`. */
 export function parseQemuArgs(argv: readonly string[], pid = 0): VmFacts | undefined {
-  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   const serial = value('-serial');
   if (!serial?.startsWith('file:')) return undefined;
   const smp = value('-smp') ?? '1';

@@ -25,7 +25,10 @@ export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeAp
   const debug = new VmDebugProvider(vm, launcher, context.extensionUri);
   const view = vscode.window.createTreeView('vmrtContainers', { treeDataProvider: explorer, showCollapseAll: true });
   context.subscriptions.push(
-    vm, explorer, actions, view,
+    vm,
+    explorer,
+    actions,
+    view,
     vscode.commands.registerCommand('vmrt.showRuntimeCheck', () => vm.showCheck()),
     vscode.commands.registerCommand('vmrt.containers.refresh', () => explorer.refresh()),
     ...actions.register(),

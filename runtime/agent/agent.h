@@ -9,18 +9,18 @@
 #include "file.h"
 #include "proto.h"
 
-#define AGENT_VERSION "0.1.0"
+#define AGENT_VERSION   "0.1.0"
 #define AGENT_PORT_NAME "org.vmrt.agent"
-#define SHARED_DIR "/run/vmrt/shared"
+#define SHARED_DIR      "/run/vmrt/shared"
 
 enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_STOPPED };
 
 struct container {
     struct container *next;
     char *id;
-    pid_t pid;      /* guest pid of the container's init (PID 1 of its pid namespace) */
-    int start_fd;   /* write end of the pipe the init waits on until `start` */
-    char *seccomp;  /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
+    pid_t pid;          /* guest pid of the container's init (PID 1 of its pid namespace) */
+    int start_fd;       /* write end of the pipe the init waits on until `start` */
+    char *seccomp;      /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
     uint64_t oom_kills; /* OOM kills in its cgroup reported to the host so far */
     enum container_status status;
 };
@@ -38,11 +38,11 @@ struct proc {
     struct container *container;
     int is_init;
     int terminal;
-    int in_fd;  /* stdin pipe write end, or the pty master (it arrives from
+    int in_fd;   /* stdin pipe write end, or the pty master (it arrives from
                    the child during setup) */
-    int out_fd; /* stdout pipe read end, or the pty master */
-    int err_fd; /* stderr pipe read end; -1 with a terminal */
-    int sync_fd;     /* socket on which the child reports its setup */
+    int out_fd;  /* stdout pipe read end, or the pty master */
+    int err_fd;  /* stderr pipe read end; -1 with a terminal */
+    int sync_fd; /* socket on which the child reports its setup */
     char sync_msg[1024];
     size_t sync_len;
     struct vmrt_buf in_buf;
@@ -67,8 +67,8 @@ int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
-int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp,
-                 char *err, size_t errlen);
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
+                 size_t errlen);
 
 /* caps.c: process.capabilities; no-ops without that object. The bounding
  * set is cut before the uid change, the other sets are set after it. */

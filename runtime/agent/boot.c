@@ -49,8 +49,7 @@ void mkdir_p(const char *path, mode_t mode)
     mkdir(tmp, mode);
 }
 
-static void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags,
-                         const char *data)
+static void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
 {
     mkdir_p(dst, 0755);
     if (mount(src, dst, type, flags, data) != 0) {
@@ -210,8 +209,7 @@ static void switch_to_tmpfs_root(void)
         }
         if (dir) closedir(dir);
     }
-    if (chdir(nr) != 0 || mount(nr, "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 ||
-        chdir("/") != 0) {
+    if (chdir(nr) != 0 || mount(nr, "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) {
         log_msg("switch to tmpfs root: %s", strerror(errno));
     }
 }
@@ -285,8 +283,7 @@ void boot_system(void)
     for (int i = 0; i < 500 && !link_virtio_ports(); i++) {
         sleep_ms(10);
     }
-    mount_or_log("vmrt", SHARED_DIR, "9p", 0,
-                 "trans=virtio,version=9p2000.L,msize=262144,cache=none");
+    mount_or_log("vmrt", SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none");
 }
 
 /* Opens the agent port, waiting for it to appear if needed. */

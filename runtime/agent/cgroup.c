@@ -184,7 +184,7 @@ int cgroup_watch_events(int inotify_fd, const char *id)
 
 /* The files of a stats answer: the host turns them into runc's stats (runtime/src/cgroup-stats.ts). */
 static const char *const stats_files[] = {
-    "cpu.stat",     "memory.current",      "memory.max",  "memory.peak", "memory.stat",
+    "cpu.stat",      "memory.current",      "memory.max",      "memory.peak",  "memory.stat",
     "memory.events", "memory.swap.current", "memory.swap.max", "pids.current", "pids.max",
 };
 

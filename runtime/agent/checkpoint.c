@@ -8,12 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,14 +22,14 @@
 /* The container init's stdio at dump time ("pipe:[inode]"), for restore's
  * --inherit-fd (runc keeps the same file). */
 #define DESCRIPTORS_FILE "descriptors.json"
-#define RESTORE_PIDFILE "/run/vmrt/criu-restore.pid"
+#define RESTORE_PIDFILE  "/run/vmrt/criu-restore.pid"
 /* The restored process's new stdio ends, as numbered in the criu process. */
 #define INHERIT_FD_BASE 200
 
-#define FAIL(...)                                  \
-    do {                                           \
-        snprintf(err, errlen, __VA_ARGS__);        \
-        goto out;                                  \
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        snprintf(err, errlen, __VA_ARGS__);                                                                            \
+        goto out;                                                                                                      \
     } while (0)
 
 struct args {
@@ -161,12 +161,10 @@ static int run_criu(const char *tools, struct args *a, const int keep[3], const 
     }
     char why[512];
     ssize_t n;
-    while ((n = read(report[0], why, sizeof why - 1)) < 0 && errno == EINTR) {
-    }
+    while ((n = read(report[0], why, sizeof why - 1)) < 0 && errno == EINTR) {}
     close(report[0]);
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (n > 0) {
         why[n] = '\0';
         snprintf(err, errlen, "%s", why);

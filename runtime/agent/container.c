@@ -24,10 +24,10 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-#define FAIL(...)                                  \
-    do {                                           \
-        snprintf(err, errlen, __VA_ARGS__);        \
-        return -1;                                 \
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        snprintf(err, errlen, __VA_ARGS__);                                                                            \
+        return -1;                                                                                                     \
     } while (0)
 
 /* Creates the mount point: a directory, or an empty file when binding a file. */
@@ -61,31 +61,27 @@ struct mount_flag {
 };
 
 static const struct mount_flag mount_flags[] = {
-    { "ro", 0, MS_RDONLY },          { "rw", 1, MS_RDONLY },
-    { "nosuid", 0, MS_NOSUID },      { "suid", 1, MS_NOSUID },
-    { "nodev", 0, MS_NODEV },        { "dev", 1, MS_NODEV },
-    { "noexec", 0, MS_NOEXEC },      { "exec", 1, MS_NOEXEC },
-    { "sync", 0, MS_SYNCHRONOUS },   { "async", 1, MS_SYNCHRONOUS },
-    { "dirsync", 0, MS_DIRSYNC },    { "remount", 0, MS_REMOUNT },
-    { "mand", 0, MS_MANDLOCK },      { "nomand", 1, MS_MANDLOCK },
-    { "atime", 1, MS_NOATIME },      { "noatime", 0, MS_NOATIME },
-    { "diratime", 1, MS_NODIRATIME },{ "nodiratime", 0, MS_NODIRATIME },
-    { "relatime", 0, MS_RELATIME },  { "norelatime", 1, MS_RELATIME },
-    { "strictatime", 0, MS_STRICTATIME },
-    { "bind", 0, MS_BIND },          { "rbind", 0, MS_BIND | MS_REC },
+    { "ro", 0, MS_RDONLY },         { "rw", 1, MS_RDONLY },           { "nosuid", 0, MS_NOSUID },
+    { "suid", 1, MS_NOSUID },       { "nodev", 0, MS_NODEV },         { "dev", 1, MS_NODEV },
+    { "noexec", 0, MS_NOEXEC },     { "exec", 1, MS_NOEXEC },         { "sync", 0, MS_SYNCHRONOUS },
+    { "async", 1, MS_SYNCHRONOUS }, { "dirsync", 0, MS_DIRSYNC },     { "remount", 0, MS_REMOUNT },
+    { "mand", 0, MS_MANDLOCK },     { "nomand", 1, MS_MANDLOCK },     { "atime", 1, MS_NOATIME },
+    { "noatime", 0, MS_NOATIME },   { "diratime", 1, MS_NODIRATIME }, { "nodiratime", 0, MS_NODIRATIME },
+    { "relatime", 0, MS_RELATIME }, { "norelatime", 1, MS_RELATIME }, { "strictatime", 0, MS_STRICTATIME },
+    { "bind", 0, MS_BIND },         { "rbind", 0, MS_BIND | MS_REC },
 };
 
 static const struct mount_flag propagation_flags[] = {
-    { "private", 0, MS_PRIVATE },         { "rprivate", 0, MS_PRIVATE | MS_REC },
-    { "shared", 0, MS_SHARED },           { "rshared", 0, MS_SHARED | MS_REC },
-    { "slave", 0, MS_SLAVE },             { "rslave", 0, MS_SLAVE | MS_REC },
-    { "unbindable", 0, MS_UNBINDABLE },   { "runbindable", 0, MS_UNBINDABLE | MS_REC },
+    { "private", 0, MS_PRIVATE },       { "rprivate", 0, MS_PRIVATE | MS_REC },
+    { "shared", 0, MS_SHARED },         { "rshared", 0, MS_SHARED | MS_REC },
+    { "slave", 0, MS_SLAVE },           { "rslave", 0, MS_SLAVE | MS_REC },
+    { "unbindable", 0, MS_UNBINDABLE }, { "runbindable", 0, MS_UNBINDABLE | MS_REC },
 };
 
 /* Splits OCI mount options into mount(2) flags, propagation flags and the
  * filesystem-specific data string. */
-static void parse_options(const struct json_doc *d, int options, unsigned long *flags,
-                          unsigned long *propagation, struct vmrt_buf *data)
+static void parse_options(const struct json_doc *d, int options, unsigned long *flags, unsigned long *propagation,
+                          struct vmrt_buf *data)
 {
     for (int t = json_first(d, options); t >= 0; t = json_next(d, options, t)) {
         char *opt = json_strdup(d, t);
@@ -125,8 +121,8 @@ struct dev_mounts {
     int dev, pts, shm;
 };
 
-static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct dev_mounts *seen,
-                    char *err, size_t errlen)
+static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct dev_mounts *seen, char *err,
+                    size_t errlen)
 {
     char *dest = json_get_strdup(d, m, "destination", NULL);
     char *type = json_get_strdup(d, m, "type", "");
@@ -179,8 +175,7 @@ static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct 
     } else {
         make_mount_point(target, 0);
         if (mount(source[0] ? source : type, target, type, flags & ~MS_REMOUNT, fsdata) != 0) {
-            snprintf(err, errlen, "mount %s on %s (%s): %s", type, dest, fsdata ? fsdata : "",
-                     strerror(errno));
+            snprintf(err, errlen, "mount %s on %s (%s): %s", type, dest, fsdata ? fsdata : "", strerror(errno));
             goto out;
         }
     }
@@ -211,8 +206,7 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
         const char *name;
         unsigned major, minor;
     } nodes[] = {
-        { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
-        { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
     };
     for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
         snprintf(path, sizeof path, "%s/dev/%s", rootfs, nodes[i].name);
@@ -225,9 +219,8 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
     static const struct {
         const char *name, *target;
     } links[] = {
-        { "ptmx", "pts/ptmx" },         { "fd", "/proc/self/fd" },
-        { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-        { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
+        { "ptmx", "pts/ptmx" },          { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
+        { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
     };
     for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
         snprintf(path, sizeof path, "%s/dev/%s", rootfs, links[i].name);
@@ -237,8 +230,7 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
     if (!seen->pts) {
         snprintf(path, sizeof path, "%s/dev/pts", rootfs);
         make_mount_point(path, 0);
-        if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-                  "newinstance,ptmxmode=0666,mode=0620,gid=5") != 0) {
+        if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") != 0) {
             FAIL("mount /dev/pts: %s", strerror(errno));
         }
     }
@@ -254,8 +246,7 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
 
 /* spec.annotations -> /run/vmrt/annotations/<key> on a small tmpfs, so they
  * never land in the (host-shared) rootfs. */
-static int write_annotations(const struct json_doc *d, int spec, const char *rootfs, char *err,
-                             size_t errlen)
+static int write_annotations(const struct json_doc *d, int spec, const char *rootfs, char *err, size_t errlen)
 {
     int ann = json_get(d, spec, "annotations");
     if (json_size(d, ann) == 0) {
@@ -416,14 +407,14 @@ static const struct {
     const char *name;
     int resource;
 } rlimit_names[] = {
-    { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_FSIZE", RLIMIT_FSIZE },
-    { "RLIMIT_DATA", RLIMIT_DATA },       { "RLIMIT_STACK", RLIMIT_STACK },
-    { "RLIMIT_CORE", RLIMIT_CORE },       { "RLIMIT_RSS", RLIMIT_RSS },
-    { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-    { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_AS", RLIMIT_AS },
-    { "RLIMIT_LOCKS", RLIMIT_LOCKS },     { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+    { "RLIMIT_CPU", RLIMIT_CPU },           { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+    { "RLIMIT_DATA", RLIMIT_DATA },         { "RLIMIT_STACK", RLIMIT_STACK },
+    { "RLIMIT_CORE", RLIMIT_CORE },         { "RLIMIT_RSS", RLIMIT_RSS },
+    { "RLIMIT_NPROC", RLIMIT_NPROC },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+    { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },   { "RLIMIT_AS", RLIMIT_AS },
+    { "RLIMIT_LOCKS", RLIMIT_LOCKS },       { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
     { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
-    { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+    { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },     { "RLIMIT_RTTIME", RLIMIT_RTTIME },
 };
 
 static int apply_rlimits(const struct json_doc *d, int process, char *err, size_t errlen)
@@ -457,8 +448,7 @@ struct process_plan {
     char exe[4096];
 };
 
-static int plan_process(const struct json_doc *d, int process, struct process_plan *plan, char *err,
-                        size_t errlen)
+static int plan_process(const struct json_doc *d, int process, struct process_plan *plan, char *err, size_t errlen)
 {
     memset(plan, 0, sizeof *plan);
     plan->args = json_strv(d, json_get(d, process, "args"));
@@ -469,15 +459,14 @@ static int plan_process(const struct json_doc *d, int process, struct process_pl
     if (!plan->env) {
         plan->env = calloc(1, sizeof *plan->env);
     }
-    if (resolve_executable(plan->args[0], env_lookup(plan->env, "PATH"), plan->exe,
-                           sizeof plan->exe) != 0) {
+    if (resolve_executable(plan->args[0], env_lookup(plan->env, "PATH"), plan->exe, sizeof plan->exe) != 0) {
         FAIL("exec: \"%s\": executable file not found in $PATH", plan->args[0]);
     }
     return 0;
 }
 
-int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp,
-                 char *err, size_t errlen)
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
+                 size_t errlen)
 {
     int no_new_privs = json_bool_value(d, json_get(d, process, "noNewPrivileges"), 0);
     int user = json_get(d, process, "user");
@@ -657,8 +646,7 @@ int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err
 {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     char name[64];
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
-        ptsname_r(master, name, sizeof name) != 0) {
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0) {
         FAIL("allocate a pty in the container: %s", strerror(errno));
     }
     int slave = open(name, O_RDWR | O_NOCTTY);
@@ -678,8 +666,9 @@ int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err
         char buf[CMSG_SPACE(sizeof(int))];
     } control;
     memset(&control, 0, sizeof control);
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                          .msg_controllen = sizeof control.buf };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf
+    };
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;

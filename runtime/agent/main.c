@@ -26,7 +26,7 @@
 /* Above this much unsent output, process output is not read (back-pressure
  * towards the processes instead of unbounded memory). */
 #define OUT_HIGH_WATER (4u * 1024u * 1024u)
-#define READ_CHUNK 65536
+#define READ_CHUNK     65536
 
 static struct {
     int port;
@@ -234,8 +234,7 @@ static void report_oom(struct container *c)
 static void read_inotify(void)
 {
     char buf[4096];
-    while (read(A.inotify, buf, sizeof buf) > 0) {
-    }
+    while (read(A.inotify, buf, sizeof buf) > 0) {}
     for (struct container *c = A.containers; c; c = c->next) {
         if (c->status != CONTAINER_STOPPED) report_oom(c);
     }
@@ -287,8 +286,9 @@ static void finish_setup(struct proc *p)
             struct cmsghdr align;
             char buf[CMSG_SPACE(sizeof(int))];
         } control;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                              .msg_controllen = sizeof control.buf };
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf
+        };
         ssize_t n = recvmsg(p->sync_fd, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             return;
@@ -325,10 +325,8 @@ static void finish_setup(struct proc *p)
 static void send_exit(struct proc *p, int wstatus)
 {
     /* Everything the process wrote is in the pipe by now: send it first. */
-    while (p->out_fd >= 0 && pump_output(p, &p->out_fd, VMRT_STDOUT) > 0) {
-    }
-    while (p->err_fd >= 0 && pump_output(p, &p->err_fd, VMRT_STDERR) > 0) {
-    }
+    while (p->out_fd >= 0 && pump_output(p, &p->out_fd, VMRT_STDOUT) > 0) {}
+    while (p->err_fd >= 0 && pump_output(p, &p->err_fd, VMRT_STDERR) > 0) {}
     int status, sig = 0;
     if (WIFSIGNALED(wstatus)) {
         sig = WTERMSIG(wstatus);
@@ -350,8 +348,7 @@ static void send_exit(struct proc *p, int wstatus)
 static void reap_children(void)
 {
     struct signalfd_siginfo si;
-    while (read(A.sigfd, &si, sizeof si) == sizeof si) {
-    }
+    while (read(A.sigfd, &si, sizeof si) == sizeof si) {}
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
@@ -385,8 +382,8 @@ static void child_fail(int sync_fd, const char *err)
 
 /* The child side of create/exec: stdio, the container work, then execve.
  * Reports on sync_fd and never returns. */
-static void run_child(const struct json_doc *d, int tok, int is_init, int start_fd, int sync_fd,
-                      const int child_fds[3], const struct container *c)
+static void run_child(const struct json_doc *d, int tok, int is_init, int start_fd, int sync_fd, const int child_fds[3],
+                      const struct container *c)
 {
     char err[1024] = "";
     int process = is_init ? json_get(d, tok, "process") : tok;
@@ -421,8 +418,7 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     close(sync_fd);
     char b;
     ssize_t n;
-    while ((n = read(start_fd, &b, 1)) < 0 && errno == EINTR) {
-    }
+    while ((n = read(start_fd, &b, 1)) < 0 && errno == EINTR) {}
     if (n != 1) {
         _exit(0); /* never started */
     }
@@ -483,8 +479,7 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
         free(p);
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 ||
-        (is_init && pipe2(start, O_CLOEXEC) != 0)) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 || (is_init && pipe2(start, O_CLOEXEC) != 0)) {
         respond_error(stream, "socketpair: %s", strerror(errno));
         goto fail;
     }
@@ -493,8 +488,8 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     if (is_init) {
         /* fork() with new namespaces: the child is PID 1 of its own pid
          * namespace, as under runc. */
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
-                             NULL, NULL, NULL, NULL);
+        pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL, NULL,
+                             NULL, NULL);
         if (pid == 0) {
             close(sync[0]);
             run_child(d, tok, 1, start[0], sync[1], child_fds, c);
@@ -542,8 +537,8 @@ static void spawn(uint32_t stream, struct container *c, const struct json_doc *d
     return;
 
 fail:;
-    int leftover[10] = { sync[0], sync[1], start[0], start[1], p->in_fd, p->out_fd, p->err_fd,
-                         child_fds[0], child_fds[1], child_fds[2] };
+    int leftover[10] = { sync[0],   sync[1],   start[0],     start[1],     p->in_fd,
+                         p->out_fd, p->err_fd, child_fds[0], child_fds[1], child_fds[2] };
     for (int i = 0; i < 10; i++) {
         if (leftover[i] >= 0) close(leftover[i]);
     }
@@ -572,8 +567,7 @@ static const char *status_name(enum container_status s)
 
 /* A create whose spec carries RESTORE_ANNOTATION: CRIU brings back the
  * checkpointed processes, running, with new stdio pipes on `stream`. */
-static void restore(uint32_t stream, struct container *c, const struct json_doc *d, int spec,
-                    const char *restore_json)
+static void restore(uint32_t stream, struct container *c, const struct json_doc *d, int spec, const char *restore_json)
 {
     char err[2048];
     int child_fds[3] = { -1, -1, -1 };
@@ -609,20 +603,22 @@ static void checkpoint(uint32_t stream, struct container *c, const struct json_d
         return;
     }
     if (init->terminal) {
-        respond_error(stream, "container \"%s\" has a terminal: vmrt checkpoints only containers whose stdio are pipes", c->id);
+        respond_error(stream, "container \"%s\" has a terminal: vmrt checkpoints only containers whose stdio are pipes",
+                      c->id);
         return;
     }
     for (struct proc *p = A.procs; p; p = p->next) {
         if (p->container == c && !p->is_init && p->phase != PROC_FAILED) {
-            respond_error(stream, "container \"%s\" runs an exec'd process (pid %d): checkpoint it when only its init's process tree runs", c->id, (int)p->pid);
+            respond_error(stream,
+                          "container \"%s\" runs an exec'd process (pid %d): checkpoint it when only its init's "
+                          "process tree runs",
+                          c->id, (int)p->pid);
             return;
         }
     }
     /* What was written so far goes to the current logs, not into the images. */
-    while (init->out_fd >= 0 && pump_output(init, &init->out_fd, VMRT_STDOUT) > 0) {
-    }
-    while (init->err_fd >= 0 && pump_output(init, &init->err_fd, VMRT_STDERR) > 0) {
-    }
+    while (init->out_fd >= 0 && pump_output(init, &init->out_fd, VMRT_STDOUT) > 0) {}
+    while (init->err_fd >= 0 && pump_output(init, &init->err_fd, VMRT_STDERR) > 0) {}
     flush_out();
     if (checkpoint_dump(c->pid, d, err, sizeof err) != 0) {
         respond_error(stream, "%s", err);
@@ -654,7 +650,8 @@ static void handle_network(uint32_t stream, const struct json_doc *d, int op)
     /* The host asks again while a hot-plugged NIC is still being probed. */
     int present = net && adding ? network_present(net) : 1;
     if (!net || present < 0) {
-        respond_error(stream, "%s needs a network (a JSON string, as org.vmrt.network)", adding ? "network-add" : "network-remove");
+        respond_error(stream, "%s needs a network (a JSON string, as org.vmrt.network)",
+                      adding ? "network-add" : "network-remove");
     } else if (present && (adding ? network_apply(net, err, sizeof err) : network_remove(net, err, sizeof err)) != 0) {
         respond_error(stream, "guest network: %s", err);
     } else if (!adding) {
@@ -674,9 +671,8 @@ static void handle_request(uint32_t stream, const struct json_doc *d)
     int op = json_get(d, 0, "op");
     char *id = json_get_strdup(d, 0, "id", NULL);
     struct container *c = id ? container_by_id(id) : NULL;
-    int needs_container = json_str_eq(d, op, "start") || json_str_eq(d, op, "exec") ||
-                          json_str_eq(d, op, "signal") || json_str_eq(d, op, "ps") ||
-                          json_str_eq(d, op, "update") || json_str_eq(d, op, "stats") ||
+    int needs_container = json_str_eq(d, op, "start") || json_str_eq(d, op, "exec") || json_str_eq(d, op, "signal") ||
+                          json_str_eq(d, op, "ps") || json_str_eq(d, op, "update") || json_str_eq(d, op, "stats") ||
                           json_str_eq(d, op, "checkpoint");
 
     if (needs_container && !c) {
@@ -835,9 +831,7 @@ static void handle_frame(const struct vmrt_frame *f)
         json_parse(&d, (const char *)f->payload, f->payload_len); /* validated by the reader */
     }
     switch (f->type) {
-    case VMRT_REQUEST:
-        handle_request(f->stream, &d);
-        break;
+    case VMRT_REQUEST: handle_request(f->stream, &d); break;
     case VMRT_STDIN:
         if (p && (p->in_fd >= 0 || p->phase == PROC_SETUP) && !p->in_close_pending) {
             vmrt_buf_append(&p->in_buf, f->payload, f->payload_len);
@@ -864,17 +858,14 @@ static void handle_frame(const struct vmrt_frame *f)
         break;
     case VMRT_SIGNAL: {
         int64_t sig;
-        if (p && p->phase == PROC_RUNNING && json_i64(&d, json_get(&d, 0, "signal"), &sig) == 0 &&
-            sig > 0 && sig <= 64) {
+        if (p && p->phase == PROC_RUNNING && json_i64(&d, json_get(&d, 0, "signal"), &sig) == 0 && sig > 0 &&
+            sig <= 64) {
             kill(p->pid, (int)sig);
         }
         break;
     }
-    case VMRT_DNS:
-        dns_answer(A.dns, f);
-        break;
-    default:
-        respond_error(f->stream, "frame type %s is not sent to the agent", vmrt_type_name(f->type));
+    case VMRT_DNS: dns_answer(A.dns, f); break;
+    default: respond_error(f->stream, "frame type %s is not sent to the agent", vmrt_type_name(f->type));
     }
     if (vmrt_type_is_json(f->type)) {
         json_free(&d);
@@ -932,7 +923,10 @@ enum fd_role { ROLE_OUT, ROLE_ERR, ROLE_IN, ROLE_SYNC };
 static void event_loop(void)
 {
     struct pollfd *pfds = NULL;
-    struct { struct proc *p; enum fd_role role; } *map = NULL;
+    struct {
+        struct proc *p;
+        enum fd_role role;
+    } *map = NULL;
     size_t cap = 0;
     for (;;) {
         size_t nprocs = 0;

@@ -47,27 +47,27 @@ struct rtmsg {
     unsigned char rtm_family, rtm_dst_len, rtm_src_len, rtm_tos, rtm_table, rtm_protocol, rtm_scope, rtm_type;
     unsigned rtm_flags;
 };
-#define NLMSG_ERROR 2
-#define NLM_F_REQUEST 0x01
-#define NLM_F_ACK 0x04
-#define NLM_F_EXCL 0x200
-#define NLM_F_CREATE 0x400
-#define RTM_NEWLINK 16
-#define RTM_NEWADDR 20
-#define RTM_NEWROUTE 24
-#define IFLA_IFNAME 3
-#define IFLA_MTU 4
-#define IFA_ADDRESS 1
-#define IFA_LOCAL 2
-#define RTA_DST 1
-#define RTA_OIF 4
-#define RTA_GATEWAY 5
-#define RT_TABLE_MAIN 254
-#define RTPROT_BOOT 3
+#define NLMSG_ERROR       2
+#define NLM_F_REQUEST     0x01
+#define NLM_F_ACK         0x04
+#define NLM_F_EXCL        0x200
+#define NLM_F_CREATE      0x400
+#define RTM_NEWLINK       16
+#define RTM_NEWADDR       20
+#define RTM_NEWROUTE      24
+#define IFLA_IFNAME       3
+#define IFLA_MTU          4
+#define IFA_ADDRESS       1
+#define IFA_LOCAL         2
+#define RTA_DST           1
+#define RTA_OIF           4
+#define RTA_GATEWAY       5
+#define RT_TABLE_MAIN     254
+#define RTPROT_BOOT       3
 #define RT_SCOPE_UNIVERSE 0
-#define RT_SCOPE_LINK 253
-#define RTN_UNICAST 1
-#define NL_ALIGN(n) (((n) + 3u) & ~3u)
+#define RT_SCOPE_LINK     253
+#define RTN_UNICAST       1
+#define NL_ALIGN(n)       (((n) + 3u) & ~3u)
 
 struct nl_request {
     struct nlmsghdr hdr;
@@ -107,8 +107,8 @@ static int nl_talk(int fd, struct nl_request *r)
             if (errno == EINTR) continue;
             return -errno;
         }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n >= (ssize_t)sizeof *h && h->nlmsg_len >= sizeof *h &&
-                                                           h->nlmsg_len <= (size_t)n;) {
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+             n >= (ssize_t)sizeof *h && h->nlmsg_len >= sizeof *h && h->nlmsg_len <= (size_t)n;) {
             if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR) {
                 return ((struct nlmsgerr *)(h + 1))->error;
             }
@@ -163,10 +163,10 @@ static int index_by_mac(const char *mac)
     return index;
 }
 
-#define FAIL_NET(...)                           \
-    do {                                        \
-        snprintf(err, errlen, __VA_ARGS__);     \
-        goto out;                               \
+#define FAIL_NET(...)                                                                                                  \
+    do {                                                                                                               \
+        snprintf(err, errlen, __VA_ARGS__);                                                                            \
+        goto out;                                                                                                      \
     } while (0)
 
 int network_apply(const char *text, char *err, size_t errlen)

@@ -29,27 +29,27 @@ struct seccomp_data {
     uint64_t instruction_pointer;
     uint64_t args[6];
 };
-#define BPF_LD 0x00
-#define BPF_ALU 0x04
-#define BPF_JMP 0x05
-#define BPF_RET 0x06
-#define BPF_W 0x00
-#define BPF_ABS 0x20
-#define BPF_AND 0x50
-#define BPF_JEQ 0x10
-#define BPF_JGT 0x20
-#define BPF_JGE 0x30
-#define BPF_K 0x00
-#define SECCOMP_SET_MODE_FILTER 1
+#define BPF_LD                   0x00
+#define BPF_ALU                  0x04
+#define BPF_JMP                  0x05
+#define BPF_RET                  0x06
+#define BPF_W                    0x00
+#define BPF_ABS                  0x20
+#define BPF_AND                  0x50
+#define BPF_JEQ                  0x10
+#define BPF_JGT                  0x20
+#define BPF_JGE                  0x30
+#define BPF_K                    0x00
+#define SECCOMP_SET_MODE_FILTER  1
 #define SECCOMP_RET_KILL_PROCESS 0x80000000U
-#define SECCOMP_RET_KILL_THREAD 0x00000000U
-#define SECCOMP_RET_TRAP 0x00030000U
-#define SECCOMP_RET_ERRNO 0x00050000U
-#define SECCOMP_RET_TRACE 0x7ff00000U
-#define SECCOMP_RET_LOG 0x7ffc0000U
-#define SECCOMP_RET_ALLOW 0x7fff0000U
-#define SECCOMP_RET_DATA 0x0000ffffU
-#define AUDIT_ARCH_X86_64 0xc000003eU
+#define SECCOMP_RET_KILL_THREAD  0x00000000U
+#define SECCOMP_RET_TRAP         0x00030000U
+#define SECCOMP_RET_ERRNO        0x00050000U
+#define SECCOMP_RET_TRACE        0x7ff00000U
+#define SECCOMP_RET_LOG          0x7ffc0000U
+#define SECCOMP_RET_ALLOW        0x7fff0000U
+#define SECCOMP_RET_DATA         0x0000ffffU
+#define AUDIT_ARCH_X86_64        0xc000003eU
 
 static const struct {
     const char *name;
@@ -96,7 +96,8 @@ static int64_t action_value(const struct json_doc *d, int rule, const char *key,
     json_u64(d, json_get(d, rule, errno_key), &errno_ret);
     if (json_str_eq(d, tok, "SCMP_ACT_ALLOW")) return SECCOMP_RET_ALLOW;
     if (json_str_eq(d, tok, "SCMP_ACT_ERRNO")) return SECCOMP_RET_ERRNO | (errno_ret & SECCOMP_RET_DATA);
-    if (json_str_eq(d, tok, "SCMP_ACT_KILL") || json_str_eq(d, tok, "SCMP_ACT_KILL_THREAD")) return SECCOMP_RET_KILL_THREAD;
+    if (json_str_eq(d, tok, "SCMP_ACT_KILL") || json_str_eq(d, tok, "SCMP_ACT_KILL_THREAD"))
+        return SECCOMP_RET_KILL_THREAD;
     if (json_str_eq(d, tok, "SCMP_ACT_KILL_PROCESS")) return SECCOMP_RET_KILL_PROCESS;
     if (json_str_eq(d, tok, "SCMP_ACT_TRAP")) return SECCOMP_RET_TRAP;
     if (json_str_eq(d, tok, "SCMP_ACT_LOG")) return SECCOMP_RET_LOG;
@@ -177,8 +178,8 @@ static int emit_condition(struct program *p, const struct json_doc *d, int cond,
     return 0;
 }
 
-static int emit_rule(struct program *p, const struct json_doc *d, int rule, int nr, uint32_t action,
-                     char *err, size_t errlen)
+static int emit_rule(struct program *p, const struct json_doc *d, int rule, int nr, uint32_t action, char *err,
+                     size_t errlen)
 {
     struct fail_jumps fail = { .n = 0 };
     unsigned start = p->len;

@@ -7,8 +7,8 @@
 
 struct vmrt_buf {
     uint8_t *data;
-    size_t off;  /* bytes already consumed from the front */
-    size_t len;  /* end of valid bytes (data[off..len) is pending) */
+    size_t off; /* bytes already consumed from the front */
+    size_t len; /* end of valid bytes (data[off..len) is pending) */
     size_t cap;
 };
 
@@ -18,11 +18,16 @@ void vmrt_buf_reserve(struct vmrt_buf *b, size_t extra);
 void vmrt_buf_append(struct vmrt_buf *b, const void *p, size_t n);
 void vmrt_buf_putc(struct vmrt_buf *b, char c);
 void vmrt_buf_puts(struct vmrt_buf *b, const char *s);
-void vmrt_buf_printf(struct vmrt_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void vmrt_buf_printf(struct vmrt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Pending bytes and their count. */
-static inline const uint8_t *vmrt_buf_pending(const struct vmrt_buf *b) { return b->data + b->off; }
-static inline size_t vmrt_buf_pending_len(const struct vmrt_buf *b) { return b->len - b->off; }
+static inline const uint8_t *vmrt_buf_pending(const struct vmrt_buf *b)
+{
+    return b->data + b->off;
+}
+static inline size_t vmrt_buf_pending_len(const struct vmrt_buf *b)
+{
+    return b->len - b->off;
+}
 /* Drops n pending bytes from the front. */
 void vmrt_buf_consume(struct vmrt_buf *b, size_t n);
 void vmrt_buf_clear(struct vmrt_buf *b);

@@ -564,10 +564,22 @@ static void close_(struct json_builder *b, char c)
     }
 }
 
-void json_obj_begin(struct json_builder *b) { open(b, '{'); }
-void json_obj_end(struct json_builder *b) { close_(b, '}'); }
-void json_arr_begin(struct json_builder *b) { open(b, '['); }
-void json_arr_end(struct json_builder *b) { close_(b, ']'); }
+void json_obj_begin(struct json_builder *b)
+{
+    open(b, '{');
+}
+void json_obj_end(struct json_builder *b)
+{
+    close_(b, '}');
+}
+void json_arr_begin(struct json_builder *b)
+{
+    open(b, '[');
+}
+void json_arr_end(struct json_builder *b)
+{
+    close_(b, ']');
+}
 
 void json_key(struct json_builder *b, const char *key)
 {

@@ -29,8 +29,8 @@ struct json_tok {
     enum json_type type;
     uint32_t start; /* byte range in the source; for strings without the quotes */
     uint32_t end;
-    uint32_t size;  /* ARRAY: elements; OBJECT: key/value pairs */
-    int next;       /* index of the token after this subtree */
+    uint32_t size; /* ARRAY: elements; OBJECT: key/value pairs */
+    int next;      /* index of the token after this subtree */
 };
 
 struct json_doc {

@@ -18,10 +18,8 @@ int vmrt_type_known(uint8_t type)
     case VMRT_RESIZE:
     case VMRT_SIGNAL:
     case VMRT_EVENT:
-    case VMRT_DNS:
-        return 1;
-    default:
-        return 0;
+    case VMRT_DNS: return 1;
+    default: return 0;
     }
 }
 
@@ -34,10 +32,8 @@ int vmrt_type_is_json(uint8_t type)
     case VMRT_EXIT:
     case VMRT_RESIZE:
     case VMRT_SIGNAL:
-    case VMRT_EVENT:
-        return 1;
-    default:
-        return 0;
+    case VMRT_EVENT: return 1;
+    default: return 0;
     }
 }
 
@@ -135,8 +131,7 @@ int vmrt_reader_next(struct vmrt_reader *r, struct vmrt_frame *out, const char *
         problem = "unsupported protocol version";
     } else if (!vmrt_type_known(out->type)) {
         problem = "unknown frame type";
-    } else if (vmrt_type_is_json(out->type) &&
-               json_validate((const char *)out->payload, out->payload_len) != 0) {
+    } else if (vmrt_type_is_json(out->type) && json_validate((const char *)out->payload, out->payload_len) != 0) {
         problem = "payload is not one JSON object";
     }
     if (problem) {
@@ -150,8 +145,7 @@ int vmrt_reader_next(struct vmrt_reader *r, struct vmrt_frame *out, const char *
     return VMRT_FRAME_OK;
 }
 
-void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t stream,
-                        uint32_t payload_len)
+void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t stream, uint32_t payload_len)
 {
     vmrt_put_be32(hdr, payload_len + VMRT_MIN_LENGTH);
     hdr[4] = VMRT_PROTO_VERSION;
@@ -159,8 +153,7 @@ void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t st
     vmrt_put_be32(hdr + 6, stream);
 }
 
-int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream,
-                      const void *payload, size_t payload_len)
+int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream, const void *payload, size_t payload_len)
 {
     if (payload_len > VMRT_MAX_PAYLOAD) {
         return -1;
@@ -189,8 +182,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload,
-                     size_t payload_len)
+int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t payload_len)
 {
     if (payload_len > VMRT_MAX_PAYLOAD) {
         errno = EMSGSIZE;
@@ -222,7 +214,6 @@ void vmrt_append_error(struct vmrt_buf *out, uint32_t stream, const char *messag
     struct json_builder jb;
     json_builder_init(&jb);
     json_error_object(&jb, message);
-    vmrt_frame_append(out, VMRT_RESPONSE, stream, vmrt_buf_pending(&jb.out),
-                      vmrt_buf_pending_len(&jb.out));
+    vmrt_frame_append(out, VMRT_RESPONSE, stream, vmrt_buf_pending(&jb.out), vmrt_buf_pending_len(&jb.out));
     json_builder_free(&jb);
 }

@@ -16,10 +16,10 @@
 #include "json.h"
 
 #define VMRT_PROTO_VERSION 1
-#define VMRT_HEADER_SIZE 10              /* length field + version + type + stream */
-#define VMRT_MIN_LENGTH 6                /* value of the length field for an empty payload */
-#define VMRT_MAX_PAYLOAD (1024u * 1024u) /* 1 MiB */
-#define VMRT_MAX_LENGTH (VMRT_MAX_PAYLOAD + VMRT_MIN_LENGTH)
+#define VMRT_HEADER_SIZE   10              /* length field + version + type + stream */
+#define VMRT_MIN_LENGTH    6               /* value of the length field for an empty payload */
+#define VMRT_MAX_PAYLOAD   (1024u * 1024u) /* 1 MiB */
+#define VMRT_MAX_LENGTH    (VMRT_MAX_PAYLOAD + VMRT_MIN_LENGTH)
 
 enum vmrt_frame_type {
     VMRT_HELLO = 0x01,
@@ -59,12 +59,12 @@ struct vmrt_reader {
 };
 
 enum vmrt_read_result {
-    VMRT_FRAME_OK = 1,          /* *out holds a well-formed frame */
-    VMRT_FRAME_INCOMPLETE = 0,  /* need more bytes */
-    VMRT_FRAME_MALFORMED = -1,  /* bad version / unknown type / bad JSON: the frame was
+    VMRT_FRAME_OK = 1,         /* *out holds a well-formed frame */
+    VMRT_FRAME_INCOMPLETE = 0, /* need more bytes */
+    VMRT_FRAME_MALFORMED = -1, /* bad version / unknown type / bad JSON: the frame was
                                    dropped; out->stream and out->type are valid, answer
                                    with an ERROR response and carry on */
-    VMRT_FRAME_FATAL = -2,      /* untrustworthy length: close the connection */
+    VMRT_FRAME_FATAL = -2,     /* untrustworthy length: close the connection */
 };
 
 void vmrt_reader_init(struct vmrt_reader *r);
@@ -80,15 +80,12 @@ void vmrt_reader_feed(struct vmrt_reader *r, const void *data, size_t n);
 int vmrt_reader_next(struct vmrt_reader *r, struct vmrt_frame *out, const char **why);
 
 /* Encodes the 10-byte header. */
-void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t stream,
-                        uint32_t payload_len);
+void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t stream, uint32_t payload_len);
 /* Appends a whole frame to an output queue (flush it with vmrt_buf_flush).
  * Returns -1 (appending nothing) when the payload exceeds VMRT_MAX_PAYLOAD. */
-int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream,
-                      const void *payload, size_t payload_len);
+int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream, const void *payload, size_t payload_len);
 /* Writes one whole frame to a blocking fd. Returns 0 or -1 (errno). */
-int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload,
-                     size_t payload_len);
+int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t payload_len);
 /* Reads one whole frame from a blocking fd into r; returns like
  * vmrt_reader_next, plus -3 for EOF/read error before a whole frame. */
 #define VMRT_FRAME_EOF (-3)

@@ -6,7 +6,7 @@ void conn_init(struct conn *c, int fd)
 {
     c->fd = fd;
     vmrt_reader_init(&c->in);
-    c->out = (struct vmrt_buf){0};
+    c->out = (struct vmrt_buf){ 0 };
 }
 
 void conn_close(struct conn *c)

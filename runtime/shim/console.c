@@ -14,7 +14,7 @@
 
 static int send_master(int sock, int master, const char *name)
 {
-    struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+    struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;

@@ -32,7 +32,7 @@ static void write_stderr(const char *s, size_t n)
             n -= (size_t)w;
             continue;
         }
-        struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+        struct pollfd p = { .fd = STDERR_FILENO, .events = POLLOUT };
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && poll(&p, 1, 1000) == 1) {
             continue;
         }

@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "proto.h"
 #include "conn.h"
 #include "console.h"
 #include "dns.h"
@@ -21,6 +20,7 @@
 #include "mux.h"
 #include "netwatch.h"
 #include "oom.h"
+#include "proto.h"
 #include "relay.h"
 #include "sys.h"
 
@@ -58,8 +58,8 @@ struct shim {
     struct relay proc;
     struct mux mux; /* init only */
     int have_mux;
-    struct netwatch net; /* init with --network-sync only */
-    int home_netns;      /* the netns before --netns, for the network sync */
+    struct netwatch net;  /* init with --network-sync only */
+    int home_netns;       /* the netns before --netns, for the network sync */
     struct dns_relay dns; /* init only: queries of the guest to Docker's DNS */
 };
 
@@ -85,8 +85,7 @@ static void write_ready_line(int fd, struct json_builder *jb)
 }
 
 /* Startup failed: the reason goes to the log, stderr and the ready fd. */
-static void __attribute__((noreturn, format(printf, 2, 3)))
-startup_failed(struct shim *s, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) startup_failed(struct shim *s, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -120,7 +119,7 @@ static void ready(const struct options *o, int64_t pid)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.ready_fd = -1};
+    *o = (struct options){ .ready_fd = -1 };
     if (argc < 2) {
         return -1;
     }
@@ -132,17 +131,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         return -1;
     }
     static const struct option longopts[] = {
-        {"agent-socket", required_argument, NULL, 'a'},
-        {"mux-socket", required_argument, NULL, 'm'},
-        {"id", required_argument, NULL, 'i'},
-        {"spec", required_argument, NULL, 's'},
-        {"process", required_argument, NULL, 'p'},
-        {"netns", required_argument, NULL, 'n'},
-        {"console-socket", required_argument, NULL, 'c'},
-        {"ready-fd", required_argument, NULL, 'r'},
-        {"log", required_argument, NULL, 'l'},
-        {"network-sync", required_argument, NULL, 'w'},
-        {0, 0, 0, 0},
+        { "agent-socket", required_argument, NULL, 'a' },
+        { "mux-socket", required_argument, NULL, 'm' },
+        { "id", required_argument, NULL, 'i' },
+        { "spec", required_argument, NULL, 's' },
+        { "process", required_argument, NULL, 'p' },
+        { "netns", required_argument, NULL, 'n' },
+        { "console-socket", required_argument, NULL, 'c' },
+        { "ready-fd", required_argument, NULL, 'r' },
+        { "log", required_argument, NULL, 'l' },
+        { "network-sync", required_argument, NULL, 'w' },
+        { 0, 0, 0, 0 },
     };
     optind = 2;
     int ch;
@@ -166,8 +165,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->ready_fd = (int)fd;
             break;
         }
-        default:
-            return -1;
+        default: return -1;
         }
     }
     if (optind != argc || !o->mux_socket || !o->id) {
@@ -192,12 +190,11 @@ static void read_json_file(struct shim *s, const char *path, struct vmrt_buf *ou
 }
 
 /* {"op":<op>,"id":<id>,<key>:<document>} for create and exec. */
-static void send_process_request(struct shim *s, const char *op, const char *key,
-                                 const char *path)
+static void send_process_request(struct shim *s, const char *op, const char *key, const char *path)
 {
-    struct vmrt_buf doc = {0};
+    struct vmrt_buf doc = { 0 };
     read_json_file(s, path, &doc);
-    struct vmrt_buf req = {0};
+    struct vmrt_buf req = { 0 };
     vmrt_buf_puts(&req, "{\"op\":");
     json_escape(&req, op, strlen(op));
     vmrt_buf_puts(&req, ",\"id\":");
@@ -218,8 +215,8 @@ static void send_process_request(struct shim *s, const char *op, const char *key
 /* Startup: waits for one frame of `type` on `stream` (payload copied to
  * *payload), while flushing what is queued for the peer. Output of the own
  * stream goes to the relay; anything else is dropped. */
-static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t deadline,
-                        const char *peer, struct vmrt_buf *payload)
+static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t deadline, const char *peer,
+                        struct vmrt_buf *payload)
 {
     for (;;) {
         struct vmrt_frame f;
@@ -238,8 +235,8 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
             continue; /* the mux greets exec shims too; the agent may greet twice */
         }
         if (rc == VMRT_FRAME_OK) {
-            log_warning("%s frame for stream %u from %s dropped during startup",
-                        vmrt_type_name(f.type), f.stream, peer);
+            log_warning("%s frame for stream %u from %s dropped during startup", vmrt_type_name(f.type), f.stream,
+                        peer);
             continue;
         }
         if (rc == VMRT_FRAME_MALFORMED) {
@@ -258,8 +255,7 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
         };
         int n = poll(&p, 1, ms_until(deadline));
         if (n == 0) {
-            startup_failed(s, "timed out waiting for %s %s", peer,
-                           type == VMRT_HELLO ? "to say HELLO" : "to answer");
+            startup_failed(s, "timed out waiting for %s %s", peer, type == VMRT_HELLO ? "to say HELLO" : "to answer");
         }
         if (n < 0 && errno != EINTR) {
             startup_failed(s, "poll: %s", strerror(errno));
@@ -276,7 +272,7 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
 /* Waits for the RESPONSE to the own create/exec request; returns the guest pid. */
 static int64_t await_process(struct shim *s, int64_t deadline, const char *peer)
 {
-    struct vmrt_buf payload = {0};
+    struct vmrt_buf payload = { 0 };
     await_frame(s, VMRT_RESPONSE, OWN_STREAM, deadline, peer, &payload);
     struct json_doc d;
     if (json_parse(&d, (const char *)vmrt_buf_pending(&payload), vmrt_buf_pending_len(&payload)) != 0) {
@@ -311,7 +307,7 @@ static int64_t start_init(struct shim *s)
 {
     int64_t deadline = now_ms() + STARTUP_TIMEOUT_MS;
     conn_init(&s->up, connect_with_retry(s, s->o.agent_socket, deadline));
-    struct vmrt_buf hello = {0};
+    struct vmrt_buf hello = { 0 };
     await_frame(s, VMRT_HELLO, 0, deadline, "the agent", &hello);
     mux_init(&s->mux, &s->up, OWN_STREAM, vmrt_buf_pending(&hello), vmrt_buf_pending_len(&hello));
     vmrt_buf_free(&hello);
@@ -327,8 +323,7 @@ static int64_t start_exec(struct shim *s)
 {
     int fd = unix_connect(s->o.mux_socket);
     if (fd < 0) {
-        startup_failed(s, "cannot connect to %s (is the container running?): %s",
-                       s->o.mux_socket, strerror(errno));
+        startup_failed(s, "cannot connect to %s (is the container running?): %s", s->o.mux_socket, strerror(errno));
     }
     conn_init(&s->up, fd);
     send_process_request(s, "exec", "process", s->o.process);
@@ -358,8 +353,7 @@ static void prepare_process(struct shim *s)
     }
     s->home_netns = s->o.network_sync ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
     if (s->o.netns && enter_netns(s->o.netns) != 0) {
-        startup_failed(s, "cannot join the network namespace %s: %s", s->o.netns,
-                       strerror(errno));
+        startup_failed(s, "cannot join the network namespace %s: %s", s->o.netns, strerror(errno));
     }
     if (s->o.console_socket) {
         char err[512];
@@ -386,8 +380,8 @@ static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
     int64_t deadline = now_ms() + LOST_DRAIN_MS;
     while (!relay_flushed(&s->proc) && now_ms() < deadline) {
         struct pollfd p[2] = {
-            {.fd = vmrt_buf_pending_len(&s->proc.out_q) ? s->proc.out_fd : -1, .events = POLLOUT},
-            {.fd = vmrt_buf_pending_len(&s->proc.err_q) ? s->proc.err_fd : -1, .events = POLLOUT},
+            { .fd = vmrt_buf_pending_len(&s->proc.out_q) ? s->proc.out_fd : -1, .events = POLLOUT },
+            { .fd = vmrt_buf_pending_len(&s->proc.err_q) ? s->proc.err_fd : -1, .events = POLLOUT },
         };
         if (poll(p, 2, ms_until(deadline)) <= 0) {
             break;
@@ -488,7 +482,18 @@ static void read_up(struct shim *s)
     }
 }
 
-enum source { SRC_SIGNALS, SRC_UP, SRC_STDIN, SRC_STDOUT, SRC_STDERR, SRC_LISTEN, SRC_CLIENT, SRC_NETLINK, SRC_SYNC, SRC_DNS };
+enum source {
+    SRC_SIGNALS,
+    SRC_UP,
+    SRC_STDIN,
+    SRC_STDOUT,
+    SRC_STDERR,
+    SRC_LISTEN,
+    SRC_CLIENT,
+    SRC_NETLINK,
+    SRC_SYNC,
+    SRC_DNS
+};
 
 struct pollset {
     struct pollfd *fds;
@@ -497,8 +502,7 @@ struct pollset {
     size_t n, cap;
 };
 
-static void pollset_add(struct pollset *ps, int fd, short events, enum source src,
-                        struct mux_client *cl)
+static void pollset_add(struct pollset *ps, int fd, short events, enum source src, struct mux_client *cl)
 {
     if (fd < 0 || events == 0) {
         return;
@@ -512,7 +516,7 @@ static void pollset_add(struct pollset *ps, int fd, short events, enum source sr
             abort();
         }
     }
-    ps->fds[ps->n] = (struct pollfd){.fd = fd, .events = events};
+    ps->fds[ps->n] = (struct pollfd){ .fd = fd, .events = events };
     ps->src[ps->n] = src;
     ps->client[ps->n] = cl;
     ps->n++;
@@ -524,9 +528,8 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     int output_backlog = relay_congested(&s->proc) || (s->have_mux && mux_congested(&s->mux));
     int input_backlog = conn_congested(&s->up);
     pollset_add(ps, s->sigfd, POLLIN, SRC_SIGNALS, NULL);
-    pollset_add(ps, s->up.fd,
-                (output_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0),
-                SRC_UP, NULL);
+    pollset_add(ps, s->up.fd, (output_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0), SRC_UP,
+                NULL);
     if (!s->proc.exited && !input_backlog) {
         pollset_add(ps, s->proc.in_fd, POLLIN, SRC_STDIN, NULL);
     }
@@ -547,8 +550,7 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     }
     pollset_add(ps, s->mux.listen_fd, POLLIN, SRC_LISTEN, NULL);
     for (struct mux_client *cl = s->mux.clients; cl; cl = cl->next) {
-        pollset_add(ps, cl->c.fd,
-                    (input_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0),
+        pollset_add(ps, cl->c.fd, (input_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0),
                     SRC_CLIENT, cl);
     }
 }
@@ -562,9 +564,7 @@ static void dispatch(struct shim *s, struct pollset *ps)
         }
         struct mux_client *cl = ps->client[i];
         switch (ps->src[i]) {
-        case SRC_SIGNALS:
-            handle_signals(s);
-            break;
+        case SRC_SIGNALS: handle_signals(s); break;
         case SRC_UP:
             if (s->up.fd < 0) {
                 break;
@@ -576,18 +576,10 @@ static void dispatch(struct shim *s, struct pollset *ps)
                 read_up(s);
             }
             break;
-        case SRC_STDIN:
-            relay_read_stdin(&s->proc, &s->up);
-            break;
-        case SRC_STDOUT:
-            relay_write(&s->proc, 1);
-            break;
-        case SRC_STDERR:
-            relay_write(&s->proc, 2);
-            break;
-        case SRC_LISTEN:
-            mux_accept(&s->mux);
-            break;
+        case SRC_STDIN: relay_read_stdin(&s->proc, &s->up); break;
+        case SRC_STDOUT: relay_write(&s->proc, 1); break;
+        case SRC_STDERR: relay_write(&s->proc, 2); break;
+        case SRC_LISTEN: mux_accept(&s->mux); break;
         case SRC_CLIENT:
             if (cl->c.fd >= 0 && (ev & POLLOUT)) {
                 mux_client_write(&s->mux, cl);
@@ -596,14 +588,9 @@ static void dispatch(struct shim *s, struct pollset *ps)
                 mux_client_read(&s->mux, cl);
             }
             break;
-        case SRC_NETLINK:
-            netwatch_read(&s->net);
-            break;
-        case SRC_SYNC:
-            break; /* reaped by netwatch_tick */
-        case SRC_DNS:
-            dns_relay_answer(&s->dns, ps->fds[i].fd, &s->up);
-            break;
+        case SRC_NETLINK: netwatch_read(&s->net); break;
+        case SRC_SYNC: break; /* reaped by netwatch_tick */
+        case SRC_DNS: dns_relay_answer(&s->dns, ps->fds[i].fd, &s->up); break;
         }
     }
     if (s->have_mux) {
@@ -617,7 +604,7 @@ static void dispatch(struct shim *s, struct pollset *ps)
 
 static int run(struct shim *s)
 {
-    struct pollset ps = {0};
+    struct pollset ps = { 0 };
     int64_t grace = 0;
     relay_send_size(&s->proc, &s->up);
     for (;;) {
@@ -625,15 +612,14 @@ static int run(struct shim *s)
             if (grace == 0) {
                 grace = now_ms() + EXIT_GRACE_MS;
             }
-            int others_done = !s->have_mux || s->up.fd < 0 || mux_idle(&s->mux) ||
-                              now_ms() >= grace;
+            int others_done = !s->have_mux || s->up.fd < 0 || mux_idle(&s->mux) || now_ms() >= grace;
             if (relay_flushed(&s->proc) && others_done) {
                 return s->proc.status;
             }
         }
         build_pollset(s, &ps);
-        int timeout = s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1)
-                                     : netwatch_timeout(&s->net);
+        int timeout =
+            s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1) : netwatch_timeout(&s->net);
         int n = poll(ps.fds, ps.n, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %m");
@@ -658,7 +644,7 @@ int main(int argc, char **argv)
     prepare_process(&s);
     int64_t pid = s.o.mode == MODE_INIT ? start_init(&s) : start_exec(&s);
     ready(&s.o, pid);
-    s.net = (struct netwatch){.fd = -1, .child_fd = -1};
+    s.net = (struct netwatch){ .fd = -1, .child_fd = -1 };
     char err[512];
     /* After the ready line: the interfaces Docker configured at create are the VM's already. */
     if (s.o.network_sync && netwatch_open(&s.net, s.o.network_sync, s.home_netns, err, sizeof err) != 0) {

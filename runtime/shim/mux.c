@@ -9,10 +9,9 @@
 #include "log.h"
 #include "sys.h"
 
-void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream,
-              const void *hello, size_t hello_len)
+void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len)
 {
-    *m = (struct mux){0};
+    *m = (struct mux){ 0 };
     m->listen_fd = -1;
     m->agent = agent;
     m->reserved_stream = reserved_stream;
@@ -56,8 +55,7 @@ void mux_accept(struct mux *m)
         }
         conn_init(&cl->c, fd);
         /* Clients see the agent's greeting as if they had connected to it. */
-        conn_send(&cl->c, VMRT_HELLO, 0, vmrt_buf_pending(&m->hello),
-                  vmrt_buf_pending_len(&m->hello));
+        conn_send(&cl->c, VMRT_HELLO, 0, vmrt_buf_pending(&m->hello), vmrt_buf_pending_len(&m->hello));
         cl->next = m->clients;
         m->clients = cl;
     }
@@ -98,8 +96,7 @@ static uint32_t allocate_stream(struct mux *m)
     }
 }
 
-static struct route *route_add(struct mux *m, struct mux_client *cl, uint32_t client_stream,
-                               int process)
+static struct route *route_add(struct mux *m, struct mux_client *cl, uint32_t client_stream, int process)
 {
     if (m->nroutes == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
@@ -160,8 +157,7 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
         conn_send(m->agent, f->type, r->agent_stream, f->payload, f->payload_len);
         return;
     }
-    default:
-        vmrt_append_error(&cl->c.out, f->stream, "frame type is not sent to the agent");
+    default: vmrt_append_error(&cl->c.out, f->stream, "frame type is not sent to the agent");
     }
 }
 
@@ -198,8 +194,7 @@ void mux_client_read(struct mux *m, struct mux_client *cl)
         if (rc == VMRT_FRAME_OK) {
             client_frame(m, cl, &f);
         } else if (rc == VMRT_FRAME_MALFORMED) {
-            log_warning("malformed %s frame from a mux client (stream %u): %s",
-                        vmrt_type_name(f.type), f.stream, why);
+            log_warning("malformed %s frame from a mux client (stream %u): %s", vmrt_type_name(f.type), f.stream, why);
             vmrt_append_error(&cl->c.out, f.stream, why);
         } else {
             log_warning("mux client sent %s: disconnecting it", why);
@@ -263,11 +258,8 @@ void mux_from_agent(struct mux *m, const struct vmrt_frame *f)
             conn_send_signal(m->agent, r->agent_stream, 9);
         }
         break;
-    case VMRT_EXIT:
-        route_remove(m, r);
-        break;
-    default:
-        break;
+    case VMRT_EXIT: route_remove(m, r); break;
+    default: break;
     }
 }
 

@@ -37,8 +37,7 @@ struct mux {
     size_t nroutes, cap;
 };
 
-void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream,
-              const void *hello, size_t hello_len);
+void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len);
 /* Returns 0, or -1 (errno). */
 int mux_listen(struct mux *m, const char *path);
 /* Closes and removes mux.sock: no new clients. */

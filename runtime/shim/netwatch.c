@@ -22,7 +22,7 @@
 #include "sys.h"
 
 /* linux/rtnetlink.h (fixed kernel ABI; not in musl's headers). */
-#define RTMGRP_LINK 0x1
+#define RTMGRP_LINK        0x1
 #define RTMGRP_IPV4_IFADDR 0x10
 #define RTMGRP_IPV6_IFADDR 0x100
 
@@ -32,7 +32,7 @@
 
 static char **read_argv(const char *path, char *err, size_t errlen)
 {
-    struct vmrt_buf text = {0};
+    struct vmrt_buf text = { 0 };
     /* A failed read leaves the bytes read before it, parsed as they are. */
     if (read_all(path, &text) == -1) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -52,11 +52,11 @@ static char **read_argv(const char *path, char *err, size_t errlen)
 
 int netwatch_open(struct netwatch *w, const char *argv_file, int home_netns, char *err, size_t errlen)
 {
-    *w = (struct netwatch){.fd = -1, .child_fd = -1, .home_netns = home_netns};
+    *w = (struct netwatch){ .fd = -1, .child_fd = -1, .home_netns = home_netns };
     w->argv = read_argv(argv_file, err, errlen);
     if (!w->argv) return -1;
     w->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    struct sockaddr_nl_ local = {AF_NETLINK, 0, 0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR};
+    struct sockaddr_nl_ local = { AF_NETLINK, 0, 0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
     if (w->fd < 0 || bind(w->fd, (struct sockaddr *)&local, sizeof local) != 0) {
         snprintf(err, errlen, "rtnetlink: %s", strerror(errno));
         if (w->fd >= 0) close(w->fd);

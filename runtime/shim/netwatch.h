@@ -13,12 +13,12 @@
 #include <sys/types.h>
 
 struct netwatch {
-    int fd;        /* rtnetlink socket; -1: not watching */
+    int fd;         /* rtnetlink socket; -1: not watching */
     int home_netns; /* the netns the shim started in: the sync runs there, not in the container's */
-    char **argv;   /* the sync command */
-    pid_t child;   /* the running sync, 0: none */
-    int child_fd;  /* its pidfd (readable once it exited), -1: none */
-    int64_t due;   /* when the next sync starts, 0: none due */
+    char **argv;    /* the sync command */
+    pid_t child;    /* the running sync, 0: none */
+    int child_fd;   /* its pidfd (readable once it exited), -1: none */
+    int64_t due;    /* when the next sync starts, 0: none due */
 };
 
 /* Reads the argv (a JSON array of strings) from `argv_file` and subscribes

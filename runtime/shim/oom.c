@@ -18,9 +18,9 @@
 
 /* Room above the usage while the limit is tight, for QEMU's own allocations in
  * that moment (they reclaim cache first, as the sacrifice's do). */
-#define OOM_MARGIN (4ull << 20)
+#define OOM_MARGIN      (4ull << 20)
 #define OOM_DEADLINE_MS 5000
-#define CHUNK (4u << 20)
+#define CHUNK           (4u << 20)
 
 /* 1 when the comma-separated list contains word. */
 static int has_word(const char *list, const char *word)
@@ -77,8 +77,8 @@ static int memory_cgroup_dir(char *out, size_t len, int *version)
             sscanf(sep + 3, "%31s %*s %1023s", fstype, options) != 2) {
             continue;
         }
-        int match = *version == 1 ? !strcmp(fstype, "cgroup") && has_word(options, "memory")
-                                  : !strcmp(fstype, "cgroup2");
+        int match =
+            *version == 1 ? !strcmp(fstype, "cgroup") && has_word(options, "memory") : !strcmp(fstype, "cgroup2");
         if (match) {
             /* A mount of a sub-tree shows the cgroup paths relative to its root. */
             size_t n = strlen(root);
@@ -116,7 +116,8 @@ static int write_value(const char *dir, const char *name, const char *value)
 }
 
 /* The other processes of the cgroup (QEMU, shims) with their oom_score_adj. */
-struct protected {
+struct protected
+{
     pid_t pid[64];
     char adj[64][16];
     size_t n;
@@ -203,8 +204,7 @@ static int move_self(const char *dir, int out)
 static int under_oom(const char *dir)
 {
     char control[256];
-    return read_text(dir, "memory.oom_control", control, sizeof control) == 0 &&
-           strstr(control, "under_oom 1") != NULL;
+    return read_text(dir, "memory.oom_control", control, sizeof control) == 0 && strstr(control, "under_oom 1") != NULL;
 }
 
 /* Sets the limit just above the usage. The usage grows meanwhile and v1
@@ -277,7 +277,8 @@ int oom_mirror(char *err, size_t errlen)
             goto restore;
         }
     } else if (protect_others(dir, pid, &others) != 0) {
-        snprintf(err, errlen, "cannot give the VM's processes oom_score_adj -1000 (that needs "
+        snprintf(err, errlen,
+                 "cannot give the VM's processes oom_score_adj -1000 (that needs "
                  "CAP_SYS_RESOURCE), so the OOM killer might take QEMU: not tried");
         goto restore;
     }
@@ -302,8 +303,7 @@ int oom_mirror(char *err, size_t errlen)
 restore:
     /* The limit first: tasks that wait for memory must find it when the sacrifice
      * ends (else they would enter the OOM again). */
-    if (write_value(dir, limit_file, saved) != 0 ||
-        (v1 && write_value(dir, "memory.oom_control", kill_disable) != 0)) {
+    if (write_value(dir, limit_file, saved) != 0 || (v1 && write_value(dir, "memory.oom_control", kill_disable) != 0)) {
         snprintf(err, errlen, "restore the limits of %s: %s", dir, strerror(errno));
         rc = -1;
     }

@@ -8,7 +8,7 @@
 
 void relay_init(struct relay *r, uint32_t stream, int console)
 {
-    *r = (struct relay){0};
+    *r = (struct relay){ 0 };
     r->stream = stream;
     r->console = console;
     r->in_fd = STDIN_FILENO;
@@ -79,9 +79,7 @@ void relay_output(struct relay *r, const struct vmrt_frame *f)
         r->exited = 1;
         return;
     }
-    default:
-        log_warning("unexpected %s frame for process stream %u", vmrt_type_name(f->type),
-                    r->stream);
+    default: log_warning("unexpected %s frame for process stream %u", vmrt_type_name(f->type), r->stream);
     }
 }
 
@@ -112,6 +110,5 @@ int relay_flushed(const struct relay *r)
 
 int relay_congested(const struct relay *r)
 {
-    return vmrt_buf_pending_len(&r->out_q) > QUEUE_HIGH_WATER ||
-           vmrt_buf_pending_len(&r->err_q) > QUEUE_HIGH_WATER;
+    return vmrt_buf_pending_len(&r->out_q) > QUEUE_HIGH_WATER || vmrt_buf_pending_len(&r->err_q) > QUEUE_HIGH_WATER;
 }

@@ -39,8 +39,7 @@ static void close_range_or_loop(unsigned first, unsigned last)
     while ((e = readdir(d)) != NULL) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end == '\0' && e->d_name[0] != '\0' && fd != own && fd >= (long)first &&
-            fd <= (long)last) {
+        if (*end == '\0' && e->d_name[0] != '\0' && fd != own && fd >= (long)first && fd <= (long)last) {
             close((int)fd);
         }
     }
@@ -106,10 +105,8 @@ int signal_is_forwarded(int sig)
     /* The shim's own business, not the guest's. */
     case SIGCHLD:
     case SIGPIPE:
-    case SIGWINCH:
-        return 0;
-    default:
-        return sig >= 1 && (sig < 32 || (sig >= SIGRTMIN && sig <= SIGRTMAX));
+    case SIGWINCH: return 0;
+    default: return sig >= 1 && (sig < 32 || (sig >= SIGRTMIN && sig <= SIGRTMAX));
     }
 }
 

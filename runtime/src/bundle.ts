@@ -36,7 +36,11 @@ const CONFIG_SCHEMA = {
         args: { ...stringArray, minItems: 1 },
         env: stringArray,
         cwd: { type: 'string', pattern: '^/' },
-        user: { type: 'object', required: ['uid', 'gid'], properties: { uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 } } },
+        user: {
+          type: 'object',
+          required: ['uid', 'gid'],
+          properties: { uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 } },
+        },
       },
     },
     mounts: {
@@ -44,7 +48,12 @@ const CONFIG_SCHEMA = {
       items: {
         type: 'object',
         required: ['destination'],
-        properties: { destination: { type: 'string', minLength: 1 }, type: { type: 'string' }, source: { type: 'string' }, options: stringArray },
+        properties: {
+          destination: { type: 'string', minLength: 1 },
+          type: { type: 'string' },
+          source: { type: 'string' },
+          options: stringArray,
+        },
       },
     },
     hooks: {

@@ -6,11 +6,37 @@
  */
 
 export const FEATURE_IDS = [
-  'host-network', 'container-network', 'link', 'network-connect', 'privileged', 'device',
-  'dev-volume', 'mount-propagation', 'cpus', 'cpuset', 'kernel-memory', 'shm-size',
-  'capabilities', 'sysctl', 'tmpfs', 'host-pid', 'host-ipc', 'host-uts', 'userns-host',
-  'security-opt', 'gpu', 'blkio', 'checkpoint', 'stats', 'top', 'events', 'update', 'swarm',
-  'annotations', 'k8s-subpath', 'proc-sys-mount',
+  'host-network',
+  'container-network',
+  'link',
+  'network-connect',
+  'privileged',
+  'device',
+  'dev-volume',
+  'mount-propagation',
+  'cpus',
+  'cpuset',
+  'kernel-memory',
+  'shm-size',
+  'capabilities',
+  'sysctl',
+  'tmpfs',
+  'host-pid',
+  'host-ipc',
+  'host-uts',
+  'userns-host',
+  'security-opt',
+  'gpu',
+  'blkio',
+  'checkpoint',
+  'stats',
+  'top',
+  'events',
+  'update',
+  'swarm',
+  'annotations',
+  'k8s-subpath',
+  'proc-sys-mount',
 ] as const;
 
 export type FeatureId = (typeof FEATURE_IDS)[number];
@@ -29,12 +55,14 @@ export interface Capability {
 export const CAPABILITIES: Record<FeatureId, Capability> = {
   'host-network': {
     status: 'unsupported',
-    reason: 'the container runs in its own VM with its own kernel and network stack; it cannot share the host\'s, and taking over the host\'s interfaces would break host networking',
+    reason:
+      "the container runs in its own VM with its own kernel and network stack; it cannot share the host's, and taking over the host's interfaces would break host networking",
     workaround: 'publish the ports you need (-p) on a bridge or user-defined network, or run this container with runc',
   },
   'container-network': {
     status: 'unsupported',
-    reason: 'another container\'s network namespace lives on the host or in another VM; a VM cannot join it (its interfaces would be taken from that container)',
+    reason:
+      "another container's network namespace lives on the host or in another VM; a VM cannot join it (its interfaces would be taken from that container)",
     workaround: 'put both containers on one user-defined network and reach each other by name',
   },
   link: {
@@ -42,10 +70,15 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     reason: 'legacy links rewrite /etc/hosts and environment across containers; Docker deprecated them and VM runtimes do not support them',
     workaround: 'use a user-defined network: containers on it resolve each other by name',
   },
-  'network-connect': { status: 'ok', reason: 'docker network connect hot-plugs a virtio NIC with Docker\'s MAC and address into the running VM (PCIe), and disconnect unplugs it; at most 4 networks beyond those the container started with' },
+  'network-connect': {
+    status: 'ok',
+    reason:
+      "docker network connect hot-plugs a virtio NIC with Docker's MAC and address into the running VM (PCIe), and disconnect unplugs it; at most 4 networks beyond those the container started with",
+  },
   privileged: {
     status: 'differs',
-    reason: 'privileges apply inside the VM only: every capability in its guest kernel, no masked paths, but no host devices and no power over the host',
+    reason:
+      'privileges apply inside the VM only: every capability in its guest kernel, no masked paths, but no host devices and no power over the host',
     workaround: 'pass the devices you need explicitly (VFIO), or run with runc if you need the host',
   },
   device: {
@@ -55,7 +88,7 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   },
   'dev-volume': {
     status: 'unsupported',
-    reason: 'device nodes shared from the host through the VM\'s shared filesystem do not reach the host device',
+    reason: "device nodes shared from the host through the VM's shared filesystem do not reach the host device",
     workaround: 'use --device /dev/vfio/<group> (VFIO), or a regular file or folder volume',
   },
   'mount-propagation': {
@@ -63,38 +96,87 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     reason: 'the VM sees host folders through a shared filesystem, which cannot propagate mounts between host and guest',
     workaround: 'drop the propagation option (private is the default)',
   },
-  cpus: { status: 'ok', reason: 'the VM gets ceil(quota/period) vCPUs (at most the host\'s CPUs) and a guest cgroup enforces the exact quota' },
+  cpus: {
+    status: 'ok',
+    reason: "the VM gets ceil(quota/period) vCPUs (at most the host's CPUs) and a guest cgroup enforces the exact quota",
+  },
   cpuset: { status: 'differs', reason: 'CPU sets and shares are applied inside the VM, to its vCPUs, not to host CPUs' },
-  'kernel-memory': { status: 'ok', reason: 'accepted as with runc, and as with runc not applied: Docker and the kernel (cgroup v2) deprecated kernel memory limits', workaround: 'drop --kernel-memory' },
-  'shm-size': { status: 'ok', reason: '/dev/shm is a tmpfs of the guest, of the size asked for, in the VM\'s memory' },
+  'kernel-memory': {
+    status: 'ok',
+    reason: 'accepted as with runc, and as with runc not applied: Docker and the kernel (cgroup v2) deprecated kernel memory limits',
+    workaround: 'drop --kernel-memory',
+  },
+  'shm-size': { status: 'ok', reason: "/dev/shm is a tmpfs of the guest, of the size asked for, in the VM's memory" },
   capabilities: { status: 'ok', reason: 'capabilities apply inside the guest kernel' },
-  sysctl: { status: 'ok', reason: 'sysctls apply to the VM\'s own kernel: any key, namespaced or not' },
+  sysctl: { status: 'ok', reason: "sysctls apply to the VM's own kernel: any key, namespaced or not" },
   tmpfs: { status: 'ok', reason: 'tmpfs mounts are made inside the VM, from its memory, with the size asked for' },
   'host-pid': {
     status: 'unsupported',
     reason: 'host processes are outside the VM; the guest kernel cannot see or signal them',
     workaround: 'drop --pid=host; share a pid namespace only inside one VM (pod)',
   },
-  'host-ipc': { status: 'unsupported', reason: 'host IPC objects (shared memory, semaphores) live in the host kernel, not in the VM\'s', workaround: 'drop --ipc=host' },
-  'host-uts': { status: 'unsupported', reason: 'the VM has its own kernel and so its own hostname; it cannot share the host\'s', workaround: 'set --hostname' },
-  'userns-host': { status: 'unsupported', reason: 'user namespaces are those of the guest kernel; the host\'s cannot be joined', workaround: 'drop --userns=host' },
-  'security-opt': { status: 'differs', reason: 'seccomp profiles and no-new-privileges apply in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load' },
-  gpu: { status: 'pending', reason: 'a GPU reaches a VM only through VFIO passthrough: vmrt plugs the PCI devices of /dev/vfio/<group> into the VM (and says so when the host has no such group), but --gpus itself is not translated and passthrough is not yet proven on a host with an IOMMU', workaround: 'pass the GPU with --device /dev/vfio/<group>' },
-  blkio: { status: 'differs', reason: 'the limits apply on the host to QEMU, which does the container\'s disk I/O on its files; inside the VM the host\'s devices do not exist and the guest cgroup shows no I/O limits' },
+  'host-ipc': {
+    status: 'unsupported',
+    reason: "host IPC objects (shared memory, semaphores) live in the host kernel, not in the VM's",
+    workaround: 'drop --ipc=host',
+  },
+  'host-uts': {
+    status: 'unsupported',
+    reason: "the VM has its own kernel and so its own hostname; it cannot share the host's",
+    workaround: 'set --hostname',
+  },
+  'userns-host': {
+    status: 'unsupported',
+    reason: "user namespaces are those of the guest kernel; the host's cannot be joined",
+    workaround: 'drop --userns=host',
+  },
+  'security-opt': {
+    status: 'differs',
+    reason:
+      'seccomp profiles and no-new-privileges apply in the guest; AppArmor and SELinux labels are host policies the guest kernel does not load',
+  },
+  gpu: {
+    status: 'pending',
+    reason:
+      'a GPU reaches a VM only through VFIO passthrough: vmrt plugs the PCI devices of /dev/vfio/<group> into the VM (and says so when the host has no such group), but --gpus itself is not translated and passthrough is not yet proven on a host with an IOMMU',
+    workaround: 'pass the GPU with --device /dev/vfio/<group>',
+  },
+  blkio: {
+    status: 'differs',
+    reason:
+      "the limits apply on the host to QEMU, which does the container's disk I/O on its files; inside the VM the host's devices do not exist and the guest cgroup shows no I/O limits",
+  },
   checkpoint: {
     status: 'differs',
-    reason: 'a checkpoint holds the container\'s processes (CRIU inside its VM), not the whole VM: QEMU refuses VM snapshots while the VM\'s shared folder is mounted; a container with a terminal or with docker exec processes running cannot be checkpointed',
+    reason:
+      "a checkpoint holds the container's processes (CRIU inside its VM), not the whole VM: QEMU refuses VM snapshots while the VM's shared folder is mounted; a container with a terminal or with docker exec processes running cannot be checkpointed",
   },
   stats: { status: 'differs', reason: 'usage is that of the whole VM (QEMU and shim, guest kernel included) as the host sees it' },
-  top: { status: 'differs', reason: 'docker top runs the host\'s ps on the pids the runtime gives it, so it lists the VM\'s host processes (QEMU, shims); the container\'s processes run in the guest kernel and `vmrt ps <id>` lists them', workaround: 'vmrt ps <container-id>, or docker exec <container> ps' },
-  events: { status: 'ok', reason: 'the guest agent reports the container\'s cgroup stats and OOM kills; an OOM kill is also reproduced in the host cgroup, where Docker looks for it (docker inspect OOMKilled, docker events oom)' },
-  update: { status: 'differs', reason: 'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)' },
+  top: {
+    status: 'differs',
+    reason:
+      "docker top runs the host's ps on the pids the runtime gives it, so it lists the VM's host processes (QEMU, shims); the container's processes run in the guest kernel and `vmrt ps <id>` lists them",
+    workaround: 'vmrt ps <container-id>, or docker exec <container> ps',
+  },
+  events: {
+    status: 'ok',
+    reason:
+      "the guest agent reports the container's cgroup stats and OOM kills; an OOM kill is also reproduced in the host cgroup, where Docker looks for it (docker inspect OOMKilled, docker events oom)",
+  },
+  update: {
+    status: 'differs',
+    reason:
+      'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)',
+  },
   swarm: {
     status: 'differs',
-    reason: 'swarm cannot choose a runtime per service: the VM runtime must be the daemon\'s default runtime',
+    reason: "swarm cannot choose a runtime per service: the VM runtime must be the daemon's default runtime",
     workaround: 'set "default-runtime": "vmrt" in daemon.json on the swarm nodes',
   },
-  annotations: { status: 'differs', reason: 'annotations are runtime configuration; vmrt makes them readable inside the VM under /run/vmrt/annotations' },
+  annotations: {
+    status: 'differs',
+    reason: 'annotations are runtime configuration; vmrt makes them readable inside the VM under /run/vmrt/annotations',
+  },
   'k8s-subpath': { status: 'ok', reason: 'a subPath mount is a bind mount of a subfolder, shared into the VM like any bind mount' },
   'proc-sys-mount': {
     status: 'unsupported',

@@ -56,8 +56,17 @@ function nonZero(v: U64 | undefined): U64 | undefined {
   return v ? v : undefined;
 }
 
-const CPUSET_FLAGS = ['cpu_exclusive', 'mem_hardwall', 'mem_exclusive', 'memory_migrate', 'memory_spread_page',
-  'memory_spread_slab', 'memory_pressure', 'sched_load_balance', 'sched_relax_domain_level'];
+const CPUSET_FLAGS = [
+  'cpu_exclusive',
+  'mem_hardwall',
+  'mem_exclusive',
+  'memory_migrate',
+  'memory_spread_page',
+  'memory_spread_slab',
+  'memory_pressure',
+  'sched_load_balance',
+  'sched_relax_domain_level',
+];
 
 /** `files` maps a cgroup file name (cpu.stat, memory.current, …) to its content. */
 export function runcStats(files: Record<string, string>): RuncStats {
@@ -82,7 +91,11 @@ export function runcStats(files: Record<string, string>): RuncStats {
   return {
     cpu: {
       usage: { total: nonZero(ns(cpu.usage_usec)), kernel: ns(cpu.system_usec) ?? 0n, user: ns(cpu.user_usec) ?? 0n },
-      throttling: { periods: nonZero(cpu.nr_periods), throttledPeriods: nonZero(cpu.nr_throttled), throttledTime: nonZero(ns(cpu.throttled_usec)) },
+      throttling: {
+        periods: nonZero(cpu.nr_periods),
+        throttledPeriods: nonZero(cpu.nr_throttled),
+        throttledTime: nonZero(ns(cpu.throttled_usec)),
+      },
     },
     cpuset: Object.fromEntries(CPUSET_FLAGS.map((flag) => [flag, 0n])),
     memory: {
@@ -107,7 +120,10 @@ export function eventJson(event: RuncEvent): string {
     if (typeof v === 'bigint') return v.toString();
     if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
     if (v !== null && typeof v === 'object') {
-      return `{${Object.entries(v).filter(([, m]) => m !== undefined).map(([k, m]) => `${JSON.stringify(k)}:${write(m)}`).join(',')}}`;
+      return `{${Object.entries(v)
+        .filter(([, m]) => m !== undefined)
+        .map(([k, m]) => `${JSON.stringify(k)}:${write(m)}`)
+        .join(',')}}`;
     }
     return JSON.stringify(v);
   };

@@ -83,8 +83,17 @@ export function removeCgroups(dirs: readonly string[]): void {
   }
 }
 
-interface DeviceRate { major: number; minor: number; rate: number }
-interface DeviceWeight { major: number; minor: number; weight?: number; leafWeight?: number }
+interface DeviceRate {
+  major: number;
+  minor: number;
+  rate: number;
+}
+interface DeviceWeight {
+  major: number;
+  minor: number;
+  weight?: number;
+  leafWeight?: number;
+}
 
 /** OCI linux.resources.blockIO. */
 export interface BlockIO {

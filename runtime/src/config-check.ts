@@ -18,7 +18,14 @@ export interface FeatureUse {
 
 /** Device nodes every container gets (runc's default set): asking for them is no finding. */
 export const DEFAULT_DEVICES = new Set([
-  '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/console', '/dev/ptmx',
+  '/dev/null',
+  '/dev/zero',
+  '/dev/full',
+  '/dev/random',
+  '/dev/urandom',
+  '/dev/tty',
+  '/dev/console',
+  '/dev/ptmx',
 ]);
 
 const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
@@ -45,8 +52,9 @@ export function identity(path: string): string | undefined {
  */
 export function isPrivileged(config: Config): boolean {
   const linux = config.linux as { maskedPaths?: string[]; readonlyPaths?: string[] } | undefined;
-  return (config.process?.capabilities?.bounding ?? []).includes('CAP_SYS_ADMIN')
-    && !linux?.maskedPaths?.length && !linux?.readonlyPaths?.length;
+  return (
+    (config.process?.capabilities?.bounding ?? []).includes('CAP_SYS_ADMIN') && !linux?.maskedPaths?.length && !linux?.readonlyPaths?.length
+  );
 }
 
 /** True when `path` is the network namespace of the host (PID 1's) or of this process. */
@@ -66,7 +74,11 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
 
   const net = nsIndex('network');
   if (net < 0) {
-    uses.push({ feature: 'host-network', where: 'linux.namespaces', detail: 'no "network" namespace: the container would share the host\'s network' });
+    uses.push({
+      feature: 'host-network',
+      where: 'linux.namespaces',
+      detail: 'no "network" namespace: the container would share the host\'s network',
+    });
   } else {
     const path = namespaces[net]!.path;
     // Docker's --network host names the host's namespace by a bind mount of it
@@ -78,25 +90,42 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
       // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
       const target = identity(path);
       const ours = vmrtNetnsPaths.some((p) => target !== undefined && identity(p) === target);
-      if (!ours) uses.push({ feature: 'container-network', where: `linux.namespaces[${net}].path`, detail: `joins the network namespace ${path} of a container that is not a vmrt container` });
+      if (!ours)
+        uses.push({
+          feature: 'container-network',
+          where: `linux.namespaces[${net}].path`,
+          detail: `joins the network namespace ${path} of a container that is not a vmrt container`,
+        });
     }
   }
 
   const hostNamespace: Array<[string, FeatureId, boolean]> = [
     // [type, feature, missing means host?] Docker leaves out the user namespace by default.
-    ['pid', 'host-pid', true], ['ipc', 'host-ipc', true], ['uts', 'host-uts', true], ['user', 'userns-host', false],
+    ['pid', 'host-pid', true],
+    ['ipc', 'host-ipc', true],
+    ['uts', 'host-uts', true],
+    ['user', 'userns-host', false],
   ];
   for (const [type, feature, missingIsHost] of hostNamespace) {
     const i = nsIndex(type);
     if (i < 0 && missingIsHost) {
       uses.push({ feature, where: 'linux.namespaces', detail: `no "${type}" namespace: the container would share the host's` });
     } else if (i >= 0 && namespaces[i]!.path) {
-      uses.push({ feature, where: `linux.namespaces[${i}].path`, detail: `joins the ${type} namespace ${namespaces[i]!.path} on the host` });
+      uses.push({
+        feature,
+        where: `linux.namespaces[${i}].path`,
+        detail: `joins the ${type} namespace ${namespaces[i]!.path} on the host`,
+      });
     }
   }
 
   const privileged = isPrivileged(config);
-  if (privileged) uses.push({ feature: 'privileged', where: 'process.capabilities', detail: 'every capability, no masked paths: privileged inside the VM, without host devices' });
+  if (privileged)
+    uses.push({
+      feature: 'privileged',
+      where: 'process.capabilities',
+      detail: 'every capability, no masked paths: privileged inside the VM, without host devices',
+    });
   (config.linux?.devices ?? []).forEach((device, i) => {
     if (!privileged && !DEFAULT_DEVICES.has(device.path) && !VFIO_GROUP.test(device.path)) {
       uses.push({ feature: 'device', where: `linux.devices[${i}]`, detail: `host device ${device.path}` });
@@ -110,7 +139,11 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     }
     const propagation = (mount.options ?? []).find((o) => PROPAGATING.has(o));
     if (propagation) {
-      uses.push({ feature: 'mount-propagation', where: `mounts[${i}].options`, detail: `"${propagation}" propagation on ${mount.destination}` });
+      uses.push({
+        feature: 'mount-propagation',
+        where: `mounts[${i}].options`,
+        detail: `"${propagation}" propagation on ${mount.destination}`,
+      });
     }
     if (bind && (under(mount.destination, '/proc') || under(mount.destination, '/sys'))) {
       uses.push({ feature: 'proc-sys-mount', where: `mounts[${i}].destination`, detail: `bind mount onto ${mount.destination}` });
@@ -142,11 +175,14 @@ export function assertSupported(config: Config, configPath: string, vmrtNetnsPat
   const lines = [...byFeature.values()].map((group) => {
     const shown = group.slice(0, 3);
     const more = group.length > shown.length ? ` and ${group.length - shown.length} more` : '';
-    return describeUse({
-      feature: group[0]!.feature,
-      where: shown.map((u) => u.where).join(', ') + more,
-      detail: shown.map((u) => u.detail).join('; ') + more,
-    }, configPath);
+    return describeUse(
+      {
+        feature: group[0]!.feature,
+        where: shown.map((u) => u.where).join(', ') + more,
+        detail: shown.map((u) => u.detail).join('; ') + more,
+      },
+      configPath,
+    );
   });
   throw new RuntimeError(lines.join('\n'));
 }

@@ -3,7 +3,20 @@
  * undo, so a failure half-way leaves nothing) and tearing it down at `delete`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -16,7 +29,17 @@ import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
 import { NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
-import { isAlive, isolatedStdio, processesMentioning, refOf, signalProcess, sleep, spawnDaemon, terminate, type ProcessRef } from './proc.js';
+import {
+  isAlive,
+  isolatedStdio,
+  processesMentioning,
+  refOf,
+  signalProcess,
+  sleep,
+  spawnDaemon,
+  terminate,
+  type ProcessRef,
+} from './proc.js';
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
@@ -44,14 +67,28 @@ export interface Created {
   shim: ChildProcess;
 }
 
-export function agentSocket(runDir: string): string { return join(runDir, 'agent.sock'); }
-export function muxSocket(runDir: string): string { return join(runDir, 'mux.sock'); }
-export function qmpSocket(runDir: string): string { return join(runDir, 'qmp.sock'); }
-export function sharedDirOf(root: string, id: string): string { return join(containerDir(root, id), 'shared'); }
-export function consoleLogOf(root: string, id: string): string { return join(containerDir(root, id), 'console.log'); }
-export function shimLogOf(root: string, id: string): string { return join(containerDir(root, id), 'shim.log'); }
+export function agentSocket(runDir: string): string {
+  return join(runDir, 'agent.sock');
+}
+export function muxSocket(runDir: string): string {
+  return join(runDir, 'mux.sock');
+}
+export function qmpSocket(runDir: string): string {
+  return join(runDir, 'qmp.sock');
+}
+export function sharedDirOf(root: string, id: string): string {
+  return join(containerDir(root, id), 'shared');
+}
+export function consoleLogOf(root: string, id: string): string {
+  return join(containerDir(root, id), 'console.log');
+}
+export function shimLogOf(root: string, id: string): string {
+  return join(containerDir(root, id), 'shim.log');
+}
 /** Exec shims are recorded here (one file per pid) so that delete can end them. */
-export function execDirOf(runDir: string): string { return join(runDir, 'exec'); }
+export function execDirOf(runDir: string): string {
+  return join(runDir, 'exec');
+}
 
 /** The last lines of a log, for error messages. */
 export function tail(file: string, lines = 8): string {
@@ -133,7 +170,21 @@ export async function spawnShim(args: string[], what: string, logFile: string): 
  */
 function writeNetworkSyncCommand(root: string, id: string, runDir: string, shimLog: string): string {
   const file = join(runDir, 'network-sync.json');
-  writeFileSync(file, JSON.stringify([process.execPath, fileURLToPath(new URL('main.js', import.meta.url)), '--root', root, '--log', shimLog, '--log-format', 'json', 'network-sync', id]));
+  writeFileSync(
+    file,
+    JSON.stringify([
+      process.execPath,
+      fileURLToPath(new URL('main.js', import.meta.url)),
+      '--root',
+      root,
+      '--log',
+      shimLog,
+      '--log-format',
+      'json',
+      'network-sync',
+      id,
+    ]),
+  );
   return file;
 }
 
@@ -185,9 +236,19 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     // Saved after every step, so that `delete --force` can undo a create that was killed half-way.
     const state: ContainerState = {
-      vmrt: 1, id, bundle: bundle.dir, rootfs: bundle.rootfs, created: new Date().toISOString(),
-      ociVersion: config.ociVersion, annotations: config.annotations ?? {}, runDir, mounts: [], netns: { path: '' },
-      cgroups: [], accelerator: opts.accelerator.accelerator, started: false,
+      vmrt: 1,
+      id,
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      created: new Date().toISOString(),
+      ociVersion: config.ociVersion,
+      annotations: config.annotations ?? {},
+      runDir,
+      mounts: [],
+      netns: { path: '' },
+      cgroups: [],
+      accelerator: opts.accelerator.accelerator,
+      started: false,
       hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
     };
     writeState(root, state);
@@ -211,8 +272,21 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     // hook configures /proc/<pid>/ns/net); it sends the spec only once QEMU's agent answers.
     const consoleLog = consoleLogOf(root, id);
     const shimLog = shimLogOf(root, id);
-    const shimArgs = ['init', '--agent-socket', agentSocket(runDir), '--mux-socket', muxSocket(runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path,
-      '--network-sync', writeNetworkSyncCommand(root, id, runDir, shimLog)];
+    const shimArgs = [
+      'init',
+      '--agent-socket',
+      agentSocket(runDir),
+      '--mux-socket',
+      muxSocket(runDir),
+      '--id',
+      id,
+      '--spec',
+      specFile,
+      '--netns',
+      state.netns.path,
+      '--network-sync',
+      writeNetworkSyncCommand(root, id, runDir, shimLog),
+    ];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
     const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
     if (shim.pid === undefined) await ready;
@@ -249,7 +323,19 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const qemuLog = join(dir, 'qemu.log');
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [...qemuArgs({ accelerator: opts.accelerator.accelerator, sharedDir, agentSocket: agentSocket(runDir), qmpSocket: qmpSocket(runDir), consoleLog, vcpus: vcpusFor(config.linux?.resources), memoryMiB: memoryMiBFor(config.linux?.resources) }), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
+    const args = [
+      ...qemuArgs({
+        accelerator: opts.accelerator.accelerator,
+        sharedDir,
+        agentSocket: agentSocket(runDir),
+        qmpSocket: qmpSocket(runDir),
+        consoleLog,
+        vcpus: vcpusFor(config.linux?.resources),
+        memoryMiB: memoryMiBFor(config.linux?.resources),
+      }),
+      ...nicArgs(network),
+      ...(opts.deviceArgs ?? []),
+    ];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
@@ -282,7 +368,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
 /** Mount points at or under `path`, parents before what is mounted inside them (as mounted). */
 function mountsUnder(path: string): string[] {
-  const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
     .filter((point): point is string => point !== undefined && (point === path || point.startsWith(`${path}/`)));
   return points.sort((a, b) => a.length - b.length);

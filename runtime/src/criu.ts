@@ -49,12 +49,14 @@ const UNSUPPORTED = ['lazy-pages', 'page-server', 'parent-path', 'pre-dump', 'st
 
 function criuArgsFrom(args: ParsedArgs): string[] {
   for (const flag of UNSUPPORTED) {
-    if (args.flags.has(flag)) throw new UsageError(`--${flag} is not supported by vmrt (CRIU runs inside the container's VM, one whole dump at a time)`);
+    if (args.flags.has(flag))
+      throw new UsageError(`--${flag} is not supported by vmrt (CRIU runs inside the container's VM, one whole dump at a time)`);
   }
   const criuArgs = PASSED_THROUGH.filter((flag) => flagBool(args, flag)).map((flag) => `--${flag}`);
   const mode = flagString(args, 'manage-cgroups-mode');
   if (mode !== undefined) {
-    if (!['soft', 'full', 'strict', 'ignore'].includes(mode)) throw new UsageError(`--manage-cgroups-mode ${mode}: expected soft, full, strict or ignore`);
+    if (!['soft', 'full', 'strict', 'ignore'].includes(mode))
+      throw new UsageError(`--manage-cgroups-mode ${mode}: expected soft, full, strict or ignore`);
     criuArgs.push(`--manage-cgroups=${mode}`);
   }
   for (const ns of flagList(args, 'empty-ns')) {
@@ -73,10 +75,15 @@ export function checkpointFolders(args: ParsedArgs, forRestore: boolean): Checkp
   const work = resolve(flagString(args, 'work-path') ?? images);
   if (forRestore) {
     if (!existsSync(images)) throw new RuntimeError(`--image-path ${images}: no such checkpoint folder`);
-    if (!existsSync(join(images, 'inventory.img'))) throw new RuntimeError(`--image-path ${images}: not a checkpoint (no inventory.img in it)`);
-    if (!existsSync(join(images, 'descriptors.json'))) throw new RuntimeError(`--image-path ${images}: not a checkpoint made by vmrt (no descriptors.json in it)`);
+    if (!existsSync(join(images, 'inventory.img')))
+      throw new RuntimeError(`--image-path ${images}: not a checkpoint (no inventory.img in it)`);
+    if (!existsSync(join(images, 'descriptors.json')))
+      throw new RuntimeError(`--image-path ${images}: not a checkpoint made by vmrt (no descriptors.json in it)`);
   }
-  for (const [flag, folder] of [['--image-path', images], ['--work-path', work]] as const) {
+  for (const [flag, folder] of [
+    ['--image-path', images],
+    ['--work-path', work],
+  ] as const) {
     try {
       mkdirSync(folder, { recursive: true, mode: 0o700 });
     } catch (err) {
@@ -89,7 +96,8 @@ export function checkpointFolders(args: ParsedArgs, forRestore: boolean): Checkp
 
 function findProgram(name: string): string {
   const found = PROGRAM_DIRS.map((dir) => join(dir, name)).find((path) => existsSync(path));
-  if (!found) throw new RuntimeError(`${name} is not installed on the host: vmrt checkpoints with it inside the VM (apt-get install ${name})`);
+  if (!found)
+    throw new RuntimeError(`${name} is not installed on the host: vmrt checkpoints with it inside the VM (apt-get install ${name})`);
   return found;
 }
 
@@ -124,7 +132,9 @@ function buildTools(dir: string): void {
     copyFileSync(program, join(dir, 'exe', name));
     chmodSync(join(dir, 'exe', name), 0o755);
     // $0 is the wrapper's absolute path: CRIU runs tar and gzip through its PATH.
-    writeFileSync(join(dir, 'bin', name), `#!/bin/sh\nd="\${0%/bin/*}"\nexec "$d/ld.so" --library-path "$d/lib" "$d/exe/${name}" "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'bin', name), `#!/bin/sh\nd="\${0%/bin/*}"\nexec "$d/ld.so" --library-path "$d/lib" "$d/exe/${name}" "$@"\n`, {
+      mode: 0o755,
+    });
   }
   chmodSync(join(dir, 'ld.so'), 0o755);
 }

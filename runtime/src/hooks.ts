@@ -45,19 +45,33 @@ export function runHook(hook: Hook, state: HookState, name: string, index: numbe
       stdio: isolatedStdio(['pipe', 'pipe', 'pipe']),
     });
     let output = '';
-    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     child.stdin!.on('error', () => undefined);
     child.stdin!.end(JSON.stringify(state));
     let timedOut = false;
     const timer = hook.timeout
       ? setTimeout(() => {
-        timedOut = true;
-        try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
-      }, hook.timeout * 1000)
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, hook.timeout * 1000)
       : undefined;
-    const fail = (why: string) => reject(new RuntimeError(`error running ${name} hook #${index} (${hook.path}): ${why}${output.trim() ? `, output: ${output.trim()}` : ''}`));
-    child.on('error', (err) => { if (timer) clearTimeout(timer); fail(err.message); });
+    const fail = (why: string) =>
+      reject(
+        new RuntimeError(`error running ${name} hook #${index} (${hook.path}): ${why}${output.trim() ? `, output: ${output.trim()}` : ''}`),
+      );
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      fail(err.message);
+    });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (timedOut) fail(`timed out after ${hook.timeout}s`);

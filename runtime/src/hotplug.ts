@@ -11,7 +11,23 @@ import { muxSocket, qmpSocket } from './container.js';
 import { RuntimeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { muxRequest } from './mux.js';
-import { freeTapName, guestInterface, isTap, nicId, portId, portSlot, SPARE_PORTS, readLinks, readRoutes, unwireInterface, wireInterface, type GuestInterface, type GuestNetwork, type GuestRoute, type IpLink } from './network.js';
+import {
+  freeTapName,
+  guestInterface,
+  isTap,
+  nicId,
+  portId,
+  portSlot,
+  SPARE_PORTS,
+  readLinks,
+  readRoutes,
+  unwireInterface,
+  wireInterface,
+  type GuestInterface,
+  type GuestNetwork,
+  type GuestRoute,
+  type IpLink,
+} from './network.js';
 import { sleep } from './proc.js';
 import { Qmp } from './qmp.js';
 import type { ContainerState } from './state.js';
@@ -21,7 +37,8 @@ const GUEST_NIC_TIMEOUT_MS = 15000;
 /** The guest powers the slot off at once; pciehp's own unplug (the attention button) takes 5 s. */
 const UNPLUG_TIMEOUT_MS = 15000;
 
-const sameInterface = (a: { name: string; mac: string }, b: { name: string; mac: string }) => a.name === b.name && a.mac.toLowerCase() === b.mac.toLowerCase();
+const sameInterface = (a: { name: string; mac: string }, b: { name: string; mac: string }) =>
+  a.name === b.name && a.mac.toLowerCase() === b.mac.toLowerCase();
 
 export interface NetworkChanges {
   added: IpLink[];
@@ -42,7 +59,11 @@ export function networkChanges(links: readonly IpLink[], network: GuestNetwork):
 }
 
 /** The agent's network-add / network-remove; a NIC to remove names its PCIe `slot`. */
-async function guestRequest(state: ContainerState, op: string, network: { interfaces: Array<GuestInterface & { slot?: number }>; routes: GuestRoute[] }): Promise<Record<string, unknown>> {
+async function guestRequest(
+  state: ContainerState,
+  op: string,
+  network: { interfaces: Array<GuestInterface & { slot?: number }>; routes: GuestRoute[] },
+): Promise<Record<string, unknown>> {
   return muxRequest(muxSocket(state.runDir), { op, network: JSON.stringify(network) });
 }
 
@@ -52,11 +73,20 @@ async function freePort(qmp: Qmp, network: GuestNetwork): Promise<number> {
   for (let port = 0; devices.has(portId(port)); port++) {
     if (!network.interfaces.some((nic) => nic.port === port) && !devices.has(nicId(port))) return port;
   }
-  throw new RuntimeError(`no free PCIe port in the VM: a running container joins at most ${SPARE_PORTS} networks beyond those it started with`);
+  throw new RuntimeError(
+    `no free PCIe port in the VM: a running container joins at most ${SPARE_PORTS} networks beyond those it started with`,
+  );
 }
 
 /** `links`: the netns's links when the sync began (taps made since are in `network`). */
-async function plug(state: ContainerState, qmp: Qmp, link: IpLink, links: IpLink[], network: GuestNetwork, save: () => void): Promise<void> {
+async function plug(
+  state: ContainerState,
+  qmp: Qmp,
+  link: IpLink,
+  links: IpLink[],
+  network: GuestNetwork,
+  save: () => void,
+): Promise<void> {
   const netns = state.netns.path;
   const nic = guestInterface(link, freeTapName(links, network.interfaces), await freePort(qmp, network));
   // Read before wiring: the address flush takes the interface's routes with it.
@@ -66,21 +96,37 @@ async function plug(state: ContainerState, qmp: Qmp, link: IpLink, links: IpLink
   network.routes.push(...routes);
   save();
   await qmp.execute('netdev_add', { type: 'tap', id: nic.tap, ifname: nic.tap, script: 'no', downscript: 'no', vhost: false });
-  await qmp.execute('device_add', { driver: 'virtio-net-pci', id: nicId(nic.port), bus: portId(nic.port), netdev: nic.tap, mac: nic.mac, romfile: '' });
+  await qmp.execute('device_add', {
+    driver: 'virtio-net-pci',
+    id: nicId(nic.port),
+    bus: portId(nic.port),
+    netdev: nic.tap,
+    mac: nic.mac,
+    romfile: '',
+  });
   const deadline = Date.now() + GUEST_NIC_TIMEOUT_MS;
   while (!(await guestRequest(state, 'network-add', { interfaces: [nic], routes })).present) {
-    if (Date.now() > deadline) throw new RuntimeError(`the NIC ${nic.mac} for ${nic.name} did not appear in the guest within ${GUEST_NIC_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new RuntimeError(`the NIC ${nic.mac} for ${nic.name} did not appear in the guest within ${GUEST_NIC_TIMEOUT_MS / 1000} s`);
     await sleep(100);
   }
 }
 
-async function unplug(state: ContainerState, qmp: Qmp, nic: GuestInterface, network: GuestNetwork, save: () => void, logger: Logger): Promise<void> {
+async function unplug(
+  state: ContainerState,
+  qmp: Qmp,
+  nic: GuestInterface,
+  network: GuestNetwork,
+  save: () => void,
+  logger: Logger,
+): Promise<void> {
   const device = nicId(nic.port);
   // QEMU asks the guest to let go (pciehp would wait 5 s for a change of mind); the agent powers
   // the slot off at once, which completes QEMU's unplug.
   await qmp.execute('device_del', { id: device });
-  await guestRequest(state, 'network-remove', { interfaces: [{ ...nic, slot: portSlot(nic.port) }], routes: [] })
-    .catch((err) => logger.warn(`guest network-remove ${nic.name}: ${errorMessage(err)}`));
+  await guestRequest(state, 'network-remove', { interfaces: [{ ...nic, slot: portSlot(nic.port) }], routes: [] }).catch((err) =>
+    logger.warn(`guest network-remove ${nic.name}: ${errorMessage(err)}`),
+  );
   const deadline = Date.now() + UNPLUG_TIMEOUT_MS;
   while ((await qmp.deviceIds()).has(device)) {
     if (Date.now() > deadline) throw new RuntimeError(`QEMU did not remove the NIC of ${nic.name} within ${UNPLUG_TIMEOUT_MS / 1000} s`);

@@ -45,8 +45,16 @@ export class Logger {
     if (level !== 'error') process.stderr.write(line);
   }
 
-  debug(msg: string): void { this.log('debug', msg); }
-  info(msg: string): void { this.log('info', msg); }
-  warn(msg: string): void { this.log('warning', msg); }
-  error(msg: string): void { this.log('error', msg); }
+  debug(msg: string): void {
+    this.log('debug', msg);
+  }
+  info(msg: string): void {
+    this.log('info', msg);
+  }
+  warn(msg: string): void {
+    this.log('warning', msg);
+  }
+  error(msg: string): void {
+    this.log('error', msg);
+  }
 }

@@ -30,7 +30,30 @@ import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
 import { DEFAULT_ROOT } from './paths.js';
 
-export const COMMANDS: Command[] = [create, start, run, state, list, kill, del, exec, ps, pause, resume, features, check, env, version, install, spec, update, events, networkSync, checkpoint, restore];
+export const COMMANDS: Command[] = [
+  create,
+  start,
+  run,
+  state,
+  list,
+  kill,
+  del,
+  exec,
+  ps,
+  pause,
+  resume,
+  features,
+  check,
+  env,
+  version,
+  install,
+  spec,
+  update,
+  events,
+  networkSync,
+  checkpoint,
+  restore,
+];
 
 const GLOBAL_FLAGS: FlagSpecs = {
   root: { kind: 'string', help: `state folder (default ${DEFAULT_ROOT})` },
@@ -55,7 +78,12 @@ function helpText(): string {
 function commandHelp(c: Command): string {
   const lines = [`usage: vmrt ${c.usage}`, '', c.summary];
   const flags = Object.entries(c.flags);
-  if (flags.length) lines.push('', 'flags:', ...flags.map(([n, f]) => `  --${n}${f.aliases?.length ? `, -${f.aliases.join(', -')}` : ''}  ${f.help ?? ''}`));
+  if (flags.length)
+    lines.push(
+      '',
+      'flags:',
+      ...flags.map(([n, f]) => `  --${n}${f.aliases?.length ? `, -${f.aliases.join(', -')}` : ''}  ${f.help ?? ''}`),
+    );
   return `${lines.join('\n')}\n`;
 }
 

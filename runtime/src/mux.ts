@@ -27,7 +27,10 @@ export function muxRequest(socketPath: string, request: Record<string, unknown>,
       if (err) reject(err);
       else resolve(response!);
     };
-    const timer = setTimeout(() => finish(new RuntimeError(`no answer to "${String(request.op)}" from the VM within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new RuntimeError(`no answer to "${String(request.op)}" from the VM within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     socket.on('connect', () => socket.write(encodeJsonFrame(FrameType.REQUEST, stream, request)));
     socket.on('data', (chunk: Buffer) => {
       let frames;

@@ -29,7 +29,9 @@ export function deleteNetns(name: string): void {
 /** The network namespaces vmrt made (one per vmrt container). */
 export function vmrtNetnsPaths(): string[] {
   try {
-    return readdirSync(NETNS_DIR).filter((n) => n.startsWith('vmrt-')).map((n) => `${NETNS_DIR}/${n}`);
+    return readdirSync(NETNS_DIR)
+      .filter((n) => n.startsWith('vmrt-'))
+      .map((n) => `${NETNS_DIR}/${n}`);
   } catch {
     return [];
   }

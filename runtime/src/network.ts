@@ -80,7 +80,12 @@ export function readRoutes(netnsPath: string, devs: readonly string[]): GuestRou
   const names = new Set(devs);
   const routes: GuestRoute[] = [];
   for (const family of ['-4', '-6']) {
-    const list = JSON.parse(inNs(netnsPath, ['ip', '-j', family, 'route', 'show']) || '[]') as Array<{ dst: string; gateway?: string; dev: string; protocol?: string }>;
+    const list = JSON.parse(inNs(netnsPath, ['ip', '-j', family, 'route', 'show']) || '[]') as Array<{
+      dst: string;
+      gateway?: string;
+      dev: string;
+      protocol?: string;
+    }>;
     // Routes the kernel derives from an address (proto kernel) come back with the address.
     for (const r of list) if (names.has(r.dev) && r.protocol !== 'kernel') routes.push({ dst: r.dst, gateway: r.gateway, dev: r.dev });
   }
@@ -93,7 +98,13 @@ export function readNetwork(netnsPath: string): GuestNetwork {
   // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
   if (links.some((l) => isTap(l.ifname))) return { interfaces: [], routes: [] };
   const interfaces = links.filter((l) => l.link_type === 'ether').map((l, i) => guestInterface(l, `${TAP_PREFIX}${i}`, i));
-  return { interfaces, routes: readRoutes(netnsPath, interfaces.map((i) => i.name)) };
+  return {
+    interfaces,
+    routes: readRoutes(
+      netnsPath,
+      interfaces.map((i) => i.name),
+    ),
+  };
 }
 
 /** The first tap name that is neither a link of the netns nor taken by `taken`. */
@@ -107,13 +118,37 @@ export function freeTapName(links: readonly IpLink[], taken: readonly GuestInter
 /** Makes the interface's tap and the tc redirects both ways; the host side keeps no address. */
 export function wireInterface(netnsPath: string, nic: GuestInterface): void {
   // Never in the host's namespace: the redirects and the address flush would cut the host off.
-  if (isHostNetns(netnsPath)) throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
+  if (isHostNetns(netnsPath))
+    throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
   inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap']);
   inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
-  for (const [from, to] of [[nic.name, nic.tap], [nic.tap, nic.name]] as const) {
+  for (const [from, to] of [
+    [nic.name, nic.tap],
+    [nic.tap, nic.name],
+  ] as const) {
     inNs(netnsPath, ['tc', 'qdisc', 'add', 'dev', from, 'ingress']);
-    inNs(netnsPath, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0',
-      'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+    inNs(netnsPath, [
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      from,
+      'parent',
+      'ffff:',
+      'protocol',
+      'all',
+      'u32',
+      'match',
+      'u8',
+      '0',
+      '0',
+      'action',
+      'mirred',
+      'egress',
+      'redirect',
+      'dev',
+      to,
+    ]);
   }
   inNs(netnsPath, ['ip', 'addr', 'flush', 'dev', nic.name]);
 }
@@ -125,7 +160,10 @@ export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
 /** Removes the interface's tap and redirect (what is gone already is no error). */
 export function unwireInterface(netnsPath: string, nic: GuestInterface): void {
   if (isHostNetns(netnsPath)) return;
-  for (const command of [['ip', 'link', 'del', nic.tap], ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress']]) {
+  for (const command of [
+    ['ip', 'link', 'del', nic.tap],
+    ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress'],
+  ]) {
     try {
       inNs(netnsPath, command);
     } catch {
@@ -158,10 +196,15 @@ export function nicArgs(network: GuestNetwork): string[] {
   const ports = Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
   return [
     // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
-    ...Array.from({ length: ports }, (_, port) => ['-device', `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`]).flat(),
+    ...Array.from({ length: ports }, (_, port) => [
+      '-device',
+      `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
+    ]).flat(),
     ...network.interfaces.flatMap((nic) => [
-      '-netdev', `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
-      '-device', `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
+      '-netdev',
+      `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
+      '-device',
+      `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
     ]),
   ];
 }

@@ -18,7 +18,10 @@ export class Qmp {
   private readonly waiting: Array<{ resolve: (m: QmpMessage) => void; reject: (e: Error) => void }> = [];
   private readonly messages: QmpMessage[] = [];
 
-  private constructor(private readonly socket: Socket, private readonly path: string) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly path: string,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -58,10 +61,19 @@ export class Qmp {
     const queued = this.messages.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RuntimeError(`QEMU (${this.path}) did not answer within ${timeoutMs / 1000} s (is the VM paused?)`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new RuntimeError(`QEMU (${this.path}) did not answer within ${timeoutMs / 1000} s (is the VM paused?)`)),
+        timeoutMs,
+      );
       this.waiting.push({
-        resolve: (m) => { clearTimeout(timer); resolve(m); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
@@ -76,7 +88,7 @@ export class Qmp {
 
   /** The ids of the devices added by -device id=… or device_add. */
   async deviceIds(): Promise<Set<string>> {
-    const list = await this.execute('qom-list', { path: '/machine/peripheral' }) as Array<{ name: string; type: string }>;
+    const list = (await this.execute('qom-list', { path: '/machine/peripheral' })) as Array<{ name: string; type: string }>;
     return new Set(list.filter((p) => p.type.startsWith('child<')).map((p) => p.name));
   }
 

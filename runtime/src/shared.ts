@@ -73,7 +73,10 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
   delete guest.hooks;
   if (guest.linux) {
     // The VM is the container's network sandbox: the guest container uses the VM's stack.
-    guest.linux = { ...guest.linux, namespaces: (guest.linux.namespaces ?? []).filter((ns) => ns.type !== 'network').map(({ type }) => ({ type })) };
+    guest.linux = {
+      ...guest.linux,
+      namespaces: (guest.linux.namespaces ?? []).filter((ns) => ns.type !== 'network').map(({ type }) => ({ type })),
+    };
     delete guest.linux.cgroupsPath;
   }
   return guest;

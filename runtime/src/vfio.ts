@@ -27,7 +27,9 @@ export function vfioArgs(config: Config, configPath: string, host: HostPaths = {
     if (group === undefined) return;
     const where = `${configPath}: linux.devices[${i}] (${device.path})`;
     if (!existsSync(join(host.dev, 'vfio', group))) {
-      throw new RuntimeError(`${where}: no VFIO group ${group} on this host: bind the device to vfio-pci first (the IOMMU on, e.g. intel_iommu=on or amd_iommu=on, then driverctl set-override <pci address> vfio-pci)`);
+      throw new RuntimeError(
+        `${where}: no VFIO group ${group} on this host: bind the device to vfio-pci first (the IOMMU on, e.g. intel_iommu=on or amd_iommu=on, then driverctl set-override <pci address> vfio-pci)`,
+      );
     }
     const devicesDir = join(host.sys, 'kernel', 'iommu_groups', group, 'devices');
     let addresses: string[];
@@ -40,7 +42,12 @@ export function vfioArgs(config: Config, configPath: string, host: HostPaths = {
     for (const address of addresses) {
       const n = args.length / 4;
       const port = `vmrt-vfio${n}`;
-      args.push('-device', `pcie-root-port,id=${port},chassis=${VFIO_CHASSIS_BASE + n},slot=${VFIO_CHASSIS_BASE + n}`, '-device', `vfio-pci,host=${address},bus=${port}`);
+      args.push(
+        '-device',
+        `pcie-root-port,id=${port},chassis=${VFIO_CHASSIS_BASE + n},slot=${VFIO_CHASSIS_BASE + n}`,
+        '-device',
+        `vfio-pci,host=${address},bus=${port}`,
+      );
     }
   });
   return args;

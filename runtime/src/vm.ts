@@ -70,8 +70,19 @@ export function tscKhz(cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')): number 
 export function kernelCommandLine(extra: string[] = []): string {
   const khz = tscKhz();
   return [
-    'console=ttyS0', 'quiet', 'panic=-1', 'cryptomgr.notests', 'random.trust_cpu=on', 'tsc=reliable', 'no_timer_check',
-    'mitigations=off', 'audit=0', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.nokbd',
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    'cryptomgr.notests',
+    'random.trust_cpu=on',
+    'tsc=reliable',
+    'no_timer_check',
+    'mitigations=off',
+    'audit=0',
+    'i8042.noaux',
+    'i8042.nomux',
+    'i8042.nopnp',
+    'i8042.nokbd',
     // microvm's ACPI offers no MCFG, so the kernel asks _OSC for no PCIe control and would leave
     // the root ports' hot-plug (pciehp) unused: the NICs of `docker network connect` need it.
     'pcie_ports=native',
@@ -88,27 +99,45 @@ export function kernelCommandLine(extra: string[] = []): string {
 function machineArgs(accelerator: Accelerator, memoryMiB = DEFAULT_MEMORY_MIB, vcpus = 1): string[] {
   const guest = guestFiles();
   return [
-    '-M', 'microvm,pcie=on',
-    '-accel', accelerator === 'tcg' ? 'tcg,tb-size=32' : 'kvm',
-    '-cpu', accelerator === 'kvm' ? 'host' : 'qemu64',
-    '-m', String(memoryMiB), '-smp', String(vcpus),
-    '-nodefaults', '-nographic', '-no-reboot',
-    '-kernel', guest.kernel,
-    '-initrd', guest.initrd,
+    '-M',
+    'microvm,pcie=on',
+    '-accel',
+    accelerator === 'tcg' ? 'tcg,tb-size=32' : 'kvm',
+    '-cpu',
+    accelerator === 'kvm' ? 'host' : 'qemu64',
+    '-m',
+    String(memoryMiB),
+    '-smp',
+    String(vcpus),
+    '-nodefaults',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    guest.kernel,
+    '-initrd',
+    guest.initrd,
   ];
 }
 
 export function qemuArgs(layout: VmLayout): string[] {
   return [
     ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus),
-    '-append', kernelCommandLine(),
-    '-serial', `file:${layout.consoleLog}`,
-    '-device', 'virtio-serial-device',
-    '-chardev', `socket,id=agent,path=${layout.agentSocket},server=on,wait=off`,
-    '-device', 'virtserialport,chardev=agent,name=org.vmrt.agent',
-    '-fsdev', `local,id=shared,path=${layout.sharedDir},security_model=none,multidevs=remap`,
-    '-device', 'virtio-9p-device,fsdev=shared,mount_tag=vmrt',
-    '-qmp', `unix:${layout.qmpSocket},server=on,wait=off`,
+    '-append',
+    kernelCommandLine(),
+    '-serial',
+    `file:${layout.consoleLog}`,
+    '-device',
+    'virtio-serial-device',
+    '-chardev',
+    `socket,id=agent,path=${layout.agentSocket},server=on,wait=off`,
+    '-device',
+    'virtserialport,chardev=agent,name=org.vmrt.agent',
+    '-fsdev',
+    `local,id=shared,path=${layout.sharedDir},security_model=none,multidevs=remap`,
+    '-device',
+    'virtio-9p-device,fsdev=shared,mount_tag=vmrt',
+    '-qmp',
+    `unix:${layout.qmpSocket},server=on,wait=off`,
   ];
 }
 
@@ -129,21 +158,34 @@ export function kvmUsable(): { ok: boolean; why: string } {
 }
 
 /** Boots the guest kernel once and waits for it to reach init. */
-export async function probeBoot(accelerator: Accelerator, timeoutMs = PROBE_TIMEOUT_MS): Promise<{ ok: boolean; ms: number; detail: string }> {
+export async function probeBoot(
+  accelerator: Accelerator,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<{ ok: boolean; ms: number; detail: string }> {
   const name = accelerator.toUpperCase();
   const dir = mkdtempSync('/tmp/vmrt-probe-');
   const log = join(dir, 'console.log');
   const started = Date.now();
-  const child = spawn(qemuPath(), [
-    ...machineArgs(accelerator),
-    // Without `quiet` the kernel reports reaching init; the agent then finds no host and waits.
-    '-append', kernelCommandLine().replace(' quiet', ''),
-    '-serial', `file:${log}`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    qemuPath(),
+    [
+      ...machineArgs(accelerator),
+      // Without `quiet` the kernel reports reaching init; the agent then finds no host and waits.
+      '-append',
+      kernelCommandLine().replace(' quiet', ''),
+      '-serial',
+      `file:${log}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   let exited = false;
-  child.on('exit', () => { exited = true; });
+  child.on('exit', () => {
+    exited = true;
+  });
   try {
     while (Date.now() - started < timeoutMs) {
       await sleep(100);
@@ -151,7 +193,11 @@ export async function probeBoot(accelerator: Accelerator, timeoutMs = PROBE_TIME
       if (BOOTED.test(text)) return { ok: true, ms: Date.now() - started, detail: `the guest kernel reached init under ${name}` };
       if (exited) return { ok: false, ms: Date.now() - started, detail: `QEMU with ${name} failed: ${stderr.trim() || 'exited early'}` };
     }
-    return { ok: false, ms: Date.now() - started, detail: `a probe boot under ${name} did not reach init within ${timeoutMs / 1000} s${accelerator === 'kvm' ? ' (nested KVM hangs like this)' : ''}` };
+    return {
+      ok: false,
+      ms: Date.now() - started,
+      detail: `a probe boot under ${name} did not reach init within ${timeoutMs / 1000} s${accelerator === 'kvm' ? ' (nested KVM hangs like this)' : ''}`,
+    };
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -59,37 +59,63 @@ export async function startCodeServer(settings: Record<string, unknown> = {}, ex
   const workspace = join(home, 'workspace');
   cpSync(WORKSPACE_FIXTURE, workspace, { recursive: true });
   mkdirSync(join(userData, 'User'), { recursive: true });
-  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'security.workspace.trust.enabled': false,
-    'telemetry.telemetryLevel': 'off',
-    'extensions.autoUpdate': false,
-    'extensions.autoCheckUpdates': false,
-    'update.mode': 'none',
-    'editor.hover.delay': 100,
-    'editor.stickyScroll.enabled': false,
-    'editor.minimap.enabled': false,
-    ...settings,
-  }, null, 2));
+  writeFileSync(
+    join(userData, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'security.workspace.trust.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'update.mode': 'none',
+        'editor.hover.delay': 100,
+        'editor.stickyScroll.enabled': false,
+        'editor.minimap.enabled': false,
+        ...settings,
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
   const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   for (const vsix of [VSIX, ...extraVsix]) {
     const install = spawnSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
-    if (install.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (${install.status}): ${install.stderr}${install.stdout}`);
+    if (install.status !== 0)
+      throw new Error(`code-server --install-extension ${vsix} failed (${install.status}): ${install.stderr}${install.stdout}`);
   }
   const installed = readdirSync(extensions).find((name) => name.startsWith('vmrt.vmrt-'));
   if (!installed) throw new Error(`vmrt.vsix did not install into ${extensions}: ${readdirSync(extensions).join(', ')}`);
 
   const port = await freePort();
-  const child = spawn(CODE_SERVER, [
-    '--config', join(userData, 'config.yaml'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...common,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace,
-  ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    CODE_SERVER,
+    [
+      '--config',
+      join(userData, 'config.yaml'),
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      ...common,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      workspace,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   await waitForHealth(port, child, () => output);
 
   return {
@@ -131,14 +157,34 @@ export async function openBrowser(): Promise<{ context: BrowserContext; page: Pa
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  return { context, page, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The page URL that runs an extension-host test suite against the installed extension. */
 export function testRunUrl(server: CodeServer, suite: string): string {
   const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
-  return server.url({ payload: JSON.stringify([['extensionDevelopmentPath', remote(server.extensionDir)], ['extensionTestsPath', remote(suite)]]) });
+  return server.url({
+    payload: JSON.stringify([
+      ['extensionDevelopmentPath', remote(server.extensionDir)],
+      ['extensionTestsPath', remote(suite)],
+    ]),
+  });
 }

@@ -24,12 +24,24 @@ exports.activate = () => ({
 export function packContainerToolsStandIn(workDir: string): string {
   const dir = join(workDir, 'container-tools-stand-in');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({
-    name: 'vscode-containers', publisher: 'ms-azuretools', version: '0.0.1', description: 'Container Tools stand-in (vmrt editor tests)',
-    engines: { vscode: '^1.91.0' }, main: './extension.js', activationEvents: [],
-  }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'vscode-containers',
+      publisher: 'ms-azuretools',
+      version: '0.0.1',
+      description: 'Container Tools stand-in (vmrt editor tests)',
+      engines: { vscode: '^1.91.0' },
+      main: './extension.js',
+      activationEvents: [],
+    }),
+  );
   writeFileSync(join(dir, 'extension.js'), EXTENSION);
   const vsix = join(workDir, 'container-tools-stand-in.vsix');
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix], { cwd: dir, stdio: 'pipe' });
+  execFileSync(
+    join(ROOT, 'node_modules', '.bin', 'vsce'),
+    ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix],
+    { cwd: dir, stdio: 'pipe' },
+  );
   return vsix;
 }

@@ -14,9 +14,19 @@ import { ROOT } from './code-server.js';
 const VSCODE = join(ROOT, 'node_modules', 'code-server', 'lib', 'vscode');
 const require = createRequire(import.meta.url);
 
-interface RawToken { startIndex: number; endIndex: number; scopes: string[] }
-interface Grammar { tokenizeLine(line: string, stack: unknown): { tokens: RawToken[]; ruleStack: unknown } }
-interface GrammarContribution { scopeName: string; path: string; injectTo?: string[] }
+interface RawToken {
+  startIndex: number;
+  endIndex: number;
+  scopes: string[];
+}
+interface Grammar {
+  tokenizeLine(line: string, stack: unknown): { tokens: RawToken[]; ruleStack: unknown };
+}
+interface GrammarContribution {
+  scopeName: string;
+  path: string;
+  injectTo?: string[];
+}
 
 let loadGrammar: (scope: string) => Promise<Grammar>;
 let initial: unknown;
@@ -39,15 +49,23 @@ before(async () => {
   const builtins = join(VSCODE, 'extensions');
   for (const name of readdirSync(builtins)) {
     let manifest: { contributes?: { grammars?: GrammarContribution[] } };
-    try { manifest = JSON.parse(readFileSync(join(builtins, name, 'package.json'), 'utf8')); } catch { continue; }
+    try {
+      manifest = JSON.parse(readFileSync(join(builtins, name, 'package.json'), 'utf8'));
+    } catch {
+      continue;
+    }
     for (const grammar of manifest.contributes?.grammars ?? []) paths.set(grammar.scopeName, join(builtins, name, grammar.path));
   }
-  const ours = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { contributes: { grammars: GrammarContribution[] } }).contributes.grammars;
+  const ours = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { contributes: { grammars: GrammarContribution[] } })
+    .contributes.grammars;
   for (const grammar of ours) paths.set(grammar.scopeName, join(ROOT, grammar.path));
   const injections = ours.filter((g) => g.injectTo);
 
   const registry = new textmate.Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (p: string[]) => new oniguruma.OnigScanner(p), createOnigString: (s: string) => new oniguruma.OnigString(s) }),
+    onigLib: Promise.resolve({
+      createOnigScanner: (p: string[]) => new oniguruma.OnigScanner(p),
+      createOnigString: (s: string) => new oniguruma.OnigString(s),
+    }),
     loadGrammar: async (scope: string) => {
       const path = paths.get(scope);
       return path ? textmate.parseRawGrammar(readFileSync(path, 'utf8'), path) : null;
@@ -125,24 +143,34 @@ describe('vmrt-ignore injection', () => {
 describe('vmrt-log grammar', () => {
   const LOG = /vmrt-log|json/;
   test('JSON log lines of the runtime: levels, keys, strings', async () => {
-    assert.deepEqual(await tokens('text.vmrt-log', '{"level":"error","msg":"host-network is unsupported","time":"2026-11-28T22:00:00Z"}', /vmrt-log|property-name/), [
-      '"level": support.type.property-name.json',
-      '"error": invalid.illegal.error.vmrt-log',
-      '"msg": support.type.property-name.json',
-      '"time": support.type.property-name.json',
-    ]);
+    assert.deepEqual(
+      await tokens(
+        'text.vmrt-log',
+        '{"level":"error","msg":"host-network is unsupported","time":"2026-11-28T22:00:00Z"}',
+        /vmrt-log|property-name/,
+      ),
+      [
+        '"level": support.type.property-name.json',
+        '"error": invalid.illegal.error.vmrt-log',
+        '"msg": support.type.property-name.json',
+        '"time": support.type.property-name.json',
+      ],
+    );
     assert.ok((await tokens('text.vmrt-log', '{"level":"warning","msg":"x"}', LOG)).includes('"warning": markup.changed.warning.vmrt-log'));
   });
 
   test('logrus text lines and the guest console', async () => {
-    assert.deepEqual(await tokens('text.vmrt-log', 'time="2026-11-28T22:00:00Z" level=warning msg="device is unsupported: /dev/kvm"', /vmrt-log/), [
-      'time: variable.other.key.vmrt-log',
-      '"2026-11-28T22:00:00Z": string.quoted.double.vmrt-log',
-      'level: variable.other.key.vmrt-log',
-      'warning: markup.changed.warning.vmrt-log',
-      'msg: variable.other.key.vmrt-log',
-      '"device is unsupported: /dev/kvm": string.quoted.double.vmrt-log',
-    ]);
+    assert.deepEqual(
+      await tokens('text.vmrt-log', 'time="2026-11-28T22:00:00Z" level=warning msg="device is unsupported: /dev/kvm"', /vmrt-log/),
+      [
+        'time: variable.other.key.vmrt-log',
+        '"2026-11-28T22:00:00Z": string.quoted.double.vmrt-log',
+        'level: variable.other.key.vmrt-log',
+        'warning: markup.changed.warning.vmrt-log',
+        'msg: variable.other.key.vmrt-log',
+        '"device is unsupported: /dev/kvm": string.quoted.double.vmrt-log',
+      ],
+    );
     assert.deepEqual(await tokens('text.vmrt-log', '[    0.412345] Kernel panic - not syncing: VFS', /vmrt-log/), [
       '[    0.412345]: comment.line.timestamp.kernel.vmrt-log',
       'Kernel panic: invalid.illegal.error.vmrt-log',

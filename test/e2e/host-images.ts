@@ -8,7 +8,6 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } 
 import { dirname, join } from 'node:path';
 import { importRootfs, makeBusyboxRootfs, type DockerCli } from '../support/images.js';
 
-
 /** The absolute paths of the libraries (and the loader) a binary links against. */
 export function sharedLibraries(binary: string): string[] {
   const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
@@ -49,7 +48,9 @@ export function importNodeImage(docker: DockerCli, workDir: string, tag: string)
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((name) => join(dir, name)).filter((path) => statSync(path).isFile());
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile());
 }
 
 /** The installed python3-* packages `name` needs, itself included (their Depends, followed). */
@@ -70,11 +71,16 @@ export function importPythonImage(docker: DockerCli, workDir: string, tag: strin
   // Debian's python3 (the one python3-debugpy installs for), not another one earlier on PATH.
   const python = realpathSync('/usr/bin/python3');
   const stdlib = `/usr/lib/${python.split('/').pop()}`;
-  const debugFiles = execFileSync('dpkg', ['-L', ...pythonPackages('python3-debugpy')], { encoding: 'utf8' }).split('\n')
+  const debugFiles = execFileSync('dpkg', ['-L', ...pythonPackages('python3-debugpy')], { encoding: 'utf8' })
+    .split('\n')
     .filter((path) => path.startsWith('/usr/lib/python3/') && statSync(path, { throwIfNoEntry: false })?.isFile());
-  if (!debugFiles.some((path) => path.endsWith('/debugpy/__main__.py'))) throw new Error('debugpy not found on the host: apt-get install python3-debugpy');
+  if (!debugFiles.some((path) => path.endsWith('/debugpy/__main__.py')))
+    throw new Error('debugpy not found on the host: apt-get install python3-debugpy');
   const rootfs = makeBusyboxRootfs(join(workDir, 'python-rootfs'));
-  cpSync(stdlib, join(rootfs, stdlib), { recursive: true, filter: (source) => !/\/(test|tests|idlelib|tkinter|turtledemo|ensurepip)$/.test(source) });
+  cpSync(stdlib, join(rootfs, stdlib), {
+    recursive: true,
+    filter: (source) => !/\/(test|tests|idlelib|tkinter|turtledemo|ensurepip)$/.test(source),
+  });
   for (const path of debugFiles) copyInto(rootfs, path);
   const modules = [...filesUnder(join(stdlib, 'lib-dynload')), ...debugFiles].filter((path) => path.endsWith('.so'));
   copyBinary(rootfs, python, '/usr/bin/python3', modules);

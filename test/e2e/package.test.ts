@@ -20,8 +20,13 @@ test('vmrt.vsix is small and holds the bundles, grammars, schema and docs only',
   const listed = spawnSync(join(ROOT, 'node_modules', '.bin', 'vsce'), ['ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(listed.status, 0, listed.stderr);
   const files = listed.stdout.split('\n').filter(Boolean);
-  const allowed = /^(README\.md|package\.json|dist\/(extension|server|gdb-adapter)\.cjs|dist\/vmrt-lint\.schema\.json|syntaxes\/[\w.-]+\.tmLanguage\.json|docs\/features\/[\w-]+\.md)$/;
-  assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'nothing else (no sources, no node_modules, no tests)');
+  const allowed =
+    /^(README\.md|package\.json|dist\/(extension|server|gdb-adapter)\.cjs|dist\/vmrt-lint\.schema\.json|syntaxes\/[\w.-]+\.tmLanguage\.json|docs\/features\/[\w-]+\.md)$/;
+  assert.deepEqual(
+    files.filter((f) => !allowed.test(f)),
+    [],
+    'nothing else (no sources, no node_modules, no tests)',
+  );
 
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest;
   const packaged = (path: string) => files.includes(path.replace(/^\.\//, ''));

@@ -13,7 +13,10 @@ const RESULTS = join(ROOT, 'test-results');
 
 test('a person opens compose.yaml: squiggle, hover, Problems panel, status bar', { timeout: 300_000 }, async () => {
   const server = await startCodeServer();
-  const browser = await openBrowser().catch(async (error: unknown) => { await server.stop(); throw error; });
+  const browser = await openBrowser().catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   const { page } = browser;
   mkdirSync(RESULTS, { recursive: true });
   try {

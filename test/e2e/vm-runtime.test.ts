@@ -49,7 +49,10 @@ while True:
 `;
 
 test('the editor runs, shows, attaches to, logs, stops, removes and debugs containers in VMs', { timeout: 900_000 }, async () => {
-  for (const [path, what] of [[VM_SUITE, 'the VM runtime suite bundle (npm run build:extension)'], [KERNEL_RELEASE, 'the guest kernel (runtime/guest/build.sh)']] as const) {
+  for (const [path, what] of [
+    [VM_SUITE, 'the VM runtime suite bundle (npm run build:extension)'],
+    [KERNEL_RELEASE, 'the guest kernel (runtime/guest/build.sh)'],
+  ] as const) {
     if (!existsSync(path)) throw new Error(`missing ${what}: ${path}`);
   }
   const work = mkdtempSync(join(tmpdir(), 'vmrt-e2e-vm-'));
@@ -66,10 +69,13 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     const pythonImage = importPythonImage(docker, work, 'vmrt-e2e-python:1');
     const gdbserverImage = importGdbserverImage(docker, work, 'vmrt-e2e-gdbserver:1');
 
-    server = await startCodeServer({
-      'vmrt.docker.host': `unix://${d.socket}`,
-      'vmrt.runtime.path': join(ROOT, 'runtime', 'bin', 'vmrt'),
-    }, [packContainerToolsStandIn(work)]);
+    server = await startCodeServer(
+      {
+        'vmrt.docker.host': `unix://${d.socket}`,
+        'vmrt.runtime.path': join(ROOT, 'runtime', 'bin', 'vmrt'),
+      },
+      [packContainerToolsStandIn(work)],
+    );
     const answers = join(server.workspace, '.vmrt-e2e');
     mkdirSync(answers, { recursive: true });
     mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
@@ -77,14 +83,36 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     writeFileSync(join(server.workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
     writeFileSync(join(server.workspace, 'vm-debug', 'main.c'), NATIVE_PROGRAM);
     // Static: the image has busybox and gdbserver, not the libraries of the host's toolchain.
-    execFileSync('gcc', ['-g', '-O0', '-static', '-o', join(server.workspace, 'vm-debug', 'main'), join(server.workspace, 'vm-debug', 'main.c')]);
+    execFileSync('gcc', [
+      '-g',
+      '-O0',
+      '-static',
+      '-o',
+      join(server.workspace, 'vm-debug', 'main'),
+      join(server.workspace, 'vm-debug', 'main.c'),
+    ]);
     mkdirSync(join(server.workspace, 'vm-compose'), { recursive: true });
-    writeFileSync(join(server.workspace, 'vm-compose', 'compose.yaml'), `services:\n  hello:\n    image: ${busyboxImage}\n    command: ["sh", "-c", "echo compose in a VM: $$(uname -r); sleep 1000"]\n`);
+    writeFileSync(
+      join(server.workspace, 'vm-compose', 'compose.yaml'),
+      `services:\n  hello:\n    image: ${busyboxImage}\n    command: ["sh", "-c", "echo compose in a VM: $$(uname -r); sleep 1000"]\n`,
+    );
     mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
-    writeFileSync(join(server.workspace, 'vm-build', 'Dockerfile'), `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`);
-    writeFileSync(join(answers, 'expected.json'), JSON.stringify({
-      socket: d.socket, only: process.env.VMRT_E2E_ONLY, kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(), busyboxImage, nodeImage, pythonImage, gdbserverImage,
-    }));
+    writeFileSync(
+      join(server.workspace, 'vm-build', 'Dockerfile'),
+      `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`,
+    );
+    writeFileSync(
+      join(answers, 'expected.json'),
+      JSON.stringify({
+        socket: d.socket,
+        only: process.env.VMRT_E2E_ONLY,
+        kernel: readFileSync(KERNEL_RELEASE, 'utf8').trim(),
+        busyboxImage,
+        nodeImage,
+        pythonImage,
+        gdbserverImage,
+      }),
+    );
 
     browser = await openBrowser();
     const { page } = browser;
@@ -108,19 +136,36 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
         writeFileSync(join(answers, `${name}.done`), answer);
       });
     });
-    const exit = new Promise<number>((resolve) => { void page.exposeFunction('codeAutomationExit', (code: number) => { resolve(code); }); });
+    const exit = new Promise<number>((resolve) => {
+      void page.exposeFunction('codeAutomationExit', (code: number) => {
+        resolve(code);
+      });
+    });
     await page.goto(testRunUrl(server, VM_SUITE));
-    const timeout = new Promise<number>((_, reject) => { setTimeout(() => reject(new Error(`the suite did not finish within 780 s:\n${lines.join('\n')}`)), 780_000).unref(); });
+    const timeout = new Promise<number>((_, reject) => {
+      setTimeout(() => reject(new Error(`the suite did not finish within 780 s:\n${lines.join('\n')}`)), 780_000).unref();
+    });
     const code = await Promise.race([exit, timeout]);
     await screenshots;
     console.log(lines.join('\n'));
     assert.equal(code, 0, `VM runtime suite failed:\n${lines.join('\n')}`);
-    assert.ok(lines.some((line) => line.includes('vmrt-e2e: passed')), 'the suite reported its results');
-    for (const name of ['vm-explorer', 'vm-debug-paused', 'vm-docker-down']) assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
+    assert.ok(
+      lines.some((line) => line.includes('vmrt-e2e: passed')),
+      'the suite reported its results',
+    );
+    for (const name of ['vm-explorer', 'vm-debug-paused', 'vm-docker-down'])
+      assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
   } catch (error) {
     await browser?.page.screenshot({ path: join(RESULTS, 'vscode-vm-failure.png') }).catch(() => undefined);
     // The runtime's side of a failure is in the daemon's log.
-    if (dockerd) console.log(readFileSync(join(dockerd.dir, 'dockerd.log'), 'utf8').split('\n').filter((l) => /level=(error|warning)/.test(l)).slice(-8).join('\n'));
+    if (dockerd)
+      console.log(
+        readFileSync(join(dockerd.dir, 'dockerd.log'), 'utf8')
+          .split('\n')
+          .filter((l) => /level=(error|warning)/.test(l))
+          .slice(-8)
+          .join('\n'),
+      );
     throw error;
   } finally {
     await browser?.close();

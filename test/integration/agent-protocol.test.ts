@@ -75,9 +75,7 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
   });
 
   it('gives the container its hostname, PID 1, annotations and separate stderr', async () => {
-    const { stream } = await run([
-      'sh', '-c', 'hostname; echo $$; cat /run/vmrt/annotations/org.example.owner; echo; echo oops >&2',
-    ]);
+    const { stream } = await run(['sh', '-c', 'hostname; echo $$; cat /run/vmrt/annotations/org.example.owner; echo; echo oops >&2']);
     const result = await vm.result(stream);
     assert.deepEqual(result, {
       stdout: 'agent-test\n1\nagent-protocol test\n',
@@ -137,8 +135,13 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
 
     const execStream = vm.stream();
     const execAnswer = await vm.request(execStream, {
-      op: 'exec', id,
-      process: { args: ['sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; exec sleep 500'], env: ['PATH=/bin'], cwd: '/tmp' },
+      op: 'exec',
+      id,
+      process: {
+        args: ['sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; exec sleep 500'],
+        env: ['PATH=/bin'],
+        cwd: '/tmp',
+      },
     });
     assert.equal(execAnswer.ok, true, JSON.stringify(execAnswer));
     const execPid = execAnswer.pid as number;
@@ -160,8 +163,14 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       if (processes[1]?.cmd[0] === 'sleep' && processes.every((p) => p.state === 'S')) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.deepEqual(processes.map((p) => ({ pid: p.pid, uid: p.uid, cmd: p.cmd })), expected);
-    assert.ok(processes.every((p) => p.state === 'S'), JSON.stringify(processes));
+    assert.deepEqual(
+      processes.map((p) => ({ pid: p.pid, uid: p.uid, cmd: p.cmd })),
+      expected,
+    );
+    assert.ok(
+      processes.every((p) => p.state === 'S'),
+      JSON.stringify(processes),
+    );
 
     // signal --all reaches the exec'd process too.
     assert.deepEqual(await vm.request(vm.stream(), { op: 'signal', id, signal: 9, all: true }), { ok: true });
@@ -191,7 +200,11 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     mkdirSync(data);
     writeFileSync(join(data, 'note.txt'), 'from the host\n');
     const { stream } = await run(
-      ['sh', '-c', 'cat /data/note.txt; touch /data/new 2>&1; touch /rootfile 2>&1; touch /tmp/ok && echo tmp-ok; cat /proc/sys/kernel/domainname'],
+      [
+        'sh',
+        '-c',
+        'cat /data/note.txt; touch /data/new 2>&1; touch /rootfile 2>&1; touch /tmp/ok && echo tmp-ok; cat /proc/sys/kernel/domainname',
+      ],
       {},
       {
         root: { readonly: true },
@@ -200,7 +213,7 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       },
     );
     assert.deepEqual(await vm.result(stream), {
-      stdout: "from the host\ntouch: /data/new: Read-only file system\ntouch: /rootfile: Read-only file system\ntmp-ok\nvmrt.example\n",
+      stdout: 'from the host\ntouch: /data/new: Read-only file system\ntouch: /rootfile: Read-only file system\ntmp-ok\nvmrt.example\n',
       stderr: '',
       exit: { status: 0, signal: 0 },
     });
@@ -210,7 +223,8 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     const { id } = await run(['sleep', '600']);
     const execStream = vm.stream();
     const answer = await vm.request(execStream, {
-      op: 'exec', id,
+      op: 'exec',
+      id,
       process: { args: ['sh', '-c', 'stty size; read line; stty size'], env: ['PATH=/bin'], cwd: '/', terminal: true },
     });
     assert.equal(answer.ok, true, JSON.stringify(answer));
@@ -226,22 +240,40 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
   it("mounts Docker's default set: /dev tmpfs, devpts, shm size, mqueue, sysfs, cgroup", async () => {
     const dockerMounts = [
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/dev/pts', type: 'devpts', source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=32m'] },
     ];
     const { stream } = await run(
-      ['sh', '-c', 'grep -E " /(dev|sys)" /proc/mounts | cut -d" " -f2,3; grep " /dev/shm " /proc/mounts | grep -o "size=[0-9a-z]*"; ' +
-        'head -c 5 /dev/zero | wc -c; echo gone > /dev/null; ls /dev/pts; test -c /dev/urandom && echo urandom'],
-      {}, { mounts: dockerMounts },
+      [
+        'sh',
+        '-c',
+        'grep -E " /(dev|sys)" /proc/mounts | cut -d" " -f2,3; grep " /dev/shm " /proc/mounts | grep -o "size=[0-9a-z]*"; ' +
+          'head -c 5 /dev/zero | wc -c; echo gone > /dev/null; ls /dev/pts; test -c /dev/urandom && echo urandom',
+      ],
+      {},
+      { mounts: dockerMounts },
     );
     assert.deepEqual(await vm.result(stream), {
       stdout: [
-        '/dev tmpfs', '/dev/pts devpts', '/sys sysfs', '/sys/fs/cgroup cgroup2', '/dev/mqueue mqueue', '/dev/shm tmpfs',
-        'size=32768k', '5', 'ptmx', 'urandom', '',
+        '/dev tmpfs',
+        '/dev/pts devpts',
+        '/sys sysfs',
+        '/sys/fs/cgroup cgroup2',
+        '/dev/mqueue mqueue',
+        '/dev/shm tmpfs',
+        'size=32768k',
+        '5',
+        'ptmx',
+        'urandom',
+        '',
       ].join('\n'),
       stderr: '',
       exit: { status: 0, signal: 0 },
@@ -250,7 +282,11 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
 
   it('applies linux.resources in a cgroup of its own, seen as the cgroup root', async () => {
     const { stream } = await run(
-      ['sh', '-c', 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight'],
+      [
+        'sh',
+        '-c',
+        'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight',
+      ],
       {},
       {
         mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev'] }],
@@ -266,7 +302,11 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
 
   it('masks linux.maskedPaths, protects linux.readonlyPaths and sets oomScoreAdj', async () => {
     const { stream } = await run(
-      ['sh', '-c', 'wc -c < /proc/kcore; ls /sys/firmware | wc -l; (echo x > /proc/sys/kernel/domainname) 2>&1; cat /proc/self/oom_score_adj'],
+      [
+        'sh',
+        '-c',
+        'wc -c < /proc/kcore; ls /sys/firmware | wc -l; (echo x > /proc/sys/kernel/domainname) 2>&1; cat /proc/self/oom_score_adj',
+      ],
       { oomScoreAdj: 500 },
       {
         mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }],
@@ -277,7 +317,7 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       },
     );
     assert.deepEqual(await vm.result(stream), {
-      stdout: '0\n0\nsh: can\'t create /proc/sys/kernel/domainname: Read-only file system\n500\n',
+      stdout: "0\n0\nsh: can't create /proc/sys/kernel/domainname: Read-only file system\n500\n",
       stderr: '',
       exit: { status: 0, signal: 0 },
     });
@@ -290,8 +330,15 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       syscalls: [
         { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
         { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 13, args: [{ index: 1, value: 10, op: 'SCMP_CMP_EQ' }] },
-        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1,
-          args: [{ index: 1, value: 20, op: 'SCMP_CMP_GE' }, { index: 1, value: 25, op: 'SCMP_CMP_LE' }] },
+        {
+          names: ['kill'],
+          action: 'SCMP_ACT_ERRNO',
+          errnoRet: 1,
+          args: [
+            { index: 1, value: 20, op: 'SCMP_CMP_GE' },
+            { index: 1, value: 25, op: 'SCMP_CMP_LE' },
+          ],
+        },
         { names: ['no_such_syscall'], action: 'SCMP_ACT_KILL' },
       ],
     };
@@ -303,7 +350,9 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
     const execStream = vm.stream();
     await vm.stdoutUntil(stream, 'allowed-0\n');
     const execAnswer = await vm.request(execStream, {
-      op: 'exec', id, process: { args: ['mkdir', '/tmp/b'], env: ['PATH=/bin'], cwd: '/' },
+      op: 'exec',
+      id,
+      process: { args: ['mkdir', '/tmp/b'], env: ['PATH=/bin'], cwd: '/' },
     });
     assert.equal(execAnswer.ok, true, JSON.stringify(execAnswer));
     assert.deepEqual(await vm.result(execStream), {
@@ -368,12 +417,18 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
       const id = `c${++containerCount}`;
       const stream = vm.stream();
       const body = spec(
-        ['sh', '-c', `cat /sys/class/net/ctr0/address /sys/class/net/ctr0/mtu; ip -4 addr show dev ctr0 | grep -o "inet [0-9./]*"; ip route; wget -qO- http://10.0.2.2:${port}/`],
+        [
+          'sh',
+          '-c',
+          `cat /sys/class/net/ctr0/address /sys/class/net/ctr0/mtu; ip -4 addr show dev ctr0 | grep -o "inet [0-9./]*"; ip route; wget -qO- http://10.0.2.2:${port}/`,
+        ],
         {},
         { mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro'] }] },
       );
       const created = await vm.request(stream, {
-        op: 'create', id, spec: { ...body, annotations: { 'org.vmrt.network': JSON.stringify(network) } },
+        op: 'create',
+        id,
+        spec: { ...body, annotations: { 'org.vmrt.network': JSON.stringify(network) } },
       });
       assert.equal(created.ok, true, JSON.stringify(created));
       assert.deepEqual(await vm.request(vm.stream(), { op: 'start', id }), { ok: true });
@@ -390,7 +445,9 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
   it('fails create when the annotated NIC does not exist', async () => {
     const network = { interfaces: [{ name: 'eth9', mac: '02:00:00:00:00:99', mtu: 1500, addresses: [], tap: 'x' }], routes: [] };
     const answer = await vm.request(vm.stream(), {
-      op: 'create', id: 'no-nic', spec: { ...spec(['true']), annotations: { 'org.vmrt.network': JSON.stringify(network) } },
+      op: 'create',
+      id: 'no-nic',
+      spec: { ...spec(['true']), annotations: { 'org.vmrt.network': JSON.stringify(network) } },
     });
     assert.deepEqual(answer, { ok: false, error: 'guest network: interface eth9 (02:00:00:00:00:99): no NIC with that MAC' });
   });
@@ -412,8 +469,10 @@ describe('vmrt agent in a QEMU guest', { timeout: 240_000 }, () => {
 
     assert.deepEqual(await vm.request(80, { op: 'no-such-op' }), { ok: false, error: 'unknown op' });
     assert.deepEqual(await vm.request(82, { op: 'start', id: 'nobody' }), { ok: false, error: 'container "nobody" does not exist' });
-    assert.deepEqual(await vm.request(83, { op: 'create', id: 'no-root', spec: { process: { args: ['sh'] } } }),
-      { ok: false, error: 'spec.root.path must be an absolute guest path' });
+    assert.deepEqual(await vm.request(83, { op: 'create', id: 'no-root', spec: { process: { args: ['sh'] } } }), {
+      ok: false,
+      error: 'spec.root.path must be an absolute guest path',
+    });
     vm.send(FrameType.STDIN, 4242, 'to nobody');
     const state = await vm.request(81, { op: 'state' });
     assert.equal(state.ok, true);

@@ -20,17 +20,24 @@ const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
 let d: Dockerd;
 let work: string;
 
-
 /** The numbers the counter printed so far (docker logs keep every run's output). */
 function counted(name: string): number[] {
-  return d.dockerOk(['logs', name]).split('\n').filter((line) => line !== '').map(Number);
+  return d
+    .dockerOk(['logs', name])
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(Number);
 }
 
 async function countedAtLeast(name: string, count: number): Promise<number[]> {
-  return waitFor(`${count} numbers from ${name}`, () => {
-    const numbers = counted(name);
-    return numbers.length >= count ? numbers : undefined;
-  }, 90000);
+  return waitFor(
+    `${count} numbers from ${name}`,
+    () => {
+      const numbers = counted(name);
+      return numbers.length >= count ? numbers : undefined;
+    },
+    90000,
+  );
 }
 
 function running(name: string): boolean {
@@ -62,7 +69,11 @@ test('feature checkpoint: docker checkpoint create stops the container, docker s
     assert.equal(running(name), true);
     const after = await countedAtLeast(name, before.length + 3);
     // One run of numbers: no restart at 0, none lost, none repeated.
-    assert.deepEqual(after, after.map((_, i) => i), `docker logs: ${after.join(' ')}`);
+    assert.deepEqual(
+      after,
+      after.map((_, i) => i),
+      `docker logs: ${after.join(' ')}`,
+    );
   } finally {
     d.docker(['rm', '-f', name]);
   }
@@ -85,9 +96,14 @@ test('feature checkpoint: --leave-running keeps the container counting, and its 
     const all = await countedAtLeast(name, stopped.length + 2);
     const resumed = all.slice(stopped.length);
     // The restored counter goes on from the value it had at the checkpoint.
-    assert.ok(resumed[0]! > atStart[atStart.length - 1]! && resumed[0]! <= atEnd[atEnd.length - 1]! + 1,
-      `first number after the restore ${resumed[0]}: expected one after the checkpoint's (between ${atStart.at(-1)! + 1} and ${atEnd.at(-1)! + 1})`);
-    assert.deepEqual(resumed, resumed.map((_, i) => resumed[0]! + i));
+    assert.ok(
+      resumed[0]! > atStart[atStart.length - 1]! && resumed[0]! <= atEnd[atEnd.length - 1]! + 1,
+      `first number after the restore ${resumed[0]}: expected one after the checkpoint's (between ${atStart.at(-1)! + 1} and ${atEnd.at(-1)! + 1})`,
+    );
+    assert.deepEqual(
+      resumed,
+      resumed.map((_, i) => resumed[0]! + i),
+    );
   } finally {
     d.docker(['rm', '-f', name]);
   }
@@ -112,8 +128,14 @@ test('checkpoint errors: a checkpoint that does not exist, image paths without a
   writeFileSync(file, '');
   const vmrt = (args: string[]) => spawnSync(VMRT, ['--root', root, ...args], { encoding: 'utf8', timeout: 60000 });
   const cases: Array<[string[], RegExp]> = [
-    [['restore', '--detach', '--bundle', bundle, '--image-path', join(work, 'missing'), 'r1'], /--image-path .*missing: no such checkpoint folder/],
-    [['restore', '--detach', '--bundle', bundle, '--image-path', empty, 'r1'], /--image-path .*empty: not a checkpoint \(no inventory\.img in it\)/],
+    [
+      ['restore', '--detach', '--bundle', bundle, '--image-path', join(work, 'missing'), 'r1'],
+      /--image-path .*missing: no such checkpoint folder/,
+    ],
+    [
+      ['restore', '--detach', '--bundle', bundle, '--image-path', empty, 'r1'],
+      /--image-path .*empty: not a checkpoint \(no inventory\.img in it\)/,
+    ],
     [['checkpoint', '--image-path', file, 'r1'], /--image-path .*a-file: /],
     [['checkpoint', '--image-path', join(work, 'images'), 'r1'], /container "r1" does not exist/],
     [['checkpoint', '--lazy-pages', 'r1'], /--lazy-pages is not supported by vmrt/],

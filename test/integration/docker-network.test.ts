@@ -35,7 +35,12 @@ function createNetwork(name: string): string {
   return subnet;
 }
 
-interface Endpoint { IPAddress: string; IPPrefixLen: number; MacAddress: string; Gateway: string }
+interface Endpoint {
+  IPAddress: string;
+  IPPrefixLen: number;
+  MacAddress: string;
+  Gateway: string;
+}
 
 function endpoint(container: string, network: string): Endpoint {
   return JSON.parse(d.dockerOk(['inspect', '--format', `{{json (index .NetworkSettings.Networks "${network}")}}`, container])) as Endpoint;
@@ -46,10 +51,18 @@ function endpoint(container: string, network: string): Endpoint {
  * names a connected interface eth<n> with n counting up per connect: the names are checked apart.
  */
 function guestInterfaces(container: string): string[] {
-  const r = d.docker(['exec', container, 'sh', '-c',
-    'for i in /sys/class/net/*; do n=${i##*/}; [ -e $i/device ] || continue; echo "$n $(cat $i/address) $(ip -o -4 addr show dev $n | awk \'{print $4}\' | tr \'\\n\' \' \')"; done']);
+  const r = d.docker([
+    'exec',
+    container,
+    'sh',
+    '-c',
+    "for i in /sys/class/net/*; do n=${i##*/}; [ -e $i/device ] || continue; echo \"$n $(cat $i/address) $(ip -o -4 addr show dev $n | awk '{print $4}' | tr '\\n' ' ')\"; done",
+  ]);
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(' '));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(' '));
   for (const [name] of lines) assert.match(name!, /^eth\d+$/);
   return lines.map(([, ...rest]) => rest.join(' ')).sort();
 }
@@ -59,14 +72,33 @@ const nic = (e: Endpoint) => `${e.MacAddress} ${e.IPAddress}/${e.IPPrefixLen}`;
 /** busybox 1.35's `wget -T` crashes (with runc too): a timeout bounds it instead. */
 const fetch = (container: string, url: string) => d.docker(['exec', container, 'timeout', '5', 'wget', '-qO-', url]);
 
-dockerdForFile(IMAGE, (daemon) => { d = daemon; }, () => {
-  for (const name of networks) d.docker(['network', 'rm', name]);
-});
+dockerdForFile(
+  IMAGE,
+  (daemon) => {
+    d = daemon;
+  },
+  () => {
+    for (const name of networks) d.docker(['network', 'rm', name]);
+  },
+);
 
-test('feature network-connect: docker network connect hot-plugs a NIC with Docker\'s MAC and address, disconnect unplugs it', async () => {
+test("feature network-connect: docker network connect hot-plugs a NIC with Docker's MAC and address, disconnect unplugs it", async () => {
   createNetwork('neta');
   createNetwork('netb');
-  d.dockerOk(['run', '-d', '--runtime', 'runc', '--network', 'netb', '--name', 'peerb', IMAGE, 'sh', '-c', 'mkdir -p /www; echo hello-b > /www/index.html; httpd -f -p 8080 -h /www']);
+  d.dockerOk([
+    'run',
+    '-d',
+    '--runtime',
+    'runc',
+    '--network',
+    'netb',
+    '--name',
+    'peerb',
+    IMAGE,
+    'sh',
+    '-c',
+    'mkdir -p /www; echo hello-b > /www/index.html; httpd -f -p 8080 -h /www',
+  ]);
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--network', 'neta', '--name', 'c1', IMAGE, 'sleep', '1000']).trim();
   const a = endpoint('c1', 'neta');
   const peer = endpoint('peerb', 'netb').IPAddress;
@@ -78,7 +110,12 @@ test('feature network-connect: docker network connect hot-plugs a NIC with Docke
     d.dockerOk(['network', 'connect', 'netb', 'c1']);
     const b = endpoint('c1', 'netb');
     const expected = nic(b);
-    await waitFor(`a NIC with ${b.MacAddress} ${b.IPAddress} in the guest (round ${round})`, () => (guestInterfaces('c1').includes(expected) ? true : undefined), 20000, () => shimLog(id));
+    await waitFor(
+      `a NIC with ${b.MacAddress} ${b.IPAddress} in the guest (round ${round})`,
+      () => (guestInterfaces('c1').includes(expected) ? true : undefined),
+      20000,
+      () => shimLog(id),
+    );
     const connectMs = Date.now() - started;
     assert.deepEqual(guestInterfaces('c1'), [nic(a), expected].sort());
     const web = fetch('c1', `http://${peer}:8080/index.html`);
@@ -92,21 +129,38 @@ test('feature network-connect: docker network connect hot-plugs a NIC with Docke
     // The first network still works beside it.
     assert.equal(d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '5', a.Gateway]).status, 0);
     // The state records the hot-plugged NIC (the port it sits in, its tap).
-    const state = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as { network: { interfaces: Array<{ mac: string; port: number }> } };
-    assert.deepEqual(state.network.interfaces.map((i) => [i.mac, i.port]), [[a.MacAddress, 0], [b.MacAddress, 1]]);
+    const state = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as {
+      network: { interfaces: Array<{ mac: string; port: number }> };
+    };
+    assert.deepEqual(
+      state.network.interfaces.map((i) => [i.mac, i.port]),
+      [
+        [a.MacAddress, 0],
+        [b.MacAddress, 1],
+      ],
+    );
 
     const leaving = Date.now();
     d.dockerOk(['network', 'disconnect', 'netb', 'c1']);
-    await waitFor(`the NIC of netb gone from the guest (round ${round})`, () => (guestInterfaces('c1').length === 1 ? true : undefined), 20000, () => shimLog(id));
+    await waitFor(
+      `the NIC of netb gone from the guest (round ${round})`,
+      () => (guestInterfaces('c1').length === 1 ? true : undefined),
+      20000,
+      () => shimLog(id),
+    );
     const disconnectMs = Date.now() - leaving;
     assert.deepEqual(guestInterfaces('c1'), [nic(a)]);
     assert.notEqual(fetch('c1', `http://${peer}:8080/index.html`).status, 0, 'netb is unreachable after disconnect');
     assert.notEqual(d.docker(['exec', 'peerb', 'ping', '-c', '1', '-W', '2', b.IPAddress]).status, 0);
     // Once QEMU let go of the NIC, the VM's state has only eth0 again (the next round reuses port 1).
-    await waitFor('the state without the NIC of netb', () => {
-      const s = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as { network: { interfaces: unknown[] } };
-      return s.network.interfaces.length === 1 ? true : undefined;
-    }, 20000);
+    await waitFor(
+      'the state without the NIC of netb',
+      () => {
+        const s = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as { network: { interfaces: unknown[] } };
+        return s.network.interfaces.length === 1 ? true : undefined;
+      },
+      20000,
+    );
     console.log(`# round ${round}: connect visible in the guest after ${connectMs} ms, disconnect after ${disconnectMs} ms`);
   }
   d.dockerOk(['rm', '-f', 'c1', 'peerb']);
@@ -121,14 +175,24 @@ test('feature network-connect: a vmrt peer on the connected network is reached b
   const peer = endpoint('vmpeer', 'netc').IPAddress;
   d.dockerOk(['network', 'connect', 'netc', 'c2']);
   const c = endpoint('c2', 'netc');
-  await waitFor('the NIC of netc in c2', () => (guestInterfaces('c2').includes(nic(c)) ? true : undefined), 20000, () => shimLog(id));
+  await waitFor(
+    'the NIC of netc in c2',
+    () => (guestInterfaces('c2').includes(nic(c)) ? true : undefined),
+    20000,
+    () => shimLog(id),
+  );
   const ping = d.docker(['exec', 'c2', 'ping', '-c', '1', '-W', '5', 'vmpeer']);
   assert.deepEqual([ping.status, ping.stdout.split('\n')[0]], [0, `PING vmpeer (${peer}): 56 data bytes`], ping.stderr);
   const back = d.docker(['exec', 'vmpeer', 'ping', '-c', '1', '-W', '5', c.IPAddress]);
   assert.equal(back.status, 0, back.stdout);
   // The network it started with can go too: its NIC is as unpluggable as the later one.
   d.dockerOk(['network', 'disconnect', 'netd', 'c2']);
-  await waitFor('the NIC of netd gone from c2', () => (guestInterfaces('c2').length === 1 ? true : undefined), 20000, () => shimLog(id));
+  await waitFor(
+    'the NIC of netd gone from c2',
+    () => (guestInterfaces('c2').length === 1 ? true : undefined),
+    20000,
+    () => shimLog(id),
+  );
   assert.deepEqual(guestInterfaces('c2'), [nic(c)]);
   assert.equal(d.docker(['exec', 'c2', 'ping', '-c', '1', '-W', '5', peer]).status, 0);
   d.dockerOk(['rm', '-f', 'vmpeer', 'c2']);
@@ -143,7 +207,12 @@ test('feature network-connect: a network connected while the container is paused
   d.dockerOk(['network', 'connect', 'netf', 'c3']);
   d.dockerOk(['unpause', 'c3']);
   const f = endpoint('c3', 'netf');
-  await waitFor('the NIC of netf in c3', () => (guestInterfaces('c3').includes(nic(f)) ? true : undefined), 20000, () => shimLog(id));
+  await waitFor(
+    'the NIC of netf in c3',
+    () => (guestInterfaces('c3').includes(nic(f)) ? true : undefined),
+    20000,
+    () => shimLog(id),
+  );
   assert.equal(d.docker(['exec', 'c3', 'ping', '-c', '1', '-W', '5', f.Gateway]).status, 0);
   d.dockerOk(['rm', '-f', 'c3']);
 });

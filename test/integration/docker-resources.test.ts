@@ -22,17 +22,41 @@ const MiB = 1024 * 1024;
 let d: Dockerd;
 let limited: string | undefined;
 
-dockerdForFile(IMAGE, (daemon) => { d = daemon; });
+dockerdForFile(IMAGE, (daemon) => {
+  d = daemon;
+});
 
 /** One VM with every limit these tests look at from inside (each boot costs seconds under TCG). */
 function limitedContainer(): string {
   if (limited) return limited;
   const volume = join(d.dir, 'limited-volume');
   mkdirSync(volume);
-  limited = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'limited', '--memory', '48m', '--pids-limit', '10',
-    '--ulimit', 'nofile=256:512', '--read-only', '--tmpfs', '/tmp', '-v', `${volume}:/data`,
-    // A shell as init reaps the processes left to it (the pids test leaves some).
-    IMAGE, 'sh', '-c', 'sleep 1000 & wait']).trim();
+  limited = d
+    .dockerOk([
+      'run',
+      '-d',
+      '--runtime',
+      'vmrt',
+      '--name',
+      'limited',
+      '--memory',
+      '48m',
+      '--pids-limit',
+      '10',
+      '--ulimit',
+      'nofile=256:512',
+      '--read-only',
+      '--tmpfs',
+      '/tmp',
+      '-v',
+      `${volume}:/data`,
+      // A shell as init reaps the processes left to it (the pids test leaves some).
+      IMAGE,
+      'sh',
+      '-c',
+      'sleep 1000 & wait',
+    ])
+    .trim();
   return limited;
 }
 
@@ -58,12 +82,24 @@ function qemuArgsOf(id: string): string[] {
 
 /** What `docker events` recorded for a container between two times, as "action exitCode" lines. */
 function dockerEvents(id: string, since: string): string[] {
-  const out = d.dockerOk(['events', '--since', since, '--until', new Date().toISOString(), '--filter', `container=${id}`,
-    '--format', '{{.Action}} {{index .Actor.Attributes "exitCode"}}']);
-  return out.split('\n').map((l) => l.trim()).filter((l) => /^(oom|die)\b/.test(l));
+  const out = d.dockerOk([
+    'events',
+    '--since',
+    since,
+    '--until',
+    new Date().toISOString(),
+    '--filter',
+    `container=${id}`,
+    '--format',
+    '{{.Action}} {{index .Actor.Attributes "exitCode"}}',
+  ]);
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^(oom|die)\b/.test(l));
 }
 
-test('--memory sizes the VM for the limit plus the guest\'s own needs; the guest cgroup enforces the exact limit', () => {
+test("--memory sizes the VM for the limit plus the guest's own needs; the guest cgroup enforces the exact limit", () => {
   const args = qemuArgsOf(limitedContainer());
   assert.equal(args[args.indexOf('-m') + 1], String(memoryMiBFor({ memory: { limit: 48 * MiB } })));
   const [status, out] = inLimited("cat /sys/fs/cgroup/memory.max; awk '/MemAvailable/ {print $2}' /proc/meminfo");
@@ -72,10 +108,24 @@ test('--memory sizes the VM for the limit plus the guest\'s own needs; the guest
   assert.ok(availableKiB! * 1024 > 48 * MiB, `the guest has more than the limit available: ${availableKiB} KiB`);
 });
 
-test('feature events: an OOM kill in the guest is Docker\'s OOM kill: exit 137, OOMKilled, one oom event', () => {
+test("feature events: an OOM kill in the guest is Docker's OOM kill: exit 137, OOMKilled, one oom event", () => {
   const since = new Date().toISOString();
   // dd's 40 MiB buffer does not fit a 16 MiB limit: the guest kernel's OOM killer ends the container's init.
-  const r = d.docker(['run', '--name', 'oom', '--runtime', 'vmrt', '--memory', '16m', IMAGE, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=40M', 'count=1']);
+  const r = d.docker([
+    'run',
+    '--name',
+    'oom',
+    '--runtime',
+    'vmrt',
+    '--memory',
+    '16m',
+    IMAGE,
+    'dd',
+    'if=/dev/zero',
+    'of=/dev/null',
+    'bs=40M',
+    'count=1',
+  ]);
   assert.equal(r.status, 137, r.stderr);
   const id = d.dockerOk(['inspect', '--format', '{{.Id}}', 'oom']).trim();
   assert.equal(d.dockerOk(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom']).trim(), 'true 137');
@@ -83,7 +133,7 @@ test('feature events: an OOM kill in the guest is Docker\'s OOM kill: exit 137, 
   d.dockerOk(['rm', 'oom']);
 });
 
-test('feature events: vmrt events --stats prints runc\'s stats object for the guest cgroup', () => {
+test("feature events: vmrt events --stats prints runc's stats object for the guest cgroup", () => {
   const id = limitedContainer();
   const r = vmrt(['events', '--stats', id]);
   assert.equal(r.status, 0, r.stderr);
@@ -103,18 +153,27 @@ test('feature events: vmrt events --stats prints runc\'s stats object for the gu
   assert.deepEqual(Object.keys(data), Object.keys(reference));
   // Below that, Go leaves out zero numbers and empty lists (omitempty): the fields of runc's types.
   const fields = {
-    cpu: ['usage', 'throttling'], memory: ['cache', 'usage', 'swap', 'kernel', 'kernelTCP', 'raw'],
-    'memory.usage': ['limit', 'usage', 'max', 'failcnt'], 'cpu.usage': ['total', 'percpu', 'percpu_kernel', 'percpu_user', 'kernel', 'user'],
+    cpu: ['usage', 'throttling'],
+    memory: ['cache', 'usage', 'swap', 'kernel', 'kernelTCP', 'raw'],
+    'memory.usage': ['limit', 'usage', 'max', 'failcnt'],
+    'cpu.usage': ['total', 'percpu', 'percpu_kernel', 'percpu_user', 'kernel', 'user'],
   };
   for (const [path, names] of Object.entries(fields)) {
     const [own, theirs] = [data, reference].map((root) => path.split('.').reduce((o, k) => o[k], root) as Record<string, unknown>);
-    for (const keys of [Object.keys(own!), Object.keys(theirs!)]) assert.deepEqual(keys, names.filter((n) => keys.includes(n)), path);
+    for (const keys of [Object.keys(own!), Object.keys(theirs!)])
+      assert.deepEqual(
+        keys,
+        names.filter((n) => keys.includes(n)),
+        path,
+      );
   }
 });
 
 test('--pids-limit: the guest cgroup refuses processes beyond the limit', async () => {
   // The inner shell starts sleeps until a fork fails (which ends it with status 2); only builtins follow.
-  const [status, out, err] = inLimited('read max < /sys/fs/cgroup/pids.max; echo max=$max; sh -c "while :; do sleep 2 & done"; echo forks=$?; read n < /sys/fs/cgroup/pids.current; echo current=$n');
+  const [status, out, err] = inLimited(
+    'read max < /sys/fs/cgroup/pids.max; echo max=$max; sh -c "while :; do sleep 2 & done"; echo forks=$?; read n < /sys/fs/cgroup/pids.current; echo current=$n',
+  );
   assert.deepEqual([status, out.replace(/current=\d+/, 'current=N')], [0, 'max=10\nforks=2\ncurrent=N\n']);
   assert.ok(Number(/current=(\d+)/.exec(out)![1]) >= 8, out);
   assert.match(err, /can't fork: Resource temporarily unavailable/);
@@ -122,14 +181,20 @@ test('--pids-limit: the guest cgroup refuses processes beyond the limit', async 
   await sleep(3000);
 });
 
-test('--ulimit nofile=256:512 applies to the container\'s processes in the VM', () => {
-  assert.deepEqual(inLimited("ulimit -n; ulimit -Hn; grep 'open files' /proc/1/limits | tr -s ' '"),
-    [0, '256\n512\nMax open files 256 512 files \n', '']);
+test("--ulimit nofile=256:512 applies to the container's processes in the VM", () => {
+  assert.deepEqual(inLimited("ulimit -n; ulimit -Hn; grep 'open files' /proc/1/limits | tr -s ' '"), [
+    0,
+    '256\n512\nMax open files 256 512 files \n',
+    '',
+  ]);
 });
 
 test('--read-only: the root is read-only in the VM, a --tmpfs stays writable', () => {
-  assert.deepEqual(inLimited("touch /x; echo x=$?; touch /tmp/y && echo tmp=ok; grep ' / ' /proc/mounts | grep -o '\\bro\\b'"),
-    [0, 'x=1\ntmp=ok\nro\n', 'touch: /x: Read-only file system\n']);
+  assert.deepEqual(inLimited("touch /x; echo x=$?; touch /tmp/y && echo tmp=ok; grep ' / ' /proc/mounts | grep -o '\\bro\\b'"), [
+    0,
+    'x=1\ntmp=ok\nro\n',
+    'touch: /x: Read-only file system\n',
+  ]);
 });
 
 /** The block device (and its /dev path) that holds the daemon's files: the bind mount's. */
@@ -146,19 +211,39 @@ function blockDevice(path: string): { major: number; minor: number; dev: string 
   return { major, minor, dev: `/dev/${/^DEVNAME=(.+)$/m.exec(uevent)![1]}` };
 }
 
-test('feature blkio: --device-write-bps/--device-read-bps on the host disk slow the VM\'s I/O on a volume; every throttle lands in the host cgroup', () => {
+test("feature blkio: --device-write-bps/--device-read-bps on the host disk slow the VM's I/O on a volume; every throttle lands in the host cgroup", () => {
   const volume = join(d.dir, 'blkio-volume');
   mkdirSync(volume);
   const disk = blockDevice(volume);
   const device = `${disk.major}:${disk.minor}`;
-  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '-v', `${volume}:/data`,
-    '--device-write-bps', `${disk.dev}:2mb`, '--device-read-bps', `${disk.dev}:3mb`,
-    '--device-write-iops', `${disk.dev}:400`, '--device-read-iops', `${disk.dev}:500`, IMAGE, 'sleep', '1000']).trim();
+  const id = d
+    .dockerOk([
+      'run',
+      '-d',
+      '--runtime',
+      'vmrt',
+      '-v',
+      `${volume}:/data`,
+      '--device-write-bps',
+      `${disk.dev}:2mb`,
+      '--device-read-bps',
+      `${disk.dev}:3mb`,
+      '--device-write-iops',
+      `${disk.dev}:400`,
+      '--device-read-iops',
+      `${disk.dev}:500`,
+      IMAGE,
+      'sleep',
+      '1000',
+    ])
+    .trim();
   try {
     const blkio = hostCgroup('blkio', id);
     const file = (name: string) => readFileSync(join(blkio, `blkio.throttle.${name}`), 'utf8');
-    assert.deepEqual([file('write_bps_device'), file('read_bps_device'), file('write_iops_device'), file('read_iops_device')],
-      [`${device} 2097152\n`, `${device} 3145728\n`, `${device} 400\n`, `${device} 500\n`]);
+    assert.deepEqual(
+      [file('write_bps_device'), file('read_bps_device'), file('write_iops_device'), file('read_iops_device')],
+      [`${device} 2097152\n`, `${device} 3145728\n`, `${device} 400\n`, `${device} 500\n`],
+    );
     /** Seconds of `dd <args>` in the container, from busybox time ("real\t0m 4.08s"). */
     const seconds = (container: string, args: string) => {
       const r = d.docker(['exec', container, 'sh', '-c', `time dd ${args}`]);
@@ -171,7 +256,10 @@ test('feature blkio: --device-write-bps/--device-read-bps on the host disk slow 
     const write = 'if=/dev/zero of=/data/f bs=1M count=8 conv=fsync';
     const limitedWrite = seconds(id, write);
     const freeWrite = seconds(limitedContainer(), write);
-    assert.ok(limitedWrite >= 3 && freeWrite < limitedWrite / 3, `8 MiB: ${limitedWrite} s with a 2 MiB/s write limit, ${freeWrite} s without`);
+    assert.ok(
+      limitedWrite >= 3 && freeWrite < limitedWrite / 3,
+      `8 MiB: ${limitedWrite} s with a 2 MiB/s write limit, ${freeWrite} s without`,
+    );
     // Reads reach the disk once the host's cache lost the file: 8 MiB at 3 MiB/s take over 2 s.
     const drop = spawnSync('dd', [`if=${join(volume, 'f')}`, 'iflag=nocache', 'count=0', 'status=none']);
     assert.equal(drop.status, 0, String(drop.stderr));
@@ -182,11 +270,13 @@ test('feature blkio: --device-write-bps/--device-read-bps on the host disk slow 
   }
 });
 
-test('feature events: the vmrt events stream prints stats every interval and an OOM kill of an exec\'d process; the container lives on, the host killed nothing', async () => {
+test("feature events: the vmrt events stream prints stats every interval and an OOM kill of an exec'd process; the container lives on, the host killed nothing", async () => {
   const id = limitedContainer();
   const stream = spawn(VMRT, ['--root', d.runtimeRoot, 'events', '--interval', '1s', id], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  stream.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+  stream.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
   const ended = new Promise<number | null>((resolve) => stream.on('exit', resolve));
   try {
     await sleep(2500);
@@ -204,9 +294,15 @@ test('feature events: the vmrt events stream prints stats every interval and an 
     limited = undefined;
   }
   assert.equal(await ended, 0, 'the stream ends with the container');
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string });
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; id: string });
   assert.ok(events.every((e) => e.id === id));
   const types = events.map((e) => e.type);
-  assert.deepEqual(types.filter((t) => t === 'oom'), ['oom']);
+  assert.deepEqual(
+    types.filter((t) => t === 'oom'),
+    ['oom'],
+  );
   assert.ok(types.filter((t) => t === 'stats').length >= 3, types.join(' '));
 });

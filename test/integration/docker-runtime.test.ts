@@ -25,7 +25,10 @@ function run(args: string[], input?: string) {
 /** Runs a docker command under `script`, i.e. with a pty of rows x cols as its terminal. */
 function underPty(rows: number, cols: number, dockerArgs: string): string {
   const r = spawnSync('script', ['-qec', `stty rows ${rows} cols ${cols}; docker ${dockerArgs}`, '/dev/null'], {
-    encoding: 'utf8', timeout: 120000, env: { ...process.env, DOCKER_HOST: `unix://${d.socket}` }, input: '',
+    encoding: 'utf8',
+    timeout: 120000,
+    env: { ...process.env, DOCKER_HOST: `unix://${d.socket}` },
+    input: '',
   });
   assert.equal(r.status, 0, `script … docker ${dockerArgs}: ${r.stdout}${r.stderr}`);
   return r.stdout.replace(/\r/g, '');
@@ -45,9 +48,11 @@ function openObjects(pid: number): Set<string> {
   return objects;
 }
 
-dockerdForFile(IMAGE, (daemon) => { d = daemon; });
+dockerdForFile(IMAGE, (daemon) => {
+  d = daemon;
+});
 
-test('docker run --runtime vmrt prints the guest kernel, not the host\'s', () => {
+test("docker run --runtime vmrt prints the guest kernel, not the host's", () => {
   const r = run([IMAGE, 'uname', '-r']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `${GUEST_KERNEL}\n`);
@@ -69,7 +74,10 @@ test('--network host is refused before a VM boots, with the feature id and the r
   const r = run(['--network', 'host', IMAGE, 'true']);
   assert.notEqual(r.status, 0);
   // Docker names the host's netns by a bind mount of it: refused as host-network, never wired.
-  assert.match(r.stderr, /config\.json: linux\.namespaces\[\d\]\.path: unsupported feature "host-network" \(\S+\/netns\/default is the host's network namespace\): the container runs in its own VM/);
+  assert.match(
+    r.stderr,
+    /config\.json: linux\.namespaces\[\d\]\.path: unsupported feature "host-network" \(\S+\/netns\/default is the host's network namespace\): the container runs in its own VM/,
+  );
 });
 
 test('volumes: a folder and a read-only file are shared with the VM, writes reach the host', () => {
@@ -77,17 +85,44 @@ test('volumes: a folder and a read-only file are shared with the VM, writes reac
   mkdirSync(dir);
   writeFileSync(join(dir, 'in'), 'from-host\n');
   writeFileSync(join(d.dir, 'one-file'), 'file-content\n');
-  const r = run(['-v', `${dir}:/data`, '-v', `${d.dir}/one-file:/etc/one-file:ro`, IMAGE, 'sh', '-c',
-    'cat /data/in /etc/one-file; echo from-guest > /data/out; echo x 2>/dev/null > /etc/one-file || echo read-only']);
+  const r = run([
+    '-v',
+    `${dir}:/data`,
+    '-v',
+    `${d.dir}/one-file:/etc/one-file:ro`,
+    IMAGE,
+    'sh',
+    '-c',
+    'cat /data/in /etc/one-file; echo from-guest > /data/out; echo x 2>/dev/null > /etc/one-file || echo read-only',
+  ]);
   assert.deepEqual([r.status, r.stdout], [0, 'from-host\nfile-content\nread-only\n']);
   assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'from-guest\n');
   assert.equal(readFileSync(join(d.dir, 'one-file'), 'utf8'), 'file-content\n');
 });
 
-test('networking: the VM gets the container\'s address, MAC and routes; Docker\'s bridge reaches it', () => {
-  d.dockerOk(['run', '-d', '--runtime', 'runc', '--name', 'web', IMAGE, 'sh', '-c', 'mkdir -p /www; echo hello-web > /www/index.html; httpd -f -p 8080 -h /www']);
+test("networking: the VM gets the container's address, MAC and routes; Docker's bridge reaches it", () => {
+  d.dockerOk([
+    'run',
+    '-d',
+    '--runtime',
+    'runc',
+    '--name',
+    'web',
+    IMAGE,
+    'sh',
+    '-c',
+    'mkdir -p /www; echo hello-web > /www/index.html; httpd -f -p 8080 -h /www',
+  ]);
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'vmnet', IMAGE, 'sleep', '1000']).trim();
-  const [ip, len, gw, mac] = d.dockerOk(['inspect', '--format', '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}', 'vmnet']).trim().split(' ');
+  const [ip, len, gw, mac] = d
+    .dockerOk([
+      'inspect',
+      '--format',
+      '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}',
+      'vmnet',
+    ])
+    .trim()
+    .split(' ');
   const web = d.dockerOk(['inspect', '--format', '{{.NetworkSettings.IPAddress}}', 'web']).trim();
   // What the guest applies (the spec annotation org.vmrt.network) is in the state too.
   const state = JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as { network: unknown };
@@ -95,8 +130,13 @@ test('networking: the VM gets the container\'s address, MAC and routes; Docker\'
     interfaces: [{ name: 'eth0', mac, mtu: 1500, addresses: [`${ip}/${len}`], tap: 'vmrt-tap0', port: 0 }],
     routes: [{ dst: 'default', gateway: gw, dev: 'eth0' }],
   });
-  const r = d.docker(['exec', 'vmnet', 'sh', '-c',
-    `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; wget -qO- http://${web}:8080/index.html`]);
+  const r = d.docker([
+    'exec',
+    'vmnet',
+    'sh',
+    '-c',
+    `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; wget -qO- http://${web}:8080/index.html`,
+  ]);
   assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${ip}/${len}\ndefault via ${gw} dev eth0\nhello-web\n`, '']);
   const back = d.docker(['exec', 'web', 'ping', '-c', '1', '-W', '5', ip!]);
   assert.equal(back.status, 0, back.stdout);
@@ -104,13 +144,37 @@ test('networking: the VM gets the container\'s address, MAC and routes; Docker\'
 });
 
 test('a published port (-p) reaches a server in the VM', async () => {
-  d.dockerOk(['run', '-d', '--runtime', 'vmrt', '-p', '127.0.0.1::8080', '--name', 'pub', IMAGE, 'sh', '-c', 'mkdir -p /www; echo published > /www/index.html; httpd -f -p 8080 -h /www']);
+  d.dockerOk([
+    'run',
+    '-d',
+    '--runtime',
+    'vmrt',
+    '-p',
+    '127.0.0.1::8080',
+    '--name',
+    'pub',
+    IMAGE,
+    'sh',
+    '-c',
+    'mkdir -p /www; echo published > /www/index.html; httpd -f -p 8080 -h /www',
+  ]);
   const hostPort = d.dockerOk(['port', 'pub', '8080']).trim().split(':').pop();
   // httpd starts right after `docker run -d` returns.
-  const body = await waitFor('the published server', () => {
-    const r = spawnSync(process.execPath, ['-e', `fetch('http://127.0.0.1:${hostPort}/index.html').then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`], { encoding: 'utf8' });
-    return r.status === 0 ? r.stdout : undefined;
-  }, 20000);
+  const body = await waitFor(
+    'the published server',
+    () => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `fetch('http://127.0.0.1:${hostPort}/index.html').then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`,
+        ],
+        { encoding: 'utf8' },
+      );
+      return r.status === 0 ? r.stdout : undefined;
+    },
+    20000,
+  );
   assert.equal(body, 'published\n');
   d.dockerOk(['rm', '-f', 'pub']);
 });
@@ -159,7 +223,20 @@ test('docker exec, exec -it, kill -s USR1, logs, stop with SIGTERM', async () =>
 });
 
 test('docker stop sends SIGKILL after the timeout when SIGTERM is ignored', async () => {
-  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'stubborn', IMAGE, 'sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done']).trim();
+  const id = d
+    .dockerOk([
+      'run',
+      '-d',
+      '--runtime',
+      'vmrt',
+      '--name',
+      'stubborn',
+      IMAGE,
+      'sh',
+      '-c',
+      'trap "" TERM; echo ready; while :; do sleep 0.1; done',
+    ])
+    .trim();
   await waitFor('ready', () => (d.docker(['logs', 'stubborn']).stdout === 'ready\n' ? true : undefined));
   const started = Date.now();
   d.dockerOk(['stop', '-t', '3', 'stubborn']);
@@ -187,7 +264,11 @@ test('docker rm -f of a running container leaves nothing behind', async () => {
   // QEMU must hold none of containerd's pipes or sockets (Docker's stdio, its fd 3), or Docker
   // waits for an EOF that never comes. containerd's shim is the parent of vmrt's shim.
   const pidOf = (needle: string) => Number(procs.find((p) => p.includes(needle))!.split(':')[0]);
-  const containerdShim = Number(readFileSync(`/proc/${pidOf('vmrt-shim')}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  const containerdShim = Number(
+    readFileSync(`/proc/${pidOf('vmrt-shim')}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ')[1],
+  );
   assert.match(readFileSync(`/proc/${containerdShim}/cmdline`, 'utf8'), /containerd-shim/);
   const shared = [...openObjects(pidOf('qemu-system'))].filter((o) => openObjects(containerdShim).has(o));
   assert.deepEqual(shared, []);
@@ -220,15 +301,45 @@ function featuredContainer(): string {
   mkdirSync(join(d.dir, 'volume-root', 'sub'), { recursive: true });
   writeFileSync(join(d.dir, 'volume-root', 'outside'), 'not shared\n');
   writeFileSync(join(d.dir, 'volume-root', 'sub', 'in'), 'from-subfolder\n');
-  featured = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--name', 'featured',
-    '--cap-drop', 'NET_RAW', '--cap-add', 'NET_ADMIN',
-    '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=123456789',
-    '--tmpfs', '/scratch:size=16m', '--shm-size', '128m',
-    '--cpus', '2', '--cpuset-cpus', '1', '--cpu-shares', '512',
-    '--security-opt', `seccomp=${profile}`, '--security-opt', 'no-new-privileges',
-    '--kernel-memory', '64m',
-    '-v', `${join(d.dir, 'volume-root', 'sub')}:/sub`,
-    IMAGE, 'sleep', '1000']).trim();
+  featured = d
+    .dockerOk([
+      'run',
+      '-d',
+      '--runtime',
+      'vmrt',
+      '--name',
+      'featured',
+      '--cap-drop',
+      'NET_RAW',
+      '--cap-add',
+      'NET_ADMIN',
+      '--sysctl',
+      'net.ipv4.ip_forward=1',
+      '--sysctl',
+      'kernel.shmmax=123456789',
+      '--tmpfs',
+      '/scratch:size=16m',
+      '--shm-size',
+      '128m',
+      '--cpus',
+      '2',
+      '--cpuset-cpus',
+      '1',
+      '--cpu-shares',
+      '512',
+      '--security-opt',
+      `seccomp=${profile}`,
+      '--security-opt',
+      'no-new-privileges',
+      '--kernel-memory',
+      '64m',
+      '-v',
+      `${join(d.dir, 'volume-root', 'sub')}:/sub`,
+      IMAGE,
+      'sleep',
+      '1000',
+    ])
+    .trim();
   return featured;
 }
 
@@ -239,29 +350,49 @@ function inFeatured(script: string) {
 
 test('feature capabilities: --cap-drop NET_RAW stops ping, --cap-add NET_ADMIN lets ip addr add work, in the guest kernel', () => {
   // Docker's default set is a80425fb; minus NET_RAW (bit 13), plus NET_ADMIN (bit 12).
-  assert.deepEqual(inFeatured('grep CapEff /proc/self/status; ping -c 1 -W 2 127.0.0.1; echo ping=$?; ip addr add 10.9.9.9/32 dev lo && ip -o -4 addr show dev lo | grep -o 10.9.9.9/32'),
-    [0, 'CapEff:\t00000000a80415fb\nPING 127.0.0.1 (127.0.0.1): 56 data bytes\nping=1\n10.9.9.9/32\n', 'ping: permission denied (are you root?)\n']);
+  assert.deepEqual(
+    inFeatured(
+      'grep CapEff /proc/self/status; ping -c 1 -W 2 127.0.0.1; echo ping=$?; ip addr add 10.9.9.9/32 dev lo && ip -o -4 addr show dev lo | grep -o 10.9.9.9/32',
+    ),
+    [
+      0,
+      'CapEff:\t00000000a80415fb\nPING 127.0.0.1 (127.0.0.1): 56 data bytes\nping=1\n10.9.9.9/32\n',
+      'ping: permission denied (are you root?)\n',
+    ],
+  );
 });
 
-test('feature sysctl: --sysctl sets net.ipv4.ip_forward and kernel.shmmax in the VM\'s kernel', () => {
+test("feature sysctl: --sysctl sets net.ipv4.ip_forward and kernel.shmmax in the VM's kernel", () => {
   assert.deepEqual(inFeatured('cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax'), [0, '1\n123456789\n', '']);
 });
 
 test('feature tmpfs: --tmpfs /scratch:size=16m is a 16 MiB tmpfs in the guest', () => {
-  assert.deepEqual(inFeatured("grep ' /scratch ' /proc/mounts | cut -d' ' -f3; df -k /scratch | awk 'NR==2 {print $2}'"), [0, 'tmpfs\n16384\n', '']);
+  assert.deepEqual(inFeatured("grep ' /scratch ' /proc/mounts | cut -d' ' -f3; df -k /scratch | awk 'NR==2 {print $2}'"), [
+    0,
+    'tmpfs\n16384\n',
+    '',
+  ]);
 });
 
 test('feature shm-size: --shm-size 128m makes /dev/shm a 128 MiB tmpfs of the guest (not a host folder)', () => {
-  assert.deepEqual(inFeatured("grep ' /dev/shm ' /proc/mounts | cut -d' ' -f1-3; df -k /dev/shm | awk 'NR==2 {print $2}'"), [0, 'shm /dev/shm tmpfs\n131072\n', '']);
+  assert.deepEqual(inFeatured("grep ' /dev/shm ' /proc/mounts | cut -d' ' -f1-3; df -k /dev/shm | awk 'NR==2 {print $2}'"), [
+    0,
+    'shm /dev/shm tmpfs\n131072\n',
+    '',
+  ]);
 });
 
-test('feature cpus: --cpus 2 boots 2 vCPUs and sets the guest cgroup\'s quota', () => {
+test("feature cpus: --cpus 2 boots 2 vCPUs and sets the guest cgroup's quota", () => {
   const agentSocket = join(runDirFor(d.runtimeRoot, featuredContainer()), 'agent.sock');
   const qemu = processesMentioning(agentSocket).find((p) => p.includes('qemu-system'));
   assert.ok(qemu, 'QEMU runs');
   const qemuArgs = readFileSync(`/proc/${qemu.split(':')[0]}/cmdline`, 'utf8').split('\0');
   assert.equal(qemuArgs[qemuArgs.indexOf('-smp') + 1], '2');
-  assert.deepEqual(inFeatured('grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online /sys/fs/cgroup/cpu.max'), [0, '2\n0-1\n200000 100000\n', '']);
+  assert.deepEqual(inFeatured('grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online /sys/fs/cgroup/cpu.max'), [
+    0,
+    '2\n0-1\n200000 100000\n',
+    '',
+  ]);
 });
 
 test('feature cpuset: --cpuset-cpus 1 and --cpu-shares 512 apply to the guest cgroup', () => {
@@ -270,17 +401,27 @@ test('feature cpuset: --cpuset-cpus 1 and --cpu-shares 512 apply to the guest cg
 });
 
 test('feature security-opt: a seccomp profile and no-new-privileges apply in the guest', () => {
-  assert.deepEqual(inFeatured('mkdir /tmp/made; echo mkdir=$?; grep NoNewPrivs /proc/self/status'),
-    [0, 'mkdir=1\nNoNewPrivs:\t1\n', 'mkdir: can\'t create directory \'/tmp/made\': Operation not permitted\n']);
+  assert.deepEqual(inFeatured('mkdir /tmp/made; echo mkdir=$?; grep NoNewPrivs /proc/self/status'), [
+    0,
+    'mkdir=1\nNoNewPrivs:\t1\n',
+    "mkdir: can't create directory '/tmp/made': Operation not permitted\n",
+  ]);
 });
 
 test('feature kernel-memory: --kernel-memory is accepted (Docker and cgroup v2 no longer apply it)', () => {
-  assert.equal(d.dockerOk(['inspect', '--format', '{{.HostConfig.KernelMemory}} {{.State.Running}}', featuredContainer()]).trim(), '67108864 true');
+  assert.equal(
+    d.dockerOk(['inspect', '--format', '{{.HostConfig.KernelMemory}} {{.State.Running}}', featuredContainer()]).trim(),
+    '67108864 true',
+  );
 });
 
 test('feature update: docker update changes the limits of the running guest cgroup', () => {
   d.dockerOk(['update', '--cpus', '0.5', '--memory', '96m', '--memory-swap', '96m', '--pids-limit', '50', featuredContainer()]);
-  assert.deepEqual(inFeatured('cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'), [0, '50000 100000\n100663296\n50\n', '']);
+  assert.deepEqual(inFeatured('cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'), [
+    0,
+    '50000 100000\n100663296\n50\n',
+    '',
+  ]);
 });
 
 test('feature k8s-subpath: a subfolder of a volume (what the kubelet mounts for subPath) is shared alone, both ways', () => {
@@ -288,10 +429,13 @@ test('feature k8s-subpath: a subfolder of a volume (what the kubelet mounts for 
   assert.equal(readFileSync(join(d.dir, 'volume-root', 'sub', 'out'), 'utf8'), 'from-guest\n');
 });
 
-test('feature stats: docker stats shows the VM\'s CPU and memory while the guest is busy', async () => {
+test("feature stats: docker stats shows the VM's CPU and memory while the guest is busy", async () => {
   d.dockerOk(['exec', '-d', featuredContainer(), 'sh', '-c', 'while :; do :; done']);
   const [cpu, memory] = await waitFor('a busy VM in docker stats', () => {
-    const [cpuText, memText] = d.dockerOk(['stats', '--no-stream', '--format', '{{.CPUPerc}} {{.MemUsage}}', featuredContainer()]).trim().split(' ');
+    const [cpuText, memText] = d
+      .dockerOk(['stats', '--no-stream', '--format', '{{.CPUPerc}} {{.MemUsage}}', featuredContainer()])
+      .trim()
+      .split(' ');
     const percent = Number(cpuText!.replace('%', ''));
     return percent > 10 ? [percent, memText!] : undefined;
   });
@@ -302,22 +446,53 @@ test('feature stats: docker stats shows the VM\'s CPU and memory while the guest
 });
 
 test('feature privileged: every capability inside the VM, no host device; --cpu-quota/--cpu-period size the vCPUs', () => {
-  const r = run(['--privileged', '--cpu-period', '50000', '--cpu-quota', '75000', IMAGE, 'sh', '-c',
-    "grep CapEff /proc/self/status; ip addr add 10.9.9.9/32 dev lo && echo added; ls /dev | tr '\\n' ' '; echo; nproc; cat /sys/fs/cgroup/cpu.max"]);
+  const r = run([
+    '--privileged',
+    '--cpu-period',
+    '50000',
+    '--cpu-quota',
+    '75000',
+    IMAGE,
+    'sh',
+    '-c',
+    "grep CapEff /proc/self/status; ip addr add 10.9.9.9/32 dev lo && echo added; ls /dev | tr '\\n' ' '; echo; nproc; cat /sys/fs/cgroup/cpu.max",
+  ]);
   // 3fffffffff: every capability Docker 20.10 knows; ceil(75000/50000) = 2 vCPUs.
-  assert.deepEqual([r.status, r.stdout, r.stderr], [0,
-    'CapEff:\t0000003fffffffff\nadded\ncore fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \n2\n75000 50000\n', '']);
+  assert.deepEqual(
+    [r.status, r.stdout, r.stderr],
+    [
+      0,
+      'CapEff:\t0000003fffffffff\nadded\ncore fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero \n2\n75000 50000\n',
+      '',
+    ],
+  );
 });
 
-test('feature swarm: a swarm service runs in a VM when vmrt is the daemon\'s default runtime', async () => {
+test("feature swarm: a swarm service runs in a VM when vmrt is the daemon's default runtime", async () => {
   // Swarm cannot pick a runtime per service: a daemon of its own, with vmrt as its default.
   const hadGwbridge = spawnSync('ip', ['link', 'show', 'docker_gwbridge'], { stdio: 'ignore' }).status === 0;
   const swarm = await startDockerd(['--default-runtime', 'vmrt']);
   try {
     importBusyboxImage((args, input) => swarm.dockerOk(args, input), swarm.dir, IMAGE);
     swarm.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
-    swarm.dockerOk(['service', 'create', '--detach', '--name', 'in-vm', '--restart-condition', 'none', IMAGE, 'sh', '-c', 'uname -r; sleep 1000']);
-    const logs = await waitFor('the service\'s output', () => swarm.docker(['service', 'logs', '--raw', 'in-vm']).stdout || undefined, 60000);
+    swarm.dockerOk([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'in-vm',
+      '--restart-condition',
+      'none',
+      IMAGE,
+      'sh',
+      '-c',
+      'uname -r; sleep 1000',
+    ]);
+    const logs = await waitFor(
+      "the service's output",
+      () => swarm.docker(['service', 'logs', '--raw', 'in-vm']).stdout || undefined,
+      60000,
+    );
     assert.equal(logs, `${GUEST_KERNEL}\n`);
     swarm.dockerOk(['service', 'rm', 'in-vm']);
     swarm.dockerOk(['swarm', 'leave', '--force']);

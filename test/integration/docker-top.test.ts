@@ -18,17 +18,19 @@ function vmrtPs(id: string, format = 'table') {
   return spawnSync(join(REPO, 'runtime', 'bin', 'vmrt'), ['--root', d.runtimeRoot, 'ps', '--format', format, id], { encoding: 'utf8' });
 }
 
-dockerdForFile(IMAGE, (daemon) => { d = daemon; });
+dockerdForFile(IMAGE, (daemon) => {
+  d = daemon;
+});
 
-test('feature top: docker top lists the VM\'s host processes; vmrt ps lists the container\'s processes in the guest', async () => {
+test("feature top: docker top lists the VM's host processes; vmrt ps lists the container's processes in the guest", async () => {
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sh', '-c', 'sleep 1001 & exec sleep 1002']).trim();
   d.dockerOk(['exec', '-d', id, 'sleep', '1003']);
 
   const top = d.dockerOk(['top', id]);
   assert.match(top, /qemu-system-x86_64 .*-M microvm/, `docker top shows the VM:\n${top}`);
-  assert.doesNotMatch(top, /sleep 100[123]/, 'the guest\'s processes are not host processes');
+  assert.doesNotMatch(top, /sleep 100[123]/, "the guest's processes are not host processes");
 
-  const table = await waitFor('the exec\'d process in the guest', () => {
+  const table = await waitFor("the exec'd process in the guest", () => {
     const r = vmrtPs(id);
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.includes('sleep 1003') ? r.stdout : undefined;

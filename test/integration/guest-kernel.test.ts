@@ -45,8 +45,11 @@ describe('guest kernel', { timeout: 180_000 }, () => {
   /** Lines of a container's stdout, after checking it exited 0 without stderr. */
   async function lines(script: string, linux: Record<string, unknown> = {}): Promise<string[]> {
     const result = await container(script, linux);
-    assert.deepEqual({ stderr: result.stderr, exit: result.exit }, { stderr: '', exit: { status: 0, signal: 0 } },
-      `stdout: ${result.stdout}`);
+    assert.deepEqual(
+      { stderr: result.stderr, exit: result.exit },
+      { stderr: '', exit: { status: 0, signal: 0 } },
+      `stdout: ${result.stdout}`,
+    );
     return result.stdout.split('\n').filter((line) => line !== '');
   }
 
@@ -62,8 +65,10 @@ describe('guest kernel', { timeout: 180_000 }, () => {
   it('boots the kernel that kernel-release names', () => {
     assert.equal(vm.hello.kernel, guest.kernelRelease);
     // The release is the built image's own, not a guess: its banner names it.
-    assert.ok(readFileSync(guest.vmlinux).includes(`Linux version ${guest.kernelRelease} (`),
-      `vmlinux has no banner for ${guest.kernelRelease}`);
+    assert.ok(
+      readFileSync(guest.vmlinux).includes(`Linux version ${guest.kernelRelease} (`),
+      `vmlinux has no banner for ${guest.kernelRelease}`,
+    );
   });
 
   it('gives containers every namespace', async () => {
@@ -121,8 +126,13 @@ describe('guest kernel', { timeout: 180_000 }, () => {
         'do test -e $f && echo $f; done',
     );
     assert.deepEqual(out, [
-      '/proc/net/if_inet6', '/proc/net/packet', '/proc/net/unix', '/proc/sys/net/ipv4/ip_forward',
-      '/proc/sys/fs/mqueue/msg_max', '/sys/devices/system/memory/auto_online_blocks', '/sys/devices/system/cpu/hotplug/states',
+      '/proc/net/if_inet6',
+      '/proc/net/packet',
+      '/proc/net/unix',
+      '/proc/sys/net/ipv4/ip_forward',
+      '/proc/sys/fs/mqueue/msg_max',
+      '/sys/devices/system/memory/auto_online_blocks',
+      '/sys/devices/system/cpu/hotplug/states',
     ]);
   });
 });

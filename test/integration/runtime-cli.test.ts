@@ -19,7 +19,11 @@ let work: string;
 let root: string;
 let bundle: string;
 
-interface Result { status: number; stdout: string; stderr: string }
+interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 function vmrt(args: string[], env: NodeJS.ProcessEnv = {}): Result {
   const r = spawnSync(VMRT, ['--root', root, ...args], { encoding: 'utf8', timeout: 180000, env: { ...process.env, ...env } });
@@ -66,7 +70,7 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('vmrt run prints the container\'s output from the guest kernel, then leaves nothing', () => {
+test("vmrt run prints the container's output from the guest kernel, then leaves nothing", () => {
   const r = vmrt(['run', '--bundle', bundle, 'run1']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `hello from vmrt\n${GUEST_KERNEL}\n`);
@@ -84,7 +88,7 @@ test('feature annotations: config.json annotations are files under /run/vmrt/ann
   assert.deepEqual(leftovers(root, 'annotated'), []);
 });
 
-test('feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM\'s own kernel', () => {
+test("feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM's own kernel", () => {
   // Docker's CLI refuses such keys ("not allowed"); an OCI config.json may carry them.
   const b = makeBusyboxBundle(join(work, 'swappiness'), ['cat', '/proc/sys/vm/swappiness'], (config) => {
     config.linux = { ...config.linux, sysctl: { 'vm.swappiness': '13' } };
@@ -94,7 +98,7 @@ test('feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM
   assert.deepEqual(leftovers(root, 'swappiness'), []);
 });
 
-test('vmrt run exits with the container\'s status', () => {
+test("vmrt run exits with the container's status", () => {
   const b = makeBusyboxBundle(join(work, 'exit3'), ['sh', '-c', 'echo to-stderr >&2; exit 3']);
   const r = vmrt(['run', '-b', b, 'run3']);
   assert.equal(r.status, 3);
@@ -129,7 +133,10 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   const table = ok(['list']);
   assert.match(table, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
   assert.match(table, new RegExp(`\\nlife\\s+${pidText}\\s+created\\s+${b}\\s`));
-  assert.deepEqual((JSON.parse(ok(['list', '--format', 'json'])) as Array<{ id: string }>).map((c) => c.id), ['life']);
+  assert.deepEqual(
+    (JSON.parse(ok(['list', '--format', 'json'])) as Array<{ id: string }>).map((c) => c.id),
+    ['life'],
+  );
 
   ok(['start', 'life']);
   assert.equal(stateOf('life').status, 'running');
@@ -144,7 +151,11 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   const exec = vmrt(['exec', 'life', 'sh', '-c', 'sleep 0.5; cat /dev/shm/mark; echo err >&2; exit 7']);
   assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'started\n', 'err\n']);
   // containerd's form: the host pids (init shim, then QEMU); the table lists the guest's processes.
-  const qemuPid = Number(processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).find((p) => p.includes('qemu-system'))!.split(':')[0]);
+  const qemuPid = Number(
+    processesMentioning(join(runDirFor(root, 'life'), 'agent.sock'))
+      .find((p) => p.includes('qemu-system'))!
+      .split(':')[0],
+  );
   assert.deepEqual(JSON.parse(ok(['ps', '--format', 'json', 'life'])), [Number(pidText), qemuPid]);
   // busybox sh execs its last command: the container is that one process.
   assert.match(ok(['ps', 'life']), /^UID +PID +GUEST PID +STAT +CMD\n0 +1 +\d+ +S +sleep 1000\n$/);
@@ -203,10 +214,21 @@ test('bad input: clear errors, non-zero exits, nothing half-made', () => {
   });
   const vfio = vmrt(['create', '--bundle', noGroup, 'bad3']);
   assert.equal(vfio.status, 1);
-  assert.match(vfio.stderr, new RegExp(`^vmrt: ${noGroup}/config\\.json: linux\\.devices\\[0\\] \\(/dev/vfio/4242\\): no VFIO group 4242 on this host: bind the device to vfio-pci first`));
+  assert.match(
+    vfio.stderr,
+    new RegExp(
+      `^vmrt: ${noGroup}/config\\.json: linux\\.devices\\[0\\] \\(/dev/vfio/4242\\): no VFIO group 4242 on this host: bind the device to vfio-pci first`,
+    ),
+  );
   assert.deepEqual(leftovers(root, 'bad3'), []);
 
-  for (const args of [['state', 'ghost'], ['start', 'ghost'], ['kill', 'ghost', '9'], ['delete', 'ghost'], ['exec', 'ghost', 'true']]) {
+  for (const args of [
+    ['state', 'ghost'],
+    ['start', 'ghost'],
+    ['kill', 'ghost', '9'],
+    ['delete', 'ghost'],
+    ['exec', 'ghost', 'true'],
+  ]) {
     const r = vmrt(args);
     assert.deepEqual([args[0], r.status, r.stderr], [args[0], 1, 'vmrt: container "ghost" does not exist\n']);
   }
@@ -221,9 +243,12 @@ test('a failing prestart hook (the shim already runs in the netns) undoes everyt
   });
   const r = vmrtDetached(['create', '--bundle', b, 'badhook'], join(work, 'badhook'));
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^vmrt: error running prestart hook #0 \(\/bin\/sh\): exit status 4, output: hook saw \{"ociVersion":"1\.0\.2","id":"badhook","status":"created","pid":\d+,"bundle":"[^"]+"/);
+  assert.match(
+    r.stderr,
+    /^vmrt: error running prestart hook #0 \(\/bin\/sh\): exit status 4, output: hook saw \{"ociVersion":"1\.0\.2","id":"badhook","status":"created","pid":\d+,"bundle":"[^"]+"/,
+  );
   assert.deepEqual(leftovers(root, 'badhook'), []);
-  assert.equal(existsSync(join(b, 'rootfs', 'bin', 'busybox')), true, 'the bundle\'s rootfs is untouched');
+  assert.equal(existsSync(join(b, 'rootfs', 'bin', 'busybox')), true, "the bundle's rootfs is untouched");
 });
 
 test('delete --force cleans up after a create that was killed half-way', async () => {
@@ -250,7 +275,10 @@ test('host networking is refused with host-network before any QEMU starts', () =
   const log = join(work, 'hostnet.log');
   const r = vmrt(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'hostnet'], { VMRT_QEMU: fakeQemu });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, new RegExp(`^vmrt: ${b}/config\\.json: linux\\.namespaces: unsupported feature "host-network" \\(no "network" namespace`));
+  assert.match(
+    r.stderr,
+    new RegExp(`^vmrt: ${b}/config\\.json: linux\\.namespaces: unsupported feature "host-network" \\(no "network" namespace`),
+  );
   assert.match(r.stderr, /cannot share the host's, and taking over the host's interfaces would break host networking/);
   assert.equal(existsSync(join(work, 'qemu-was-started')), false);
   const line = JSON.parse(readFileSync(log, 'utf8').trim()) as { level: string; msg: string };

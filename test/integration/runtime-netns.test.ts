@@ -48,20 +48,34 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('a netns path in config.json (CNI style) is used as is: its eth0 is the VM\'s, and the netns outlives the container', () => {
+test("a netns path in config.json (CNI style) is used as is: its eth0 is the VM's, and the netns outlives the container", () => {
   const mac = JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show', 'eth0']))[0].address as string;
-  const b = makeBusyboxBundle(join(work, 'cni'), ['sh', '-c',
-    `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`], (config) => {
-    // ping needs a raw socket (Docker's default capabilities have it, runc's spec's do not).
-    const caps = config.process!.capabilities!;
-    for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
-    config.linux!.namespaces = config.linux!.namespaces!.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/run/netns/${NETNS}` } : ns));
-  });
+  const b = makeBusyboxBundle(
+    join(work, 'cni'),
+    [
+      'sh',
+      '-c',
+      `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`,
+    ],
+    (config) => {
+      // ping needs a raw socket (Docker's default capabilities have it, runc's spec's do not).
+      const caps = config.process!.capabilities!;
+      for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
+      config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
+        ns.type === 'network' ? { type: 'network', path: `/run/netns/${NETNS}` } : ns,
+      );
+    },
+  );
   const r = spawnSync(VMRT, ['--root', root, 'run', '--bundle', b, 'cni1'], { encoding: 'utf8', timeout: 180000 });
   assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${SUBNET}.2/24\ndefault via ${SUBNET}.1 dev eth0\npong\n`, '']);
   assert.deepEqual(leftovers(root, 'cni1'), []);
   // Not vmrt's to delete; and vmrt's taps and redirects are gone from it.
-  assert.ok(ip(['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === NETNS), 'the netns still exists');
+  assert.ok(
+    ip(['netns', 'list'])
+      .split('\n')
+      .some((l) => l.split(' ')[0] === NETNS),
+    'the netns still exists',
+  );
   const links = (JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show'])) as Array<{ ifname: string }>).map((l) => l.ifname).sort();
   assert.deepEqual(links, ['eth0', 'lo']);
   const qdisc = spawnSync('tc', ['-n', NETNS, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' });

@@ -129,7 +129,10 @@ class Workspace {
   /** A spec (or process) file whose process runs the fake agent's script `args`. */
   specFile(args: string[], terminal = false): string {
     const path = join(this.dir, `spec${this.files++}.json`);
-    writeFileSync(path, JSON.stringify({ ociVersion: '1.0.2', process: { terminal, args, cwd: '/' }, root: { path: '/run/vmrt/shared/rootfs' } }));
+    writeFileSync(
+      path,
+      JSON.stringify({ ociVersion: '1.0.2', process: { terminal, args, cwd: '/' }, root: { path: '/run/vmrt/shared/rootfs' } }),
+    );
     return path;
   }
 
@@ -140,8 +143,20 @@ class Workspace {
   }
 
   initArgs(args: string[], extra: string[] = []): string[] {
-    return ['init', '--agent-socket', this.agentSocket, '--mux-socket', this.muxSocket, '--id', 'c1',
-      '--spec', this.specFile(args), '--log', this.log, ...extra];
+    return [
+      'init',
+      '--agent-socket',
+      this.agentSocket,
+      '--mux-socket',
+      this.muxSocket,
+      '--id',
+      'c1',
+      '--spec',
+      this.specFile(args),
+      '--log',
+      this.log,
+      ...extra,
+    ];
   }
 
   execArgs(args: string[]): string[] {
@@ -150,7 +165,11 @@ class Workspace {
 
   logLines(): { level: string; msg: string; time: string }[] {
     if (!existsSync(this.log)) return [];
-    return readFileSync(this.log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
+    return readFileSync(this.log, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
   }
 
   remove(): void {
@@ -213,7 +232,12 @@ describe('vmrt-shim init', () => {
     const create = await agent.waitFor((f) => f.type === FrameType.REQUEST && f.json?.op === 'create', 'create');
     assert.equal(create.stream, INIT_STREAM);
     assert.equal(create.json?.id, 'c1');
-    assert.deepEqual((create.json?.spec as { process: { args: string[] } }).process.args, ['print', 'out line 1\nout line 2\n', 'err line\n', '3']);
+    assert.deepEqual((create.json?.spec as { process: { args: string[] } }).process.args, [
+      'print',
+      'out line 1\nout line 2\n',
+      'err line\n',
+      '3',
+    ]);
     await startContainer(ws);
     assert.deepEqual(await shim.exited, { code: 3, signal: null });
     assert.equal(shim.stdout().toString(), 'out line 1\nout line 2\n');
@@ -240,7 +264,7 @@ describe('vmrt-shim init', () => {
     assert.equal(Buffer.compare(shim.stdout(), input), 0);
   });
 
-  it('writes to real pipes without making the caller\'s end non-blocking', LIMIT, async () => {
+  it("writes to real pipes without making the caller's end non-blocking", LIMIT, async () => {
     const { ws } = await setup();
     const pipes = ['out', 'err'].map((name) => {
       const path = join(ws.dir, `${name}.fifo`);
@@ -259,12 +283,14 @@ describe('vmrt-shim init', () => {
       cleanups.push(() => (reader.destroy(), closeWriter()));
       return { writeFd, closeWriter, text: () => Buffer.concat(chunks).toString(), ended };
     });
-    const [out, err] = pipes as [typeof pipes[0], typeof pipes[0]];
-    const shim = track(startShim(ws.initArgs(['print', 'to the pipe\n', 'to the other pipe\n', '0']), { stdout: out.writeFd, stderr: err.writeFd }));
+    const [out, err] = pipes as [(typeof pipes)[0], (typeof pipes)[0]];
+    const shim = track(
+      startShim(ws.initArgs(['print', 'to the pipe\n', 'to the other pipe\n', '0']), { stdout: out.writeFd, stderr: err.writeFd }),
+    );
     assert.equal((await shim.ready).ok, true);
     const flags = (fdinfo: string) => parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(fdinfo, 'utf8'))![1]!, 8);
-    assert.equal(flags(`/proc/self/fdinfo/${out.writeFd}`) & constants.O_NONBLOCK, 0, 'the caller\'s stdout stays blocking');
-    assert.equal(flags(`/proc/${shim.child.pid}/fdinfo/1`) & constants.O_NONBLOCK, constants.O_NONBLOCK, 'the shim\'s own is not');
+    assert.equal(flags(`/proc/self/fdinfo/${out.writeFd}`) & constants.O_NONBLOCK, 0, "the caller's stdout stays blocking");
+    assert.equal(flags(`/proc/${shim.child.pid}/fdinfo/1`) & constants.O_NONBLOCK, constants.O_NONBLOCK, "the shim's own is not");
     out.closeWriter();
     err.closeWriter();
     await startContainer(ws);
@@ -316,7 +342,15 @@ describe('vmrt-shim init', () => {
     assert.equal((await shim.ready).ok, true);
     await startContainer(ws);
     const sigrtmin3 = 37; // SIGRTMIN+3 (glibc and musl reserve 32 and 33), systemd's halt signal
-    const forwarded: [NodeJS.Signals | number, number][] = [['SIGUSR1', 10], ['SIGHUP', 1], ['SIGINT', 2], ['SIGQUIT', 3], ['SIGCONT', 18], ['SIGTSTP', 20], [sigrtmin3, 37]];
+    const forwarded: [NodeJS.Signals | number, number][] = [
+      ['SIGUSR1', 10],
+      ['SIGHUP', 1],
+      ['SIGINT', 2],
+      ['SIGQUIT', 3],
+      ['SIGCONT', 18],
+      ['SIGTSTP', 20],
+      [sigrtmin3, 37],
+    ];
     for (const [signal, number] of forwarded) {
       // Node knows no real-time signal numbers: kill(1) sends those.
       if (typeof signal === 'number') execFileSync('kill', [`-${signal}`, String(shim.child.pid)]);
@@ -425,7 +459,10 @@ describe('vmrt-shim init', () => {
     assert.deepEqual(await shim.exited, { code: 0, signal: null });
     assert.equal(shim.stdout().toString(), 'still alive\n');
     assert.equal(shim.stderr(), '');
-    const warnings = ws.logLines().filter((l) => l.level === 'warning').map((l) => l.msg);
+    const warnings = ws
+      .logLines()
+      .filter((l) => l.level === 'warning')
+      .map((l) => l.msg);
     assert.deepEqual(warnings, [
       'malformed frame from the VM agent dropped: unsupported protocol version',
       'malformed frame from the VM agent dropped: unknown frame type',
@@ -507,16 +544,24 @@ describe('vmrt-shim exec and the mux', () => {
     // Both clients use stream 3: the mux keeps them apart; a reuse within one client is refused.
     assert.deepEqual(await second.request(3, { op: 'exec', id: 'c1', process: { args: ['wait'] } }), { ok: true, pid: 101 });
     second.socket.write(encodeJsonFrame(FrameType.REQUEST, 3, { op: 'state' }));
-    const reuse = await second.waitFor((f) => f.type === FrameType.RESPONSE && f.stream === 3 && f.payload.includes('in use'), 'stream in use');
+    const reuse = await second.waitFor(
+      (f) => f.type === FrameType.RESPONSE && f.stream === 3 && f.payload.includes('in use'),
+      'stream in use',
+    );
     assert.deepEqual(JSON.parse(reuse.payload.toString()), { ok: false, error: 'stream id is already in use' });
     first.socket.end(encodeJsonFrame(FrameType.REQUEST, 3, { op: 'exec', id: 'c1', process: { args: ['echo'] } }));
     first.close();
-    const echoStream = (await agent.waitFor((f) => f.type === FrameType.REQUEST && f.json?.op === 'exec' && (f.json.process as { args: string[] }).args[0] === 'echo', 'exec of the leaving client')).stream;
+    const echoStream = (
+      await agent.waitFor(
+        (f) => f.type === FrameType.REQUEST && f.json?.op === 'exec' && (f.json.process as { args: string[] }).args[0] === 'echo',
+        'exec of the leaving client',
+      )
+    ).stream;
     await agent.waitFor((f) => f.type === FrameType.SIGNAL && f.stream === echoStream, 'SIGNAL 9 for the orphan');
     assert.deepEqual(signalFrames(agent, echoStream), [9]);
     const waitStream = agent.streamOf('exec', 'wait')!;
     assert.notEqual(waitStream, echoStream);
-    assert.deepEqual(signalFrames(agent, waitStream), [], 'the other client\'s process lives on');
+    assert.deepEqual(signalFrames(agent, waitStream), [], "the other client's process lives on");
     second.socket.write(encodeJsonFrame(FrameType.SIGNAL, 3, { signal: 15 }));
     const exit = await second.waitFor((f) => f.type === FrameType.EXIT && f.stream === 3, 'EXIT on the client stream');
     assert.deepEqual(JSON.parse(exit.payload.toString()), { status: 143, signal: 15 });
@@ -555,13 +600,26 @@ describe('vmrt-shim exec and the mux', () => {
     assert.deepEqual(await init.exited, { code: 255, signal: null });
     assert.deepEqual(await exec.exited, { code: 255, signal: null });
     assert.match(init.stderr(), /^vmrt-shim: lost the connection to the VM agent \(connection closed\): the VM is gone/);
-    assert.equal(exec.stderr(), "vmrt-shim: lost the connection to the container's mux (connection closed): its init shim or its VM is gone; container c1 exits with 255\n");
-    const errors = ws.logLines().filter((l) => l.level === 'error').map((l) => l.msg);
-    assert.deepEqual(errors.sort(), [
-      "lost the connection to the VM agent (connection closed): the VM is gone; container c1 exits with 255",
-      "lost the connection to the container's mux (connection closed): its init shim or its VM is gone; container c1 exits with 255",
-    ].sort());
-    assert.deepEqual(ws.logLines().filter((l) => l.level !== 'error'), [], 'no warnings: the HELLO of the mux is expected');
+    assert.equal(
+      exec.stderr(),
+      "vmrt-shim: lost the connection to the container's mux (connection closed): its init shim or its VM is gone; container c1 exits with 255\n",
+    );
+    const errors = ws
+      .logLines()
+      .filter((l) => l.level === 'error')
+      .map((l) => l.msg);
+    assert.deepEqual(
+      errors.sort(),
+      [
+        'lost the connection to the VM agent (connection closed): the VM is gone; container c1 exits with 255',
+        "lost the connection to the container's mux (connection closed): its init shim or its VM is gone; container c1 exits with 255",
+      ].sort(),
+    );
+    assert.deepEqual(
+      ws.logLines().filter((l) => l.level !== 'error'),
+      [],
+      'no warnings: the HELLO of the mux is expected',
+    );
   });
 
   it('fails an exec when the container has no mux.sock', LIMIT, async () => {
@@ -611,14 +669,23 @@ describe('vmrt-shim console', () => {
     const send = receiver.stdin as Writable;
     send.write(JSON.stringify({ resize: [40, 120] }) + '\n');
     await agent.waitFor((f) => f.type === FrameType.RESIZE && f.json?.rows === 40, 'RESIZE 40x120');
-    assert.deepEqual(agent.framesOf(FrameType.RESIZE, INIT_STREAM).map((f) => f.json), [{ rows: 40, cols: 120 }]);
+    assert.deepEqual(
+      agent.framesOf(FrameType.RESIZE, INIT_STREAM).map((f) => f.json),
+      [{ rows: 40, cols: 120 }],
+    );
 
     send.write(JSON.stringify({ write: 'typed\r' }) + '\n');
-    await receiverSaid(() => messages.filter((m) => 'output' in m).map((m) => m.output).join('') === 'typed\r');
+    await receiverSaid(
+      () =>
+        messages
+          .filter((m) => 'output' in m)
+          .map((m) => m.output)
+          .join('') === 'typed\r',
+    );
 
     shim.child.kill('SIGTERM');
     assert.deepEqual(await shim.exited, { code: 143, signal: null });
-    assert.equal(shim.stdout().length, 0, 'the caller\'s stdout is not used with a console');
+    assert.equal(shim.stdout().length, 0, "the caller's stdout is not used with a console");
     assert.equal(Buffer.concat(agent.framesOf(FrameType.STDIN, INIT_STREAM).map((f) => f.payload)).toString(), 'typed\r');
     send.end();
   });

@@ -16,14 +16,110 @@ import { randomEdit, seeded } from '../support/random.js';
 
 type Generator = ReturnType<typeof seeded>;
 
-const PLAIN = ['nginx:1.27', 'a b c', '8080:80', '-f', 'a#b', 'x # not a comment?', '1', '-12', '+7', '0x1F', '0o17', '017', '1.5', '1.50', '.5', '1e3', '-2.5E-3',
-  '.inf', '-.Inf', '.NaN', 'true', 'False', 'TRUE', 'yes', 'null', 'Null', '~', 'on', '${VAR:-x}', '$$HOME', 'http://x.org/a?b=c', 'a,b', 'a]b', 'C:/x', 'é ü 中',
-  '10m', '256M', '2024-01-01', 'a  b', ':x', '?x', '-'];
-const QUOTED = ['"x"', '"8080:80"', '""', '" a "', '"1"', '\'it\'\'s\'', '\'\'', '\'a # b\'', '"a: b"', '"true"', '"\\n"', '"#"',
-  '"say \\"hi\\""', '"C:\\\\x"', '"\\t\\0\\e\\N\\_\\L\\P\\ \\/"', '"\\x41\\u00e9\\U0001F600"', '"\\uD83D\\uDE00"', '"\\q"', '"\\x4"', '"\\U00110000"', '"end\\"', '"a\\\\"'];
-const FLOW = ['[]', '{}', '[a, b]', '["CMD", "curl", "-f", "http://localhost"]', '[ 1 , "x" ]', '{a: 1, b: [x, y]}', '[a, {c: d}, []]', '{ a: b }',
-  '[a,b]', '[a, b,]', '{a: 1, a: 2}', '[a: 1]', '[[1, 2], [3]]', '{"k": v}', '[http://x]', '[x] y', '{a: }'];
-const KEYS = ['image', 'a', 'b', 'c', 'restart', 'net.core.somaxconn', 'max-size', '"quoted key"', '\'single\'', '80', 'true', '<<', 'a b', 'x-y', '~'];
+const PLAIN = [
+  'nginx:1.27',
+  'a b c',
+  '8080:80',
+  '-f',
+  'a#b',
+  'x # not a comment?',
+  '1',
+  '-12',
+  '+7',
+  '0x1F',
+  '0o17',
+  '017',
+  '1.5',
+  '1.50',
+  '.5',
+  '1e3',
+  '-2.5E-3',
+  '.inf',
+  '-.Inf',
+  '.NaN',
+  'true',
+  'False',
+  'TRUE',
+  'yes',
+  'null',
+  'Null',
+  '~',
+  'on',
+  '${VAR:-x}',
+  '$$HOME',
+  'http://x.org/a?b=c',
+  'a,b',
+  'a]b',
+  'C:/x',
+  'é ü 中',
+  '10m',
+  '256M',
+  '2024-01-01',
+  'a  b',
+  ':x',
+  '?x',
+  '-',
+];
+const QUOTED = [
+  '"x"',
+  '"8080:80"',
+  '""',
+  '" a "',
+  '"1"',
+  "'it''s'",
+  "''",
+  "'a # b'",
+  '"a: b"',
+  '"true"',
+  '"\\n"',
+  '"#"',
+  '"say \\"hi\\""',
+  '"C:\\\\x"',
+  '"\\t\\0\\e\\N\\_\\L\\P\\ \\/"',
+  '"\\x41\\u00e9\\U0001F600"',
+  '"\\uD83D\\uDE00"',
+  '"\\q"',
+  '"\\x4"',
+  '"\\U00110000"',
+  '"end\\"',
+  '"a\\\\"',
+];
+const FLOW = [
+  '[]',
+  '{}',
+  '[a, b]',
+  '["CMD", "curl", "-f", "http://localhost"]',
+  '[ 1 , "x" ]',
+  '{a: 1, b: [x, y]}',
+  '[a, {c: d}, []]',
+  '{ a: b }',
+  '[a,b]',
+  '[a, b,]',
+  '{a: 1, a: 2}',
+  '[a: 1]',
+  '[[1, 2], [3]]',
+  '{"k": v}',
+  '[http://x]',
+  '[x] y',
+  '{a: }',
+];
+const KEYS = [
+  'image',
+  'a',
+  'b',
+  'c',
+  'restart',
+  'net.core.somaxconn',
+  'max-size',
+  '"quoted key"',
+  "'single'",
+  '80',
+  'true',
+  '<<',
+  'a b',
+  'x-y',
+  '~',
+];
 
 /** The anchors of the document being generated (aliases name these, or now and then none). */
 let anchors: string[] = [];
@@ -37,7 +133,12 @@ function anchor(g: Generator): { text: string; define: () => void } {
   // Now and then a name `yaml` warns about (ending in `:`), or no space before the value.
   const name = g.random() < 0.1 ? 'c:' : g.pick(['a', 'base', 'x-y', `n${anchors.length}`]);
   const text = g.random() < 0.1 ? `&${name}` : g.pick([`&${name} `, `&${name}  `]);
-  return { text, define: () => { anchors.push(name); } };
+  return {
+    text,
+    define: () => {
+      anchors.push(name);
+    },
+  };
 }
 
 function scalar(g: Generator): string {
@@ -49,7 +150,9 @@ function scalar(g: Generator): string {
   return `${props.text}${r < 0.55 ? g.pick(PLAIN) : r < 0.8 ? g.pick(QUOTED) : g.pick(FLOW)}`;
 }
 
-function comment(g: Generator): string { return g.pick([' # c', '  #x', ' #', '']); }
+function comment(g: Generator): string {
+  return g.pick([' # c', '  #x', ' #', '']);
+}
 
 /** Blank and comment lines at random indentations (what sits between items). */
 function filler(g: Generator, indent: number): string[] {
@@ -147,7 +250,36 @@ function stream(g: Generator): string {
 }
 
 /** What a user types or pastes mid-edit, including what the fast parser must leave to `yaml`. */
-const SNIPPETS = ['a', ' ', ':', ': ', '-', '- ', '#', ' #', '\n', '\n  ', '"', "'", '[', ']', '{', '}', ',', '&a ', '*a', '\t', '|', '>', '!!str ', '? ', '\\', '\r', '---', '%YAML 1.2\n'];
+const SNIPPETS = [
+  'a',
+  ' ',
+  ':',
+  ': ',
+  '-',
+  '- ',
+  '#',
+  ' #',
+  '\n',
+  '\n  ',
+  '"',
+  "'",
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '&a ',
+  '*a',
+  '\t',
+  '|',
+  '>',
+  '!!str ',
+  '? ',
+  '\\',
+  '\r',
+  '---',
+  '%YAML 1.2\n',
+];
 
 function edit(g: Generator, text: string): string {
   return randomEdit(g, text, SNIPPETS);
@@ -165,7 +297,9 @@ function dump(node: unknown): unknown {
   throw new Error(`a node of no known kind: ${String(node)}`);
 }
 
-function fastNodes(text: string): unknown[] { return (parseBlockYaml(text) ?? []).map((doc) => doc.contents); }
+function fastNodes(text: string): unknown[] {
+  return (parseBlockYaml(text) ?? []).map((doc) => doc.contents);
+}
 
 function hasAlias(node: unknown): boolean {
   if (isAlias(node)) return true;
@@ -179,8 +313,16 @@ function check(text: string, where: string): boolean {
   if (!fast) return false;
   const full = parseAllDocuments(text, PARSE_OPTIONS);
   assert.ok(Array.isArray(full), `${where}: the fast parser took an empty text`);
-  assert.deepEqual(full.flatMap((doc) => doc.errors.map((e) => e.message)), [], `${where}: the fast parser took a text with errors\n${text}`);
-  assert.deepEqual(fast.map((doc) => dump(doc.contents)), full.map((doc) => dump(doc.contents)), `${where}\n${JSON.stringify(text)}`);
+  assert.deepEqual(
+    full.flatMap((doc) => doc.errors.map((e) => e.message)),
+    [],
+    `${where}: the fast parser took a text with errors\n${text}`,
+  );
+  assert.deepEqual(
+    fast.map((doc) => dump(doc.contents)),
+    full.map((doc) => dump(doc.contents)),
+    `${where}\n${JSON.stringify(text)}`,
+  );
   return true;
 }
 
@@ -233,7 +375,10 @@ test('block YAML: every YAML file of the repo parses to the nodes yaml gives, an
   const taken = files.filter((file) => check(readFileSync(file, 'utf8'), file));
   // The bundled compose files and manifests are what users write: they must not fall back.
   const examples = files.filter((file) => file.startsWith('examples/'));
-  assert.deepEqual(examples.filter((file) => !taken.includes(file)), []);
+  assert.deepEqual(
+    examples.filter((file) => !taken.includes(file)),
+    [],
+  );
 });
 
 test('block YAML: a text nested deeper than the parser recurses is left to yaml, not a stack overflow', () => {
@@ -245,7 +390,7 @@ test('block YAML: a text nested deeper than the parser recurses is left to yaml,
   assert.ok(check(`a: ${'['.repeat(150)}${']'.repeat(150)}\n`, 'nested 150 deep'));
 });
 
-test('block YAML: escapes in double quotes take the fast path with yaml\'s values; escapes YAML lacks are left to yaml', () => {
+test("block YAML: escapes in double quotes take the fast path with yaml's values; escapes YAML lacks are left to yaml", () => {
   assert.ok(check('command: "echo \\"hi\\" \\u00e9\\t\\\\x \\U0001F600"\n', 'escapes'));
   assert.equal(parseBlockYaml('a: "bad \\q"\n'), undefined);
   assert.equal(parseBlockYaml('a: "short \\x4"\n'), undefined);
@@ -253,16 +398,28 @@ test('block YAML: escapes in double quotes take the fast path with yaml\'s value
 
 test('block YAML: compose anchors and merge keys take the fast path; an alias yaml cannot resolve is left to it', () => {
   const compose = [
-    'x-common: &common', '  restart: always', '  logging: &logging {driver: json-file}', 'services:',
-    '  web:', '    <<: *common', '    image: nginx', '    logging: *logging', '  db:', '    <<: *common', '    ports: &ports', '      - "5432:5432"',
-    '  cache:', '    ports: *ports  # the same', '',
+    'x-common: &common',
+    '  restart: always',
+    '  logging: &logging {driver: json-file}',
+    'services:',
+    '  web:',
+    '    <<: *common',
+    '    image: nginx',
+    '    logging: *logging',
+    '  db:',
+    '    <<: *common',
+    '    ports: &ports',
+    '      - "5432:5432"',
+    '  cache:',
+    '    ports: *ports  # the same',
+    '',
   ].join('\n');
   assert.ok(check(compose, 'anchors and merge keys'));
   assert.equal(parseBlockYaml('a: *nowhere\n'), undefined);
   assert.equal(parseBlockYaml('a: &x\n  b: *x\n'), undefined, 'an alias inside its own anchor');
 });
 
-test('YAML front ends: each alias resolves to the node yaml\'s Alias.resolve gives (one walk per document, not one per alias)', () => {
+test("YAML front ends: each alias resolves to the node yaml's Alias.resolve gives (one walk per document, not one per alias)", () => {
   let aliases = 0;
   for (let seed = 1; seed <= 1000; seed++) {
     const text = stream(seeded(seed));
@@ -272,7 +429,10 @@ test('YAML front ends: each alias resolves to the node yaml\'s Alias.resolve giv
         if (isAlias(node)) {
           aliases++;
           assert.equal(file.resolve(node, undefined, doc)?.node, node.resolve(doc) ?? undefined, `seed ${seed}: *${node.source}`);
-        } else if (isPair(node)) { visit(node.key); visit(node.value); } else if (isMap(node) || isSeq(node)) (node.items as unknown[]).forEach(visit);
+        } else if (isPair(node)) {
+          visit(node.key);
+          visit(node.value);
+        } else if (isMap(node) || isSeq(node)) (node.items as unknown[]).forEach(visit);
       };
       visit(doc.contents);
     }

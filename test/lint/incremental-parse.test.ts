@@ -20,16 +20,39 @@ type Generator = ReturnType<typeof seeded>;
 
 /** Service options of every shape the compose front end reads, and some it does not. */
 const OPTION_LINES = [
-  ['    network_mode: host'], ['    privileged: true'], ['    cpus: 1.5'], ['    shm_size: "256m"'], ['    pid: host'],
-  ['    image: nginx:${TAG:-1}'], ['    image: app:${TAG:?tag needed}'], ['    restart: always  # comment'],
-  ['    cap_add:', '      - NET_ADMIN', '      - SYS_TIME'], ['    cap_add: [NET_ADMIN, "SYS_PTRACE"]'],
-  ['    sysctls:', '      net.core.somaxconn: 1024'], ['    sysctls:', '      - net.ipv4.ip_forward=1'],
-  ['    volumes:', '      - ./data:/data:rshared', '      - type: bind', '        source: /srv', '        target: /srv', '        bind:', '          propagation: rslave'],
-  ['    tmpfs: /run'], ['    devices:', '      - /dev/fuse:/dev/fuse'], ['    links:', '      - db:db'],
+  ['    network_mode: host'],
+  ['    privileged: true'],
+  ['    cpus: 1.5'],
+  ['    shm_size: "256m"'],
+  ['    pid: host'],
+  ['    image: nginx:${TAG:-1}'],
+  ['    image: app:${TAG:?tag needed}'],
+  ['    restart: always  # comment'],
+  ['    cap_add:', '      - NET_ADMIN', '      - SYS_TIME'],
+  ['    cap_add: [NET_ADMIN, "SYS_PTRACE"]'],
+  ['    sysctls:', '      net.core.somaxconn: 1024'],
+  ['    sysctls:', '      - net.ipv4.ip_forward=1'],
+  [
+    '    volumes:',
+    '      - ./data:/data:rshared',
+    '      - type: bind',
+    '        source: /srv',
+    '        target: /srv',
+    '        bind:',
+    '          propagation: rslave',
+  ],
+  ['    tmpfs: /run'],
+  ['    devices:', '      - /dev/fuse:/dev/fuse'],
+  ['    links:', '      - db:db'],
   ['    deploy:', '      replicas: 2', '      resources:', '        limits:', '          cpus: "0.5"'],
-  ['    environment:', '      A: "1"', '      B: \'two\''], ['    command: |', '      echo one', '      echo two'],
-  ['    healthcheck:', '      test: ["CMD", "true"]', '      interval: 30s'], ['    # a comment line'], [''],
-  ['    labels: {a: b}'], ['    extends: base'], ['    ports:', '    - "80:80"'],
+  ['    environment:', '      A: "1"', "      B: 'two'"],
+  ['    command: |', '      echo one', '      echo two'],
+  ['    healthcheck:', '      test: ["CMD", "true"]', '      interval: 30s'],
+  ['    # a comment line'],
+  [''],
+  ['    labels: {a: b}'],
+  ['    extends: base'],
+  ['    ports:', '    - "80:80"'],
 ];
 
 function composeText(g: Generator, services: number): string {
@@ -53,8 +76,40 @@ function composeText(g: Generator, services: number): string {
 }
 
 /** Snippets a user types or pastes, including ones that break the YAML or make the parse fall back. */
-const SNIPPETS = ['a', 'x', '1', ' ', ':', ': ', '-', '- ', '#', '\n', '\n    ', '\n  ', '"', "'", '[', ']', '{', '}', '$', '${', '&a ', '*a', '\t', '|',
-  '\n    privileged: true', '\n    network_mode: host', '\n  extra:\n    cpus: 2', '\nservices:\n', '\n---\n', '<<: {cpus: 1}', '\n  base:\n    image: b', '!reset '];
+const SNIPPETS = [
+  'a',
+  'x',
+  '1',
+  ' ',
+  ':',
+  ': ',
+  '-',
+  '- ',
+  '#',
+  '\n',
+  '\n    ',
+  '\n  ',
+  '"',
+  "'",
+  '[',
+  ']',
+  '{',
+  '}',
+  '$',
+  '${',
+  '&a ',
+  '*a',
+  '\t',
+  '|',
+  '\n    privileged: true',
+  '\n    network_mode: host',
+  '\n  extra:\n    cpus: 2',
+  '\nservices:\n',
+  '\n---\n',
+  '<<: {cpus: 1}',
+  '\n  base:\n    image: b',
+  '!reset ',
+];
 
 function edit(g: Generator, text: string): string {
   return randomEdit(g, text, SNIPPETS);
@@ -65,7 +120,14 @@ function dump(node: unknown): unknown {
   if (node === null || node === undefined) return node;
   if (isPair(node)) return [dump(node.key), dump(node.value)];
   if (isAlias(node)) return { alias: node.source, range: node.range?.slice(0, 2) };
-  if (isMap(node) || isSeq(node)) return { kind: isMap(node) ? 'map' : 'seq', range: node.range?.slice(0, 2), flow: !!node.flow, tag: node.tag, items: node.items.map(dump) };
+  if (isMap(node) || isSeq(node))
+    return {
+      kind: isMap(node) ? 'map' : 'seq',
+      range: node.range?.slice(0, 2),
+      flow: !!node.flow,
+      tag: node.tag,
+      items: node.items.map(dump),
+    };
   if (isScalar(node)) return { value: node.value, range: node.range?.slice(0, 2), type: node.type, source: node.source, tag: node.tag };
   return { unknown: String(node) };
 }
@@ -97,7 +159,11 @@ test('incremental compose parse: the same YAML nodes, findings and fixes as a fu
       const fast = new YamlFile(PATH, text, { cache, by: 'blocks' });
       const full = new YamlFile(PATH, text);
       assert.deepEqual(fast.problems, full.problems, where);
-      assert.deepEqual(fast.validDocs().map((d) => dump(d.contents)), full.validDocs().map((d) => dump(d.contents)), where);
+      assert.deepEqual(
+        fast.validDocs().map((d) => dump(d.contents)),
+        full.validDocs().map((d) => dump(d.contents)),
+        where,
+      );
       const expected = new Linter({ env: ENV }).lintText(PATH, text);
       assert.deepEqual(shown(incremental.lintText(PATH, text).findings), shown(expected.findings), where);
       steps++;
@@ -113,29 +179,67 @@ test('incremental compose parse: blocks that moved keep exact ranges (lines inse
   const incremental = new Linter({ env: ENV, incremental: true });
   for (const prefix of ['', 'version: "3"\n', '# one\n# two\n', '', 'x-a: 1\nx-b: 2\n']) {
     const text = prefix + base;
-    assert.deepEqual(shown(incremental.lintText(PATH, text).findings), shown(new Linter({ env: ENV }).lintText(PATH, text).findings), prefix);
+    assert.deepEqual(
+      shown(incremental.lintText(PATH, text).findings),
+      shown(new Linter({ env: ENV }).lintText(PATH, text).findings),
+      prefix,
+    );
   }
 });
 
 /** Kubernetes objects: pods and deployments in VM runtime classes, with options the front end reads. */
 const POD_LINES = [
-  ['      hostNetwork: true'], ['      hostPID: true'], ['      hostIPC: true'], ['      shareProcessNamespace: true'],
+  ['      hostNetwork: true'],
+  ['      hostPID: true'],
+  ['      hostIPC: true'],
+  ['      shareProcessNamespace: true'],
   ['      securityContext:', '        sysctls:', '          - name: net.core.somaxconn', '            value: "1024"'],
-  ['      volumes:', '        - name: dev', '          hostPath:', '            path: /dev/fuse', '        - name: shm', '          emptyDir:', '            medium: Memory'],
-  ['      # a comment'], [''], ['      nodeSelector: {disk: ssd}'],
+  [
+    '      volumes:',
+    '        - name: dev',
+    '          hostPath:',
+    '            path: /dev/fuse',
+    '        - name: shm',
+    '          emptyDir:',
+    '            medium: Memory',
+  ],
+  ['      # a comment'],
+  [''],
+  ['      nodeSelector: {disk: ssd}'],
 ];
 const CONTAINER_LINES = [
-  ['          securityContext:', '            privileged: true'], ['          securityContext:', '            capabilities:', '              add: ["NET_ADMIN"]'],
-  ['          resources:', '            limits:', '              cpu: "1.5"'], ['          volumeMounts:', '            - name: dev', '              mountPath: /dev/fuse', '              subPath: x'],
-  ['          args: &args ["a", "b"]'], ['          command: *args'], ['          env:', '            - name: A', '              value: "1"'],
+  ['          securityContext:', '            privileged: true'],
+  ['          securityContext:', '            capabilities:', '              add: ["NET_ADMIN"]'],
+  ['          resources:', '            limits:', '              cpu: "1.5"'],
+  ['          volumeMounts:', '            - name: dev', '              mountPath: /dev/fuse', '              subPath: x'],
+  ['          args: &args ["a", "b"]'],
+  ['          command: *args'],
+  ['          env:', '            - name: A', '              value: "1"'],
 ];
 
 function kubernetesText(g: Generator, objects: number): string {
   const docs: string[] = [];
   for (let i = 0; i < objects; i++) {
-    const lines = g.random() < 0.5
-      ? ['apiVersion: v1', 'kind: Pod', 'metadata:', `  name: pod${i}`, 'spec:', '  runtimeClassName: ' + g.pick(['vmrt', 'kata-qemu', 'runc'])]
-      : ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', `  name: deploy${i}`, 'spec:', '  template:', '    spec:', `      runtimeClassName: ${g.pick(['vmrt', 'kata-qemu', 'runc'])}`];
+    const lines =
+      g.random() < 0.5
+        ? [
+            'apiVersion: v1',
+            'kind: Pod',
+            'metadata:',
+            `  name: pod${i}`,
+            'spec:',
+            '  runtimeClassName: ' + g.pick(['vmrt', 'kata-qemu', 'runc']),
+          ]
+        : [
+            'apiVersion: apps/v1',
+            'kind: Deployment',
+            'metadata:',
+            `  name: deploy${i}`,
+            'spec:',
+            '  template:',
+            '    spec:',
+            `      runtimeClassName: ${g.pick(['vmrt', 'kata-qemu', 'runc'])}`,
+          ];
     const pod = lines[1] === 'kind: Pod';
     const indent = (line: string) => (pod ? line.slice(4) : line);
     const keys = new Set<string>();
@@ -174,8 +278,16 @@ test('incremental Kubernetes parse: each document cached by its text gives the s
       const fast = new YamlFile(path, text, { cache, by: 'documents' });
       const full = new YamlFile(path, text);
       assert.deepEqual(fast.problems, full.problems, where);
-      assert.deepEqual(fast.docs.map((d) => dump(d.contents)), full.docs.map((d) => dump(d.contents)), where);
-      assert.deepEqual(shown(incremental.lintText(path, text).findings), shown(new Linter({ kind: 'kubernetes' }).lintText(path, text).findings), where);
+      assert.deepEqual(
+        fast.docs.map((d) => dump(d.contents)),
+        full.docs.map((d) => dump(d.contents)),
+        where,
+      );
+      assert.deepEqual(
+        shown(incremental.lintText(path, text).findings),
+        shown(new Linter({ kind: 'kubernetes' }).lintText(path, text).findings),
+        where,
+      );
       steps++;
     }
   }

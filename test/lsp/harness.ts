@@ -15,9 +15,17 @@ const rpc = createRequire(import.meta.url)('vscode-jsonrpc/node') as typeof Json
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const SERVER_MAIN = join(ROOT, 'out', 'server', 'src', 'lsp', 'main.js');
 
-export interface Settings { lint?: { enable?: boolean; profile?: string; severity?: Record<string, string> }; kubernetes?: { runtimeClasses?: string[] } }
+export interface Settings {
+  lint?: { enable?: boolean; profile?: string; severity?: Record<string, string> };
+  kubernetes?: { runtimeClasses?: string[] };
+}
 
-interface Waiter { uri: string; accept: (p: PublishDiagnosticsParams) => boolean; resolve: (p: PublishDiagnosticsParams) => void; reject: (e: Error) => void }
+interface Waiter {
+  uri: string;
+  accept: (p: PublishDiagnosticsParams) => boolean;
+  resolve: (p: PublishDiagnosticsParams) => void;
+  reject: (e: Error) => void;
+}
 
 export class LspSession {
   readonly connection: Jsonrpc.MessageConnection;
@@ -39,10 +47,15 @@ export class LspSession {
         }
       }
     });
-    this.connection.onNotification('window/logMessage', (params: { message: string }) => { this.logs.push(params.message); });
+    this.connection.onNotification('window/logMessage', (params: { message: string }) => {
+      this.logs.push(params.message);
+    });
     this.connection.onRequest('workspace/configuration', (params: { items: unknown[] }) => params.items.map(() => this.settings));
     this.connection.onRequest('client/registerCapability', () => null);
-    this.connection.onRequest('window/showDocument', (params: { uri: string }) => { this.shownDocuments.push(params.uri); return { success: true }; });
+    this.connection.onRequest('window/showDocument', (params: { uri: string }) => {
+      this.shownDocuments.push(params.uri);
+      return { success: true };
+    });
     // A server that dies fails every pending wait at once, with its exit status.
     child.once('exit', (code, signal) => {
       this.exited = true;
@@ -57,7 +70,9 @@ export class LspSession {
   readonly shownDocuments: string[] = [];
 
   /** Starts the server (the compiled one by default) and completes the initialize handshake. */
-  static async start(options: { settings?: Settings; initializationOptions?: object; server?: string[]; pullConfiguration?: boolean } = {}): Promise<LspSession> {
+  static async start(
+    options: { settings?: Settings; initializationOptions?: object; server?: string[]; pullConfiguration?: boolean } = {},
+  ): Promise<LspSession> {
     const child = spawn(process.execPath, options.server ?? [SERVER_MAIN, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const session = new LspSession(child);
     session.settings = options.settings ?? {};
@@ -80,12 +95,30 @@ export class LspSession {
   }
 
   /** The next diagnostics published for `uri` that `accept` takes (by default: any). */
-  diagnostics(uri: string, accept: (p: PublishDiagnosticsParams) => boolean = () => true, timeoutMs = 10_000): Promise<PublishDiagnosticsParams> {
+  diagnostics(
+    uri: string,
+    accept: (p: PublishDiagnosticsParams) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<PublishDiagnosticsParams> {
     return new Promise((resolve, reject) => {
-      if (this.exited) { reject(new Error('vmrt-language-server has exited')); return; }
+      if (this.exited) {
+        reject(new Error('vmrt-language-server has exited'));
+        return;
+      }
       const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri} within ${timeoutMs} ms`)), timeoutMs);
       timer.unref();
-      this.waiters.push({ uri, accept, resolve: (p) => { clearTimeout(timer); resolve(p); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+      this.waiters.push({
+        uri,
+        accept,
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
     });
   }
 
@@ -98,7 +131,10 @@ export class LspSession {
   }
 
   /** Sends incremental changes; resolves with the diagnostics of the new version. */
-  async change(path: string, changes: { range?: { start: { line: number; character: number }; end: { line: number; character: number } }; text: string }[]): Promise<PublishDiagnosticsParams> {
+  async change(
+    path: string,
+    changes: { range?: { start: { line: number; character: number }; end: { line: number; character: number } }; text: string }[],
+  ): Promise<PublishDiagnosticsParams> {
     const uri = this.uri(path);
     const version = (this.versions.get(uri) ?? 1) + 1;
     this.versions.set(uri, version);
@@ -137,5 +173,7 @@ export class LspSession {
 }
 
 export function codes(diagnostics: readonly Diagnostic[]): string[] {
-  return diagnostics.map((d) => `${d.range.start.line}:${d.range.start.character}-${d.range.end.line}:${d.range.end.character} ${String(d.code)}`);
+  return diagnostics.map(
+    (d) => `${d.range.start.line}:${d.range.start.character}-${d.range.end.line}:${d.range.end.character} ${String(d.code)}`,
+  );
 }

@@ -45,20 +45,53 @@ function hostTscKhz(): number {
 /** The QEMU argument list of runtime/guest/README.md. */
 export function qemuArgs(guest: GuestFiles, runDir: string, sharedDir: string): string[] {
   const append = [
-    'console=ttyS0', 'quiet', 'panic=-1', `tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check',
-    'cryptomgr.notests', 'random.trust_cpu=on', 'mitigations=off', 'audit=0',
-    'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.nokbd',
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    `tsc_early_khz=${hostTscKhz()}`,
+    'tsc=reliable',
+    'no_timer_check',
+    'cryptomgr.notests',
+    'random.trust_cpu=on',
+    'mitigations=off',
+    'audit=0',
+    'i8042.noaux',
+    'i8042.nomux',
+    'i8042.nopnp',
+    'i8042.nokbd',
   ].join(' ');
   return [
-    '-M', 'microvm', '-accel', 'tcg,tb-size=32', '-cpu', 'qemu64', '-m', '128', '-smp', '1',
-    '-nodefaults', '-nographic', '-no-reboot',
-    '-kernel', guest.vmlinux, '-initrd', guest.initramfs, '-append', append,
-    '-serial', `file:${join(runDir, 'console.log')}`,
-    '-device', 'virtio-serial-device',
-    '-chardev', `socket,id=agent,path=${join(runDir, 'agent.sock')},server=on,wait=off`,
-    '-device', 'virtserialport,chardev=agent,name=org.vmrt.agent',
-    '-fsdev', `local,id=fs0,path=${sharedDir},security_model=none,multidevs=remap`,
-    '-device', 'virtio-9p-device,fsdev=fs0,mount_tag=vmrt',
+    '-M',
+    'microvm',
+    '-accel',
+    'tcg,tb-size=32',
+    '-cpu',
+    'qemu64',
+    '-m',
+    '128',
+    '-smp',
+    '1',
+    '-nodefaults',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    guest.vmlinux,
+    '-initrd',
+    guest.initramfs,
+    '-append',
+    append,
+    '-serial',
+    `file:${join(runDir, 'console.log')}`,
+    '-device',
+    'virtio-serial-device',
+    '-chardev',
+    `socket,id=agent,path=${join(runDir, 'agent.sock')},server=on,wait=off`,
+    '-device',
+    'virtserialport,chardev=agent,name=org.vmrt.agent',
+    '-fsdev',
+    `local,id=fs0,path=${sharedDir},security_model=none,multidevs=remap`,
+    '-device',
+    'virtio-9p-device,fsdev=fs0,mount_tag=vmrt',
   ];
 }
 
@@ -68,7 +101,29 @@ export function makeBusyboxRootfs(dir: string): void {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'tmp'));
   copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'));
-  for (const applet of ['sh', 'cat', 'echo', 'uname', 'sleep', 'hostname', 'stty', 'tty', 'tr', 'ps', 'ls', 'id', 'touch', 'pwd', 'grep', 'cut', 'wc', 'head', 'mkdir', 'ip', 'wget']) {
+  for (const applet of [
+    'sh',
+    'cat',
+    'echo',
+    'uname',
+    'sleep',
+    'hostname',
+    'stty',
+    'tty',
+    'tr',
+    'ps',
+    'ls',
+    'id',
+    'touch',
+    'pwd',
+    'grep',
+    'cut',
+    'wc',
+    'head',
+    'mkdir',
+    'ip',
+    'wget',
+  ]) {
     symlinkSync('busybox', join(dir, 'bin', applet));
   }
 }
@@ -113,7 +168,9 @@ export class AgentVm {
     mkdirSync(shared);
     makeBusyboxRootfs(join(shared, 'rootfs'));
     const started = Date.now();
-    const qemu = spawn('/usr/bin/qemu-system-x86_64', [...qemuArgs(guest, dir, shared), ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const qemu = spawn('/usr/bin/qemu-system-x86_64', [...qemuArgs(guest, dir, shared), ...extraArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     qemu.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((resolve) => qemu.on('exit', (code) => resolve(code)));
@@ -205,7 +262,7 @@ export class AgentVm {
     // EXIT comes after the last output: everything of the stream is here now.
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    for (let i = 0; i < this.frames.length; ) {
+    for (let i = 0; i < this.frames.length;) {
       const f = this.frames[i]!;
       if (f.stream === stream && (f.type === FrameType.STDOUT || f.type === FrameType.STDERR)) {
         (f.type === FrameType.STDOUT ? out : err).push(f.payload);
@@ -226,8 +283,11 @@ export class AgentVm {
     let seen = '';
     const deadline = Date.now() + timeoutMs;
     while (!seen.includes(text)) {
-      const f = await this.take((x) => x.type === FrameType.STDOUT && x.stream === stream, `"${text}" on stream ${stream}`,
-        Math.max(1, deadline - Date.now()));
+      const f = await this.take(
+        (x) => x.type === FrameType.STDOUT && x.stream === stream,
+        `"${text}" on stream ${stream}`,
+        Math.max(1, deadline - Date.now()),
+      );
       seen += f.payload.toString();
     }
     return seen;

@@ -55,22 +55,48 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
   // and hand out the same addresses.
   const bridge = `vd${randomBytes(3).toString('hex')}`;
   const subnet = `10.${100 + randomInt(100)}.${randomInt(256)}`;
-  for (const args of [['link', 'add', 'name', bridge, 'type', 'bridge'], ['addr', 'add', `${subnet}.1/24`, 'dev', bridge], ['link', 'set', bridge, 'up']]) {
+  for (const args of [
+    ['link', 'add', 'name', bridge, 'type', 'bridge'],
+    ['addr', 'add', `${subnet}.1/24`, 'dev', bridge],
+    ['link', 'set', bridge, 'up'],
+  ]) {
     const r = spawnSync('ip', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
   }
-  const daemon = spawn('dockerd', [
-    '--data-root', join(dir, 'data'), '--exec-root', execRoot, '--pidfile', join(dir, 'dockerd.pid'),
-    '-H', `unix://${socket}`, '--add-runtime', `vmrt=${launcher}`,
-    '--storage-driver', 'overlay2', '--bridge', bridge, ...extraArgs,
-  ], { stdio: ['ignore', logFd, logFd], detached: true });
+  const daemon = spawn(
+    'dockerd',
+    [
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      execRoot,
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '-H',
+      `unix://${socket}`,
+      '--add-runtime',
+      `vmrt=${launcher}`,
+      '--storage-driver',
+      'overlay2',
+      '--bridge',
+      bridge,
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
   let exited = false;
-  daemon.on('exit', () => { exited = true; });
+  daemon.on('exit', () => {
+    exited = true;
+  });
 
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
   const docker = (args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): DockerResult => {
     const r: SpawnSyncReturns<string> = spawnSync('docker', args, {
-      env, input: options.input, encoding: 'utf8', timeout: options.timeoutMs ?? 180000, maxBuffer: 64 * 1024 * 1024,
+      env,
+      input: options.input,
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 180000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { status: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
@@ -89,11 +115,18 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
     // dockerd stops the containerd it started; make sure of it (its pid file is under the exec root).
     const containerdPid = join(execRoot, 'containerd', 'containerd.pid');
     if (existsSync(containerdPid)) {
-      try { process.kill(Number(readFileSync(containerdPid, 'utf8')), 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(Number(readFileSync(containerdPid, 'utf8')), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4])
-      .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
     for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
     spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
@@ -109,7 +142,12 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
     await sleep(250);
   }
   return {
-    dir, socket, execRoot, runtimeRoot: join(execRoot, 'runtime-runc', 'moby'), docker, dockerOk,
+    dir,
+    socket,
+    execRoot,
+    runtimeRoot: join(execRoot, 'runtime-runc', 'moby'),
+    docker,
+    dockerOk,
     spawnDocker: (args) => spawn('docker', args, { env, stdio: 'pipe' }),
     removeAllContainers: () => {
       const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);

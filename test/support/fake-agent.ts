@@ -18,14 +18,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import {
-  FrameDecoder,
-  FrameType,
-  encodeFrame,
-  encodeJsonFrame,
-  frameProblem,
-  type Frame,
-} from '../../runtime/src/agent/frames.js';
+import { FrameDecoder, FrameType, encodeFrame, encodeJsonFrame, frameProblem, type Frame } from '../../runtime/src/agent/frames.js';
 
 export interface ReceivedFrame extends Frame {
   /** The parsed payload of a JSON frame (undefined for data frames or malformed ones). */
@@ -109,8 +102,7 @@ export class FakeAgent {
       if (f.type !== FrameType.REQUEST || f.json?.op !== op) return false;
       if (firstArg === undefined) return true;
       const process = (op === 'create' ? (f.json.spec as { process?: unknown })?.process : f.json.process) as
-        | { args?: string[] }
-        | undefined;
+        { args?: string[] } | undefined;
       return process?.args?.[0] === firstArg;
     });
     return request?.stream;
@@ -174,7 +166,7 @@ export class FakeAgent {
       }
     }
     this.received.push(received);
-    for (let i = 0; i < this.waiters.length; ) {
+    for (let i = 0; i < this.waiters.length;) {
       if (this.waiters[i]!.match(received)) {
         this.waiters[i]!.resolve(received);
         this.waiters.splice(i, 1);

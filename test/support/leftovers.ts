@@ -35,6 +35,7 @@ export function leftovers(root: string, id: string): string[] {
 
 /** Waits until nothing of the container is left (containerd deletes after the exit, asynchronously), else fails listing what is. */
 export async function assertNothingLeft(root: string, id: string, timeoutMs = 30000): Promise<void> {
-  await waitFor(`nothing left of ${id}`, () => (leftovers(root, id).length === 0 ? true : undefined), timeoutMs)
-    .catch(() => assert.deepEqual(leftovers(root, id), []));
+  await waitFor(`nothing left of ${id}`, () => (leftovers(root, id).length === 0 ? true : undefined), timeoutMs).catch(() =>
+    assert.deepEqual(leftovers(root, id), []),
+  );
 }

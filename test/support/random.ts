@@ -18,10 +18,16 @@ export function randomEdit(g: ReturnType<typeof seeded>, text: string, snippets:
   const lineStart = text.lastIndexOf('\n', at - 1) + 1;
   const lineEnd = text.indexOf('\n', at) < 0 ? text.length : text.indexOf('\n', at) + 1;
   switch (g.between(0, 5)) {
-    case 0: case 1: return text.slice(0, at) + g.pick(snippets) + text.slice(at);
-    case 2: return text.slice(0, at) + text.slice(Math.min(text.length, at + g.between(1, 3)));
-    case 3: return text.slice(0, lineStart) + text.slice(lineEnd);
-    case 4: return text.slice(0, lineEnd) + text.slice(lineStart, lineEnd) + text.slice(lineEnd);
-    default: return text.slice(0, lineStart) + g.pick(['', '  ', ' ']) + text.slice(lineStart).replace(/^ {0,2}/, '');
+    case 0:
+    case 1:
+      return text.slice(0, at) + g.pick(snippets) + text.slice(at);
+    case 2:
+      return text.slice(0, at) + text.slice(Math.min(text.length, at + g.between(1, 3)));
+    case 3:
+      return text.slice(0, lineStart) + text.slice(lineEnd);
+    case 4:
+      return text.slice(0, lineEnd) + text.slice(lineStart, lineEnd) + text.slice(lineEnd);
+    default:
+      return text.slice(0, lineStart) + g.pick(['', '  ', ' ']) + text.slice(lineStart).replace(/^ {0,2}/, '');
   }
 }

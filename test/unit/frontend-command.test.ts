@@ -80,7 +80,11 @@ test('every flag form, with the flag (and a separate value) as the range', () =>
     // `-itv`: the range starts at the letter; flags after the image are the container's.
     [['mount', { type: 'bind', source: '/dev/kvm', target: '/dev/kvm' }, '9:14-9:33']],
     // `$VAR` values stay unresolved text; a quoted flag is still a flag.
-    [['network', '$NET', '10:11-10:23'], ['network', '$NET2', '10:24-10:39'], ['pid', 'host', '10:40-10:52']],
+    [
+      ['network', '$NET', '10:11-10:23'],
+      ['network', '$NET2', '10:24-10:39'],
+      ['pid', 'host', '10:40-10:52'],
+    ],
     // Inside `$(…)`; after global flags `-H x --context y`.
     [['ipc', 'host', '16:19-16:29']],
     [['pid', 'host', '17:49-17:59']],
@@ -98,42 +102,50 @@ test('every flag form, with the flag (and a separate value) as the range', () =>
 });
 
 test('echoed, commented, heredoc and other-command text is not a command', () => {
-  const result = parseText([
-    'echo "docker run --net=host img"',
-    '# docker run --privileged img',
-    'cat <<-EOT',
-    '\tdocker run --privileged img',
-    '\tEOT',
-    'ssh host docker run --pid=host img',
-    "bash -c 'docker run --ipc=host img'",
-    'docker ps --filter network=host',
-    'docker run img  # --privileged',
-  ].join('\n'));
+  const result = parseText(
+    [
+      'echo "docker run --net=host img"',
+      '# docker run --privileged img',
+      'cat <<-EOT',
+      '\tdocker run --privileged img',
+      '\tEOT',
+      'ssh host docker run --pid=host img',
+      "bash -c 'docker run --ipc=host img'",
+      'docker ps --filter network=host',
+      'docker run img  # --privileged',
+    ].join('\n'),
+  );
   assert.deepEqual(requests(result), [[]]);
 });
 
 test('continuations over three lines, quotes and $VAR', () => {
   const text = 'docker run \\\n  --network "host" \\\n  --device=\'/dev/fuse\' \\\n  --net=$MODE -e "A=b c" img\n';
-  assert.deepEqual(requests(parseText(text)), [[
-    ['network', 'host', '1:2-1:18'],
-    ['device', { host: '/dev/fuse' }, '2:2-2:22'],
-    ['network', '$MODE', '3:2-3:13'],
-  ]]);
+  assert.deepEqual(requests(parseText(text)), [
+    [
+      ['network', 'host', '1:2-1:18'],
+      ['device', { host: '/dev/fuse' }, '2:2-2:22'],
+      ['network', '$MODE', '3:2-3:13'],
+    ],
+  ]);
 });
 
 test('flags after the image belong to the container command', () => {
-  const result = parseText('docker run -it --rm -v a:b img cmd --net=host --privileged\npodman create --pull always -e X=1 -w /src img --pid=host\n');
+  const result = parseText(
+    'docker run -it --rm -v a:b img cmd --net=host --privileged\npodman create --pull always -e X=1 -w /src img --pid=host\n',
+  );
   assert.deepEqual(requests(result), [[['mount', { type: 'volume', source: 'a', target: 'b' }, '0:20-0:26']], []]);
 });
 
 test('prefixes: sudo with flags, env assignments, exec, time, env, timeout, control words', () => {
-  const result = parseText([
-    'sudo -u root -E docker run --pid=host img',
-    'A=1 B="x y" exec nerdctl run --ipc=host img',
-    'time -p podman container create --uts=host img',
-    'if docker run --net=none img; then echo ok; fi',
-    'env -u HOME -i PATH=/bin timeout -s KILL 30s docker run --userns=host img',
-  ].join('\n'));
+  const result = parseText(
+    [
+      'sudo -u root -E docker run --pid=host img',
+      'A=1 B="x y" exec nerdctl run --ipc=host img',
+      'time -p podman container create --uts=host img',
+      'if docker run --net=none img; then echo ok; fi',
+      'env -u HOME -i PATH=/bin timeout -s KILL 30s docker run --userns=host img',
+    ].join('\n'),
+  );
   assert.deepEqual(requests(result), [
     [['pid', 'host', '0:27-0:37']],
     [['ipc', 'host', '1:29-1:39']],
@@ -152,7 +164,10 @@ test('Markdown: sh/bash fences and console prompt lines only', () => {
   const result = parseFixture(commandFrontEnd, 'command/README.md');
   assert.deepEqual(requests(result), [
     [['network', 'host', '5:11-5:21']],
-    [['pid', 'host', '15:13-15:23'], ['cap-add', 'NET_ADMIN', '16:4-16:23']],
+    [
+      ['pid', 'host', '15:13-15:23'],
+      ['cap-add', 'NET_ADMIN', '16:4-16:23'],
+    ],
     [['command', 'stats', '19:9-19:14']],
     [['device', { host: '/dev/kvm' }, '23:11-23:28']],
   ]);
@@ -161,9 +176,15 @@ test('Markdown: sh/bash fences and console prompt lines only', () => {
 test('GitHub Actions: container and service options are create flags, run steps are shell', () => {
   const result = parseFixture(commandFrontEnd, 'command/.github/workflows/ci.yml');
   assert.deepEqual(result.problems, []);
-  assert.deepEqual(result.requests.map((r) => r.name), ['test', 'test/postgres', 'test/steps[1]', 'test/steps[2]']);
+  assert.deepEqual(
+    result.requests.map((r) => r.name),
+    ['test', 'test/postgres', 'test/steps[1]', 'test/steps[2]'],
+  );
   assert.deepEqual(requests(result), [
-    [['privileged', true, '7:15-7:27'], ['cpus', 2, '7:28-7:36']],
+    [
+      ['privileged', true, '7:15-7:27'],
+      ['cpus', 2, '7:28-7:36'],
+    ],
     [['shm-size', '1g', '14:10-14:23']],
     [['network', 'host', '17:24-17:34']],
     [['device', { host: '/dev/fuse' }, '22:12-22:30']],
@@ -172,27 +193,66 @@ test('GitHub Actions: container and service options are create flags, run steps 
 
 test('Actions options in quoted, multi-line and escaped scalars', () => {
   const text = [
-    'jobs:', '  a:', '    container:', '      image: x', '      options: "--cpus 2 --network=host"', '    services:',
-    '      s:', "        options: '--cap-add=NET_ADMIN'", '      t:', '        options: --device', '          /dev/fuse --ipc',
-    '          host', '      u:', '        options: "--pid=host\\t--uts=host"', '',
+    'jobs:',
+    '  a:',
+    '    container:',
+    '      image: x',
+    '      options: "--cpus 2 --network=host"',
+    '    services:',
+    '      s:',
+    "        options: '--cap-add=NET_ADMIN'",
+    '      t:',
+    '        options: --device',
+    '          /dev/fuse --ipc',
+    '          host',
+    '      u:',
+    '        options: "--pid=host\\t--uts=host"',
+    '',
   ].join('\n');
   const result = parseText(text, '/r/.github/workflows/x.yml');
   assert.deepEqual(result.problems, []);
-  assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, r.file)]), [
-    ['a', [['cpus', 2, '4:16-4:24'], ['network', 'host', '4:25-4:39']]],
-    ['a/s', [['cap-add', 'NET_ADMIN', '7:18-7:37']]],
-    ['a/t', [['device', { host: '/dev/fuse' }, '9:17-10:19'], ['ipc', 'host', '10:20-11:14']]],
-    // With an escape the characters have no one-to-one place: the whole scalar, and no edit.
-    ['a/u', [['pid', 'host', '13:17-13:41'], ['uts', 'host', '13:17-13:41']]],
-  ]);
-  assert.deepEqual(result.requests.map((r) => r.options.map((o) => o.edit !== undefined)), [[true, true], [true], [true, true], [false, false]]);
+  assert.deepEqual(
+    result.requests.map((r) => [r.name, summary(r.options, r.file)]),
+    [
+      [
+        'a',
+        [
+          ['cpus', 2, '4:16-4:24'],
+          ['network', 'host', '4:25-4:39'],
+        ],
+      ],
+      ['a/s', [['cap-add', 'NET_ADMIN', '7:18-7:37']]],
+      [
+        'a/t',
+        [
+          ['device', { host: '/dev/fuse' }, '9:17-10:19'],
+          ['ipc', 'host', '10:20-11:14'],
+        ],
+      ],
+      // With an escape the characters have no one-to-one place: the whole scalar, and no edit.
+      [
+        'a/u',
+        [
+          ['pid', 'host', '13:17-13:41'],
+          ['uts', 'host', '13:17-13:41'],
+        ],
+      ],
+    ],
+  );
+  assert.deepEqual(
+    result.requests.map((r) => r.options.map((o) => o.edit !== undefined)),
+    [[true, true], [true], [true, true], [false, false]],
+  );
   const cpus = result.requests[0]!.options[0]!;
   assert.equal(applyEdits(text, cpus.edit!.remove()).split('\n')[4], '      options: "--network=host"');
 });
 
 test('a broken workflow is a parse error at its place', () => {
   const result = parseText('jobs:\n  t:\n    container:\n      options: [--privileged\n', '/r/.github/workflows/x.yml');
-  assert.deepEqual(result.problems.map((p) => [p.rule, p.severity, rangeText(p.range)]), [['parse-error', 'error', '4:0-4:0']]);
+  assert.deepEqual(
+    result.problems.map((p) => [p.rule, p.severity, rangeText(p.range)]),
+    [['parse-error', 'error', '4:0-4:0']],
+  );
   assert.match(result.problems[0]!.message, /^YAML syntax error: Flow sequence/);
 });
 
@@ -213,15 +273,25 @@ test('detect: scripts, shebangs, Makefiles, Markdown, workflows', () => {
 test('remove(): the flag, its value and one blank; a flag alone on a continued line takes the line', () => {
   const text = fixtureText('command/flags.sh');
   const result = parseFixture(commandFrontEnd, 'command/flags.sh');
-  const lines = (edited: string, from: number, to = from): string => edited.split('\n').slice(from, to + 1).join('\n');
+  const lines = (edited: string, from: number, to = from): string =>
+    edited
+      .split('\n')
+      .slice(from, to + 1)
+      .join('\n');
   const networks = result.requests[0]!.options;
-  assert.equal(lines(applyEdits(text, networks[0]!.edit!.remove()), 1),
-    'docker run --network host -v /dev/snd:/dev/snd -v cache:/cache:ro img');
-  assert.equal(lines(applyEdits(text, networks[1]!.edit!.remove()), 1),
-    'docker run --net=host -v /dev/snd:/dev/snd -v cache:/cache:ro img');
+  assert.equal(
+    lines(applyEdits(text, networks[0]!.edit!.remove()), 1),
+    'docker run --network host -v /dev/snd:/dev/snd -v cache:/cache:ro img',
+  );
+  assert.equal(
+    lines(applyEdits(text, networks[1]!.edit!.remove()), 1),
+    'docker run --net=host -v /dev/snd:/dev/snd -v cache:/cache:ro img',
+  );
   const propagation = result.requests[2]!.options[3]!;
-  assert.equal(lines(applyEdits(text, propagation.edit!.remove()), 3, 5),
-    'podman run --privileged --device /dev/fuse:/dev/fuse:rwm --tmpfs /run:rw,size=64m \\\n  --mount type=tmpfs,target=/scratch,tmpfs-size=1g \\\n  img');
+  assert.equal(
+    lines(applyEdits(text, propagation.edit!.remove()), 3, 5),
+    'podman run --privileged --device /dev/fuse:/dev/fuse:rwm --tmpfs /run:rw,size=64m \\\n  --mount type=tmpfs,target=/scratch,tmpfs-size=1g \\\n  img',
+  );
   const bundled = result.requests[5]!.options[0]!;
   assert.equal(lines(applyEdits(text, bundled.edit!.remove()), 9), "docker run -it --rm img sh -c 'exec --net=host' --privileged");
   const makefile = fixtureText('command/Makefile');
@@ -230,7 +300,10 @@ test('remove(): the flag, its value and one blank; a flag alone on a continued l
 });
 
 test('replace(): --cpus becomes --cpu-period and --cpu-quota in place', () => {
-  const assignments = [{ option: 'cpu-period' as const, value: 100000 }, { option: 'cpu-quota' as const, value: 150000 }];
+  const assignments = [
+    { option: 'cpu-period' as const, value: 100000 },
+    { option: 'cpu-quota' as const, value: 150000 },
+  ];
   for (const [line, expected] of [
     ['docker run --cpus=1.5 img', 'docker run --cpu-period=100000 --cpu-quota=150000 img'],
     ['docker run --cpus 1.5 img', 'docker run --cpu-period=100000 --cpu-quota=150000 img'],
@@ -241,8 +314,10 @@ test('replace(): --cpus becomes --cpu-period and --cpu-quota in place', () => {
   }
   const workflow = fixtureText('command/.github/workflows/ci.yml');
   const cpus = only(parseFixture(commandFrontEnd, 'command/.github/workflows/ci.yml'), 'cpus');
-  assert.equal(applyEdits(workflow, cpus.edit!.replace(assignments)!).split('\n')[7],
-    '      options: --privileged --cpu-period=100000 --cpu-quota=150000');
+  assert.equal(
+    applyEdits(workflow, cpus.edit!.replace(assignments)!).split('\n')[7],
+    '      options: --privileged --cpu-period=100000 --cpu-quota=150000',
+  );
   // A letter inside a bundle has no in-place form; an unknown cpus value writes nothing.
   assert.equal(only(parseText('docker run -itc 512 img'), 'cpu-shares').edit!.replace(assignments), undefined);
   assert.equal(only(parseText('docker run --cpus=$N img'), 'cpus').edit!.replace([{ option: 'cpus', value: Number.NaN }]), undefined);
@@ -256,20 +331,31 @@ test('the Markdown console continuation is edited in the file', () => {
 
 test('shell words: quotes, escapes, substitutions and offsets', () => {
   const words = splitShellWords(`a"b c"'d' e\\ f $X "\${Y:-z}" $(echo ")") \`w\` g\\\nh`);
-  assert.deepEqual(words.map((w) => [w.value, w.start, w.end, w.unresolved]), [
-    ['ab cd', 0, 9, false],
-    ['e f', 10, 14, false],
-    ['$X', 15, 17, true],
-    ['${Y:-z}', 18, 27, true],
-    ['$(echo ")")', 28, 39, true],
-    ['`w`', 40, 43, true],
-    ['gh', 44, 48, false],
-  ]);
+  assert.deepEqual(
+    words.map((w) => [w.value, w.start, w.end, w.unresolved]),
+    [
+      ['ab cd', 0, 9, false],
+      ['e f', 10, 14, false],
+      ['$X', 15, 17, true],
+      ['${Y:-z}', 18, 27, true],
+      ['$(echo ")")', 28, 39, true],
+      ['`w`', 40, 43, true],
+      ['gh', 44, 48, false],
+    ],
+  );
   // Commands inside substitutions are commands too; separators end commands.
   const commands = splitShellCommands('a 1; b 2 && c $(d 3) | e 2>&1 >/dev/null\nf');
-  assert.deepEqual(commands.map((c) => [c.depth, c.words.map((w) => w.value).join(' ')]), [
-    [0, 'a 1'], [0, 'b 2'], [0, 'c $(d 3)'], [1, 'd 3'], [0, 'e'], [0, 'f'],
-  ]);
+  assert.deepEqual(
+    commands.map((c) => [c.depth, c.words.map((w) => w.value).join(' ')]),
+    [
+      [0, 'a 1'],
+      [0, 'b 2'],
+      [0, 'c $(d 3)'],
+      [1, 'd 3'],
+      [0, 'e'],
+      [0, 'f'],
+    ],
+  );
 });
 
 test('every remove() takes away exactly its option and keeps the command line parseable', () => {
@@ -278,7 +364,13 @@ test('every remove() takes away exactly its option and keeps the command line pa
     const all = parseFixture(commandFrontEnd, path).requests.flatMap((r) => r.options);
     const count = all.length;
     // Commands (`docker stats`) are whole commands: they have no editor.
-    assert.deepEqual(all.filter((o) => !o.edit).map((o) => o.option).filter((o) => o !== 'command'), []);
+    assert.deepEqual(
+      all
+        .filter((o) => !o.edit)
+        .map((o) => o.option)
+        .filter((o) => o !== 'command'),
+      [],
+    );
     for (const option of all.filter((o) => o.edit)) {
       const edited = applyEdits(text, option.edit!.remove());
       const after = commandFrontEnd.parse({ path: fixture(path), text: edited }, context()).requests.flatMap((r) => r.options);

@@ -43,11 +43,14 @@ test('a clean devcontainer.json requests nothing a VM treats differently', () =>
 
 test('a JSON syntax error is a parse error at its place; what parsed is still read', () => {
   const result = parseFixture(devcontainerFrontEnd, 'devcontainer/broken.devcontainer.json');
-  assert.deepEqual(result.problems.map((p) => [p.rule, p.severity, rangeText(p.range), p.message]), [
-    ['parse-error', 'error', '3:2-3:10', 'JSON syntax error: CommaExpected'],
-    ['parse-error', 'error', '3:10-3:11', 'JSON syntax error: CommaExpected'],
-    ['parse-error', 'error', '3:10-3:11', 'JSON syntax error: ValueExpected'],
-  ]);
+  assert.deepEqual(
+    result.problems.map((p) => [p.rule, p.severity, rangeText(p.range), p.message]),
+    [
+      ['parse-error', 'error', '3:2-3:10', 'JSON syntax error: CommaExpected'],
+      ['parse-error', 'error', '3:10-3:11', 'JSON syntax error: CommaExpected'],
+      ['parse-error', 'error', '3:10-3:11', 'JSON syntax error: ValueExpected'],
+    ],
+  );
   assert.deepEqual(summary(result.requests[0]!.options, result.requests[0]!.file), [['privileged', true, '2:14-2:28']]);
 });
 
@@ -59,9 +62,16 @@ test('a file that is not an object gives no request', () => {
 test('remove() deletes array elements and properties, keeping JSONC valid', () => {
   const text = readFileSync(fixture(MAIN), 'utf8');
   const [network, capPtrace, usb, shares, privileged, capAdmin] = mainOptions();
-  const lines = (edited: string, from: number, to: number): string => edited.split('\n').slice(from, to + 1).join('\n');
+  const lines = (edited: string, from: number, to: number): string =>
+    edited
+      .split('\n')
+      .slice(from, to + 1)
+      .join('\n');
   assert.equal(lines(applyEdits(text, network!.edit!.remove()), 5, 6), '  "runArgs": [\n    "--cap-add", "SYS_PTRACE",');
-  assert.equal(lines(applyEdits(text, capPtrace!.edit!.remove()), 6, 7), '    "--network=host",\n    "-v", "/dev/bus/usb:/dev/bus/usb", // USB debugging');
+  assert.equal(
+    lines(applyEdits(text, capPtrace!.edit!.remove()), 6, 7),
+    '    "--network=host",\n    "-v", "/dev/bus/usb:/dev/bus/usb", // USB debugging',
+  );
   assert.equal(lines(applyEdits(text, usb!.edit!.remove()), 7, 8), '    "--cap-add", "SYS_PTRACE",\n    "--name", "api-dev",');
   assert.equal(lines(applyEdits(text, shares!.edit!.remove()), 9, 11), '    "--name", "api-dev",\n    "-it",\n  ],');
   assert.equal(lines(applyEdits(text, privileged!.edit!.remove()), 11, 12), '  ],\n  "capAdd": ["NET_ADMIN"],');
@@ -71,13 +81,28 @@ test('remove() deletes array elements and properties, keeping JSONC valid', () =
 test('replace() writes runArgs elements as JSON strings', () => {
   const text = readFileSync(fixture(MAIN), 'utf8');
   const [network, capPtrace, , shares, privileged] = mainOptions();
-  assert.equal(applyEdits(text, network!.edit!.replace([{ option: 'network', value: 'bridge' }])!).split('\n')[6], '    "--network=bridge",');
-  assert.equal(applyEdits(text, capPtrace!.edit!.replace([{ option: 'cap-add', value: 'SYS_ADMIN' }])!).split('\n')[7], '    "--cap-add=SYS_ADMIN",');
+  assert.equal(
+    applyEdits(text, network!.edit!.replace([{ option: 'network', value: 'bridge' }])!).split('\n')[6],
+    '    "--network=bridge",',
+  );
+  assert.equal(
+    applyEdits(text, capPtrace!.edit!.replace([{ option: 'cap-add', value: 'SYS_ADMIN' }])!).split('\n')[7],
+    '    "--cap-add=SYS_ADMIN",',
+  );
   assert.equal(shares!.edit!.replace([{ option: 'cpu-shares', value: 256 }]), undefined);
   assert.equal(privileged!.edit!.replace([{ option: 'cap-add', value: 'ALL' }]), undefined);
-  const cpus = devcontainerFrontEnd.parse({ path: '/w/devcontainer.json', text: '{"runArgs": ["--cpus", "1.5", "--rm"]}' }, context()).requests[0]!.options[0]!;
-  assert.equal(applyEdits('{"runArgs": ["--cpus", "1.5", "--rm"]}', cpus.edit!.replace([{ option: 'cpu-period', value: 100000 }, { option: 'cpu-quota', value: 150000 }])!),
-    '{"runArgs": ["--cpu-period=100000", "--cpu-quota=150000", "--rm"]}');
+  const cpus = devcontainerFrontEnd.parse({ path: '/w/devcontainer.json', text: '{"runArgs": ["--cpus", "1.5", "--rm"]}' }, context())
+    .requests[0]!.options[0]!;
+  assert.equal(
+    applyEdits(
+      '{"runArgs": ["--cpus", "1.5", "--rm"]}',
+      cpus.edit!.replace([
+        { option: 'cpu-period', value: 100000 },
+        { option: 'cpu-quota', value: 150000 },
+      ])!,
+    ),
+    '{"runArgs": ["--cpu-period=100000", "--cpu-quota=150000", "--rm"]}',
+  );
 });
 
 test('detect: devcontainer.json and .devcontainer.json', () => {

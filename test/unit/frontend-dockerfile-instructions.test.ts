@@ -14,14 +14,39 @@ const parsed = (text: string) => plain(parseInstructions(text, new LineIndex(tex
 
 /** Lines of every shape the scanner reads itself: flags, continuations, stages, odd spacing and case. */
 const LINES = [
-  'FROM alpine', 'FROM alpine AS build', 'from --platform=$BUILDPLATFORM golang:1.22 as Builder', 'FROM a--b --p img AS s', 'FROM img AS',
-  'RUN --network=host wget x', 'run --network --device=/dev/fuse,rw make', 'RUN --security=insecure --network= \\\n    --device=/dev/kvm cmd',
-  'RUN apt-get update && \\\n  apt-get install -y curl \\  \n && rm -rf /x', 'RUN --mount=type=cache,target=/c npm ci', 'RUN echo --network=host',
-  'RUN a--b --network=none c', '  RUN\t--network=host\tx', 'RUN', 'RUN \\\n--network=host x', 'RUNN --network=host', 'FROM@ x',
-  'ARG BASE=debian', 'ENV A=1 B=2', 'COPY --from=build /a /b', '# a comment --network=host', '', '   ', 'HEALTHCHECK --interval=30s CMD true',
-  'RUN ["sh", "-c", "echo"]', 'ONBUILD RUN --network=host x', 'LABEL a="b c" \\\n      d=e', 'EXPOSE 80',
+  'FROM alpine',
+  'FROM alpine AS build',
+  'from --platform=$BUILDPLATFORM golang:1.22 as Builder',
+  'FROM a--b --p img AS s',
+  'FROM img AS',
+  'RUN --network=host wget x',
+  'run --network --device=/dev/fuse,rw make',
+  'RUN --security=insecure --network= \\\n    --device=/dev/kvm cmd',
+  'RUN apt-get update && \\\n  apt-get install -y curl \\  \n && rm -rf /x',
+  'RUN --mount=type=cache,target=/c npm ci',
+  'RUN echo --network=host',
+  'RUN a--b --network=none c',
+  '  RUN\t--network=host\tx',
+  'RUN',
+  'RUN \\\n--network=host x',
+  'RUNN --network=host',
+  'FROM@ x',
+  'ARG BASE=debian',
+  'ENV A=1 B=2',
+  'COPY --from=build /a /b',
+  '# a comment --network=host',
+  '',
+  '   ',
+  'HEALTHCHECK --interval=30s CMD true',
+  'RUN ["sh", "-c", "echo"]',
+  'ONBUILD RUN --network=host x',
+  'LABEL a="b c" \\\n      d=e',
+  'EXPOSE 80',
   // Continuations onto whatever line comes next.
-  'RUN --network=host \\', 'FROM --platform=x \\', 'RUN --security=insecure\\', 'ENV X=1 \\',
+  'RUN --network=host \\',
+  'FROM --platform=x \\',
+  'RUN --security=insecure\\',
+  'ENV X=1 \\',
 ];
 
 /** A small deterministic generator, so the comparison covers the same texts every run. */
@@ -71,9 +96,15 @@ test('flags and stages of a plain Dockerfile, with their offsets', () => {
   const text = 'FROM --platform=linux/amd64 golang AS build\nRUN --network=host \\\n    --device=/dev/fuse go build\nRUN --security\n';
   assert.deepEqual(plain(scanInstructions(text)!), [
     { keyword: 'FROM', at: [0, 4], stage: 'build', flags: [] },
-    { keyword: 'RUN', at: [44, 47], stage: null, flags: [
-      { name: 'network', value: 'host', start: 48, end: 62 }, { name: 'device', value: '/dev/fuse', start: 69, end: 87 },
-    ] },
+    {
+      keyword: 'RUN',
+      at: [44, 47],
+      stage: null,
+      flags: [
+        { name: 'network', value: 'host', start: 48, end: 62 },
+        { name: 'device', value: '/dev/fuse', start: 69, end: 87 },
+      ],
+    },
     { keyword: 'RUN', at: [97, 100], stage: null, flags: [{ name: 'security', value: null, start: 101, end: 111 }] },
   ]);
 });

@@ -16,17 +16,48 @@ function option(result: FrontEndResult, name: OptionName, nth = 0): RequestedOpt
 
 describe('kubernetes detection', () => {
   test('Pods and workloads with a pod template, by content', () => {
-    for (const kind of ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'PodTemplate']) {
+    for (const kind of [
+      'Pod',
+      'Deployment',
+      'StatefulSet',
+      'DaemonSet',
+      'ReplicaSet',
+      'ReplicationController',
+      'Job',
+      'CronJob',
+      'PodTemplate',
+    ]) {
       assert.equal(kubernetesFrontEnd.detect('/k/a.yaml', `apiVersion: v1\nkind: ${kind}\nmetadata:\n  name: a\n`), true, kind);
     }
-    assert.equal(kubernetesFrontEnd.detect('/k/a.yml', 'apiVersion: v1\nkind: Service\n---\napiVersion: apps/v1\nkind: "Deployment"\n'), true);
+    assert.equal(
+      kubernetesFrontEnd.detect('/k/a.yml', 'apiVersion: v1\nkind: Service\n---\napiVersion: apps/v1\nkind: "Deployment"\n'),
+      true,
+    );
   });
 
   test('not other kinds, Helm templates, compose files or non-YAML files', () => {
     assert.equal(kubernetesFrontEnd.detect('/k/a.yaml', 'apiVersion: v1\nkind: ConfigMap\ndata:\n  kind: Pod\n'), false);
-    assert.equal(kubernetesFrontEnd.detect('/k/templates/d.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include "x.fullname" . }}\n'), false);
-    assert.equal(kubernetesFrontEnd.detect('/k/templates/d.yaml', 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  {{- if .Values.hostNetwork }}\n  hostNetwork: true\n  {{- end }}\n'), false);
-    assert.equal(kubernetesFrontEnd.detect('/k/all.yaml', 'apiVersion: v1\nkind: ConfigMap\ndata:\n  greeting: "{{ .Name }}"\n---\napiVersion: v1\nkind: Pod\n'), true);
+    assert.equal(
+      kubernetesFrontEnd.detect(
+        '/k/templates/d.yaml',
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include "x.fullname" . }}\n',
+      ),
+      false,
+    );
+    assert.equal(
+      kubernetesFrontEnd.detect(
+        '/k/templates/d.yaml',
+        'apiVersion: apps/v1\nkind: Deployment\nspec:\n  {{- if .Values.hostNetwork }}\n  hostNetwork: true\n  {{- end }}\n',
+      ),
+      false,
+    );
+    assert.equal(
+      kubernetesFrontEnd.detect(
+        '/k/all.yaml',
+        'apiVersion: v1\nkind: ConfigMap\ndata:\n  greeting: "{{ .Name }}"\n---\napiVersion: v1\nkind: Pod\n',
+      ),
+      true,
+    );
     assert.equal(kubernetesFrontEnd.detect('/k/compose.yaml', 'services:\n  web:\n    image: nginx\n'), false);
     assert.equal(kubernetesFrontEnd.detect('/k/pod.json', 'apiVersion: v1\nkind: Pod\n'), false);
   });
@@ -37,7 +68,10 @@ describe('kubernetes options', () => {
     const path = fixture('kubernetes/multi.yaml');
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/multi.yaml');
     assert.deepEqual(result.problems, []);
-    assert.deepEqual(result.requests.map((r) => [r.kind, r.name, r.file]), [['kubernetes', 'capture', path]]);
+    assert.deepEqual(
+      result.requests.map((r) => [r.kind, r.name, r.file]),
+      [['kubernetes', 'capture', path]],
+    );
     assert.deepEqual(summary(result.requests[0]!.options, path), [
       ['network', 'host', '9:2-9:13'],
       ['pid', 'host', '10:2-10:9'],
@@ -57,7 +91,8 @@ describe('kubernetes options', () => {
   });
 
   test('runtime classes: exact names and * globs; no runtimeClassName is not linted', () => {
-    const pod = (runtimeClass: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  ${runtimeClass}\n  hostIPC: true\n  containers:\n    - name: c\n      image: x\n`;
+    const pod = (runtimeClass: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  ${runtimeClass}\n  hostIPC: true\n  containers:\n    - name: c\n      image: x\n`;
     assert.equal(inline(pod('runtimeClassName: kata-fc')).requests.length, 1);
     assert.equal(inline(pod('runtimeClassName: kata')).requests.length, 1);
     assert.equal(inline(pod('runtimeClassName: katana')).requests.length, 0);
@@ -70,42 +105,73 @@ describe('kubernetes options', () => {
   test('a Deployment and a CronJob: their pod templates, named by metadata.name', () => {
     const path = fixture('kubernetes/workloads.yaml');
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/workloads.yaml');
-    assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, path)]), [
-      ['web', [
-        ['subpath', '$(POD_NAME)', '21:14-21:25'],
-        ['mount', { type: 'bind', source: '/var/log/pods', target: '/var/log/nginx' }, '19:14-21:38'],
-      ]],
-      ['backup', [
-        ['network', 'host', '39:10-39:21'],
-        ['privileged', true, '44:16-44:26'],
-        ['cap-add', 'SYS_ADMIN', '47:22-47:31'],
-      ]],
-    ]);
+    assert.deepEqual(
+      result.requests.map((r) => [r.name, summary(r.options, path)]),
+      [
+        [
+          'web',
+          [
+            ['subpath', '$(POD_NAME)', '21:14-21:25'],
+            ['mount', { type: 'bind', source: '/var/log/pods', target: '/var/log/nginx' }, '19:14-21:38'],
+          ],
+        ],
+        [
+          'backup',
+          [
+            ['network', 'host', '39:10-39:21'],
+            ['privileged', true, '44:16-44:26'],
+            ['cap-add', 'SYS_ADMIN', '47:22-47:31'],
+          ],
+        ],
+      ],
+    );
   });
 
   test('a kind: List (kubectl get -o yaml): each item is an object', () => {
-    const list = 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: a\n    spec:\n      runtimeClassName: vmrt\n      hostIPC: true\n  - apiVersion: v1\n    kind: Service\n    metadata:\n      name: s\n';
+    const list =
+      'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: a\n    spec:\n      runtimeClassName: vmrt\n      hostIPC: true\n  - apiVersion: v1\n    kind: Service\n    metadata:\n      name: s\n';
     assert.equal(kubernetesFrontEnd.detect('/k/out.yaml', list), true);
-    assert.equal(kubernetesFrontEnd.detect('/k/out.yaml', 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Service\n'), false);
+    assert.equal(
+      kubernetesFrontEnd.detect('/k/out.yaml', 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Service\n'),
+      false,
+    );
     const result = inline(list);
-    assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, '/k8s/pod.yaml')]), [['a', [['ipc', 'host', '9:6-9:13']]]]);
+    assert.deepEqual(
+      result.requests.map((r) => [r.name, summary(r.options, '/k8s/pod.yaml')]),
+      [['a', [['ipc', 'host', '9:6-9:13']]]],
+    );
     const out = validYaml(applyEdits(list, option(result, 'ipc').edit!.remove()))[0] as { items: Array<{ spec?: unknown }> };
     assert.deepEqual(out.items[0]!.spec, { runtimeClassName: 'vmrt' });
   });
 
   test('a clean Deployment asks for nothing; annotations are not findings', () => {
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/clean.yaml');
-    assert.deepEqual(result.requests.map((r) => [r.name, r.options]), [['api', []]]);
+    assert.deepEqual(
+      result.requests.map((r) => [r.name, r.options]),
+      [['api', []]],
+    );
     assert.deepEqual(result.problems, []);
   });
 
   test('a broken document is a parse-error at its place; the other documents are still linted', () => {
-    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\nspec:\n  runtimeClassName: vmrt\n  hostPID: true\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: broken\nspec:\n  runtimeClassName: vmrt\n';
+    const text =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\nspec:\n  runtimeClassName: vmrt\n  hostPID: true\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: broken\nspec:\n  runtimeClassName: vmrt\n';
     const result = inline(text);
-    assert.deepEqual(result.requests.map((r) => [r.name, summary(r.options, '/k8s/pod.yaml')]), [['ok', [['pid', 'host', '6:2-6:9']]]]);
-    assert.deepEqual(result.problems.map((p) => [p.rule, p.file, rangeText(p.range), p.message]), [
-      ['parse-error', '/k8s/pod.yaml', '11:0-11:4', 'YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }'],
-    ]);
+    assert.deepEqual(
+      result.requests.map((r) => [r.name, summary(r.options, '/k8s/pod.yaml')]),
+      [['ok', [['pid', 'host', '6:2-6:9']]]],
+    );
+    assert.deepEqual(
+      result.problems.map((p) => [p.rule, p.file, rangeText(p.range), p.message]),
+      [
+        [
+          'parse-error',
+          '/k8s/pod.yaml',
+          '11:0-11:4',
+          'YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+        ],
+      ],
+    );
   });
 });
 
@@ -131,10 +197,16 @@ describe('kubernetes edits', () => {
     const spec = edited((r) => option(r, 'device'));
     const mounts = (spec.containers as Array<{ volumeMounts: Array<{ name: string }> }>)[0]!.volumeMounts.map((m) => m.name);
     assert.deepEqual(mounts, ['host-sys', 'scratch', 'config', 'data']);
-    assert.deepEqual((spec.volumes as Array<{ name: string }>).map((v) => v.name), ['host-sys', 'scratch', 'config', 'data']);
-    const shared = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: vmrt\n  containers:\n    - name: a\n      volumeMounts:\n        - name: dev\n          mountPath: /dev/snd\n    - name: b\n      volumeMounts:\n        - name: dev\n          mountPath: /dev/snd\n  volumes:\n    - name: dev\n      hostPath:\n        path: /dev/snd\n';
+    assert.deepEqual(
+      (spec.volumes as Array<{ name: string }>).map((v) => v.name),
+      ['host-sys', 'scratch', 'config', 'data'],
+    );
+    const shared =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: vmrt\n  containers:\n    - name: a\n      volumeMounts:\n        - name: dev\n          mountPath: /dev/snd\n    - name: b\n      volumeMounts:\n        - name: dev\n          mountPath: /dev/snd\n  volumes:\n    - name: dev\n      hostPath:\n        path: /dev/snd\n';
     const result = inline(shared);
-    const out = validYaml(applyEdits(shared, option(result, 'mount').edit!.remove()))[0] as { spec: { containers: unknown[]; volumes: unknown[] } };
+    const out = validYaml(applyEdits(shared, option(result, 'mount').edit!.remove()))[0] as {
+      spec: { containers: unknown[]; volumes: unknown[] };
+    };
     assert.deepEqual(out.spec.containers, [{ name: 'a' }, { name: 'b', volumeMounts: [{ name: 'dev', mountPath: '/dev/snd' }] }]);
     assert.deepEqual(out.spec.volumes, [{ name: 'dev', hostPath: { path: '/dev/snd' } }]);
   });
@@ -143,14 +215,17 @@ describe('kubernetes edits', () => {
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/multi.yaml');
     const mount = option(result, 'mount', 1);
     const { propagation: _dropped, ...withoutPropagation } = mount.value as { propagation?: string; target: string; type: 'volume' };
-    const docs = validYaml(applyEdits(text, mount.edit!.replace([{ option: 'mount', value: withoutPropagation }])!)) as Array<{ spec: { containers: Array<{ volumeMounts: unknown[] }> } }>;
+    const docs = validYaml(applyEdits(text, mount.edit!.replace([{ option: 'mount', value: withoutPropagation }])!)) as Array<{
+      spec: { containers: Array<{ volumeMounts: unknown[] }> };
+    }>;
     assert.deepEqual(docs[0]!.spec.containers[0]!.volumeMounts[4], { name: 'data', mountPath: '/data' });
     assert.equal(mount.edit!.replace([{ option: 'mount', value: { ...withoutPropagation, target: '/elsewhere' } }]), undefined);
     assert.equal(mount.edit!.replace([{ option: 'tmpfs', value: { target: '/data' } }]), undefined);
   });
 
   test('remove a key that shares its line with the list dash', () => {
-    const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: vmrt\n  containers:\n    - securityContext: {privileged: true}\n      name: a\n';
+    const pod =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: vmrt\n  containers:\n    - securityContext: {privileged: true}\n      name: a\n';
     const out = applyEdits(pod, option(inline(pod), 'privileged').edit!.remove());
     assert.equal(out, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: vmrt\n  containers:\n    - name: a\n');
     assert.equal(option(inline(pod), 'privileged').edit!.replace([{ option: 'privileged', value: false }]), undefined);
@@ -161,12 +236,14 @@ describe('kubernetes robustness', () => {
   const text = readFileSync(fixture('kubernetes/multi.yaml'), 'utf8');
   const key = (o: RequestedOption) => `${o.option} ${JSON.stringify(o.value)}`;
 
-  test('every option\'s remove() leaves valid YAML without that option and with every other one', () => {
+  test("every option's remove() leaves valid YAML without that option and with every other one", () => {
     const before = inline(text).requests.flatMap((r) => r.options);
     for (const removed of before) {
       const out = applyEdits(text, removed.edit!.remove());
       validYaml(out);
-      const after = inline(out).requests.flatMap((r) => r.options).map(key);
+      const after = inline(out)
+        .requests.flatMap((r) => r.options)
+        .map(key);
       assert.deepEqual(after, before.filter((o) => o !== removed).map(key), `removing ${key(removed)}`);
     }
   });

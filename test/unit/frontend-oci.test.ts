@@ -79,10 +79,13 @@ test('namespaces with a path join another process; a missing ipc is the host one
   ]);
 });
 
-test('a linux section without namespaces shares all of the host\'s; no linux section (Windows) says nothing', () => {
+test("a linux section without namespaces shares all of the host's; no linux section (Windows) says nothing", () => {
   const text = '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["sh"]}, "linux": {}}';
   assert.deepEqual(rows(optionsOf(text)), [
-    ['network', 'host', '0:93-0:100'], ['pid', 'host', '0:93-0:100'], ['ipc', 'host', '0:93-0:100'], ['uts', 'host', '0:93-0:100'],
+    ['network', 'host', '0:93-0:100'],
+    ['pid', 'host', '0:93-0:100'],
+    ['ipc', 'host', '0:93-0:100'],
+    ['uts', 'host', '0:93-0:100'],
   ]);
   assert.deepEqual(afterRemove(text, only(text, 'pid')).linux, { namespaces: [{ type: 'pid' }] });
   assert.deepEqual(optionsOf(text.replace(', "linux": {}', '')), []);
@@ -121,30 +124,48 @@ test('tmpfs mounts other than /dev, and a /dev/shm size other than 64m', () => {
 test('/dev/shm of 64m written in bytes, k or m is the default', () => {
   for (const size of ['67108864', '65536k', '64m', '64M']) {
     const text = read('tmpfs.json').replace('size=256m', `size=${size}`);
-    assert.deepEqual(optionsOf(text).filter((o) => o.option === 'shm-size'), [], size);
+    assert.deepEqual(
+      optionsOf(text).filter((o) => o.option === 'shm-size'),
+      [],
+      size,
+    );
   }
 });
 
-test('capabilities against Docker\'s default set: an added one at its bounding element, a dropped one at the bounding key', () => {
+test("capabilities against Docker's default set: an added one at its bounding element, a dropped one at the bounding key", () => {
   assert.deepEqual(rows(optionsOf(read('capabilities.json'))), [
     ['cap-add', 'CAP_SYS_ADMIN', '9:35-9:50'],
     ['cap-drop', 'CAP_NET_RAW', '7:12-7:22'],
   ]);
 });
 
-test('capabilities against `runc spec`\'s set when that is the nearer default', () => {
+test("capabilities against `runc spec`'s set when that is the nearer default", () => {
   const text = read('runc-spec.json').replace(/"CAP_KILL",/g, '"CAP_KILL",\n\t\t\t\t"CAP_NET_ADMIN",');
   assert.deepEqual(rows(optionsOf(text)), [['cap-add', 'CAP_NET_ADMIN', '20:4-20:19']]);
 });
 
-test('Podman\'s default capability set is not a request either', () => {
-  const podman = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE',
-    'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT'];
+test("Podman's default capability set is not a request either", () => {
+  const podman = [
+    'CAP_CHOWN',
+    'CAP_DAC_OVERRIDE',
+    'CAP_FOWNER',
+    'CAP_FSETID',
+    'CAP_KILL',
+    'CAP_NET_BIND_SERVICE',
+    'CAP_SETFCAP',
+    'CAP_SETGID',
+    'CAP_SETPCAP',
+    'CAP_SETUID',
+    'CAP_SYS_CHROOT',
+  ];
   const config = JSON.parse(read('docker-busybox.json'));
   for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set] = podman;
   assert.deepEqual(optionsOf(JSON.stringify(config)), []);
   config.process.capabilities.bounding = [...podman, 'CAP_NET_RAW'];
-  assert.deepEqual(optionsOf(JSON.stringify(config)).map((o) => [o.option, o.value]), [['cap-add', 'CAP_NET_RAW']]);
+  assert.deepEqual(
+    optionsOf(JSON.stringify(config)).map((o) => [o.option, o.value]),
+    [['cap-add', 'CAP_NET_RAW']],
+  );
 });
 
 test('every capability with masked paths is one cap-add ALL; no capability is one cap-drop ALL', () => {
@@ -184,7 +205,7 @@ test('cpu, kernel memory and blkio resources at their keys; zero values are Dock
   ]);
 });
 
-test('sysctls other than Docker\'s defaults, AppArmor/SELinux other than generated ones, annotations (UTF-16 columns)', () => {
+test("sysctls other than Docker's defaults, AppArmor/SELinux other than generated ones, annotations (UTF-16 columns)", () => {
   assert.deepEqual(rows(optionsOf(read('sysctl-security-annotations.json'))), [
     ['sysctl', { key: 'net.core.somaxconn', value: '1024' }, '14:12-14:32'],
     ['security-opt', 'apparmor=unconfined', '6:8-6:25'],
@@ -198,17 +219,27 @@ test('sysctls other than Docker\'s defaults, AppArmor/SELinux other than generat
 test('annotations that containerd, CRI-O and Podman write for every container are not requests', () => {
   const config = JSON.parse(read('runc-spec.json'));
   config.annotations = {
-    'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'f1e2d3',
-    'io.kubernetes.container.name': 'web', 'io.container.manager': 'libpod', 'io.podman.annotations.autoremove': 'FALSE',
+    'io.kubernetes.cri.container-type': 'container',
+    'io.kubernetes.cri.sandbox-id': 'f1e2d3',
+    'io.kubernetes.container.name': 'web',
+    'io.container.manager': 'libpod',
+    'io.podman.annotations.autoremove': 'FALSE',
     'io.katacontainers.config.hypervisor.default_memory': '4096',
   };
-  assert.deepEqual(optionsOf(JSON.stringify(config)).map((o) => o.value),
-    [{ key: 'io.katacontainers.config.hypervisor.default_memory', value: '4096' }]);
+  assert.deepEqual(
+    optionsOf(JSON.stringify(config)).map((o) => o.value),
+    [{ key: 'io.katacontainers.config.hypervisor.default_memory', value: '4096' }],
+  );
 });
 
 test('generated SELinux labels (container_t with an MCS level) are not requests', () => {
   const text = read('sysctl-security-annotations.json').replace('system_u:system_r:spc_t:s0', 'system_u:system_r:container_t:s0:c123,c456');
-  assert.deepEqual(optionsOf(text).filter((o) => o.option === 'security-opt').map((o) => o.value), ['apparmor=unconfined']);
+  assert.deepEqual(
+    optionsOf(text)
+      .filter((o) => o.option === 'security-opt')
+      .map((o) => o.value),
+    ['apparmor=unconfined'],
+  );
 });
 
 test('a truncated file: parse-error at the cut, no throw, what was read is kept', () => {
@@ -216,9 +247,10 @@ test('a truncated file: parse-error at the cut, no throw, what was read is kept'
   const tmpfs = read('tmpfs.json');
   const cut = tmpfs.slice(0, tmpfs.indexOf('{ "destination": "/tmp"'));
   const result = parse(cut);
-  assert.deepEqual(result.problems.map((p) => [p.rule, rangeText(p.range), p.message]), [
-    ['parse-error', '12:8-12:8', 'JSON syntax error: value expected at the end of the file (is it truncated?)'],
-  ]);
+  assert.deepEqual(
+    result.problems.map((p) => [p.rule, rangeText(p.range), p.message]),
+    [['parse-error', '12:8-12:8', 'JSON syntax error: value expected at the end of the file (is it truncated?)']],
+  );
   assert.deepEqual(rows(result.requests[0]!.options), [
     ['shm-size', '256m', '10:106-10:117'],
     ['tmpfs', { target: '/run', size: '16m' }, '11:10-11:23'],
@@ -241,7 +273,9 @@ test('a file of garbage gives at most 20 syntax errors', () => {
 });
 
 test('empty and non-object documents', () => {
-  assert.deepEqual(problems(''), [['parse-error', '0:0-0:0', 'JSON syntax error: value expected at the end of the file (is it truncated?)']]);
+  assert.deepEqual(problems(''), [
+    ['parse-error', '0:0-0:0', 'JSON syntax error: value expected at the end of the file (is it truncated?)'],
+  ]);
   assert.deepEqual(parse('').requests, []);
   assert.deepEqual(problems('["ociVersion"]'), [['schema', '0:0-0:14', 'config must be a JSON object (OCI runtime-spec config.md)']]);
 });
@@ -251,12 +285,17 @@ test('structure errors: missing ociVersion, args not an array, relative cwd, bad
     ['schema', '0:0-0:1', 'ociVersion is missing: the OCI runtime-spec config.md requires it'],
     ['schema', '3:8-3:14', 'process.args must be an array of strings, not a string (OCI runtime-spec config.md)'],
     ['schema', '4:8-4:13', 'process.cwd is "app"; it must be an absolute path (OCI runtime-spec config.md)'],
-    ['schema', '9:33-9:39', 'linux.namespaces[1].type is "net"; it must be one of pid, network, mount, ipc, uts, user, cgroup, time (OCI runtime-spec config-linux.md)'],
+    [
+      'schema',
+      '9:33-9:39',
+      'linux.namespaces[1].type is "net"; it must be one of pid, network, mount, ipc, uts, user, cgroup, time (OCI runtime-spec config-linux.md)',
+    ],
   ]);
 });
 
 test('a Windows config needs no root, args or slash-rooted cwd', () => {
-  const text = '{"ociVersion": "1.1.0", "process": {"cwd": "C:\\\\", "commandLine": "cmd.exe"}, "windows": {"layerFolders": ["C:\\\\layers\\\\1"]}}';
+  const text =
+    '{"ociVersion": "1.1.0", "process": {"cwd": "C:\\\\", "commandLine": "cmd.exe"}, "windows": {"layerFolders": ["C:\\\\layers\\\\1"]}}';
   assert.equal(JSON.parse(text).process.cwd, 'C:\\');
   assert.deepEqual(problems(text), []);
   assert.deepEqual(problems(text.replace(', "windows": {"layerFolders": ["C:\\\\layers\\\\1"]}', '')), [
@@ -277,11 +316,23 @@ test('structure errors: nested required fields, rlimits, capability names, secco
   assert.deepEqual(problems(text), [
     ['schema', '0:24-0:30', 'root.path is missing: the OCI runtime-spec config.md requires it'],
     ['schema', '1:25-1:31', 'process.args must have at least 1 entry (OCI runtime-spec config.md)'],
-    ['schema', '1:50-1:56', 'process.rlimits[0].type is "RLIMIT_FILES"; it must be one of RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_LOCKS, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_RSS, RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIMIT_VMEM (OCI runtime-spec config.md)'],
+    [
+      'schema',
+      '1:50-1:56',
+      'process.rlimits[0].type is "RLIMIT_FILES"; it must be one of RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_LOCKS, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_RSS, RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIMIT_VMEM (OCI runtime-spec config.md)',
+    ],
     ['schema', '1:85-1:91', 'process.rlimits[0].hard is -1; it must be at least 0 (OCI runtime-spec config.md)'],
-    ['schema', '2:32-2:43', 'process.capabilities.bounding[0] is "NET_ADMIN"; it must be a capability name of the form CAP_* (capabilities(7)) (OCI runtime-spec config.md)'],
+    [
+      'schema',
+      '2:32-2:43',
+      'process.capabilities.bounding[0] is "NET_ADMIN"; it must be a capability name of the form CAP_* (capabilities(7)) (OCI runtime-spec config.md)',
+    ],
     ['schema', '3:12-3:31', 'mounts[0].destination is missing: the OCI runtime-spec config.md requires it'],
-    ['schema', '4:23-4:38', 'linux.seccomp.defaultAction is "SCMP_ACT_DENY"; it must be one of SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_NOTIFY (OCI runtime-spec config-linux.md)'],
+    [
+      'schema',
+      '4:23-4:38',
+      'linux.seccomp.defaultAction is "SCMP_ACT_DENY"; it must be one of SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_NOTIFY (OCI runtime-spec config-linux.md)',
+    ],
     ['schema', '4:92-4:98', 'linux.devices[0].type is "x"; it must be one of c, b, u, p (OCI runtime-spec config-linux.md)'],
   ]);
 });
@@ -291,18 +342,30 @@ test('remove(): a device in the middle and the last one of a minified array keep
   const fuse = only(text, 'device', 0);
   // One edit: the smallest span that differs (the next entry starts with the same `{ "path": "/dev/`).
   assert.deepEqual(fuse.edit!.remove(), [{ range: { start: { line: 11, character: 28 }, end: { line: 12, character: 28 } }, newText: '' }]);
-  assert.deepEqual(afterRemove(text, fuse).linux.devices.map((d: { path: string }) => d.path), ['/dev/null', '/dev/vfio/12', '/dev/sda']);
+  assert.deepEqual(
+    afterRemove(text, fuse).linux.devices.map((d: { path: string }) => d.path),
+    ['/dev/null', '/dev/vfio/12', '/dev/sda'],
+  );
 
   const minified = JSON.stringify(JSON.parse(text));
   const sda = only(minified, 'device', 1);
-  assert.equal(rangeText(sda.range), `0:${minified.indexOf('{"path":"/dev/sda"')}-0:${minified.indexOf(']', minified.indexOf('/dev/sda'))}`);
-  assert.deepEqual(afterRemove(minified, sda).linux.devices.map((d: { path: string }) => d.path), ['/dev/null', '/dev/fuse', '/dev/vfio/12']);
+  assert.equal(
+    rangeText(sda.range),
+    `0:${minified.indexOf('{"path":"/dev/sda"')}-0:${minified.indexOf(']', minified.indexOf('/dev/sda'))}`,
+  );
+  assert.deepEqual(
+    afterRemove(minified, sda).linux.devices.map((d: { path: string }) => d.path),
+    ['/dev/null', '/dev/fuse', '/dev/vfio/12'],
+  );
 });
 
 test('remove(): host network adds a network namespace; a joined one loses its path', () => {
   const host = read('host-network.json');
   const edited = applyEdits(host, only(host, 'network').edit!.remove());
-  assert.deepEqual(JSON.parse(edited).linux.namespaces.map((n: { type: string }) => n.type), ['pid', 'ipc', 'uts', 'mount', 'network']);
+  assert.deepEqual(
+    JSON.parse(edited).linux.namespaces.map((n: { type: string }) => n.type),
+    ['pid', 'ipc', 'uts', 'mount', 'network'],
+  );
   assert.deepEqual(optionsOf(edited), []);
 
   const joined = read('joined-namespaces.json');
@@ -310,7 +373,7 @@ test('remove(): host network adds a network namespace; a joined one loses its pa
   assert.deepEqual(afterRemove(joined, only(joined, 'userns')).linux.namespaces[3], { type: 'user' });
 });
 
-test('remove() keeps the file\'s layout: tabs, CRLF line ends', () => {
+test("remove() keeps the file's layout: tabs, CRLF line ends", () => {
   const tabs = read('runc-spec.json').replace('\t\t\t{\n\t\t\t\t"type": "network"\n\t\t\t},\n', '');
   const network = only(tabs, 'network');
   assert.equal(rangeText(network.range), '137:2-137:14');
@@ -334,22 +397,35 @@ test('remove(): cap-add leaves every set, cap-drop comes back to every set', () 
     assert.equal(withoutAdmin.process.capabilities[set].length, 13, set);
   }
   const edited = applyEdits(text, only(text, 'cap-drop').edit!.remove());
-  for (const set of ['bounding', 'effective', 'permitted']) assert.equal(JSON.parse(edited).process.capabilities[set].at(-1), 'CAP_NET_RAW');
+  for (const set of ['bounding', 'effective', 'permitted'])
+    assert.equal(JSON.parse(edited).process.capabilities[set].at(-1), 'CAP_NET_RAW');
   assert.deepEqual(rows(optionsOf(edited)), [['cap-add', 'CAP_SYS_ADMIN', '9:35-9:50']]);
 });
 
 test('remove() and replace() of mounts: the whole entry for /dev and /proc binds, only the propagation for rshared', () => {
   const text = read('mounts.json');
   const [devBind, shared, procBind] = optionsOf(text);
-  assert.deepEqual(afterRemove(text, devBind!).mounts.map((m: { destination: string }) => m.destination),
-    ['/proc', '/mnt/data', '/proc/sys/net', '/sys', '/etc/hosts']);
-  assert.deepEqual(afterRemove(text, procBind!).mounts.map((m: { destination: string }) => m.destination),
-    ['/proc', '/dev/kvm', '/mnt/data', '/sys', '/etc/hosts']);
-  assert.deepEqual(afterRemove(text, shared!).mounts[2], { destination: '/mnt/data', type: 'bind', source: '/srv/data', options: ['rbind'] });
+  assert.deepEqual(
+    afterRemove(text, devBind!).mounts.map((m: { destination: string }) => m.destination),
+    ['/proc', '/mnt/data', '/proc/sys/net', '/sys', '/etc/hosts'],
+  );
+  assert.deepEqual(
+    afterRemove(text, procBind!).mounts.map((m: { destination: string }) => m.destination),
+    ['/proc', '/dev/kvm', '/mnt/data', '/sys', '/etc/hosts'],
+  );
+  assert.deepEqual(afterRemove(text, shared!).mounts[2], {
+    destination: '/mnt/data',
+    type: 'bind',
+    source: '/srv/data',
+    options: ['rbind'],
+  });
 
   // The mount-propagation rule's fix: the same mount without its propagation.
   const { propagation: _dropped, ...privateMount } = shared!.value as { propagation?: string };
-  const replaced = applyEdits(text, shared!.edit!.replace([{ option: 'mount', value: { ...privateMount, propagation: 'rprivate' } as never }])!);
+  const replaced = applyEdits(
+    text,
+    shared!.edit!.replace([{ option: 'mount', value: { ...privateMount, propagation: 'rprivate' } as never }])!,
+  );
   assert.deepEqual(JSON.parse(replaced).mounts[2].options, ['rbind', 'rprivate']);
   assert.equal(optionsOf(replaced).length, 2);
 });
@@ -357,13 +433,22 @@ test('remove() and replace() of mounts: the whole entry for /dev and /proc binds
 test('remove(): tmpfs entries go, /dev/shm gets the default 64m', () => {
   const text = read('tmpfs.json');
   assert.deepEqual(afterRemove(text, only(text, 'shm-size')).mounts[1].options, ['nosuid', 'mode=1777', 'size=65536k']);
-  assert.deepEqual(afterRemove(text, only(text, 'tmpfs', 1)).mounts.map((m: { destination: string }) => m.destination), ['/dev', '/dev/shm', '/run']);
+  assert.deepEqual(
+    afterRemove(text, only(text, 'tmpfs', 1)).mounts.map((m: { destination: string }) => m.destination),
+    ['/dev', '/dev/shm', '/run'],
+  );
 });
 
 test('replace(): cpu quota and period are written under linux.resources.cpu; options OCI cannot hold give undefined', () => {
   const text = read('resources.json');
   const quota = only(text, 'cpu-quota');
-  const edited = applyEdits(text, quota.edit!.replace([{ option: 'cpu-period', value: 50000 }, { option: 'cpu-quota', value: 75000 }])!);
+  const edited = applyEdits(
+    text,
+    quota.edit!.replace([
+      { option: 'cpu-period', value: 50000 },
+      { option: 'cpu-quota', value: 75000 },
+    ])!,
+  );
   assert.deepEqual(JSON.parse(edited).linux.resources.cpu, { shares: 512, period: 50000, cpus: '0-1', quota: 75000 });
   assert.equal(quota.edit!.replace([{ option: 'cpus', value: 1.5 }]), undefined);
   assert.equal(quota.edit!.replace([{ option: 'link', value: 'db' }]), undefined);
@@ -372,10 +457,15 @@ test('replace(): cpu quota and period are written under linux.resources.cpu; opt
 test('replace(): options are written into a config that lacks their parents', () => {
   const text = read('host-network.json');
   const network = only(text, 'network');
-  const edited = applyEdits(text, network.edit!.replace([
-    { option: 'cpu-quota', value: 150000 }, { option: 'sysctl', value: { key: 'net.core.somaxconn', value: '512' } },
-    { option: 'annotation', value: { key: 'io.example/team', value: 'a' } }, { option: 'kernel-memory', value: '1048576' },
-  ])!);
+  const edited = applyEdits(
+    text,
+    network.edit!.replace([
+      { option: 'cpu-quota', value: 150000 },
+      { option: 'sysctl', value: { key: 'net.core.somaxconn', value: '512' } },
+      { option: 'annotation', value: { key: 'io.example/team', value: 'a' } },
+      { option: 'kernel-memory', value: '1048576' },
+    ])!,
+  );
   const config = JSON.parse(edited);
   assert.deepEqual(config.linux.resources, { cpu: { quota: 150000 }, memory: { kernel: 1048576 } });
   assert.deepEqual(config.linux.sysctl, { 'net.core.somaxconn': '512' });
@@ -388,8 +478,15 @@ test('replace(): options are written into a config that lacks their parents', ()
 test('remove(): resources, sysctls, security options and annotations', () => {
   const resources = read('resources.json');
   assert.deepEqual(afterRemove(resources, only(resources, 'kernel-memory')).linux.resources.memory, { limit: 536870912, kernelTCP: 0 });
-  assert.deepEqual(afterRemove(resources, only(resources, 'cpuset-cpus')).linux.resources.cpu, { shares: 512, quota: 150000, period: 100000 });
-  assert.deepEqual(Object.keys(afterRemove(resources, only(resources, 'blkio', 1)).linux.resources.blockIO), ['weight', 'throttleWriteBpsDevice']);
+  assert.deepEqual(afterRemove(resources, only(resources, 'cpuset-cpus')).linux.resources.cpu, {
+    shares: 512,
+    quota: 150000,
+    period: 100000,
+  });
+  assert.deepEqual(Object.keys(afterRemove(resources, only(resources, 'blkio', 1)).linux.resources.blockIO), [
+    'weight',
+    'throttleWriteBpsDevice',
+  ]);
 
   const text = read('sysctl-security-annotations.json');
   assert.deepEqual(afterRemove(text, only(text, 'sysctl')).linux.sysctl, { 'net.ipv4.ip_unprivileged_port_start': '0' });
@@ -398,14 +495,20 @@ test('remove(): resources, sysctls, security options and annotations', () => {
   assert.deepEqual(afterRemove(text, only(text, 'annotation', 1)).annotations, { 'io.example/icon': '🚀' });
 });
 
-test('remove(): privileged restores Docker\'s capabilities and masked paths', () => {
+test("remove(): privileged restores Docker's capabilities and masked paths", () => {
   const text = read('privileged.json');
   const edited = applyEdits(text, only(text, 'privileged').edit!.remove());
   const config = JSON.parse(edited);
   assert.equal(config.process.capabilities.bounding.length, 14);
   assert.equal(config.linux.maskedPaths.length, 10);
   // Without privileged mode the host devices it implied are requests of their own.
-  assert.deepEqual(optionsOf(edited).map((o) => [o.option, o.value]), [['device', { host: '/dev/sda' }], ['device', { host: '/dev/ttyS0' }]]);
+  assert.deepEqual(
+    optionsOf(edited).map((o) => [o.option, o.value]),
+    [
+      ['device', { host: '/dev/sda' }],
+      ['device', { host: '/dev/ttyS0' }],
+    ],
+  );
 });
 
 test('a 5 MB config is read without throwing', () => {

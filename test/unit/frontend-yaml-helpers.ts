@@ -9,11 +9,22 @@ import type { FrontEnd, FrontEndContext, FrontEndResult, Range, RequestedOption,
 /** test/fixtures, from out/test/unit. */
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
-export function fixture(path: string): string { return `${FIXTURES}${path}`; }
+export function fixture(path: string): string {
+  return `${FIXTURES}${path}`;
+}
 
-export function context(env: Record<string, string | undefined> = {}, runtimeClasses = ['vmrt', 'kata', 'kata-*', 'clear-containers']): FrontEndContext {
+export function context(
+  env: Record<string, string | undefined> = {},
+  runtimeClasses = ['vmrt', 'kata', 'kata-*', 'clear-containers'],
+): FrontEndContext {
   return {
-    readFile(path) { try { return readFileSync(path, 'utf8'); } catch { return undefined; } },
+    readFile(path) {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
     env,
     runtimeClasses,
   };

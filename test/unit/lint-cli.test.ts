@@ -15,22 +15,38 @@ const FIXTURES = resolve(ROOT, 'test/fixtures/lint-cli');
 const tmp = mkdtempSync(join(tmpdir(), 'vmrt-lint-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Outcome { code: number; stdout: string; stderr: string }
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the CLI in this process (fast); `stdin` feeds --stdin-filename. */
 async function lintCli(args: string[], options: { cwd?: string; stdin?: string; color?: boolean } = {}): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, {
-    cwd: options.cwd ?? FIXTURES, stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; },
-    readStdin: async () => options.stdin ?? '', color: options.color ?? false, env: {},
+    cwd: options.cwd ?? FIXTURES,
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    readStdin: async () => options.stdin ?? '',
+    color: options.color ?? false,
+    env: {},
   });
   return { code, stdout, stderr };
 }
 
 /** Runs the installed executable as a user would. */
 function spawnCli(args: string[], options: { cwd?: string; input?: string } = {}): Outcome {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: options.cwd ?? FIXTURES, input: options.input ?? '', encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? FIXTURES,
+    input: options.input ?? '',
+    encoding: 'utf8',
+  });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -40,17 +56,36 @@ function write(path: string, text: string | Buffer): string {
   return path;
 }
 
-const json = (out: Outcome) => JSON.parse(out.stdout) as { findings: { file: string; feature: string; rule: string; severity: string; range: unknown; fix?: { title: string; edits: { range: unknown; newText: string }[] } }[] };
+const json = (out: Outcome) =>
+  JSON.parse(out.stdout) as {
+    findings: {
+      file: string;
+      feature: string;
+      rule: string;
+      severity: string;
+      range: unknown;
+      fix?: { title: string; edits: { range: unknown; newText: string }[] };
+    }[];
+  };
 
 test('end to end: compose network_mode: host gives an exact range, links and cpus their fixes', async () => {
   const out = await lintCli(['--format', 'json', '--profile', 'clear-containers', 'host/compose.yaml']);
   assert.equal(out.code, 1);
   const findings = json(out).findings;
-  assert.deepEqual(findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]), [
-    ['host/compose.yaml', 'host-network', 'host-network-mode', 'error', { start: { line: 3, character: 4 }, end: { line: 3, character: 16 } }],
-    ['host/compose.yaml', 'cpus', 'cpus-limit', 'warning', { start: { line: 6, character: 4 }, end: { line: 6, character: 8 } }],
-    ['host/compose.yaml', 'link', 'legacy-link', 'error', { start: { line: 8, character: 8 }, end: { line: 8, character: 16 } }],
-  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]),
+    [
+      [
+        'host/compose.yaml',
+        'host-network',
+        'host-network-mode',
+        'error',
+        { start: { line: 3, character: 4 }, end: { line: 3, character: 16 } },
+      ],
+      ['host/compose.yaml', 'cpus', 'cpus-limit', 'warning', { start: { line: 6, character: 4 }, end: { line: 6, character: 8 } }],
+      ['host/compose.yaml', 'link', 'legacy-link', 'error', { start: { line: 8, character: 8 }, end: { line: 8, character: 16 } }],
+    ],
+  );
   const text = readFileSync(join(FIXTURES, 'host/compose.yaml'), 'utf8');
   const cpus = findings[1]!.fix!;
   assert.equal(cpus.title, 'Use cpu-period 100000 and cpu-quota 150000 instead');
@@ -89,7 +124,10 @@ test('SARIF 2.1.0: $schema, driver rules with helpUri, 1-based regions, fixes', 
   const [runOut] = sarif.runs;
   assert.equal(runOut.tool.driver.name, 'vmrt-lint');
   assert.equal(runOut.columnKind, 'utf16CodeUnits');
-  assert.deepEqual(runOut.tool.driver.rules.map((r: { id: string }) => r.id), RULES.map((r) => r.meta.id));
+  assert.deepEqual(
+    runOut.tool.driver.rules.map((r: { id: string }) => r.id),
+    RULES.map((r) => r.meta.id),
+  );
   for (const rule of runOut.tool.driver.rules) {
     assert.match(rule.helpUri, /^file:\/\/.*\/docs\/features\/[a-z0-9-]+\.md$/);
     assert.ok(existsSync(fileURLToPath(rule.helpUri)), rule.helpUri);
@@ -105,7 +143,10 @@ test('SARIF 2.1.0: $schema, driver rules with helpUri, 1-based regions, fixes', 
     region: { startLine: 4, startColumn: 5, endLine: 4, endColumn: 17 },
   });
   assert.deepEqual(cpus.fixes[0].artifactChanges[0].replacements, [
-    { deletedRegion: { startLine: 7, startColumn: 1, endLine: 8, endColumn: 1 }, insertedContent: { text: '    cpu_period: 100000\n    cpu_quota: 150000\n' } },
+    {
+      deletedRegion: { startLine: 7, startColumn: 1, endLine: 8, endColumn: 1 },
+      insertedContent: { text: '    cpu_period: 100000\n    cpu_quota: 150000\n' },
+    },
   ]);
   assert.equal(cpus.fixes[0].description.text, 'Use cpu-period 100000 and cpu-quota 150000 instead');
   assert.equal(runOut.originalUriBaseIds['%SRCROOT%'].uri, `file://${FIXTURES}/`);
@@ -117,13 +158,19 @@ test('checkstyle XML', async () => {
   assert.equal(lines[0], '<?xml version="1.0" encoding="UTF-8"?>');
   assert.equal(lines[1], '<checkstyle version="4.3">');
   assert.equal(lines[2], '  <file name="host/compose.yaml">');
-  assert.match(lines[3]!, /^    <error line="4" column="5" severity="error" message="The host network mode is not supported by kata: the VM cannot use the host network stack; Kata&apos;s network setup .*" source="vmrt-lint\.host-network-mode"\/>$/);
+  assert.match(
+    lines[3]!,
+    /^    <error line="4" column="5" severity="error" message="The host network mode is not supported by kata: the VM cannot use the host network stack; Kata&apos;s network setup .*" source="vmrt-lint\.host-network-mode"\/>$/,
+  );
   assert.match(lines[4]!, /^    <error line="9" column="9" severity="error" .* source="vmrt-lint\.legacy-link"\/>$/);
   assert.deepEqual(lines.slice(5), ['  </file>', '</checkstyle>', '']);
-  assert.equal((await lintCli(['-f', 'checkstyle', 'clean'])).stdout, '<?xml version="1.0" encoding="UTF-8"?>\n<checkstyle version="4.3">\n</checkstyle>\n');
+  assert.equal(
+    (await lintCli(['-f', 'checkstyle', 'clean'])).stdout,
+    '<?xml version="1.0" encoding="UTF-8"?>\n<checkstyle version="4.3">\n</checkstyle>\n',
+  );
 });
 
-test('exit codes: thresholds, --no-fail, and the config\'s failure-threshold', async () => {
+test("exit codes: thresholds, --no-fail, and the config's failure-threshold", async () => {
   const dir = join(tmp, 'thresholds');
   write(join(dir, 'warn.sh'), 'docker run --gpus all app\n');
   assert.equal((await lintCli(['warn.sh'], { cwd: dir })).code, 1);
@@ -164,20 +211,36 @@ test('--help and --version', () => {
   const help = spawnCli(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: vmrt-lint \[options\] <files or folders…>/);
-  for (const option of ['--profile', '--format', '--failure-threshold', '--no-fail', '--config', '--kind', '--stdin-filename', '--disable-ignore-pragma']) assert.ok(help.stdout.includes(option), option);
+  for (const option of [
+    '--profile',
+    '--format',
+    '--failure-threshold',
+    '--no-fail',
+    '--config',
+    '--kind',
+    '--stdin-filename',
+    '--disable-ignore-pragma',
+  ])
+    assert.ok(help.stdout.includes(option), option);
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
   assert.deepEqual(spawnCli(['--version']), { code: 0, stdout: `vmrt-lint ${version}\n`, stderr: '' });
   assert.equal(readFileSync(CLI, 'utf8').split('\n')[0], '#!/usr/bin/env node');
 });
 
 test('--stdin-filename lints standard input as that file (kind and config from its name)', () => {
-  const out = spawnCli(['-f', 'json', '--stdin-filename', 'stdin/docker-compose.yml'], { input: 'services:\n  a:\n    image: x\n    privileged: true\n' });
+  const out = spawnCli(['-f', 'json', '--stdin-filename', 'stdin/docker-compose.yml'], {
+    input: 'services:\n  a:\n    image: x\n    privileged: true\n',
+  });
   assert.equal(out.code, 1);
-  assert.deepEqual(json(out).findings.map((f) => [f.file, f.rule, f.range]), [
-    ['stdin/docker-compose.yml', 'privileged-mode', { start: { line: 3, character: 4 }, end: { line: 3, character: 14 } }],
-  ]);
+  assert.deepEqual(
+    json(out).findings.map((f) => [f.file, f.rule, f.range]),
+    [['stdin/docker-compose.yml', 'privileged-mode', { start: { line: 3, character: 4 }, end: { line: 3, character: 14 } }]],
+  );
   const kind = spawnCli(['-f', 'json', '--kind', 'command', '--stdin-filename', 'notes.txt'], { input: 'docker run --pid=host x\n' });
-  assert.deepEqual(json(kind).findings.map((f) => [f.file, f.rule]), [['notes.txt', 'host-pid-namespace']]);
+  assert.deepEqual(
+    json(kind).findings.map((f) => [f.file, f.rule]),
+    [['notes.txt', 'host-pid-namespace']],
+  );
 });
 
 test('walking folders: .gitignore (nested and parent), node_modules and .git skipped, unknown kinds silent; named unknown files get a note', async () => {
@@ -196,15 +259,30 @@ test('walking folders: .gitignore (nested and parent), node_modules and .git ski
   write(join(repo, 'app', 'notes.txt'), bad);
   write(join(repo, 'deploy', 'compose.yaml'), 'services:\n  a:\n    image: x\n    ipc: host\n');
   const out = await lintCli(['-f', 'json', '.'], { cwd: repo });
-  assert.deepEqual(json(out).findings.map((f) => [f.file, f.rule]), [['app/run.sh', 'privileged-mode'], ['deploy/compose.yaml', 'host-ipc-namespace']]);
+  assert.deepEqual(
+    json(out).findings.map((f) => [f.file, f.rule]),
+    [
+      ['app/run.sh', 'privileged-mode'],
+      ['deploy/compose.yaml', 'host-ipc-namespace'],
+    ],
+  );
   assert.equal(out.stderr, '');
   // Walking from a subfolder still honours the repository's .gitignore above it.
-  assert.deepEqual(json(await lintCli(['-f', 'json', 'app'], { cwd: repo })).findings.map((f) => f.file), ['app/run.sh']);
+  assert.deepEqual(
+    json(await lintCli(['-f', 'json', 'app'], { cwd: repo })).findings.map((f) => f.file),
+    ['app/run.sh'],
+  );
   const named = await lintCli(['app/notes.txt'], { cwd: repo });
   assert.equal(named.code, 0);
-  assert.equal(named.stderr, 'vmrt-lint: note: app/notes.txt: no front end reads this kind of file; not linted (choose one with --kind oci|compose|kubernetes|dockerfile|command|devcontainer)\n');
+  assert.equal(
+    named.stderr,
+    'vmrt-lint: note: app/notes.txt: no front end reads this kind of file; not linted (choose one with --kind oci|compose|kubernetes|dockerfile|command|devcontainer)\n',
+  );
   assert.equal(named.stdout, 'no findings in 0 files\n');
-  assert.deepEqual(json(await lintCli(['-f', 'json', '--kind', 'command', 'app/notes.txt'], { cwd: repo })).findings.map((f) => f.rule), ['privileged-mode']);
+  assert.deepEqual(
+    json(await lintCli(['-f', 'json', '--kind', 'command', 'app/notes.txt'], { cwd: repo })).findings.map((f) => f.rule),
+    ['privileged-mode'],
+  );
 });
 
 test('files over 10 MB and binary files named on the command line are findings, and the others are still linted', async () => {
@@ -214,31 +292,49 @@ test('files over 10 MB and binary files named on the command line are findings, 
   write(join(dir, 'ok.sh'), 'docker run --uts=host x\n');
   const out = await lintCli(['-f', 'json', 'huge.sh', 'Dockerfile', 'ok.sh', 'missing.sh'], { cwd: dir });
   assert.equal(out.code, 1);
-  assert.deepEqual(json(out).findings.map((f) => [f.file, f.feature, f.rule, f.severity]), [
-    ['Dockerfile', 'file', 'binary-file', 'error'],
-    ['huge.sh', 'file', 'file-too-large', 'error'],
-    ['missing.sh', 'file', 'unreadable', 'error'],
-    ['ok.sh', 'host-uts', 'host-uts-namespace', 'error'],
-  ]);
+  assert.deepEqual(
+    json(out).findings.map((f) => [f.file, f.feature, f.rule, f.severity]),
+    [
+      ['Dockerfile', 'file', 'binary-file', 'error'],
+      ['huge.sh', 'file', 'file-too-large', 'error'],
+      ['missing.sh', 'file', 'unreadable', 'error'],
+      ['ok.sh', 'host-uts', 'host-uts-namespace', 'error'],
+    ],
+  );
 });
 
 test('pragmas through the real command front end, and --disable-ignore-pragma', async () => {
-  const rules = async (...args: string[]) => json(await lintCli(['-f', 'json', ...args, 'pragmas.sh'])).findings.map((f) => `${f.rule}@${(f.range as { start: { line: number } }).start.line}`);
+  const rules = async (...args: string[]) =>
+    json(await lintCli(['-f', 'json', ...args, 'pragmas.sh'])).findings.map(
+      (f) => `${f.rule}@${(f.range as { start: { line: number } }).start.line}`,
+    );
   assert.deepEqual(await rules(), ['privileged-mode@3']);
   assert.deepEqual(await rules('--disable-ignore-pragma'), ['host-network-mode@2', 'privileged-mode@3']);
 });
 
 test('pragmas in compose YAML: above a block key they cover its items; another key ends their reach', async () => {
   // clear-containers: capabilities and sysctls stay findings there (vmrt runs them in its guest).
-  const rules = async (...args: string[]) => json(await lintCli(['-f', 'json', '--profile', 'clear-containers', ...args, 'pragmas-compose.yaml'])).findings.map((f) => `${f.rule}@${(f.range as { start: { line: number } }).start.line}`);
+  const rules = async (...args: string[]) =>
+    json(await lintCli(['-f', 'json', '--profile', 'clear-containers', ...args, 'pragmas-compose.yaml'])).findings.map(
+      (f) => `${f.rule}@${(f.range as { start: { line: number } }).start.line}`,
+    );
   assert.deepEqual(await rules(), ['capability-change@8', 'sysctl-setting@14']);
-  assert.deepEqual(await rules('--disable-ignore-pragma'), ['capability-change@5', 'capability-change@6', 'capability-change@8', 'host-network-mode@10', 'sysctl-setting@14']);
+  assert.deepEqual(await rules('--disable-ignore-pragma'), [
+    'capability-change@5',
+    'capability-change@6',
+    'capability-change@8',
+    'host-network-mode@10',
+    'sysctl-setting@14',
+  ]);
 });
 
 test('pragmas in JSONC (//) and Markdown (<!-- -->, above the fence), through the real front ends', async () => {
   // clear-containers: capabilities stay a finding there (vmrt applies them in its guest).
   const out = await lintCli(['-f', 'json', '--profile', 'clear-containers', 'README.md', 'devcontainer']);
-  assert.deepEqual(json(out).findings.map((f) => `${f.file}:${f.rule}`), ['README.md:host-ipc-namespace', 'devcontainer/.devcontainer/devcontainer.json:capability-change']);
+  assert.deepEqual(
+    json(out).findings.map((f) => `${f.file}:${f.rule}`),
+    ['README.md:host-ipc-namespace', 'devcontainer/.devcontainer/devcontainer.json:capability-change'],
+  );
   const all = await lintCli(['--profile', 'clear-containers', '--disable-ignore-pragma', 'README.md', 'devcontainer']);
   assert.equal(all.stdout.trimEnd().split('\n').pop(), '4 findings (3 errors, 1 warning, 0 info, 0 hints) in 2 files');
 });
@@ -247,7 +343,10 @@ test('Kubernetes runtime classes come from the config: a pod is linted only unde
   assert.deepEqual(json(await lintCli(['-f', 'json', 'k8s/pod.yaml'])).findings, []);
   const config = write(join(tmp, 'rc', 'vm-classes.yaml'), 'runtime-classes: [gvisor-vm]\n');
   const out = await lintCli(['-f', 'json', '--config', config, 'k8s/pod.yaml']);
-  assert.deepEqual(json(out).findings.map((f) => [f.rule, f.range]), [['host-network-mode', { start: { line: 6, character: 2 }, end: { line: 6, character: 13 } }]]);
+  assert.deepEqual(
+    json(out).findings.map((f) => [f.rule, f.range]),
+    [['host-network-mode', { start: { line: 6, character: 2 }, end: { line: 6, character: 13 } }]],
+  );
 });
 
 test('--config applies one config to every file; a bad config is a finding in it', async () => {
@@ -256,8 +355,14 @@ test('--config applies one config to every file; a bad config is a finding in it
   write(join(dir, 'bad', '.vmrt-lint.yaml'), 'profile: clear\n');
   write(join(dir, 'bad', 'run.sh'), 'echo hi\n');
   const strict = json(await lintCli(['-f', 'json', '--config', join(dir, 'strict.yaml'), 'host/compose.yaml'])).findings;
-  assert.deepEqual(strict.map((f) => `${f.rule}:${f.severity}`), ['host-network-mode:error', 'cpus-limit:warning', 'legacy-link:warning']);
+  assert.deepEqual(
+    strict.map((f) => `${f.rule}:${f.severity}`),
+    ['host-network-mode:error', 'cpus-limit:warning', 'legacy-link:warning'],
+  );
   const bad = await lintCli(['bad/run.sh'], { cwd: dir });
   assert.equal(bad.code, 1);
-  assert.equal(bad.stdout.split('\n')[0], "bad/.vmrt-lint.yaml:1:10 error invalid-config schema invalid .vmrt-lint config: unknown profile 'clear' (expected vmrt, clear-containers, kata or runc)");
+  assert.equal(
+    bad.stdout.split('\n')[0],
+    "bad/.vmrt-lint.yaml:1:10 error invalid-config schema invalid .vmrt-lint config: unknown profile 'clear' (expected vmrt, clear-containers, kata or runc)",
+  );
 });

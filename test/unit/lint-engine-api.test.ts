@@ -60,11 +60,17 @@ function includingFrontEnd(): FrontEnd & { parses: number } {
 /** Clear Containers' published table: fixed, unlike the vmrt profile, which follows the runtime as it grows. */
 const PROFILE = 'clear-containers' as const;
 
-const brief = (findings: { file: string; rule: string; severity: string; range: { start: { line: number; character: number } } }[], base = '') =>
-  findings.map((f) => `${f.file.slice(base.length)} ${f.range.start.line}:${f.range.start.character} ${f.severity} ${f.rule}`);
+const brief = (
+  findings: { file: string; rule: string; severity: string; range: { start: { line: number; character: number } } }[],
+  base = '',
+) => findings.map((f) => `${f.file.slice(base.length)} ${f.range.start.line}:${f.range.start.character} ${f.severity} ${f.rule}`);
 
-test('config base: used without a config file; the file wins key by key, a severity for a feature or rule replaces the base\'s for its rules or feature', () => {
-  const base = { profile: 'kata' as const, severity: { 'host-network-mode': 'hint' as const, privileged: 'info' as const, 'cpus-limit': 'off' as const }, runtimeClasses: ['mine'] };
+test("config base: used without a config file; the file wins key by key, a severity for a feature or rule replaces the base's for its rules or feature", () => {
+  const base = {
+    profile: 'kata' as const,
+    severity: { 'host-network-mode': 'hint' as const, privileged: 'info' as const, 'cpus-limit': 'off' as const },
+    runtimeClasses: ['mine'],
+  };
   const linter = new Linter({ frontEnds: [lineFrontEnd()], base });
   const plain = write(join(folder(), 'run.sh'), 'docker run --net=host --privileged --cpus=2 x\n');
   const bare = linter.lintFile(plain);
@@ -88,9 +94,12 @@ test('config base: used without a config file; the file wins key by key, a sever
   const broken = folder();
   write(join(broken, '.vmrt-lint.yaml'), 'profile: podman\nruntime-classes: [gvisor]\n');
   const config = linter.configFor(join(broken, 'run.sh'));
-  assert.equal(config.profile, 'kata', 'an unknown profile in the file leaves the base\'s');
+  assert.equal(config.profile, 'kata', "an unknown profile in the file leaves the base's");
   assert.deepEqual(config.runtimeClasses, ['gvisor']);
-  assert.equal(config.problems[0]?.message, 'invalid .vmrt-lint config: unknown profile \'podman\' (expected vmrt, clear-containers, kata or runc)');
+  assert.equal(
+    config.problems[0]?.message,
+    "invalid .vmrt-lint config: unknown profile 'podman' (expected vmrt, clear-containers, kata or runc)",
+  );
 });
 
 test('invalidateConfigs: one config file, every one, and a config file created since the last lint', () => {
@@ -113,12 +122,16 @@ test('invalidateConfigs: one config file, every one, and a config file created s
   assert.deepEqual(profiles(), ['kata', 'kata', 'clear-containers']);
 });
 
-test('a config file\'s problems are reported again after it is invalidated', () => {
+test("a config file's problems are reported again after it is invalidated", () => {
   const root = folder();
   const configPath = write(join(root, '.vmrt-lint.yaml'), 'colour: red\n');
   const script = write(join(root, 'run.sh'), 'echo\n');
   const linter = new Linter({ frontEnds: [lineFrontEnd()] });
-  const configRules = () => linter.lintFile(script).findings.filter((f) => f.file === configPath).map((f) => `${f.rule} ${f.range.start.line}:${f.range.start.character}`);
+  const configRules = () =>
+    linter
+      .lintFile(script)
+      .findings.filter((f) => f.file === configPath)
+      .map((f) => `${f.rule} ${f.range.start.line}:${f.range.start.character}`);
   assert.deepEqual(configRules(), ['invalid-config 0:0']);
   assert.deepEqual(configRules(), [], 'once per config file');
   linter.invalidateConfigs(configPath);
@@ -134,7 +147,13 @@ test('one parse: the result carries the requests, the findings and every file th
   const result = linter.lintText(main, 'include base.sh\ninclude missing.sh\ndocker run --cpus=2 x\n');
   assert.equal(frontEnd.parses, 1);
   assert.deepEqual(result.dependencies, [included, join(root, 'missing.sh')]);
-  assert.deepEqual(result.requests.map((r: ContainerRequest) => [r.file, r.options.map((o) => o.option)]), [[main, ['cpus']], [included, ['privileged']]]);
+  assert.deepEqual(
+    result.requests.map((r: ContainerRequest) => [r.file, r.options.map((o) => o.option)]),
+    [
+      [main, ['cpus']],
+      [included, ['privileged']],
+    ],
+  );
   assert.deepEqual(brief(result.findings, root), ['/base.sh 0:11 error privileged-mode', '/main.sh 2:11 warning cpus-limit']);
 
   const plain = linter.lintText(join(root, 'plain.sh'), 'docker run --cpus=2 x\n');
@@ -148,16 +167,33 @@ test('recognisedOptions: every option a rule recognises, also where the profile 
   const path = join(folder(), 'run.sh');
   const result = linter.lintText(path, 'docker run --net=host --cpus=2 --tmpfs=/t --net=bridge x\n');
   assert.deepEqual(result.findings, [], 'runc runs all of it');
-  assert.deepEqual(linter.recognisedOptions(result.requests).map((o) => `${o.rule} ${o.feature} ${o.range.start.character}-${o.range.end.character}`).sort(), [
-    'cpus-limit cpus 22-30',
-    'host-network-mode host-network 11-21',
-    'tmpfs-mount tmpfs 31-41',
-  ]);
-  assert.equal(linter.recognisedOptions(result.requests).every((o) => o.file === path), true);
+  assert.deepEqual(
+    linter
+      .recognisedOptions(result.requests)
+      .map((o) => `${o.rule} ${o.feature} ${o.range.start.character}-${o.range.end.character}`)
+      .sort(),
+    ['cpus-limit cpus 22-30', 'host-network-mode host-network 11-21', 'tmpfs-mount tmpfs 31-41'],
+  );
+  assert.equal(
+    linter.recognisedOptions(result.requests).every((o) => o.file === path),
+    true,
+  );
 
-  const throwing: Rule = { meta: { ...RULES[0]!.meta, id: 'throwing' }, check: () => { throw new Error('no'); } };
+  const throwing: Rule = {
+    meta: { ...RULES[0]!.meta, id: 'throwing' },
+    check: () => {
+      throw new Error('no');
+    },
+  };
   const withBroken = new Linter({ frontEnds: [lineFrontEnd()], rules: [throwing, ...RULES], profile: 'runc' });
-  assert.deepEqual(withBroken.recognisedOptions(result.requests).map((o) => o.rule).sort(), ['cpus-limit', 'host-network-mode', 'tmpfs-mount'], 'a rule that throws recognises nothing');
+  assert.deepEqual(
+    withBroken
+      .recognisedOptions(result.requests)
+      .map((o) => o.rule)
+      .sort(),
+    ['cpus-limit', 'host-network-mode', 'tmpfs-mount'],
+    'a rule that throws recognises nothing',
+  );
 });
 
 test('buffers stand for files: the linted file (lintFile) and the files it reads', () => {
@@ -166,7 +202,11 @@ test('buffers stand for files: the linted file (lintFile) and the files it reads
   const main = write(join(root, 'main.sh'), 'include base.sh\n');
   const buffers = new Map<string, string>([[included, '\n\ndocker run --net=host x\n']]);
   const linter = new Linter({ frontEnds: [includingFrontEnd()], buffers: (path) => buffers.get(path), profile: PROFILE });
-  assert.deepEqual(brief(linter.lintFile(main).findings, root), ['/base.sh 2:11 error host-network-mode'], 'the unsaved buffer, not the disk');
+  assert.deepEqual(
+    brief(linter.lintFile(main).findings, root),
+    ['/base.sh 2:11 error host-network-mode'],
+    'the unsaved buffer, not the disk',
+  );
 
   buffers.set(main, 'docker run --cpus=2 x\n');
   assert.deepEqual(brief(linter.lintFile(main).findings, root), ['/main.sh 0:11 warning cpus-limit']);
@@ -185,18 +225,34 @@ test('lintText refuses a text over the size limit as lintFile refuses such a fil
   const huge = `docker run --net=host x\n${'#'.repeat(MAX_FILE_BYTES)}\n`;
   const result = linter.lintText(join(root, 'run.sh'), huge);
   assert.equal(frontEnd.parses, 0);
-  assert.deepEqual(result.findings.map((f) => [f.rule, f.message, f.range]), [['file-too-large', 'the file is 10.0 MB, over the 10 MB limit: not linted', range(0, 0, 0)]]);
+  assert.deepEqual(
+    result.findings.map((f) => [f.rule, f.message, f.range]),
+    [['file-too-large', 'the file is 10.0 MB, over the 10 MB limit: not linted', range(0, 0, 0)]],
+  );
   assert.equal(result.kind, 'command');
   // Multi-byte text: 3.5 M characters of 3 bytes each are 10.5 MB of UTF-8.
   const wide = linter.lintText(join(root, 'wide.sh'), '€'.repeat(3.5 * 1024 * 1024));
-  assert.deepEqual(wide.findings.map((f) => f.rule), ['file-too-large']);
+  assert.deepEqual(
+    wide.findings.map((f) => f.rule),
+    ['file-too-large'],
+  );
   const under = linter.lintText(join(root, 'under.sh'), `docker run --net=host x\n${'#'.repeat(MAX_FILE_BYTES - 100)}\n`);
-  assert.deepEqual(under.findings.map((f) => f.rule), ['host-network-mode']);
+  assert.deepEqual(
+    under.findings.map((f) => f.rule),
+    ['host-network-mode'],
+  );
   assert.equal(frontEnd.parses, 1);
 });
 
-test('pragma styles: what each kind reads, what is written where, and where a pragma\'s ids end', () => {
-  assert.deepEqual(COMMENT_STYLES, { oci: ['//'], devcontainer: ['//'], command: ['#', '<!--'], compose: ['#'], kubernetes: ['#'], dockerfile: ['#'] });
+test("pragma styles: what each kind reads, what is written where, and where a pragma's ids end", () => {
+  assert.deepEqual(COMMENT_STYLES, {
+    oci: ['//'],
+    devcontainer: ['//'],
+    command: ['#', '<!--'],
+    compose: ['#'],
+    kubernetes: ['#'],
+    dockerfile: ['#'],
+  });
   const md = new LineIndex('# Title\n\n```sh\ndocker run --privileged x\n```\n');
   assert.equal(writeStyleAt('/r/README.md', md, 'command', 1), '<!--');
   assert.equal(writeStyleAt('/r/README.md', md, 'command', 3), '#', 'inside the fence: a shell comment');
@@ -206,8 +262,18 @@ test('pragma styles: what each kind reads, what is written where, and where a pr
   assert.equal(formatPragma('<!--', 'vmrt-ignore privileged -- reason'), '<!-- vmrt-ignore privileged -- reason -->');
   assert.equal(formatPragma('//', 'vmrt-ignore-file privileged'), '// vmrt-ignore-file privileged');
 
-  assert.deepEqual(parsePragma('  # vmrt-ignore host-network , link -- demo', ['#']), { fileWide: false, ids: ['host-network', 'link'], reason: 'demo', idsEnd: 35 });
-  assert.deepEqual(parsePragma('<!-- vmrt-ignore-file privileged -->', ['#', '<!--']), { fileWide: true, ids: ['privileged'], reason: undefined, idsEnd: 32 });
+  assert.deepEqual(parsePragma('  # vmrt-ignore host-network , link -- demo', ['#']), {
+    fileWide: false,
+    ids: ['host-network', 'link'],
+    reason: 'demo',
+    idsEnd: 35,
+  });
+  assert.deepEqual(parsePragma('<!-- vmrt-ignore-file privileged -->', ['#', '<!--']), {
+    fileWide: true,
+    ids: ['privileged'],
+    reason: undefined,
+    idsEnd: 32,
+  });
   assert.equal(parsePragma('# vmrt-ignore privileged', ['//']), undefined);
   assert.equal(parsePragma('# vmrt-ignore privileged and more', ['#']), undefined, 'not a pragma the engine reads');
 });
@@ -215,15 +281,38 @@ test('pragma styles: what each kind reads, what is written where, and where a pr
 test('safe fixes: the rule decides; the language server prefers only safe ones', () => {
   const removing = (safe?: boolean): Rule => ({
     meta: { ...RULES[0]!.meta, id: safe === false ? 'unsafe-fix' : 'safe-fix', feature: 'privileged' },
-    check: (request) => request.options.filter((o) => o.option === 'privileged').map((option) => ({
-      option, subject: 'privileged mode',
-      fix: () => ({ title: `remove (${safe === false ? 'unsafe' : 'safe'})`, edits: option.edit!.remove(), ...(safe === undefined ? {} : { safe }) }),
-    })),
+    check: (request) =>
+      request.options
+        .filter((o) => o.option === 'privileged')
+        .map((option) => ({
+          option,
+          subject: 'privileged mode',
+          fix: () => ({
+            title: `remove (${safe === false ? 'unsafe' : 'safe'})`,
+            edits: option.edit!.remove(),
+            ...(safe === undefined ? {} : { safe }),
+          }),
+        })),
   });
   const path = join(folder(), 'run.sh');
   const text = 'docker run --privileged x\n';
-  const { findings, kind } = new Linter({ frontEnds: [lineFrontEnd()], rules: [removing(false), removing()], profile: PROFILE }).lintText(path, text);
-  assert.deepEqual(findings.map((f) => [f.rule, f.fix?.safe]), [['safe-fix', undefined], ['unsafe-fix', false]]);
+  const { findings, kind } = new Linter({ frontEnds: [lineFrontEnd()], rules: [removing(false), removing()], profile: PROFILE }).lintText(
+    path,
+    text,
+  );
+  assert.deepEqual(
+    findings.map((f) => [f.rule, f.fix?.safe]),
+    [
+      ['safe-fix', undefined],
+      ['unsafe-fix', false],
+    ],
+  );
   const actions = codeActions({ uri: 'file:///r/run.sh', path, text, kind, findings, range: range(0, 12, 12) });
-  assert.deepEqual(actions.filter((a) => a.title.startsWith('remove')).map((a) => [a.title, a.isPreferred]), [['remove (safe)', true], ['remove (unsafe)', false]]);
+  assert.deepEqual(
+    actions.filter((a) => a.title.startsWith('remove')).map((a) => [a.title, a.isPreferred]),
+    [
+      ['remove (safe)', true],
+      ['remove (unsafe)', false],
+    ],
+  );
 });

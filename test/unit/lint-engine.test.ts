@@ -32,61 +32,90 @@ const linter = (options: ConstructorParameters<typeof Linter>[0] = {}) => new Li
 const brief = (findings: { rule: string; severity: string; range: { start: { line: number; character: number } } }[]) =>
   findings.map((f) => `${f.range.start.line}:${f.range.start.character} ${f.severity} ${f.rule}`);
 
-test('a rule finding carries feature, rule, severity, the profile\'s reason, the exact range, docs and fix', () => {
+test("a rule finding carries feature, rule, severity, the profile's reason, the exact range, docs and fix", () => {
   const path = file('run.sh', 'docker run --net=host nginx\n');
   const [finding, ...rest] = linter().lintFile(path).findings;
   assert.equal(rest.length, 0);
   assert.deepEqual(finding, {
-    file: path, feature: 'host-network', rule: 'host-network-mode', severity: 'error',
+    file: path,
+    feature: 'host-network',
+    rule: 'host-network-mode',
+    severity: 'error',
     message: `The host network mode is not supported by vmrt: ${CAPABILITIES['host-network'].reason}. Workaround: ${CAPABILITIES['host-network'].workaround}.`,
-    range: range(0, 11, 21), docs: 'docs/features/host-network.md',
+    range: range(0, 11, 21),
+    docs: 'docs/features/host-network.md',
     fix: { title: 'Remove the host network mode (publish the ports you need instead)', edits: [{ range: range(0, 11, 21), newText: '' }] },
   });
 });
 
 test('profiles choose severities: clear-containers, kata, runc', () => {
   const path = file('run.sh', 'docker run --cpus=1.5 --privileged --kernel-memory=50m app\n');
-  assert.deepEqual(brief(linter({ profile: 'clear-containers' }).lintFile(path).findings),
-    ['0:11 warning cpus-limit', '0:22 error privileged-mode', '0:35 warning kernel-memory-limit']);
-  assert.deepEqual(brief(linter({ profile: 'kata' }).lintFile(path).findings), ['0:22 info privileged-mode', '0:35 hint kernel-memory-limit']);
+  assert.deepEqual(brief(linter({ profile: 'clear-containers' }).lintFile(path).findings), [
+    '0:11 warning cpus-limit',
+    '0:22 error privileged-mode',
+    '0:35 warning kernel-memory-limit',
+  ]);
+  assert.deepEqual(brief(linter({ profile: 'kata' }).lintFile(path).findings), [
+    '0:22 info privileged-mode',
+    '0:35 hint kernel-memory-limit',
+  ]);
   assert.deepEqual(linter({ profile: 'runc' }).lintFile(path).findings, []);
   const cpus = linter({ profile: 'clear-containers' }).lintFile(path).findings[0]!;
-  assert.equal(applyEdits('docker run --cpus=1.5 --privileged --kernel-memory=50m app\n', cpus.fix!.edits),
-    'docker run --cpu-period=100000 --cpu-quota=150000 --privileged --kernel-memory=50m app\n');
-  assert.match(linter({ profile: 'kata' }).lintFile(path).findings[1]!.message, /^The kernel memory limit 50m works under kata: Docker deprecated --kernel-memory/);
+  assert.equal(
+    applyEdits('docker run --cpus=1.5 --privileged --kernel-memory=50m app\n', cpus.fix!.edits),
+    'docker run --cpu-period=100000 --cpu-quota=150000 --privileged --kernel-memory=50m app\n',
+  );
+  assert.match(
+    linter({ profile: 'kata' }).lintFile(path).findings[1]!.message,
+    /^The kernel memory limit 50m works under kata: Docker deprecated --kernel-memory/,
+  );
 });
 
 test('a profile built from a changed capability table changes the findings', () => {
   const path = file('run.sh', 'docker run --net=host nginx\n');
   const profile = vmrtProfile({ ...CAPABILITIES, 'host-network': { status: 'differs', reason: 'shared through the VM' } });
   assert.deepEqual(brief(linter({ profile }).lintFile(path).findings), ['0:11 info host-network-mode']);
-  assert.equal(linter({ profile }).lintFile(path).findings[0]!.message, 'The host network mode works differently under vmrt: shared through the VM.');
+  assert.equal(
+    linter({ profile }).lintFile(path).findings[0]!.message,
+    'The host network mode works differently under vmrt: shared through the VM.',
+  );
 });
 
 test('front end problems become findings at their place; other files are still linted', () => {
   const broken = file('a.sh', 'echo\n  PARSE-ERROR here\n');
   const good = file('b.sh', 'docker run --privileged x\n');
   const findings = lint([broken, good], { frontEnds });
-  assert.deepEqual(findings.map((f) => [f.file, f.feature, f.rule, f.range]), [
-    [broken, 'parse-error', 'parse-error', range(1, 2, 13)],
-    [good, 'privileged', 'privileged-mode', range(0, 11, 23)],
-  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.file, f.feature, f.rule, f.range]),
+    [
+      [broken, 'parse-error', 'parse-error', range(1, 2, 13)],
+      [good, 'privileged', 'privileged-mode', range(0, 11, 23)],
+    ],
+  );
 });
 
 test('a front end that throws gives an internal-error finding at 0:0 and the next file is linted', () => {
   const throwing = file('t.sh', 'THROW\n');
   const good = file('g.sh', 'docker run --net=host x\n');
   const findings = lint([throwing, good], { frontEnds });
-  assert.deepEqual(findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]), [
-    [throwing, 'file', 'internal-error', 'error', range(0, 0, 0)],
-    [good, 'host-network', 'host-network-mode', 'error', range(0, 11, 21)],
-  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]),
+    [
+      [throwing, 'file', 'internal-error', 'error', range(0, 0, 0)],
+      [good, 'host-network', 'host-network-mode', 'error', range(0, 11, 21)],
+    ],
+  );
   assert.match(findings[0]!.message, /^internal error in the command front end: TypeError: boom in the front end/);
 });
 
 test('a rule that throws is reported and the other rules still run', () => {
   const path = file('r.sh', 'docker run --net=host x\n');
-  const exploding = { meta: { id: 'exploding', feature: 'privileged' as const, description: 'x.', docs: 'docs/features/privileged.md' }, check: () => { throw new Error('rule bug'); } };
+  const exploding = {
+    meta: { id: 'exploding', feature: 'privileged' as const, description: 'x.', docs: 'docs/features/privileged.md' },
+    check: () => {
+      throw new Error('rule bug');
+    },
+  };
   const { findings } = new Linter({ frontEnds, rules: [exploding, ...RULES] }).lintFile(path);
   assert.deepEqual(brief(findings), ['0:0 error internal-error', '0:11 error host-network-mode']);
   assert.match(findings[0]!.message, /internal error in rule exploding: Error: rule bug/);
@@ -97,11 +126,14 @@ test('files over 10 MB, binary and unreadable files are findings, never crashes'
   const binary = file('bin.sh', Buffer.from([0x23, 0x21, 0x00, 0x01]));
   const missing = join(dir, 'missing.sh');
   const findings = lint([big, binary, missing], { frontEnds });
-  assert.deepEqual(findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]), [
-    [big, 'file', 'file-too-large', 'error', range(0, 0, 0)],
-    [binary, 'file', 'binary-file', 'error', range(0, 0, 0)],
-    [missing, 'file', 'unreadable', 'error', range(0, 0, 0)],
-  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.file, f.feature, f.rule, f.severity, f.range]),
+    [
+      [big, 'file', 'file-too-large', 'error', range(0, 0, 0)],
+      [binary, 'file', 'binary-file', 'error', range(0, 0, 0)],
+      [missing, 'file', 'unreadable', 'error', range(0, 0, 0)],
+    ],
+  );
   assert.equal(findings[0]!.message, 'the file is 10.0 MB, over the 10 MB limit: not linted');
   // Found by walking, a binary file without a name that says it is ours is skipped silently.
   const image = file('logo.png', Buffer.from([0x89, 0x50, 0x00]));
@@ -120,9 +152,16 @@ test('pragmas: line before, a list with a reason, continuation lines, file-wide,
   ].join('\n');
   const path = file('p.sh', text);
   assert.deepEqual(brief(linter().lintFile(path).findings), ['4:15 error legacy-link', '5:11 error host-network-mode']);
-  assert.deepEqual(brief(linter({ disableIgnorePragma: true }).lintFile(path).findings),
-    ['1:11 error host-network-mode', '4:2 info privileged-mode', '4:15 error legacy-link', '5:11 error host-network-mode']);
-  const fileWide = file('f.sh', `docker run --net=host x\n# vmrt-ignore-file host-network-mode, link\ndocker run --link=a --privileged x\n`);
+  assert.deepEqual(brief(linter({ disableIgnorePragma: true }).lintFile(path).findings), [
+    '1:11 error host-network-mode',
+    '4:2 info privileged-mode',
+    '4:15 error legacy-link',
+    '5:11 error host-network-mode',
+  ]);
+  const fileWide = file(
+    'f.sh',
+    `docker run --net=host x\n# vmrt-ignore-file host-network-mode, link\ndocker run --link=a --privileged x\n`,
+  );
   assert.deepEqual(brief(linter().lintFile(fileWide).findings), ['2:20 info privileged-mode']);
 });
 
@@ -140,8 +179,16 @@ test('pragma parsing: reason, comment styles per kind, Markdown comments', () =>
 });
 
 test('config: found upward, severity per rule and per feature, off, ignored ids, profile, runtime classes', () => {
-  const config = ['profile: clear-containers', 'severity:', '  cpus-limit: error', '  privileged: info', '  kernel-memory: off', 'ignored: [link]',
-    'runtime-classes: [gvisor-vm]', 'failure-threshold: warning'].join('\n');
+  const config = [
+    'profile: clear-containers',
+    'severity:',
+    '  cpus-limit: error',
+    '  privileged: info',
+    '  kernel-memory: off',
+    'ignored: [link]',
+    'runtime-classes: [gvisor-vm]',
+    'failure-threshold: warning',
+  ].join('\n');
   const path = file('nested/deeper/c.sh', 'docker run --cpus=1 --privileged --kernel-memory=1g --link=db --net=host x\n', config);
   const result = linter().lintFile(path);
   assert.deepEqual(brief(result.findings), ['0:11 error cpus-limit', '0:20 info privileged-mode', '0:62 error host-network-mode']);
@@ -151,13 +198,24 @@ test('config: found upward, severity per rule and per feature, off, ignored ids,
   assert.deepEqual(brief(linter({ profile: 'runc' }).lintFile(path).findings), []);
   // --config replaces discovery.
   const other = file('other.yaml', 'severity:\n  host-network: warning\n');
-  assert.deepEqual(brief(linter({ configPath: other }).lintFile(path).findings),
-    ['0:20 info privileged-mode', '0:33 hint kernel-memory-limit', '0:52 error legacy-link', '0:62 warning host-network-mode']);
+  assert.deepEqual(brief(linter({ configPath: other }).lintFile(path).findings), [
+    '0:20 info privileged-mode',
+    '0:33 hint kernel-memory-limit',
+    '0:52 error legacy-link',
+    '0:62 warning host-network-mode',
+  ]);
 });
 
-test('the front end receives the config\'s runtime classes and the environment', () => {
+test("the front end receives the config's runtime classes and the environment", () => {
   let seen: unknown;
-  const spy: FrontEnd = { kind: 'kubernetes', detect: () => true, parse: (_f, ctx) => { seen = [ctx.runtimeClasses, ctx.env['X']]; return { requests: [], problems: [] }; } };
+  const spy: FrontEnd = {
+    kind: 'kubernetes',
+    detect: () => true,
+    parse: (_f, ctx) => {
+      seen = [ctx.runtimeClasses, ctx.env['X']];
+      return { requests: [], problems: [] };
+    },
+  };
   const path = file('pod.yaml', 'kind: Pod\n', 'runtime-classes: [vm-a, "vm-*"]\n');
   new Linter({ frontEnds: [spy], env: { X: 'y' } }).lintFile(path);
   assert.deepEqual(seen, [['vm-a', 'vm-*'], 'y']);
@@ -174,13 +232,34 @@ test('an invalid config is reported in the config file, at the offending place, 
   const l = linter();
   const findings = [...l.lintFile(path).findings, ...l.lintFile(other).findings];
   const configPath = join(path, '..', '.vmrt-lint.yaml');
-  assert.deepEqual(findings.filter((f) => f.file === configPath).map((f) => [f.rule, f.feature, f.severity, f.range, f.message]), [
-    ['invalid-config', 'schema', 'error', range(0, 9, 15), 'invalid .vmrt-lint config: unknown profile \'gvisor\' (expected vmrt, clear-containers, kata or runc)'],
-    ['invalid-config', 'schema', 'error', range(2, 16, 20), 'invalid .vmrt-lint config: severity of \'host-network\' must be error, warning, info, hint or off'],
-    ['invalid-config', 'schema', 'error', range(3, 2, 14), 'invalid .vmrt-lint config: unknown rule or feature id \'no-such-rule\''],
-    ['invalid-config', 'schema', 'error', range(4, 9, 13), 'invalid .vmrt-lint config: ignored must be a list'],
-    ['invalid-config', 'schema', 'error', range(5, 0, 6), 'invalid .vmrt-lint config: unknown key \'colour\' (expected profile, failure-threshold, severity, ignored, runtime-classes, disable-ignore-pragma)'],
-  ]);
+  assert.deepEqual(
+    findings.filter((f) => f.file === configPath).map((f) => [f.rule, f.feature, f.severity, f.range, f.message]),
+    [
+      [
+        'invalid-config',
+        'schema',
+        'error',
+        range(0, 9, 15),
+        "invalid .vmrt-lint config: unknown profile 'gvisor' (expected vmrt, clear-containers, kata or runc)",
+      ],
+      [
+        'invalid-config',
+        'schema',
+        'error',
+        range(2, 16, 20),
+        "invalid .vmrt-lint config: severity of 'host-network' must be error, warning, info, hint or off",
+      ],
+      ['invalid-config', 'schema', 'error', range(3, 2, 14), "invalid .vmrt-lint config: unknown rule or feature id 'no-such-rule'"],
+      ['invalid-config', 'schema', 'error', range(4, 9, 13), 'invalid .vmrt-lint config: ignored must be a list'],
+      [
+        'invalid-config',
+        'schema',
+        'error',
+        range(5, 0, 6),
+        "invalid .vmrt-lint config: unknown key 'colour' (expected profile, failure-threshold, severity, ignored, runtime-classes, disable-ignore-pragma)",
+      ],
+    ],
+  );
   // The valid rest of the config still applies (defaults here) and the file is linted.
   assert.deepEqual(brief(findings.filter((f) => f.file === path)), ['0:11 error host-network-mode']);
   const syntax = file('z.sh', 'echo\n', 'profile: [vmrt\n');
@@ -213,10 +292,11 @@ test('kind detection: by name first, then by content, and a forced kind', () => 
   assert.equal(selectFrontEnd('/x/a.yaml', 'services:', 'oci', list), undefined);
 });
 
-test('extends: a finding in another file uses that file\'s pragmas and is reported once', () => {
+test("extends: a finding in another file uses that file's pragmas and is reported once", () => {
   const base = file('base.sh', '# vmrt-ignore privileged\ndocker run --privileged --net=host x\n');
   const child: FrontEnd = {
-    kind: 'command', detect: () => true,
+    kind: 'command',
+    detect: () => true,
     parse: (f, ctx) => {
       const text = ctx.readFile(base)!;
       const inner = lineFrontEnd().parse({ path: base, text }, ctx);
@@ -225,26 +305,30 @@ test('extends: a finding in another file uses that file\'s pragmas and is report
   };
   const childPath = file('child.sh', 'echo\n');
   const findings = lint([childPath, childPath], { frontEnds: [child] });
-  assert.deepEqual(findings.map((f) => [f.file, f.rule, f.range]), [[base, 'host-network-mode', range(1, 24, 34)]]);
+  assert.deepEqual(
+    findings.map((f) => [f.file, f.rule, f.range]),
+    [[base, 'host-network-mode', range(1, 24, 34)]],
+  );
 });
 
-test('YAML pragmas: over a list\'s key and its earlier items, not over a sibling list or key', () => {
+test("YAML pragmas: over a list's key and its earlier items, not over a sibling list or key", () => {
   const yaml = [
-    'services:',                  // 0
-    '  a:',                       // 1
+    'services:', // 0
+    '  a:', // 1
     '    # vmrt-ignore capabilities',
-    '    cap_add:',               // 3
-    '    - NET_ADMIN',            // 4
-    '    - SYS_TIME',             // 5
-    '    cap_drop:',              // 6
-    '    - MKNOD',                // 7
+    '    cap_add:', // 3
+    '    - NET_ADMIN', // 4
+    '    - SYS_TIME', // 5
+    '    cap_drop:', // 6
+    '    - MKNOD', // 7
     '    # vmrt-ignore sysctl',
-    '    sysctls:',               // 9
-    '      net.core.x: 1',        // 10
-    '      net.core.y: 2',        // 11
+    '    sysctls:', // 9
+    '      net.core.x: 1', // 10
+    '      net.core.y: 2', // 11
   ].join('\n');
   const s = new Suppressions(yaml, ['#'], true);
-  const at = (line: number, indent: number) => s.suppresses({ rule: 'r', feature: line < 9 ? 'capabilities' : 'sysctl', range: range(line, indent, indent + 3) });
+  const at = (line: number, indent: number) =>
+    s.suppresses({ rule: 'r', feature: line < 9 ? 'capabilities' : 'sysctl', range: range(line, indent, indent + 3) });
   assert.deepEqual([at(4, 6), at(5, 6), at(7, 6), at(10, 6), at(11, 6)], [true, true, false, true, false]);
   // Without YAML rules (a shell script), only comment and continuation lines are passed over.
   assert.equal(new Suppressions(yaml, ['#']).suppresses({ rule: 'r', feature: 'capabilities', range: range(4, 6, 9) }), false);
@@ -252,9 +336,30 @@ test('YAML pragmas: over a list\'s key and its earlier items, not over a sibling
 
 test('fixes are computed once, on first read, and a fix that throws leaves the finding without one', () => {
   let computed = 0;
-  const counting = { meta: { id: 'counting', feature: 'privileged' as const, description: 'x.', docs: 'docs/features/privileged.md' },
-    check: (request: ContainerRequest) => request.options.map((option) => ({ option, subject: 'it', fix: () => { computed++; return { title: 't', edits: [{ range: option.range, newText: '' }] }; } })) };
-  const failing = { ...counting, meta: { ...counting.meta, id: 'failing' }, check: (request: ContainerRequest) => request.options.map((option) => ({ option, subject: 'it', fix: () => { throw new Error('no'); } })) };
+  const counting = {
+    meta: { id: 'counting', feature: 'privileged' as const, description: 'x.', docs: 'docs/features/privileged.md' },
+    check: (request: ContainerRequest) =>
+      request.options.map((option) => ({
+        option,
+        subject: 'it',
+        fix: () => {
+          computed++;
+          return { title: 't', edits: [{ range: option.range, newText: '' }] };
+        },
+      })),
+  };
+  const failing = {
+    ...counting,
+    meta: { ...counting.meta, id: 'failing' },
+    check: (request: ContainerRequest) =>
+      request.options.map((option) => ({
+        option,
+        subject: 'it',
+        fix: () => {
+          throw new Error('no');
+        },
+      })),
+  };
   const path = file('lazy.sh', 'docker run --privileged x\n');
   const [first, second] = new Linter({ frontEnds, rules: [counting, failing] }).lintFile(path).findings;
   assert.equal(computed, 0);

@@ -1,7 +1,17 @@
 /** Shared builders for the lint engine, rule and CLI tests: requests, options and a small line-based front end. */
 import type {
-  ContainerRequest, FileKind, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues, Range,
-  RequestedOption, SourceFile, TextEdit,
+  ContainerRequest,
+  FileKind,
+  FrontEnd,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionName,
+  OptionValues,
+  Range,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../../server/src/engine/types.js';
 import { LineIndex } from '../../server/src/engine/positions.js';
 
@@ -17,7 +27,13 @@ export function flagEditor(at: Range): OptionEditor {
   };
 }
 
-export function option<N extends OptionName>(name: N, value: OptionValues[N], at: Range = range(0, 0, 1), file = '/work/x.sh', edit?: OptionEditor): RequestedOption<N> {
+export function option<N extends OptionName>(
+  name: N,
+  value: OptionValues[N],
+  at: Range = range(0, 0, 1),
+  file = '/work/x.sh',
+  edit?: OptionEditor,
+): RequestedOption<N> {
   return { option: name, value, range: at, file, ...(edit ? { edit } : {}) };
 }
 
@@ -30,7 +46,10 @@ export function request(...options: RequestedOption[]): ContainerRequest {
  * with the token's exact range; `PARSE-ERROR` and `THROW` lines make problems and
  * exceptions. Real front ends are tested by their own authors.
  */
-export function lineFrontEnd(kind: FileKind = 'command', detect: (path: string, text: string) => boolean = (p) => p.endsWith('.sh')): FrontEnd {
+export function lineFrontEnd(
+  kind: FileKind = 'command',
+  detect: (path: string, text: string) => boolean = (p) => p.endsWith('.sh'),
+): FrontEnd {
   return {
     kind,
     detect,
@@ -45,18 +64,37 @@ export function lineFrontEnd(kind: FileKind = 'command', detect: (path: string, 
         if (text.includes('THROW')) throw new TypeError('boom in the front end');
         const start = lines.offsetAt({ line, character: 0 });
         const errorAt = text.indexOf('PARSE-ERROR');
-        if (errorAt >= 0) result.problems.push({ rule: 'parse-error', file: file.path, range: lines.range(start + errorAt, start + errorAt + 11), message: 'unexpected PARSE-ERROR', severity: 'error' });
+        if (errorAt >= 0)
+          result.problems.push({
+            rule: 'parse-error',
+            file: file.path,
+            range: lines.range(start + errorAt, start + errorAt + 11),
+            message: 'unexpected PARSE-ERROR',
+            severity: 'error',
+          });
         for (const match of text.matchAll(flag)) {
           const at = lines.range(start + match.index, start + match.index + match[0].length);
           const value = match[2];
           const edit = flagEditor(at);
           switch (match[1]) {
-            case 'net': options.push({ option: 'network', value: value ?? '', range: at, file: file.path, edit }); break;
-            case 'privileged': options.push({ option: 'privileged', value: true, range: at, file: file.path, edit }); break;
-            case 'cpus': options.push({ option: 'cpus', value: Number(value), range: at, file: file.path, edit }); break;
-            case 'link': options.push({ option: 'link', value: value ?? '', range: at, file: file.path, edit }); break;
-            case 'kernel-memory': options.push({ option: 'kernel-memory', value: value ?? '', range: at, file: file.path, edit }); break;
-            case 'tmpfs': options.push({ option: 'tmpfs', value: { target: value ?? '' }, range: at, file: file.path, edit }); break;
+            case 'net':
+              options.push({ option: 'network', value: value ?? '', range: at, file: file.path, edit });
+              break;
+            case 'privileged':
+              options.push({ option: 'privileged', value: true, range: at, file: file.path, edit });
+              break;
+            case 'cpus':
+              options.push({ option: 'cpus', value: Number(value), range: at, file: file.path, edit });
+              break;
+            case 'link':
+              options.push({ option: 'link', value: value ?? '', range: at, file: file.path, edit });
+              break;
+            case 'kernel-memory':
+              options.push({ option: 'kernel-memory', value: value ?? '', range: at, file: file.path, edit });
+              break;
+            case 'tmpfs':
+              options.push({ option: 'tmpfs', value: { target: value ?? '' }, range: at, file: file.path, edit });
+              break;
           }
         }
       }
@@ -68,6 +106,7 @@ export function lineFrontEnd(kind: FileKind = 'command', detect: (path: string, 
 
 export function applyEdits(text: string, edits: readonly TextEdit[]): string {
   const lines = new LineIndex(text);
-  return [...edits].sort((a, b) => lines.offsetAt(b.range.start) - lines.offsetAt(a.range.start))
+  return [...edits]
+    .sort((a, b) => lines.offsetAt(b.range.start) - lines.offsetAt(a.range.start))
     .reduce((out, e) => out.slice(0, lines.offsetAt(e.range.start)) + e.newText + out.slice(lines.offsetAt(e.range.end)), text);
 }

@@ -24,21 +24,27 @@ test('accepts --x v, --x=v, -x v and single-dash long flags (go-runc forms)', ()
   assert.equal(flagBool(c, 'detach'), false);
 });
 
-test('stops at the first positional, so exec keeps the command\'s own flags', () => {
+test("stops at the first positional, so exec keeps the command's own flags", () => {
   const a = parseArgs(['-e', 'A=1', '--env=B=2', 'ctr', 'sh', '-c', 'echo --bundle'], specs);
   assert.deepEqual(flagList(a, 'env'), ['A=1', 'B=2']);
   assert.deepEqual(a.positionals, ['ctr', 'sh', '-c', 'echo --bundle']);
 });
 
 test('unknown flags and missing values are usage errors (exit 2)', () => {
-  assert.throws(() => parseArgs(['--nope', 'x'], specs), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /flag provided but not defined: -nope/.test(e.message));
+  assert.throws(
+    () => parseArgs(['--nope', 'x'], specs),
+    (e: unknown) => e instanceof UsageError && e.exitCode === 2 && /flag provided but not defined: -nope/.test(e.message),
+  );
   assert.throws(() => parseArgs(['--bundle'], specs), /flag needs an argument: -bundle/);
   assert.throws(() => parseArgs(['--detach=maybe'], specs), /invalid boolean value "maybe"/);
 });
 
 test('log lines are logrus JSON or text', () => {
   const time = new Date('2026-01-02T03:04:05.000Z');
-  assert.equal(Logger.formatLine('json', 'error', 'boom "x"', time), '{"level":"error","msg":"boom \\"x\\"","time":"2026-01-02T03:04:05.000Z"}\n');
+  assert.equal(
+    Logger.formatLine('json', 'error', 'boom "x"', time),
+    '{"level":"error","msg":"boom \\"x\\"","time":"2026-01-02T03:04:05.000Z"}\n',
+  );
   assert.equal(Logger.formatLine('text', 'warning', 'careful', time), 'time="2026-01-02T03:04:05.000Z" level=warning msg="careful"\n');
 });
 

@@ -23,21 +23,28 @@ test('the default config (runc spec) asks for nothing unsupported', () => {
 });
 
 test('host namespaces: a missing network/pid/ipc/uts namespace, a joined user namespace', () => {
-  const c = withConfig((c) => { c.linux!.namespaces = [{ type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }]; });
+  const c = withConfig((c) => {
+    c.linux!.namespaces = [{ type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }];
+  });
   assert.deepEqual(features(c), [
-    'host-network@linux.namespaces', 'host-pid@linux.namespaces', 'host-ipc@linux.namespaces',
-    'host-uts@linux.namespaces', 'userns-host@linux.namespaces[1].path',
+    'host-network@linux.namespaces',
+    'host-pid@linux.namespaces',
+    'host-ipc@linux.namespaces',
+    'host-uts@linux.namespaces',
+    'userns-host@linux.namespaces[1].path',
   ]);
 });
 
-test('network namespaces: the host\'s is host-network, another process\'s is container-network, a named (CNI) one is fine', async () => {
+test("network namespaces: the host's is host-network, another process's is container-network, a named (CNI) one is fine", async () => {
   // Docker's --network host passes a bind mount of the host's netns (<exec-root>/netns/default).
   const dir = mkdtempSync(join(tmpdir(), 'vmrt-netns-'));
   const hostNs = join(dir, 'default');
   writeFileSync(hostNs, '');
   execFileSync('mount', ['--bind', `/proc/${process.pid}/ns/net`, hostNs]);
   try {
-    const host = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: hostNs }; });
+    const host = withConfig((c) => {
+      c.linux!.namespaces![1] = { type: 'network', path: hostNs };
+    });
     assert.deepEqual(features(host), ['host-network@linux.namespaces[1].path']);
   } finally {
     execFileSync('umount', [hostNs]);
@@ -47,14 +54,18 @@ test('network namespaces: the host\'s is host-network, another process\'s is con
   try {
     const nsPath = `/proc/${sleeper.pid}/ns/net`;
     for (let i = 0; i < 100 && statSync(nsPath).ino === statSync('/proc/self/ns/net').ino; i++) await sleep(20);
-    const other = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: nsPath }; });
+    const other = withConfig((c) => {
+      c.linux!.namespaces![1] = { type: 'network', path: nsPath };
+    });
     assert.deepEqual(features(other), ['container-network@linux.namespaces[1].path']);
     // Joining the netns of a vmrt container (same inode) is allowed.
     assert.deepEqual(detectFeatures(other, [nsPath]), []);
   } finally {
     sleeper.kill('SIGKILL');
   }
-  const cni = withConfig((c) => { c.linux!.namespaces![1] = { type: 'network', path: '/var/run/netns/cni-1234' }; });
+  const cni = withConfig((c) => {
+    c.linux!.namespaces![1] = { type: 'network', path: '/var/run/netns/cni-1234' };
+  });
   assert.deepEqual(features(cni), []);
 });
 
@@ -70,37 +81,66 @@ test('devices, /dev binds, propagation and binds onto /proc or /sys', () => {
     c.linux!.rootfsPropagation = 'rslave';
   });
   assert.deepEqual(features(c), [
-    'device@linux.devices[2]', 'dev-volume@mounts[6].source', 'mount-propagation@mounts[7].options',
-    'proc-sys-mount@mounts[8].destination', 'proc-sys-mount@mounts[9].destination', 'mount-propagation@linux.rootfsPropagation',
+    'device@linux.devices[2]',
+    'dev-volume@mounts[6].source',
+    'mount-propagation@mounts[7].options',
+    'proc-sys-mount@mounts[8].destination',
+    'proc-sys-mount@mounts[9].destination',
+    'mount-propagation@linux.rootfsPropagation',
   ]);
   // The default /dev tmpfs and /sys sysfs mounts are not binds: no finding.
   assert.equal(unsupportedUses(detectFeatures(c)).length, 6);
 });
 
 test('the refusal names the feature id, the reason and config.json', () => {
-  const c = withConfig((c) => { c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'network'); });
-  assert.throws(() => assertSupported(c, '/b/config.json', []), (e: Error) => {
-    assert.match(e.message, /^\/b\/config\.json: linux\.namespaces: unsupported feature "host-network"/);
-    assert.match(e.message, /its own kernel and network stack/);
-    assert.match(e.message, /instead: publish the ports/);
-    return true;
+  const c = withConfig((c) => {
+    c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== 'network');
   });
+  assert.throws(
+    () => assertSupported(c, '/b/config.json', []),
+    (e: Error) => {
+      assert.match(e.message, /^\/b\/config\.json: linux\.namespaces: unsupported feature "host-network"/);
+      assert.match(e.message, /its own kernel and network stack/);
+      assert.match(e.message, /instead: publish the ports/);
+      return true;
+    },
+  );
 });
 
 test('many uses of one feature (a --privileged device list) make one line', () => {
-  const c = withConfig((c) => { c.linux!.devices = ['/dev/sda', '/dev/sdb', '/dev/sdc', '/dev/sdd', '/dev/sde'].map((path) => ({ path })); });
-  assert.throws(() => assertSupported(c, 'config.json', []), (e: Error) => {
-    assert.equal(e.message.split('\n').length, 1);
-    assert.match(e.message, /^config\.json: linux\.devices\[0\], linux\.devices\[1\], linux\.devices\[2\] and 2 more: unsupported feature "device" \(host device \/dev\/sda; host device \/dev\/sdb; host device \/dev\/sdc and 2 more\)/);
-    return true;
+  const c = withConfig((c) => {
+    c.linux!.devices = ['/dev/sda', '/dev/sdb', '/dev/sdc', '/dev/sdd', '/dev/sde'].map((path) => ({ path }));
   });
+  assert.throws(
+    () => assertSupported(c, 'config.json', []),
+    (e: Error) => {
+      assert.equal(e.message.split('\n').length, 1);
+      assert.match(
+        e.message,
+        /^config\.json: linux\.devices\[0\], linux\.devices\[1\], linux\.devices\[2\] and 2 more: unsupported feature "device" \(host device \/dev\/sda; host device \/dev\/sdb; host device \/dev\/sdc and 2 more\)/,
+      );
+      return true;
+    },
+  );
 });
 
 test('config.json errors name the file and the place', () => {
-  assert.throws(() => parseConfig('{\n  "ociVersion": "1.0.2",\n  "root": {"path": "rootfs"},\n}', '/b/config.json'), /^Error: \/b\/config\.json is not valid JSON: PropertyNameExpected at line 4, column 1$/);
-  assert.throws(() => parseConfig('{"ociVersion": "1.0.2"}', 'c.json'), /^Error: c\.json: \(top level\): must have required property 'root'$/);
-  assert.throws(() => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "process": {"cwd": "/", "args": "sh"}}', 'c.json'), /^Error: c\.json: process\.args: must be array$/);
-  assert.throws(() => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "mounts": [{"destination": "/x", "options": [1]}]}', 'c.json'), /^Error: c\.json: mounts\.0\.options\.0: must be string$/);
+  assert.throws(
+    () => parseConfig('{\n  "ociVersion": "1.0.2",\n  "root": {"path": "rootfs"},\n}', '/b/config.json'),
+    /^Error: \/b\/config\.json is not valid JSON: PropertyNameExpected at line 4, column 1$/,
+  );
+  assert.throws(
+    () => parseConfig('{"ociVersion": "1.0.2"}', 'c.json'),
+    /^Error: c\.json: \(top level\): must have required property 'root'$/,
+  );
+  assert.throws(
+    () => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "process": {"cwd": "/", "args": "sh"}}', 'c.json'),
+    /^Error: c\.json: process\.args: must be array$/,
+  );
+  assert.throws(
+    () => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "mounts": [{"destination": "/x", "options": [1]}]}', 'c.json'),
+    /^Error: c\.json: mounts\.0\.options\.0: must be string$/,
+  );
 });
 
 test('bundles: missing folder, missing config.json, missing rootfs', () => {

@@ -20,15 +20,24 @@ test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified
     '32 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
     '33 25 0:29 / /proc rw - proc proc rw',
   ].join('\n');
-  assert.deepEqual(cgroupMounts(hybrid).map((m) => m.mountPoint), ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory']);
+  assert.deepEqual(
+    cgroupMounts(hybrid).map((m) => m.mountPoint),
+    ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory'],
+  );
   assert.deepEqual(cgroupMounts('40 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n'), [{ mountPoint: '/sys/fs/cgroup', version: 2 }]);
   assert.equal(relativeCgroupPath('/docker/abc'), 'docker/abc');
   assert.equal(relativeCgroupPath('system.slice:docker:abc'), 'system.slice/docker-abc.scope');
-  assert.equal(relativeCgroupPath('kubepods-besteffort-pod1.slice:cri-containerd:x'), 'kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-x.scope');
+  assert.equal(
+    relativeCgroupPath('kubepods-besteffort-pod1.slice:cri-containerd:x'),
+    'kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-x.scope',
+  );
 });
 
 test('install --docker merges the runtime into daemon.json and keeps the rest', () => {
-  const merged = mergeDaemonJson('{"debug":true,"runtimes":{"kata":{"path":"/k"}}}', 'd.json') as { debug: boolean; runtimes: Record<string, { path: string }> };
+  const merged = mergeDaemonJson('{"debug":true,"runtimes":{"kata":{"path":"/k"}}}', 'd.json') as {
+    debug: boolean;
+    runtimes: Record<string, { path: string }>;
+  };
   assert.equal(merged.debug, true);
   assert.equal(merged.runtimes.kata!.path, '/k');
   assert.match(merged.runtimes.vmrt!.path, /\/runtime\/bin\/vmrt$/);
@@ -44,7 +53,7 @@ test('features: OCI fields plus one org.vmrt annotation per capability row', () 
   assert.equal(doc.annotations['org.vmrt.feature.host-network.reason'], CAPABILITIES['host-network'].reason);
 });
 
-test('state: ids, short socket folders, and runc\'s folders in a shared root are skipped', () => {
+test("state: ids, short socket folders, and runc's folders in a shared root are skipped", () => {
   assert.throws(() => validateId('a/b'), /invalid id format/);
   validateId('f00d-1.2_x');
   const longRoot = `/var/run/docker/runtime-runc/moby/${'x'.repeat(64)}`;
@@ -58,7 +67,10 @@ test('state: ids, short socket folders, and runc\'s folders in a shared root are
     mkdirSync(join(root, 'ours'));
     writeFileSync(join(root, 'ours', 'state.json'), JSON.stringify({ vmrt: 1, id: 'ours' }));
     mkdirSync(join(root, 'empty'));
-    assert.deepEqual(listStates(root).map((s) => s.id), ['ours']);
+    assert.deepEqual(
+      listStates(root).map((s) => s.id),
+      ['ours'],
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -80,11 +92,19 @@ test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeou
     const script = join(dir, 'hook.sh');
     const state = { ociVersion: '1.0.2', id: 'c1', status: 'created', pid: 7, bundle: dir };
     // busybox picks its applet by argv[0], as dockerd's libnetwork-setkey hook does.
-    await runHook({ path: '/bin/busybox', args: ['sh', '-c', 'echo "$0 $GREETING $(cat)" > "$OUT"', 'named'], env: ['GREETING=hi', `OUT=${dir}/out`] }, state, 'prestart', 0);
+    await runHook(
+      { path: '/bin/busybox', args: ['sh', '-c', 'echo "$0 $GREETING $(cat)" > "$OUT"', 'named'], env: ['GREETING=hi', `OUT=${dir}/out`] },
+      state,
+      'prestart',
+      0,
+    );
     assert.equal(readFileSync(join(dir, 'out'), 'utf8'), `named hi ${JSON.stringify(state)}\n`);
     writeFileSync(script, '#!/bin/sh\necho failing >&2; exit 3\n');
     chmodSync(script, 0o755);
-    await assert.rejects(runHook({ path: script }, state, 'prestart', 1), /^Error: error running prestart hook #1 \(.*hook\.sh\): exit status 3, output: failing$/);
+    await assert.rejects(
+      runHook({ path: script }, state, 'prestart', 1),
+      /^Error: error running prestart hook #1 \(.*hook\.sh\): exit status 3, output: failing$/,
+    );
     writeFileSync(script, '#!/bin/sh\nsleep 5\n');
     const started = Date.now();
     await assert.rejects(runHook({ path: script, timeout: 1 }, state, 'poststart', 0), /timed out after 1s/);
@@ -95,7 +115,13 @@ test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeou
 });
 
 test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator', () => {
-  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/r/agent.sock', qmpSocket: '/r/qmp.sock', consoleLog: '/c.log' });
+  const args = qemuArgs({
+    accelerator: 'tcg',
+    sharedDir: '/s',
+    agentSocket: '/r/agent.sock',
+    qmpSocket: '/r/qmp.sock',
+    consoleLog: '/c.log',
+  });
   const joined = args.join(' ');
   assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32');
   assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on');
@@ -109,13 +135,19 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator',
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
 });
 
-test('one virtio-net-pci NIC per netns interface, in a PCIe root port of its own, on its tap, with the interface\'s MAC; spare ports for hot-plug', () => {
+test("one virtio-net-pci NIC per netns interface, in a PCIe root port of its own, on its tap, with the interface's MAC; spare ports for hot-plug", () => {
   const nic = { name: 'eth0', mac: '02:42:ac:11:00:02', mtu: 1500, addresses: ['172.17.0.2/16'], tap: 'vmrt-tap0', port: 0 };
   const port = (n: number) => ['-device', `pcie-root-port,id=vmrt-port${n},chassis=${n + 1},slot=${n + 1},io-reserve=0`];
   assert.deepEqual(nicArgs({ interfaces: [nic], routes: [] }), [
-    ...port(0), ...port(1), ...port(2), ...port(3), ...port(4),
-    '-netdev', 'tap,id=vmrt-tap0,ifname=vmrt-tap0,script=no,downscript=no,vhost=off',
-    '-device', 'virtio-net-pci,id=vmrt-nic0,bus=vmrt-port0,netdev=vmrt-tap0,mac=02:42:ac:11:00:02,romfile=',
+    ...port(0),
+    ...port(1),
+    ...port(2),
+    ...port(3),
+    ...port(4),
+    '-netdev',
+    'tap,id=vmrt-tap0,ifname=vmrt-tap0,script=no,downscript=no,vhost=off',
+    '-device',
+    'virtio-net-pci,id=vmrt-nic0,bus=vmrt-port0,netdev=vmrt-tap0,mac=02:42:ac:11:00:02,romfile=',
   ]);
   assert.deepEqual(nicArgs({ interfaces: [], routes: [] }), [...port(0), ...port(1), ...port(2), ...port(3)]);
 });

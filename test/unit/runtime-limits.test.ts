@@ -28,20 +28,35 @@ test('runc\'s stats from cgroup v2 files: ns from µs, "max" limits, runc\'s swa
     'pids.current': '3\n',
     'pids.max': 'max\n',
   });
-  assert.deepEqual(stats.cpu, { usage: { total: 1500000n, kernel: 500000n, user: 1000000n }, throttling: { periods: undefined, throttledPeriods: undefined, throttledTime: undefined } });
+  assert.deepEqual(stats.cpu, {
+    usage: { total: 1500000n, kernel: 500000n, user: 1000000n },
+    throttling: { periods: undefined, throttledPeriods: undefined, throttledTime: undefined },
+  });
   assert.deepEqual(stats.memory.usage, { limit: 2n ** 64n - 1n, usage: 741376n, max: 800000n, failcnt: 0n });
   assert.deepEqual(stats.memory.swap, { limit: 2n ** 64n - 1n, usage: 741376n, failcnt: 0n });
   assert.equal(stats.memory.cache, 4096n);
   assert.deepEqual(stats.pids, { current: 3n, limit: undefined });
   const line = eventJson({ type: 'stats', id: 'c1', data: stats });
-  assert.match(line, /^\{"type":"stats","id":"c1","data":\{"cpu":\{"usage":\{"total":1500000,"kernel":500000,"user":1000000\},"throttling":\{\}\},"cpuset":\{"cpu_exclusive":0,/);
+  assert.match(
+    line,
+    /^\{"type":"stats","id":"c1","data":\{"cpu":\{"usage":\{"total":1500000,"kernel":500000,"user":1000000\},"throttling":\{\}\},"cpuset":\{"cpu_exclusive":0,/,
+  );
   assert.match(line, /"usage":\{"limit":18446744073709551615,"usage":741376,"max":800000,"failcnt":0\}/);
-  assert.match(line, /"raw":\{"anon":53248,"file":4096\}\},"pids":\{"current":3\},"blkio":\{\},"hugetlb":\{\},"intel_rdt":\{\},"network_interfaces":null\}\}$/);
+  assert.match(
+    line,
+    /"raw":\{"anon":53248,"file":4096\}\},"pids":\{"current":3\},"blkio":\{\},"hugetlb":\{\},"intel_rdt":\{\},"network_interfaces":null\}\}$/,
+  );
   assert.equal(eventJson({ type: 'oom', id: 'c1' }), '{"type":"oom","id":"c1"}');
 });
 
-test('a limited swap adds the memory limit (as runc reports v1\'s memory + swap); a pids limit is kept', () => {
-  const stats = runcStats({ 'memory.max': '1000\n', 'memory.current': '10\n', 'memory.swap.max': '500\n', 'memory.swap.current': '5\n', 'pids.max': '10\n' });
+test("a limited swap adds the memory limit (as runc reports v1's memory + swap); a pids limit is kept", () => {
+  const stats = runcStats({
+    'memory.max': '1000\n',
+    'memory.current': '10\n',
+    'memory.swap.max': '500\n',
+    'memory.swap.current': '5\n',
+    'pids.max': '10\n',
+  });
   assert.deepEqual([stats.memory.swap.limit, stats.memory.swap.usage, stats.pids.limit], [1500n, 15n, 10n]);
 });
 
@@ -62,15 +77,34 @@ test('block I/O limits as runc writes them: blkio.* on cgroup v1, io.* on v2', (
     throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 0 }],
     throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 400 }],
   };
-  assert.deepEqual(blockIOWrites(blockIO, 1, (f) => f === 'blkio.weight'), [
-    ['blkio.weight', '300'], ['blkio.weight_device', '8:0 200'],
-    ['blkio.throttle.read_bps_device', '8:0 1048576'], ['blkio.throttle.write_bps_device', '8:0 2097152'],
-    ['blkio.throttle.read_iops_device', '8:0 0'], ['blkio.throttle.write_iops_device', '8:0 400'],
-  ]);
-  assert.deepEqual(blockIOWrites({ weight: 300 }, 1, () => false), [['blkio.bfq.weight', '300']]);
-  assert.deepEqual(blockIOWrites(blockIO, 2, () => false), [
-    ['io.weight', 'default 2930'], ['io.weight', '8:0 1920'],
-    ['io.max', '8:0 rbps=1048576'], ['io.max', '8:0 wbps=2097152'], ['io.max', '8:0 riops=max'], ['io.max', '8:0 wiops=400'],
-  ]);
-  assert.deepEqual(blockIOWrites({ weight: 300 }, 2, (f) => f === 'io.bfq.weight'), [['io.bfq.weight', '300']]);
+  assert.deepEqual(
+    blockIOWrites(blockIO, 1, (f) => f === 'blkio.weight'),
+    [
+      ['blkio.weight', '300'],
+      ['blkio.weight_device', '8:0 200'],
+      ['blkio.throttle.read_bps_device', '8:0 1048576'],
+      ['blkio.throttle.write_bps_device', '8:0 2097152'],
+      ['blkio.throttle.read_iops_device', '8:0 0'],
+      ['blkio.throttle.write_iops_device', '8:0 400'],
+    ],
+  );
+  assert.deepEqual(
+    blockIOWrites({ weight: 300 }, 1, () => false),
+    [['blkio.bfq.weight', '300']],
+  );
+  assert.deepEqual(
+    blockIOWrites(blockIO, 2, () => false),
+    [
+      ['io.weight', 'default 2930'],
+      ['io.weight', '8:0 1920'],
+      ['io.max', '8:0 rbps=1048576'],
+      ['io.max', '8:0 wbps=2097152'],
+      ['io.max', '8:0 riops=max'],
+      ['io.max', '8:0 wiops=400'],
+    ],
+  );
+  assert.deepEqual(
+    blockIOWrites({ weight: 300 }, 2, (f) => f === 'io.bfq.weight'),
+    [['io.bfq.weight', '300']],
+  );
 });

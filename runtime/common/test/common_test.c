@@ -9,12 +9,12 @@
 #include "proto.h"
 
 static int failures;
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                    \
-        }                                                                  \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                   \
+            failures++;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 static void test_json_parse(void)
@@ -50,13 +50,14 @@ static void test_json_parse(void)
     CHECK(keys == 5);
     json_free(&d);
 
-    const char *bad[] = { "", "{", "{\"a\":}", "{\"a\":1,}", "[1 2]", "{\"a\":01}", "\"\\x\"",
-                          "{\"a\":\"\x01\"}", "{} x", "tru", "{\"a\":-}", "{\"a\":1.}" };
+    const char *bad[] = { "",      "{",          "{\"a\":}",  "{\"a\":1,}",
+                          "[1 2]", "{\"a\":01}", "\"\\x\"",   "{\"a\":\"\x01\"}",
+                          "{} x",  "tru",        "{\"a\":-}", "{\"a\":1.}" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK(json_parse(&d, bad[i], strlen(bad[i])) != 0);
         json_free(&d);
     }
-    CHECK(json_validate("[1]", 3) != 0);  /* valid JSON but not an object */
+    CHECK(json_validate("[1]", 3) != 0); /* valid JSON but not an object */
     CHECK(json_validate(" {\"a\":[1,2.5e3,null,false]} ", 28) == 0);
 }
 
@@ -117,8 +118,8 @@ static void test_frames(void)
     CHECK(got == 2);
 
     /* Malformed but trustworthy: dropped, stream reported, next frame fine. */
-    uint8_t bad[] = { 0, 0, 0, 8, 2, 0x02, 0, 0, 0, 9, '{', '}' };      /* version 2 */
-    uint8_t unk[] = { 0, 0, 0, 6, 1, 0x7f, 0, 0, 0, 10 };              /* unknown type */
+    uint8_t bad[] = { 0, 0, 0, 8, 2, 0x02, 0, 0, 0, 9, '{', '}' }; /* version 2 */
+    uint8_t unk[] = { 0, 0, 0, 6, 1, 0x7f, 0, 0, 0, 10 };          /* unknown type */
     uint8_t notjson[] = { 0, 0, 0, 8, 1, 0x02, 0, 0, 0, 11, '{', '!' };
     vmrt_reader_feed(&r, bad, sizeof bad);
     vmrt_reader_feed(&r, unk, sizeof unk);
@@ -130,8 +131,8 @@ static void test_frames(void)
     CHECK(strcmp(why, "unsupported protocol version") == 0);
     CHECK(vmrt_reader_next(&r, &f, &why) == VMRT_FRAME_MALFORMED && f.stream == 10);
     CHECK(vmrt_reader_next(&r, &f, &why) == VMRT_FRAME_MALFORMED && f.stream == 11);
-    CHECK(vmrt_reader_next(&r, &f, &why) == VMRT_FRAME_OK && f.type == VMRT_STDIN_CLOSE &&
-          f.stream == 12 && f.payload_len == 0);
+    CHECK(vmrt_reader_next(&r, &f, &why) == VMRT_FRAME_OK && f.type == VMRT_STDIN_CLOSE && f.stream == 12 &&
+          f.payload_len == 0);
     CHECK(vmrt_reader_next(&r, &f, &why) == VMRT_FRAME_INCOMPLETE);
 
     /* Untrustworthy lengths. */

@@ -27,17 +27,57 @@ export function staticChecks(): CheckResult[] {
   const guest = guestFiles();
   const kvm = kvmUsable();
   const results: CheckResult[] = [
-    { name: 'CPU virtualization (vmx or svm)', ok: flags.has('vmx') || flags.has('svm'), detail: flags.has('vmx') ? 'vmx' : flags.has('svm') ? 'svm' : 'absent: only TCG (emulation) is possible', required: false },
+    {
+      name: 'CPU virtualization (vmx or svm)',
+      ok: flags.has('vmx') || flags.has('svm'),
+      detail: flags.has('vmx') ? 'vmx' : flags.has('svm') ? 'svm' : 'absent: only TCG (emulation) is possible',
+      required: false,
+    },
     { name: '64-bit CPU (lm)', ok: flags.has('lm'), detail: flags.has('lm') ? 'lm' : 'absent', required: true },
     { name: '/dev/kvm', ok: kvm.ok, detail: kvm.why, required: false },
-    { name: 'QEMU', ok: qemuVersion() !== undefined, detail: qemuVersion() ?? `${qemuPath()} not found: apt-get install qemu-system-x86`, required: true },
-    { name: 'guest kernel', ok: existsSync(guest.kernel), detail: existsSync(guest.kernel) ? guest.kernel : `${guest.kernel} missing: run runtime/guest/build.sh`, required: true },
-    { name: 'guest initramfs', ok: existsSync(guest.initrd), detail: existsSync(guest.initrd) ? guest.initrd : `${guest.initrd} missing: run runtime/guest/build.sh`, required: true },
-    { name: 'shim', ok: existsSync(shimPath()), detail: existsSync(shimPath()) ? shimPath() : `${shimPath()} missing: make -C runtime shim`, required: true },
-    { name: 'root', ok: process.getuid?.() === 0, detail: process.getuid?.() === 0 ? 'running as root' : 'mounts and network namespaces need root', required: true },
+    {
+      name: 'QEMU',
+      ok: qemuVersion() !== undefined,
+      detail: qemuVersion() ?? `${qemuPath()} not found: apt-get install qemu-system-x86`,
+      required: true,
+    },
+    {
+      name: 'guest kernel',
+      ok: existsSync(guest.kernel),
+      detail: existsSync(guest.kernel) ? guest.kernel : `${guest.kernel} missing: run runtime/guest/build.sh`,
+      required: true,
+    },
+    {
+      name: 'guest initramfs',
+      ok: existsSync(guest.initrd),
+      detail: existsSync(guest.initrd) ? guest.initrd : `${guest.initrd} missing: run runtime/guest/build.sh`,
+      required: true,
+    },
+    {
+      name: 'shim',
+      ok: existsSync(shimPath()),
+      detail: existsSync(shimPath()) ? shimPath() : `${shimPath()} missing: make -C runtime shim`,
+      required: true,
+    },
+    {
+      name: 'root',
+      ok: process.getuid?.() === 0,
+      detail: process.getuid?.() === 0 ? 'running as root' : 'mounts and network namespaces need root',
+      required: true,
+    },
   ];
-  for (const [cmd, pkg] of [['ip', 'iproute2'], ['nsenter', 'util-linux'], ['mount', 'mount'], ['umount', 'mount']] as const) {
-    results.push({ name: `${cmd} command`, ok: hasCommand(cmd), detail: hasCommand(cmd) ? 'found' : `missing: apt-get install ${pkg}`, required: true });
+  for (const [cmd, pkg] of [
+    ['ip', 'iproute2'],
+    ['nsenter', 'util-linux'],
+    ['mount', 'mount'],
+    ['umount', 'mount'],
+  ] as const) {
+    results.push({
+      name: `${cmd} command`,
+      ok: hasCommand(cmd),
+      detail: hasCommand(cmd) ? 'found' : `missing: apt-get install ${pkg}`,
+      required: true,
+    });
   }
   return results;
 }
@@ -58,7 +98,9 @@ export const check: Command = {
     const choice = await chooseAccelerator(true);
     process.stdout.write(`accelerator: ${choice.accelerator.toUpperCase()} (${choice.reason})\n`);
     const boot = await probeBoot(choice.accelerator, 60000);
-    process.stdout.write(`${boot.ok ? 'ok  ' : 'FAIL'} probe boot under ${choice.accelerator.toUpperCase()}: ${boot.detail}${boot.ok ? ` in ${boot.ms} ms` : ''}\n`);
+    process.stdout.write(
+      `${boot.ok ? 'ok  ' : 'FAIL'} probe boot under ${choice.accelerator.toUpperCase()}: ${boot.detail}${boot.ok ? ` in ${boot.ms} ms` : ''}\n`,
+    );
     if (!boot.ok) {
       process.stdout.write('System is not capable of running vmrt containers\n');
       return 1;

@@ -29,7 +29,11 @@ export const checkpoint: Command = {
     // it runs again for the dump, and CRIU freezes the processes themselves.
     if (status === 'paused') signalProcess(state.qemu, 'SIGCONT');
     try {
-      await muxRequest(muxSocket(state.runDir), { op: 'checkpoint', id, ...guest, leaveRunning, criuArgs: folders.criuArgs }, DUMP_TIMEOUT_MS);
+      await muxRequest(
+        muxSocket(state.runDir),
+        { op: 'checkpoint', id, ...guest, leaveRunning, criuArgs: folders.criuArgs },
+        DUMP_TIMEOUT_MS,
+      );
     } catch (err) {
       throw new RuntimeError(`checkpoint of "${id}": ${errorMessage(err)} (CRIU's log: ${folders.work}/dump.log)`);
     } finally {
@@ -42,7 +46,8 @@ export const checkpoint: Command = {
     // As with runc, the command returns once the container has stopped (CRIU ended its processes).
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (isAlive(state.shim)) {
-      if (Date.now() > deadline) throw new RuntimeError(`checkpoint of "${id}" is written, but the container did not stop within ${STOP_TIMEOUT_MS / 1000} s`);
+      if (Date.now() > deadline)
+        throw new RuntimeError(`checkpoint of "${id}" is written, but the container did not stop within ${STOP_TIMEOUT_MS / 1000} s`);
       await sleep(20);
     }
     return 0;

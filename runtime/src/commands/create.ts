@@ -21,7 +21,12 @@ export const CREATE_FLAGS: FlagSpecs = {
 };
 
 /** Validates, checks capabilities, and builds the container (VM booted, process not started). */
-export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: Parameters<Command['run']>[1], name: string, restore?: CheckpointFolders) {
+export async function createFromArgs(
+  args: Parameters<Command['run']>[0],
+  ctx: Parameters<Command['run']>[1],
+  name: string,
+  restore?: CheckpointFolders,
+) {
   const [id] = expectPositionals(args, name, ['container-id']);
   validateId(id!);
   const bundle = loadBundle(flagString(args, 'bundle') ?? '.', true);
@@ -29,8 +34,15 @@ export async function createFromArgs(args: Parameters<Command['run']>[0], ctx: P
   const deviceArgs = vfioArgs(bundle.config, bundle.configPath);
   const accelerator = await chooseAccelerator();
   return createContainer({
-    root: ctx.root, id: id!, bundle, accelerator, logger: ctx.logger, deviceArgs,
-    consoleSocket: flagString(args, 'console-socket'), pidFile: flagString(args, 'pid-file'), restore,
+    root: ctx.root,
+    id: id!,
+    bundle,
+    accelerator,
+    logger: ctx.logger,
+    deviceArgs,
+    consoleSocket: flagString(args, 'console-socket'),
+    pidFile: flagString(args, 'pid-file'),
+    restore,
   });
 }
 

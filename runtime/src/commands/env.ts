@@ -19,9 +19,30 @@ export async function environment(root: string): Promise<Record<string, unknown>
   const accel = await chooseAccelerator();
   return {
     Meta: { Version: '1' },
-    Runtime: { Version: VERSION, OCI: OCI_VERSION, Path: launcherPath(), Node: process.execPath, NodeVersion: process.version, Root: root, SocketDir: SOCKET_BASE },
-    Hypervisor: { Path: qemuPath(), Version: qemuVersion() ?? null, MachineType: 'microvm', Accelerator: accel.accelerator, AcceleratorReason: accel.reason, SharedFS: '9p (virtio, mount tag vmrt)', AgentChannel: 'virtio-serial org.vmrt.agent' },
-    Kernel: { Path: guest.kernel, Present: existsSync(guest.kernel), Release: guestKernelRelease() ?? null, Parameters: kernelCommandLine() },
+    Runtime: {
+      Version: VERSION,
+      OCI: OCI_VERSION,
+      Path: launcherPath(),
+      Node: process.execPath,
+      NodeVersion: process.version,
+      Root: root,
+      SocketDir: SOCKET_BASE,
+    },
+    Hypervisor: {
+      Path: qemuPath(),
+      Version: qemuVersion() ?? null,
+      MachineType: 'microvm',
+      Accelerator: accel.accelerator,
+      AcceleratorReason: accel.reason,
+      SharedFS: '9p (virtio, mount tag vmrt)',
+      AgentChannel: 'virtio-serial org.vmrt.agent',
+    },
+    Kernel: {
+      Path: guest.kernel,
+      Present: existsSync(guest.kernel),
+      Release: guestKernelRelease() ?? null,
+      Parameters: kernelCommandLine(),
+    },
     Initrd: { Path: guest.initrd, Present: existsSync(guest.initrd) },
     Shim: { Path: shimPath(), Present: existsSync(shimPath()) },
     Host: { Kernel: release(), Architecture: arch(), Distro: distro(), KVMDevice: existsSync('/dev/kvm') },

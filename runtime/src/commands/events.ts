@@ -8,12 +8,13 @@ import { FrameDecoder, FrameType, encodeJsonFrame } from '../agent/frames.js';
 import { muxRequest } from '../mux.js';
 import { loadState, statusOf } from '../state.js';
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
 
 /** A Go duration ("5s", "1m30s", "250ms") in milliseconds. */
 export function parseDuration(text: string): number {
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new UsageError(`invalid value "${text}" for flag -interval: a duration such as 5s or 250ms`);
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text)
+    throw new UsageError(`invalid value "${text}" for flag -interval: a duration such as 5s or 250ms`);
   return parts.reduce((ms, [, amount, unit]) => ms + Number(amount) * UNIT_MS[unit!]!, 0);
 }
 
@@ -76,7 +77,7 @@ function stream(socketPath: string, id: string, intervalMs: number): Promise<num
 export const events: Command = {
   name: 'events',
   usage: 'events [--stats] [--interval <duration>] <container-id>',
-  summary: 'print the container\'s stats (guest cgroup) every interval and its OOM kills, as JSON lines',
+  summary: "print the container's stats (guest cgroup) every interval and its OOM kills, as JSON lines",
   flags: {
     stats: { kind: 'bool', help: 'print the stats once and exit' },
     interval: { kind: 'string', help: 'the stats interval (Go duration, default 5s)' },

@@ -36,7 +36,8 @@ export function execProcess(args: ParsedArgs, state: ContainerState, command: st
       throw new RuntimeError(`${file} is not valid JSON: ${(err as Error).message}`);
     }
     const p = process as Process;
-    if (!p || typeof p !== 'object' || !Array.isArray(p.args) || p.args.length === 0) throw new RuntimeError(`${file}: args: must be a non-empty array`);
+    if (!p || typeof p !== 'object' || !Array.isArray(p.args) || p.args.length === 0)
+      throw new RuntimeError(`${file}: args: must be a non-empty array`);
     return p;
   }
   if (command.length === 0) throw new UsageError('exec needs a command (or --process)');

@@ -24,7 +24,21 @@ export function featuresDocument(): Record<string, unknown> {
     ociVersionMax: OCI_VERSION,
     // createContainer/startContainer run inside the container's namespaces: in a VM, not yet.
     hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
-    mountOptions: ['bind', 'rbind', 'ro', 'rw', 'nosuid', 'nodev', 'noexec', 'private', 'rprivate', 'relatime', 'strictatime', 'mode', 'size'],
+    mountOptions: [
+      'bind',
+      'rbind',
+      'ro',
+      'rw',
+      'nosuid',
+      'nodev',
+      'noexec',
+      'private',
+      'rprivate',
+      'relatime',
+      'strictatime',
+      'mode',
+      'size',
+    ],
     linux: {
       // host pid/ipc/uts and joining host namespaces are refused (capability table).
       namespaces: ['mount', 'network', 'pid', 'ipc', 'uts'],

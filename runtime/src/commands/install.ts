@@ -20,7 +20,8 @@ export function mergeDaemonJson(existing: string | undefined, file: string): Rec
     } catch (err) {
       throw new RuntimeError(`${file} is not valid JSON (${(err as Error).message}); not changing it`);
     }
-    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new RuntimeError(`${file} is not a JSON object; not changing it`);
+    if (typeof config !== 'object' || config === null || Array.isArray(config))
+      throw new RuntimeError(`${file} is not a JSON object; not changing it`);
   }
   const runtimes = (config.runtimes ?? {}) as Record<string, unknown>;
   return { ...config, runtimes: { ...runtimes, ...runtimeEntry().runtimes } };

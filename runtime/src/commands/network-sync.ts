@@ -23,4 +23,8 @@ export async function syncContainerNetwork(ctx: Context, id: string): Promise<vo
  * or `disconnect`, which call no runtime). Not a runc command; running it by hand is harmless
  * (nothing changed: nothing done).
  */
-export const networkSync = containerCommand('network-sync', 'move the network interfaces added to or removed from the container\'s netns into its VM', syncContainerNetwork);
+export const networkSync = containerCommand(
+  'network-sync',
+  "move the network interfaces added to or removed from the container's netns into its VM",
+  syncContainerNetwork,
+);

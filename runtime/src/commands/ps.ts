@@ -28,7 +28,8 @@ function hostPids(state: ContainerState): number[] {
 
 async function guestProcesses(state: ContainerState, id: string): Promise<GuestProcess[]> {
   const status = statusOf(state);
-  if (status !== 'running' && status !== 'created') throw new RuntimeError(`container "${id}" is ${status}: its VM has no processes to list`);
+  if (status !== 'running' && status !== 'created')
+    throw new RuntimeError(`container "${id}" is ${status}: its VM has no processes to list`);
   const answer = await muxRequest(muxSocket(state.runDir), { op: 'ps', id });
   return (answer.processes as GuestProcess[]).sort((a, b) => a.pid - b.pid);
 }
@@ -42,8 +43,8 @@ async function guestProcesses(state: ContainerState, id: string): Promise<GuestP
 export const ps: Command = {
   name: 'ps',
   usage: 'ps [--format table|json] <container-id>',
-  summary: 'list the container\'s processes in the VM (table), or the host pids that stand in for them (json)',
-  flags: { format: { kind: 'string', aliases: ['f'], help: 'table (default): the guest\'s processes; json: host pids, for containerd' } },
+  summary: "list the container's processes in the VM (table), or the host pids that stand in for them (json)",
+  flags: { format: { kind: 'string', aliases: ['f'], help: "table (default): the guest's processes; json: host pids, for containerd" } },
   async run(args, ctx) {
     const [id] = expectPositionals(args, 'ps', ['container-id'], true);
     const format = flagString(args, 'format') ?? 'table';

@@ -9,7 +9,8 @@ export const restore: Command = {
   usage: 'restore [--image-path P] [--work-path W] [--bundle B] [--pid-file F] [--detach] <container-id>',
   summary: 'create a container from a checkpoint: a new VM whose processes CRIU restores, running',
   flags: {
-    ...CREATE_FLAGS, ...CRIU_FLAGS,
+    ...CREATE_FLAGS,
+    ...CRIU_FLAGS,
     'no-subreaper': { kind: 'bool', help: 'accepted for runc compatibility (the init shim waits for the container)' },
     'lsm-profile': { kind: 'string', help: 'accepted for runc compatibility (the guest has no LSM)' },
     'lsm-mount-context': { kind: 'string', help: 'accepted for runc compatibility (the guest has no LSM)' },

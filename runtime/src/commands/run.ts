@@ -19,7 +19,8 @@ export function forwardSignals(shim: ChildProcess): void {
 export function waitExit(shim: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     if (shim.exitCode !== null) resolve(shim.exitCode);
-    else shim.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0)));
+    else
+      shim.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0)));
   });
 }
 
@@ -28,7 +29,12 @@ export function waitExit(shim: ChildProcess): Promise<number> {
  * then detached, the command returns; in the foreground it waits for the container, removes it
  * and returns its status.
  */
-export async function runCreated(args: Parameters<Command['run']>[0], ctx: Parameters<Command['run']>[1], created: Created, begin: () => Promise<void> | void): Promise<number> {
+export async function runCreated(
+  args: Parameters<Command['run']>[0],
+  ctx: Parameters<Command['run']>[1],
+  created: Created,
+  begin: () => Promise<void> | void,
+): Promise<number> {
   const { state, shim } = created;
   try {
     await begin();

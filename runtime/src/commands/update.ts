@@ -15,7 +15,7 @@ import { loadState, statusOf } from '../state.js';
 export const update: Command = {
   name: 'update',
   usage: 'update --resources <file|-> <container-id>',
-  summary: 'change the container\'s resource limits (its guest cgroup) while it runs',
+  summary: "change the container's resource limits (its guest cgroup) while it runs",
   flags: { resources: { kind: 'string', aliases: ['r'], help: 'file with the OCI linux.resources to apply, or - for stdin' } },
   async run(args, ctx) {
     const [id] = expectPositionals(args, 'update', ['container-id']);
@@ -27,7 +27,8 @@ export const update: Command = {
     } catch (err) {
       throw new RuntimeError(`update: --resources ${source}: ${(err as Error).message}`);
     }
-    if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) throw new RuntimeError(`update: --resources ${source}: not a JSON object`);
+    if (typeof resources !== 'object' || resources === null || Array.isArray(resources))
+      throw new RuntimeError(`update: --resources ${source}: not a JSON object`);
     const state = loadState(ctx.root, id!);
     const status = statusOf(state);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`container "${id}" is ${status}, not running`);

@@ -4,13 +4,15 @@ import { guestKernelRelease, qemuVersion } from '../vm.js';
 
 /** runc's layout (`runc version X`, `spec: …`), which tools parse line by line. */
 export function versionText(): string {
-  return [
-    `vmrt version ${VERSION}`,
-    `spec: ${OCI_VERSION}`,
-    `node: ${process.version}`,
-    `guest kernel: ${guestKernelRelease() ?? 'not built (run runtime/guest/build.sh)'}`,
-    `qemu: ${qemuVersion() ?? 'not found (apt-get install qemu-system-x86)'}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `vmrt version ${VERSION}`,
+      `spec: ${OCI_VERSION}`,
+      `node: ${process.version}`,
+      `guest kernel: ${guestKernelRelease() ?? 'not built (run runtime/guest/build.sh)'}`,
+      `qemu: ${qemuVersion() ?? 'not found (apt-get install qemu-system-x86)'}`,
+    ].join('\n') + '\n'
+  );
 }
 
 export const version: Command = {

@@ -72,7 +72,8 @@ function parse(argv: readonly string[]) {
   }
   const { values, positionals } = parsed;
   const oneOf = <T extends string>(value: string | undefined, allowed: readonly T[], what: string): T | undefined => {
-    if (value !== undefined && !(allowed as readonly string[]).includes(value)) throw new UsageError(`unknown ${what} '${value}' (expected ${allowed.join(', ')})`);
+    if (value !== undefined && !(allowed as readonly string[]).includes(value))
+      throw new UsageError(`unknown ${what} '${value}' (expected ${allowed.join(', ')})`);
     return value as T | undefined;
   };
   return {
@@ -80,7 +81,7 @@ function parse(argv: readonly string[]) {
     help: values.help === true,
     version: values.version === true,
     profile: oneOf(values.profile, PROFILE_NAMES, 'profile'),
-    format: oneOf(values.format, FORMATS, 'format') ?? 'tty' as Format,
+    format: oneOf(values.format, FORMATS, 'format') ?? ('tty' as Format),
     threshold: oneOf(values['failure-threshold'], THRESHOLDS, 'failure threshold'),
     noFail: values['no-fail'] === true,
     config: values.config,
@@ -95,10 +96,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let options;
   try {
     options = parse(argv);
-    if (options.help) { io.stdout(USAGE); return 0; }
-    if (options.version) { io.stdout(`vmrt-lint ${VERSION}\n`); return 0; }
-    if (options.positionals.length === 0 && options.stdinFilename === undefined) throw new UsageError('no file or folder to lint (give paths, or --stdin-filename to read standard input)');
-    if (options.config !== undefined && !existsSync(resolve(io.cwd, options.config))) throw new UsageError(`the config file ${options.config} does not exist`);
+    if (options.help) {
+      io.stdout(USAGE);
+      return 0;
+    }
+    if (options.version) {
+      io.stdout(`vmrt-lint ${VERSION}\n`);
+      return 0;
+    }
+    if (options.positionals.length === 0 && options.stdinFilename === undefined)
+      throw new UsageError('no file or folder to lint (give paths, or --stdin-filename to read standard input)');
+    if (options.config !== undefined && !existsSync(resolve(io.cwd, options.config)))
+      throw new UsageError(`the config file ${options.config} does not exist`);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`vmrt-lint: ${error.message}\n\n${USAGE}`);
@@ -113,7 +122,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     env: io.env,
   });
   const results: FileResult[] = [];
-  const note = (path: string) => io.stderr(`vmrt-lint: note: ${displayPath(path, io.cwd)}: no front end reads this kind of file; not linted (choose one with --kind ${FILE_KINDS.join('|')})\n`);
+  const note = (path: string) =>
+    io.stderr(
+      `vmrt-lint: note: ${displayPath(path, io.cwd)}: no front end reads this kind of file; not linted (choose one with --kind ${FILE_KINDS.join('|')})\n`,
+    );
 
   if (options.stdinFilename !== undefined) {
     const path = resolve(io.cwd, options.stdinFilename);
@@ -136,7 +148,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const findings: Finding[] = uniqueFindings(results.flatMap((r) => r.findings)).sort(compareFindings);
-  io.stdout(format(options.format, findings, { cwd: io.cwd, color: io.color && options.format === 'tty', fileCount: results.filter((r) => r.linted).length }));
+  io.stdout(
+    format(options.format, findings, {
+      cwd: io.cwd,
+      color: io.color && options.format === 'tty',
+      fileCount: results.filter((r) => r.linted).length,
+    }),
+  );
   if (options.noFail) return 0;
   const fails = results.some((r) => {
     const threshold = THRESHOLD_RANK[options.threshold ?? r.config.failureThreshold ?? 'info'];

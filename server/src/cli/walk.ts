@@ -9,7 +9,10 @@ import ignore, { type Ignore } from 'ignore';
 
 const ALWAYS_SKIPPED = new Set(['node_modules', '.git']);
 
-interface IgnoreScope { dir: string; rules: Ignore }
+interface IgnoreScope {
+  dir: string;
+  rules: Ignore;
+}
 
 function scopeOf(dir: string): IgnoreScope | undefined {
   const file = join(dir, '.gitignore');

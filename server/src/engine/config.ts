@@ -56,12 +56,24 @@ export interface LintConfig {
 
 export const SEVERITY_OVERRIDES: readonly SeverityOverride[] = ['error', 'warning', 'info', 'hint', 'off'];
 /** Ids a config may name: rules, features, and the file-level findings. */
-export const CONFIG_IDS: readonly string[] = [...FEATURE_IDS, ...RULES.map((r) => r.meta.id), 'schema', 'parse-error', 'file',
-  'file-too-large', 'binary-file', 'unreadable', 'internal-error', 'invalid-config'];
+export const CONFIG_IDS: readonly string[] = [
+  ...FEATURE_IDS,
+  ...RULES.map((r) => r.meta.id),
+  'schema',
+  'parse-error',
+  'file',
+  'file-too-large',
+  'binary-file',
+  'unreadable',
+  'internal-error',
+  'invalid-config',
+];
 const KNOWN_IDS = new Set(CONFIG_IDS);
 
 /** The values under every config file (an editor's settings). */
-export type ConfigBase = Partial<Pick<LintConfig, 'profile' | 'failureThreshold' | 'severity' | 'ignored' | 'runtimeClasses' | 'disableIgnorePragma'>>;
+export type ConfigBase = Partial<
+  Pick<LintConfig, 'profile' | 'failureThreshold' | 'severity' | 'ignored' | 'runtimeClasses' | 'disableIgnorePragma'>
+>;
 
 /** The config of a file with no config file: the base, else the defaults. */
 export function defaultConfig(base: ConfigBase = {}): LintConfig {
@@ -98,7 +110,12 @@ export function findConfig(dir: string): string | undefined {
 
 export function loadConfig(path: string, base: ConfigBase = {}): LintConfig {
   const read = readSource(path);
-  if ('problem' in read) return { ...defaultConfig(base), path, problems: [{ ...configFinding(path, read.problem.range, read.problem.message), rule: read.problem.rule, feature: 'file' }] };
+  if ('problem' in read)
+    return {
+      ...defaultConfig(base),
+      path,
+      problems: [{ ...configFinding(path, read.problem.range, read.problem.message), rule: read.problem.rule, feature: 'file' }],
+    };
   return parseConfig(path, read.text, base);
 }
 
@@ -109,19 +126,29 @@ export function parseConfig(path: string, text: string, base: ConfigBase = {}): 
   const report = (node: Node | null | undefined, message: string) => config.problems.push(configFinding(path, rangeOf(node), message));
 
   const doc = parseDocument(text, { prettyErrors: false });
-  for (const error of doc.errors) config.problems.push(configFinding(path, lines.range(error.pos[0], error.pos[1]), `YAML syntax: ${error.message.split('\n')[0]}`));
+  for (const error of doc.errors)
+    config.problems.push(configFinding(path, lines.range(error.pos[0], error.pos[1]), `YAML syntax: ${error.message.split('\n')[0]}`));
   if (doc.errors.length > 0 || doc.contents === null) return config;
-  if (!isMap(doc.contents)) { report(doc.contents, 'the config must be a mapping of keys (profile, severity, ignored, …)'); return config; }
+  if (!isMap(doc.contents)) {
+    report(doc.contents, 'the config must be a mapping of keys (profile, severity, ignored, …)');
+    return config;
+  }
 
   const stringsOf = (node: Node | null | undefined, what: string): { value: string; node: Node }[] => {
-    if (!isSeq(node)) { report(node, `${what} must be a list`); return []; }
+    if (!isSeq(node)) {
+      report(node, `${what} must be a list`);
+      return [];
+    }
     return node.items.flatMap((item) => {
       if (isScalar(item) && typeof item.value === 'string') return [{ value: item.value, node: item }];
       report(item as Node, `each entry of ${what} must be a string`);
       return [];
     });
   };
-  const checkId = (id: string, node: Node) => { if (!KNOWN_IDS.has(id)) report(node, `unknown rule or feature id '${id}'`); return KNOWN_IDS.has(id); };
+  const checkId = (id: string, node: Node) => {
+    if (!KNOWN_IDS.has(id)) report(node, `unknown rule or feature id '${id}'`);
+    return KNOWN_IDS.has(id);
+  };
 
   for (const pair of doc.contents.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
@@ -133,11 +160,15 @@ export function parseConfig(path: string, text: string, base: ConfigBase = {}): 
         else report(value ?? (pair.key as Node), `unknown profile '${scalar ?? ''}' (expected vmrt, clear-containers, kata or runc)`);
         break;
       case 'failure-threshold':
-        if (scalar !== undefined && (THRESHOLDS as readonly string[]).includes(scalar)) config.failureThreshold = scalar as FailureThreshold;
+        if (scalar !== undefined && (THRESHOLDS as readonly string[]).includes(scalar))
+          config.failureThreshold = scalar as FailureThreshold;
         else report(value ?? (pair.key as Node), `failure-threshold must be one of ${THRESHOLDS.join(', ')}`);
         break;
       case 'severity': {
-        if (!isMap(value)) { report(value ?? (pair.key as Node), 'severity must map rule or feature ids to error, warning, info, hint or off'); break; }
+        if (!isMap(value)) {
+          report(value ?? (pair.key as Node), 'severity must map rule or feature ids to error, warning, info, hint or off');
+          break;
+        }
         const written: Record<string, SeverityOverride> = {};
         for (const entry of value.items) {
           const id = isScalar(entry.key) ? String(entry.key.value) : '';
@@ -153,7 +184,9 @@ export function parseConfig(path: string, text: string, base: ConfigBase = {}): 
         break;
       }
       case 'ignored':
-        config.ignored = stringsOf(value, 'ignored').filter((s) => checkId(s.value, s.node)).map((s) => s.value);
+        config.ignored = stringsOf(value, 'ignored')
+          .filter((s) => checkId(s.value, s.node))
+          .map((s) => s.value);
         break;
       case 'runtime-classes':
         config.runtimeClasses = stringsOf(value, 'runtime-classes').map((s) => s.value);
@@ -170,5 +203,13 @@ export function parseConfig(path: string, text: string, base: ConfigBase = {}): 
 }
 
 function configFinding(file: string, range: Range, message: string): Finding {
-  return { file, feature: 'schema', rule: 'invalid-config', severity: 'error', message: `invalid .vmrt-lint config: ${message}`, range, docs: 'docs/features/schema.md' };
+  return {
+    file,
+    feature: 'schema',
+    rule: 'invalid-config',
+    severity: 'error',
+    message: `invalid .vmrt-lint config: ${message}`,
+    range,
+    docs: 'docs/features/schema.md',
+  };
 }

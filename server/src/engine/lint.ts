@@ -114,9 +114,14 @@ export class Linter {
   recognisedOptions(requests: readonly ContainerRequest[]): RecognisedOption[] {
     const found: RecognisedOption[] = [];
     // A rule that throws recognises nothing here; lintText reports it.
-    forEachHit(this.rules, requests, () => undefined, (rule, hit) => {
-      found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
-    });
+    forEachHit(
+      this.rules,
+      requests,
+      () => undefined,
+      (rule, hit) => {
+        found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
+      },
+    );
     return found;
   }
 
@@ -189,8 +194,13 @@ export class Linter {
       forEachHit(reported, requests, failed, (rule, hit) => {
         const verdict = verdicts.get(rule)!;
         const finding: Finding = {
-          file: hit.option.file, feature: rule.meta.feature, rule: rule.meta.id, severity: verdict.severity,
-          message: findingMessage(hit.subject, verdict, profile.id), range: hit.option.range, docs: rule.meta.docs,
+          file: hit.option.file,
+          feature: rule.meta.feature,
+          rule: rule.meta.id,
+          severity: verdict.severity,
+          message: findingMessage(hit.subject, verdict, profile.id),
+          range: hit.option.range,
+          docs: rule.meta.docs,
         };
         if (hit.fix) defineLazyFix(finding, hit.fix);
         findings.push(finding);
@@ -225,14 +235,26 @@ export class Linter {
   }
 
   /** Severity overrides, ignores and pragmas, then the config's own problems (once per config file). */
-  private finish(path: string, kind: FileKind | undefined, linted: boolean, config: LintConfig, raw: Finding[],
-    texts: Map<string, string | undefined>, read: Pick<FileResult, 'requests' | 'dependencies'> = { requests: [], dependencies: [] }): FileResult {
+  private finish(
+    path: string,
+    kind: FileKind | undefined,
+    linted: boolean,
+    config: LintConfig,
+    raw: Finding[],
+    texts: Map<string, string | undefined>,
+    read: Pick<FileResult, 'requests' | 'dependencies'> = { requests: [], dependencies: [] },
+  ): FileResult {
     const pragmasDisabled = this.options.disableIgnorePragma || config.disableIgnorePragma;
     const suppressions = new Map<string, Suppressions | undefined>();
     const suppressionsOf = (file: string) => {
       if (!suppressions.has(file)) {
         const text = this.cachedText(texts, file);
-        suppressions.set(file, text === undefined || !kind ? undefined : new Suppressions(text, COMMENT_STYLES[kind], kind === 'compose' || kind === 'kubernetes'));
+        suppressions.set(
+          file,
+          text === undefined || !kind
+            ? undefined
+            : new Suppressions(text, COMMENT_STYLES[kind], kind === 'compose' || kind === 'kubernetes'),
+        );
       }
       return suppressions.get(file);
     };
@@ -259,8 +281,12 @@ export class Linter {
  * `failed` and skipped for that request. A callback, not a generator: this runs for every
  * rule and request on each keystroke, and iterator objects would be garbage.
  */
-function forEachHit(rules: readonly Rule[], requests: readonly ContainerRequest[], failed: (rule: Rule, error: unknown) => void,
-  onHit: (rule: Rule, hit: RuleHit) => void): void {
+function forEachHit(
+  rules: readonly Rule[],
+  requests: readonly ContainerRequest[],
+  failed: (rule: Rule, error: unknown) => void,
+  onHit: (rule: Rule, hit: RuleHit) => void,
+): void {
   // Every hit is one of the request's options: a request without options has none (most build stages, many services).
   const requesting = requests.filter((request) => request.options.length > 0);
   for (const rule of rules) {
@@ -289,14 +315,22 @@ export function uniqueFindings(findings: Iterable<Finding>): Finding[] {
   const unique: Finding[] = [];
   for (const f of findings) {
     const key = `${f.file}\0${f.rule}\0${f.range.start.line}:${f.range.start.character}-${f.range.end.line}:${f.range.end.character}\0${f.message}`;
-    if (!seen.has(key)) { seen.add(key); unique.push(f); }
+    if (!seen.has(key)) {
+      seen.add(key);
+      unique.push(f);
+    }
   }
   return unique;
 }
 
 export function compareFindings(a: Finding, b: Finding): number {
-  return compareText(a.file, b.file) || a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character
-    || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareText(a.rule, b.rule);
+  return (
+    compareText(a.file, b.file) ||
+    a.range.start.line - b.range.start.line ||
+    a.range.start.character - b.range.start.character ||
+    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+    compareText(a.rule, b.rule)
+  );
 }
 
 /** Code unit order: stable across locales, and much cheaper than localeCompare. */
@@ -332,10 +366,26 @@ function defineLazyFix(finding: Finding, compute: () => Fix | undefined): void {
 
 export function problemFinding(problem: FileProblem): Finding {
   const feature = problem.rule === 'parse-error' || problem.rule === 'schema' ? problem.rule : 'file';
-  return { file: problem.file, feature, rule: problem.rule, severity: problem.severity, message: problem.message, range: problem.range, docs: `docs/features/${feature}.md` };
+  return {
+    file: problem.file,
+    feature,
+    rule: problem.rule,
+    severity: problem.severity,
+    message: problem.message,
+    range: problem.range,
+    docs: `docs/features/${feature}.md`,
+  };
 }
 
 function internalError(file: string, where: string, error: unknown): Finding {
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return { file, feature: 'file', rule: 'internal-error', severity: 'error', message: `internal error in ${where}: ${detail} (please report it; the other files were linted)`, range: FILE_START, docs: 'docs/features/file.md' };
+  return {
+    file,
+    feature: 'file',
+    rule: 'internal-error',
+    severity: 'error',
+    message: `internal error in ${where}: ${detail} (please report it; the other files were linted)`,
+    range: FILE_START,
+    docs: 'docs/features/file.md',
+  };
 }

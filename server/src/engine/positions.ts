@@ -20,7 +20,9 @@ export class LineIndex {
     }
   }
 
-  get lineCount(): number { return this.lineStarts.length; }
+  get lineCount(): number {
+    return this.lineStarts.length;
+  }
 
   positionAt(offset: number): Position {
     const o = Math.max(0, Math.min(offset, this.text.length));
@@ -28,7 +30,8 @@ export class LineIndex {
     let hi = this.lineStarts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= o) lo = mid; else hi = mid - 1;
+      if (this.lineStarts[mid]! <= o) lo = mid;
+      else hi = mid - 1;
     }
     return { line: lo, character: o - this.lineStarts[lo]! };
   }

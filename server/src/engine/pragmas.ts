@@ -13,7 +13,12 @@ export type CommentStyle = '#' | '//' | '<!--';
 
 /** The comments a pragma is read from, per file kind. */
 export const COMMENT_STYLES: Readonly<Record<FileKind, readonly CommentStyle[]>> = {
-  oci: ['//'], devcontainer: ['//'], command: ['#', '<!--'], compose: ['#'], kubernetes: ['#'], dockerfile: ['#'],
+  oci: ['//'],
+  devcontainer: ['//'],
+  command: ['#', '<!--'],
+  compose: ['#'],
+  kubernetes: ['#'],
+  dockerfile: ['#'],
 };
 
 /**
@@ -21,7 +26,12 @@ export const COMMENT_STYLES: Readonly<Record<FileKind, readonly CommentStyle[]>>
  * but runc wants strict JSON: nothing is written there. Markdown: see `writeStyleAt`.
  */
 const WRITE_STYLE: Readonly<Record<FileKind, CommentStyle | undefined>> = {
-  oci: undefined, devcontainer: '//', command: '#', compose: '#', kubernetes: '#', dockerfile: '#',
+  oci: undefined,
+  devcontainer: '//',
+  command: '#',
+  compose: '#',
+  kubernetes: '#',
+  dockerfile: '#',
 };
 
 export interface Pragma {
@@ -50,7 +60,11 @@ export class Suppressions {
   private readonly fileWide = new Set<string>();
   private readonly lines: LineIndex | undefined;
 
-  constructor(text: string, private readonly styles: readonly CommentStyle[], private readonly yaml = false) {
+  constructor(
+    text: string,
+    private readonly styles: readonly CommentStyle[],
+    private readonly yaml = false,
+  ) {
     // Most files have no pragma: then there is nothing to index.
     if (!text.includes('vmrt-ignore')) return;
     this.lines = new LineIndex(text);
@@ -63,10 +77,15 @@ export class Suppressions {
   }
 
   /** The pragmas of the file, in line order. */
-  get pragmas(): Pragma[] { return [...this.byLine.values()]; }
+  get pragmas(): Pragma[] {
+    return [...this.byLine.values()];
+  }
 
   suppresses(finding: Pick<Finding, 'rule' | 'feature' | 'range'>): boolean {
-    const named = (ids: Iterable<string>) => { for (const id of ids) if (id === finding.rule || id === finding.feature) return true; return false; };
+    const named = (ids: Iterable<string>) => {
+      for (const id of ids) if (id === finding.rule || id === finding.feature) return true;
+      return false;
+    };
     if (named(this.fileWide)) return true;
     if (!this.lines) return false;
     const first = this.lines.lineText(finding.range.start.line);
@@ -114,7 +133,12 @@ export function parsePragma(text: string, styles: readonly CommentStyle[]): Prag
   if (!text.includes('vmrt-ignore')) return undefined;
   const match = PRAGMA.exec(text);
   if (!match || !styles.includes(match[1] as CommentStyle)) return undefined;
-  return { fileWide: match[2] !== undefined, ids: match[3]!.split(',').map((id) => id.trim()), reason: match[4] || undefined, idsEnd: match.indices![3]![1] };
+  return {
+    fileWide: match[2] !== undefined,
+    ids: match[3]!.split(',').map((id) => id.trim()),
+    reason: match[4] || undefined,
+    idsEnd: match.indices![3]![1],
+  };
 }
 
 /** The comment a new pragma at `line` is written in: Markdown takes `<!-- -->` outside code fences and the shell's `#` inside. */

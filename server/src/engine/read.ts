@@ -41,7 +41,11 @@ export function readSource(path: string): ReadResult {
 }
 
 function tooLarge(path: string, size: number): FileProblem {
-  return problem(path, 'file-too-large', `the file is ${(size / 1024 / 1024).toFixed(1)} MB, over the ${MAX_FILE_BYTES / 1024 / 1024} MB limit: not linted`);
+  return problem(
+    path,
+    'file-too-large',
+    `the file is ${(size / 1024 / 1024).toFixed(1)} MB, over the ${MAX_FILE_BYTES / 1024 / 1024} MB limit: not linted`,
+  );
 }
 
 function problem(file: string, rule: FileProblem['rule'], message: string): FileProblem {

@@ -9,9 +9,18 @@ import type { YamlBlockCache } from '../frontends/yaml-blocks.js';
 export type { FeatureId };
 
 /** 0-based line, UTF-16 code units (LSP positions). */
-export interface Position { line: number; character: number }
-export interface Range { start: Position; end: Position }
-export interface TextEdit { range: Range; newText: string }
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Range {
+  start: Position;
+  end: Position;
+}
+export interface TextEdit {
+  range: Range;
+  newText: string;
+}
 
 export type Severity = 'error' | 'warning' | 'info' | 'hint';
 
@@ -70,7 +79,10 @@ export interface OptionValues {
 export type OptionName = keyof OptionValues;
 
 /** Options a fix may write, in the syntax of the file the front end read. */
-export interface OptionAssignment<N extends OptionName = OptionName> { option: N; value: OptionValues[N] }
+export interface OptionAssignment<N extends OptionName = OptionName> {
+  option: N;
+  value: OptionValues[N];
+}
 
 /**
  * Syntax-aware edits for one option, supplied by the front end that found it.

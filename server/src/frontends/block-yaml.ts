@@ -50,7 +50,10 @@ const MAX_DEPTH = 200;
 class Unsupported extends Error {}
 
 /** Blank and comment lines after a collection's last item that no value took. */
-interface Trailer { from: number; to: number }
+interface Trailer {
+  from: number;
+  to: number;
+}
 
 interface Parsed<N extends Node = Node> {
   node: N;
@@ -60,7 +63,12 @@ interface Parsed<N extends Node = Node> {
   trailer?: Trailer;
 }
 
-interface ScalarTag { default?: boolean | 'key'; test?: RegExp; format?: string; resolve: (value: string, onError: (message: string) => void, options: object) => unknown }
+interface ScalarTag {
+  default?: boolean | 'key';
+  test?: RegExp;
+  format?: string;
+  resolve: (value: string, onError: (message: string) => void, options: object) => unknown;
+}
 
 /** The documents of a text: from the fast parser when it covers the text, else from `yaml`. */
 export function parseYaml(text: string): Document.Parsed[] {
@@ -141,7 +149,10 @@ class BlockYamlParser {
         if (opened || docs.length === 0) throw new Unsupported();
         return docs;
       }
-      if (docs.length > 0) { this.doc = newDocument(); this.anchors = new Set(); }
+      if (docs.length > 0) {
+        this.doc = newDocument();
+        this.anchors = new Set();
+      }
       const parsed = this.blockNode(first, this.indents[first]!, -1);
       if (parsed.next < count && this.kinds[parsed.next] !== MARKER) throw new Unsupported();
       this.doc.contents = parsed.node as never;
@@ -161,7 +172,9 @@ class BlockYamlParser {
   }
 
   /** Where a line's content starts. */
-  private contentStart(line: number): number { return this.starts[line]! + this.indents[line]!; }
+  private contentStart(line: number): number {
+    return this.starts[line]! + this.indents[line]!;
+  }
 
   /** The offset just past a line (after its line break). */
   private after(line: number): number {
@@ -249,7 +262,11 @@ class BlockYamlParser {
       const entry = this.entry(line, indent, before);
       seq.items.push(entry.node);
       const { next } = entry;
-      if (next < this.kinds.length && this.indents[next] === indent && this.isEntry(next)) { line = next; before = entry.trailer; continue; }
+      if (next < this.kinds.length && this.indents[next] === indent && this.isEntry(next)) {
+        line = next;
+        before = entry.trailer;
+        continue;
+      }
       if (next < this.kinds.length && this.indents[next]! > indent) throw new Unsupported();
       const end = entry.node.range![2];
       seq.range = [start, end, end];
@@ -269,7 +286,8 @@ class BlockYamlParser {
     const { at } = anchor;
     if (this.atLineEnd(line, at)) {
       const next = this.nextContent(line + 1);
-      if (next < this.kinds.length && this.indents[next]! > indent) return this.anchored(this.blockNode(next, this.indents[next]!, indent), anchor.name);
+      if (next < this.kinds.length && this.indents[next]! > indent)
+        return this.anchored(this.blockNode(next, this.indents[next]!, indent), anchor.name);
       if (anchor.name !== undefined) throw new Unsupported();
       // An empty entry: its tokens run on to the next content.
       const comments = this.hasComment(line, at, next) || (before !== undefined && this.deepestComment(before) >= 0);
@@ -368,13 +386,15 @@ class BlockYamlParser {
     if (code === 124 || code === 62) return this.blockScalar(line, at, indent); // | >
     let node: Node;
     let end: number;
-    if (code === 42) { // *
+    if (code === 42) {
+      // *
       end = this.nameEnd(at + 1, line);
       const name = this.text.slice(at + 1, end);
       if (!this.anchors.has(name)) throw new Unsupported();
       node = new Alias(name);
       node.range = [at, end, end];
-    } else if (code === 91 || code === 123) { // [ {
+    } else if (code === 91 || code === 123) {
+      // [ {
       const flow = this.flowCollection(at, this.ends[line]!);
       node = flow.node;
       end = flow.end;
@@ -505,7 +525,10 @@ class BlockYamlParser {
     let tag = this.stringTag;
     if (source === '' || MAYBE_NOT_STRING.test(source)) {
       for (const candidate of this.plainTags) {
-        if (candidate.test!.test(source)) { tag = candidate; break; }
+        if (candidate.test!.test(source)) {
+          tag = candidate;
+          break;
+        }
       }
     }
     const resolved = tag.resolve(source, fail, this.doc.options);
@@ -522,9 +545,15 @@ class BlockYamlParser {
     for (let i = at + 1; i < lineEnd; i++) {
       const c = this.text.charCodeAt(i);
       // An escape in double quotes: the next character is never the closing quote.
-      if (c === 92 && quote === 34) { i++; continue; }
+      if (c === 92 && quote === 34) {
+        i++;
+        continue;
+      }
       if (c !== quote) continue;
-      if (quote === 39 && this.text.charCodeAt(i + 1) === 39) { i++; continue; }
+      if (quote === 39 && this.text.charCodeAt(i + 1) === 39) {
+        i++;
+        continue;
+      }
       return i + 1;
     }
     return -1;
@@ -628,7 +657,6 @@ class BlockYamlParser {
     if (++this.depth > MAX_DEPTH) throw new Unsupported();
   }
 
-
   private emptyScalar(at: number, commentEnd: number | undefined): Scalar {
     const start = this.skipSpaces(at, this.text.length);
     const node = this.plainScalar('');
@@ -657,7 +685,10 @@ function fold(lines: string[]): string {
   let blanks = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    if (line === '') { blanks++; continue; }
+    if (line === '') {
+      blanks++;
+      continue;
+    }
     if (i > 0 && out !== '') out += blanks > 0 ? '\n'.repeat(blanks) : ' ';
     else if (blanks > 0) out += '\n'.repeat(blanks);
     out += line;
@@ -668,8 +699,23 @@ function fold(lines: string[]): string {
 
 /** The characters YAML's one-letter escapes in double quotes stand for. */
 const ESCAPES: Record<string, string> = {
-  '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
-  N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029', ' ': ' ', '"': '"', '/': '/', '\\': '\\',
+  '0': '\0',
+  a: '\x07',
+  b: '\b',
+  e: '\x1b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  N: '\u0085',
+  _: '\u00a0',
+  L: '\u2028',
+  P: '\u2029',
+  ' ': ' ',
+  '"': '"',
+  '/': '/',
+  '\\': '\\',
 };
 
 /** Hex digits after \x, \u and \U. */
@@ -681,10 +727,16 @@ function unescape(inner: string): string {
   let out = '';
   for (let i = 0; i < inner.length; i++) {
     const c = inner[i]!;
-    if (c !== '\\') { out += c; continue; }
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
     const next = inner[++i] ?? '';
     const escaped = ESCAPES[next];
-    if (escaped !== undefined) { out += escaped; continue; }
+    if (escaped !== undefined) {
+      out += escaped;
+      continue;
+    }
     const length = CODE_LENGTH[next];
     const hex = length === undefined ? '' : inner.slice(i + 1, i + 1 + length);
     if (length === undefined || !new RegExp(`^[0-9a-fA-F]{${length}}$`).test(hex) || parseInt(hex, 16) > 0x10ffff) throw new Unsupported();
@@ -695,6 +747,10 @@ function unescape(inner: string): string {
 }
 
 /** An empty document with the parse options every YAML front end uses. */
-export function newDocument(): Document.Parsed { return new Document(undefined, PARSE_OPTIONS) as Document.Parsed; }
+export function newDocument(): Document.Parsed {
+  return new Document(undefined, PARSE_OPTIONS) as Document.Parsed;
+}
 
-function fail(): never { throw new Unsupported(); }
+function fail(): never {
+  throw new Unsupported();
+}

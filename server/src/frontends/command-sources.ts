@@ -6,7 +6,11 @@
 import { parseDocument, isMap, isScalar, isSeq, Scalar, type Node } from 'yaml';
 import { MappedText, MappedTextBuilder } from './shell-words.js';
 
-interface SourceLine { start: number; end: number; text: string }
+interface SourceLine {
+  start: number;
+  end: number;
+  text: string;
+}
 
 function sourceLines(text: string, from = 0, to = text.length): SourceLine[] {
   const lines: SourceLine[] = [];
@@ -38,8 +42,10 @@ const CONDITIONAL = /^\s*(?:ifeq|ifneq|ifdef|ifndef|else|endif)\b/;
 function appendRecipe(builder: MappedTextBuilder, line: SourceLine, from: number): void {
   const text = line.text;
   for (let i = from; i < text.length; i++) {
-    if (text[i] === '$' && text[i + 1] === '$') { builder.char('$', line.start + i, line.start + i + 2); i++; }
-    else builder.char(text[i]!, line.start + i, line.start + i + 1);
+    if (text[i] === '$' && text[i + 1] === '$') {
+      builder.char('$', line.start + i, line.start + i + 2);
+      i++;
+    } else builder.char(text[i]!, line.start + i, line.start + i + 1);
   }
 }
 
@@ -145,7 +151,11 @@ export function scalarText(source: string, node: Scalar): MappedText {
     const header = lines.shift()!;
     const explicit = /[1-9]/.exec(header.text.slice(0, header.text.indexOf('#') >= 0 ? header.text.indexOf('#') : undefined));
     const firstContent = lines.find((l) => l.text.trim() !== '');
-    const indent = explicit ? Number(explicit[0]) + (/^ */.exec(header.text)![0].length) : firstContent ? /^ */.exec(firstContent.text)![0].length : 0;
+    const indent = explicit
+      ? Number(explicit[0]) + /^ */.exec(header.text)![0].length
+      : firstContent
+        ? /^ */.exec(firstContent.text)![0].length
+        : 0;
     lines.forEach((line, k) => {
       builder.copy(line.start + Math.min(indent, line.text.length), line.end);
       const next = lines[k + 1];
@@ -177,7 +187,9 @@ export function scalarText(source: string, node: Scalar): MappedText {
 
 function mapEntries(node: Node | null | undefined): [string, Node | null][] {
   if (!isMap(node)) return [];
-  return node.items.flatMap((pair) => isScalar(pair.key) ? [[String(pair.key.value), pair.value as Node | null] as [string, Node | null]] : []);
+  return node.items.flatMap((pair) =>
+    isScalar(pair.key) ? [[String(pair.key.value), pair.value as Node | null] as [string, Node | null]] : [],
+  );
 }
 
 function entry(node: Node | null | undefined, key: string): Node | null | undefined {
@@ -188,7 +200,8 @@ function entry(node: Node | null | undefined, key: string): Node | null | undefi
 export function workflowSources(text: string): WorkflowSources {
   const doc = parseDocument(text, { prettyErrors: false });
   const sources: WorkflowSources = {
-    options: [], scripts: [],
+    options: [],
+    scripts: [],
     errors: doc.errors.map((e) => ({ start: e.pos[0], end: Math.max(e.pos[0], e.pos[1]), message: e.message.split('\n')[0]! })),
   };
   for (const [jobName, jobNode] of mapEntries(entry(doc.contents as Node | null, 'jobs'))) {

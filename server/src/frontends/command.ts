@@ -38,7 +38,9 @@ class RequestBuilder {
 
   option(words: readonly ArgWord[], option: CliOption, text: MappedText): RequestedOption {
     const requested: RequestedOption = {
-      option: option.option, value: option.value, file: this.file.path,
+      option: option.option,
+      value: option.value,
+      file: this.file.path,
       range: this.index.range(option.at.start, option.at.end),
     };
     const edit = text.approximate ? undefined : shellFlagEditor(this.index, words, option.at);
@@ -58,12 +60,22 @@ class RequestBuilder {
       const invocation = parseDockerCommand(command.words);
       if (!invocation) continue;
       if (invocation.action === 'run' || invocation.action === 'create') {
-        this.request(invocation.options.map((o) => this.option(command.words, o, text)), invocation.name ?? fallbackName);
+        this.request(
+          invocation.options.map((o) => this.option(command.words, o, text)),
+          invocation.name ?? fallbackName,
+        );
       } else {
-        this.request([{
-          option: 'command', value: invocation.action, file: this.file.path,
-          range: this.index.range(invocation.start, invocation.end),
-        }], fallbackName);
+        this.request(
+          [
+            {
+              option: 'command',
+              value: invocation.action,
+              file: this.file.path,
+              range: this.index.range(invocation.start, invocation.end),
+            },
+          ],
+          fallbackName,
+        );
       }
     }
   }
@@ -72,7 +84,10 @@ class RequestBuilder {
   flags(text: MappedText, name: string): void {
     const words = splitShellWords(text);
     const parsed = parseRunFlags(words, 0, 'options');
-    this.request(parsed.options.map((o) => this.option(words, o, text)), name);
+    this.request(
+      parsed.options.map((o) => this.option(words, o, text)),
+      name,
+    );
   }
 }
 
@@ -81,23 +96,37 @@ export const commandFrontEnd: FrontEnd = {
 
   detect(path, text) {
     const name = basename(path);
-    return SCRIPT_NAME.test(name) || MAKEFILE_NAME.test(name) || MARKDOWN_NAME.test(name)
-      || WORKFLOW_PATH.test(path) || SHELL_SHEBANG.test(text.slice(0, 200));
+    return (
+      SCRIPT_NAME.test(name) ||
+      MAKEFILE_NAME.test(name) ||
+      MARKDOWN_NAME.test(name) ||
+      WORKFLOW_PATH.test(path) ||
+      SHELL_SHEBANG.test(text.slice(0, 200))
+    );
   },
 
   parse(file): FrontEndResult {
     const builder = new RequestBuilder(file);
     const problems: FileProblem[] = [];
     switch (flavourOf(file.path)) {
-      case 'makefile': builder.script(makefileShell(file.text)); break;
-      case 'markdown': builder.script(markdownShell(file.text)); break;
-      case 'script': builder.script(MappedText.identity(file.text)); break;
+      case 'makefile':
+        builder.script(makefileShell(file.text));
+        break;
+      case 'markdown':
+        builder.script(markdownShell(file.text));
+        break;
+      case 'script':
+        builder.script(MappedText.identity(file.text));
+        break;
       case 'workflow': {
         const sources = workflowSources(file.text);
         for (const error of sources.errors) {
           problems.push({
-            rule: 'parse-error', file: file.path, severity: 'error',
-            range: builder.index.range(error.start, error.end), message: `YAML syntax error: ${error.message}`,
+            rule: 'parse-error',
+            file: file.path,
+            severity: 'error',
+            range: builder.index.range(error.start, error.end),
+            message: `YAML syntax error: ${error.message}`,
           });
         }
         for (const options of sources.options) builder.flags(options.text, options.name);

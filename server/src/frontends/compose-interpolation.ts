@@ -18,10 +18,17 @@ export function interpolate(text: string, lookup: Lookup): string {
   let i = 0;
   while (i < text.length) {
     const dollar = text.indexOf('$', i);
-    if (dollar < 0) { out += text.slice(i); break; }
+    if (dollar < 0) {
+      out += text.slice(i);
+      break;
+    }
     out += text.slice(i, dollar);
     const next = text[dollar + 1];
-    if (next === '$') { out += '$'; i = dollar + 2; continue; }
+    if (next === '$') {
+      out += '$';
+      i = dollar + 2;
+      continue;
+    }
     if (next === '{') {
       const close = matchingBrace(text, dollar + 2);
       if (close < 0) throw new InterpolationError(`invalid interpolation format for "${text}": unterminated "\${"`);
@@ -30,7 +37,11 @@ export function interpolate(text: string, lookup: Lookup): string {
       continue;
     }
     const name = NAME.exec(text.slice(dollar + 1))?.[0];
-    if (name) { out += lookup(name) ?? ''; i = dollar + 1 + name.length; continue; }
+    if (name) {
+      out += lookup(name) ?? '';
+      i = dollar + 1 + name.length;
+      continue;
+    }
     out += '$';
     i = dollar + 1;
   }
@@ -42,8 +53,15 @@ function matchingBrace(text: string, from: number): number {
   let depth = 1;
   for (let i = from; i < text.length; i++) {
     const c = text[i];
-    if (c === '$' && text[i + 1] === '$') { i++; continue; }
-    if (c === '$' && text[i + 1] === '{') { depth++; i++; continue; }
+    if (c === '$' && text[i + 1] === '$') {
+      i++;
+      continue;
+    }
+    if (c === '$' && text[i + 1] === '{') {
+      depth++;
+      i++;
+      continue;
+    }
     if (c === '}' && --depth === 0) return i;
   }
   return -1;
@@ -62,8 +80,10 @@ function expand(body: string, lookup: Lookup, whole: string): string {
   // With a colon, an empty value counts as unset.
   const set = value !== undefined && (!colon || value !== '');
   switch (operator) {
-    case '-': return set ? value! : interpolate(argument, lookup);
-    case '+': return set ? interpolate(argument, lookup) : '';
+    case '-':
+      return set ? value! : interpolate(argument, lookup);
+    case '+':
+      return set ? interpolate(argument, lookup) : '';
     case '?': {
       if (set) return value!;
       const detail = interpolate(argument, lookup);
@@ -95,8 +115,9 @@ export function parseDotEnv(text: string, outer: Lookup): Map<string, string> {
       value = value.slice(1, end < 0 ? undefined : end);
     } else if (value.startsWith('"')) {
       const end = closingDoubleQuote(value);
-      value = value.slice(1, end < 0 ? undefined : end)
-        .replace(/\\(["\\nrt])/g, (_, c: string) => ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[c] ?? c);
+      value = value
+        .slice(1, end < 0 ? undefined : end)
+        .replace(/\\(["\\nrt])/g, (_, c: string) => (({ n: '\n', r: '\r', t: '\t' }) as Record<string, string>)[c] ?? c);
       value = safeInterpolate(value, lookup);
     } else {
       value = safeInterpolate(value.replace(/\s+#.*$/, '').trimEnd(), lookup);
@@ -116,5 +137,9 @@ function closingDoubleQuote(value: string): number {
 
 /** `.env` values with a broken template are kept as written (compose reports them on use). */
 function safeInterpolate(value: string, lookup: Lookup): string {
-  try { return interpolate(value, lookup); } catch { return value; }
+  try {
+    return interpolate(value, lookup);
+  } catch {
+    return value;
+  }
 }

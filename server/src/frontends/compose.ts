@@ -7,8 +7,19 @@
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { isMap, isScalar, isSeq, stringify, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import type {
-  ContainerRequest, FileProblem, FrontEnd, FrontEndContext, FrontEndResult, OptionAssignment, OptionEditor,
-  OptionName, OptionValues, Range, RequestedOption, SourceFile, TextEdit,
+  ContainerRequest,
+  FileProblem,
+  FrontEnd,
+  FrontEndContext,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionName,
+  OptionValues,
+  Range,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../engine/types.js';
 import { interpolate, InterpolationError, parseDotEnv, type Lookup } from './compose-interpolation.js';
 import { YamlFile, chainSteps, scalarText, type Chain, type Located, type LocatedPair } from './yaml-source.js';
@@ -17,11 +28,52 @@ const COMPOSE_NAME = /^(?:docker-compose.*|compose(?:\..+)?)\.ya?ml$/i;
 
 /** Keys that mark a map as a compose service (used to recognise compose files by content). */
 const SERVICE_KEYS = new Set([
-  'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes',
-  'depends_on', 'networks', 'network_mode', 'restart', 'container_name', 'deploy', 'healthcheck', 'extends',
-  'privileged', 'cap_add', 'cap_drop', 'devices', 'labels', 'working_dir', 'user', 'hostname', 'profiles',
-  'links', 'tmpfs', 'sysctls', 'logging', 'ulimits', 'secrets', 'configs', 'init', 'stdin_open', 'tty',
-  'platform', 'pull_policy', 'runtime', 'shm_size', 'pid', 'ipc', 'security_opt', 'gpus', 'cpus', 'mem_limit',
+  'image',
+  'build',
+  'command',
+  'entrypoint',
+  'environment',
+  'env_file',
+  'ports',
+  'expose',
+  'volumes',
+  'depends_on',
+  'networks',
+  'network_mode',
+  'restart',
+  'container_name',
+  'deploy',
+  'healthcheck',
+  'extends',
+  'privileged',
+  'cap_add',
+  'cap_drop',
+  'devices',
+  'labels',
+  'working_dir',
+  'user',
+  'hostname',
+  'profiles',
+  'links',
+  'tmpfs',
+  'sysctls',
+  'logging',
+  'ulimits',
+  'secrets',
+  'configs',
+  'init',
+  'stdin_open',
+  'tty',
+  'platform',
+  'pull_policy',
+  'runtime',
+  'shm_size',
+  'pid',
+  'ipc',
+  'security_opt',
+  'gpus',
+  'cpus',
+  'mem_limit',
 ]);
 
 /** Top-level keys of other YAML formats that also have `services:` (CI pipelines) or are Kubernetes objects. */
@@ -51,7 +103,10 @@ export function looksLikeCompose(text: string): boolean {
       continue;
     }
     if (!inServices || !key) continue;
-    if (serviceIndent < 0 || indent <= serviceIndent) { serviceIndent = indent; continue; }
+    if (serviceIndent < 0 || indent <= serviceIndent) {
+      serviceIndent = indent;
+      continue;
+    }
     if (optionIndent < 0) optionIndent = indent;
     if (indent === optionIndent && SERVICE_KEYS.has(key)) serviceLike = true;
   }
@@ -120,7 +175,10 @@ interface FoundOption extends Omit<ReadOption, 'at' | 'dropPropagation'> {
 const readOptions = new WeakMap<YAMLMap, ReadService & { variables: string }>();
 
 /** A service as reading it finds it: its own options, and its `extends` key if it has one. */
-interface ReadService { options: ReadOption[]; extendsPair: LocatedPair | undefined }
+interface ReadService {
+  options: ReadOption[];
+  extendsPair: LocatedPair | undefined;
+}
 
 class ComposeProject {
   readonly problems: FileProblem[] = [];
@@ -156,7 +214,10 @@ class ComposeProject {
     const id = resolvePath(path);
     if (this.files.has(id)) return this.files.get(id);
     const source = text ?? this.read(path);
-    if (source === undefined) { this.files.set(id, undefined); return undefined; }
+    if (source === undefined) {
+      this.files.set(id, undefined);
+      return undefined;
+    }
     // Only the linted file's own text is parsed incrementally (files it reads are parsed whole).
     const cache = text === undefined ? undefined : this.ctx.yamlBlocks;
     const yaml = new YamlFile(path, source, cache && { cache, by: 'blocks' });
@@ -170,7 +231,8 @@ class ComposeProject {
     const services = root && yaml.asMap(yaml.get(root, 'services', doc)?.value);
     for (const service of services ? yaml.pairs(services, doc) : []) {
       // Each service is an edit boundary: removing its last key leaves `{}`, never deletes the service.
-      if (service.value && isMap(service.value.node)) file.services.set(service.key, { node: service.value.node as YAMLMap, chain: undefined });
+      if (service.value && isMap(service.value.node))
+        file.services.set(service.key, { node: service.value.node as YAMLMap, chain: undefined });
     }
     return file;
   }
@@ -225,9 +287,14 @@ class ComposeProject {
         const envFile = yaml.get(map, 'env_file', doc)?.value;
         if (envFile) {
           envFiles = (isSeq(envFile.node) ? yaml.items(yaml.asSeq(envFile)!, doc) : [envFile])
-            .map((e) => this.text(file, e.node)).filter((e): e is string => !!e).map((e) => resolvePath(dir, e));
+            .map((e) => this.text(file, e.node))
+            .filter((e): e is string => !!e)
+            .map((e) => resolvePath(dir, e));
         }
-        if (paths.length === 0) { this.problem(file, yaml.nodeRange(entry.node), 'include: an entry needs a path'); continue; }
+        if (paths.length === 0) {
+          this.problem(file, yaml.nodeRange(entry.node), 'include: an entry needs a path');
+          continue;
+        }
       }
       for (const pathNode of paths) {
         const relative = this.text(file, pathNode.node);
@@ -240,7 +307,10 @@ class ComposeProject {
         }
         // An included file is its own project: its .env sits in its project directory (by default, its folder).
         const included = this.load(path, undefined, this.lookupFor(projectDirectory ?? dirname(path), envFiles));
-        if (!included) { this.problem(file, range, `include: cannot read ${relative}`); continue; }
+        if (!included) {
+          this.problem(file, range, `include: cannot read ${relative}`);
+          continue;
+        }
         this.collect(included, requests, stack);
       }
     }
@@ -275,7 +345,17 @@ class ComposeProject {
     }
     // Field by field: object spread and rest are slow, and this runs for every option on each keystroke.
     const local = read.options.map((r) => {
-      const found: FoundOption = { option: r.option, value: r.value, range: yaml.rangeOf(r.at), chain: r.at.chain, identity: r.identity, topKey: r.topKey, entryOf: r.entryOf, file, service };
+      const found: FoundOption = {
+        option: r.option,
+        value: r.value,
+        range: yaml.rangeOf(r.at),
+        chain: r.at.chain,
+        identity: r.identity,
+        topKey: r.topKey,
+        entryOf: r.entryOf,
+        file,
+        service,
+      };
       const { dropPropagation } = r;
       if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
       return found;
@@ -283,20 +363,32 @@ class ComposeProject {
     return { local, extendsPair: read.extendsPair };
   }
 
-  private extend(file: ComposeFile, service: Located<YAMLMap>, extendsPair: LocatedPair | undefined, local: FoundOption[], stack: string[]): FoundOption[] {
+  private extend(
+    file: ComposeFile,
+    service: Located<YAMLMap>,
+    extendsPair: LocatedPair | undefined,
+    local: FoundOption[],
+    stack: string[],
+  ): FoundOption[] {
     const { yaml, doc } = file;
     if (!doc || !extendsPair?.value) return local;
     const at = yaml.keyRange(extendsPair);
     const spec = yaml.asMap(extendsPair.value);
     const baseName = spec ? this.text(file, yaml.get(spec, 'service', doc)?.value?.node) : this.text(file, extendsPair.value.node);
     const baseFileName = spec ? this.text(file, yaml.get(spec, 'file', doc)?.value?.node) : undefined;
-    if (!baseName) { this.problem(file, at, 'extends: names no service'); return local; }
+    if (!baseName) {
+      this.problem(file, at, 'extends: names no service');
+      return local;
+    }
     let base: ComposeFile | undefined = file;
     if (baseFileName) {
       const path = resolvePath(dirname(yaml.path), baseFileName);
       // An extended file belongs to the same project: it is interpolated with the same variables.
       base = this.load(path, undefined, file.lookup);
-      if (!base) { this.problem(file, at, `extends: cannot read ${baseFileName}`); return local; }
+      if (!base) {
+        this.problem(file, at, `extends: cannot read ${baseFileName}`);
+        return local;
+      }
       if (!base.doc) return local;
     }
     if (!base.services.has(baseName)) {
@@ -356,12 +448,23 @@ class ServiceReader {
   private readonly yaml: YamlFile;
   private readonly doc: Document;
 
-  constructor(private readonly project: ComposeProject, private readonly file: ComposeFile, private readonly service: Located<YAMLMap>) {
+  constructor(
+    private readonly project: ComposeProject,
+    private readonly file: ComposeFile,
+    private readonly service: Located<YAMLMap>,
+  ) {
     this.yaml = file.yaml;
     this.doc = file.doc!;
   }
 
-  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, identity: string, topKey: string, entryOf?: string): ReadOption {
+  private add<N extends OptionName>(
+    option: N,
+    value: OptionValues[N],
+    at: LocatedPair | Located,
+    identity: string,
+    topKey: string,
+    entryOf?: string,
+  ): ReadOption {
     const found: ReadOption = { option, value, at, identity, topKey, entryOf };
     this.found.push(found);
     return found;
@@ -406,38 +509,67 @@ class ServiceReader {
   private readKey(pair: LocatedPair): void {
     const { key, value } = pair;
     switch (key) {
-      case 'network_mode': return this.scalarOption('network', pair, this.str(value));
-      case 'privileged': return this.scalarOption('privileged', pair, this.bool(value));
-      case 'cpus': return this.scalarOption('cpus', pair, this.num(value));
-      case 'cpu_quota': return this.scalarOption('cpu-quota', pair, this.num(value));
-      case 'cpu_period': return this.scalarOption('cpu-period', pair, this.num(value));
-      case 'cpu_shares': return this.scalarOption('cpu-shares', pair, this.num(value));
-      case 'cpuset': return this.scalarOption('cpuset-cpus', pair, this.str(value));
-      case 'kernel_memory': return this.scalarOption('kernel-memory', pair, this.str(value));
-      case 'shm_size': return this.scalarOption('shm-size', pair, this.str(value));
-      case 'pid': return this.scalarOption('pid', pair, this.str(value));
-      case 'ipc': return this.scalarOption('ipc', pair, this.str(value));
-      case 'uts': return this.scalarOption('uts', pair, this.str(value));
-      case 'userns_mode': return this.scalarOption('userns', pair, this.str(value));
-      case 'links': case 'external_links': return this.stringEntries('link', pair, (s) => s);
-      case 'cap_add': return this.stringEntries('cap-add', pair, (s) => s);
-      case 'cap_drop': return this.stringEntries('cap-drop', pair, (s) => s);
-      case 'security_opt': return this.stringEntries('security-opt', pair, (s) => s);
-      case 'devices': return this.devices(pair);
-      case 'volumes': return this.volumes(pair);
-      case 'tmpfs': return this.tmpfs(pair);
-      case 'sysctls': return this.keyValues('sysctl', pair);
-      case 'annotations': return this.keyValues('annotation', pair);
-      case 'gpus': return this.gpus(pair);
+      case 'network_mode':
+        return this.scalarOption('network', pair, this.str(value));
+      case 'privileged':
+        return this.scalarOption('privileged', pair, this.bool(value));
+      case 'cpus':
+        return this.scalarOption('cpus', pair, this.num(value));
+      case 'cpu_quota':
+        return this.scalarOption('cpu-quota', pair, this.num(value));
+      case 'cpu_period':
+        return this.scalarOption('cpu-period', pair, this.num(value));
+      case 'cpu_shares':
+        return this.scalarOption('cpu-shares', pair, this.num(value));
+      case 'cpuset':
+        return this.scalarOption('cpuset-cpus', pair, this.str(value));
+      case 'kernel_memory':
+        return this.scalarOption('kernel-memory', pair, this.str(value));
+      case 'shm_size':
+        return this.scalarOption('shm-size', pair, this.str(value));
+      case 'pid':
+        return this.scalarOption('pid', pair, this.str(value));
+      case 'ipc':
+        return this.scalarOption('ipc', pair, this.str(value));
+      case 'uts':
+        return this.scalarOption('uts', pair, this.str(value));
+      case 'userns_mode':
+        return this.scalarOption('userns', pair, this.str(value));
+      case 'links':
+      case 'external_links':
+        return this.stringEntries('link', pair, (s) => s);
+      case 'cap_add':
+        return this.stringEntries('cap-add', pair, (s) => s);
+      case 'cap_drop':
+        return this.stringEntries('cap-drop', pair, (s) => s);
+      case 'security_opt':
+        return this.stringEntries('security-opt', pair, (s) => s);
+      case 'devices':
+        return this.devices(pair);
+      case 'volumes':
+        return this.volumes(pair);
+      case 'tmpfs':
+        return this.tmpfs(pair);
+      case 'sysctls':
+        return this.keyValues('sysctl', pair);
+      case 'annotations':
+        return this.keyValues('annotation', pair);
+      case 'gpus':
+        return this.gpus(pair);
       case 'blkio_config':
         for (const setting of this.map(value)) this.add('blkio', setting.key, setting, `${key}.${setting.key}`, key);
         return;
-      case 'deploy': return this.deploy(pair);
+      case 'deploy':
+        return this.deploy(pair);
     }
   }
 
   /** A list of strings, one option per entry. */
-  private stringEntries<N extends 'link' | 'cap-add' | 'cap-drop' | 'security-opt'>(option: N, pair: LocatedPair, convert: (s: string) => OptionValues[N]): void {
+  private stringEntries<N extends 'link' | 'cap-add' | 'cap-drop' | 'security-opt'>(
+    option: N,
+    pair: LocatedPair,
+    convert: (s: string) => OptionValues[N],
+  ): void {
     for (const entry of this.entries(pair.value)) {
       const text = this.str(entry);
       if (text !== undefined) this.add(option, convert(text), entry, `${pair.key}|${text}`, pair.key, pair.key);
@@ -500,8 +632,14 @@ class ServiceReader {
     if (!target) return undefined;
     const source = this.str(field('source'));
     const written = this.str(field('type'));
-    const type = written === 'bind' || written === 'volume' || written === 'tmpfs' ? written
-      : written ? 'other' : source && isHostPath(source) ? 'bind' : 'volume';
+    const type =
+      written === 'bind' || written === 'volume' || written === 'tmpfs'
+        ? written
+        : written
+          ? 'other'
+          : source && isHostPath(source)
+            ? 'bind'
+            : 'volume';
     const mount: MountWithSize = { type, target };
     if (source) mount.source = source;
     if (this.bool(field('read_only'))) mount.readOnly = true;
@@ -553,7 +691,11 @@ class ServiceReader {
   /** A compose device request as a `--gpus` value: `all`, a count, or `device=<ids>`. */
   private deviceRequest(entry: Located): string {
     const map = this.yaml.asMap(entry);
-    const ids = map ? this.entries(this.yaml.get(map, 'device_ids', this.doc)?.value).map((e) => this.str(e)).filter(Boolean) : [];
+    const ids = map
+      ? this.entries(this.yaml.get(map, 'device_ids', this.doc)?.value)
+          .map((e) => this.str(e))
+          .filter(Boolean)
+      : [];
     if (ids.length > 0) return `device=${ids.join(',')}`;
     return (map && this.str(this.yaml.get(map, 'count', this.doc)?.value)) ?? 'all';
   }
@@ -626,7 +768,10 @@ function sameMountBesidesPropagation(a: OptionValues['mount'], b: OptionValues['
 
 function toRequested(found: FoundOption): RequestedOption {
   return {
-    option: found.option, value: found.value as never, range: found.range, file: found.file.yaml.path,
+    option: found.option,
+    value: found.value as never,
+    range: found.range,
+    file: found.file.yaml.path,
     edit: new ComposeOptionEditor(found),
   };
 }
@@ -645,41 +790,65 @@ function composeWrite(assignment: OptionAssignment): ComposeWrite | undefined {
   const entry = (key: string, text: string, pair?: [string, string]): ComposeWrite => ({ key, entry: yamlScalar(text), pair });
   const a = assignment as { [N in OptionName]: OptionAssignment<N> }[OptionName];
   switch (a.option) {
-    case 'network': return scalar('network_mode');
-    case 'privileged': return scalar('privileged');
-    case 'cpus': return scalar('cpus');
-    case 'cpu-quota': return scalar('cpu_quota');
-    case 'cpu-period': return scalar('cpu_period');
-    case 'cpu-shares': return scalar('cpu_shares');
-    case 'cpuset-cpus': return scalar('cpuset');
-    case 'shm-size': return scalar('shm_size');
-    case 'pid': return scalar('pid');
-    case 'ipc': return scalar('ipc');
-    case 'uts': return scalar('uts');
-    case 'userns': return scalar('userns_mode');
-    case 'gpus': return scalar('gpus');
-    case 'link': return entry('links', a.value);
-    case 'cap-add': return entry('cap_add', a.value);
-    case 'cap-drop': return entry('cap_drop', a.value);
-    case 'security-opt': return entry('security_opt', a.value);
-    case 'device': return entry('devices', a.value.container ? `${a.value.host}:${a.value.container}` : a.value.host);
-    case 'tmpfs': return entry('tmpfs', a.value.size ? `${a.value.target}:size=${a.value.size}` : a.value.target);
-    case 'sysctl': return entry('sysctls', `${a.value.key}=${a.value.value}`, [a.value.key, a.value.value]);
-    case 'annotation': return entry('annotations', `${a.value.key}=${a.value.value}`, [a.value.key, a.value.value]);
+    case 'network':
+      return scalar('network_mode');
+    case 'privileged':
+      return scalar('privileged');
+    case 'cpus':
+      return scalar('cpus');
+    case 'cpu-quota':
+      return scalar('cpu_quota');
+    case 'cpu-period':
+      return scalar('cpu_period');
+    case 'cpu-shares':
+      return scalar('cpu_shares');
+    case 'cpuset-cpus':
+      return scalar('cpuset');
+    case 'shm-size':
+      return scalar('shm_size');
+    case 'pid':
+      return scalar('pid');
+    case 'ipc':
+      return scalar('ipc');
+    case 'uts':
+      return scalar('uts');
+    case 'userns':
+      return scalar('userns_mode');
+    case 'gpus':
+      return scalar('gpus');
+    case 'link':
+      return entry('links', a.value);
+    case 'cap-add':
+      return entry('cap_add', a.value);
+    case 'cap-drop':
+      return entry('cap_drop', a.value);
+    case 'security-opt':
+      return entry('security_opt', a.value);
+    case 'device':
+      return entry('devices', a.value.container ? `${a.value.host}:${a.value.container}` : a.value.host);
+    case 'tmpfs':
+      return entry('tmpfs', a.value.size ? `${a.value.target}:size=${a.value.size}` : a.value.target);
+    case 'sysctl':
+      return entry('sysctls', `${a.value.key}=${a.value.value}`, [a.value.key, a.value.value]);
+    case 'annotation':
+      return entry('annotations', `${a.value.key}=${a.value.value}`, [a.value.key, a.value.value]);
     case 'mount': {
       const m = a.value;
       if (m.type !== 'bind' && m.type !== 'volume') return undefined;
       const options = [m.readOnly ? 'ro' : '', m.propagation ?? ''].filter(Boolean).join(',');
       return entry('volumes', [m.source, m.target, options].filter(Boolean).join(':'));
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
 class ComposeOptionEditor implements OptionEditor {
   constructor(private readonly found: FoundOption) {}
 
-  remove(): TextEdit[] { return this.found.file.yaml.remove(this.found.chain); }
+  remove(): TextEdit[] {
+    return this.found.file.yaml.remove(this.found.chain);
+  }
 
   replace(options: OptionAssignment[]): TextEdit[] | undefined {
     const [only] = options;
@@ -731,18 +900,29 @@ class ComposeOptionEditor implements OptionEditor {
     for (const write of writes) {
       const existing = pairs.find((p) => p.key === write.key);
       if ('scalar' in write) {
-        if (!existing) { insertion += `${indent}${write.key}: ${write.scalar}${eol}`; continue; }
+        if (!existing) {
+          insertion += `${indent}${write.key}: ${write.scalar}${eol}`;
+          continue;
+        }
         if (!existing.value || !isScalar(existing.value.node) || existing.value.chain === undefined) return undefined;
         edits.push({ range: yaml.nodeRange(existing.value.node), newText: write.scalar });
         continue;
       }
-      if (!existing) { newLists.set(write.key, [...(newLists.get(write.key) ?? []), write.entry]); continue; }
+      if (!existing) {
+        newLists.set(write.key, [...(newLists.get(write.key) ?? []), write.entry]);
+        continue;
+      }
       const collection = existing.value?.node;
-      if (!collection || !(isSeq(collection) || isMap(collection)) || collection.flow || existing.value!.chain === undefined) return undefined;
+      if (!collection || !(isSeq(collection) || isMap(collection)) || collection.flow || existing.value!.chain === undefined)
+        return undefined;
       const last = collection.items[collection.items.length - 1];
       if (last === undefined) return undefined;
       const lastStep = { collection, item: last as never };
-      const line = isSeq(collection) ? `- ${write.entry}` : write.pair ? `${yamlScalar(write.pair[0])}: ${yamlScalar(write.pair[1])}` : undefined;
+      const line = isSeq(collection)
+        ? `- ${write.entry}`
+        : write.pair
+          ? `${yamlScalar(write.pair[0])}: ${yamlScalar(write.pair[1])}`
+          : undefined;
       if (!line) return undefined;
       const at = yaml.entrySpan(lastStep)?.end;
       if (at === undefined) return undefined;

@@ -7,8 +7,16 @@ import { basename } from 'node:path';
 import { findNodeAtLocation, modify, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { LineIndex } from '../engine/positions.js';
 import type {
-  ContainerRequest, FileProblem, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionValues,
-  RequestedOption, SourceFile, TextEdit,
+  ContainerRequest,
+  FileProblem,
+  FrontEnd,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionValues,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../engine/types.js';
 import { formatRunFlags, parseMountSpec, parseRunFlags, type ArgWord, type FlagOccurrence } from './docker-cli.js';
 
@@ -34,7 +42,13 @@ class DevcontainerFile {
   }
 
   add(assignment: OptionAssignment, start: number, end: number, edit: OptionEditor): void {
-    this.options.push({ option: assignment.option, value: assignment.value, file: this.file.path, range: this.index.range(start, end), edit });
+    this.options.push({
+      option: assignment.option,
+      value: assignment.value,
+      file: this.file.path,
+      range: this.index.range(start, end),
+      edit,
+    });
   }
 
   edits(edits: { offset: number; length: number; content: string }[]): TextEdit[] {
@@ -79,7 +93,9 @@ class DevcontainerFile {
       replace: (options): TextEdit[] | undefined => {
         const flags = at.inBundle ? undefined : formatRunFlags(options);
         if (!flags) return undefined;
-        return [{ range: this.index.range(first.offset, last.offset + last.length), newText: flags.map((f) => JSON.stringify(f)).join(', ') }];
+        return [
+          { range: this.index.range(first.offset, last.offset + last.length), newText: flags.map((f) => JSON.stringify(f)).join(', ') },
+        ];
       },
     };
   }
@@ -90,7 +106,10 @@ class DevcontainerFile {
     for (const option of parseRunFlags(words, 0, 'options').options) {
       const edit = this.runArgEditor(array, elements, option.at);
       const requested: RequestedOption = {
-        option: option.option, value: option.value, file: this.file.path, range: this.index.range(option.at.start, option.at.end),
+        option: option.option,
+        value: option.value,
+        file: this.file.path,
+        range: this.index.range(option.at.start, option.at.end),
       };
       if (edit) requested.edit = edit;
       this.options.push(requested);
@@ -108,8 +127,8 @@ class DevcontainerFile {
 
   mounts(array: Node): void {
     for (const element of array.children ?? []) {
-      const assignment = element.type === 'string' ? parseMountSpec(element.value as string)
-        : element.type === 'object' ? objectMount(element) : undefined;
+      const assignment =
+        element.type === 'string' ? parseMountSpec(element.value as string) : element.type === 'object' ? objectMount(element) : undefined;
       if (assignment) this.add(assignment, element.offset, element.offset + element.length, this.elementEditor(array, element));
     }
   }
@@ -147,20 +166,31 @@ export const devcontainerFrontEnd: FrontEnd = {
     const root = parseTree(file.text, errors, { allowTrailingComma: true, disallowComments: false });
     const dc = new DevcontainerFile(file);
     const problems: FileProblem[] = errors.map((e) => ({
-      rule: 'parse-error', file: file.path, severity: 'error',
-      range: dc.index.range(e.offset, e.offset + e.length), message: `JSON syntax error: ${printParseErrorCode(e.error)}`,
+      rule: 'parse-error',
+      file: file.path,
+      severity: 'error',
+      range: dc.index.range(e.offset, e.offset + e.length),
+      message: `JSON syntax error: ${printParseErrorCode(e.error)}`,
     }));
     if (!root || root.type !== 'object') return { requests: [], problems };
 
     const at = (path: string[]): Node | undefined => findNodeAtLocation(root, path);
-    const array = (path: string[]): Node | undefined => { const n = at(path); return n?.type === 'array' ? n : undefined; };
+    const array = (path: string[]): Node | undefined => {
+      const n = at(path);
+      return n?.type === 'array' ? n : undefined;
+    };
 
     const runArgs = array(['runArgs']);
     if (runArgs) dc.runArgs(runArgs);
     const privileged = at(['privileged']);
     const privilegedKey = keyOf(root, ['privileged']);
     if (privileged?.type === 'boolean' && privilegedKey) {
-      dc.add({ option: 'privileged', value: privileged.value as boolean }, privilegedKey.offset, privilegedKey.offset + privilegedKey.length, dc.propertyEditor(['privileged']));
+      dc.add(
+        { option: 'privileged', value: privileged.value as boolean },
+        privilegedKey.offset,
+        privilegedKey.offset + privilegedKey.length,
+        dc.propertyEditor(['privileged']),
+      );
     }
     const capAdd = array(['capAdd']);
     if (capAdd) dc.stringElements(capAdd, (value) => ({ option: 'cap-add', value }));
@@ -170,13 +200,23 @@ export const devcontainerFrontEnd: FrontEnd = {
     if (mounts) dc.mounts(mounts);
     const workspaceMount = at(['workspaceMount']);
     if (workspaceMount?.type === 'string') {
-      dc.add(parseMountSpec(workspaceMount.value as string), workspaceMount.offset, workspaceMount.offset + workspaceMount.length, dc.propertyEditor(['workspaceMount']));
+      dc.add(
+        parseMountSpec(workspaceMount.value as string),
+        workspaceMount.offset,
+        workspaceMount.offset + workspaceMount.length,
+        dc.propertyEditor(['workspaceMount']),
+      );
     }
     // The devcontainer CLI turns a GPU host requirement into `--gpus all`.
     const gpu = at(['hostRequirements', 'gpu']);
     const gpuKey = keyOf(root, ['hostRequirements', 'gpu']);
     if (gpu && gpuKey && (gpu.value === true || gpu.value === 'optional')) {
-      dc.add({ option: 'gpus', value: 'all' }, gpuKey.offset, gpuKey.offset + gpuKey.length, dc.propertyEditor(['hostRequirements', 'gpu']));
+      dc.add(
+        { option: 'gpus', value: 'all' },
+        gpuKey.offset,
+        gpuKey.offset + gpuKey.length,
+        dc.propertyEditor(['hostRequirements', 'gpu']),
+      );
     }
 
     const name = at(['name'])?.value;

@@ -62,17 +62,30 @@ interface FlagSpec {
 }
 
 const one = <N extends OptionName>(option: N, value: OptionValues[N]): OptionAssignment[] => [{ option, value } as OptionAssignment];
-const text = (option: 'network' | 'link' | 'cpuset-cpus' | 'kernel-memory' | 'shm-size' | 'pid' | 'ipc' | 'uts' | 'userns' | 'security-opt' | 'gpus'): Mapper =>
-  (value) => one(option, value);
-const number = (option: 'cpus' | 'cpu-quota' | 'cpu-period' | 'cpu-shares'): Mapper =>
-  (value) => one(option, value.trim() === '' ? Number.NaN : Number(value));
+const text =
+  (
+    option: 'network' | 'link' | 'cpuset-cpus' | 'kernel-memory' | 'shm-size' | 'pid' | 'ipc' | 'uts' | 'userns' | 'security-opt' | 'gpus',
+  ): Mapper =>
+  (value) =>
+    one(option, value);
+const number =
+  (option: 'cpus' | 'cpu-quota' | 'cpu-period' | 'cpu-shares'): Mapper =>
+  (value) =>
+    one(option, value.trim() === '' ? Number.NaN : Number(value));
 /** Docker takes one capability per flag; podman also a comma list. */
-const capabilities = (option: 'cap-add' | 'cap-drop'): Mapper =>
-  (value) => value.split(',').filter((c) => c !== '').map((c) => ({ option, value: c }) as OptionAssignment);
-const keyValue = (option: 'sysctl' | 'annotation'): Mapper => (value) => {
-  const eq = value.indexOf('=');
-  return one(option, eq < 0 ? { key: value, value: '' } : { key: value.slice(0, eq), value: value.slice(eq + 1) });
-};
+const capabilities =
+  (option: 'cap-add' | 'cap-drop'): Mapper =>
+  (value) =>
+    value
+      .split(',')
+      .filter((c) => c !== '')
+      .map((c) => ({ option, value: c }) as OptionAssignment);
+const keyValue =
+  (option: 'sysctl' | 'annotation'): Mapper =>
+  (value) => {
+    const eq = value.indexOf('=');
+    return one(option, eq < 0 ? { key: value, value: '' } : { key: value.slice(0, eq), value: value.slice(eq + 1) });
+  };
 const blkio: Mapper = (_value, flag) => one('blkio', flag);
 
 const PROPAGATION = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
@@ -121,7 +134,10 @@ export function parseMountSpec(spec: string): OptionAssignment {
 function parseTmpfsSpec(spec: string): OptionValues['tmpfs'] {
   const colon = spec.indexOf(':');
   if (colon < 0) return { target: spec };
-  const size = spec.slice(colon + 1).split(',').find((o) => o.startsWith('size='));
+  const size = spec
+    .slice(colon + 1)
+    .split(',')
+    .find((o) => o.startsWith('size='));
   const target = spec.slice(0, colon);
   return size ? { target, size: size.slice('size='.length) } : { target };
 }
@@ -147,37 +163,166 @@ const BOOL: FlagSpec = { takesValue: false };
  */
 const RUN_FLAGS: Record<string, FlagSpec> = {
   // Value flags that request nothing a VM treats differently.
-  ...Object.fromEntries([
-    'add-host', 'attach', 'cgroup-parent', 'cgroupns', 'cidfile', 'cpu-count', 'cpu-percent', 'cpu-rt-period',
-    'cpu-rt-runtime', 'cpuset-mems', 'detach-keys', 'device-cgroup-rule', 'dns', 'dns-option', 'dns-opt', 'dns-search',
-    'domainname', 'entrypoint', 'env', 'env-file', 'expose', 'group-add', 'health-cmd', 'health-interval',
-    'health-retries', 'health-start-period', 'health-start-interval', 'health-timeout', 'hostname', 'io-maxbandwidth',
-    'io-maxiops', 'ip', 'ip6', 'isolation', 'label', 'label-file', 'link-local-ip', 'log-driver', 'log-opt',
-    'mac-address', 'memory', 'memory-reservation', 'memory-swap', 'memory-swappiness', 'name', 'network-alias',
-    'net-alias', 'oom-score-adj', 'pids-limit', 'platform', 'publish', 'pull', 'restart', 'runtime', 'stop-signal',
-    'stop-timeout', 'storage-opt', 'ulimit', 'user', 'volume-driver', 'volumes-from', 'workdir', 'credential-spec',
-    // podman
-    'arch', 'authfile', 'cert-dir', 'cgroup-conf', 'cgroups', 'chrootdirs', 'conmon-pidfile', 'creds', 'decryption-key',
-    'env-merge', 'gidmap', 'group-entry', 'health-log-destination', 'health-max-log-count', 'health-max-log-size',
-    'health-on-failure', 'health-startup-cmd', 'health-startup-interval', 'health-startup-retries',
-    'health-startup-success', 'health-startup-timeout', 'hostuser', 'image-volume', 'init-ctr', 'mask', 'os',
-    'passwd-entry', 'personality', 'pidfile', 'pod', 'pod-id-file', 'preserve-fd', 'preserve-fds', 'rdt-class',
-    'requires', 'retry', 'retry-delay', 'sdnotify', 'seccomp-policy', 'secret', 'shm-size-systemd', 'subgidname',
-    'subuidname', 'systemd', 'timeout', 'tz', 'uidmap', 'umask', 'unmask', 'variant',
-    // nerdctl
-    'cosign-key', 'cosign-certificate-identity', 'cosign-certificate-identity-regexp', 'cosign-certificate-oidc-issuer',
-    'cosign-certificate-oidc-issuer-regexp', 'ipfs-address', 'verify', 'unpack', 'snapshotter',
-  ].map((name) => [name, VALUE])),
-  ...Object.fromEntries([
-    'detach', 'interactive', 'tty', 'rm', 'publish-all', 'init', 'read-only', 'sig-proxy', 'no-healthcheck',
-    'oom-kill-disable', 'quiet', 'disable-content-trust', 'help', 'use-api-socket', 'replace', 'rmi', 'rootfs',
-    'http-proxy', 'read-only-tmpfs', 'no-hosts', 'env-host', 'tls-verify', 'passwd',
-  ].map((name) => [name, BOOL])),
+  ...Object.fromEntries(
+    [
+      'add-host',
+      'attach',
+      'cgroup-parent',
+      'cgroupns',
+      'cidfile',
+      'cpu-count',
+      'cpu-percent',
+      'cpu-rt-period',
+      'cpu-rt-runtime',
+      'cpuset-mems',
+      'detach-keys',
+      'device-cgroup-rule',
+      'dns',
+      'dns-option',
+      'dns-opt',
+      'dns-search',
+      'domainname',
+      'entrypoint',
+      'env',
+      'env-file',
+      'expose',
+      'group-add',
+      'health-cmd',
+      'health-interval',
+      'health-retries',
+      'health-start-period',
+      'health-start-interval',
+      'health-timeout',
+      'hostname',
+      'io-maxbandwidth',
+      'io-maxiops',
+      'ip',
+      'ip6',
+      'isolation',
+      'label',
+      'label-file',
+      'link-local-ip',
+      'log-driver',
+      'log-opt',
+      'mac-address',
+      'memory',
+      'memory-reservation',
+      'memory-swap',
+      'memory-swappiness',
+      'name',
+      'network-alias',
+      'net-alias',
+      'oom-score-adj',
+      'pids-limit',
+      'platform',
+      'publish',
+      'pull',
+      'restart',
+      'runtime',
+      'stop-signal',
+      'stop-timeout',
+      'storage-opt',
+      'ulimit',
+      'user',
+      'volume-driver',
+      'volumes-from',
+      'workdir',
+      'credential-spec',
+      // podman
+      'arch',
+      'authfile',
+      'cert-dir',
+      'cgroup-conf',
+      'cgroups',
+      'chrootdirs',
+      'conmon-pidfile',
+      'creds',
+      'decryption-key',
+      'env-merge',
+      'gidmap',
+      'group-entry',
+      'health-log-destination',
+      'health-max-log-count',
+      'health-max-log-size',
+      'health-on-failure',
+      'health-startup-cmd',
+      'health-startup-interval',
+      'health-startup-retries',
+      'health-startup-success',
+      'health-startup-timeout',
+      'hostuser',
+      'image-volume',
+      'init-ctr',
+      'mask',
+      'os',
+      'passwd-entry',
+      'personality',
+      'pidfile',
+      'pod',
+      'pod-id-file',
+      'preserve-fd',
+      'preserve-fds',
+      'rdt-class',
+      'requires',
+      'retry',
+      'retry-delay',
+      'sdnotify',
+      'seccomp-policy',
+      'secret',
+      'shm-size-systemd',
+      'subgidname',
+      'subuidname',
+      'systemd',
+      'timeout',
+      'tz',
+      'uidmap',
+      'umask',
+      'unmask',
+      'variant',
+      // nerdctl
+      'cosign-key',
+      'cosign-certificate-identity',
+      'cosign-certificate-identity-regexp',
+      'cosign-certificate-oidc-issuer',
+      'cosign-certificate-oidc-issuer-regexp',
+      'ipfs-address',
+      'verify',
+      'unpack',
+      'snapshotter',
+    ].map((name) => [name, VALUE]),
+  ),
+  ...Object.fromEntries(
+    [
+      'detach',
+      'interactive',
+      'tty',
+      'rm',
+      'publish-all',
+      'init',
+      'read-only',
+      'sig-proxy',
+      'no-healthcheck',
+      'oom-kill-disable',
+      'quiet',
+      'disable-content-trust',
+      'help',
+      'use-api-socket',
+      'replace',
+      'rmi',
+      'rootfs',
+      'http-proxy',
+      'read-only-tmpfs',
+      'no-hosts',
+      'env-host',
+      'tls-verify',
+      'passwd',
+    ].map((name) => [name, BOOL]),
+  ),
   // Mapped onto container options.
   network: { takesValue: true, map: text('network') },
   net: { takesValue: true, map: text('network') },
   link: { takesValue: true, map: text('link') },
-  privileged: { takesValue: false, map: (value, _flag, unresolved) => unresolved ? [] : one('privileged', boolValue(value)) },
+  privileged: { takesValue: false, map: (value, _flag, unresolved) => (unresolved ? [] : one('privileged', boolValue(value))) },
   device: { takesValue: true, map: (value) => one('device', parseDeviceSpec(value)) },
   volume: { takesValue: true, map: (value) => one('mount', parseVolumeSpec(value)) },
   mount: { takesValue: true, map: (value) => [parseMountSpec(value)] },
@@ -208,20 +353,67 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
 };
 
 const RUN_SHORT: Record<string, string> = {
-  a: 'attach', c: 'cpu-shares', d: 'detach', e: 'env', h: 'hostname', i: 'interactive', l: 'label', m: 'memory',
-  p: 'publish', P: 'publish-all', q: 'quiet', t: 'tty', u: 'user', v: 'volume', w: 'workdir',
+  a: 'attach',
+  c: 'cpu-shares',
+  d: 'detach',
+  e: 'env',
+  h: 'hostname',
+  i: 'interactive',
+  l: 'label',
+  m: 'memory',
+  p: 'publish',
+  P: 'publish-all',
+  q: 'quiet',
+  t: 'tty',
+  u: 'user',
+  v: 'volume',
+  w: 'workdir',
 };
 
 /** Global flags (before the subcommand) that take a value. */
 const GLOBAL_VALUE_FLAGS = new Set([
-  '-H', '--host', '-c', '--context', '--config', '-l', '--log-level', '--tlscacert', '--tlscert', '--tlskey',
+  '-H',
+  '--host',
+  '-c',
+  '--context',
+  '--config',
+  '-l',
+  '--log-level',
+  '--tlscacert',
+  '--tlscert',
+  '--tlskey',
   // podman
-  '--root', '--runroot', '--storage-driver', '--storage-opt', '--cgroup-manager', '--conmon', '--events-backend',
-  '--hooks-dir', '--identity', '--imagestore', '--module', '--network-cmd-path', '--network-config-dir', '--runtime',
-  '--runtime-flag', '--ssh', '--tmpdir', '--url', '--volumepath', '--connection',
+  '--root',
+  '--runroot',
+  '--storage-driver',
+  '--storage-opt',
+  '--cgroup-manager',
+  '--conmon',
+  '--events-backend',
+  '--hooks-dir',
+  '--identity',
+  '--imagestore',
+  '--module',
+  '--network-cmd-path',
+  '--network-config-dir',
+  '--runtime',
+  '--runtime-flag',
+  '--ssh',
+  '--tmpdir',
+  '--url',
+  '--volumepath',
+  '--connection',
   // nerdctl
-  '-n', '--namespace', '-a', '--address', '--snapshotter', '--cni-path', '--cni-netconfpath', '--data-root',
-  '--host-gateway-ip', '--hosts-dir',
+  '-n',
+  '--namespace',
+  '-a',
+  '--address',
+  '--snapshotter',
+  '--cni-path',
+  '--cni-netconfpath',
+  '--data-root',
+  '--host-gateway-ip',
+  '--hosts-dir',
 ]);
 
 const TOOLS = new Set(['docker', 'podman', 'nerdctl']);
@@ -246,7 +438,10 @@ function commandStart(words: readonly ArgWord[]): number {
   let i = 0;
   while (i < words.length) {
     const word = words[i]!.value;
-    if (PREFIX_WORDS.has(word) || ASSIGNMENT.test(word)) { i++; continue; }
+    if (PREFIX_WORDS.has(word) || ASSIGNMENT.test(word)) {
+      i++;
+      continue;
+    }
     const valueFlags = WRAPPERS[word];
     if (!valueFlags) break;
     i++;
@@ -263,7 +458,7 @@ function commandStart(words: readonly ArgWord[]): number {
 function toolOf(word: ArgWord | undefined): DockerInvocation['tool'] | undefined {
   if (!word || word.unresolved) return undefined;
   const name = word.value.slice(word.value.lastIndexOf('/') + 1);
-  return TOOLS.has(name) ? name as DockerInvocation['tool'] : undefined;
+  return TOOLS.has(name) ? (name as DockerInvocation['tool']) : undefined;
 }
 
 /** Subcommands that are runtime features by themselves, by their words after the tool (and `container`). */
@@ -321,7 +516,11 @@ export function parseDockerCommand(words: readonly ArgWord[]): DockerInvocation 
  * image and ends the flags; in 'options' mode (runArgs, Actions options) every word is
  * a flag and stray words are skipped.
  */
-export function parseRunFlags(words: readonly ArgWord[], from: number, mode: 'command' | 'options'): { options: CliOption[]; name?: string } {
+export function parseRunFlags(
+  words: readonly ArgWord[],
+  from: number,
+  mode: 'command' | 'options',
+): { options: CliOption[]; name?: string } {
   const options: CliOption[] = [];
   let name: string | undefined;
   const emit = (long: string, flag: string, value: string, unresolved: boolean, at: FlagOccurrence): void => {
@@ -334,7 +533,11 @@ export function parseRunFlags(words: readonly ArgWord[], from: number, mode: 'co
   while (i < words.length) {
     const word = words[i]!;
     const arg = word.value;
-    if (arg === '--') { if (mode === 'command') break; i++; continue; }
+    if (arg === '--') {
+      if (mode === 'command') break;
+      i++;
+      continue;
+    }
     if (arg.startsWith('--') && arg.length > 2) {
       const eq = arg.indexOf('=');
       const long = (eq < 0 ? arg.slice(2) : arg.slice(2, eq)).toLowerCase();
@@ -345,7 +548,14 @@ export function parseRunFlags(words: readonly ArgWord[], from: number, mode: 'co
         i++;
       } else if (spec?.takesValue) {
         const valueWord = words[i + 1];
-        if (valueWord) emit(long, flag, valueWord.value, valueWord.unresolved, { flag, start: word.start, end: valueWord.end, firstWord: i, lastWord: i + 1 });
+        if (valueWord)
+          emit(long, flag, valueWord.value, valueWord.unresolved, {
+            flag,
+            start: word.start,
+            end: valueWord.end,
+            firstWord: i,
+            lastWord: i + 1,
+          });
         i += 2;
       } else {
         emit(long, flag, 'true', false, { flag, start: word.start, end: word.end, firstWord: i, lastWord: i });
@@ -365,7 +575,8 @@ export function parseRunFlags(words: readonly ArgWord[], from: number, mode: 'co
 
 /** A bundle of short flags (`-it`, `-itd`, `-p80:80`, `-itv a:b`); returns the index after it. */
 function shortFlags(
-  words: readonly ArgWord[], i: number,
+  words: readonly ArgWord[],
+  i: number,
   emit: (long: string, flag: string, value: string, unresolved: boolean, at: FlagOccurrence) => void,
 ): number {
   const word = words[i]!;
@@ -388,7 +599,10 @@ function shortFlags(
         if (!takesValue) at.end = letter + 1;
       }
     }
-    if (!takesValue) { emit(long, flag, 'true', false, at); continue; }
+    if (!takesValue) {
+      emit(long, flag, 'true', false, at);
+      continue;
+    }
     if (attached) {
       // `-p80:80`, `-c=512`, `-itv/a:/b`
       emit(long, flag, arg.slice(arg[k + 1] === '=' ? k + 2 : k + 1), word.unresolved, at);
@@ -413,14 +627,29 @@ export function formatRunFlags(assignments: readonly OptionAssignment[]): string
 
 function formatRunFlag(option: OptionName, value: OptionValues[OptionName]): string | undefined {
   switch (option) {
-    case 'cpus': case 'cpu-quota': case 'cpu-period': case 'cpu-shares':
+    case 'cpus':
+    case 'cpu-quota':
+    case 'cpu-period':
+    case 'cpu-shares':
       return typeof value === 'number' && Number.isFinite(value) ? `--${option}=${value}` : undefined;
-    case 'network': case 'link': case 'cpuset-cpus': case 'kernel-memory': case 'shm-size': case 'cap-add':
-    case 'cap-drop': case 'pid': case 'ipc': case 'uts': case 'userns': case 'security-opt': case 'gpus':
+    case 'network':
+    case 'link':
+    case 'cpuset-cpus':
+    case 'kernel-memory':
+    case 'shm-size':
+    case 'cap-add':
+    case 'cap-drop':
+    case 'pid':
+    case 'ipc':
+    case 'uts':
+    case 'userns':
+    case 'security-opt':
+    case 'gpus':
       return `--${option}=${String(value)}`;
     case 'privileged':
       return value === true ? '--privileged' : undefined;
-    case 'sysctl': case 'annotation': {
+    case 'sysctl':
+    case 'annotation': {
       const { key, value: v } = value as { key: string; value: string };
       return `--${option}=${key}=${v}`;
     }

@@ -12,7 +12,12 @@
 import { DockerfileParser, type Flag, type From, type Run } from 'dockerfile-ast';
 import type { LineIndex } from '../engine/positions.js';
 
-export interface RunFlag { name: string; value: string | null; start: number; end: number }
+export interface RunFlag {
+  name: string;
+  value: string | null;
+  start: number;
+  end: number;
+}
 
 export interface DockerInstruction {
   /** The keyword upper-cased, as the builder reads it. */
@@ -57,7 +62,11 @@ function* words(text: string, segments: readonly [number, number][]): Generator<
 }
 
 /** The leading words that start with `--` (flag search stops at the first word without `--`), and the words after them. */
-function splitFlags(text: string, segments: readonly [number, number][], wanted: number): { flags: [number, number][]; rest: [number, number][] } {
+function splitFlags(
+  text: string,
+  segments: readonly [number, number][],
+  wanted: number,
+): { flags: [number, number][]; rest: [number, number][] } {
   const flags: [number, number][] = [];
   const all: [number, number][] = [];
   let searching = true;
@@ -96,14 +105,23 @@ function scanInstruction(text: string, keywordStart: number, keywordEnd: number,
 /** The instructions of a plain Dockerfile, or undefined when dockerfile-ast must read it. */
 export function scanInstructions(text: string): DockerInstruction[] | undefined {
   if (NEEDS_FULL_PARSER.test(text)) return undefined;
-  const lineEnd = (from: number) => { const nl = text.indexOf('\n', from); return nl < 0 ? text.length : nl; };
-  const firstNonBlank = (from: number, to: number) => { while (from < to && isBlank(text[from])) from++; return from; };
+  const lineEnd = (from: number) => {
+    const nl = text.indexOf('\n', from);
+    return nl < 0 ? text.length : nl;
+  };
+  const firstNonBlank = (from: number, to: number) => {
+    while (from < to && isBlank(text[from])) from++;
+    return from;
+  };
   const instructions: DockerInstruction[] = [];
   try {
     for (let pos = 0; pos < text.length;) {
       let end = lineEnd(pos);
       const keywordStart = firstNonBlank(pos, end);
-      if (keywordStart === end || text[keywordStart] === '#') { pos = end + 1; continue; }
+      if (keywordStart === end || text[keywordStart] === '#') {
+        pos = end + 1;
+        continue;
+      }
       let keywordEnd = keywordStart;
       while (keywordEnd < end && !isBlank(text[keywordEnd])) keywordEnd++;
       if (text.slice(keywordStart, keywordEnd).includes('\\')) return undefined;
@@ -142,18 +160,28 @@ export function scanInstructions(text: string): DockerInstruction[] | undefined 
 
 /** The instructions as dockerfile-ast reads them (any Dockerfile). */
 export function parseInstructions(text: string, index: LineIndex): DockerInstruction[] {
-  return DockerfileParser.parse(text).getInstructions().map((instruction) => {
-    const range = instruction.getInstructionRange();
-    const keyword = instruction.getKeyword();
-    return {
-      keyword, keywordStart: index.offsetAt(range.start), keywordEnd: index.offsetAt(range.end),
-      stage: () => (keyword === 'FROM' ? (instruction as From).getBuildStage() : null),
-      flags: () => (keyword === 'RUN' ? (instruction as Run).getFlags() : []).map((flag: Flag) => {
-        const flagRange = flag.getRange();
-        return { name: flag.getName(), value: flag.getValue(), start: index.offsetAt(flagRange.start), end: index.offsetAt(flagRange.end) };
-      }),
-    };
-  });
+  return DockerfileParser.parse(text)
+    .getInstructions()
+    .map((instruction) => {
+      const range = instruction.getInstructionRange();
+      const keyword = instruction.getKeyword();
+      return {
+        keyword,
+        keywordStart: index.offsetAt(range.start),
+        keywordEnd: index.offsetAt(range.end),
+        stage: () => (keyword === 'FROM' ? (instruction as From).getBuildStage() : null),
+        flags: () =>
+          (keyword === 'RUN' ? (instruction as Run).getFlags() : []).map((flag: Flag) => {
+            const flagRange = flag.getRange();
+            return {
+              name: flag.getName(),
+              value: flag.getValue(),
+              start: index.offsetAt(flagRange.start),
+              end: index.offsetAt(flagRange.end),
+            };
+          }),
+      };
+    });
 }
 
 /** The instructions of any Dockerfile: scanned when it is plain, else parsed by dockerfile-ast. */

@@ -8,8 +8,17 @@
 import { basename } from 'node:path';
 import { LineIndex } from '../engine/positions.js';
 import type {
-  ContainerRequest, FileProblem, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues,
-  RequestedOption, SourceFile, TextEdit,
+  ContainerRequest,
+  FileProblem,
+  FrontEnd,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionName,
+  OptionValues,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../engine/types.js';
 import { dockerInstructions } from './dockerfile-instructions.js';
 import { removalEdit } from './flag-edits.js';
@@ -17,8 +26,24 @@ import { removalEdit } from './flag-edits.js';
 const DOCKERFILE_NAME = /^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:[Dd]ockerfile|[Cc]ontainerfile))$/;
 
 const INSTRUCTIONS = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER', 'ONBUILD',
-  'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 
 /** The RUN flags this front end reads. */
@@ -29,20 +54,28 @@ type RunFlagOption = Extract<OptionName, 'network' | 'privileged' | 'device'>;
 /** RUN flags that request container options, and the option each requests. */
 function runFlagOption(name: string, value: string): OptionAssignment<RunFlagOption> | undefined {
   switch (name) {
-    case 'network': return { option: 'network', value };
-    case 'security': return value === 'insecure' ? { option: 'privileged', value: true } : undefined;
-    case 'device': return { option: 'device', value: { host: value.split(',')[0]! } };
-    default: return undefined;
+    case 'network':
+      return { option: 'network', value };
+    case 'security':
+      return value === 'insecure' ? { option: 'privileged', value: true } : undefined;
+    case 'device':
+      return { option: 'device', value: { host: value.split(',')[0]! } };
+    default:
+      return undefined;
   }
 }
 
 /** A RUN flag in BuildKit syntax, for fixes that write one. */
 function formatRunFlag(assignment: OptionAssignment): string | undefined {
   switch (assignment.option) {
-    case 'network': return `--network=${assignment.value as string}`;
-    case 'privileged': return assignment.value === true ? '--security=insecure' : undefined;
-    case 'device': return `--device=${(assignment.value as OptionValues['device']).host}`;
-    default: return undefined;
+    case 'network':
+      return `--network=${assignment.value as string}`;
+    case 'privileged':
+      return assignment.value === true ? '--security=insecure' : undefined;
+    case 'device':
+      return `--device=${(assignment.value as OptionValues['device']).host}`;
+    default:
+      return undefined;
   }
 }
 
@@ -77,7 +110,9 @@ export const dockerfileFrontEnd: FrontEnd = {
     for (const instruction of dockerInstructions(file.text, index)) {
       const { keyword, keywordStart, keywordEnd } = instruction;
       if (!INSTRUCTIONS.has(keyword)) {
-        problems.push(problem(file, index, keywordStart, keywordEnd, `Unknown instruction ${keyword}: the builder rejects this Dockerfile.`));
+        problems.push(
+          problem(file, index, keywordStart, keywordEnd, `Unknown instruction ${keyword}: the builder rejects this Dockerfile.`),
+        );
         continue;
       }
       if (keyword === 'FROM') {
@@ -86,7 +121,10 @@ export const dockerfileFrontEnd: FrontEnd = {
         continue;
       }
       if (!stage) {
-        if (keyword !== 'ARG') problems.push(problem(file, index, keywordStart, keywordEnd, `${keyword} before the first FROM: the builder has no stage to run it in.`));
+        if (keyword !== 'ARG')
+          problems.push(
+            problem(file, index, keywordStart, keywordEnd, `${keyword} before the first FROM: the builder has no stage to run it in.`),
+          );
         continue;
       }
       if (keyword !== 'RUN') continue;
@@ -98,8 +136,11 @@ export const dockerfileFrontEnd: FrontEnd = {
         const assignment = runFlagOption(name, value);
         if (!assignment) continue;
         const option: RequestedOption = {
-          option: assignment.option, value: assignment.value, file: file.path,
-          range: index.range(start, end), edit: flagEditor(index, start, end),
+          option: assignment.option,
+          value: assignment.value,
+          file: file.path,
+          range: index.range(start, end),
+          edit: flagEditor(index, start, end),
         };
         stage.options.push(option);
       }

@@ -32,7 +32,11 @@ export function removalEdit(index: LineIndex, start: number, end: number): TextE
  * The editor of a docker run/create flag in shell syntax; undefined for a letter of a
  * bundle whose offset is unknown.
  */
-export function shellFlagEditor(index: LineIndex, words: readonly { start: number; end: number }[], at: FlagOccurrence): OptionEditor | undefined {
+export function shellFlagEditor(
+  index: LineIndex,
+  words: readonly { start: number; end: number }[],
+  at: FlagOccurrence,
+): OptionEditor | undefined {
   if (at.inBundle && !at.bundled) return undefined;
   return {
     remove(): TextEdit[] {

@@ -18,7 +18,14 @@ import { ociFrontEnd } from './oci.js';
  * YAML by its top-level shape (compose `services:` before Kubernetes `apiVersion`/`kind`),
  * then names, and free text (shell scripts by shebang) last.
  */
-export const FRONT_ENDS: readonly FrontEnd[] = [devcontainerFrontEnd, ociFrontEnd, composeFrontEnd, kubernetesFrontEnd, dockerfileFrontEnd, commandFrontEnd];
+export const FRONT_ENDS: readonly FrontEnd[] = [
+  devcontainerFrontEnd,
+  ociFrontEnd,
+  composeFrontEnd,
+  kubernetesFrontEnd,
+  dockerfileFrontEnd,
+  commandFrontEnd,
+];
 
 export const FILE_KINDS: readonly FileKind[] = ['oci', 'compose', 'kubernetes', 'dockerfile', 'command', 'devcontainer'];
 
@@ -42,7 +49,12 @@ export function kindByName(path: string): FileKind | undefined {
 }
 
 /** The front end that reads this file: the forced kind, else by name, else by content; undefined when none does. */
-export function selectFrontEnd(path: string, text: string, kind?: FileKind, frontEnds: readonly FrontEnd[] = FRONT_ENDS): FrontEnd | undefined {
+export function selectFrontEnd(
+  path: string,
+  text: string,
+  kind?: FileKind,
+  frontEnds: readonly FrontEnd[] = FRONT_ENDS,
+): FrontEnd | undefined {
   const wanted = kind ?? kindByName(path);
   const named = wanted && frontEnds.find((f) => f.kind === wanted);
   if (named || kind) return named || undefined;

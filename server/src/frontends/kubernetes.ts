@@ -6,8 +6,17 @@
  */
 import type { Document, YAMLMap } from 'yaml';
 import type {
-  ContainerRequest, FrontEnd, FrontEndContext, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues,
-  RequestedOption, SourceFile, TextEdit,
+  ContainerRequest,
+  FrontEnd,
+  FrontEndContext,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionName,
+  OptionValues,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../engine/types.js';
 import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
 
@@ -49,7 +58,11 @@ export function looksLikeKubernetes(text: string): boolean {
 class PodSpecReader {
   private readonly options: RequestedOption[] = [];
 
-  constructor(private readonly yaml: YamlFile, private readonly doc: Document, private readonly spec: Located<YAMLMap>) {}
+  constructor(
+    private readonly yaml: YamlFile,
+    private readonly doc: Document,
+    private readonly spec: Located<YAMLMap>,
+  ) {}
 
   private field(map: Located | undefined, key: string): LocatedPair | undefined {
     const m = this.yaml.asMap(map);
@@ -76,9 +89,17 @@ class PodSpecReader {
     return seq ? this.yaml.items(seq, this.doc) : [];
   }
 
-  private add<N extends OptionName>(option: N, value: OptionValues[N], at: LocatedPair | Located, editor: Partial<OptionEditor> = {}): void {
+  private add<N extends OptionName>(
+    option: N,
+    value: OptionValues[N],
+    at: LocatedPair | Located,
+    editor: Partial<OptionEditor> = {},
+  ): void {
     this.options.push({
-      option, value, range: this.yaml.rangeOf(at), file: this.yaml.path,
+      option,
+      value,
+      range: this.yaml.rangeOf(at),
+      file: this.yaml.path,
       edit: { remove: () => this.yaml.remove(at.chain), replace: () => undefined, ...editor },
     });
   }
@@ -110,7 +131,10 @@ class PodSpecReader {
     const privileged = this.isTrue(securityContext, 'privileged');
     if (privileged) this.add('privileged', true, privileged);
     const capabilities = this.field(securityContext, 'capabilities')?.value;
-    for (const [key, option] of [['add', 'cap-add'], ['drop', 'cap-drop']] as const) {
+    for (const [key, option] of [
+      ['add', 'cap-add'],
+      ['drop', 'cap-drop'],
+    ] as const) {
       for (const cap of this.list(this.field(capabilities, key)?.value)) {
         const name = scalarText(cap.node);
         if (name) this.add(option, name, cap);
@@ -140,7 +164,10 @@ class PodSpecReader {
     const hostPath = this.field(volume, 'hostPath')?.value;
     const emptyDir = this.field(volume, 'emptyDir')?.value;
     // Removing a host volume's mount also removes the volume when nothing else mounts it.
-    const removeWithVolume = () => [...this.yaml.remove(mount.chain), ...(volume && this.mountCount(name!) === 1 ? this.yaml.remove(volume.chain) : [])];
+    const removeWithVolume = () => [
+      ...this.yaml.remove(mount.chain),
+      ...(volume && this.mountCount(name!) === 1 ? this.yaml.remove(volume.chain) : []),
+    ];
     // The one replacement a manifest can express: the same mount without propagation.
     const replace = (assignments: OptionAssignment[]): TextEdit[] | undefined => {
       const [only] = assignments;
@@ -206,7 +233,12 @@ export function parseKubernetes(file: SourceFile, ctx: FrontEndContext): FrontEn
 function objectsOf(yaml: YamlFile, doc: Document, top: Located<YAMLMap>): Located<YAMLMap>[] {
   if (scalarText(yaml.get(top, 'kind', doc)?.value?.node) !== 'List') return [top];
   const items = yaml.asSeq(yaml.get(top, 'items', doc)?.value);
-  return items ? yaml.items(items, doc).map((item) => yaml.asMap(item)).filter((item) => item !== undefined) : [];
+  return items
+    ? yaml
+        .items(items, doc)
+        .map((item) => yaml.asMap(item))
+        .filter((item) => item !== undefined)
+    : [];
 }
 
 /** One request for an object whose pod spec names a VM runtime class. */

@@ -7,19 +7,50 @@
  */
 import { basename } from 'node:path';
 import {
-  applyEdits, findNodeAtLocation, getNodePath, getNodeValue, modify, parseTree, printParseErrorCode,
-  type FormattingOptions, type Node as JsonNode, type ParseError,
+  applyEdits,
+  findNodeAtLocation,
+  getNodePath,
+  getNodeValue,
+  modify,
+  parseTree,
+  printParseErrorCode,
+  type FormattingOptions,
+  type Node as JsonNode,
+  type ParseError,
 } from 'jsonc-parser';
 import { LineIndex } from '../engine/positions.js';
 import type {
-  FileProblem, FrontEnd, FrontEndResult, OptionAssignment, OptionEditor, OptionName, OptionValues, Range,
-  RequestedOption, SourceFile, TextEdit,
+  FileProblem,
+  FrontEnd,
+  FrontEndResult,
+  OptionAssignment,
+  OptionEditor,
+  OptionName,
+  OptionValues,
+  Range,
+  RequestedOption,
+  SourceFile,
+  TextEdit,
 } from '../engine/types.js';
 import { checkOciStructure, type JsonPath } from './oci-schema.js';
 
 /** Docker's default capability set (moby oci/caps/defaults.go), CAP_ prefixed as config.json writes it. */
-const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP',
-  'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'].map((c) => `CAP_${c}`);
+const DOCKER_CAPS = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+].map((c) => `CAP_${c}`);
 /** The set `runc spec` writes (libcontainer/specconv/example.go). */
 const RUNC_SPEC_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 /** Podman 4+'s default set (containers.conf default_capabilities): Docker's without MKNOD, NET_RAW, AUDIT_WRITE. */
@@ -30,19 +61,62 @@ const DEFAULT_CAP_SETS = [DOCKER_CAPS, PODMAN_CAPS, RUNC_SPEC_CAPS];
  * Capabilities 0-37, which every kernel since 3.16 knows: Docker's --privileged puts all the
  * capabilities of the running kernel (a superset of these) into every set.
  */
-const ALL_CAPS_SINCE_3_16 = ['CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
-  'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ'].map((c) => `CAP_${c}`);
+const ALL_CAPS_SINCE_3_16 = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+].map((c) => `CAP_${c}`);
 /** Capability sets in the order a finding prefers for its range: bounding limits all others. */
 const CAP_SETS = ['bounding', 'permitted', 'effective', 'inheritable', 'ambient'] as const;
 /** The sets `docker run --cap-add` changes. */
 const GRANTING_SETS = ['bounding', 'effective', 'permitted'] as const;
 
 /** Device nodes Docker and runc create in every container (runc libcontainer/specconv AllowedDevices). */
-const DEFAULT_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty',
-  '/dev/console', '/dev/ptmx']);
+const DEFAULT_DEVICES = new Set([
+  '/dev/null',
+  '/dev/zero',
+  '/dev/full',
+  '/dev/random',
+  '/dev/urandom',
+  '/dev/tty',
+  '/dev/console',
+  '/dev/ptmx',
+]);
 /** VFIO groups are how a VM is handed a device: never a device request. */
 const VFIO_DEVICE = /^\/dev\/vfio\//;
 
@@ -68,8 +142,18 @@ const NON_PROPAGATING = new Set(['private', 'rprivate']);
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 const DEFAULT_SHM_OPTION = 'size=65536k';
 /** Docker's default maskedPaths and readonlyPaths, restored when privileged mode is removed. */
-const DOCKER_MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
-  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const DOCKER_MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
 const DOCKER_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** Namespaces whose absence (or a `path` to another process's) is a request; each type is also the option's name. */
@@ -102,8 +186,13 @@ function parseOciConfig(file: SourceFile): FrontEndResult {
   }));
   if (root?.type !== 'object') {
     if (root && errors.length === 0) {
-      problems.push({ rule: 'schema', file: file.path, range: lines.range(root.offset, root.offset + root.length),
-        message: 'config must be a JSON object (OCI runtime-spec config.md)', severity: 'error' });
+      problems.push({
+        rule: 'schema',
+        file: file.path,
+        range: lines.range(root.offset, root.offset + root.length),
+        message: 'config must be a JSON object (OCI runtime-spec config.md)',
+        severity: 'error',
+      });
     }
     return { requests: [], problems };
   }
@@ -142,7 +231,9 @@ function reportedSyntaxErrors(errors: readonly ParseError[], textLength: number)
 
 /** `CloseBraceExpected` becomes "close brace expected". */
 function syntaxErrorMessage(error: ParseError, textLength: number): string {
-  const words = printParseErrorCode(error.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  const words = printParseErrorCode(error.error)
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
   const truncated = error.offset >= textLength ? ' at the end of the file (is it truncated?)' : '';
   return `JSON syntax error: ${words}${truncated}`;
 }
@@ -154,7 +245,7 @@ function child(node: JsonNode | undefined, key: string): JsonNode | undefined {
 }
 
 function items(node: JsonNode | undefined): JsonNode[] {
-  return node?.type === 'array' ? node.children ?? [] : [];
+  return node?.type === 'array' ? (node.children ?? []) : [];
 }
 
 /** [key text, key node, value node] of each property of an object. */
@@ -175,7 +266,7 @@ function numberOf(node: JsonNode | undefined): number | undefined {
 }
 
 function strings(node: JsonNode | undefined): string[] {
-  return items(node).flatMap((item) => item.type === 'string' ? [String(item.value)] : []);
+  return items(node).flatMap((item) => (item.type === 'string' ? [String(item.value)] : []));
 }
 
 /** A property's value is reported at its key (quotes included); an array item or the document at itself. */
@@ -222,9 +313,10 @@ function appendValue(arrayPath: JsonPath, value: unknown): Rewrite {
     const separator = previous ? text.slice(previous.offset + previous.length, last.offset) : onOwnLine ? `,${eol}${indent}` : ', ';
     // A new object (mount, namespace) looks like the last item: on one line, or spread with the file's indentation.
     const lastText = text.slice(last.offset, lastEnd);
-    const json = layout && /[\r\n]/.test(lastText)
-      ? JSON.stringify(value, null, layout.insertSpaces ? ' '.repeat(layout.tabSize) : '\t').replace(/\n/g, `${eol}${indent}`)
-      : inlineJson(value, /[,:] /.test(lastText));
+    const json =
+      layout && /[\r\n]/.test(lastText)
+        ? JSON.stringify(value, null, layout.insertSpaces ? ' '.repeat(layout.tabSize) : '\t').replace(/\n/g, `${eol}${indent}`)
+        : inlineJson(value, /[,:] /.test(lastText));
     return text.slice(0, lastEnd) + separator + json + text.slice(lastEnd);
   };
 }
@@ -275,7 +367,10 @@ function deleteItems(arrayPath: JsonPath, matches: (item: string) => boolean): R
   };
 }
 
-const chain = (...rewrites: Rewrite[]): Rewrite => (text) => rewrites.reduce((t, rewrite) => rewrite(t), text);
+const chain =
+  (...rewrites: Rewrite[]): Rewrite =>
+  (text) =>
+    rewrites.reduce((t, rewrite) => rewrite(t), text);
 
 /** The edit that turns `before` into `after`: one replacement of the span that differs. */
 function editBetween(before: string, after: string, lines: LineIndex): TextEdit[] {
@@ -305,10 +400,14 @@ const CPU_PATH = ['linux', 'resources', 'cpu'];
 function writeOption(assignment: OptionAssignment): Rewrite | undefined {
   const { option, value } = assignment;
   switch (option) {
-    case 'cpu-quota': return setValue([...CPU_PATH, 'quota'], value);
-    case 'cpu-period': return setValue([...CPU_PATH, 'period'], value);
-    case 'cpuset-cpus': return setValue([...CPU_PATH, 'cpus'], value);
-    case 'cpu-shares': return setValue([...CPU_PATH, 'shares'], value);
+    case 'cpu-quota':
+      return setValue([...CPU_PATH, 'quota'], value);
+    case 'cpu-period':
+      return setValue([...CPU_PATH, 'period'], value);
+    case 'cpuset-cpus':
+      return setValue([...CPU_PATH, 'cpus'], value);
+    case 'cpu-shares':
+      return setValue([...CPU_PATH, 'shares'], value);
     case 'kernel-memory': {
       const text = String(value);
       return /^\d+$/.test(text) ? setValue(['linux', 'resources', 'memory', 'kernel'], Number(text)) : undefined;
@@ -328,30 +427,39 @@ function writeOption(assignment: OptionAssignment): Rewrite | undefined {
         const capabilities = findNodeAtLocation(parseTree(text)!, ['process', 'capabilities']);
         // Only the sets the file has: a new effective set holding one capability would drop the others.
         const given = GRANTING_SETS.filter((set) => child(capabilities, set)?.type === 'array');
-        return chain(...(given.length ? given : GRANTING_SETS).map((set) => (current: string) => {
-          const present = strings(findNodeAtLocation(parseTree(current)!, ['process', 'capabilities', set])).map(withCapPrefix);
-          return present.includes(cap) ? current : appendValue(['process', 'capabilities', set], cap)(current);
-        }))(text);
+        return chain(
+          ...(given.length ? given : GRANTING_SETS).map((set) => (current: string) => {
+            const present = strings(findNodeAtLocation(parseTree(current)!, ['process', 'capabilities', set])).map(withCapPrefix);
+            return present.includes(cap) ? current : appendValue(['process', 'capabilities', set], cap)(current);
+          }),
+        )(text);
       };
     }
     case 'cap-drop': {
       const cap = withCapPrefix(String(value));
-      return chain(...CAP_SETS.map((set) => deleteItems(['process', 'capabilities', set], (item) => cap === 'ALL' || withCapPrefix(item) === cap)));
+      return chain(
+        ...CAP_SETS.map((set) => deleteItems(['process', 'capabilities', set], (item) => cap === 'ALL' || withCapPrefix(item) === cap)),
+      );
     }
     case 'mount': {
       const mount = value as OptionValues['mount'];
       if (mount.type === 'volume') return undefined;
-      const options = [mount.type === 'bind' ? 'rbind' : undefined, mount.readOnly ? 'ro' : undefined, mount.propagation]
-        .filter((o): o is string => o !== undefined);
+      const options = [mount.type === 'bind' ? 'rbind' : undefined, mount.readOnly ? 'ro' : undefined, mount.propagation].filter(
+        (o): o is string => o !== undefined,
+      );
       return appendValue(['mounts'], {
-        destination: mount.target, type: mount.type === 'other' ? 'none' : mount.type,
-        source: mount.source ?? mount.type, options,
+        destination: mount.target,
+        type: mount.type === 'other' ? 'none' : mount.type,
+        source: mount.source ?? mount.type,
+        options,
       });
     }
     case 'tmpfs': {
       const tmpfs = value as OptionValues['tmpfs'];
       return appendValue(['mounts'], {
-        destination: tmpfs.target, type: 'tmpfs', source: 'tmpfs',
+        destination: tmpfs.target,
+        type: 'tmpfs',
+        source: 'tmpfs',
         options: ['nosuid', 'nodev', ...(tmpfs.size ? [`size=${tmpfs.size}`] : [])],
       });
     }
@@ -374,7 +482,11 @@ class OciConfigReader {
   private readonly process: JsonNode | undefined;
   private readonly linux: JsonNode | undefined;
 
-  constructor(private readonly file: SourceFile, private readonly lines: LineIndex, private readonly root: JsonNode) {
+  constructor(
+    private readonly file: SourceFile,
+    private readonly lines: LineIndex,
+    private readonly root: JsonNode,
+  ) {
     this.process = child(root, 'process');
     this.linux = child(root, 'linux');
   }
@@ -499,7 +611,7 @@ class OciConfigReader {
     }
     const distance = (baseline: string[]) =>
       baseline.filter((cap) => !granted.has(cap)).length + [...granted].filter((cap) => !baseline.includes(cap)).length;
-    const baseline = DEFAULT_CAP_SETS.reduce((best, set) => distance(set) < distance(best) ? set : best);
+    const baseline = DEFAULT_CAP_SETS.reduce((best, set) => (distance(set) < distance(best) ? set : best));
 
     const added = new Map<string, JsonNode>();
     for (const set of CAP_SETS) {
@@ -555,9 +667,7 @@ class OciConfigReader {
       const propagationNode = mount.options.find((o) => PROPAGATIONS.has(String(o.value)));
       if (fromDev || ontoProcSys || propagationNode) {
         const at = fromDev ? child(node, 'source')! : ontoProcSys ? child(node, 'destination')! : propagationNode!;
-        const removal = fromDev || ontoProcSys
-          ? this.removal(node)
-          : deleteItems([...mount.path, 'options'], (o) => PROPAGATIONS.has(o));
+        const removal = fromDev || ontoProcSys ? this.removal(node) : deleteItems([...mount.path, 'options'], (o) => PROPAGATIONS.has(o));
         this.add('mount', value, at, this.mountEditor(mount, removal));
         continue;
       }
@@ -569,8 +679,12 @@ class OciConfigReader {
           this.add('shm-size', size, sizeNode, this.editor(setValue(getNodePath(sizeNode), DEFAULT_SHM_OPTION)));
         }
       } else if (value.target !== '/dev') {
-        this.add('tmpfs', { target: value.target, ...(size !== undefined ? { size } : {}) }, child(node, 'destination')!,
-          this.editor(this.removal(node)));
+        this.add(
+          'tmpfs',
+          { target: value.target, ...(size !== undefined ? { size } : {}) },
+          child(node, 'destination')!,
+          this.editor(this.removal(node)),
+        );
       }
     }
   }
@@ -597,7 +711,11 @@ class OciConfigReader {
       // Docker writes 0 for "not set"; -1 is an unlimited quota.
       return n !== undefined && n > 0 ? node : undefined;
     };
-    const cpuOptions = [['quota', 'cpu-quota'], ['period', 'cpu-period'], ['shares', 'cpu-shares']] as const;
+    const cpuOptions = [
+      ['quota', 'cpu-quota'],
+      ['period', 'cpu-period'],
+      ['shares', 'cpu-shares'],
+    ] as const;
     for (const [key, option] of cpuOptions) {
       const node = positive(key);
       if (node) this.add(option, numberOf(node)!, node, this.editor(this.removal(node)));
@@ -659,8 +777,10 @@ function updateMount(mount: MountEntry, next: OptionValues['mount']): Rewrite {
   const { path, value: before } = mount;
   const steps: Rewrite[] = [];
   if (next.target !== before.target) steps.push(setValue([...path, 'destination'], next.target));
-  if (next.source !== before.source) steps.push(next.source === undefined ? deleteAt([...path, 'source']) : setValue([...path, 'source'], next.source));
-  if (next.type !== before.type && next.type !== 'volume') steps.push(setValue([...path, 'type'], next.type === 'other' ? 'none' : next.type));
+  if (next.source !== before.source)
+    steps.push(next.source === undefined ? deleteAt([...path, 'source']) : setValue([...path, 'source'], next.source));
+  if (next.type !== before.type && next.type !== 'volume')
+    steps.push(setValue([...path, 'type'], next.type === 'other' ? 'none' : next.type));
   const optionsPath = [...path, 'options'];
   if (next.propagation !== before.propagation) {
     steps.push(deleteItems(optionsPath, (o) => PROPAGATIONS.has(o) || NON_PROPAGATING.has(o)));
@@ -676,9 +796,11 @@ function updateMount(mount: MountEntry, next: OptionValues['mount']): Rewrite {
 /** The proc, sysfs and cgroup file systems every runtime mounts at their usual places. */
 function isDefaultKernelMount(node: JsonNode, target: string): boolean {
   const type = stringOf(child(node, 'type'));
-  return (target === '/proc' && type === 'proc')
-    || (target === '/sys' && type === 'sysfs')
-    || (target === '/sys/fs/cgroup' && (type === 'cgroup' || type === 'cgroup2'));
+  return (
+    (target === '/proc' && type === 'proc') ||
+    (target === '/sys' && type === 'sysfs') ||
+    (target === '/sys/fs/cgroup' && (type === 'cgroup' || type === 'cgroup2'))
+  );
 }
 
 /** Relative destinations are relative to `/` (config.md, deprecated form); trailing slashes do not matter. */
@@ -698,4 +820,3 @@ function tmpfsBytes(size: string): number | undefined {
   const power = ' kmgtpe'.indexOf((match[2] || ' ').toLowerCase());
   return Number(match[1]) * 1024 ** power;
 }
-

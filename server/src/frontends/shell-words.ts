@@ -94,7 +94,10 @@ export interface ShellCommand {
   depth: number;
 }
 
-interface PendingHeredoc { delimiter: string; stripTabs: boolean }
+interface PendingHeredoc {
+  delimiter: string;
+  stripTabs: boolean;
+}
 
 const OPERATOR_CHARS = new Set([';', '&', '|', '(', ')', '<', '>']);
 const BLANKS = new Set([' ', '\t', '\r']);
@@ -135,11 +138,29 @@ class Splitter {
     };
     while (this.pos < text.length) {
       const c = text[this.pos]!;
-      if (BLANKS.has(c)) { this.pos++; continue; }
-      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
-      if (c === '\n') { finish(); this.pos++; this.skipHeredocBodies(); continue; }
-      if (c === '#') { this.skipComment(); continue; }
-      if (c === '`' && close === '`') { this.pos++; finish(); return; }
+      if (BLANKS.has(c)) {
+        this.pos++;
+        continue;
+      }
+      if (this.isContinuation(this.pos)) {
+        this.skipContinuation();
+        continue;
+      }
+      if (c === '\n') {
+        finish();
+        this.pos++;
+        this.skipHeredocBodies();
+        continue;
+      }
+      if (c === '#') {
+        this.skipComment();
+        continue;
+      }
+      if (c === '`' && close === '`') {
+        this.pos++;
+        finish();
+        return;
+      }
       if (c === ')') {
         this.pos++;
         finish();
@@ -147,7 +168,12 @@ class Splitter {
         parens = Math.max(0, parens - 1);
         continue;
       }
-      if (c === '(') { parens++; this.pos++; finish(); continue; }
+      if (c === '(') {
+        parens++;
+        this.pos++;
+        finish();
+        continue;
+      }
       if (c === '<' || c === '>' || (c === '&' && text[this.pos + 1] === '>') || this.atIoNumber()) {
         this.redirection(close, depth);
         continue;
@@ -181,15 +207,20 @@ class Splitter {
     while (text[this.pos]! >= '0' && text[this.pos]! <= '9') this.pos++;
     let heredoc: PendingHeredoc | undefined;
     if (text.startsWith('<<<', this.pos)) this.pos += 3;
-    else if (text.startsWith('<<-', this.pos)) { this.pos += 3; heredoc = { delimiter: '', stripTabs: true }; }
-    else if (text.startsWith('<<', this.pos)) { this.pos += 2; heredoc = { delimiter: '', stripTabs: false }; }
-    else if (text.startsWith('&>>', this.pos)) this.pos += 3;
+    else if (text.startsWith('<<-', this.pos)) {
+      this.pos += 3;
+      heredoc = { delimiter: '', stripTabs: true };
+    } else if (text.startsWith('<<', this.pos)) {
+      this.pos += 2;
+      heredoc = { delimiter: '', stripTabs: false };
+    } else if (text.startsWith('&>>', this.pos)) this.pos += 3;
     else {
       this.pos++;
       if (text[this.pos] === '>' || text[this.pos] === '&' || text[this.pos] === '|') this.pos++;
     }
     while (BLANKS.has(text[this.pos] ?? '') || this.isContinuation(this.pos)) {
-      if (this.isContinuation(this.pos)) this.skipContinuation(); else this.pos++;
+      if (this.isContinuation(this.pos)) this.skipContinuation();
+      else this.pos++;
     }
     const target = this.word(close, depth);
     if (heredoc && target) this.heredocs.push({ ...heredoc, delimiter: target.value });
@@ -249,7 +280,10 @@ class Splitter {
     while (this.pos < text.length) {
       const c = text[this.pos]!;
       if (BLANKS.has(c) || c === '\n' || OPERATOR_CHARS.has(c) || (c === '`' && close === '`')) break;
-      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
+      if (this.isContinuation(this.pos)) {
+        this.skipContinuation();
+        continue;
+      }
       if (c === '\\') {
         if (this.pos + 1 < text.length) this.add(text[this.pos + 1]!, this.pos + 1);
         this.pos += 2;
@@ -262,10 +296,20 @@ class Splitter {
         this.pos = stop + 1;
         continue;
       }
-      if (c === '"') { if (this.doubleQuoted(depth)) unresolved = true; continue; }
-      if (c === '`') { this.backticks(depth); unresolved = true; continue; }
+      if (c === '"') {
+        if (this.doubleQuoted(depth)) unresolved = true;
+        continue;
+      }
+      if (c === '`') {
+        this.backticks(depth);
+        unresolved = true;
+        continue;
+      }
       if (c === '$') {
-        if (text[this.pos + 1] === "'") { this.ansiQuoted(); continue; }
+        if (text[this.pos + 1] === "'") {
+          this.ansiQuoted();
+          continue;
+        }
         if (this.dollar(depth)) unresolved = true;
         continue;
       }
@@ -308,14 +352,24 @@ class Splitter {
     this.pos++;
     while (this.pos < text.length && text[this.pos] !== '"') {
       const c = text[this.pos]!;
-      if (this.isContinuation(this.pos)) { this.skipContinuation(); continue; }
+      if (this.isContinuation(this.pos)) {
+        this.skipContinuation();
+        continue;
+      }
       if (c === '\\' && '$`"\\'.includes(text[this.pos + 1] ?? '')) {
         this.add(text[this.pos + 1]!, this.pos + 1);
         this.pos += 2;
         continue;
       }
-      if (c === '$') { if (this.dollar(depth)) unresolved = true; continue; }
-      if (c === '`') { this.backticks(depth); unresolved = true; continue; }
+      if (c === '$') {
+        if (this.dollar(depth)) unresolved = true;
+        continue;
+      }
+      if (c === '`') {
+        this.backticks(depth);
+        unresolved = true;
+        continue;
+      }
       this.add(c, this.pos);
       this.pos++;
     }
@@ -381,8 +435,16 @@ class Splitter {
     let level = 0;
     for (let i = open; i < text.length; i++) {
       const c = text[i]!;
-      if (c === '\\') { i++; continue; }
-      if (c === "'" ) { const q = text.indexOf("'", i + 1); if (q < 0) return text.length; i = q; continue; }
+      if (c === '\\') {
+        i++;
+        continue;
+      }
+      if (c === "'") {
+        const q = text.indexOf("'", i + 1);
+        if (q < 0) return text.length;
+        i = q;
+        continue;
+      }
       if (c === opening) level++;
       else if (c === closing && --level === 0) return i + 1;
     }
@@ -397,7 +459,9 @@ export function splitShellCommands(source: MappedText | string): ShellCommand[] 
 
 /** The words of shell text regardless of command separators (a flag list such as GitHub Actions `options`). */
 export function splitShellWords(source: MappedText | string): ShellWord[] {
-  return splitShellCommands(source).filter((c) => c.depth === 0).flatMap((c) => c.words);
+  return splitShellCommands(source)
+    .filter((c) => c.depth === 0)
+    .flatMap((c) => c.words);
 }
 
 /** Quotes a word for a shell when it needs it. */

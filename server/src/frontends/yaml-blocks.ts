@@ -17,14 +17,27 @@ import { Document, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type 
 /** The top-level key whose entries are blocks of their own (compose services). */
 const SPLIT_KEY = /^services:[ \t]*(?:#.*)?$/;
 
-interface Span { start: number; end: number }
-interface TopBlock extends Span { entries?: { header: Span; blocks: Span[] } }
+interface Span {
+  start: number;
+  end: number;
+}
+interface TopBlock extends Span {
+  entries?: { header: Span; blocks: Span[] };
+}
 
 /** A parsed block: its one key-value pair, with ranges (every node's, listed once) as they are for the block at `offset`. */
-interface ParsedBlock { pair: Pair<Scalar, Node | null>; ranges: [number, number, number][]; offset: number }
+interface ParsedBlock {
+  pair: Pair<Scalar, Node | null>;
+  ranges: [number, number, number][];
+  offset: number;
+}
 
 /** A document parsed by itself: the ranges of its nodes as they are for the document at `offset`. */
-interface ParsedDocument { doc: Document.Parsed; ranges: [number, number, number][]; offset: number }
+interface ParsedDocument {
+  doc: Document.Parsed;
+  ranges: [number, number, number][];
+  offset: number;
+}
 
 export class YamlBlockCache {
   /** Block text → its parse, for the blocks of the last text (older ones are dropped). */
@@ -44,7 +57,10 @@ export class YamlBlockCache {
       const source = text.slice(span.start, span.end);
       const parsed = this.documents.get(source) ?? parseOneDocument(source);
       // A document twice (the same text) would be the same nodes twice.
-      if (!parsed || used.has(source)) { this.documents = used; return undefined; }
+      if (!parsed || used.has(source)) {
+        this.documents = used;
+        return undefined;
+      }
       moveTo(parsed, span.start);
       used.set(source, parsed);
       docs.push(parsed.doc);
@@ -86,7 +102,7 @@ function assemble(layout: TopBlock[], pairOf: (span: Span) => ParsedBlock['pair'
       continue;
     }
     const header = pairOf(top.entries.header);
-    if (!header || header.value !== null && !(isScalar(header.value) && header.value.value === null)) return undefined;
+    if (!header || (header.value !== null && !(isScalar(header.value) && header.value.value === null))) return undefined;
     const entries = new YAMLMap();
     for (const span of top.entries.blocks) {
       const pair = pairOf(span);
@@ -124,7 +140,11 @@ function uniqueKeys(node: unknown): boolean {
 function moveTo(parsed: { ranges: [number, number, number][]; offset: number }, offset: number): void {
   const delta = offset - parsed.offset;
   if (delta === 0) return;
-  for (const range of parsed.ranges) { range[0] += delta; range[1] += delta; range[2] += delta; }
+  for (const range of parsed.ranges) {
+    range[0] += delta;
+    range[1] += delta;
+    range[2] += delta;
+  }
   parsed.offset = offset;
 }
 
@@ -142,7 +162,8 @@ function parseOneDocument(source: string): ParsedDocument | undefined {
 function parseBlock(source: string): ParsedBlock | undefined {
   const docs = parseYaml(source);
   const doc = docs[0]!;
-  if (docs.length !== 1 || doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1) return undefined;
+  if (docs.length !== 1 || doc.errors.length > 0 || !isMap(doc.contents) || doc.contents.flow || doc.contents.items.length !== 1)
+    return undefined;
   const pair = doc.contents.items[0]!;
   const ranges: ParsedBlock['ranges'] = [];
   if (!isScalar(pair.key) || !collectRanges(pair, ranges)) return undefined;
@@ -195,8 +216,13 @@ function splitBlocks(text: string): TopBlock[] | undefined {
     } else if (content && top?.entries) {
       const { entries } = top;
       if (entryIndent === 0) {
-        if (first === '-') { delete top.entries; entryIndent = -1; }
-        else { entryIndent = indent; entries.header.end = start; }
+        if (first === '-') {
+          delete top.entries;
+          entryIndent = -1;
+        } else {
+          entryIndent = indent;
+          entries.header.end = start;
+        }
       }
       if (entryIndent > 0) {
         if (indent < entryIndent || (indent === entryIndent && first === '-')) return undefined;
@@ -216,7 +242,10 @@ function splitBlocks(text: string): TopBlock[] | undefined {
   for (const block of blocks) {
     if (!block.entries) continue;
     // `services:` with no entries (or a value on its line) is one block.
-    if (block.entries.blocks.length === 0) { delete block.entries; continue; }
+    if (block.entries.blocks.length === 0) {
+      delete block.entries;
+      continue;
+    }
     block.entries.blocks.at(-1)!.end = block.end;
   }
   return blocks.length > 0 ? blocks : undefined;
@@ -236,7 +265,10 @@ function splitDocuments(text: string): Span[] | undefined {
     const line = text.slice(start, end);
     if (/^(?:%|\.\.\.)/.test(line)) return undefined;
     if (/^---(?:[ \t\r\n]|$)/.test(line)) {
-      if (content) { spans.at(-1)!.end = start; spans.push({ start, end: text.length }); }
+      if (content) {
+        spans.at(-1)!.end = start;
+        spans.push({ start, end: text.length });
+      }
       content = true;
     } else if (!content && !/^[ \t]*(?:#.*)?\r?\n?$/.test(line)) {
       content = true;

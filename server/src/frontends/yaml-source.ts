@@ -5,8 +5,18 @@
  * YAML stays valid.
  */
 import {
-  isAlias, isMap, isPair, isScalar, isSeq,
-  type Alias, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type Alias,
+  type Document,
+  type Node,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
 } from 'yaml';
 import { LineIndex } from '../engine/positions.js';
 import type { FileProblem, Range, TextEdit } from '../engine/types.js';
@@ -16,14 +26,20 @@ import type { YamlBlockCache } from './yaml-blocks.js';
 type Collection = YAMLMap | YAMLSeq;
 
 /** One step down from a collection to one of its items (a pair of a map, a node of a sequence). */
-export interface Step { collection: Collection; item: Pair | Node }
+export interface Step {
+  collection: Collection;
+  item: Pair | Node;
+}
 
 /**
  * Where a node sits: the steps from the outermost collection the walk started at (the
  * boundary, which an edit never removes) down to the node. Aliases start a new chain at
  * their anchor, since that is where the text lives.
  */
-export interface Chain { readonly step: Step; readonly up: Chain | undefined }
+export interface Chain {
+  readonly step: Step;
+  readonly up: Chain | undefined;
+}
 
 /** A chain's steps, outermost first (the walk builds chains as linked lists so each step costs O(1)). */
 export function chainSteps(chain: Chain | undefined): Step[] {
@@ -33,7 +49,10 @@ export function chainSteps(chain: Chain | undefined): Step[] {
 }
 
 /** A node and where it sits; `chain` is undefined at a boundary (a walk's root or an alias's anchor). */
-export interface Located<N extends Node = Node> { node: N; chain: Chain | undefined }
+export interface Located<N extends Node = Node> {
+  node: N;
+  chain: Chain | undefined;
+}
 
 export interface LocatedPair {
   /** The key as text (plain scalar keys only; other keys are skipped). */
@@ -55,16 +74,24 @@ export class YamlFile {
    * `incremental`: the cache of an incremental parse (the language server's) and how it cuts
    * the text (a compose file's blocks, a stream's documents); a full parse when it cannot.
    */
-  constructor(readonly path: string, readonly text: string, incremental?: { cache: YamlBlockCache; by: 'blocks' | 'documents' }) {
+  constructor(
+    readonly path: string,
+    readonly text: string,
+    incremental?: { cache: YamlBlockCache; by: 'blocks' | 'documents' },
+  ) {
     this.lines = new LineIndex(text);
     this.eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const reused = incremental?.by === 'blocks' ? [incremental.cache.parse(text)].filter((doc) => doc !== undefined)
-      : incremental?.cache.parseDocuments(text);
+    const reused =
+      incremental?.by === 'blocks'
+        ? [incremental.cache.parse(text)].filter((doc) => doc !== undefined)
+        : incremental?.cache.parseDocuments(text);
     this.docs = reused?.length ? reused : parseYaml(text);
     for (const doc of this.docs) {
       for (const error of doc.errors) {
         this.problems.push({
-          rule: 'parse-error', file: path, severity: 'error',
+          rule: 'parse-error',
+          file: path,
+          severity: 'error',
           range: this.lines.range(error.pos[0], this.tokenEnd(error.pos[0], error.pos[1])),
           message: `YAML syntax error: ${firstLine(error.message)}`,
         });
@@ -111,12 +138,18 @@ export class YamlFile {
   }
 
   /** The documents without syntax errors (a broken document is reported, not linted). */
-  validDocs(): Document.Parsed[] { return this.docs.filter((doc) => doc.errors.length === 0); }
+  validDocs(): Document.Parsed[] {
+    return this.docs.filter((doc) => doc.errors.length === 0);
+  }
 
-  range(start: number, end: number): Range { return this.lines.range(start, end); }
+  range(start: number, end: number): Range {
+    return this.lines.range(start, end);
+  }
 
   /** The range of a node's value (without trailing comments). */
-  nodeRange(node: Node): Range { return this.range(node.range![0], this.valueEnd(node)); }
+  nodeRange(node: Node): Range {
+    return this.range(node.range![0], this.valueEnd(node));
+  }
 
   /** Where a node's value ends: block collections' ranges run on over the line break after them. */
   valueEnd(node: Node): number {
@@ -126,7 +159,9 @@ export class YamlFile {
   }
 
   /** The range of a pair's key. */
-  keyRange(pair: LocatedPair): Range { return this.nodeRange(pair.keyNode); }
+  keyRange(pair: LocatedPair): Range {
+    return this.nodeRange(pair.keyNode);
+  }
 
   /** The range of a located pair's key, or of a list entry itself. */
   rangeOf(located: LocatedPair | Located): Range {
@@ -212,11 +247,11 @@ export class YamlFile {
 
   /** The value of a pair as a map, if it is one. */
   asMap(located: Located | undefined): Located<YAMLMap> | undefined {
-    return located && isMap(located.node) ? located as Located<YAMLMap> : undefined;
+    return located && isMap(located.node) ? (located as Located<YAMLMap>) : undefined;
   }
 
   asSeq(located: Located | undefined): Located<YAMLSeq> | undefined {
-    return located && isSeq(located.node) ? located as Located<YAMLSeq> : undefined;
+    return located && isSeq(located.node) ? (located as Located<YAMLSeq>) : undefined;
   }
 
   /** The walk's root: a document's top map, as a boundary. */
@@ -239,7 +274,9 @@ export class YamlFile {
     return nl < 0 ? this.text.length : nl + 1;
   }
 
-  lineStartOf(offset: number): number { return this.linePrefix(offset).lineStart; }
+  lineStartOf(offset: number): number {
+    return this.linePrefix(offset).lineStart;
+  }
 
   /** The whole lines of a block item that starts its own line (undefined when it shares a line). */
   entrySpan(step: Step): { start: number; end: number } | undefined {
@@ -342,11 +379,16 @@ export function firstLine(message: string): string {
 /** A scalar's value as text (numbers and booleans as YAML wrote them). */
 export function scalarText(node: Node | undefined): string | undefined {
   if (!node || !isScalar(node) || node.value === null || node.value === undefined) return undefined;
-  return typeof node.value === 'string' ? node.value : node.source ?? String(node.value);
+  return typeof node.value === 'string' ? node.value : (node.source ?? String(node.value));
 }
 
 /** A `*` glob (the only wildcard) matched against the whole name. */
 export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(name);
 }

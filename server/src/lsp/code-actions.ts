@@ -35,15 +35,39 @@ function findingActions(context: ActionContext, finding: Finding): CodeAction[] 
   const diagnostics: Diagnostic[] = [toDiagnostic(finding)];
   const edit = (edits: TextEdit[]) => ({ changes: { [context.uri]: edits } });
   const actions: CodeAction[] = [];
-  if (finding.fix) actions.push({ title: finding.fix.title, kind: CodeActionKind.QuickFix, diagnostics, isPreferred: finding.fix.safe !== false, edit: edit(finding.fix.edits) });
+  if (finding.fix)
+    actions.push({
+      title: finding.fix.title,
+      kind: CodeActionKind.QuickFix,
+      diagnostics,
+      isPreferred: finding.fix.safe !== false,
+      edit: edit(finding.fix.edits),
+    });
   if (isFeatureId(finding.feature) && context.kind) {
     const here = ignoreLineEdit(context.path, context.text, context.kind, finding.feature, finding.range.start.line);
-    if (here) actions.push({ title: `Ignore ${finding.feature} here (vmrt-ignore)`, kind: CodeActionKind.QuickFix, diagnostics, edit: edit([here]) });
+    if (here)
+      actions.push({
+        title: `Ignore ${finding.feature} here (vmrt-ignore)`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics,
+        edit: edit([here]),
+      });
     const file = ignoreFileEdit(context.path, context.text, context.kind, finding.feature);
-    if (file) actions.push({ title: `Ignore ${finding.feature} in this file (vmrt-ignore-file)`, kind: CodeActionKind.QuickFix, diagnostics, edit: edit([file]) });
+    if (file)
+      actions.push({
+        title: `Ignore ${finding.feature} in this file (vmrt-ignore-file)`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics,
+        edit: edit([file]),
+      });
   }
   const href = docsHref(finding);
-  actions.push({ title: `Open the docs page of ${finding.feature}`, kind: CodeActionKind.QuickFix, diagnostics, command: { title: 'Open docs', command: SHOW_DOCS_COMMAND, arguments: [href] } });
+  actions.push({
+    title: `Open the docs page of ${finding.feature}`,
+    kind: CodeActionKind.QuickFix,
+    diagnostics,
+    command: { title: 'Open docs', command: SHOW_DOCS_COMMAND, arguments: [href] },
+  });
   return actions;
 }
 
@@ -59,7 +83,12 @@ function fixAllAction(context: ActionContext): CodeAction | undefined {
     taken.push(...fixEdits.map((e) => e.range));
     edits.push(...fixEdits);
   }
-  return { title: 'Fix all vmrt problems in this file', kind: FIX_ALL_KIND, diagnostics: fixable.map(toDiagnostic), edit: { changes: { [context.uri]: edits } } };
+  return {
+    title: 'Fix all vmrt problems in this file',
+    kind: FIX_ALL_KIND,
+    diagnostics: fixable.map(toDiagnostic),
+    edit: { changes: { [context.uri]: edits } },
+  };
 }
 
 /** Ranges that share a position; `strict` treats touching ranges as disjoint (two edits may meet). */

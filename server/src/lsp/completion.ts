@@ -20,8 +20,18 @@ export function pragmaCompletions(text: string, position: Position, profile: Pro
   if (word) {
     const at = replacing(position, word[1]!);
     return [
-      { label: 'vmrt-ignore', kind: CompletionItemKind.Keyword, detail: 'ignore the ids on the next line', textEdit: textEdit(at, 'vmrt-ignore ') },
-      { label: 'vmrt-ignore-file', kind: CompletionItemKind.Keyword, detail: 'ignore the ids in this whole file', textEdit: textEdit(at, 'vmrt-ignore-file ') },
+      {
+        label: 'vmrt-ignore',
+        kind: CompletionItemKind.Keyword,
+        detail: 'ignore the ids on the next line',
+        textEdit: textEdit(at, 'vmrt-ignore '),
+      },
+      {
+        label: 'vmrt-ignore-file',
+        kind: CompletionItemKind.Keyword,
+        detail: 'ignore the ids in this whole file',
+        textEdit: textEdit(at, 'vmrt-ignore-file '),
+      },
     ];
   }
   return [];
@@ -33,10 +43,20 @@ export function configCompletions(text: string, position: Position, profile: Pro
   const prefix = lines.lineText(position.line).slice(0, position.character);
   let m: RegExpExecArray | null;
   if ((m = /^([A-Za-z-]*)$/.exec(prefix))) {
-    return Object.entries(CONFIG_KEYS).map(([key, doc]) => ({ label: key, kind: CompletionItemKind.Property, documentation: doc, textEdit: textEdit(replacing(position, m![1]!), `${key}: `) }));
+    return Object.entries(CONFIG_KEYS).map(([key, doc]) => ({
+      label: key,
+      kind: CompletionItemKind.Property,
+      documentation: doc,
+      textEdit: textEdit(replacing(position, m![1]!), `${key}: `),
+    }));
   }
   if ((m = /^profile:\s*([A-Za-z-]*)$/.exec(prefix))) {
-    return PROFILE_NAMES.map((name) => ({ label: name, kind: CompletionItemKind.EnumMember, documentation: getProfile(name).description, textEdit: textEdit(replacing(position, m![1]!), name) }));
+    return PROFILE_NAMES.map((name) => ({
+      label: name,
+      kind: CompletionItemKind.EnumMember,
+      documentation: getProfile(name).description,
+      textEdit: textEdit(replacing(position, m![1]!), name),
+    }));
   }
   if ((m = /^failure-threshold:\s*([a-z]*)$/.exec(prefix))) return values(THRESHOLDS, position, m[1]!);
   if ((m = /^disable-ignore-pragma:\s*([a-z]*)$/.exec(prefix))) return values(['true', 'false'], position, m[1]!);
@@ -64,12 +84,20 @@ function parentKey(lines: LineIndex, line: number, indent: number): string | und
 function idItems(at: Edit, profile: ProfileName, suffix: string): CompletionItem[] {
   const active = getProfile(profile);
   const features = FEATURE_IDS.map((id) => ({
-    label: id, kind: CompletionItemKind.EnumMember, detail: `feature: ${active.features[id]?.status ?? 'ok'} under ${profile}`,
-    documentation: active.features[id]?.reason, sortText: `0${id}`, textEdit: textEdit(at, `${id}${suffix}`),
+    label: id,
+    kind: CompletionItemKind.EnumMember,
+    detail: `feature: ${active.features[id]?.status ?? 'ok'} under ${profile}`,
+    documentation: active.features[id]?.reason,
+    sortText: `0${id}`,
+    textEdit: textEdit(at, `${id}${suffix}`),
   }));
   const rules = RULES.map((rule) => ({
-    label: rule.meta.id, kind: CompletionItemKind.Reference, detail: `rule of ${rule.meta.feature}`,
-    documentation: rule.meta.description, sortText: `1${rule.meta.id}`, textEdit: textEdit(at, `${rule.meta.id}${suffix}`),
+    label: rule.meta.id,
+    kind: CompletionItemKind.Reference,
+    detail: `rule of ${rule.meta.feature}`,
+    documentation: rule.meta.description,
+    sortText: `1${rule.meta.id}`,
+    textEdit: textEdit(at, `${rule.meta.id}${suffix}`),
   }));
   return [...features, ...rules];
 }

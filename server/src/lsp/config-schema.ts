@@ -14,9 +14,19 @@ export function configSchema(): object {
     type: 'object',
     additionalProperties: false,
     properties: {
-      profile: { type: 'string', enum: [...PROFILE_NAMES], markdownEnumDescriptions: PROFILE_NAMES.map((name) => getProfile(name).description), description: CONFIG_KEYS['profile'] },
+      profile: {
+        type: 'string',
+        enum: [...PROFILE_NAMES],
+        markdownEnumDescriptions: PROFILE_NAMES.map((name) => getProfile(name).description),
+        description: CONFIG_KEYS['profile'],
+      },
       'failure-threshold': { type: 'string', enum: [...THRESHOLDS], description: CONFIG_KEYS['failure-threshold'] },
-      severity: { type: 'object', propertyNames: ids, additionalProperties: { type: 'string', enum: [...SEVERITY_OVERRIDES] }, description: CONFIG_KEYS['severity'] },
+      severity: {
+        type: 'object',
+        propertyNames: ids,
+        additionalProperties: { type: 'string', enum: [...SEVERITY_OVERRIDES] },
+        description: CONFIG_KEYS['severity'],
+      },
       ignored: { type: 'array', items: ids, description: CONFIG_KEYS['ignored'] },
       'runtime-classes': { type: 'array', items: { type: 'string' }, description: CONFIG_KEYS['runtime-classes'] },
       'disable-ignore-pragma': { type: 'boolean', description: CONFIG_KEYS['disable-ignore-pragma'] },

@@ -72,7 +72,9 @@ export class LintEngine {
 
   /** Every option of the document a rule recognises, under any profile (for hovers on options that are fine here). */
   recognisedOptions(path: string, lint: DocumentLint, settings: EditorSettings): RecognisedOption[] {
-    return this.linter(settings).recognisedOptions(lint.requests).filter((option) => option.file === path);
+    return this.linter(settings)
+      .recognisedOptions(lint.requests)
+      .filter((option) => option.file === path);
   }
 
   private linter(settings: EditorSettings): Linter {

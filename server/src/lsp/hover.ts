@@ -21,7 +21,12 @@ export function contains(range: Range, position: Position): boolean {
 }
 
 /** The hover at `position`: flagged findings first, else a recognised option. */
-export function hoverAt(position: Position, findings: readonly Finding[], recognised: () => RecognisedOption[], active: ProfileName): Hover | undefined {
+export function hoverAt(
+  position: Position,
+  findings: readonly Finding[],
+  recognised: () => RecognisedOption[],
+  active: ProfileName,
+): Hover | undefined {
   const flagged = findings.filter((f) => isFeatureId(f.feature) && contains(f.range, position));
   if (flagged.length > 0) {
     return { range: flagged[0]!.range, contents: markdown(flagged.map((f) => flaggedText(f, active)).join('\n\n---\n\n')) };
@@ -32,12 +37,16 @@ export function hoverAt(position: Position, findings: readonly Finding[], recogn
   const entry = statusIn(active, feature);
   return {
     range: hit.range,
-    contents: markdown([
-      `**vmrt: \`${feature}\`**: ${entry.status} under \`${active}\``,
-      entry.reason ? `${entry.reason}.` : '',
-      profileTable(feature, active),
-      docsLink(feature),
-    ].filter(Boolean).join('\n\n')),
+    contents: markdown(
+      [
+        `**vmrt: \`${feature}\`**: ${entry.status} under \`${active}\``,
+        entry.reason ? `${entry.reason}.` : '',
+        profileTable(feature, active),
+        docsLink(feature),
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    ),
   };
 }
 
@@ -51,12 +60,16 @@ function flaggedText(finding: Finding, active: ProfileName): string {
     finding.fix ? `**Quick fix:** ${finding.fix.title}.` : '',
     profileTable(feature, active),
     docsLink(feature),
-  ].filter(Boolean).join('\n\n');
+  ]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
 function statusIn(profile: ProfileName, feature: FeatureId): { status: string; reason: string; workaround?: string } {
   const entry = getProfile(profile).features[feature];
-  return entry ? { status: entry.status, reason: entry.reason.replace(/\.$/, ''), workaround: entry.workaround?.replace(/\.$/, '') } : { status: 'ok', reason: '' };
+  return entry
+    ? { status: entry.status, reason: entry.reason.replace(/\.$/, ''), workaround: entry.workaround?.replace(/\.$/, '') }
+    : { status: 'ok', reason: '' };
 }
 
 function profileTable(feature: FeatureId, active: ProfileName): string {

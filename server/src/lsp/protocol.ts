@@ -15,16 +15,27 @@ export interface InitializationOptions {
 
 /** Request: lint these files from disk (or their open buffers) and publish their diagnostics. */
 export const LINT_FILES = 'vmrt/lintFiles';
-export interface LintFilesParams { uris: string[] }
-export interface LintFilesResult { files: number; findings: number }
+export interface LintFilesParams {
+  uris: string[];
+}
+export interface LintFilesResult {
+  files: number;
+  findings: number;
+}
 
 /** Request: the profile that applies to a document (its folder's .vmrt-lint.yaml, else the settings). */
 export const ACTIVE_PROFILE = 'vmrt/activeProfile';
-export interface ActiveProfileParams { uri: string }
-export interface ActiveProfileResult { profile: string; configFile?: string }
+export interface ActiveProfileParams {
+  uri: string;
+}
+export interface ActiveProfileResult {
+  profile: string;
+  configFile?: string;
+}
 
 /** Every file the engine may read, for "vmrt: Lint Workspace" (the server still decides by name and content). */
-export const LINT_WORKSPACE_GLOB = '**/{Dockerfile,Dockerfile.*,Containerfile,Containerfile.*,*.dockerfile,*.containerfile,*.yml,*.yaml,*.json,*.jsonc,*.sh,*.bash,Makefile,GNUmakefile,makefile,*.mk,*.md,*.markdown}';
+export const LINT_WORKSPACE_GLOB =
+  '**/{Dockerfile,Dockerfile.*,Containerfile,Containerfile.*,*.dockerfile,*.containerfile,*.yml,*.yaml,*.json,*.jsonc,*.sh,*.bash,Makefile,GNUmakefile,makefile,*.mk,*.md,*.markdown}';
 
 /** The settings section the client contributes (package.json `contributes.configuration`). */
 export interface ClientSettings {

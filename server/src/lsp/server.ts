@@ -10,8 +10,14 @@
 import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  CodeActionKind, DidChangeConfigurationNotification, TextDocuments, TextDocumentSyncKind,
-  type Connection, type InitializeParams, type InitializeResult, type Diagnostic,
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type Connection,
+  type InitializeParams,
+  type InitializeResult,
+  type Diagnostic,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_NAMES } from '../engine/config.js';
@@ -22,7 +28,17 @@ import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
 import { LintEngine, type DocumentLint } from './engine.js';
 import { hoverAt } from './hover.js';
-import { ACTIVE_PROFILE, LINT_FILES, type ActiveProfileParams, type ActiveProfileResult, type ClientSettings, type InitializationOptions, type LintFilesParams, type LintFilesResult, type SyntaxKind } from './protocol.js';
+import {
+  ACTIVE_PROFILE,
+  LINT_FILES,
+  type ActiveProfileParams,
+  type ActiveProfileResult,
+  type ClientSettings,
+  type InitializationOptions,
+  type LintFilesParams,
+  type LintFilesResult,
+  type SyntaxKind,
+} from './protocol.js';
 import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
 
 /** Long enough to absorb a burst (paste, multi-cursor, replace-all), short enough not to be felt. */
@@ -66,7 +82,7 @@ export function startServer(connection: Connection): void {
       try {
         return handler(...args);
       } catch (error) {
-        log(`${name} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+        log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         return fallback;
       }
     };
@@ -103,7 +119,10 @@ export function startServer(connection: Connection): void {
     const findings: Finding[] = [];
     for (const finding of [...(own?.findings ?? []), ...[...(foreign.get(uri)?.values() ?? [])].flat()]) {
       const key = findingKey(finding);
-      if (!seen.has(key)) { seen.add(key); findings.push(finding); }
+      if (!seen.has(key)) {
+        seen.add(key);
+        findings.push(finding);
+      }
     }
     return { findings, kind: own?.kind };
   }
@@ -123,7 +142,10 @@ export function startServer(connection: Connection): void {
       byTarget.set(target, [...(byTarget.get(target) ?? []), finding]);
     }
     for (const [target, sources] of foreign) {
-      if (sources.has(source) && !byTarget.has(target)) { sources.delete(source); if (!documents.get(target)) publish(target); }
+      if (sources.has(source) && !byTarget.has(target)) {
+        sources.delete(source);
+        if (!documents.get(target)) publish(target);
+      }
     }
     for (const [target, found] of byTarget) {
       let sources = foreign.get(target);
@@ -143,7 +165,13 @@ export function startServer(connection: Connection): void {
     const path = pathOf(uri);
     const version = document.version;
     const text = document.getText();
-    const unlinted = (findings: Finding[]): DocumentLint => ({ findings, elsewhere: [], profile: settings.profile, requests: [], dependencies: [] });
+    const unlinted = (findings: Finding[]): DocumentLint => ({
+      findings,
+      elsewhere: [],
+      profile: settings.profile,
+      requests: [],
+      dependencies: [],
+    });
     let lint: DocumentLint;
     if (!settings.enable) lint = unlinted([]);
     else if (isConfigFile(uri)) lint = unlinted(engine.lintConfigDocument(path, text));
@@ -209,75 +237,102 @@ export function startServer(connection: Connection): void {
     for (const uri of dependents.get(path) ?? []) schedule(uri, 'context');
   }
 
-  connection.onInitialize(guard('initialize', { capabilities: {} }, (params: InitializeParams): InitializeResult => {
-    pullConfiguration = params.capabilities.workspace?.configuration === true;
-    const options = (params.initializationOptions ?? {}) as InitializationOptions;
-    syntaxElsewhere = new Set(options.syntaxDiagnosticsElsewhere ?? []);
-    if (typeof options.debounceMs === 'number' && options.debounceMs >= 0) debounceMs = options.debounceMs;
-    return {
-      capabilities: {
-        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
-        hoverProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND], resolveProvider: false },
-        completionProvider: { triggerCharacters: [' ', ','], resolveProvider: false },
-        executeCommandProvider: { commands: [SHOW_DOCS_COMMAND] },
-      },
-      serverInfo: { name: 'vmrt-language-server' },
-    };
-  }));
+  connection.onInitialize(
+    guard('initialize', { capabilities: {} }, (params: InitializeParams): InitializeResult => {
+      pullConfiguration = params.capabilities.workspace?.configuration === true;
+      const options = (params.initializationOptions ?? {}) as InitializationOptions;
+      syntaxElsewhere = new Set(options.syntaxDiagnosticsElsewhere ?? []);
+      if (typeof options.debounceMs === 'number' && options.debounceMs >= 0) debounceMs = options.debounceMs;
+      return {
+        capabilities: {
+          textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+          hoverProvider: true,
+          codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND], resolveProvider: false },
+          completionProvider: { triggerCharacters: [' ', ','], resolveProvider: false },
+          executeCommandProvider: { commands: [SHOW_DOCS_COMMAND] },
+        },
+        serverInfo: { name: 'vmrt-language-server' },
+      };
+    }),
+  );
 
-  connection.onInitialized(guard('initialized', undefined, () => {
-    if (pullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'vmrt' });
-  }));
+  connection.onInitialized(
+    guard('initialized', undefined, () => {
+      if (pullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'vmrt' });
+    }),
+  );
 
-  connection.onDidChangeConfiguration(guard('configuration', undefined, (change: { settings?: { vmrt?: ClientSettings } }) => {
-    settingsByUri.clear();
-    if (!pullConfiguration) globalSettings = editorSettings(change.settings?.vmrt);
-    engine.settingsChanged();
-    void Promise.all(documents.all().map((d) => loadSettings(d.uri))).then(relintOpen, (error: unknown) => log(`settings: ${String(error)}`));
-  }));
+  connection.onDidChangeConfiguration(
+    guard('configuration', undefined, (change: { settings?: { vmrt?: ClientSettings } }) => {
+      settingsByUri.clear();
+      if (!pullConfiguration) globalSettings = editorSettings(change.settings?.vmrt);
+      engine.settingsChanged();
+      void Promise.all(documents.all().map((d) => loadSettings(d.uri))).then(relintOpen, (error: unknown) =>
+        log(`settings: ${String(error)}`),
+      );
+    }),
+  );
 
-  connection.onDidChangeWatchedFiles(guard('watched files', undefined, (params: { changes: { uri: string }[] }) => {
-    let configChanged = false;
-    for (const change of params.changes) {
-      const path = pathOf(change.uri);
-      if (isConfigFile(change.uri)) { configChanged = true; engine.configChanged(path); }
-      // An open document's dependents read its buffer: what is on disk does not concern them.
-      if (documents.get(change.uri)) continue;
-      relintDependents(path);
-      if (closedResults.has(change.uri)) lintClosed(change.uri);
-    }
-    if (configChanged) relintOpen();
-  }));
+  connection.onDidChangeWatchedFiles(
+    guard('watched files', undefined, (params: { changes: { uri: string }[] }) => {
+      let configChanged = false;
+      for (const change of params.changes) {
+        const path = pathOf(change.uri);
+        if (isConfigFile(change.uri)) {
+          configChanged = true;
+          engine.configChanged(path);
+        }
+        // An open document's dependents read its buffer: what is on disk does not concern them.
+        if (documents.get(change.uri)) continue;
+        relintDependents(path);
+        if (closedResults.has(change.uri)) lintClosed(change.uri);
+      }
+      if (configChanged) relintOpen();
+    }),
+  );
 
-  documents.onDidOpen(guard('open', undefined, ({ document }) => {
-    closedResults.delete(document.uri);
-    openPaths.set(pathOf(document.uri), document.uri);
-    void loadSettings(document.uri).then(() => lintNow(document.uri), (error: unknown) => log(`settings: ${String(error)}`));
-  }));
-  documents.onDidChangeContent(guard('change', undefined, ({ document }) => {
-    // Until its settings arrive, the open handler lints the latest version itself.
-    if (!pullConfiguration || settingsByUri.has(document.uri) || isConfigFile(document.uri)) schedule(document.uri);
-    // Documents that read this one (its .env, its extends base) see the unsaved text.
-    relintDependents(pathOf(document.uri));
-  }));
-  documents.onDidSave(guard('save', undefined, ({ document }) => {
-    if (isConfigFile(document.uri)) { engine.configChanged(pathOf(document.uri)); relintOpen(); }
-  }));
-  documents.onDidClose(guard('close', undefined, ({ document }) => {
-    openPaths.delete(pathOf(document.uri));
-    engine.documentClosed(pathOf(document.uri));
-    // Its dependents read the file on disk again, which may differ from the discarded buffer.
-    relintDependents(pathOf(document.uri));
-    timers.get(document.uri)?.();
-    timers.delete(document.uri);
-    lastLint.delete(document.uri);
-    results.delete(document.uri);
-    settingsByUri.delete(document.uri);
-    trackDependencies(document.uri, []);
-    setForeign(document.uri, []);
-    publish(document.uri);
-  }));
+  documents.onDidOpen(
+    guard('open', undefined, ({ document }) => {
+      closedResults.delete(document.uri);
+      openPaths.set(pathOf(document.uri), document.uri);
+      void loadSettings(document.uri).then(
+        () => lintNow(document.uri),
+        (error: unknown) => log(`settings: ${String(error)}`),
+      );
+    }),
+  );
+  documents.onDidChangeContent(
+    guard('change', undefined, ({ document }) => {
+      // Until its settings arrive, the open handler lints the latest version itself.
+      if (!pullConfiguration || settingsByUri.has(document.uri) || isConfigFile(document.uri)) schedule(document.uri);
+      // Documents that read this one (its .env, its extends base) see the unsaved text.
+      relintDependents(pathOf(document.uri));
+    }),
+  );
+  documents.onDidSave(
+    guard('save', undefined, ({ document }) => {
+      if (isConfigFile(document.uri)) {
+        engine.configChanged(pathOf(document.uri));
+        relintOpen();
+      }
+    }),
+  );
+  documents.onDidClose(
+    guard('close', undefined, ({ document }) => {
+      openPaths.delete(pathOf(document.uri));
+      engine.documentClosed(pathOf(document.uri));
+      // Its dependents read the file on disk again, which may differ from the discarded buffer.
+      relintDependents(pathOf(document.uri));
+      timers.get(document.uri)?.();
+      timers.delete(document.uri);
+      lastLint.delete(document.uri);
+      results.delete(document.uri);
+      settingsByUri.delete(document.uri);
+      trackDependencies(document.uri, []);
+      setForeign(document.uri, []);
+      publish(document.uri);
+    }),
+  );
 
   /** Lints a file that is not open and publishes its diagnostics; undefined when no front end reads it. */
   const lintClosed = guard('lint file', undefined, (uri: string): DocumentLint | undefined => {
@@ -295,11 +350,17 @@ export function startServer(connection: Connection): void {
       await loadSettings(uri).catch((error: unknown) => log(`settings: ${String(error)}`));
       if (documents.get(uri)) {
         const linted = current(uri);
-        if (linted?.lint.kind) { result.files++; result.findings += linted.lint.findings.length; }
+        if (linted?.lint.kind) {
+          result.files++;
+          result.findings += linted.lint.findings.length;
+        }
         continue;
       }
       const lint = lintClosed(uri);
-      if (lint) { result.files++; result.findings += lint.findings.length; }
+      if (lint) {
+        result.files++;
+        result.findings += lint.findings.length;
+      }
     }
     return result;
   });
@@ -310,38 +371,55 @@ export function startServer(connection: Connection): void {
     return engine.profileFor(pathOf(params.uri), settings);
   });
 
-  connection.onHover(guard('hover', null, (params) => {
-    const document = documents.get(params.textDocument.uri);
-    const linted = document && current(document.uri);
-    if (!document || !linted || !linted.lint.kind) return null;
-    const lint = linted.lint;
-    const recognised = () => (linted.recognised ??= engine.recognisedOptions(pathOf(document.uri), lint, settingsFor(document.uri)));
-    return hoverAt(params.position, lint.findings, recognised, lint.profile) ?? null;
-  }));
+  connection.onHover(
+    guard('hover', null, (params) => {
+      const document = documents.get(params.textDocument.uri);
+      const linted = document && current(document.uri);
+      if (!document || !linted || !linted.lint.kind) return null;
+      const lint = linted.lint;
+      const recognised = () => (linted.recognised ??= engine.recognisedOptions(pathOf(document.uri), lint, settingsFor(document.uri)));
+      return hoverAt(params.position, lint.findings, recognised, lint.profile) ?? null;
+    }),
+  );
 
-  connection.onCodeAction(guard('code actions', [], (params) => {
-    const document = documents.get(params.textDocument.uri);
-    const linted = document && current(document.uri);
-    if (!document || !linted) return [];
-    return codeActions({
-      uri: document.uri, path: pathOf(document.uri), text: document.getText(), kind: linted.lint.kind,
-      findings: linted.lint.findings, range: params.range, only: params.context.only,
-    });
-  }));
+  connection.onCodeAction(
+    guard('code actions', [], (params) => {
+      const document = documents.get(params.textDocument.uri);
+      const linted = document && current(document.uri);
+      if (!document || !linted) return [];
+      return codeActions({
+        uri: document.uri,
+        path: pathOf(document.uri),
+        text: document.getText(),
+        kind: linted.lint.kind,
+        findings: linted.lint.findings,
+        range: params.range,
+        only: params.context.only,
+      });
+    }),
+  );
 
-  connection.onCompletion(guard('completion', [], (params) => {
-    const document = documents.get(params.textDocument.uri);
-    if (!document) return [];
-    const profile = settingsFor(document.uri).profile;
-    if (isConfigFile(document.uri)) return configCompletions(document.getText(), params.position, profile);
-    return pragmaCompletions(document.getText(), params.position, engine.profileFor(pathOf(document.uri), settingsFor(document.uri)).profile);
-  }));
+  connection.onCompletion(
+    guard('completion', [], (params) => {
+      const document = documents.get(params.textDocument.uri);
+      if (!document) return [];
+      const profile = settingsFor(document.uri).profile;
+      if (isConfigFile(document.uri)) return configCompletions(document.getText(), params.position, profile);
+      return pragmaCompletions(
+        document.getText(),
+        params.position,
+        engine.profileFor(pathOf(document.uri), settingsFor(document.uri)).profile,
+      );
+    }),
+  );
 
-  connection.onExecuteCommand(guard('command', undefined, (params) => {
-    if (params.command !== SHOW_DOCS_COMMAND) return;
-    const href = String(params.arguments?.[0] ?? '');
-    void connection.window.showDocument({ uri: href, external: !href.startsWith('file:'), takeFocus: true });
-  }));
+  connection.onExecuteCommand(
+    guard('command', undefined, (params) => {
+      if (params.command !== SHOW_DOCS_COMMAND) return;
+      const href = String(params.arguments?.[0] ?? '');
+      void connection.window.showDocument({ uri: href, external: !href.startsWith('file:'), takeFocus: true });
+    }),
+  );
 
   documents.listen(connection);
   connection.listen();

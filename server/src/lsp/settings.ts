@@ -13,13 +13,19 @@ export interface EditorSettings {
   runtimeClasses: string[];
 }
 
-export const DEFAULT_SETTINGS: EditorSettings = { enable: true, profile: DEFAULT_PROFILE, severity: {}, runtimeClasses: [...DEFAULT_RUNTIME_CLASSES] };
+export const DEFAULT_SETTINGS: EditorSettings = {
+  enable: true,
+  profile: DEFAULT_PROFILE,
+  severity: {},
+  runtimeClasses: [...DEFAULT_RUNTIME_CLASSES],
+};
 
 /** Reads the client's `vmrt` section, keeping only well-formed values. */
 export function editorSettings(raw: ClientSettings | null | undefined): EditorSettings {
   const profile = raw?.lint?.profile;
   const severity: Record<string, SeverityOverride> = {};
-  for (const [id, level] of Object.entries(raw?.lint?.severity ?? {})) if ((SEVERITY_OVERRIDES as readonly string[]).includes(level)) severity[id] = level as SeverityOverride;
+  for (const [id, level] of Object.entries(raw?.lint?.severity ?? {}))
+    if ((SEVERITY_OVERRIDES as readonly string[]).includes(level)) severity[id] = level as SeverityOverride;
   const classes = raw?.kubernetes?.runtimeClasses;
   return {
     enable: raw?.lint?.enable !== false,

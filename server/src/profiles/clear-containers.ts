@@ -9,7 +9,8 @@
  */
 import type { Profile, ProfileEntry } from './profile.js';
 
-const CGROUPS = 'cgroup constraints map onto a VM only partly: support means implementing them inside the VM, around it, or both, and the runtime does not do it yet (seed: "cgroup constraints")';
+const CGROUPS =
+  'cgroup constraints map onto a VM only partly: support means implementing them inside the VM, around it, or both, and the runtime does not do it yet (seed: "cgroup constraints")';
 const NOT_LISTED = 'not listed by Clear Containers, but architectural for every VM';
 
 function notListed(reason: string, workaround: string): ProfileEntry {
@@ -28,12 +29,13 @@ export const clearContainersProfile: Profile = {
     },
     'network-connect': {
       status: 'pending',
-      reason: 'the VM network is set up from what the CNM plugin defines at startup; networks added to a running container are not propagated into the VM',
+      reason:
+        'the VM network is set up from what the CNM plugin defines at startup; networks added to a running container are not propagated into the VM',
       workaround: 'give the container all its networks when it starts (--network)',
     },
     cpus: {
       status: 'pending',
-      reason: '--cpus (linux.resources.cpu) is not implemented; it could be passed to QEMU\'s CPU options, but is not yet',
+      reason: "--cpus (linux.resources.cpu) is not implemented; it could be passed to QEMU's CPU options, but is not yet",
       workaround: 'use --cpu-quota with --cpu-period, which are supported and give most of what --cpus offers',
     },
     'kernel-memory': {
@@ -48,17 +50,20 @@ export const clearContainersProfile: Profile = {
     },
     cpuset: {
       status: 'unsupported',
-      reason: 'Clear Containers size the VM from the CPU quota (vCPU hot-plug); its cpu-constraints document lists --cpuset-cpus and --cpu-shares as unsupported, since host CPU sets and shares do not map onto a VM\'s vCPUs',
+      reason:
+        "Clear Containers size the VM from the CPU quota (vCPU hot-plug); its cpu-constraints document lists --cpuset-cpus and --cpu-shares as unsupported, since host CPU sets and shares do not map onto a VM's vCPUs",
       workaround: 'limit CPUs with --cpu-quota and --cpu-period',
     },
     blkio: { status: 'pending', reason: CGROUPS },
     capabilities: {
       status: 'pending',
-      reason: '--cap-add/--cap-drop (process.capabilities) are not supported: they would have to be applied in the host, in the VM, or both',
+      reason:
+        '--cap-add/--cap-drop (process.capabilities) are not supported: they would have to be applied in the host, in the VM, or both',
     },
     sysctl: {
       status: 'pending',
-      reason: '--sysctl (linux.sysctl) is not implemented; each VM has its own kernel, so even non-namespaced keys could be set there, but are not yet',
+      reason:
+        '--sysctl (linux.sysctl) is not implemented; each VM has its own kernel, so even non-namespaced keys could be set there, but are not yet',
     },
     tmpfs: {
       status: 'pending',
@@ -71,7 +76,7 @@ export const clearContainersProfile: Profile = {
     },
     stats: {
       status: 'pending',
-      reason: 'docker stats returns no meaningful information: it needs the runtime\'s events command, which is not implemented',
+      reason: "docker stats returns no meaningful information: it needs the runtime's events command, which is not implemented",
     },
     top: {
       status: 'pending',
@@ -79,7 +84,7 @@ export const clearContainersProfile: Profile = {
     },
     events: {
       status: 'pending',
-      reason: 'the runtime does not implement the events command (a subset of runc\'s, with VM extensions, is planned)',
+      reason: "the runtime does not implement the events command (a subset of runc's, with VM extensions, is planned)",
     },
     update: {
       status: 'pending',
@@ -88,12 +93,14 @@ export const clearContainersProfile: Profile = {
     },
     'container-network': {
       status: 'unsupported',
-      reason: 'network namespace sharing is not supported: the VM takes over every interface of the namespace it joins, so a runc container sharing it loses its network',
+      reason:
+        'network namespace sharing is not supported: the VM takes over every interface of the namespace it joins, so a runc container sharing it loses its network',
       workaround: 'put both containers on one user-defined network',
     },
     'host-network': {
       status: 'unsupported',
-      reason: 'the VM cannot reach the host networking configuration directly, and the runtime\'s network setup may modify and break the host\'s networking',
+      reason:
+        "the VM cannot reach the host networking configuration directly, and the runtime's network setup may modify and break the host's networking",
       workaround: 'run this container with runc (--runtime runc), which can be mixed with Clear Containers, or publish ports (-p)',
     },
     link: {
@@ -103,7 +110,8 @@ export const clearContainersProfile: Profile = {
     },
     device: {
       status: 'unsupported',
-      reason: 'only VFIO passthrough (--device=/dev/vfio/<iommu group>) hands a device to the VM; other devices, block devices included, cannot be passed',
+      reason:
+        'only VFIO passthrough (--device=/dev/vfio/<iommu group>) hands a device to the VM; other devices, block devices included, cannot be passed',
       workaround: 'bind the device to vfio-pci and pass --device=/dev/vfio/<group>',
     },
     'dev-volume': {
@@ -120,11 +128,14 @@ export const clearContainersProfile: Profile = {
       status: 'differs',
       reason: 'OCI annotations are nominally supported but are not exposed inside the Clear Container',
     },
-    'mount-propagation': notListed('the VM sees host folders through a shared filesystem, which cannot propagate mounts', 'drop the propagation option'),
+    'mount-propagation': notListed(
+      'the VM sees host folders through a shared filesystem, which cannot propagate mounts',
+      'drop the propagation option',
+    ),
     'host-pid': notListed('host processes live outside the VM, in another kernel', 'drop the pid namespace setting'),
-    'host-ipc': notListed('host IPC objects live in the host kernel, not in the VM\'s', 'drop the ipc namespace setting'),
+    'host-ipc': notListed("host IPC objects live in the host kernel, not in the VM's", 'drop the ipc namespace setting'),
     'host-uts': notListed('the VM has its own kernel and hostname', 'set the hostname instead'),
     'userns-host': notListed('user namespaces belong to the guest kernel', 'drop the userns setting'),
-    'proc-sys-mount': notListed('/proc and /sys in the VM describe the guest kernel, not the host\'s', 'mount elsewhere, or use --sysctl'),
+    'proc-sys-mount': notListed("/proc and /sys in the VM describe the guest kernel, not the host's", 'mount elsewhere, or use --sysctl'),
   },
 };

@@ -18,9 +18,13 @@ export function isProfileName(name: string): name is ProfileName {
 /** The built-in profile of that name; `vmrt` is built from the runtime's table on each call. */
 export function getProfile(name: ProfileName): Profile {
   switch (name) {
-    case 'vmrt': return vmrtProfile();
-    case 'clear-containers': return clearContainersProfile;
-    case 'kata': return kataProfile;
-    case 'runc': return runcProfile;
+    case 'vmrt':
+      return vmrtProfile();
+    case 'clear-containers':
+      return clearContainersProfile;
+    case 'kata':
+      return kataProfile;
+    case 'runc':
+      return runcProfile;
   }
 }

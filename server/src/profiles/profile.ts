@@ -26,7 +26,8 @@ export interface Profile {
  * deprecated kernel memory limits (cgroup v2 has none; runc ignores them since 1.1).
  */
 export const OK_HINTS: Partial<Record<FeatureId, string>> = {
-  'kernel-memory': 'Docker deprecated --kernel-memory (20.10) and cgroup v2 has no kernel memory limit, so the setting has no effect on current hosts',
+  'kernel-memory':
+    'Docker deprecated --kernel-memory (20.10) and cgroup v2 has no kernel memory limit, so the setting has no effect on current hosts',
 };
 
 export const STATUS_SEVERITY: Record<SupportStatus, Severity | undefined> = {

@@ -3,7 +3,15 @@ import { anyHits, docsFor, optionHits, type Rule } from './rule.js';
 export const cpusetShares: Rule = {
   meta: { id: 'cpuset-shares', feature: 'cpuset', description: 'CPU pinning (cpuset) or relative CPU shares.', docs: docsFor('cpuset') },
   check: anyHits(
-    optionHits('cpuset-cpus', () => true, (o) => `pinning to CPUs ${o.value}`),
-    optionHits('cpu-shares', () => true, (o) => `CPU shares of ${o.value}`),
+    optionHits(
+      'cpuset-cpus',
+      () => true,
+      (o) => `pinning to CPUs ${o.value}`,
+    ),
+    optionHits(
+      'cpu-shares',
+      () => true,
+      (o) => `CPU shares of ${o.value}`,
+    ),
   ),
 };

@@ -4,6 +4,15 @@ import { docsFor, optionHits, type Rule } from './rule.js';
 const VFIO = /^\/dev\/vfio\/(\d+|vfio)$/;
 
 export const hostDevice: Rule = {
-  meta: { id: 'host-device', feature: 'device', description: 'A host device other than a VFIO group is passed to the container.', docs: docsFor('device') },
-  check: optionHits('device', (o) => !VFIO.test(o.value.host), (o) => `the host device ${o.value.host}`),
+  meta: {
+    id: 'host-device',
+    feature: 'device',
+    description: 'A host device other than a VFIO group is passed to the container.',
+    docs: docsFor('device'),
+  },
+  check: optionHits(
+    'device',
+    (o) => !VFIO.test(o.value.host),
+    (o) => `the host device ${o.value.host}`,
+  ),
 };

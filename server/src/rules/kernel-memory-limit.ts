@@ -1,7 +1,16 @@
 import { docsFor, optionHits, removeFix, type Rule } from './rule.js';
 
 export const kernelMemoryLimit: Rule = {
-  meta: { id: 'kernel-memory-limit', feature: 'kernel-memory', description: 'A kernel memory limit (--kernel-memory).', docs: docsFor('kernel-memory') },
-  check: optionHits('kernel-memory', () => true, (o) => `the kernel memory limit ${o.value}`,
-    (o) => removeFix(o, 'Remove the kernel memory limit')),
+  meta: {
+    id: 'kernel-memory-limit',
+    feature: 'kernel-memory',
+    description: 'A kernel memory limit (--kernel-memory).',
+    docs: docsFor('kernel-memory'),
+  },
+  check: optionHits(
+    'kernel-memory',
+    () => true,
+    (o) => `the kernel memory limit ${o.value}`,
+    (o) => removeFix(o, 'Remove the kernel memory limit'),
+  ),
 };

@@ -4,11 +4,19 @@ import { docsFor, optionHits, replaceFix, type Rule } from './rule.js';
 const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
 
 export const mountPropagation: Rule = {
-  meta: { id: 'mount-propagation', feature: 'mount-propagation', description: 'A mount asks for shared or slave propagation.', docs: docsFor('mount-propagation') },
-  check: optionHits('mount', (o) => PROPAGATING.has(o.value.propagation ?? ''),
+  meta: {
+    id: 'mount-propagation',
+    feature: 'mount-propagation',
+    description: 'A mount asks for shared or slave propagation.',
+    docs: docsFor('mount-propagation'),
+  },
+  check: optionHits(
+    'mount',
+    (o) => PROPAGATING.has(o.value.propagation ?? ''),
     (o) => `${o.value.propagation} propagation of the mount on ${o.value.target}`,
     (o) => {
       const { propagation: _dropped, ...mount } = o.value;
       return replaceFix(o, `Drop the ${o.value.propagation} propagation`, [{ option: 'mount', value: mount }]);
-    }),
+    },
+  ),
 };

@@ -43,7 +43,8 @@ function optionsNamed<N extends OptionName>(request: ContainerRequest, name: N):
     byName = new Map();
     for (const option of request.options) {
       const named = byName.get(option.option);
-      if (named) named.push(option); else byName.set(option.option, [option]);
+      if (named) named.push(option);
+      else byName.set(option.option, [option]);
     }
     optionsByName.set(request, byName);
   }
@@ -107,6 +108,10 @@ export function isUnder(path: string | undefined, root: string): boolean {
 export function commandRule(id: string, command: DockerCommand, feature: FeatureId, description: string, subject: string): Rule {
   return {
     meta: { id, feature, description, docs: docsFor(feature) },
-    check: optionHits('command', (o) => o.value === command, () => subject),
+    check: optionHits(
+      'command',
+      (o) => o.value === command,
+      () => subject,
+    ),
   };
 }

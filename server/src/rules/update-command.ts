@@ -1,3 +1,9 @@
 import { commandRule } from './rule.js';
 
-export const updateCommand = commandRule('update-command', 'update', 'update', 'docker update (changing the resources of a running container).', 'updating the resources of a running container');
+export const updateCommand = commandRule(
+  'update-command',
+  'update',
+  'update',
+  'docker update (changing the resources of a running container).',
+  'updating the resources of a running container',
+);
