@@ -19,6 +19,7 @@ APT_PACKAGES=(
   docker-compose    # "Run Compose Service in VM" (Debian 12 has no docker compose plugin)
   gdb gdbserver     # native debugging in a VM: the host's gdb, gdbserver copied into the test image
   clang-format      # the C sources' formatting, checked by the tests
+  git               # the tests list the repository's files (git ls-files)
 )
 
 missing=()

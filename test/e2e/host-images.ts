@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { importRootfs, makeBusyboxRootfs, type DockerCli } from '../support/images.js';
+import { hostProgram } from '../support/host-program.js';
 
 /** The absolute paths of the libraries (and the loader) a binary links against. */
 export function sharedLibraries(binary: string): string[] {
@@ -35,15 +36,9 @@ function importWithCmd(docker: DockerCli, rootfs: string, tag: string, cmd: stri
   return importRootfs(docker, rootfs, tag, [`CMD ["${cmd}"]`, 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin']);
 }
 
-function hostBinary(name: string, packageHint: string): string {
-  const path = execFileSync('sh', ['-c', `readlink -f "$(command -v ${name})"`], { encoding: 'utf8' }).trim();
-  if (!path) throw new Error(`${name} not found on the host: apt-get install ${packageHint}`);
-  return path;
-}
-
 export function importNodeImage(docker: DockerCli, workDir: string, tag: string): string {
   const rootfs = makeBusyboxRootfs(join(workDir, 'node-rootfs'));
-  copyBinary(rootfs, hostBinary('node', 'nodejs'), '/usr/bin/node');
+  copyBinary(rootfs, hostProgram('node', 'nodejs'), '/usr/bin/node');
   return importWithCmd(docker, rootfs, tag, 'node');
 }
 
@@ -89,6 +84,6 @@ export function importPythonImage(docker: DockerCli, workDir: string, tag: strin
 
 export function importGdbserverImage(docker: DockerCli, workDir: string, tag: string): string {
   const rootfs = makeBusyboxRootfs(join(workDir, 'gdbserver-rootfs'));
-  copyBinary(rootfs, hostBinary('gdbserver', 'gdbserver'), '/usr/bin/gdbserver');
+  copyBinary(rootfs, hostProgram('gdbserver', 'gdbserver'), '/usr/bin/gdbserver');
   return importWithCmd(docker, rootfs, tag, 'sh');
 }

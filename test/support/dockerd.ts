@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { before, after } from 'node:test';
 import { importBusyboxImage, REPO } from './images.js';
+import { hostProgram } from './host-program.js';
 
 export interface DockerResult {
   status: number;
@@ -35,15 +36,11 @@ export interface Dockerd {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
 /** `extraArgs` go to dockerd (e.g. `--default-runtime vmrt`). */
 export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
-  for (const cmd of ['dockerd', 'containerd', 'docker']) {
-    if (!which(cmd)) throw new Error(`${cmd} not found: apt-get install docker.io`);
-  }
+  hostProgram('dockerd', 'docker.io');
+  hostProgram('containerd', 'containerd');
+  hostProgram('docker', 'docker.io');
   const launcher = join(REPO, 'runtime', 'bin', 'vmrt');
   if (!existsSync(launcher)) throw new Error(`${launcher} missing: run runtime/install-launcher.sh`);
   // Short: dockerd's and containerd's sockets live under it.
