@@ -29,19 +29,34 @@ export interface VmLayout {
   vcpus?: number;
 }
 
+/** Per-container overrides of the VM's shape (OCI annotations; Kubernetes pod annotations reach them through containerd). */
+export const VCPUS_ANNOTATION = 'org.vmrt.vm.vcpus';
+export const MEMORY_ANNOTATION = 'org.vmrt.vm.memory-mib';
+
+/** The most vCPUs the guest kernel takes (CONFIG_NR_CPUS). */
+const MAX_VCPUS = 64;
+
 /**
- * vCPUs for a CPU quota (--cpus, --cpu-quota/--cpu-period): ceil(quota/period), at least 1 and
- * at most the host's CPUs. The guest cgroup enforces the exact quota on top.
+ * vCPUs: as many as the host has, so that the container sees the CPUs it would under runc (`nproc`,
+ * thread pools, `--cpuset-cpus` naming any host CPU). CPU limits (--cpus, --cpuset-cpus, shares) are
+ * enforced by the guest cgroup, as runc's host cgroup would; idle vCPUs cost nothing (tickless guest).
+ * `org.vmrt.vm.vcpus` asks for fewer.
  */
-export function vcpusFor(resources: Record<string, unknown> | undefined, hostCpus = availableParallelism()): number {
-  const cpu = resources?.cpu as { quota?: number; period?: number } | undefined;
-  const quota = cpu?.quota ?? 0;
-  if (quota <= 0) return 1;
-  return Math.min(hostCpus, Math.max(1, Math.ceil(quota / (cpu?.period || 100000))));
+export function vcpusFor(annotations: Record<string, string> | undefined, hostCpus = availableParallelism()): number {
+  const wanted = positiveInteger(annotations?.[VCPUS_ANNOTATION], VCPUS_ANNOTATION);
+  return Math.min(MAX_VCPUS, wanted ?? hostCpus);
 }
 
-/** Guest RAM without a memory limit. */
-export const DEFAULT_MEMORY_MIB = 128;
+/**
+ * The guest RAM of a container without a memory limit, and the least any VM gets (MiB), as Kata
+ * defaults to 2 GiB. Guest RAM costs the host only when the guest touches it, and the guest hands
+ * back what it frees (virtio-balloon free page reporting); the fixed cost is the guest kernel's page
+ * table of 2 GiB (struct page: 1.6 %, 32 MiB). `VMRT_VM_MEMORY_MIB` changes it for every container.
+ */
+export function defaultVmMemoryMiB(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveInteger(env.VMRT_VM_MEMORY_MIB, 'VMRT_VM_MEMORY_MIB') ?? 2048;
+}
+
 /**
  * What the guest itself takes besides the container. Measured (MemAvailable of an idle guest):
  * 92 of 128 MiB, 513 of 563 MiB; the kernel's share (struct page, direct map) grows by about 3%
@@ -51,14 +66,33 @@ const GUEST_OVERHEAD_MIB = 40;
 const GUEST_OVERHEAD_SHARE = 0.04;
 
 /**
- * Guest RAM for a memory limit (--memory): the limit plus the guest's own needs, so that the
- * container's guest cgroup, which enforces the exact limit, runs out before the guest does.
+ * Guest RAM: the default VM size (or `org.vmrt.vm.memory-mib`), and at least a memory limit
+ * (--memory) plus the guest's own needs, so that the container's guest cgroup, which enforces the
+ * exact limit, runs out before the guest does. `docker update` may raise the limit up to what
+ * the VM has.
  */
-export function memoryMiBFor(resources: Record<string, unknown> | undefined): number {
+export function memoryMiBFor(
+  resources: Record<string, unknown> | undefined,
+  annotations: Record<string, string> | undefined = undefined,
+  defaultMiB = defaultVmMemoryMiB(),
+): number {
+  const vmMiB = positiveInteger(annotations?.[MEMORY_ANNOTATION], MEMORY_ANNOTATION) ?? defaultMiB;
   const limit = (resources?.memory as { limit?: number } | undefined)?.limit ?? 0;
-  if (limit <= 0) return DEFAULT_MEMORY_MIB;
+  if (limit <= 0) return vmMiB;
+  return Math.max(vmMiB, guestMiBForLimit(limit));
+}
+
+/** The guest RAM a memory limit (bytes) needs: the limit and the guest's own share. */
+export function guestMiBForLimit(limit: number): number {
   const limitMiB = Math.ceil(limit / (1024 * 1024));
   return limitMiB + GUEST_OVERHEAD_MIB + Math.ceil(limitMiB * GUEST_OVERHEAD_SHARE);
+}
+
+function positiveInteger(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new RuntimeError(`${name}: "${text}" is not a positive whole number`);
+  return value;
 }
 
 /** The host TSC rate: microvm sometimes hangs calibrating it without this hint. */
@@ -96,7 +130,8 @@ export function kernelCommandLine(extra: string[] = []): string {
  * firmware. The recipe and its measurements are in runtime/guest/README.md (e.g. microvm's
  * `rtc=off` costs ~5 s of boot).
  */
-function machineArgs(accelerator: Accelerator, memoryMiB = DEFAULT_MEMORY_MIB, vcpus = 1): string[] {
+/** Without a shape (the probe boot): the least that boots. */
+function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1): string[] {
   const guest = guestFiles();
   return [
     '-M',
@@ -126,6 +161,9 @@ export function qemuArgs(layout: VmLayout): string[] {
     kernelCommandLine(),
     '-serial',
     `file:${layout.consoleLog}`,
+    // The guest reports the pages it frees, and QEMU gives them back to the host.
+    '-device',
+    'virtio-balloon-device,free-page-reporting=on',
     '-device',
     'virtio-serial-device',
     '-chardev',

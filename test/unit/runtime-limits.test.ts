@@ -4,16 +4,25 @@ import assert from 'node:assert/strict';
 import { blockIOWrites } from '../../runtime/src/cgroups.js';
 import { eventJson, runcStats } from '../../runtime/src/cgroup-stats.js';
 import { parseDuration } from '../../runtime/src/commands/events.js';
-import { DEFAULT_MEMORY_MIB, memoryMiBFor } from '../../runtime/src/vm.js';
+import { defaultVmMemoryMiB, memoryMiBFor, MEMORY_ANNOTATION } from '../../runtime/src/vm.js';
 
 const MiB = 1024 * 1024;
 
-test('the VM gets the memory limit plus 40 MiB and 4% for the guest; no limit, the default', () => {
-  assert.equal(memoryMiBFor(undefined), DEFAULT_MEMORY_MIB);
-  assert.equal(memoryMiBFor({ memory: { limit: -1 } }), DEFAULT_MEMORY_MIB);
-  assert.equal(memoryMiBFor({ memory: { limit: 6 * MiB } }), 6 + 40 + 1);
-  assert.equal(memoryMiBFor({ memory: { limit: 512 * MiB } }), 512 + 40 + 21);
-  assert.equal(memoryMiBFor({ memory: { limit: 100 * MiB + 1 } }), 101 + 40 + 5);
+test('the VM gets the default size, or the memory limit plus 40 MiB and 4% for the guest when that is more', () => {
+  assert.equal(defaultVmMemoryMiB({}), 2048);
+  assert.equal(defaultVmMemoryMiB({ VMRT_VM_MEMORY_MIB: '512' }), 512);
+  assert.throws(() => defaultVmMemoryMiB({ VMRT_VM_MEMORY_MIB: '1.5G' }), /VMRT_VM_MEMORY_MIB: "1.5G" is not a positive whole number/);
+  assert.equal(memoryMiBFor(undefined, undefined, 2048), 2048);
+  assert.equal(memoryMiBFor({ memory: { limit: -1 } }, undefined, 2048), 2048);
+  assert.equal(memoryMiBFor({ memory: { limit: 6 * MiB } }, undefined, 2048), 2048);
+  assert.equal(memoryMiBFor({ memory: { limit: 6 * MiB } }, undefined, 32), 6 + 40 + 1);
+  assert.equal(memoryMiBFor({ memory: { limit: 512 * MiB } }, undefined, 128), 512 + 40 + 21);
+  assert.equal(memoryMiBFor({ memory: { limit: 100 * MiB + 1 } }, undefined, 128), 101 + 40 + 5);
+  assert.equal(memoryMiBFor({ memory: { limit: 4096 * MiB } }, undefined, 2048), 4096 + 40 + 164);
+  // Per container: the annotation instead of the default, still at least what the limit needs.
+  assert.equal(memoryMiBFor(undefined, { [MEMORY_ANNOTATION]: '768' }, 2048), 768);
+  assert.equal(memoryMiBFor({ memory: { limit: 1024 * MiB } }, { [MEMORY_ANNOTATION]: '768' }, 2048), 1024 + 40 + 41);
+  assert.throws(() => memoryMiBFor(undefined, { [MEMORY_ANNOTATION]: '-1' }, 2048), /org.vmrt.vm.memory-mib: "-1"/);
 });
 
 test('runc\'s stats from cgroup v2 files: ns from µs, "max" limits, runc\'s swap and pids conventions, uint64 exact', () => {

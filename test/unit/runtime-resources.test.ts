@@ -3,16 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectFeatures, isPrivileged } from '../../runtime/src/config-check.js';
 import { defaultConfig } from '../../runtime/src/commands/spec.js';
-import { qemuArgs, vcpusFor } from '../../runtime/src/vm.js';
+import { qemuArgs, vcpusFor, VCPUS_ANNOTATION } from '../../runtime/src/vm.js';
 
-test("vCPUs are ceil(quota/period), at least 1, at most the host's CPUs", () => {
-  assert.equal(vcpusFor(undefined, 8), 1);
-  assert.equal(vcpusFor({ cpu: { shares: 512 } }, 8), 1);
-  assert.equal(vcpusFor({ cpu: { quota: 150000, period: 100000 } }, 8), 2);
-  assert.equal(vcpusFor({ cpu: { quota: 75000, period: 50000 } }, 8), 2);
-  assert.equal(vcpusFor({ cpu: { quota: 50000 } }, 8), 1);
-  assert.equal(vcpusFor({ cpu: { quota: 400000, period: 100000 } }, 2), 2);
-  assert.equal(vcpusFor({ cpu: { quota: -1, period: 100000 } }, 8), 1);
+test("vCPUs are the host's CPUs (limits apply in the guest cgroup), fewer by annotation, at most the kernel's 64", () => {
+  assert.equal(vcpusFor(undefined, 8), 8);
+  assert.equal(vcpusFor({}, 2), 2);
+  assert.equal(vcpusFor({ [VCPUS_ANNOTATION]: '3' }, 8), 3);
+  assert.equal(vcpusFor(undefined, 128), 64);
+  assert.throws(() => vcpusFor({ [VCPUS_ANNOTATION]: 'all' }, 8), /org.vmrt.vm.vcpus: "all" is not a positive whole number/);
   const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/a', qmpSocket: '/q', consoleLog: '/c', vcpus: 3 });
   assert.equal(args[args.indexOf('-smp') + 1], '3');
 });
