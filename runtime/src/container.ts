@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
 import { RuntimeError, errorMessage } from './errors.js';
-import { runHooks, type HookState } from './hooks.js';
+import { runHooks, runHooksWarning, type HookState } from './hooks.js';
 import type { Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
@@ -447,5 +447,5 @@ export async function destroyContainer(root: string, state: ContainerState, logg
     throw new RuntimeError(`deleting container "${state.id}" left things behind: ${problems.join('; ')}`);
   }
   removeContainerDir(containerDir(root, state.id));
-  await runHooks(state.hooks.poststop, hookState(state, 'stopped'), 'poststop').catch((err) => logger.warn(errorMessage(err)));
+  await runHooksWarning(state.hooks.poststop, hookState(state, 'stopped'), 'poststop', (message) => logger.warn(message));
 }

@@ -1,7 +1,9 @@
 /**
  * OCI hooks as runc runs them: `path` executed with `args` as its argv (args[0] is argv[0],
  * Docker's network hook depends on it), `env` as its whole environment, the OCI state JSON on
- * stdin, and `timeout` seconds before it is killed. A non-zero exit fails the step.
+ * stdin, and `timeout` seconds before it is killed. A non-zero exit fails the step, except for
+ * poststart and poststop hooks: the spec has the runtime log a warning and go on with the
+ * remaining hooks and the life cycle.
  */
 import { spawn } from 'node:child_process';
 import { RuntimeError } from './errors.js';
@@ -83,4 +85,14 @@ export function runHook(hook: Hook, state: HookState, name: string, index: numbe
 
 export async function runHooks(hooks: Hook[] | undefined, state: HookState, name: string): Promise<void> {
   for (const [i, hook] of (hooks ?? []).entries()) await runHook(hook, state, name, i);
+}
+
+/** Runs every hook, each failure a warning (poststart, poststop). */
+export async function runHooksWarning(
+  hooks: Hook[] | undefined,
+  state: HookState,
+  name: 'poststart' | 'poststop',
+  warn: (message: string) => void,
+): Promise<void> {
+  for (const [i, hook] of (hooks ?? []).entries()) await runHook(hook, state, name, i).catch((err: Error) => warn(err.message));
 }

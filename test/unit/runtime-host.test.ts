@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
 import { mergeDaemonJson } from '../../runtime/src/commands/install.js';
 import { featuresDocument } from '../../runtime/src/commands/features.js';
-import { runHook } from '../../runtime/src/hooks.js';
+import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
 import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
 import { writePidFile } from '../../runtime/src/container.js';
@@ -109,6 +109,27 @@ test('hooks run as runc runs them: argv[0] as given, env, state on stdin, timeou
     const started = Date.now();
     await assert.rejects(runHook({ path: script, timeout: 1 }, state, 'poststart', 0), /timed out after 1s/);
     assert.ok(Date.now() - started < 3000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failing poststart or poststop hook is a warning: the remaining hooks still run (OCI runtime spec)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-hook-'));
+  try {
+    const state = { ociVersion: '1.0.2', id: 'c1', status: 'running', pid: 7, bundle: dir };
+    const warnings: string[] = [];
+    await runHooksWarning(
+      [
+        { path: '/bin/busybox', args: ['sh', '-c', 'echo first >> "$OUT"; exit 4'], env: [`OUT=${dir}/out`] },
+        { path: '/bin/busybox', args: ['sh', '-c', 'echo second >> "$OUT"'], env: [`OUT=${dir}/out`] },
+      ],
+      state,
+      'poststart',
+      (message) => warnings.push(message),
+    );
+    assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'first\nsecond\n');
+    assert.deepEqual(warnings, ['error running poststart hook #0 (/bin/busybox): exit status 4']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

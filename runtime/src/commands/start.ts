@@ -1,7 +1,7 @@
 import { containerCommand, type Context } from '../command.js';
 import { muxSocket } from '../container.js';
 import { RuntimeError } from '../errors.js';
-import { runHooks } from '../hooks.js';
+import { runHooksWarning } from '../hooks.js';
 import { muxRequest } from '../mux.js';
 import { loadState, statusOf, writeState } from '../state.js';
 import { hookState } from '../container.js';
@@ -13,7 +13,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   await muxRequest(muxSocket(state.runDir), { op: 'start', id });
   state.started = true;
   writeState(ctx.root, state);
-  await runHooks(state.hooks.poststart, hookState(state, 'running'), 'poststart');
+  await runHooksWarning(state.hooks.poststart, hookState(state, 'running'), 'poststart', (message) => ctx.logger.warn(message));
 }
 
 export const start = containerCommand('start', 'start the process of a created container', startContainer);
