@@ -10,6 +10,26 @@ import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { RuntimeError } from './errors.js';
 import type { Config } from './spec.js';
 
+/** The resource limits Linux has (setrlimit(2)), as the OCI spec names them. */
+const RLIMIT_TYPES = [
+  'RLIMIT_AS',
+  'RLIMIT_CORE',
+  'RLIMIT_CPU',
+  'RLIMIT_DATA',
+  'RLIMIT_FSIZE',
+  'RLIMIT_LOCKS',
+  'RLIMIT_MEMLOCK',
+  'RLIMIT_MSGQUEUE',
+  'RLIMIT_NICE',
+  'RLIMIT_NOFILE',
+  'RLIMIT_NPROC',
+  'RLIMIT_RSS',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
+  'RLIMIT_SIGPENDING',
+  'RLIMIT_STACK',
+];
+
 const stringArray = { type: 'array', items: { type: 'string' } };
 const hookList = {
   type: 'array',
@@ -40,6 +60,15 @@ const CONFIG_SCHEMA = {
           type: 'object',
           required: ['uid', 'gid'],
           properties: { uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 } },
+        },
+        // Refused at create, as runc refuses them, not left to fail in the guest at start.
+        rlimits: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['type', 'hard', 'soft'],
+            properties: { type: { enum: RLIMIT_TYPES }, hard: { type: 'integer', minimum: 0 }, soft: { type: 'integer', minimum: 0 } },
+          },
         },
       },
     },
@@ -85,7 +114,7 @@ let compiled: ValidateFunction | undefined;
 function validator(): ValidateFunction {
   if (!compiled) {
     const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    compiled = new Ajv({ allErrors: false, strict: false }).compile(CONFIG_SCHEMA);
+    compiled = new Ajv({ allErrors: false, strict: false, verbose: true }).compile(CONFIG_SCHEMA);
   }
   return compiled;
 }
@@ -115,7 +144,8 @@ export function parseConfig(text: string, file: string): Config {
   if (!validate(value)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
-    throw new RuntimeError(`${file}: ${where}: ${err.message ?? 'invalid'}`);
+    const given = err.keyword === 'enum' ? ` (${JSON.stringify(err.data)} is not one of ${(err.schema as string[]).join(', ')})` : '';
+    throw new RuntimeError(`${file}: ${where}: ${err.message ?? 'invalid'}${given}`);
   }
   return value as Config;
 }

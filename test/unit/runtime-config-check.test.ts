@@ -141,6 +141,19 @@ test('config.json errors name the file and the place', () => {
     () => parseConfig('{"ociVersion": "1.0.2", "root": {"path": "r"}, "mounts": [{"destination": "/x", "options": [1]}]}', 'c.json'),
     /^Error: c\.json: mounts\.0\.options\.0: must be string$/,
   );
+  // runc refuses an unknown rlimit at create; so does vmrt, before any VM boots.
+  const rlimits = (entry: object) =>
+    parseConfig(JSON.stringify({ ociVersion: '1.0.2', root: { path: 'r' }, process: { cwd: '/', rlimits: [entry] } }), 'c.json');
+  assert.throws(
+    () => rlimits({ type: 'RLIMIT_FOO', hard: 1, soft: 1 }),
+    /^Error: c\.json: process\.rlimits\.0\.type: must be equal to one of the allowed values \("RLIMIT_FOO" is not one of RLIMIT_AS, .*RLIMIT_STACK\)$/,
+  );
+  assert.throws(
+    () => rlimits({ type: 'RLIMIT_NOFILE', hard: 1 }),
+    /^Error: c\.json: process\.rlimits\.0: must have required property 'soft'$/,
+  );
+  assert.throws(() => rlimits({ type: 'RLIMIT_NOFILE', hard: -1, soft: 1 }), /^Error: c\.json: process\.rlimits\.0\.hard: must be >= 0$/);
+  assert.equal(rlimits({ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }).process!.rlimits!.length, 1);
 });
 
 test('bundles: missing folder, missing config.json, missing rootfs', () => {
