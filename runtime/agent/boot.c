@@ -283,7 +283,11 @@ void boot_system(void)
     for (int i = 0; i < 500 && !link_virtio_ports(); i++) {
         sleep_ms(10);
     }
-    mount_or_log("vmrt", SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none");
+    /* virtio-fs when the host serves it (sockets and FIFOs keep their inode), else 9p. */
+    mkdir_p(SHARED_DIR, 0755);
+    if (mount("vmrt", SHARED_DIR, "virtiofs", 0, NULL) != 0) {
+        mount_or_log("vmrt", SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none");
+    }
 }
 
 /* Opens the agent port, waiting for it to appear if needed. */

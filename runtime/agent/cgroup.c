@@ -86,16 +86,15 @@ static int apply_resources(const struct json_doc *d, int res, const char *dir, c
         snprintf(v, sizeof v, "%llu", (unsigned long long)(1 + ((shares - 2) * 9999) / 262142));
         if (set_limit(dir, "cpu.weight", v, err, errlen)) return -1;
     }
-    int64_t quota;
-    uint64_t period = 100000;
-    int has_quota = json_i64(d, json_get(d, cpu, "quota"), &quota) == 0;
-    int has_period = json_u64(d, json_get(d, cpu, "period"), &period) == 0;
-    if (has_quota || has_period) {
-        if (has_quota && quota > 0) {
-            snprintf(v, sizeof v, "%lld %llu", (long long)quota, (unsigned long long)period);
-        } else {
-            snprintf(v, sizeof v, "max %llu", (unsigned long long)period);
-        }
+    /* As runc writes cpu.max: zero means "unchanged" (docker update sends 0 for what it does not
+     * change), a quota of -1 "max", and the period only when one is given. */
+    int64_t quota = 0;
+    uint64_t period = 0;
+    json_i64(d, json_get(d, cpu, "quota"), &quota);
+    json_u64(d, json_get(d, cpu, "period"), &period);
+    if (quota != 0 || period != 0) {
+        int n = quota > 0 ? snprintf(v, sizeof v, "%lld", (long long)quota) : snprintf(v, sizeof v, "max");
+        if (period != 0) snprintf(v + n, sizeof v - n, " %llu", (unsigned long long)period);
         if (set_limit(dir, "cpu.max", v, err, errlen)) return -1;
     }
     static const struct {

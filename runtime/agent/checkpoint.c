@@ -193,8 +193,9 @@ static char *guest_path(const struct json_doc *d, int obj, const char *key, char
     return path;
 }
 
-/* Mounts of the container shared over 9p other than its root: CRIU cannot
- * mount 9p, so they are external (the same key at restore). */
+/* Mounts of the container shared from the host (virtio-fs or 9p) other than
+ * its root: CRIU cannot mount them, so they are external (the same key at
+ * restore). */
 static void add_dump_externals(struct args *a, pid_t init_pid)
 {
     char path[64], line[8192];
@@ -207,7 +208,8 @@ static void add_dump_externals(struct args *a, pid_t init_pid)
         for (i = 0; i < 5 && (fields[i] = strtok_r(p, " ", &save)); i++) p = NULL;
         char *sep = strstr(save ? save : "", " - ");
         if (i < 5 || !sep) continue;
-        if (!strncmp(sep + 3, "9p ", 3) && strcmp(fields[4], "/") != 0) {
+        int shared = !strncmp(sep + 3, "9p ", 3) || !strncmp(sep + 3, "virtiofs ", 9);
+        if (shared && strcmp(fields[4], "/") != 0) {
             arg_add(a, "--external");
             arg_add(a, "mnt[%s]:%s", fields[4], fields[4]);
         }

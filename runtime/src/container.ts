@@ -23,7 +23,7 @@ import type { Readable } from 'node:stream';
 import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
 import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, runHooksWarning, type HookState } from './hooks.js';
-import type { Logger } from './log.js';
+import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
@@ -43,7 +43,8 @@ import {
 import { populateShared, unmountAll } from './shared.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import { memoryMiBFor, qemuArgs, requireGuest, vcpusFor, type AcceleratorChoice } from './vm.js';
+import { memoryMiBFor, qemuArgs, requireGuest, sharedFsFor, vcpusFor, type AcceleratorChoice } from './vm.js';
+import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
 
 const READY_TIMEOUT_MS = 150000;
 
@@ -88,15 +89,6 @@ export function shimLogOf(root: string, id: string): string {
 /** Exec shims are recorded here (one file per pid) so that delete can end them. */
 export function execDirOf(runDir: string): string {
   return join(runDir, 'exec');
-}
-
-/** The last lines of a log, for error messages. */
-export function tail(file: string, lines = 8): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 /** Digits only, written then renamed: containerd reads the file as soon as it exists. */
@@ -250,6 +242,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       accelerator: opts.accelerator.accelerator,
       started: false,
       hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
+      vm: { vcpus: vcpusFor(config.annotations), memoryMiB: memoryMiBFor(config.linux?.resources, config.annotations) },
     };
     writeState(root, state);
 
@@ -322,16 +315,24 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
 
     const qemuLog = join(dir, 'qemu.log');
+    if (sharedFsFor() === 'virtiofs') {
+      const virtiofsd = await startVirtiofsd(runDir, sharedDir, join(dir, 'virtiofsd.log'));
+      state.virtiofsd = virtiofsd;
+      undo.push(() => terminate(virtiofsd, 0));
+      addToCgroups(state.cgroups, virtiofsd.pid);
+      writeState(root, state);
+    }
     const qemuLogFd = openSync(qemuLog, 'a');
     const args = [
       ...qemuArgs({
         accelerator: opts.accelerator.accelerator,
         sharedDir,
+        virtiofsSocket: state.virtiofsd ? virtiofsSocket(runDir) : undefined,
         agentSocket: agentSocket(runDir),
         qmpSocket: qmpSocket(runDir),
         consoleLog,
-        vcpus: vcpusFor(config.annotations),
-        memoryMiB: memoryMiBFor(config.linux?.resources, config.annotations),
+        vcpus: state.vm.vcpus,
+        memoryMiB: state.vm.memoryMiB,
       }),
       ...nicArgs(network),
       ...(opts.deviceArgs ?? []),
@@ -420,11 +421,11 @@ export function execShims(runDir: string): ProcessRef[] {
 
 /** Ends every host process of the container and removes everything create made. */
 export async function destroyContainer(root: string, state: ContainerState, logger: Logger): Promise<void> {
-  // The guest's files live on the host (9p): there is nothing to flush, so QEMU is killed at once.
+  // The guest's files live on the host (virtio-fs or 9p): there is nothing to flush, so QEMU is killed at once.
   // Every process of the container names its socket folder (a create killed half-way may not
   // have recorded them all).
   const refs = new Map<number, ProcessRef>();
-  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, ...processesMentioning(`${state.runDir}/`)]) {
+  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, state.virtiofsd, ...processesMentioning(`${state.runDir}/`)]) {
     if (ref && !refs.has(ref.pid)) refs.set(ref.pid, ref);
   }
   for (const ref of refs.values()) signalProcess(ref, 'SIGKILL');

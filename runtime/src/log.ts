@@ -2,7 +2,7 @@
  * The runtime's log: logrus-style lines appended to `--log`, which containerd reads back
  * (the last `"level":"error"` line of log.json is the error Docker shows the user).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -56,5 +56,14 @@ export class Logger {
   }
   error(msg: string): void {
     this.log('error', msg);
+  }
+}
+
+/** The last lines of a log, for error messages. */
+export function tail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
   }
 }

@@ -34,6 +34,11 @@ export function qemuPath(): string {
   return process.env.VMRT_QEMU ?? 'qemu-system-x86_64';
 }
 
+/** QEMU's own virtio-fs daemon (Debian: qemu-system-common). */
+export function virtiofsdPath(): string {
+  return process.env.VMRT_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
+}
+
 export function launcherPath(): string {
   return join(REPO_ROOT, 'runtime', 'bin', 'vmrt');
 }

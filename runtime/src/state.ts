@@ -33,6 +33,8 @@ export interface ContainerState {
   network?: GuestNetwork;
   accelerator: string;
   qemu?: ProcessRef;
+  /** The virtio-fs daemon of the shared folder (absent with 9p). */
+  virtiofsd?: ProcessRef;
   shim?: ProcessRef;
   /** Guest pid of the container's init process. */
   guestPid?: number;
@@ -40,6 +42,8 @@ export interface ContainerState {
   /** Set by `pause` (QEMU stopped with SIGSTOP), cleared by `resume`. */
   paused?: boolean;
   hooks: { poststart: Hook[]; poststop: Hook[] };
+  /** The VM's shape: `update` may raise limits up to it. */
+  vm: { vcpus: number; memoryMiB: number };
 }
 
 const ID_PATTERN = /^[\w+.-]+$/;

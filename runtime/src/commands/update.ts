@@ -6,11 +6,13 @@ import { muxSocket } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
 import { loadState, statusOf } from '../state.js';
+import { guestMiBForLimit, MEMORY_ANNOTATION } from '../vm.js';
 
 /**
  * `docker update`: containerd's shim runs `update --resources - <id>` with the new OCI
  * linux.resources on stdin. The limits change live in the container's guest cgroup (block I/O in
- * its host cgroup, where QEMU does the disk I/O); the VM keeps the vCPUs and memory it booted with.
+ * its host cgroup, where QEMU does the disk I/O). The VM has the host's CPUs and at least its
+ * default memory, so limits move up and down within it; a memory limit the VM cannot hold is refused.
  */
 export const update: Command = {
   name: 'update',
@@ -32,6 +34,13 @@ export const update: Command = {
     const state = loadState(ctx.root, id!);
     const status = statusOf(state);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`container "${id}" is ${status}, not running`);
+    const limit = (resources as { memory?: { limit?: number } }).memory?.limit ?? 0;
+    if (limit > 0 && guestMiBForLimit(limit) > state.vm.memoryMiB) {
+      throw new RuntimeError(
+        `update: memory limit ${Math.ceil(limit / 2 ** 20)} MiB does not fit the container's VM (${state.vm.memoryMiB} MiB, ` +
+          `${guestMiBForLimit(limit)} MiB needed with the guest's own): create it with the annotation ${MEMORY_ANNOTATION} or VMRT_VM_MEMORY_MIB set higher`,
+      );
+    }
     await muxRequest(muxSocket(state.runDir), { op: 'update', id, resources });
     applyBlockIO(state.cgroups, (resources as { blockIO?: BlockIO }).blockIO);
     return 0;
