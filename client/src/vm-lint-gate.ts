@@ -4,7 +4,7 @@
  * An `error` finding is something the runtime refuses, so the launch stops there.
  */
 import { Linter } from '../../server/src/engine/lint.js';
-import type { Finding } from '../../server/src/engine/types.js';
+import type { Finding } from '../../server/src/core/types.js';
 
 export type LaunchSource = { kind: 'command'; line: string; folder: string } | { kind: 'file'; path: string };
 

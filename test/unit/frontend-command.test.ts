@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { commandFrontEnd } from '../../server/src/frontends/command.js';
 import { splitShellCommands, splitShellWords } from '../../server/src/frontends/shell-words.js';
-import type { FrontEndResult, RequestedOption } from '../../server/src/engine/types.js';
+import type { FrontEndResult, RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary } from './frontend-yaml-helpers.js';
 
 function parseText(text: string, path = '/work/script.sh'): FrontEndResult {

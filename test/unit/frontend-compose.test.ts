@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { composeFrontEnd, looksLikeCompose } from '../../server/src/frontends/compose.js';
 import { Linter } from '../../server/src/engine/lint.js';
 import { interpolate, parseDotEnv } from '../../server/src/frontends/compose-interpolation.js';
-import type { FrontEndResult, RequestedOption, OptionName, TextEdit } from '../../server/src/engine/types.js';
+import type { FrontEndResult, RequestedOption, OptionName, TextEdit } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary, validYaml } from './frontend-yaml-helpers.js';
 
 const inline = (text: string, env: Record<string, string> = {}, path = '/project/compose.yaml'): FrontEndResult =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CAPABILITIES, FEATURE_IDS, type FeatureId } from '../../runtime/src/capabilities.js';
-import type { OptionName, OptionValues, RequestedOption } from '../../server/src/engine/types.js';
+import type { OptionName, OptionValues, RequestedOption } from '../../server/src/core/types.js';
 import { getProfile, PROFILE_NAMES, STATUS_SEVERITY, verdictFor, vmrtProfile } from '../../server/src/profiles/index.js';
 import { RULES, type Rule } from '../../server/src/rules/index.js';
 import { parseBytes } from '../../server/src/rules/units.js';

@@ -12,8 +12,8 @@ import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
 import { COMMENT_STYLES, Suppressions } from './pragmas.js';
-import { FILE_START, oversizedText, readSource, type ReadResult } from './read.js';
-import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from './types.js';
+import { FILE_START, oversizedText, readSource, type ReadResult } from '../core/read.js';
+import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from '../core/types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */

@@ -20,7 +20,7 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
+} from '../core/types.js';
 import { interpolate, InterpolationError, parseDotEnv, type Lookup } from './compose-interpolation.js';
 import { YamlFile, chainSteps, scalarText, type Chain, type Located, type LocatedPair } from './yaml-source.js';
 

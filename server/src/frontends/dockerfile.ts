@@ -6,7 +6,7 @@
  * never read as flags.
  */
 import { basename } from 'node:path';
-import { LineIndex } from '../engine/positions.js';
+import { LineIndex } from '../core/positions.js';
 import type {
   ContainerRequest,
   FileProblem,
@@ -19,7 +19,7 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
+} from '../core/types.js';
 import { dockerInstructions } from './dockerfile-instructions.js';
 import { removalEdit } from './flag-edits.js';
 

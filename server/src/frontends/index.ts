@@ -4,7 +4,7 @@
  * order), unless the caller forces a kind (--kind).
  */
 import { basename } from 'node:path';
-import type { FileKind, FrontEnd } from '../engine/types.js';
+import type { FileKind, FrontEnd } from '../core/types.js';
 import { commandFrontEnd } from './command.js';
 import { composeFrontEnd } from './compose.js';
 import { devcontainerFrontEnd } from './devcontainer.js';

@@ -17,7 +17,7 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
+} from '../core/types.js';
 import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
 
 /** Where each kind keeps its pod spec. */

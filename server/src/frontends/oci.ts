@@ -18,7 +18,7 @@ import {
   type Node as JsonNode,
   type ParseError,
 } from 'jsonc-parser';
-import { LineIndex } from '../engine/positions.js';
+import { LineIndex } from '../core/positions.js';
 import type {
   FileProblem,
   FrontEnd,
@@ -31,7 +31,7 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
+} from '../core/types.js';
 import { checkOciStructure, type JsonPath } from './oci-schema.js';
 
 /** Docker's default capability set (moby oci/caps/defaults.go), CAP_ prefixed as config.json writes it. */

@@ -11,6 +11,7 @@
  * (one `---` before the first key is fine),
  * tabs in indentation, a line that does not fit the block structure, a key twice.
  */
+import type { YamlParseCache } from '../core/types.js';
 import { newDocument, parseYaml } from './block-yaml.js';
 import { Document, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 
@@ -39,7 +40,7 @@ interface ParsedDocument {
   offset: number;
 }
 
-export class YamlBlockCache {
+export class YamlBlockCache implements YamlParseCache {
   /** Block text → its parse, for the blocks of the last text (older ones are dropped). */
   private blocks = new Map<string, ParsedBlock>();
   /** The same for whole documents (a Kubernetes file's). */

@@ -18,10 +18,9 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import { LineIndex } from '../engine/positions.js';
-import type { FileProblem, Range, TextEdit } from '../engine/types.js';
+import { LineIndex } from '../core/positions.js';
+import type { FileProblem, Range, TextEdit, YamlParseCache } from '../core/types.js';
 import { parseYaml } from './block-yaml.js';
-import type { YamlBlockCache } from './yaml-blocks.js';
 
 type Collection = YAMLMap | YAMLSeq;
 
@@ -77,7 +76,7 @@ export class YamlFile {
   constructor(
     readonly path: string,
     readonly text: string,
-    incremental?: { cache: YamlBlockCache; by: 'blocks' | 'documents' },
+    incremental?: { cache: YamlParseCache; by: 'blocks' | 'documents' },
   ) {
     this.lines = new LineIndex(text);
     this.eol = text.includes('\r\n') ? '\r\n' : '\n';

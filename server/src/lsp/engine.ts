@@ -8,7 +8,7 @@
  */
 import { parseConfig } from '../engine/config.js';
 import { Linter, type FileResult, type RecognisedOption } from '../engine/lint.js';
-import type { ContainerRequest, FileKind, Finding } from '../engine/types.js';
+import type { ContainerRequest, FileKind, Finding } from '../core/types.js';
 import type { ProfileName } from '../profiles/index.js';
 import { isFeatureId } from './hover.js';
 import { configBase, type EditorSettings } from './settings.js';

@@ -22,7 +22,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_NAMES } from '../engine/config.js';
 import type { RecognisedOption } from '../engine/lint.js';
-import type { Finding } from '../engine/types.js';
+import type { Finding } from '../core/types.js';
 import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
 import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';

@@ -1,10 +1,11 @@
 /**
  * The lint engine's vocabulary. Front ends turn a file into container requests
  * (what a container asks for, with exact source ranges); rules turn requests into
- * findings. Rules never look at syntax; front ends never decide policy.
+ * findings. Rules never look at syntax; front ends never decide policy. It sits at the
+ * bottom (docs/architecture.md): it imports no front end, rule, profile or engine module.
  */
+import type { Document } from 'yaml';
 import type { FeatureId } from '../../../runtime/src/capabilities.js';
-import type { YamlBlockCache } from '../frontends/yaml-blocks.js';
 
 export type { FeatureId };
 
@@ -143,7 +144,18 @@ export interface FrontEndContext {
   /** Kubernetes runtime class names (exact, or a `*` glob) that mean a VM runtime. */
   runtimeClasses: readonly string[];
   /** The linted file's incremental YAML parse, kept between lints (the language server's); absent: parse whole. */
-  yamlBlocks?: YamlBlockCache;
+  yamlBlocks?: YamlParseCache;
+}
+
+/**
+ * A YAML parse kept between lints of one file, so a keystroke re-parses only the part it
+ * touched; each method returns undefined when the text must be parsed whole.
+ */
+export interface YamlParseCache {
+  /** A compose file as one document, its top-level blocks and services parsed one by one. */
+  parse(text: string): Document.Parsed | undefined;
+  /** A stream's documents (a Kubernetes file's objects), each parsed by itself. */
+  parseDocuments(text: string): Document.Parsed[] | undefined;
 }
 
 export interface FrontEnd {
