@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dockerfileFrontEnd } from '../../server/src/frontends/dockerfile.js';
+import { dockerfileFrontEnd } from '../../server/src/frontends/dockerfile/front-end.js';
 import type { FrontEndResult } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary } from './frontend-yaml-helpers.js';
 

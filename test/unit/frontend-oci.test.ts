@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ociFrontEnd } from '../../server/src/frontends/oci.js';
+import { ociFrontEnd } from '../../server/src/frontends/oci/config.js';
 import type { FrontEndResult, OptionName, RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, rangeText, summary } from './frontend-yaml-helpers.js';
 

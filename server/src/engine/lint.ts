@@ -6,7 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
-import { YamlBlockCache } from '../frontends/yaml-blocks.js';
+import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
 import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';

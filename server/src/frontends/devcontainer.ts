@@ -18,7 +18,7 @@ import type {
   SourceFile,
   TextEdit,
 } from '../core/types.js';
-import { formatRunFlags, parseMountSpec, parseRunFlags, type ArgWord, type FlagOccurrence } from './docker-cli.js';
+import { formatRunFlags, parseMountSpec, parseRunFlags, type ArgWord, type FlagOccurrence } from './command/docker-cli.js';
 
 const DEVCONTAINER_NAME = /^\.?devcontainer\.json$/;
 

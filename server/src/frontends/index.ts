@@ -5,12 +5,12 @@
  */
 import { basename } from 'node:path';
 import type { FileKind, FrontEnd } from '../core/types.js';
-import { commandFrontEnd } from './command.js';
-import { composeFrontEnd } from './compose.js';
+import { commandFrontEnd } from './command/front-end.js';
+import { composeFrontEnd } from './compose/project.js';
 import { devcontainerFrontEnd } from './devcontainer.js';
-import { dockerfileFrontEnd } from './dockerfile.js';
+import { dockerfileFrontEnd } from './dockerfile/front-end.js';
 import { kubernetesFrontEnd } from './kubernetes.js';
-import { ociFrontEnd } from './oci.js';
+import { ociFrontEnd } from './oci/config.js';
 
 /**
  * Content detection order: JSON formats that name themselves (devcontainer.json by

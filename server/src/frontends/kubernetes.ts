@@ -18,7 +18,7 @@ import type {
   SourceFile,
   TextEdit,
 } from '../core/types.js';
-import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
+import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml/source.js';
 
 /** Where each kind keeps its pod spec. */
 const POD_SPEC_PATHS: Record<string, readonly string[]> = {

@@ -9,7 +9,7 @@
  * a CR outside CRLF, directives, `...`, an empty document, a duplicate key or any syntax
  * error) makes it return undefined, and the caller parses with `yaml`, which also words
  * the errors.
- * test/lint/block-yaml.test.ts holds it to `yaml`, node for node, on generated and real files.
+ * test/lint/block-parser.test.ts holds it to `yaml`, node for node, on generated and real files.
  *
  * Where comments and blank lines after a value count in ranges follows `yaml`'s parser:
  * - a comment more indented than the collection holding a one-line value (and the blank

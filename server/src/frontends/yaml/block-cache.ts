@@ -11,8 +11,8 @@
  * (one `---` before the first key is fine),
  * tabs in indentation, a line that does not fit the block structure, a key twice.
  */
-import type { YamlParseCache } from '../core/types.js';
-import { newDocument, parseYaml } from './block-yaml.js';
+import type { YamlParseCache } from '../../core/types.js';
+import { newDocument, parseYaml } from './block-parser.js';
 import { Document, Pair, YAMLMap, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 
 /** The top-level key whose entries are blocks of their own (compose services). */

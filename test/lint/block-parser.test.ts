@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
-import { parseBlockYaml, PARSE_OPTIONS } from '../../server/src/frontends/block-yaml.js';
-import { YamlFile } from '../../server/src/frontends/yaml-source.js';
+import { parseBlockYaml, PARSE_OPTIONS } from '../../server/src/frontends/yaml/block-parser.js';
+import { YamlFile } from '../../server/src/frontends/yaml/source.js';
 import { randomEdit, seeded } from '../support/random.js';
 
 type Generator = ReturnType<typeof seeded>;

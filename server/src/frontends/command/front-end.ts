@@ -4,9 +4,9 @@
  * blocks and GitHub Actions workflows (or any text file the engine hands over).
  */
 import { basename } from 'node:path';
-import { LineIndex } from '../core/positions.js';
-import type { ContainerRequest, FileProblem, FrontEnd, FrontEndResult, RequestedOption, SourceFile } from '../core/types.js';
-import { makefileShell, markdownShell, workflowSources } from './command-sources.js';
+import { LineIndex } from '../../core/positions.js';
+import type { ContainerRequest, FileProblem, FrontEnd, FrontEndResult, RequestedOption, SourceFile } from '../../core/types.js';
+import { makefileShell, markdownShell, workflowSources } from './sources.js';
 import { parseDockerCommand, parseRunFlags, type ArgWord, type CliOption } from './docker-cli.js';
 import { shellFlagEditor } from './flag-edits.js';
 import { MappedText, splitShellCommands, splitShellWords } from './shell-words.js';

@@ -18,9 +18,9 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import { LineIndex } from '../core/positions.js';
-import type { FileProblem, Range, TextEdit, YamlParseCache } from '../core/types.js';
-import { parseYaml } from './block-yaml.js';
+import { LineIndex } from '../../core/positions.js';
+import type { FileProblem, Range, TextEdit, YamlParseCache } from '../../core/types.js';
+import { parseYaml } from './block-parser.js';
 
 type Collection = YAMLMap | YAMLSeq;
 

@@ -18,7 +18,7 @@ import {
   type Node as JsonNode,
   type ParseError,
 } from 'jsonc-parser';
-import { LineIndex } from '../core/positions.js';
+import { LineIndex } from '../../core/positions.js';
 import type {
   FileProblem,
   FrontEnd,
@@ -31,8 +31,8 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../core/types.js';
-import { checkOciStructure, type JsonPath } from './oci-schema.js';
+} from '../../core/types.js';
+import { checkOciStructure, type JsonPath } from './schema.js';
 
 /** Docker's default capability set (moby oci/caps/defaults.go), CAP_ prefixed as config.json writes it. */
 const DOCKER_CAPS = [

@@ -3,8 +3,8 @@
  * recipes, Actions `options`, Dockerfile RUN flags): remove a flag and its value without
  * breaking `\` continuations, or write other flags in its place.
  */
-import type { LineIndex } from '../core/positions.js';
-import type { OptionEditor, TextEdit } from '../core/types.js';
+import type { LineIndex } from '../../core/positions.js';
+import type { OptionEditor, TextEdit } from '../../core/types.js';
 import { formatRunFlags, type FlagOccurrence } from './docker-cli.js';
 import { shellQuote } from './shell-words.js';
 

@@ -4,7 +4,7 @@
  * follows belongs to the container's command), and what each flag requests.
  * Shared by shell command lines, devcontainer `runArgs` and GitHub Actions `options`.
  */
-import type { OptionAssignment, OptionName, OptionValues } from '../core/types.js';
+import type { OptionAssignment, OptionName, OptionValues } from '../../core/types.js';
 
 /** One argument as a front end found it (a shell word, a JSON string). */
 export interface ArgWord {

@@ -10,7 +10,7 @@
  * dockerfile-ast) on anything where those rules have corner cases.
  */
 import { DockerfileParser, type Flag, type From, type Run } from 'dockerfile-ast';
-import type { LineIndex } from '../core/positions.js';
+import type { LineIndex } from '../../core/positions.js';
 
 export interface RunFlag {
   name: string;

@@ -2,11 +2,11 @@
  * Dockerfile: the BuildKit flags of RUN that a VM runtime builds differently
  * (`--network`, `--security=insecure`, `--device`), one request per build stage.
  * RUN's flags are read apart from its shell command (dockerfile-ast's rules, see
- * dockerfile-instructions.ts), so `RUN echo --network=host` and heredoc bodies are
+ * instructions.ts), so `RUN echo --network=host` and heredoc bodies are
  * never read as flags.
  */
 import { basename } from 'node:path';
-import { LineIndex } from '../core/positions.js';
+import { LineIndex } from '../../core/positions.js';
 import type {
   ContainerRequest,
   FileProblem,
@@ -19,9 +19,9 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../core/types.js';
-import { dockerInstructions } from './dockerfile-instructions.js';
-import { removalEdit } from './flag-edits.js';
+} from '../../core/types.js';
+import { dockerInstructions } from './instructions.js';
+import { removalEdit } from '../command/flag-edits.js';
 
 const DOCKERFILE_NAME = /^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:[Dd]ockerfile|[Cc]ontainerfile))$/;
 
