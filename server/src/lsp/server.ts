@@ -26,7 +26,7 @@ import type { Finding } from '../core/types.js';
 import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
 import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
-import { LintEngine, type DocumentLint } from './engine.js';
+import { DocumentLinter, type DocumentLint } from './document-linter.js';
 import { hoverAt } from './hover.js';
 import {
   ACTIVE_PROFILE,
@@ -55,7 +55,7 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   /** Path → URI of the open documents: their buffers stand for their files when other documents read them. */
   const openPaths = new Map<string, string>();
-  const engine = new LintEngine((path) => {
+  const engine = new DocumentLinter((path) => {
     const uri = openPaths.get(path);
     return uri === undefined ? undefined : documents.get(uri)?.getText();
   });

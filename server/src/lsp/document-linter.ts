@@ -27,7 +27,7 @@ export interface DocumentLint {
   dependencies: string[];
 }
 
-export class LintEngine {
+export class DocumentLinter {
   private readonly linters = new Map<string, Linter>();
 
   /** `buffers`: the text of an open document at this path, undefined when it is not open. */
