@@ -1,7 +1,7 @@
 /**
  * The vmrt extension: starts the vmrt language server (bundled beside this file) over
  * node IPC, and adds the profile status-bar item and the "Lint Workspace" command; the VM
- * runtime's parts (explorer, launch, debugging) come from vm-runtime.ts.
+ * runtime's parts (explorer, launch, debugging) come from containers/runtime.ts.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -10,7 +10,7 @@ import { LINT_WORKSPACE_GLOB, type InitializationOptions } from '../../server/sr
 import { syntaxOwners } from './coexistence.js';
 import { lintWorkspace } from './lint-workspace.js';
 import { ProfileStatus } from './profile-status.js';
-import { registerVmRuntime, type VmRuntimeApi } from './vm-runtime.js';
+import { registerVmRuntime, type VmRuntimeApi } from './containers/runtime.js';
 
 /** Languages whose files the engine may read; the server decides per file by name and content. */
 const LANGUAGES = ['dockerfile', 'dockercompose', 'yaml', 'json', 'jsonc', 'shellscript', 'makefile', 'markdown'];

@@ -8,8 +8,8 @@
  */
 import { execa } from 'execa';
 import * as vscode from 'vscode';
-import { dockerfileTag, dockerRunLine, type RunSpec } from './vm-launch-spec.js';
-import { VmSessionAdapter } from './vm-debug-session.js';
+import { dockerfileTag, dockerRunLine, type RunSpec } from './launch-spec.js';
+import { VmSessionAdapter } from './debug-session.js';
 import {
   ATTACH,
   attachConfiguration,
@@ -23,11 +23,11 @@ import {
   remotePath,
   type DebugLanguage,
   type VmDebugConfiguration,
-} from './vm-debug-config.js';
-import { assertLaunchable } from './vm-lint-gate.js';
-import { errorText, type VmContext } from './vm-context.js';
-import { execText } from './vm-exec.js';
-import { LaunchCancelled, type VmLauncher } from './vm-launch.js';
+} from './debug-config.js';
+import { assertLaunchable } from './lint-gate.js';
+import { errorText, type VmContext } from './context.js';
+import { execText } from './exec.js';
+import { LaunchCancelled, type VmLauncher } from './launch.js';
 
 /** The extension whose debugger attaches, per language (js-debug is built into VS Code; its nightly may replace it). */
 const DEBUGGER_EXTENSIONS: Record<DebugLanguage, { ids: string[]; name: string; optional?: true }> = {
@@ -49,7 +49,7 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
     private readonly extensionUri: vscode.Uri,
   ) {}
 
-  /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (vm-debug-session.ts). */
+  /** The `vmrt` session's adapter: owns the container, runs the language's debugger as its child (debug-session.ts). */
   createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
     const server = session.configuration[DAP_SERVER] as { host: string; port: number } | undefined;
     if (server) return new vscode.DebugAdapterServer(server.port, server.host);

@@ -6,7 +6,7 @@
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import * as vscode from 'vscode';
-import { dockerHostEnv, dockerOptions } from './docker-connection.js';
+import { dockerHostEnv, dockerOptions } from '../docker-connection.js';
 import {
   checkProblem,
   dockerDownProblem,
@@ -14,7 +14,7 @@ import {
   parseCheckOutput,
   registeredRuntime,
   type HealthProblem,
-} from './runtime-health.js';
+} from '../runtime-health.js';
 
 export const RUNTIME = 'vmrt';
 const DOCS = 'https://github.com/vmrt/vmrt#readme';

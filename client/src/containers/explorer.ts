@@ -4,10 +4,10 @@
  * stats stream. Refreshed by Docker's event stream (never by polling).
  */
 import * as vscode from 'vscode';
-import { findVms, type VmFacts } from './vm-process.js';
-import { RUNTIME, type VmContext } from './vm-context.js';
-import { formatBytes, formatUptime, cpuPercent, type StatsSample } from './vm-format.js';
-import { execText } from './vm-exec.js';
+import { findVms, type VmFacts } from './process.js';
+import { RUNTIME, type VmContext } from './context.js';
+import { formatBytes, formatUptime, cpuPercent, type StatsSample } from './format.js';
+import { execText } from './exec.js';
 
 /** The container events that change what the view shows (not exec_*: the view's and the debugger's own probes). */
 const LIFECYCLE_EVENTS = ['create', 'start', 'restart', 'die', 'destroy', 'pause', 'unpause', 'rename', 'stop', 'kill'];

@@ -13,8 +13,8 @@
  * lost remote target, so it keeps its own lifecycle and this session stops it when it ends.
  */
 import * as vscode from 'vscode';
-import { ATTACH, GDB_ADAPTER, MARK } from './vm-debug-config.js';
-import type { VmContext } from './vm-context.js';
+import { ATTACH, GDB_ADAPTER, MARK } from './debug-config.js';
+import type { VmContext } from './context.js';
 
 interface Request {
   seq: number;

@@ -9,9 +9,9 @@ import { execa } from 'execa';
 import ignore from 'ignore';
 import { parseDocument } from 'yaml';
 import * as vscode from 'vscode';
-import { assertLaunchable, describeFinding, type LaunchSource } from './vm-lint-gate.js';
-import { createOptions, dockerfileTag, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './vm-launch-spec.js';
-import { errorText, type VmContext } from './vm-context.js';
+import { assertLaunchable, describeFinding, type LaunchSource } from './lint-gate.js';
+import { createOptions, dockerfileTag, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './launch-spec.js';
+import { errorText, type VmContext } from './context.js';
 
 const EMPTY: LaunchAnswers = { image: '', ports: '', env: '', command: '' };
 

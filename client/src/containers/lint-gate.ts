@@ -3,8 +3,8 @@
  * `vmrt` profile whatever the editor's lint profile: the container is about to run on vmrt.
  * An `error` finding is something the runtime refuses, so the launch stops there.
  */
-import { Linter } from '../../server/src/engine/lint.js';
-import type { Finding } from '../../server/src/core/types.js';
+import { Linter } from '../../../server/src/engine/lint.js';
+import type { Finding } from '../../../server/src/core/types.js';
 
 export type LaunchSource = { kind: 'command'; line: string; folder: string } | { kind: 'file'; path: string };
 

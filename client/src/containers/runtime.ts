@@ -3,12 +3,12 @@
  * and the `vmrt` debug type. Returns the API other extensions (and the editor tests) use.
  */
 import * as vscode from 'vscode';
-import { VmActions } from './vm-actions.js';
-import { VmContext } from './vm-context.js';
-import { VmDebugProvider } from './vm-debug.js';
-import { registerWithContainerTools } from './container-tools.js';
-import { VmExplorer, type VmContainer } from './vm-explorer.js';
-import { VmLauncher } from './vm-launch.js';
+import { VmActions } from './actions.js';
+import { VmContext } from './context.js';
+import { VmDebugProvider } from './debug.js';
+import { registerWithContainerTools } from '../container-tools.js';
+import { VmExplorer, type VmContainer } from './explorer.js';
+import { VmLauncher } from './launch.js';
 
 export interface VmRuntimeApi {
   /** The containers the VM Containers view shows, as it shows them. */

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import * as vscode from 'vscode';
-import { findVm } from './vm-process.js';
-import { errorText, type VmContext } from './vm-context.js';
-import type { VmContainer, VmExplorer } from './vm-explorer.js';
+import { findVm } from './process.js';
+import { errorText, type VmContext } from './context.js';
+import type { VmContainer, VmExplorer } from './explorer.js';
 
 const INSPECT_SCHEME = 'vmrt-inspect';
 

@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
-import { shellQuote, splitShellWords } from '../../server/src/frontends/command/shell-words.js';
+import { shellQuote, splitShellWords } from '../../../server/src/frontends/command/shell-words.js';
 
 export interface LaunchAnswers {
   image: string;
