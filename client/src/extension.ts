@@ -6,7 +6,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { LINT_WORKSPACE_GLOB, type InitializationOptions } from '../../server/src/lsp/protocol.js';
+import {
+  LINT_LAUNCH,
+  LINT_WORKSPACE_GLOB,
+  type InitializationOptions,
+  type LaunchSource,
+  type LintLaunchResult,
+} from '../../server/src/lsp/protocol.js';
 import { syntaxOwners } from './coexistence.js';
 import { lintWorkspace } from './lint-workspace.js';
 import { ProfileStatus } from './profile-status.js';
@@ -48,11 +54,17 @@ export function activate(context: vscode.ExtensionContext): VmRuntimeApi {
     vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
   );
   // Activation does not wait for the server: it starts in its own process and reports when ready.
-  void client.start().then(
+  const started = client.start();
+  started.then(
     () => profile.render(),
     (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'),
   );
-  return registerVmRuntime(context);
+  // Launches are linted by the language server (the engine runs there only).
+  const lintLaunch = async (source: LaunchSource) => {
+    await started;
+    return (await client!.sendRequest<LintLaunchResult>(LINT_LAUNCH, source)).findings;
+  };
+  return registerVmRuntime(context, lintLaunch);
 }
 
 export async function deactivate(): Promise<void> {

@@ -20,7 +20,8 @@ import {
 } from '../../client/src/containers/debug-config.js';
 import { cpuPercent, formatBytes, formatUptime } from '../../client/src/containers/format.js';
 import { createOptions, dockerRunLine, parsePorts, runSpec } from '../../client/src/containers/launch-spec.js';
-import { describeFinding, gate, launchFindings } from '../../client/src/containers/lint-gate.js';
+import { describeFinding, gate } from '../../client/src/containers/lint-gate.js';
+import { launchFindings } from '../../server/src/lsp/launch-lint.js';
 import { findVm, parseQemuArgs } from '../../client/src/containers/process.js';
 
 test('Docker host: the setting wins over DOCKER_HOST, which wins over the local socket', () => {

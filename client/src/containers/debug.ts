@@ -130,9 +130,9 @@ export class VmDebugProvider implements vscode.DebugConfigurationProvider, vscod
       workingDir: config.remoteRoot,
       labels: { 'org.vmrt.debug': language },
     };
-    assertLaunchable({ kind: 'command', line: dockerRunLine(spec), folder: config.localRoot! });
+    await assertLaunchable(this.launcher.lint, { kind: 'command', line: dockerRunLine(spec), folder: config.localRoot! });
     if (config.dockerfile) {
-      assertLaunchable({ kind: 'file', path: config.dockerfile });
+      await assertLaunchable(this.launcher.lint, { kind: 'file', path: config.dockerfile });
       await this.launcher.build(config.dockerfile, image);
     }
     const id = await this.launcher.start(spec).catch((error: unknown) => {

@@ -9,7 +9,8 @@ import { execa } from 'execa';
 import ignore from 'ignore';
 import { parseDocument } from 'yaml';
 import * as vscode from 'vscode';
-import { assertLaunchable, describeFinding, type LaunchSource } from './lint-gate.js';
+import type { LaunchSource } from '../../../server/src/lsp/protocol.js';
+import { assertLaunchable, describeFinding, type LaunchLint } from './lint-gate.js';
 import { createOptions, dockerfileTag, dockerRunLine, runSpec, type LaunchAnswers, type RunSpec } from './launch-spec.js';
 import { errorText, type VmContext } from './context.js';
 
@@ -25,6 +26,8 @@ export class VmLauncher {
   constructor(
     private readonly vm: VmContext,
     private readonly memento: vscode.Memento,
+    /** The language server's lint of what is about to run. */
+    readonly lint: LaunchLint,
   ) {}
 
   register(): vscode.Disposable[] {
@@ -84,15 +87,15 @@ export class VmLauncher {
   }
 
   /** Stops on an `error` finding with its reason and fix; warnings are said, not blocking. */
-  private lintGate(source: LaunchSource): void {
-    const notes = assertLaunchable(source);
+  private async lintGate(source: LaunchSource): Promise<void> {
+    const notes = await assertLaunchable(this.lint, source);
     if (notes.length > 0) void vscode.window.showWarningMessage(`vmrt: ${notes.map(describeFinding).join(' ')}`);
   }
 
   async runImage(given: Partial<LaunchAnswers> = {}): Promise<string | undefined> {
     if (!(await this.vm.ensureReady())) return undefined;
     const spec = runSpec(await this.ask('image', given, true));
-    this.lintGate({ kind: 'command', line: dockerRunLine(spec), folder: this.folder() });
+    await this.lintGate({ kind: 'command', line: dockerRunLine(spec), folder: this.folder() });
     return this.start(spec);
   }
 
@@ -100,11 +103,11 @@ export class VmLauncher {
     const dockerfile =
       uri?.fsPath ?? (await this.pickFile('**/{Dockerfile,*.Dockerfile,Dockerfile.*}', 'Dockerfile to build and run in a VM'));
     if (!(await this.vm.ensureReady())) return undefined;
-    this.lintGate({ kind: 'file', path: dockerfile });
+    await this.lintGate({ kind: 'file', path: dockerfile });
     const tag = dockerfileTag('vmrt-dev', dockerfile);
     const answers = await this.ask(`dockerfile:${dockerfile}`, { ...given, image: tag }, false);
     const spec = runSpec(answers);
-    this.lintGate({ kind: 'command', line: dockerRunLine(spec), folder: this.folder() });
+    await this.lintGate({ kind: 'command', line: dockerRunLine(spec), folder: this.folder() });
     await this.build(dockerfile, tag);
     return this.start(spec);
   }
@@ -196,7 +199,7 @@ export class VmLauncher {
     const name = service ?? (await vscode.window.showQuickPick(services, { title: 'Service to run in a VM' }));
     if (!name) return undefined;
     if (!(await this.vm.ensureReady())) return undefined;
-    this.lintGate({ kind: 'file', path: file });
+    await this.lintGate({ kind: 'file', path: file });
     // Compose picks the runtime per service from the file: an override file sets it to vmrt.
     const overrideDir = mkdtempSync(join(tmpdir(), 'vmrt-compose-'));
     const override = join(overrideDir, 'vmrt.override.yaml');

@@ -9,6 +9,7 @@ import { VmDebugProvider } from './debug.js';
 import { registerWithContainerTools } from '../container-tools.js';
 import { VmExplorer, type VmContainer } from './explorer.js';
 import { VmLauncher } from './launch.js';
+import type { LaunchLint } from './lint-gate.js';
 
 export interface VmRuntimeApi {
   /** The containers the VM Containers view shows, as it shows them. */
@@ -17,11 +18,12 @@ export interface VmRuntimeApi {
   logText(id: string): string | undefined;
 }
 
-export function registerVmRuntime(context: vscode.ExtensionContext): VmRuntimeApi {
+/** `lint`: the language server's lint of what a launch is about to run (the launch gate). */
+export function registerVmRuntime(context: vscode.ExtensionContext, lint: LaunchLint): VmRuntimeApi {
   const vm = new VmContext();
   const explorer = new VmExplorer(vm);
   const actions = new VmActions(vm, explorer);
-  const launcher = new VmLauncher(vm, context.workspaceState);
+  const launcher = new VmLauncher(vm, context.workspaceState, lint);
   const debug = new VmDebugProvider(vm, launcher, context.extensionUri);
   const view = vscode.window.createTreeView('vmrtContainers', { treeDataProvider: explorer, showCollapseAll: true });
   context.subscriptions.push(
