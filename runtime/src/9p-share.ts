@@ -30,13 +30,6 @@ function guestShm(mount: Mount): Mount | undefined {
   return { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: [...kept, 'mode=1777', `size=${fs.blocks * fs.bsize}`] };
 }
 
-export interface SharedLayout {
-  /** The guest spec: paths mapped, host-only parts (hooks, netns paths) removed. */
-  guestConfig: Config;
-  /** Mount points made under the shared folder, in mount order. */
-  mounts: string[];
-}
-
 export function bindInto(source: string, target: string, recursive: boolean, mounts: string[]): void {
   let isDir: boolean;
   try {

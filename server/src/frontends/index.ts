@@ -37,10 +37,6 @@ const NAME_PATTERNS: readonly [FileKind, RegExp][] = [
 ];
 const WORKFLOW = /(?:^|[\\/])\.github[\\/]workflows[\\/][^\\/]+\.ya?ml$/;
 
-export function isFileKind(kind: string): kind is FileKind {
-  return (FILE_KINDS as readonly string[]).includes(kind);
-}
-
 /** The kind a file's name alone establishes, if any. */
 export function kindByName(path: string): FileKind | undefined {
   if (WORKFLOW.test(path)) return 'command';
