@@ -16,8 +16,11 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** What the extension may import from server/: the protocol, and pure helpers that import nothing themselves. */
 const CLIENT_MAY_IMPORT = new Set(['server/src/lsp/protocol.ts', 'server/src/frontends/command/shell-words.ts']);
-/** What the linter may import from runtime/: the capability table. */
-const SERVER_MAY_IMPORT = new Set(['runtime/src/capabilities.ts']);
+/**
+ * What the linter may import from runtime/: the capability table, and how a config.json's
+ * settings are read as features (one detection for the linter and the runtime's `create`).
+ */
+const SERVER_MAY_IMPORT = new Set(['runtime/src/capabilities.ts', 'runtime/src/oci-detection.ts']);
 /** The layers above the vocabulary (server/src/core), which it must not know. */
 const ABOVE_CORE = ['engine', 'frontends', 'rules', 'profiles', 'lsp', 'cli'].map((layer) => `server/src/${layer}/`);
 
@@ -54,9 +57,11 @@ test('the client imports of server/ only the protocol module and pure helpers, a
   assert.deepEqual(shown(imports(...CLIENT_MAY_IMPORT)), []);
 });
 
-test('server/ imports of runtime/ only the capability table', () => {
+test('server/ imports of runtime/ only the capability table and the OCI detection', () => {
   const bad = imports('server/src').filter((i) => i.to.startsWith('runtime/') && !SERVER_MAY_IMPORT.has(i.to));
   assert.deepEqual(shown(bad), []);
+  // Shared with the runtime as source: they must not pull the rest of it in.
+  assert.deepEqual(shown(imports(...SERVER_MAY_IMPORT).filter((i) => !SERVER_MAY_IMPORT.has(i.to))), []);
 });
 
 test('runtime/ imports nothing of server/ or client/', () => {

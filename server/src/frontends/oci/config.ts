@@ -32,6 +32,17 @@ import type {
   SourceFile,
   TextEdit,
 } from '../../core/types.js';
+import {
+  hasEveryCapability,
+  isHostDevice,
+  isPrivileged,
+  isProcessNamespace,
+  mountFeatures,
+  normalizeTarget,
+  type MountFeatures,
+  PROPAGATING_MODES,
+  withCapPrefix,
+} from '../../../../runtime/src/oci-detection.js';
 import { checkOciStructure, type JsonPath } from './schema.js';
 
 /** Docker's default capability set (moby oci/caps/defaults.go), CAP_ prefixed as config.json writes it. */
@@ -57,68 +68,10 @@ const RUNC_SPEC_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 const PODMAN_CAPS = DOCKER_CAPS.filter((cap) => !['CAP_MKNOD', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE'].includes(cap));
 /** The defaults a config.json may have been generated with; ties go to the first. */
 const DEFAULT_CAP_SETS = [DOCKER_CAPS, PODMAN_CAPS, RUNC_SPEC_CAPS];
-/**
- * Capabilities 0-37, which every kernel since 3.16 knows: Docker's --privileged puts all the
- * capabilities of the running kernel (a superset of these) into every set.
- */
-const ALL_CAPS_SINCE_3_16 = [
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'DAC_READ_SEARCH',
-  'FOWNER',
-  'FSETID',
-  'KILL',
-  'SETGID',
-  'SETUID',
-  'SETPCAP',
-  'LINUX_IMMUTABLE',
-  'NET_BIND_SERVICE',
-  'NET_BROADCAST',
-  'NET_ADMIN',
-  'NET_RAW',
-  'IPC_LOCK',
-  'IPC_OWNER',
-  'SYS_MODULE',
-  'SYS_RAWIO',
-  'SYS_CHROOT',
-  'SYS_PTRACE',
-  'SYS_PACCT',
-  'SYS_ADMIN',
-  'SYS_BOOT',
-  'SYS_NICE',
-  'SYS_RESOURCE',
-  'SYS_TIME',
-  'SYS_TTY_CONFIG',
-  'MKNOD',
-  'LEASE',
-  'AUDIT_WRITE',
-  'AUDIT_CONTROL',
-  'SETFCAP',
-  'MAC_OVERRIDE',
-  'MAC_ADMIN',
-  'SYSLOG',
-  'WAKE_ALARM',
-  'BLOCK_SUSPEND',
-  'AUDIT_READ',
-].map((c) => `CAP_${c}`);
 /** Capability sets in the order a finding prefers for its range: bounding limits all others. */
 const CAP_SETS = ['bounding', 'permitted', 'effective', 'inheritable', 'ambient'] as const;
 /** The sets `docker run --cap-add` changes. */
 const GRANTING_SETS = ['bounding', 'effective', 'permitted'] as const;
-
-/** Device nodes Docker and runc create in every container (runc libcontainer/specconv AllowedDevices). */
-const DEFAULT_DEVICES = new Set([
-  '/dev/null',
-  '/dev/zero',
-  '/dev/full',
-  '/dev/random',
-  '/dev/urandom',
-  '/dev/tty',
-  '/dev/console',
-  '/dev/ptmx',
-]);
-/** VFIO groups are how a VM is handed a device: never a device request. */
-const VFIO_DEVICE = /^\/dev\/vfio\//;
 
 /** Sysctls Docker (daemon/oci_linux.go WithSysctls) and containerd's CRI write into every private network namespace. */
 const DEFAULT_SYSCTLS: Readonly<Record<string, string>> = {
@@ -137,7 +90,6 @@ const DEFAULT_APPARMOR = /^(docker-default|containers-default-[\w.-]+)$/;
 /** The SELinux types Docker, Podman and CRI-O label every container with (a random MCS level follows). */
 const DEFAULT_SELINUX_TYPES = new Set(['container_t', 'svirt_lxc_net_t']);
 
-const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave']);
 const NON_PROPAGATING = new Set(['private', 'rprivate']);
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 const DEFAULT_SHM_OPTION = 'size=65536k';
@@ -383,17 +335,6 @@ function editBetween(before: string, after: string, lines: LineIndex): TextEdit[
   return [{ range: lines.range(start, before.length - tail), newText: after.slice(start, after.length - tail) }];
 }
 
-/** True when a capability set holds every capability a kernel since 3.16 knows. */
-function hasEveryCapability(set: JsonNode): boolean {
-  const granted = new Set(strings(set).map(withCapPrefix));
-  return ALL_CAPS_SINCE_3_16.every((cap) => granted.has(cap));
-}
-
-function withCapPrefix(name: string): string {
-  const upper = name.toUpperCase();
-  return upper === 'ALL' || upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-}
-
 const CPU_PATH = ['linux', 'resources', 'cpu'];
 
 /** How an option is written into a config.json; undefined for options OCI has no place for. */
@@ -475,6 +416,7 @@ interface MountEntry {
   path: JsonPath;
   value: OptionValues['mount'];
   options: JsonNode[];
+  features: MountFeatures;
 }
 
 class OciConfigReader {
@@ -544,7 +486,8 @@ class OciConfigReader {
       const entry = entries.find((e) => e.type === type);
       if (!entry) {
         this.add(type, 'host', list ?? this.linux, this.editor(appendValue(namespacesPath, { type })));
-      } else if (entry.path) {
+      } else if (entry.path && (type !== 'network' || isProcessNamespace(entry.path))) {
+        // A named network namespace (CNI's, made for this container) is its own: only a process's is another container's.
         this.add(type, `container:${entry.path}`, entry.node, this.editor(deleteAt([...getNodePath(entry.node), 'path'])));
       }
     }
@@ -573,9 +516,7 @@ class OciConfigReader {
    */
   private privileged(): boolean {
     const limiting = this.limitingSet(this.capabilitySets());
-    if (!limiting) return false;
-    if (!hasEveryCapability(limiting)) return false;
-    if (items(child(this.linux, 'maskedPaths')).length > 0) return false;
+    if (!limiting || !isPrivileged(strings(limiting), items(child(this.linux, 'maskedPaths')))) return false;
     const restore = chain(
       this.restoreDefaultCapabilities(),
       setValue(['linux', 'maskedPaths'], DOCKER_MASKED_PATHS),
@@ -605,7 +546,7 @@ class OciConfigReader {
     if (!limiting) return;
     const granted = new Set(strings(limiting).map(withCapPrefix));
     // `--cap-add ALL` and `--cap-drop ALL`, as Docker writes them: one request, not one per capability.
-    if (granted.size === 0 || hasEveryCapability(limiting)) {
+    if (granted.size === 0 || hasEveryCapability(strings(limiting))) {
       this.add(granted.size === 0 ? 'cap-drop' : 'cap-add', 'ALL', limiting, this.editor(this.restoreDefaultCapabilities()));
       return;
     }
@@ -632,7 +573,7 @@ class OciConfigReader {
   private devices(): void {
     for (const device of items(child(this.linux, 'devices'))) {
       const path = stringOf(child(device, 'path'));
-      if (!path || DEFAULT_DEVICES.has(path) || VFIO_DEVICE.test(path)) continue;
+      if (!path || !isHostDevice(path)) continue;
       // config.json names the device node inside the container; Docker creates it at the host's path unless told otherwise.
       this.add('device', { host: path }, device, this.editor(this.removal(device)));
     }
@@ -653,21 +594,22 @@ class OciConfigReader {
         target: normalizeTarget(destination),
         readOnly: options.includes('ro'),
       };
-      const propagation = options.find((o) => PROPAGATIONS.has(o));
-      if (propagation) value.propagation = propagation;
-      return [{ node, path: getNodePath(node), value, options: optionNodes }];
+      const features = mountFeatures({ destination, type, source, options });
+      if (features.propagation) value.propagation = features.propagation;
+      return [{ node, path: getNodePath(node), value, options: optionNodes, features }];
     });
   }
 
   private mounts(): void {
+    this.rootfsPropagation();
     for (const mount of this.mountEntries()) {
       const { value, node } = mount;
-      const fromDev = value.type === 'bind' && isUnder(value.source, '/dev');
-      const ontoProcSys = (isUnder(value.target, '/proc') || isUnder(value.target, '/sys')) && !isDefaultKernelMount(node, value.target);
-      const propagationNode = mount.options.find((o) => PROPAGATIONS.has(String(o.value)));
+      const { fromDev, ontoProcSys } = mount.features;
+      const propagationNode = mount.options.find((o) => PROPAGATING_MODES.has(String(o.value)));
       if (fromDev || ontoProcSys || propagationNode) {
         const at = fromDev ? child(node, 'source')! : ontoProcSys ? child(node, 'destination')! : propagationNode!;
-        const removal = fromDev || ontoProcSys ? this.removal(node) : deleteItems([...mount.path, 'options'], (o) => PROPAGATIONS.has(o));
+        const removal =
+          fromDev || ontoProcSys ? this.removal(node) : deleteItems([...mount.path, 'options'], (o) => PROPAGATING_MODES.has(o));
         this.add('mount', value, at, this.mountEditor(mount, removal));
         continue;
       }
@@ -687,6 +629,21 @@ class OciConfigReader {
         );
       }
     }
+  }
+
+  /** linux.rootfsPropagation shares the root's mounts with the host, as a propagating mount of `/` would. */
+  private rootfsPropagation(): void {
+    const node = child(this.linux, 'rootfsPropagation');
+    const mode = stringOf(node);
+    if (!node || !mode || !PROPAGATING_MODES.has(mode)) return;
+    const remove = () => this.edits(this.removal(node));
+    // Dropping the propagation is removing the setting; no other mount can be written in its place.
+    const replace = (assignments: OptionAssignment[]) => {
+      const [only, ...more] = assignments;
+      const dropsPropagation = only?.option === 'mount' && !(only.value as OptionValues['mount']).propagation;
+      return more.length === 0 && dropsPropagation ? remove() : undefined;
+    };
+    this.add('mount', { type: 'other', target: '/', propagation: mode }, node, { remove, replace });
   }
 
   /** A mount replaced by one mount is edited in place (its propagation or mode); anything else is removed and written anew. */
@@ -783,7 +740,7 @@ function updateMount(mount: MountEntry, next: OptionValues['mount']): Rewrite {
     steps.push(setValue([...path, 'type'], next.type === 'other' ? 'none' : next.type));
   const optionsPath = [...path, 'options'];
   if (next.propagation !== before.propagation) {
-    steps.push(deleteItems(optionsPath, (o) => PROPAGATIONS.has(o) || NON_PROPAGATING.has(o)));
+    steps.push(deleteItems(optionsPath, (o) => PROPAGATING_MODES.has(o) || NON_PROPAGATING.has(o)));
     if (next.propagation) steps.push(appendValue(optionsPath, next.propagation));
   }
   if (Boolean(next.readOnly) !== Boolean(before.readOnly)) {
@@ -791,26 +748,6 @@ function updateMount(mount: MountEntry, next: OptionValues['mount']): Rewrite {
     steps.push(appendValue(optionsPath, next.readOnly ? 'ro' : 'rw'));
   }
   return chain(...steps);
-}
-
-/** The proc, sysfs and cgroup file systems every runtime mounts at their usual places. */
-function isDefaultKernelMount(node: JsonNode, target: string): boolean {
-  const type = stringOf(child(node, 'type'));
-  return (
-    (target === '/proc' && type === 'proc') ||
-    (target === '/sys' && type === 'sysfs') ||
-    (target === '/sys/fs/cgroup' && (type === 'cgroup' || type === 'cgroup2'))
-  );
-}
-
-/** Relative destinations are relative to `/` (config.md, deprecated form); trailing slashes do not matter. */
-function normalizeTarget(destination: string): string {
-  const absolute = destination.startsWith('/') ? destination : `/${destination}`;
-  return absolute.length > 1 ? absolute.replace(/\/+$/, '') : absolute;
-}
-
-function isUnder(path: string | undefined, folder: string): boolean {
-  return path !== undefined && (path === folder || path.startsWith(`${folder}/`));
 }
 
 /** tmpfs sizes (mount(8), memparse): bytes with an optional k, m, g, t, p, e suffix; undefined for percentages. */
