@@ -12,7 +12,7 @@ test("every rule has a unique id, a feature id, a description and its feature's 
     assert.ok(existsSync(r.meta.docs), `${r.meta.docs} exists`);
     assert.match(r.meta.description, /\.$/);
   }
-  // Every feature id of FEATURES.md has at least one rule.
+  // Every feature id of docs/features/README.md has at least one rule.
   assert.deepEqual(
     FEATURE_IDS.filter((f) => !RULES.some((r) => r.meta.feature === f)),
     [],

@@ -77,7 +77,7 @@ test("clear-containers profile: the seed's pending items, its architectural limi
   assert.match(getProfile('clear-containers').features['host-pid']!.reason, /not listed by Clear Containers/);
 });
 
-test('kata profile: the kata column of FEATURES.md', () => {
+test('kata profile: the kata column of docs/features/README.md', () => {
   assert.deepEqual(statusOf('kata'), {
     'host-network': 'unsupported',
     'container-network': 'unsupported',
@@ -122,7 +122,7 @@ test('every feature (and schema, parse-error, file) has a docs page stating its 
   for (const id of FEATURE_IDS) {
     const page = readFileSync(`docs/features/${id}.md`, 'utf8');
     assert.match(page, new RegExp(`^# \`${id}\``), id);
-    // vmrt's row points at the runtime's table, which changes without a docs edit (DESIGN.md §1).
+    // vmrt's row points at the runtime's table, which changes without a docs edit (docs/architecture.md).
     for (const name of ['clear-containers', 'kata', 'runc'] as const)
       assert.ok(page.includes(`| \`${name}\` | ${statusOf(name)[id]} |`), `${id}: ${name}`);
     assert.ok(page.includes('| `vmrt` | as `runtime/src/capabilities.ts` says'), `${id}: vmrt`);

@@ -7,7 +7,7 @@ import type { OptionName, OptionValues, TextEdit } from '../../core/types.js';
 import type { Lookup } from './interpolation.js';
 import { YamlFile, type Located, type LocatedPair } from '../yaml/source.js';
 
-/** `deploy` keys that only swarm honours (FEATURES.md `swarm`). */
+/** `deploy` keys that only swarm honours (docs/features/swarm.md). */
 const SWARM_ONLY_DEPLOY_KEYS = new Set(['mode', 'replicas', 'placement', 'update_config', 'rollback_config', 'endpoint_mode']);
 
 const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
