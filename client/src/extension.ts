@@ -1,16 +1,22 @@
 /**
  * The vmrt extension: starts the vmrt language server (bundled beside this file) over
  * node IPC, and adds the profile status-bar item and the "Lint Workspace" command; the VM
- * runtime's parts (explorer, launch, debugging) come from vm-runtime.ts.
+ * runtime's parts (explorer, launch, debugging) come from containers/runtime.ts.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { LINT_WORKSPACE_GLOB, type InitializationOptions } from '../../server/src/lsp/protocol.js';
+import {
+  LINT_LAUNCH,
+  LINT_WORKSPACE_GLOB,
+  type InitializationOptions,
+  type LaunchSource,
+  type LintLaunchResult,
+} from '../../server/src/lsp/protocol.js';
 import { syntaxOwners } from './coexistence.js';
 import { lintWorkspace } from './lint-workspace.js';
 import { ProfileStatus } from './profile-status.js';
-import { registerVmRuntime, type VmRuntimeApi } from './vm-runtime.js';
+import { registerVmRuntime, type VmRuntimeApi } from './containers/runtime.js';
 
 /** Languages whose files the engine may read; the server decides per file by name and content. */
 const LANGUAGES = ['dockerfile', 'dockercompose', 'yaml', 'json', 'jsonc', 'shellscript', 'makefile', 'markdown'];
@@ -48,11 +54,17 @@ export function activate(context: vscode.ExtensionContext): VmRuntimeApi {
     vscode.commands.registerCommand('vmrt.lintWorkspace', () => lintWorkspace(client!, LINT_WORKSPACE_GLOB)),
   );
   // Activation does not wait for the server: it starts in its own process and reports when ready.
-  void client.start().then(
+  const started = client.start();
+  started.then(
     () => profile.render(),
     (error: unknown) => client?.error('vmrt: the language server did not start', error, 'force'),
   );
-  return registerVmRuntime(context);
+  // Launches are linted by the language server (the engine runs there only).
+  const lintLaunch = async (source: LaunchSource) => {
+    await started;
+    return (await client!.sendRequest<LintLaunchResult>(LINT_LAUNCH, source)).findings;
+  };
+  return registerVmRuntime(context, lintLaunch);
 }
 
 export async function deactivate(): Promise<void> {

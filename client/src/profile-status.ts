@@ -5,8 +5,13 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { ACTIVE_PROFILE, type ActiveProfileParams, type ActiveProfileResult } from '../../server/src/lsp/protocol.js';
-import { getProfile, PROFILE_NAMES } from '../../server/src/profiles/index.js';
+import {
+  ACTIVE_PROFILE,
+  PROFILES,
+  type ActiveProfileParams,
+  type ActiveProfileResult,
+  type ProfileChoice,
+} from '../../server/src/lsp/protocol.js';
 
 export class ProfileStatus implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('vmrt.profile', vscode.StatusBarAlignment.Right, 100);
@@ -36,10 +41,11 @@ export class ProfileStatus implements vscode.Disposable {
 
   async pick(): Promise<void> {
     const current = this.setting;
-    const items = PROFILE_NAMES.map((id) => ({
-      label: id,
-      description: id === current ? '(setting)' : '',
-      detail: getProfile(id).description,
+    const profiles = await this.client.sendRequest<ProfileChoice[]>(PROFILES);
+    const items = profiles.map(({ profile, description }) => ({
+      label: profile,
+      description: profile === current ? '(setting)' : '',
+      detail: description,
     }));
     const chosen = await vscode.window.showQuickPick(items, {
       title: 'vmrt: lint profile',
@@ -65,11 +71,13 @@ export class ProfileStatus implements vscode.Disposable {
     const active: ActiveProfileResult =
       uri && this.client.isRunning()
         ? await this.client.sendRequest<ActiveProfileResult>(ACTIVE_PROFILE, { uri } satisfies ActiveProfileParams)
-        : { profile: this.setting };
+        : { profile: this.setting, description: '' };
     this.item.text = `$(vm) vmrt: ${active.profile}`;
+    // The server sends the profile's description with it (the client knows no profiles).
+    const described = active.description ? ` (${active.description})` : '';
     this.item.tooltip = active.configFile
-      ? `vmrt: profile ${active.profile} from ${vscode.workspace.asRelativePath(active.configFile)}. Click to change the setting.`
-      : `vmrt: the runtime whose differences are reported (setting vmrt.lint.profile). Click to switch.`;
+      ? `vmrt: profile ${active.profile}${described} from ${vscode.workspace.asRelativePath(active.configFile)}. Click to change the setting.`
+      : `vmrt: ${active.profile}${described}, the runtime whose differences are reported (setting vmrt.lint.profile). Click to switch.`;
   }
 
   dispose(): void {

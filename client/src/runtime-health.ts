@@ -2,7 +2,7 @@
  * Is this machine ready to run VM containers from the editor? Three questions, asked in order
  * because each answer needs the previous one: does Docker answer, is vmrt registered with it
  * (`docker info` runtimes), and does `vmrt check` pass (QEMU, guest kernel and image, a probe
- * boot). Pure logic: the notification lives in vm-context.ts.
+ * boot). Pure logic: the notification lives in containers/context.ts.
  */
 
 export interface CheckLine {

@@ -1,6 +1,6 @@
 /**
  * The runtime's capability table: what vmrt does today with each container feature
- * of shared/FEATURES.md. One truth, three uses (DESIGN.md §1): the checks at `create`,
+ * of docs/features/README.md. One truth, three uses (docs/architecture.md): the checks at `create`,
  * `vmrt features`, and the linter's `vmrt` profile. Change a row here when the runtime
  * gains a feature; nothing else needs an edit.
  */

@@ -1,38 +1,20 @@
 /**
  * The capability check at `create`: which features of the capability table a config.json asks
- * for. Everything the table marks `unsupported` fails before any VM boots. The detection lives
- * here, the verdicts in capabilities.ts, so `create`, `vmrt features` and the linter agree.
+ * for. Everything the table marks `unsupported` fails before any VM boots. The settings are read
+ * as the linter reads them (oci-detection.ts), the verdicts come from capabilities.ts, so
+ * `create`, `vmrt features` and the linter agree; this module adds what only the host knows.
  */
 import { statSync } from 'node:fs';
 import { CAPABILITIES, type FeatureId } from './capabilities.js';
 import { RuntimeError } from './errors.js';
-import { VFIO_GROUP } from './vfio.js';
-import { isBindMount, type Config } from './spec.js';
+import { isHostDevice, isPrivileged, isProcessNamespace, mountFeatures, PROPAGATING_MODES } from './oci-detection.js';
+import type { Config } from './spec.js';
 
 export interface FeatureUse {
   feature: FeatureId;
   /** Where in config.json, as a dotted path. */
   where: string;
   detail: string;
-}
-
-/** Device nodes every container gets (runc's default set): asking for them is no finding. */
-export const DEFAULT_DEVICES = new Set([
-  '/dev/null',
-  '/dev/zero',
-  '/dev/full',
-  '/dev/random',
-  '/dev/urandom',
-  '/dev/tty',
-  '/dev/console',
-  '/dev/ptmx',
-]);
-
-const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
-
-function under(path: string, dir: string): boolean {
-  const normal = path.replace(/\/+$/, '');
-  return normal === dir || normal.startsWith(`${dir}/`);
 }
 
 /** dev:ino of a file, to compare namespaces. */
@@ -43,18 +25,6 @@ export function identity(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Docker's --privileged: every capability, no masked or read-only /proc paths (moby
- * daemon/oci_linux.go), and every host device, which a VM cannot have: the privileges apply
- * inside the VM only and the host devices are left out.
- */
-export function isPrivileged(config: Config): boolean {
-  const linux = config.linux as { maskedPaths?: string[]; readonlyPaths?: string[] } | undefined;
-  return (
-    (config.process?.capabilities?.bounding ?? []).includes('CAP_SYS_ADMIN') && !linux?.maskedPaths?.length && !linux?.readonlyPaths?.length
-  );
 }
 
 /** True when `path` is the network namespace of the host (PID 1's) or of this process. */
@@ -85,7 +55,7 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     // (<exec-root>/netns/default): whatever the path, the host's own namespace is host-network.
     if (path && isHostNetns(path)) {
       uses.push({ feature: 'host-network', where: `linux.namespaces[${net}].path`, detail: `${path} is the host's network namespace` });
-    } else if (path && /^\/proc\/\d+\/(task\/\d+\/)?ns\//.test(path)) {
+    } else if (path && isProcessNamespace(path)) {
       // A process's namespace (/proc/<pid>/ns/net) is another container's; a named netns
       // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
       const target = identity(path);
@@ -119,7 +89,11 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     }
   }
 
-  const privileged = isPrivileged(config);
+  const capabilities = config.process?.capabilities;
+  const privileged = isPrivileged(
+    capabilities?.bounding ?? capabilities?.permitted ?? capabilities?.effective,
+    (config.linux as { maskedPaths?: string[] } | undefined)?.maskedPaths,
+  );
   if (privileged)
     uses.push({
       feature: 'privileged',
@@ -127,17 +101,14 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
       detail: 'every capability, no masked paths: privileged inside the VM, without host devices',
     });
   (config.linux?.devices ?? []).forEach((device, i) => {
-    if (!privileged && !DEFAULT_DEVICES.has(device.path) && !VFIO_GROUP.test(device.path)) {
+    if (!privileged && isHostDevice(device.path)) {
       uses.push({ feature: 'device', where: `linux.devices[${i}]`, detail: `host device ${device.path}` });
     }
   });
 
   (config.mounts ?? []).forEach((mount, i) => {
-    const bind = isBindMount(mount);
-    if (bind && mount.source && under(mount.source, '/dev')) {
-      uses.push({ feature: 'dev-volume', where: `mounts[${i}].source`, detail: `bind mount of ${mount.source}` });
-    }
-    const propagation = (mount.options ?? []).find((o) => PROPAGATING.has(o));
+    const { fromDev, ontoProcSys, propagation } = mountFeatures(mount);
+    if (fromDev) uses.push({ feature: 'dev-volume', where: `mounts[${i}].source`, detail: `bind mount of ${mount.source}` });
     if (propagation) {
       uses.push({
         feature: 'mount-propagation',
@@ -145,12 +116,10 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
         detail: `"${propagation}" propagation on ${mount.destination}`,
       });
     }
-    if (bind && (under(mount.destination, '/proc') || under(mount.destination, '/sys'))) {
-      uses.push({ feature: 'proc-sys-mount', where: `mounts[${i}].destination`, detail: `bind mount onto ${mount.destination}` });
-    }
+    if (ontoProcSys) uses.push({ feature: 'proc-sys-mount', where: `mounts[${i}].destination`, detail: `mount onto ${mount.destination}` });
   });
   const rootPropagation = config.linux?.rootfsPropagation;
-  if (rootPropagation && PROPAGATING.has(rootPropagation)) {
+  if (rootPropagation && PROPAGATING_MODES.has(rootPropagation)) {
     uses.push({ feature: 'mount-propagation', where: 'linux.rootfsPropagation', detail: `"${rootPropagation}" root propagation` });
   }
   return uses;

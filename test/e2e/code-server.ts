@@ -1,7 +1,7 @@
 /**
  * A real VS Code for tests: code-server 4.100.3 (VS Code 1.100.3) with the packaged
- * vmrt.vsix installed, opened in Debian's chromium through playwright-core
- * (shared/guides/e2e-vscode.md). Missing prerequisites fail loudly: set-up installs them.
+ * vmrt.vsix installed, opened in Debian's chromium through playwright-core.
+ * Missing prerequisites fail loudly: set-up installs them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import { Linter } from '../../server/src/engine/lint.js';
-import type { Finding } from '../../server/src/engine/types.js';
-import { YamlBlockCache } from '../../server/src/frontends/yaml-blocks.js';
-import { YamlFile } from '../../server/src/frontends/yaml-source.js';
+import type { Finding } from '../../server/src/core/types.js';
+import { YamlBlockCache } from '../../server/src/frontends/yaml/block-cache.js';
+import { YamlFile } from '../../server/src/frontends/yaml/source.js';
 import { randomEdit, seeded } from '../support/random.js';
 
 const PATH = '/project/compose.yaml';

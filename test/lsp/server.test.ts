@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CodeAction, CompletionItem, Hover, MarkupContent } from 'vscode-languageserver/node';
+import { getProfile, PROFILE_NAMES } from '../../server/src/profiles/index.js';
 import { codes, LspSession, ROOT, SERVER_MAIN } from './harness.js';
 
 const COMPOSE = `services:
@@ -138,16 +139,39 @@ describe('diagnostics', () => {
         const config = file('e/.vmrt-lint.yaml', 'profile: runc\n');
         const path = file('e/compose.yaml');
         assert.deepEqual((await s.open(path, COMPOSE)).diagnostics, [], 'the file says runc; the settings say vmrt');
-        assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), { profile: 'runc', configFile: config });
+        assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), {
+          profile: 'runc',
+          description: getProfile('runc').description,
+          configFile: config,
+        });
         writeFileSync(config, 'profile: vmrt\nseverity:\n  host-network: info\n');
         const relinted = s.diagnostics(s.uri(path));
         await s.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: s.uri(config), type: 2 }] });
         const diagnostics = (await relinted).diagnostics;
         assert.deepEqual(codes(diagnostics), ['3:4-3:16 host-network-mode', '6:4-6:8 gpu-request']);
         assert.equal(diagnostics[0]!.severity, 3, "the file's feature severity beats the settings' rule severity");
-        assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), { profile: 'vmrt', configFile: config });
+        assert.deepEqual(await s.request('vmrt/activeProfile', { uri: s.uri(path) }), {
+          profile: 'vmrt',
+          description: getProfile('vmrt').description,
+          configFile: config,
+        });
       },
       { settings: { lint: { profile: 'vmrt', severity: { 'host-network-mode': 'hint' } } } },
+    ));
+
+  test('the client asks the server: vmrt/lintLaunch lints a launch against vmrt whatever the profile, vmrt/profiles lists the profiles', () =>
+    withSession(
+      async (s) => {
+        const folder = dirname(file('g/.keep', ''));
+        const launch = await s.request('vmrt/lintLaunch', { kind: 'command', folder, line: 'docker run --net=host busybox\n' });
+        assert.deepEqual(
+          (launch as { findings: { rule: string; severity: string; fix?: string }[] }).findings.map((f) => [f.rule, f.severity, f.fix]),
+          [['host-network-mode', 'error', 'Remove the host network mode (publish the ports you need instead)']],
+        );
+        const profiles = PROFILE_NAMES.map((profile) => ({ profile, description: getProfile(profile).description }));
+        assert.deepEqual(await s.request('vmrt/profiles', null), profiles);
+      },
+      { settings: { lint: { profile: 'runc' } } },
     ));
 
   test('a compose file re-lints when its .env changes', () =>

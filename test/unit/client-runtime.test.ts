@@ -17,11 +17,12 @@ import {
   listensOn,
   missingDebugger,
   remotePath,
-} from '../../client/src/vm-debug-config.js';
-import { cpuPercent, formatBytes, formatUptime } from '../../client/src/vm-format.js';
-import { createOptions, dockerRunLine, parsePorts, runSpec } from '../../client/src/vm-launch-spec.js';
-import { describeFinding, gate, launchFindings } from '../../client/src/vm-lint-gate.js';
-import { findVm, parseQemuArgs } from '../../client/src/vm-process.js';
+} from '../../client/src/containers/debug-config.js';
+import { cpuPercent, formatBytes, formatUptime } from '../../client/src/containers/format.js';
+import { createOptions, dockerRunLine, parsePorts, runSpec } from '../../client/src/containers/launch-spec.js';
+import { describeFinding, gate } from '../../client/src/containers/lint-gate.js';
+import { launchFindings } from '../../server/src/lsp/launch-lint.js';
+import { findVm, parseQemuArgs } from '../../client/src/containers/process.js';
 
 test('Docker host: the setting wins over DOCKER_HOST, which wins over the local socket', () => {
   assert.deepEqual(dockerOptions('unix:///tmp/d.sock', { DOCKER_HOST: 'tcp://h:1' }), { socketPath: '/tmp/d.sock' });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { commandFrontEnd } from '../../server/src/frontends/command.js';
-import { splitShellCommands, splitShellWords } from '../../server/src/frontends/shell-words.js';
-import type { FrontEndResult, RequestedOption } from '../../server/src/engine/types.js';
+import { commandFrontEnd } from '../../server/src/frontends/command/front-end.js';
+import { splitShellCommands, splitShellWords } from '../../server/src/frontends/command/shell-words.js';
+import type { FrontEndResult, RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary } from './frontend-yaml-helpers.js';
 
 function parseText(text: string, path = '/work/script.sh'): FrontEndResult {

@@ -1,10 +1,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { composeFrontEnd, looksLikeCompose } from '../../server/src/frontends/compose.js';
+import { composeFrontEnd, looksLikeCompose } from '../../server/src/frontends/compose/project.js';
 import { Linter } from '../../server/src/engine/lint.js';
-import { interpolate, parseDotEnv } from '../../server/src/frontends/compose-interpolation.js';
-import type { FrontEndResult, RequestedOption, OptionName, TextEdit } from '../../server/src/engine/types.js';
+import { interpolate, parseDotEnv } from '../../server/src/frontends/compose/interpolation.js';
+import type { FrontEndResult, RequestedOption, OptionName, TextEdit } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary, validYaml } from './frontend-yaml-helpers.js';
 
 const inline = (text: string, env: Record<string, string> = {}, path = '/project/compose.yaml'): FrontEndResult =>

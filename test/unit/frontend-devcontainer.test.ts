@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseTree, type ParseError } from 'jsonc-parser';
 import { devcontainerFrontEnd } from '../../server/src/frontends/devcontainer.js';
-import type { RequestedOption } from '../../server/src/engine/types.js';
+import type { RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary } from './frontend-yaml-helpers.js';
 
 const MAIN = 'devcontainer/.devcontainer/devcontainer.json';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { LineIndex } from '../../server/src/engine/positions.js';
-import { parseInstructions, scanInstructions, type DockerInstruction } from '../../server/src/frontends/dockerfile-instructions.js';
+import { LineIndex } from '../../server/src/core/positions.js';
+import { parseInstructions, scanInstructions, type DockerInstruction } from '../../server/src/frontends/dockerfile/instructions.js';
 import { fixture } from './frontend-yaml-helpers.js';
 import { seeded } from '../support/random.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dockerfileFrontEnd } from '../../server/src/frontends/dockerfile.js';
-import type { FrontEndResult } from '../../server/src/engine/types.js';
+import { dockerfileFrontEnd } from '../../server/src/frontends/dockerfile/front-end.js';
+import type { FrontEndResult } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary } from './frontend-yaml-helpers.js';
 
 function stages(result: FrontEndResult): [string | undefined, unknown[][]][] {

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { kubernetesFrontEnd } from '../../server/src/frontends/kubernetes.js';
-import type { FrontEndResult, OptionName, RequestedOption } from '../../server/src/engine/types.js';
+import type { FrontEndResult, OptionName, RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, parseFixture, rangeText, summary, validYaml } from './frontend-yaml-helpers.js';
 
 const inline = (text: string, runtimeClasses?: string[]): FrontEndResult =>

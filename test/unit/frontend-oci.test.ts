@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ociFrontEnd } from '../../server/src/frontends/oci.js';
-import type { FrontEndResult, OptionName, RequestedOption } from '../../server/src/engine/types.js';
+import { ociFrontEnd } from '../../server/src/frontends/oci/config.js';
+import type { FrontEndResult, OptionName, RequestedOption } from '../../server/src/core/types.js';
 import { applyEdits, context, fixture, rangeText, summary } from './frontend-yaml-helpers.js';
 
 const PATH = '/bundle/config.json';
@@ -72,11 +72,17 @@ test('no network namespace: host network at the namespaces key', () => {
 
 test('namespaces with a path join another process; a missing ipc is the host one', () => {
   assert.deepEqual(rows(optionsOf(read('joined-namespaces.json'))), [
-    ['network', 'container:/var/run/netns/blue', '11:12-11:64'],
+    ['network', 'container:/proc/999999999/ns/net', '11:12-11:67'],
     ['pid', 'container:/proc/4242/ns/pid', '10:12-10:58'],
     ['ipc', 'host', '9:8-9:20'],
     ['userns', 'container:/proc/4242/ns/user', '13:12-13:60'],
   ]);
+  // A named network namespace (CNI's) is made for this container: no request, as at the runtime's create.
+  const named = read('joined-namespaces.json').replace('/proc/999999999/ns/net', '/var/run/netns/cni-1234');
+  assert.deepEqual(
+    optionsOf(named).map((o) => o.option),
+    ['pid', 'ipc', 'userns'],
+  );
 });
 
 test("a linux section without namespaces shares all of the host's; no linux section (Windows) says nothing", () => {
@@ -371,6 +377,15 @@ test('remove(): host network adds a network namespace; a joined one loses its pa
   const joined = read('joined-namespaces.json');
   assert.deepEqual(afterRemove(joined, only(joined, 'network')).linux.namespaces[1], { type: 'network' });
   assert.deepEqual(afterRemove(joined, only(joined, 'userns')).linux.namespaces[3], { type: 'user' });
+});
+
+test('linux.rootfsPropagation shared or slave is a propagating mount of /; dropping it removes the setting', () => {
+  const text =
+    '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "linux": {"namespaces": [{"type": "network"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}], "rootfsPropagation": "rslave"}}';
+  const propagation = only(text, 'mount');
+  assert.deepEqual(propagation.value, { type: 'other', target: '/', propagation: 'rslave' });
+  assert.equal(afterRemove(text, propagation).linux.rootfsPropagation, undefined);
+  assert.deepEqual(optionsOf(text.replace('rslave', 'private')), []);
 });
 
 test("remove() keeps the file's layout: tabs, CRLF line ends", () => {

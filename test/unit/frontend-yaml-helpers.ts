@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { LineIndex } from '../../server/src/engine/positions.js';
-import type { FrontEnd, FrontEndContext, FrontEndResult, Range, RequestedOption, TextEdit } from '../../server/src/engine/types.js';
+import { LineIndex } from '../../server/src/core/positions.js';
+import type { FrontEnd, FrontEndContext, FrontEndResult, Range, RequestedOption, TextEdit } from '../../server/src/core/types.js';
 
 /** test/fixtures, from out/test/unit. */
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

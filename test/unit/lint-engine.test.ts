@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { Linter, lint } from '../../server/src/engine/lint.js';
 import { Suppressions } from '../../server/src/engine/pragmas.js';
-import type { ContainerRequest, FrontEnd } from '../../server/src/engine/types.js';
+import type { ContainerRequest, FrontEnd } from '../../server/src/core/types.js';
 import { kindByName, selectFrontEnd } from '../../server/src/frontends/index.js';
 import { vmrtProfile } from '../../server/src/profiles/index.js';
 import { RULES } from '../../server/src/rules/index.js';

@@ -12,8 +12,8 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../../server/src/engine/types.js';
-import { LineIndex } from '../../server/src/engine/positions.js';
+} from '../../server/src/core/types.js';
+import { LineIndex } from '../../server/src/core/positions.js';
 
 export function range(line: number, start: number, end: number, endLine = line): Range {
   return { start: { line, character: start }, end: { line: endLine, character: end } };

@@ -1,7 +1,8 @@
 /** The VM's shape from the spec: vCPUs from a CPU quota, and Docker's --privileged recognised. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectFeatures, isPrivileged } from '../../runtime/src/config-check.js';
+import { detectFeatures } from '../../runtime/src/config-check.js';
+import { ALL_CAPS_SINCE_3_16, isPrivileged } from '../../runtime/src/oci-detection.js';
 import { defaultConfig } from '../../runtime/src/commands/spec.js';
 import { qemuArgs, vcpusFor, VCPUS_ANNOTATION } from '../../runtime/src/vm.js';
 
@@ -17,16 +18,16 @@ test("vCPUs are the host's CPUs (limits apply in the guest cgroup), fewer by ann
 
 test('--privileged (every capability, nothing masked) is the privileged feature, and its host devices are no finding', () => {
   const config = defaultConfig();
-  config.process!.capabilities = { bounding: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'] };
+  config.process!.capabilities = { bounding: [...ALL_CAPS_SINCE_3_16] };
   config.linux = { ...config.linux, maskedPaths: [], readonlyPaths: [], devices: [{ path: '/dev/sda', type: 'b' }] };
-  assert.equal(isPrivileged(config), true);
+  assert.equal(isPrivileged(config.process!.capabilities.bounding, config.linux.maskedPaths as string[]), true);
   assert.deepEqual(
     detectFeatures(config).map((u) => u.feature),
     ['privileged'],
   );
   // --cap-add ALL --device /dev/sda keeps the masked paths: not privileged, the device is refused.
   config.linux.maskedPaths = ['/proc/kcore'];
-  assert.equal(isPrivileged(config), false);
+  assert.equal(isPrivileged(config.process!.capabilities.bounding, config.linux.maskedPaths as string[]), false);
   assert.deepEqual(
     detectFeatures(config).map((u) => [u.feature, u.detail]),
     [['device', 'host device /dev/sda']],

@@ -27,11 +27,8 @@ export const FrameType = {
   DNS: 0x21,
 } as const;
 
-export type FrameTypeName = keyof typeof FrameType;
-
-const NAMES = new Map<number, FrameTypeName>(
-  (Object.entries(FrameType) as [FrameTypeName, number][]).map(([name, value]) => [value, name]),
-);
+/** The frame types this side knows; another is a protocol error. */
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
 /** Control types carry one JSON object; the others carry raw bytes. */
 const JSON_TYPES = new Set<number>([
@@ -49,11 +46,6 @@ export interface Frame {
   type: number;
   stream: number;
   payload: Buffer;
-}
-
-/** "STDOUT", … or "UNKNOWN(0x42)". */
-export function frameTypeName(type: number): string {
-  return NAMES.get(type) ?? `UNKNOWN(0x${type.toString(16)})`;
 }
 
 export function encodeFrame(type: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -79,7 +71,7 @@ export function encodeJsonFrame(type: number, stream: number, value: unknown): B
  */
 export function frameProblem(frame: Frame): string | undefined {
   if (frame.version !== PROTOCOL_VERSION) return `unsupported protocol version ${frame.version}`;
-  if (!NAMES.has(frame.type)) return `unknown frame type 0x${frame.type.toString(16)}`;
+  if (!KNOWN_TYPES.has(frame.type)) return `unknown frame type 0x${frame.type.toString(16)}`;
   if (JSON_TYPES.has(frame.type)) {
     let value: unknown;
     try {

@@ -2,9 +2,9 @@
 import { relative, sep, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
-import type { Finding, Range, Severity } from '../engine/types.js';
+import type { Finding, Range, Severity } from '../core/types.js';
 import { RULES } from '../rules/index.js';
-import { docsUri, VERSION } from './package-info.js';
+import { docsUri, VERSION } from '../core/package-info.js';
 
 export const FORMATS = ['tty', 'json', 'sarif', 'checkstyle'] as const;
 export type Format = (typeof FORMATS)[number];

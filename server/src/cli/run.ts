@@ -5,11 +5,11 @@ import { parseArgs } from 'node:util';
 import type { FailureThreshold } from '../engine/config.js';
 import { THRESHOLDS } from '../engine/config.js';
 import { Linter, uniqueFindings, compareFindings, type FileResult } from '../engine/lint.js';
-import type { FileKind, Finding, Severity } from '../engine/types.js';
+import type { FileKind, Finding, Severity } from '../core/types.js';
 import { FILE_KINDS } from '../frontends/index.js';
 import { PROFILE_NAMES } from '../profiles/index.js';
 import { displayPath, format, FORMATS, type Format } from './formats.js';
-import { VERSION } from './package-info.js';
+import { VERSION } from '../core/package-info.js';
 import { walkFiles } from './walk.js';
 
 export const USAGE = `Usage: vmrt-lint [options] <files or folders…>

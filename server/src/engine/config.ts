@@ -20,9 +20,9 @@ import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { FEATURE_IDS } from '../../../runtime/src/capabilities.js';
 import { isProfileName, type ProfileName } from '../profiles/index.js';
 import { RULES } from '../rules/index.js';
-import { LineIndex } from './positions.js';
-import { readSource } from './read.js';
-import type { Finding, Range, Severity } from './types.js';
+import { LineIndex } from '../core/positions.js';
+import { readSource } from '../core/read.js';
+import type { Finding, Range, Severity } from '../core/types.js';
 
 export const CONFIG_NAMES = ['.vmrt-lint.yaml', '.vmrt-lint.yml'] as const;
 export const DEFAULT_RUNTIME_CLASSES = ['vmrt', 'kata', 'kata-*', 'clear-containers'] as const;

@@ -6,14 +6,14 @@
  */
 import { dirname, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
-import { YamlBlockCache } from '../frontends/yaml-blocks.js';
+import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
 import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
 import { COMMENT_STYLES, Suppressions } from './pragmas.js';
-import { FILE_START, oversizedText, readSource, type ReadResult } from './read.js';
-import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from './types.js';
+import { FILE_START, oversizedText, readSource, type ReadResult } from '../core/read.js';
+import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from '../core/types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */

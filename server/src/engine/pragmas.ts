@@ -6,8 +6,8 @@
  * command), and `vmrt-ignore-file <ids>` anywhere.
  * An id is a rule id or a feature id.
  */
-import { LineIndex } from './positions.js';
-import type { FileKind, Finding } from './types.js';
+import { LineIndex } from '../core/positions.js';
+import type { FileKind, Finding } from '../core/types.js';
 
 export type CommentStyle = '#' | '//' | '<!--';
 

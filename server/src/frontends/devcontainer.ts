@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { findNodeAtLocation, modify, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { LineIndex } from '../engine/positions.js';
+import { LineIndex } from '../core/positions.js';
 import type {
   ContainerRequest,
   FileProblem,
@@ -17,8 +17,8 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
-import { formatRunFlags, parseMountSpec, parseRunFlags, type ArgWord, type FlagOccurrence } from './docker-cli.js';
+} from '../core/types.js';
+import { formatRunFlags, parseMountSpec, parseRunFlags, type ArgWord, type FlagOccurrence } from './command/docker-cli.js';
 
 const DEVCONTAINER_NAME = /^\.?devcontainer\.json$/;
 

@@ -4,13 +4,13 @@
  * order), unless the caller forces a kind (--kind).
  */
 import { basename } from 'node:path';
-import type { FileKind, FrontEnd } from '../engine/types.js';
-import { commandFrontEnd } from './command.js';
-import { composeFrontEnd } from './compose.js';
+import type { FileKind, FrontEnd } from '../core/types.js';
+import { commandFrontEnd } from './command/front-end.js';
+import { composeFrontEnd } from './compose/project.js';
 import { devcontainerFrontEnd } from './devcontainer.js';
-import { dockerfileFrontEnd } from './dockerfile.js';
+import { dockerfileFrontEnd } from './dockerfile/front-end.js';
 import { kubernetesFrontEnd } from './kubernetes.js';
-import { ociFrontEnd } from './oci.js';
+import { ociFrontEnd } from './oci/config.js';
 
 /**
  * Content detection order: JSON formats that name themselves (devcontainer.json by
@@ -36,10 +36,6 @@ const NAME_PATTERNS: readonly [FileKind, RegExp][] = [
   ['command', /^(?:.+\.(?:sh|bash|mk|md|markdown)|Makefile|GNUmakefile|makefile)$/],
 ];
 const WORKFLOW = /(?:^|[\\/])\.github[\\/]workflows[\\/][^\\/]+\.ya?ml$/;
-
-export function isFileKind(kind: string): kind is FileKind {
-  return (FILE_KINDS as readonly string[]).includes(kind);
-}
 
 /** The kind a file's name alone establishes, if any. */
 export function kindByName(path: string): FileKind | undefined {

@@ -17,8 +17,8 @@ import type {
   RequestedOption,
   SourceFile,
   TextEdit,
-} from '../engine/types.js';
-import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml-source.js';
+} from '../core/types.js';
+import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml/source.js';
 
 /** Where each kind keeps its pod spec. */
 const POD_SPEC_PATHS: Record<string, readonly string[]> = {

@@ -3,7 +3,7 @@
  * "open the docs page", and one fix-all for the file (also offered as source.fixAll.vmrt).
  */
 import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languageserver/node';
-import type { FileKind, Finding, Range, TextEdit } from '../engine/types.js';
+import type { FileKind, Finding, Range, TextEdit } from '../core/types.js';
 import { docsHref, toDiagnostic } from './diagnostics.js';
 import { isFeatureId } from './hover.js';
 import { ignoreFileEdit, ignoreLineEdit } from './pragma-edit.js';

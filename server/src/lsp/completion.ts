@@ -2,8 +2,8 @@
 import { CompletionItemKind, type CompletionItem } from 'vscode-languageserver/node';
 import { FEATURE_IDS } from '../../../runtime/src/capabilities.js';
 import { CONFIG_KEYS, SEVERITY_OVERRIDES, THRESHOLDS } from '../engine/config.js';
-import { LineIndex } from '../engine/positions.js';
-import type { Position } from '../engine/types.js';
+import { LineIndex } from '../core/positions.js';
+import type { Position } from '../core/types.js';
 import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
 import { RULES } from '../rules/index.js';
 

@@ -4,8 +4,8 @@
  * compute them from the server's findings when the editor asks.
  */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver/node';
-import { docsUri } from '../cli/package-info.js';
-import type { Finding, Severity } from '../engine/types.js';
+import { docsUri } from '../core/package-info.js';
+import type { Finding, Severity } from '../core/types.js';
 
 export const SOURCE = 'vmrt';
 

@@ -6,7 +6,7 @@
 import type { Hover, MarkupContent } from 'vscode-languageserver/node';
 import { FEATURE_IDS, type FeatureId } from '../../../runtime/src/capabilities.js';
 import type { RecognisedOption } from '../engine/lint.js';
-import type { Finding, Position, Range } from '../engine/types.js';
+import type { Finding, Position, Range } from '../core/types.js';
 import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
 import { docsHref } from './diagnostics.js';
 

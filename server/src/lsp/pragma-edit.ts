@@ -6,8 +6,8 @@
  * line gains the id instead of a second pragma.
  */
 import { COMMENT_STYLES, formatPragma, isMarkdown, parsePragma, writeStyleAt } from '../engine/pragmas.js';
-import { LineIndex } from '../engine/positions.js';
-import type { FileKind, TextEdit } from '../engine/types.js';
+import { LineIndex } from '../core/positions.js';
+import type { FileKind, TextEdit } from '../core/types.js';
 
 /** The pragma that suppresses `id` at `line`. */
 export function ignoreLineEdit(path: string, text: string, kind: FileKind, id: string, line: number): TextEdit | undefined {

@@ -30,7 +30,33 @@ export interface ActiveProfileParams {
 }
 export interface ActiveProfileResult {
   profile: string;
+  /** The profile's one-line description (the runtime and the source of its facts). */
+  description: string;
   configFile?: string;
+}
+
+/** Request: every lint profile with its description, for the editor's profile picker. */
+export const PROFILES = 'vmrt/profiles';
+export interface ProfileChoice {
+  profile: string;
+  description: string;
+}
+
+/**
+ * Request: lint what a launch is about to run (a `docker run` line in the workspace folder,
+ * or a file) against the `vmrt` profile whatever the editor's profile: it runs on vmrt.
+ */
+export const LINT_LAUNCH = 'vmrt/lintLaunch';
+export type LaunchSource = { kind: 'command'; line: string; folder: string } | { kind: 'file'; path: string };
+export interface LaunchFinding {
+  rule: string;
+  severity: 'error' | 'warning' | 'info' | 'hint';
+  message: string;
+  /** The title of the fix the engine offers, if any. */
+  fix?: string;
+}
+export interface LintLaunchResult {
+  findings: LaunchFinding[];
 }
 
 /** Every file the engine may read, for "vmrt: Lint Workspace" (the server still decides by name and content). */

@@ -22,21 +22,28 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_NAMES } from '../engine/config.js';
 import type { RecognisedOption } from '../engine/lint.js';
-import type { Finding } from '../engine/types.js';
+import type { Finding } from '../core/types.js';
+import { getProfile, PROFILE_NAMES } from '../profiles/index.js';
 import { codeActions, FIX_ALL_KIND, SHOW_DOCS_COMMAND } from './code-actions.js';
 import { configCompletions, pragmaCompletions } from './completion.js';
 import { toDiagnostic } from './diagnostics.js';
-import { LintEngine, type DocumentLint } from './engine.js';
+import { DocumentLinter, type DocumentLint } from './document-linter.js';
 import { hoverAt } from './hover.js';
+import { launchFindings } from './launch-lint.js';
 import {
   ACTIVE_PROFILE,
   LINT_FILES,
+  LINT_LAUNCH,
+  PROFILES,
   type ActiveProfileParams,
   type ActiveProfileResult,
   type ClientSettings,
   type InitializationOptions,
+  type LaunchSource,
   type LintFilesParams,
   type LintFilesResult,
+  type LintLaunchResult,
+  type ProfileChoice,
   type SyntaxKind,
 } from './protocol.js';
 import { DEFAULT_SETTINGS, editorSettings, type EditorSettings } from './settings.js';
@@ -55,7 +62,7 @@ export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   /** Path → URI of the open documents: their buffers stand for their files when other documents read them. */
   const openPaths = new Map<string, string>();
-  const engine = new LintEngine((path) => {
+  const engine = new DocumentLinter((path) => {
     const uri = openPaths.get(path);
     return uri === undefined ? undefined : documents.get(uri)?.getText();
   });
@@ -367,9 +374,15 @@ export function startServer(connection: Connection): void {
 
   connection.onRequest(ACTIVE_PROFILE, async (params: ActiveProfileParams): Promise<ActiveProfileResult> => {
     const settings = settingsByUri.get(params.uri) ?? (await loadSettings(params.uri).catch(() => globalSettings));
-    if (!params.uri.startsWith('file:')) return { profile: settings.profile };
-    return engine.profileFor(pathOf(params.uri), settings);
+    const active = params.uri.startsWith('file:') ? engine.profileFor(pathOf(params.uri), settings) : { profile: settings.profile };
+    return { ...active, description: getProfile(active.profile).description };
   });
+
+  connection.onRequest(PROFILES, (): ProfileChoice[] =>
+    PROFILE_NAMES.map((profile) => ({ profile, description: getProfile(profile).description })),
+  );
+
+  connection.onRequest(LINT_LAUNCH, (source: LaunchSource): LintLaunchResult => ({ findings: launchFindings(source) }));
 
   connection.onHover(
     guard('hover', null, (params) => {

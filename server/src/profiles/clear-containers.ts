@@ -1,8 +1,8 @@
 /**
  * Intel Clear Containers, exactly as its "known differences and limitations" document
- * (shared/seed/clear-containers-limitations.md) states them: pending items are
+ * (in the clearcontainers/runtime repository) states them: pending items are
  * `pending`, architectural limitations `unsupported`, annotations `differs`. CPU sets
- * and shares follow FEATURES.md (Clear Containers' cpu-constraints document).
+ * and shares follow docs/features/README.md (Clear Containers' cpu-constraints document).
  * Features the seed does not list but that no VM can offer (host namespaces,
  * propagation, /proc and /sys binds) are reported as architectural too; their reason
  * says so.

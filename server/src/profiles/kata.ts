@@ -1,7 +1,6 @@
 /**
- * Kata Containers 3.x today, the `kata` column of shared/FEATURES.md (its
- * docs/Limitations.md plus its code where the doc is silent; see
- * shared/research/lint-anchors.md §5).
+ * Kata Containers 3.x today, the `kata` column of docs/features/README.md (its
+ * docs/Limitations.md plus its code where the doc is silent).
  */
 import type { Profile } from './profile.js';
 

@@ -3,7 +3,7 @@
  * findings the linter reports and at which severity.
  */
 import type { FeatureId, SupportStatus } from '../../../runtime/src/capabilities.js';
-import type { Severity } from '../engine/types.js';
+import type { Severity } from '../core/types.js';
 
 export interface ProfileEntry {
   status: SupportStatus;

@@ -1,6 +1,6 @@
 /**
  * The `vmrt` profile is the runtime's own capability table, read at run time
- * (DESIGN.md §1): when the runtime gains a feature, the linter follows.
+ * (docs/architecture.md, the capability table): when the runtime gains a feature, the linter follows.
  */
 import { CAPABILITIES, type Capability, type FeatureId } from '../../../runtime/src/capabilities.js';
 import type { Profile } from './profile.js';

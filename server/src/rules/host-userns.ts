@@ -1,4 +1,4 @@
-import { docsFor, optionHits, type Rule } from './rule.js';
+import { docsFor, joinsOtherNamespace, optionHits, type Rule } from './rule.js';
 
 export const hostUserns: Rule = {
   meta: {
@@ -9,7 +9,8 @@ export const hostUserns: Rule = {
   },
   check: optionHits(
     'userns',
-    (o) => o.value === 'host',
-    () => 'the host user namespace',
+    // config.json joins a user namespace by its path (container:<path>): the runtime refuses that too.
+    (o) => joinsOtherNamespace(o.value),
+    (o) => (o.value === 'host' ? 'the host user namespace' : `the user namespace ${o.value}`),
   ),
 };

@@ -1,7 +1,5 @@
+import { PROPAGATING_MODES } from '../../../runtime/src/oci-detection.js';
 import { docsFor, optionHits, replaceFix, type Rule } from './rule.js';
-
-/** Private (the default) is the only propagation a shared filesystem can honour. */
-const PROPAGATING = new Set(['shared', 'rshared', 'slave', 'rslave']);
 
 export const mountPropagation: Rule = {
   meta: {
@@ -12,7 +10,8 @@ export const mountPropagation: Rule = {
   },
   check: optionHits(
     'mount',
-    (o) => PROPAGATING.has(o.value.propagation ?? ''),
+    // Private (the default) is the only propagation a shared filesystem can honour.
+    (o) => PROPAGATING_MODES.has(o.value.propagation ?? ''),
     (o) => `${o.value.propagation} propagation of the mount on ${o.value.target}`,
     (o) => {
       const { propagation: _dropped, ...mount } = o.value;

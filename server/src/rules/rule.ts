@@ -4,7 +4,7 @@
  * feature, at which severity, and words the message from the profile's reason.
  */
 import type { FeatureId } from '../../../runtime/src/capabilities.js';
-import type { ContainerRequest, Fix, OptionAssignment, OptionName, OptionValues, RequestedOption } from '../engine/types.js';
+import type { ContainerRequest, Fix, OptionAssignment, OptionName, OptionValues, RequestedOption } from '../core/types.js';
 
 type DockerCommand = OptionValues['command'];
 

@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import * as vscode from 'vscode';
-import type { VmRuntimeApi } from '../../../client/src/vm-runtime.js';
-import type { VmContainer } from '../../../client/src/vm-explorer.js';
-import { execText } from '../../../client/src/vm-exec.js';
+import type { VmRuntimeApi } from '../../../client/src/containers/runtime.js';
+import type { VmContainer } from '../../../client/src/containers/explorer.js';
+import { execText } from '../../../client/src/containers/exec.js';
 import { execa } from 'execa';
 import { NoShell } from '@microsoft/vscode-processutils';
 

@@ -1,0 +1,89 @@
+/**
+ * The one folder the VM sees (a 9p export, mount tag `vmrt`, mounted by the agent at
+ * /run/vmrt/shared): the rootfs and every bind-mount source are bind-mounted into it, and
+ * the spec handed to the guest names them by their guest paths (PROTOCOL.md).
+ */
+import { closeSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError } from './errors.js';
+import { run } from './proc.js';
+import { isBindMount, type Config, type Mount } from './spec.js';
+
+export const GUEST_SHARED = '/run/vmrt/shared';
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Docker bind-mounts /dev/shm from a host tmpfs sized by --shm-size. Shared through 9p, its
+ * memory would be host files: the guest gets a tmpfs of its own, of the same size, instead.
+ */
+function guestShm(mount: Mount): Mount | undefined {
+  if (mount.destination !== '/dev/shm' || !mount.source) return undefined;
+  let fs;
+  try {
+    fs = statfsSync(mount.source);
+  } catch {
+    return undefined;
+  }
+  if (fs.type !== TMPFS_MAGIC) return undefined;
+  const kept = (mount.options ?? []).filter((o) => ['nosuid', 'nodev', 'noexec', 'ro'].includes(o));
+  return { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: [...kept, 'mode=1777', `size=${fs.blocks * fs.bsize}`] };
+}
+
+export function bindInto(source: string, target: string, recursive: boolean, mounts: string[]): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch {
+    throw new RuntimeError(`bind mount source ${source} does not exist`);
+  }
+  if (isDir) mkdirSync(target, { recursive: true });
+  else closeSync(openSync(target, 'a'));
+  run('mount', [recursive ? '--rbind' : '--bind', source, target]);
+  mounts.push(target);
+  // The shared folder must not propagate mounts back to the host (or from it into the VM).
+  run('mount', ['--make-rprivate', target]);
+}
+
+/**
+ * Fills `sharedDir` and returns the guest spec. On failure, what was mounted so far is in
+ * `mounts` of the thrown error's caller: callers pass their own array to undo it.
+ */
+export function populateShared(config: Config, rootfs: string, sharedDir: string, mounts: string[]): Config {
+  mkdirSync(sharedDir, { recursive: true, mode: 0o700 });
+  bindInto(rootfs, join(sharedDir, 'rootfs'), true, mounts);
+  const guest: Config = structuredClone(config);
+  guest.root = { ...guest.root!, path: `${GUEST_SHARED}/rootfs` };
+  guest.mounts = (config.mounts ?? []).map((mount, i) => {
+    if (!isBindMount(mount) || !mount.source) return mount;
+    const shm = guestShm(mount);
+    if (shm) return shm;
+    const name = `m${i}`;
+    const recursive = (mount.options ?? []).includes('rbind');
+    bindInto(mount.source, join(sharedDir, name), recursive, mounts);
+    return { ...mount, source: `${GUEST_SHARED}/${name}` };
+  });
+  delete guest.hooks;
+  if (guest.linux) {
+    // The VM is the container's network sandbox: the guest container uses the VM's stack.
+    guest.linux = {
+      ...guest.linux,
+      namespaces: (guest.linux.namespaces ?? []).filter((ns) => ns.type !== 'network').map(({ type }) => ({ type })),
+    };
+    delete guest.linux.cgroupsPath;
+  }
+  return guest;
+}
+
+/** Unmounts in reverse order; lazily, since the 9p server may still be closing files. */
+export function unmountAll(mounts: readonly string[]): string[] {
+  const failures: string[] = [];
+  for (const target of [...mounts].reverse()) {
+    try {
+      run('umount', ['-l', target]);
+    } catch (err) {
+      if (!/not mounted|no mount point|not found/i.test(String(err))) failures.push(String(err));
+    }
+  }
+  return failures;
+}

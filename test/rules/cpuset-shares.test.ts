@@ -1,0 +1,7 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { o, subjects } from './helpers.js';
+
+test('cpuset-shares: pinning and shares', () => {
+  assert.deepEqual(subjects('cpuset-shares', o('cpuset-cpus', '0-1'), o('cpu-shares', 512)), ['pinning to CPUs 0-1', 'CPU shares of 512']);
+});
