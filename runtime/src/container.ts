@@ -40,7 +40,7 @@ import {
   terminate,
   type ProcessRef,
 } from './proc.js';
-import { populateShared, unmountAll } from './9p-share.js';
+import { populateShared, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
 import { memoryMiBFor, qemuArgs, requireGuest, sharedFsFor, vcpusFor, type AcceleratorChoice } from './vm.js';

@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { flagBool, flagList, flagString, type FlagSpecs, type ParsedArgs } from './args.js';
 import { RuntimeError, UsageError } from './errors.js';
 import { run } from './proc.js';
-import { GUEST_SHARED, bindInto, unmountAll } from './9p-share.js';
+import { GUEST_SHARED, bindInto, unmountAll } from './shared-folder.js';
 
 export const RESTORE_ANNOTATION = 'org.vmrt.restore';
 /** Names of the shares made for one operation (unshared when it ends). */

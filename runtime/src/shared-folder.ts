@@ -1,7 +1,7 @@
 /**
- * The one folder the VM sees (a 9p export, mount tag `vmrt`, mounted by the agent at
- * /run/vmrt/shared): the rootfs and every bind-mount source are bind-mounted into it, and
- * the spec handed to the guest names them by their guest paths (PROTOCOL.md).
+ * The one folder the VM sees (served by virtiofsd, or exported over 9p, tag `vmrt`, mounted by
+ * the agent at /run/vmrt/shared): the rootfs and every bind-mount source are bind-mounted into
+ * it, and the spec handed to the guest names them by their guest paths (PROTOCOL.md).
  */
 import { closeSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ export const GUEST_SHARED = '/run/vmrt/shared';
 const TMPFS_MAGIC = 0x01021994;
 
 /**
- * Docker bind-mounts /dev/shm from a host tmpfs sized by --shm-size. Shared through 9p, its
+ * Docker bind-mounts /dev/shm from a host tmpfs sized by --shm-size. Shared from the host, its
  * memory would be host files: the guest gets a tmpfs of its own, of the same size, instead.
  */
 function guestShm(mount: Mount): Mount | undefined {
@@ -75,7 +75,7 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
   return guest;
 }
 
-/** Unmounts in reverse order; lazily, since the 9p server may still be closing files. */
+/** Unmounts in reverse order; lazily, since the file server (virtiofsd, QEMU) may still be closing files. */
 export function unmountAll(mounts: readonly string[]): string[] {
   const failures: string[] = [];
   for (const target of [...mounts].reverse()) {
