@@ -4,11 +4,12 @@
  * as the linter reads them (oci-detection.ts), the verdicts come from capabilities.ts, so
  * `create`, `vmrt features` and the linter agree; this module adds what only the host knows.
  */
-import { statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { CAPABILITIES, type FeatureId } from './capabilities.js';
 import { RuntimeError } from './errors.js';
 import { isHostDevice, isPrivileged, isProcessNamespace, mountFeatures, PROPAGATING_MODES } from './oci-detection.js';
 import type { Config } from './spec.js';
+import { memoryMiBFor, vcpusFor } from './vm.js';
 
 export interface FeatureUse {
   feature: FeatureId;
@@ -154,4 +155,61 @@ export function assertSupported(config: Config, configPath: string, vmrtNetnsPat
     );
   });
   throw new RuntimeError(lines.join('\n'));
+}
+
+/** statfs(2) f_type of the namespace file system: namespace paths (/proc/<pid>/ns/*, their bind mounts). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * What a VM cannot do as runc would, refused at create with the place in config.json, before any
+ * VM boots (not left to show later, or not at all):
+ * - namespace paths that do not name a namespace; mount and cgroup namespaces to join on the host
+ *   (the container's are made in its VM);
+ * - limits nothing in the VM applies: hugetlb (the guest has no huge pages to limit), net_cls
+ *   class ids and priorities (the host's qdiscs never see the guest's packets), swappiness (the
+ *   VM has no swap), disabling the OOM killer (the guest's cgroup v2 has no such switch);
+ * - a VM shape (annotations) that is not a whole number.
+ * A swap limit is accepted: the VM has no swap, so its processes never swap, as on a host without.
+ */
+export function assertHonoured(config: Config, configPath: string): void {
+  const refusals: string[] = [];
+  (config.linux?.namespaces ?? []).forEach((ns, i) => {
+    if (!ns.path) return;
+    const where = `linux.namespaces[${i}].path`;
+    let type: number;
+    try {
+      type = statfsSync(ns.path).type;
+    } catch (err) {
+      refusals.push(`${where}: ${ns.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return;
+    }
+    if (type !== NSFS_MAGIC) refusals.push(`${where}: ${ns.path} is not a namespace`);
+    else if (ns.type === 'mount' || ns.type === 'cgroup')
+      refusals.push(`${where}: the container's ${ns.type} namespace is made in its VM: one on the host (${ns.path}) cannot be joined`);
+  });
+  const resources = config.linux?.resources as
+    | {
+        hugepageLimits?: Array<{ limit?: number }>;
+        network?: { classID?: number; priorities?: unknown[] };
+        memory?: { swappiness?: number; disableOOMKiller?: boolean };
+      }
+    | undefined;
+  (resources?.hugepageLimits ?? []).forEach((limit, i) => {
+    if (limit.limit !== undefined) refusals.push(`linux.resources.hugepageLimits[${i}]: the VM's guest has no huge pages to limit`);
+  });
+  if (resources?.network?.classID !== undefined || (resources?.network?.priorities ?? []).length > 0)
+    refusals.push("linux.resources.network: net_cls/net_prio act on the host's traffic control, which never sees the VM's packets");
+  const swappiness = resources?.memory?.swappiness;
+  // Docker writes no swappiness unless --memory-swappiness asks for one (its -1 is "unset").
+  if (swappiness !== undefined && swappiness >= 0 && swappiness <= 100)
+    refusals.push('linux.resources.memory.swappiness: the VM has no swap: its processes never swap');
+  if (resources?.memory?.disableOOMKiller === true)
+    refusals.push("linux.resources.memory.disableOOMKiller: the guest's cgroup v2 has no switch to disable the OOM killer");
+  try {
+    vcpusFor(config.annotations);
+    memoryMiBFor(config.linux?.resources, config.annotations);
+  } catch (err) {
+    refusals.push(`annotations: ${(err as Error).message}`);
+  }
+  if (refusals.length > 0) throw new RuntimeError(refusals.map((refusal) => `${configPath}: ${refusal}`).join('\n'));
 }

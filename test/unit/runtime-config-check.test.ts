@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertSupported, detectFeatures, unsupportedUses } from '../../runtime/src/config-check.js';
+import { assertHonoured, assertSupported, detectFeatures, unsupportedUses } from '../../runtime/src/config-check.js';
 import { loadBundle, parseConfig } from '../../runtime/src/bundle.js';
 import { defaultConfig } from '../../runtime/src/commands/spec.js';
 import type { Config } from '../../runtime/src/spec.js';
@@ -170,4 +170,42 @@ test('bundles: missing folder, missing config.json, missing rootfs', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('limits and namespaces a VM cannot honour are refused at create, each with its place in config.json', () => {
+  const config = defaultConfig();
+  assert.doesNotThrow(() => assertHonoured(config, 'c.json'));
+  // Docker's default swap (twice the limit), an unset swappiness (-1 as uint64) and the OOM killer on pass.
+  config.linux!.resources = { memory: { limit: 2 ** 27, swap: 2 ** 28, swappiness: 2 ** 64 - 1, disableOOMKiller: false } };
+  assert.doesNotThrow(() => assertHonoured(config, 'c.json'));
+  config.linux!.resources = {
+    hugepageLimits: [{ pageSize: '2MB', limit: 2 ** 21 }],
+    network: { classID: 1048577 },
+    memory: { swappiness: 60, disableOOMKiller: true },
+  };
+  config.linux!.namespaces = [
+    { type: 'pid' },
+    { type: 'mount', path: '/proc/self/ns/mnt' },
+    { type: 'cgroup', path: '/proc/self/ns/cgroup' },
+    { type: 'ipc', path: '/etc/hostname' },
+    { type: 'uts', path: '/nonexistent/ns' },
+  ];
+  config.annotations = { 'org.vmrt.vm.vcpus': 'many' };
+  assert.throws(
+    () => assertHonoured(config, 'c.json'),
+    (err: Error) => {
+      assert.deepEqual(err.message.split('\n'), [
+        "c.json: linux.namespaces[1].path: the container's mount namespace is made in its VM: one on the host (/proc/self/ns/mnt) cannot be joined",
+        "c.json: linux.namespaces[2].path: the container's cgroup namespace is made in its VM: one on the host (/proc/self/ns/cgroup) cannot be joined",
+        'c.json: linux.namespaces[3].path: /etc/hostname is not a namespace',
+        'c.json: linux.namespaces[4].path: /nonexistent/ns: ENOENT',
+        "c.json: linux.resources.hugepageLimits[0]: the VM's guest has no huge pages to limit",
+        "c.json: linux.resources.network: net_cls/net_prio act on the host's traffic control, which never sees the VM's packets",
+        'c.json: linux.resources.memory.swappiness: the VM has no swap: its processes never swap',
+        "c.json: linux.resources.memory.disableOOMKiller: the guest's cgroup v2 has no switch to disable the OOM killer",
+        'c.json: annotations: org.vmrt.vm.vcpus: "many" is not a positive whole number',
+      ]);
+      return true;
+    },
+  );
 });

@@ -1,7 +1,7 @@
 import { flagString, expectPositionals, type FlagSpecs } from '../args.js';
 import { loadBundle } from '../bundle.js';
 import type { Command } from '../command.js';
-import { assertSupported } from '../config-check.js';
+import { assertHonoured, assertSupported } from '../config-check.js';
 import { createContainer } from '../container.js';
 import type { CheckpointFolders } from '../criu.js';
 import { vmrtNetnsPaths } from '../netns.js';
@@ -31,6 +31,7 @@ export async function createFromArgs(
   validateId(id!);
   const bundle = loadBundle(flagString(args, 'bundle') ?? '.', true);
   assertSupported(bundle.config, bundle.configPath, vmrtNetnsPaths());
+  assertHonoured(bundle.config, bundle.configPath);
   const deviceArgs = vfioArgs(bundle.config, bundle.configPath);
   const accelerator = await chooseAccelerator();
   return createContainer({
