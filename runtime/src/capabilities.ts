@@ -98,9 +98,13 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   },
   cpus: {
     status: 'ok',
-    reason: "the VM gets ceil(quota/period) vCPUs (at most the host's CPUs) and a guest cgroup enforces the exact quota",
+    reason: "the VM has a vCPU per host CPU (nproc as under runc) and the container's guest cgroup enforces the exact quota",
   },
-  cpuset: { status: 'differs', reason: 'CPU sets and shares are applied inside the VM, to its vCPUs, not to host CPUs' },
+  cpuset: {
+    status: 'differs',
+    reason:
+      'the VM has a vCPU per host CPU, numbered alike, and the guest cgroup keeps the container on the set; the vCPUs themselves run on any host CPU',
+  },
   'kernel-memory': {
     status: 'ok',
     reason: 'accepted as with runc, and as with runc not applied: Docker and the kernel (cgroup v2) deprecated kernel memory limits',
@@ -164,9 +168,9 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
       "the guest agent reports the container's cgroup stats and OOM kills; an OOM kill is also reproduced in the host cgroup, where Docker looks for it (docker inspect OOMKilled, docker events oom)",
   },
   update: {
-    status: 'differs',
+    status: 'ok',
     reason:
-      'docker update changes the limits of the guest cgroup live; the VM keeps the vCPUs and memory it booted with (a higher --cpus or --memory than at start cannot grow it)',
+      "docker update changes the guest cgroup's limits live, up and down: the VM has every host CPU and at least 2 GiB (org.vmrt.vm.memory-mib), and refuses a memory limit beyond its size",
   },
   swarm: {
     status: 'differs',
