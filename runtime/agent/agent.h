@@ -50,13 +50,13 @@ struct proc {
     enum proc_phase phase;
 };
 
+/* log.c: one line on the guest console, prefixed "vmrt-agent: ". */
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* boot.c */
 void boot_system(void);
 int open_agent_port(void);
 void power_off(void) __attribute__((noreturn));
-void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* mkdir -p (errors ignored: the following mount or open reports them). */
-void mkdir_p(const char *path, mode_t mode);
 
 /* container.c: runs in the forked child; returns only on error (message in err). */
 int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
