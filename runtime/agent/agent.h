@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "file.h"
@@ -58,14 +59,38 @@ void boot_system(void);
 int open_agent_port(void);
 void power_off(void) __attribute__((noreturn));
 
-/* container.c: runs in the forked child; returns only on error (message in err). */
+/* In the functions of the forked child that report with (char *err, size_t errlen):
+ * the message, then return -1. */
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        snprintf(err, errlen, __VA_ARGS__);                                                                            \
+        return -1;                                                                                                     \
+    } while (0)
+
+/* container.c: runs in the forked child; returns only on error (message in err).
+ * Builds the container: cgroup, cgroup namespace, root filesystem, sysctls,
+ * hostname; then checks that the program can be found. */
 int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
 /* Enters the cgroup and the cgroup, mount, uts and ipc namespaces of a
  * container (pid: see spawn). */
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
+
+/* rootfs.c, in the forked child. rootfs_prepare: spec.mounts, /dev,
+ * annotations, then pivot_root into root.path. rootfs_mask_paths:
+ * linux.maskedPaths (/dev/null over files, an empty read-only tmpfs over
+ * directories) and linux.readonlyPaths, after the pivot. rootfs_finalize:
+ * root.readonly. */
+int rootfs_prepare(const struct json_doc *d, int spec, char *err, size_t errlen);
+int rootfs_mask_paths(const struct json_doc *d, int spec, char *err, size_t errlen);
+int rootfs_finalize(const struct json_doc *d, int spec, char *err, size_t errlen);
+
+/* process.c, in the forked child. */
 /* Allocates a pty in the container's devpts, passes the master to the agent
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
+/* 0 when the process's cwd exists and its program is found (create fails
+ * early, as with runc); leaves the cwd at "/". */
+int process_check(const struct json_doc *d, int process, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
 int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
                  size_t errlen);

@@ -26,7 +26,7 @@
 /* The restored process's new stdio ends, as numbered in the criu process. */
 #define INHERIT_FD_BASE 200
 
-#define FAIL(...)                                                                                                      \
+#define FAIL_OUT(...)                                                                                                  \
     do {                                                                                                               \
         snprintf(err, errlen, __VA_ARGS__);                                                                            \
         goto out;                                                                                                      \
@@ -308,7 +308,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     char descriptors[3][128];
     pid_t pid = -1;
     if (json_parse(&r, restore_json, strlen(restore_json)) != 0) {
-        FAIL("annotation " RESTORE_ANNOTATION " is not a JSON object");
+        FAIL_OUT("annotation " RESTORE_ANNOTATION " is not a JSON object");
     }
     if (!(tools = guest_path(&r, 0, "criu", err, errlen)) || !(images = guest_path(&r, 0, "images", err, errlen)) ||
         !(work = guest_path(&r, 0, "work", err, errlen)) || read_descriptors(images, descriptors, err, errlen) != 0) {
@@ -316,7 +316,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     }
     rootfs = json_get_strdup(d, json_get(d, spec, "root"), "path", NULL);
     if (!rootfs || rootfs[0] != '/') {
-        FAIL("spec.root.path must be an absolute guest path");
+        FAIL_OUT("spec.root.path must be an absolute guest path");
     }
     arg_add(&a, "criu");
     arg_add(&a, "restore");
@@ -358,7 +358,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     int restored = 0;
     if (!f || fscanf(f, "%d", &restored) != 1 || restored <= 0) {
         if (f) fclose(f);
-        FAIL("criu restore wrote no pid to " RESTORE_PIDFILE);
+        FAIL_OUT("criu restore wrote no pid to " RESTORE_PIDFILE);
     }
     fclose(f);
     pid = restored;
