@@ -14,43 +14,6 @@
 #define AGENT_PORT_NAME "org.vmrt.agent"
 #define SHARED_DIR      "/run/vmrt/shared"
 
-enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_STOPPED };
-
-struct container {
-    struct container *next;
-    char *id;
-    pid_t pid;          /* guest pid of the container's init (PID 1 of its pid namespace) */
-    int start_fd;       /* write end of the pipe the init waits on until `start` */
-    char *seccomp;      /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
-    uint64_t oom_kills; /* OOM kills in its cgroup reported to the host so far */
-    enum container_status status;
-};
-
-enum proc_phase {
-    PROC_SETUP,   /* forked; waiting for its setup report on sync_fd */
-    PROC_RUNNING, /* create answered (init waits for start) or exec running */
-    PROC_FAILED,  /* setup failed and was answered: reap silently */
-};
-
-struct proc {
-    struct proc *next;
-    uint32_t stream;
-    pid_t pid;
-    struct container *container;
-    int is_init;
-    int terminal;
-    int in_fd;   /* stdin pipe write end, or the pty master (it arrives from
-                   the child during setup) */
-    int out_fd;  /* stdout pipe read end, or the pty master */
-    int err_fd;  /* stderr pipe read end; -1 with a terminal */
-    int sync_fd; /* socket on which the child reports its setup */
-    char sync_msg[1024];
-    size_t sync_len;
-    struct vmrt_buf in_buf;
-    int in_close_pending;
-    enum proc_phase phase;
-};
-
 /* log.c: one line on the guest console, prefixed "vmrt-agent: ". */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
