@@ -96,8 +96,11 @@ static void handle_frame(const struct vmrt_frame *f)
     struct proc *p = proc_by_stream(f->stream);
     struct json_doc d;
     memset(&d, 0, sizeof d);
-    if (vmrt_type_is_json(f->type)) {
-        json_parse(&d, (const char *)f->payload, f->payload_len); /* validated by the reader */
+    /* The reader validated the JSON: only memory can fail here. */
+    if (vmrt_type_is_json(f->type) && json_parse(&d, (const char *)f->payload, f->payload_len) != 0) {
+        if (f->type == VMRT_REQUEST) respond_error(f->stream, "out of memory");
+        json_free(&d);
+        return;
     }
     switch (f->type) {
     case VMRT_REQUEST: handle_request(f->stream, &d); break;
@@ -201,9 +204,21 @@ static void event_loop(void)
         size_t nprocs = 0;
         for (struct proc *p = procs; p; p = p->next) nprocs++;
         if (cap < 4 + nprocs * 4) {
-            cap = 4 + nprocs * 4 + 16;
-            pfds = realloc(pfds, cap * sizeof *pfds);
-            map = realloc(map, cap * sizeof *map);
+            /* Without the memory, the processes that fit are polled (below). */
+            size_t want = 4 + nprocs * 4 + 16;
+            struct pollfd *grown = realloc(pfds, want * sizeof *pfds);
+            void *grown_map = grown ? realloc(map, want * sizeof *map) : NULL;
+            if (grown) pfds = grown;
+            if (grown_map) {
+                map = grown_map;
+                cap = want;
+            } else {
+                log_msg("poll set: out of memory");
+            }
+        }
+        if (cap < 4) {
+            poll(NULL, 0, 10);
+            continue;
         }
         size_t n = 0;
         pfds[n++] = (struct pollfd){ A.sigfd, POLLIN, 0 };
@@ -212,7 +227,7 @@ static void event_loop(void)
         pfds[n++] = (struct pollfd){ A.inotify, POLLIN, 0 };
         pfds[n++] = (struct pollfd){ A.connected ? A.dns : -1, POLLIN, 0 };
         int room = vmrt_buf_pending_len(&A.out) < OUT_HIGH_WATER;
-        for (struct proc *p = procs; p; p = p->next) {
+        for (struct proc *p = procs; p && n + 4 <= cap; p = p->next) {
             if (room && p->out_fd >= 0 && p->phase != PROC_FAILED) {
                 map[n].p = p, map[n].role = ROLE_OUT;
                 pfds[n++] = (struct pollfd){ p->out_fd, POLLIN, 0 };

@@ -21,11 +21,27 @@ struct request {
     struct container *c; /* NULL when no container has that id */
 };
 
+/* A string member that may be absent: 0 with *out NULL when it is absent or
+ * not a string, -1 when its copy cannot be allocated (answered then). */
+static int optional_string(uint32_t stream, const struct json_doc *d, int obj, const char *key, char **out)
+{
+    int t = json_get(d, obj, key);
+    *out = json_is(d, t, JSON_STRING) ? json_strdup(d, t) : NULL;
+    if (json_is(d, t, JSON_STRING) && !*out) {
+        respond_error(stream, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The container shares the guest's network: set it up from the host's
  * annotation before the container starts. Returns 0 after answering an error. */
 static int configure_network(uint32_t stream, const struct json_doc *d, int spec)
 {
-    char *net = json_get_strdup(d, json_get(d, spec, "annotations"), NETWORK_ANNOTATION, NULL);
+    char *net;
+    if (optional_string(stream, d, json_get(d, spec, "annotations"), NETWORK_ANNOTATION, &net) != 0) {
+        return 0;
+    }
     char err[512];
     int ok = !net || network_apply(net, err, sizeof err) == 0;
     if (!ok) {
@@ -53,18 +69,28 @@ static void op_create(const struct request *r)
         /* answered */
     } else {
         if (A.dns < 0 && dns_wanted(d, spec)) A.dns = dns_open();
+        char *restore_json;
+        if (optional_string(stream, d, json_get(d, spec, "annotations"), RESTORE_ANNOTATION, &restore_json) != 0) {
+            return;
+        }
         struct container *c = calloc(1, sizeof *c);
-        c->id = strdup(id);
         int seccomp = json_get(d, json_get(d, spec, "linux"), "seccomp");
-        if (json_is(d, seccomp, JSON_OBJECT)) {
-            const struct json_tok *t = &d->toks[seccomp];
-            c->seccomp = strndup(d->src + t->start, t->end - t->start);
+        const struct json_tok *t = json_is(d, seccomp, JSON_OBJECT) ? &d->toks[seccomp] : NULL;
+        if (c) {
+            c->id = strdup(id);
+            c->seccomp = t ? strndup(d->src + t->start, t->end - t->start) : NULL;
+        }
+        if (!c || !c->id || (t && !c->seccomp)) {
+            respond_error(stream, "out of memory");
+            if (c) free(c->id);
+            free(c);
+            free(restore_json);
+            return;
         }
         c->start_fd = -1;
         c->status = CONTAINER_CREATED;
         c->next = containers;
         containers = c;
-        char *restore_json = json_get_strdup(d, json_get(d, spec, "annotations"), RESTORE_ANNOTATION, NULL);
         if (restore_json) {
             spawn_restored(stream, c, d, spec, restore_json);
         } else {
@@ -217,7 +243,10 @@ static void op_ps(const struct request *r)
 /* network-add / network-remove: NICs plugged into or out of the running VM. */
 static void change_network(const struct request *r, int adding)
 {
-    char *net = json_get_strdup(r->d, 0, "network", NULL);
+    char *net;
+    if (optional_string(r->stream, r->d, 0, "network", &net) != 0) {
+        return;
+    }
     char err[512];
     /* The host asks again while a hot-plugged NIC is still being probed. */
     int present = net && adding ? network_present(net) : 1;
@@ -305,7 +334,10 @@ void handle_request(uint32_t stream, const struct json_doc *d)
     for (size_t i = 0; i < sizeof ops / sizeof *ops && !o; i++) {
         if (json_str_eq(d, op, ops[i].name)) o = &ops[i];
     }
-    char *id = json_get_strdup(d, 0, "id", NULL);
+    char *id;
+    if (optional_string(stream, d, 0, "id", &id) != 0) {
+        return;
+    }
     struct request r = { o ? o->name : NULL, stream, d, id, id ? container_by_id(id) : NULL };
     if (!o) {
         respond_error(stream, "unknown op");

@@ -136,6 +136,7 @@ static int plan_process(const struct json_doc *d, int process, struct process_pl
     plan->env = json_strv(d, json_get(d, process, "env"));
     if (!plan->env) {
         plan->env = calloc(1, sizeof *plan->env);
+        if (!plan->env) FAIL("process.env: out of memory");
     }
     if (resolve_executable(plan->args[0], env_lookup(plan->env, "PATH"), plan->exe, sizeof plan->exe) != 0) {
         FAIL("exec: \"%s\": executable file not found in $PATH", plan->args[0]);
@@ -147,6 +148,7 @@ int process_check(const struct json_doc *d, int process, char *err, size_t errle
 {
     struct process_plan plan;
     char *cwd = json_get_strdup(d, process, "cwd", "/");
+    if (!cwd) FAIL("process.cwd: out of memory");
     int cwd_ok = chdir(cwd) == 0;
     free(cwd);
     if (!cwd_ok) {
@@ -175,6 +177,7 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
         return -1;
     }
     char *cwd = json_get_strdup(d, process, "cwd", "/");
+    if (!cwd) FAIL("process.cwd: out of memory");
     if (chdir(cwd) != 0) {
         snprintf(err, errlen, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, strerror(errno));
         free(cwd);

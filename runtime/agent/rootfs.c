@@ -63,13 +63,14 @@ static const struct mount_flag propagation_flags[] = {
 };
 
 /* Splits OCI mount options into mount(2) flags, propagation flags and the
- * filesystem-specific data string. */
-static void parse_options(const struct json_doc *d, int options, unsigned long *flags, unsigned long *propagation,
-                          struct vmrt_buf *data)
+ * filesystem-specific data string; -1 when an option cannot be copied. */
+static int parse_options(const struct json_doc *d, int options, unsigned long *flags, unsigned long *propagation,
+                         struct vmrt_buf *data)
 {
     for (int t = json_first(d, options); t >= 0; t = json_next(d, options, t)) {
         char *opt = json_strdup(d, t);
         if (!opt) {
+            if (json_is(d, t, JSON_STRING)) return -1;
             continue;
         }
         int known = 0;
@@ -98,6 +99,7 @@ static void parse_options(const struct json_doc *d, int options, unsigned long *
         }
         free(opt);
     }
+    return 0;
 }
 
 /* Which of the standard /dev mounts the spec provides. */
@@ -116,6 +118,10 @@ static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct 
     struct vmrt_buf data = { 0 };
     char target[4096];
 
+    if (!type || !source) {
+        snprintf(err, errlen, "mount: out of memory");
+        goto out;
+    }
     if (!dest || dest[0] != '/') {
         snprintf(err, errlen, "mount destination must be absolute: %s", dest ? dest : "(none)");
         goto out;
@@ -125,7 +131,10 @@ static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct 
         goto out;
     }
     snprintf(target, sizeof target, "%s%s", rootfs, dest);
-    parse_options(d, json_get(d, m, "options"), &flags, &propagation, &data);
+    if (parse_options(d, json_get(d, m, "options"), &flags, &propagation, &data) != 0) {
+        snprintf(err, errlen, "mount options of %s: out of memory", dest);
+        goto out;
+    }
     const char *fsdata = vmrt_buf_pending_len(&data) ? vmrt_buf_cstr(&data) : NULL;
 
     if (!strcmp(dest, "/dev")) seen->dev = 1;
@@ -273,6 +282,7 @@ int rootfs_mask_paths(const struct json_doc *d, int spec, char *err, size_t errl
         char *path = json_strdup(d, t);
         struct stat st;
         int rc = 0;
+        if (!path && json_is(d, t, JSON_STRING)) FAIL("mask: out of memory");
         if (path && stat(path, &st) == 0) {
             rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
                                      : mount("/dev/null", path, NULL, MS_BIND, NULL);
@@ -288,6 +298,7 @@ int rootfs_mask_paths(const struct json_doc *d, int spec, char *err, size_t errl
         char *path = json_strdup(d, t);
         struct stat st;
         int rc = 0;
+        if (!path && json_is(d, t, JSON_STRING)) FAIL("read-only paths: out of memory");
         if (path && stat(path, &st) == 0) {
             rc = mount(path, path, NULL, MS_BIND | MS_REC, NULL);
             if (rc == 0) {

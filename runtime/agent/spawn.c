@@ -76,7 +76,10 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
     int child_fds[3] = { -1, -1, -1 };
     int sync[2] = { -1, -1 }, start[2] = { -1, -1 };
     struct proc *p = new_proc(stream, c, is_init, terminal);
-
+    if (!p) {
+        respond_error(stream, "out of memory");
+        return;
+    }
     if (!terminal && open_stdio_pipes(p, child_fds) != 0) {
         respond_error(stream, "pipe: %s", strerror(errno));
         free(p);
@@ -152,6 +155,10 @@ void spawn_restored(uint32_t stream, struct container *c, const struct json_doc 
     char err[2048];
     int child_fds[3] = { -1, -1, -1 };
     struct proc *p = new_proc(stream, c, 1, 0);
+    if (!p) {
+        respond_error(stream, "out of memory");
+        return;
+    }
     if (open_stdio_pipes(p, child_fds) != 0) {
         respond_error(stream, "pipe: %s", strerror(errno));
         free(p);
