@@ -1,4 +1,6 @@
-/* vmrt guest agent: PID 1 of the VM (see runtime/PROTOCOL.md). */
+/* vmrt guest agent: PID 1 of the VM (see runtime/PROTOCOL.md). What the files
+ * around the event loop expose; the loop's own seams are host.h (main.c),
+ * processes.h (processes.c, spawn.c) and ops.h (ops.c). */
 #ifndef VMRT_AGENT_H
 #define VMRT_AGENT_H
 
