@@ -1,9 +1,12 @@
-/* vmrt guest agent: PID 1 of the VM (see runtime/PROTOCOL.md). */
+/* vmrt guest agent: PID 1 of the VM (see runtime/PROTOCOL.md). What the files
+ * around the event loop expose; the loop's own seams are host.h (main.c),
+ * processes.h (processes.c, spawn.c) and ops.h (ops.c). */
 #ifndef VMRT_AGENT_H
 #define VMRT_AGENT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "file.h"
@@ -13,59 +16,46 @@
 #define AGENT_PORT_NAME "org.vmrt.agent"
 #define SHARED_DIR      "/run/vmrt/shared"
 
-enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_STOPPED };
-
-struct container {
-    struct container *next;
-    char *id;
-    pid_t pid;          /* guest pid of the container's init (PID 1 of its pid namespace) */
-    int start_fd;       /* write end of the pipe the init waits on until `start` */
-    char *seccomp;      /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
-    uint64_t oom_kills; /* OOM kills in its cgroup reported to the host so far */
-    enum container_status status;
-};
-
-enum proc_phase {
-    PROC_SETUP,   /* forked; waiting for its setup report on sync_fd */
-    PROC_RUNNING, /* create answered (init waits for start) or exec running */
-    PROC_FAILED,  /* setup failed and was answered: reap silently */
-};
-
-struct proc {
-    struct proc *next;
-    uint32_t stream;
-    pid_t pid;
-    struct container *container;
-    int is_init;
-    int terminal;
-    int in_fd;   /* stdin pipe write end, or the pty master (it arrives from
-                   the child during setup) */
-    int out_fd;  /* stdout pipe read end, or the pty master */
-    int err_fd;  /* stderr pipe read end; -1 with a terminal */
-    int sync_fd; /* socket on which the child reports its setup */
-    char sync_msg[1024];
-    size_t sync_len;
-    struct vmrt_buf in_buf;
-    int in_close_pending;
-    enum proc_phase phase;
-};
+/* log.c: one line on the guest console, prefixed "vmrt-agent: ". */
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* boot.c */
 void boot_system(void);
 int open_agent_port(void);
 void power_off(void) __attribute__((noreturn));
-void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* mkdir -p (errors ignored: the following mount or open reports them). */
-void mkdir_p(const char *path, mode_t mode);
 
-/* container.c: runs in the forked child; returns only on error (message in err). */
+/* In the functions of the forked child that report with (char *err, size_t errlen):
+ * the message, then return -1. */
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        snprintf(err, errlen, __VA_ARGS__);                                                                            \
+        return -1;                                                                                                     \
+    } while (0)
+
+/* container.c: runs in the forked child; returns only on error (message in err).
+ * Builds the container: cgroup, cgroup namespace, root filesystem, sysctls,
+ * hostname; then checks that the program can be found. */
 int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
 /* Enters the cgroup and the cgroup, mount, uts and ipc namespaces of a
  * container (pid: see spawn). */
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
+
+/* rootfs.c, in the forked child. rootfs_prepare: spec.mounts, /dev,
+ * annotations, then pivot_root into root.path. rootfs_mask_paths:
+ * linux.maskedPaths (/dev/null over files, an empty read-only tmpfs over
+ * directories) and linux.readonlyPaths, after the pivot. rootfs_finalize:
+ * root.readonly. */
+int rootfs_prepare(const struct json_doc *d, int spec, char *err, size_t errlen);
+int rootfs_mask_paths(const struct json_doc *d, int spec, char *err, size_t errlen);
+int rootfs_finalize(const struct json_doc *d, int spec, char *err, size_t errlen);
+
+/* process.c, in the forked child. */
 /* Allocates a pty in the container's devpts, passes the master to the agent
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
+/* 0 when the process's cwd exists and its program is found (create fails
+ * early, as with runc); leaves the cwd at "/". */
+int process_check(const struct json_doc *d, int process, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
 int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
                  size_t errlen);

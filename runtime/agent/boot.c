@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,38 +15,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-void log_msg(const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof line - 2) {
-        n = sizeof line - 2;
-    }
-    line[n++] = '\n';
-    (void)!write(2, "vmrt-agent: ", 12);
-    (void)!write(2, line, (size_t)n);
-}
-
-void mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, mode);
-            *p = '/';
-        }
-    }
-    mkdir(tmp, mode);
-}
 
 static void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
 {

@@ -102,6 +102,10 @@ static int apply_resources(const struct json_doc *d, int res, const char *dir, c
     } cpuset[] = { { "cpus", "cpuset.cpus" }, { "mems", "cpuset.mems" } };
     for (size_t i = 0; i < 2; i++) {
         char *s = json_get_strdup(d, cpu, cpuset[i].key, NULL);
+        if (!s && json_is(d, json_get(d, cpu, cpuset[i].key), JSON_STRING)) {
+            snprintf(err, errlen, "cgroup %s: out of memory", cpuset[i].file);
+            return -1;
+        }
         int rc = s && s[0] ? set_limit(dir, cpuset[i].file, s, err, errlen) : 0;
         free(s);
         if (rc) return -1;

@@ -26,7 +26,7 @@
 /* The restored process's new stdio ends, as numbered in the criu process. */
 #define INHERIT_FD_BASE 200
 
-#define FAIL(...)                                                                                                      \
+#define FAIL_OUT(...)                                                                                                  \
     do {                                                                                                               \
         snprintf(err, errlen, __VA_ARGS__);                                                                            \
         goto out;                                                                                                      \
@@ -35,19 +35,28 @@
 struct args {
     char **v;
     size_t n, cap;
+    int oom; /* an argument was lost: run_criu refuses to run */
 };
 
 static void arg_add(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void arg_add(struct args *a, const char *fmt, ...)
 {
     if (a->n + 2 > a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 32;
-        a->v = realloc(a->v, a->cap * sizeof *a->v);
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        char **v = realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            a->oom = 1;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
     }
     va_list ap;
     va_start(ap, fmt);
     if (vasprintf(&a->v[a->n], fmt, ap) >= 0) {
         a->n++;
+    } else {
+        a->oom = 1;
     }
     va_end(ap);
     a->v[a->n] = NULL;
@@ -111,6 +120,10 @@ static void loopback_up(void)
 static int run_criu(const char *tools, struct args *a, const int keep[3], const char *cgroup_id,
                     const struct json_doc *d, int spec, const char *log, char *err, size_t errlen)
 {
+    if (a->oom) {
+        snprintf(err, errlen, "criu arguments: out of memory");
+        return -1;
+    }
     char exe[4096];
     snprintf(exe, sizeof exe, "%s/bin/criu", tools);
     if (access(exe, X_OK) != 0) {
@@ -308,7 +321,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     char descriptors[3][128];
     pid_t pid = -1;
     if (json_parse(&r, restore_json, strlen(restore_json)) != 0) {
-        FAIL("annotation " RESTORE_ANNOTATION " is not a JSON object");
+        FAIL_OUT("annotation " RESTORE_ANNOTATION " is not a JSON object");
     }
     if (!(tools = guest_path(&r, 0, "criu", err, errlen)) || !(images = guest_path(&r, 0, "images", err, errlen)) ||
         !(work = guest_path(&r, 0, "work", err, errlen)) || read_descriptors(images, descriptors, err, errlen) != 0) {
@@ -316,7 +329,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     }
     rootfs = json_get_strdup(d, json_get(d, spec, "root"), "path", NULL);
     if (!rootfs || rootfs[0] != '/') {
-        FAIL("spec.root.path must be an absolute guest path");
+        FAIL_OUT("spec.root.path must be an absolute guest path");
     }
     arg_add(&a, "criu");
     arg_add(&a, "restore");
@@ -334,7 +347,9 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     for (int m = json_first(d, mounts); m >= 0; m = json_next(d, mounts, m)) {
         char *dest = json_get_strdup(d, m, "destination", NULL);
         char *source = json_get_strdup(d, m, "source", "");
-        if (dest && !strncmp(source, SHARED_DIR "/", strlen(SHARED_DIR) + 1)) {
+        if (!source) {
+            a.oom = 1; /* reported by run_criu */
+        } else if (dest && !strncmp(source, SHARED_DIR "/", strlen(SHARED_DIR) + 1)) {
             arg_add(&a, "--external");
             arg_add(&a, "mnt[%s]:%s", dest, source);
         }
@@ -358,7 +373,7 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
     int restored = 0;
     if (!f || fscanf(f, "%d", &restored) != 1 || restored <= 0) {
         if (f) fclose(f);
-        FAIL("criu restore wrote no pid to " RESTORE_PIDFILE);
+        FAIL_OUT("criu restore wrote no pid to " RESTORE_PIDFILE);
     }
     fclose(f);
     pid = restored;

@@ -187,6 +187,11 @@ int network_apply(const char *text, char *err, size_t errlen)
     for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
         char *mac = json_get_strdup(&d, i, "mac", "");
         char *name = json_get_strdup(&d, i, "name", "");
+        if (!mac || !name) {
+            free(mac);
+            free(name);
+            FAIL_NET("out of memory");
+        }
         int index = index_by_mac(mac);
         char current[IF_NAMESIZE] = "";
         if (index) if_indextoname((unsigned)index, current);
@@ -237,6 +242,12 @@ int network_apply(const char *text, char *err, size_t errlen)
         char *dst = json_get_strdup(&d, t, "dst", "default");
         char *gateway = json_get_strdup(&d, t, "gateway", NULL);
         char *dev = json_get_strdup(&d, t, "dev", "");
+        if (!dst || !dev || (!gateway && json_is(&d, json_get(&d, t, "gateway"), JSON_STRING))) {
+            free(dst);
+            free(gateway);
+            free(dev);
+            FAIL_NET("out of memory");
+        }
         unsigned char dst_addr[16] = { 0 }, gw_addr[16];
         unsigned dst_len = 0, gw_len;
         int family = -1, gw_family = -1;
@@ -285,6 +296,10 @@ int network_present(const char *text)
     int ifaces = json_get(&d, 0, "interfaces");
     for (int i = json_first(&d, ifaces); i >= 0 && present; i = json_next(&d, ifaces, i)) {
         char *mac = json_get_strdup(&d, i, "mac", "");
+        if (!mac) {
+            present = -1;
+            break;
+        }
         present = index_by_mac(mac) > 0;
         free(mac);
     }
@@ -315,7 +330,10 @@ int network_remove(const char *text, char *err, size_t errlen)
         char *mac = json_get_strdup(&d, i, "mac", "");
         int64_t slot;
         int e = 0;
-        if (json_i64(&d, json_get(&d, i, "slot"), &slot) != 0) {
+        if (!mac) {
+            snprintf(err, errlen, "out of memory");
+            e = -ENOMEM;
+        } else if (json_i64(&d, json_get(&d, i, "slot"), &slot) != 0) {
             snprintf(err, errlen, "interface %s: no slot", mac);
             e = -EINVAL;
         } else if (index_by_mac(mac) > 0) { /* else gone already */

@@ -231,6 +231,10 @@ static int build_filter(const struct json_doc *d, int seccomp, struct program *p
         int names = json_get(d, r, "names");
         for (int n = json_first(d, names); n >= 0; n = json_next(d, names, n)) {
             char *name = json_strdup(d, n);
+            if (!name && json_is(d, n, JSON_STRING)) {
+                snprintf(err, errlen, "seccomp: out of memory");
+                return -1;
+            }
             int nr = name ? syscall_number(name) : -1;
             free(name);
             /* Names this kernel/arch lacks are skipped, as libseccomp does. */

@@ -1,4 +1,5 @@
-/* Small whole-file reads and writes (procfs, sysfs, cgroup files), shared by the agent and the shim. */
+/* Small file helpers for the agent and the shim: whole-file reads and writes (procfs, sysfs, cgroup
+ * files), mkdir -p. */
 #ifndef VMRT_FILE_H
 #define VMRT_FILE_H
 
@@ -17,5 +18,8 @@ ssize_t read_file(const char *path, char *buf, size_t len);
  * signal is retried): 0; -1 with errno set when the file cannot be opened; -2 with errno
  * set when a read fails (`out` then holds the bytes read before the failure). */
 int read_all(const char *path, struct vmrt_buf *out);
+
+/* mkdir -p (errors ignored: the following mount or open reports them). */
+void mkdir_p(const char *path, mode_t mode);
 
 #endif

@@ -618,12 +618,6 @@ void json_bool(struct json_builder *b, int v)
     vmrt_buf_puts(&b->out, v ? "true" : "false");
 }
 
-void json_null(struct json_builder *b)
-{
-    before_value(b);
-    vmrt_buf_puts(&b->out, "null");
-}
-
 void json_escape(struct vmrt_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

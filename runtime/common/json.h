@@ -102,7 +102,6 @@ void json_strn(struct json_builder *b, const char *s, size_t n);
 void json_int(struct json_builder *b, int64_t v);
 void json_uint(struct json_builder *b, uint64_t v);
 void json_bool(struct json_builder *b, int v);
-void json_null(struct json_builder *b);
 /* Builds the whole object {"ok":false,"error":message}: a failed answer or ready line. */
 void json_error_object(struct json_builder *b, const char *message);
 /* Appends s as a quoted JSON string to any buffer. */

@@ -166,49 +166,6 @@ int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream, const
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t payload_len)
-{
-    if (payload_len > VMRT_MAX_PAYLOAD) {
-        errno = EMSGSIZE;
-        return -1;
-    }
-    uint8_t hdr[VMRT_HEADER_SIZE];
-    vmrt_encode_header(hdr, type, stream, (uint32_t)payload_len);
-    if (write_all(fd, hdr, sizeof hdr) != 0) {
-        return -1;
-    }
-    return write_all(fd, payload, payload_len);
-}
-
-int vmrt_read_frame(struct vmrt_reader *r, int fd, struct vmrt_frame *out, const char **why)
-{
-    for (;;) {
-        int rc = vmrt_reader_next(r, out, why);
-        if (rc != VMRT_FRAME_INCOMPLETE) {
-            return rc;
-        }
-        if (vmrt_reader_fill(r, fd) <= 0) {
-            return VMRT_FRAME_EOF;
-        }
-    }
-}
-
 void vmrt_append_error(struct vmrt_buf *out, uint32_t stream, const char *message)
 {
     struct json_builder jb;

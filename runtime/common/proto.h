@@ -84,13 +84,6 @@ void vmrt_encode_header(uint8_t hdr[VMRT_HEADER_SIZE], uint8_t type, uint32_t st
 /* Appends a whole frame to an output queue (flush it with vmrt_buf_flush).
  * Returns -1 (appending nothing) when the payload exceeds VMRT_MAX_PAYLOAD. */
 int vmrt_frame_append(struct vmrt_buf *out, uint8_t type, uint32_t stream, const void *payload, size_t payload_len);
-/* Writes one whole frame to a blocking fd. Returns 0 or -1 (errno). */
-int vmrt_write_frame(int fd, uint8_t type, uint32_t stream, const void *payload, size_t payload_len);
-/* Reads one whole frame from a blocking fd into r; returns like
- * vmrt_reader_next, plus -3 for EOF/read error before a whole frame. */
-#define VMRT_FRAME_EOF (-3)
-int vmrt_read_frame(struct vmrt_reader *r, int fd, struct vmrt_frame *out, const char **why);
-
 /* Convenience: appends {"ok":false,"error":"<message>"} as a RESPONSE. */
 void vmrt_append_error(struct vmrt_buf *out, uint32_t stream, const char *message);
 

@@ -280,7 +280,7 @@ static int64_t await_process(struct shim *s, int64_t deadline, const char *peer)
     }
     if (!json_bool_value(&d, json_get(&d, 0, "ok"), 0)) {
         char *error = json_get_strdup(&d, 0, "error", "no reason given");
-        startup_failed(s, "%s", error);
+        startup_failed(s, "%s", error ? error : "out of memory");
     }
     int64_t pid = json_i64_or(&d, json_get(&d, 0, "pid"), 0);
     json_free(&d);

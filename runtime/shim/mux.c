@@ -21,11 +21,19 @@ void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const
 
 int mux_listen(struct mux *m, const char *path)
 {
-    m->listen_fd = unix_listen(path);
-    if (m->listen_fd < 0) {
+    /* The path is kept to unlink the socket when the shim stops listening. */
+    m->path = strdup(path);
+    if (!m->path) {
         return -1;
     }
-    m->path = strdup(path);
+    m->listen_fd = unix_listen(path);
+    if (m->listen_fd < 0) {
+        int saved = errno; /* the caller reports it */
+        free(m->path);
+        m->path = NULL;
+        errno = saved;
+        return -1;
+    }
     return 0;
 }
 
