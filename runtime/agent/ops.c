@@ -116,6 +116,10 @@ static void op_start(const struct request *r)
         return;
     }
     (void)!write(c->start_fd, "S", 1);
+    /* Until the child's execve closes its end (or it dies): bounded, PID 1 must go on serving. */
+    struct pollfd exec_done = { c->start_fd, POLLIN, 0 };
+    char b;
+    while (poll(&exec_done, 1, 10000) > 0 && read(c->start_fd, &b, 1) > 0) {}
     close_fd(&c->start_fd);
     c->status = CONTAINER_RUNNING;
     respond_ok(r->stream);

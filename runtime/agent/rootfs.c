@@ -1,5 +1,5 @@
 /* The container's root filesystem, in the forked child (as runc's
- * rootfs_linux.go): spec.mounts, /dev, annotations, pivot_root, masked and
+ * rootfs_linux.go): spec.mounts, /dev, pivot_root, masked and
  * read-only paths, a read-only root. */
 #include "agent.h"
 
@@ -237,42 +237,6 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
     return 0;
 }
 
-/* spec.annotations -> /run/vmrt/annotations/<key> on a small tmpfs, so they
- * never land in the (host-shared) rootfs. */
-static int write_annotations(const struct json_doc *d, int spec, const char *rootfs, char *err, size_t errlen)
-{
-    int ann = json_get(d, spec, "annotations");
-    if (json_size(d, ann) == 0) {
-        return 0;
-    }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/run/vmrt/annotations", rootfs);
-    mkdir_p(dir, 0755);
-    if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") != 0) {
-        FAIL("mount /run/vmrt/annotations: %s", strerror(errno));
-    }
-    for (int k = json_first(d, ann); k >= 0; k = json_next(d, ann, k)) {
-        char *key = json_strdup(d, k);
-        char *value = json_strdup(d, k + 1);
-        if (key && value && key[0] && strcmp(key, ".") && strcmp(key, "..")) {
-            for (char *p = key; *p; p++) {
-                if (*p == '/') *p = '_';
-            }
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, key);
-            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd >= 0) {
-                (void)!write(fd, value, strlen(value));
-                close(fd);
-            }
-        }
-        free(key);
-        free(value);
-    }
-    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    return 0;
-}
-
 /* Missing paths are skipped, as runc does. */
 int rootfs_mask_paths(const struct json_doc *d, int spec, char *err, size_t errlen)
 {
@@ -341,7 +305,7 @@ int rootfs_prepare(const struct json_doc *d, int spec, char *err, size_t errlen)
             return -1;
         }
     }
-    if (setup_dev(rootfs, &seen, err, errlen) != 0 || write_annotations(d, spec, rootfs, err, errlen) != 0) {
+    if (setup_dev(rootfs, &seen, err, errlen) != 0) {
         return -1;
     }
     if (chdir(rootfs) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) {
@@ -356,6 +320,18 @@ int rootfs_prepare(const struct json_doc *d, int spec, char *err, size_t errlen)
 
 int rootfs_finalize(const struct json_doc *d, int spec, char *err, size_t errlen)
 {
+    /* linux.rootfsPropagation, as runc applies it to the new root (shared and slave modes are
+     * refused at create: nothing outside the VM could take part in them). */
+    char *propagation = json_get_strdup(d, json_get(d, spec, "linux"), "rootfsPropagation", NULL);
+    for (size_t i = 0; propagation && i < sizeof propagation_flags / sizeof *propagation_flags; i++) {
+        if (!strcmp(propagation, propagation_flags[i].name) &&
+            mount(NULL, "/", NULL, propagation_flags[i].flag, NULL) != 0) {
+            snprintf(err, errlen, "rootfsPropagation %s: %s", propagation, strerror(errno));
+            free(propagation);
+            return -1;
+        }
+    }
+    free(propagation);
     if (json_bool_value(d, json_get(d, json_get(d, spec, "root"), "readonly"), 0) &&
         mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) {
         FAIL("readonly root: %s", strerror(errno));

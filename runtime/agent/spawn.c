@@ -85,7 +85,10 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
         free(p);
         return;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 || (is_init && pipe2(start, O_CLOEXEC) != 0)) {
+    /* start: the agent writes "S"; the child's end closes at its execve, which tells the agent the
+     * process runs (start returns then, and poststart hooks follow it, as the spec has it). */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 ||
+        (is_init && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start) != 0)) {
         respond_error(stream, "socketpair: %s", strerror(errno));
         goto fail;
     }

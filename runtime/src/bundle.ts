@@ -101,7 +101,7 @@ const CONFIG_SCHEMA = {
         },
         devices: { type: 'array', items: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } },
         cgroupsPath: { type: 'string' },
-        rootfsPropagation: { type: 'string' },
+        rootfsPropagation: { enum: ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable'] },
         sysctl: { type: 'object', additionalProperties: { type: 'string' } },
       },
     },

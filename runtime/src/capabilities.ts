@@ -178,8 +178,8 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     workaround: 'set "default-runtime": "vmrt" in daemon.json on the swarm nodes',
   },
   annotations: {
-    status: 'differs',
-    reason: 'annotations are runtime configuration; vmrt makes them readable inside the VM under /run/vmrt/annotations',
+    status: 'ok',
+    reason: "annotations are the runtime's configuration: vmrt reads its own org.vmrt.* keys and, as runc, puts nothing in the container",
   },
   'k8s-subpath': { status: 'ok', reason: 'a subPath mount is a bind mount of a subfolder, shared into the VM like any bind mount' },
   'proc-sys-mount': {

@@ -168,6 +168,7 @@ const NSFS_MAGIC = 0x6e736673;
  * - limits nothing in the VM applies: hugetlb (the guest has no huge pages to limit), net_cls
  *   class ids and priorities (the host's qdiscs never see the guest's packets), swappiness (the
  *   VM has no swap), disabling the OOM killer (the guest's cgroup v2 has no such switch);
+ * - a new user namespace, which the agent does not make yet;
  * - a VM shape (annotations) that is not a whole number.
  * A swap limit is accepted: the VM has no swap, so its processes never swap, as on a host without.
  */
@@ -187,6 +188,12 @@ export function assertHonoured(config: Config, configPath: string): void {
     else if (ns.type === 'mount' || ns.type === 'cgroup')
       refusals.push(`${where}: the container's ${ns.type} namespace is made in its VM: one on the host (${ns.path}) cannot be joined`);
   });
+  // Refused rather than run with the guest's root as the container's (runc maps the ids).
+  const userNamespace = (config.linux?.namespaces ?? []).findIndex((ns) => ns.type === 'user' && !ns.path);
+  if (userNamespace >= 0)
+    refusals.push(
+      `linux.namespaces[${userNamespace}]: a new user namespace (uid/gid mappings) is not made in the guest yet: the container's root would be the VM's root`,
+    );
   const resources = config.linux?.resources as
     | {
         hugepageLimits?: Array<{ limit?: number }>;

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
@@ -78,14 +78,35 @@ test("vmrt run prints the container's output from the guest kernel, then leaves 
   assert.deepEqual(leftovers(root, 'run1'), []);
 });
 
-test('feature annotations: config.json annotations are files under /run/vmrt/annotations inside the VM', () => {
+test('feature annotations: config.json annotations stay outside the container, which keeps no trace of vmrt (as under runc)', () => {
   // Docker 20.10 (API 1.41) has no --annotation: the runtime's own CLI shows the behaviour.
-  const b = makeBusyboxBundle(join(work, 'annotated'), ['cat', '/run/vmrt/annotations/org.example.answer'], (config) => {
+  const b = makeBusyboxBundle(join(work, 'annotated'), ['sh', '-c', 'ls -A /run; echo end'], (config) => {
     config.annotations = { 'org.example.answer': '42' };
+    config.root!.readonly = false;
   });
   const r = vmrt(['run', '-b', b, 'annotated']);
-  assert.deepEqual([r.status, r.stdout, r.stderr], [0, '42', '']);
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, 'end\n', '']);
+  assert.deepEqual(readdirSync(join(b, 'rootfs', 'run')), []);
   assert.deepEqual(leftovers(root, 'annotated'), []);
+});
+
+test("linux.rootfsPropagation unbindable is applied to the container's root; an unknown mode is refused at create", () => {
+  const b = makeBusyboxBundle(join(work, 'unbindable'), ['sh', '-c', 'grep -c " / / .*unbindable" /proc/self/mountinfo'], (config) => {
+    config.linux = { ...config.linux, rootfsPropagation: 'unbindable' };
+  });
+  const r = vmrt(['run', '-b', b, 'unbindable']);
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, '1\n', '']);
+  const bad = makeBusyboxBundle(join(work, 'badprop'), ['true'], (config) => {
+    config.linux = { ...config.linux, rootfsPropagation: 'sideways' };
+  });
+  const refused = vmrt(['run', '-b', bad, 'badprop']);
+  assert.equal(refused.status, 1);
+  assert.match(
+    refused.stderr,
+    /config\.json: linux\.rootfsPropagation: must be equal to one of the allowed values \("sideways" is not one of private, /,
+  );
+  assert.deepEqual(leftovers(root, 'unbindable'), []);
+  assert.deepEqual(leftovers(root, 'badprop'), []);
 });
 
 test("feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM's own kernel", () => {

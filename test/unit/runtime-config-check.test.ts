@@ -189,6 +189,7 @@ test('limits and namespaces a VM cannot honour are refused at create, each with 
     { type: 'cgroup', path: '/proc/self/ns/cgroup' },
     { type: 'ipc', path: '/etc/hostname' },
     { type: 'uts', path: '/nonexistent/ns' },
+    { type: 'user' },
   ];
   config.annotations = { 'org.vmrt.vm.vcpus': 'many' };
   assert.throws(
@@ -199,6 +200,7 @@ test('limits and namespaces a VM cannot honour are refused at create, each with 
         "c.json: linux.namespaces[2].path: the container's cgroup namespace is made in its VM: one on the host (/proc/self/ns/cgroup) cannot be joined",
         'c.json: linux.namespaces[3].path: /etc/hostname is not a namespace',
         'c.json: linux.namespaces[4].path: /nonexistent/ns: ENOENT',
+        "c.json: linux.namespaces[5]: a new user namespace (uid/gid mappings) is not made in the guest yet: the container's root would be the VM's root",
         "c.json: linux.resources.hugepageLimits[0]: the VM's guest has no huge pages to limit",
         "c.json: linux.resources.network: net_cls/net_prio act on the host's traffic control, which never sees the VM's packets",
         'c.json: linux.resources.memory.swappiness: the VM has no swap: its processes never swap',
