@@ -171,6 +171,10 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
     // virtio 1.0 on virtio-mmio: virtiofsd (libvhost-user) serves no legacy devices.
     '-global',
     'virtio-mmio.force-legacy=false',
+    // QEMU's seccomp filter: a guest that takes QEMU over still cannot spawn programs, gain
+    // privileges, change host resource controls or use obsolete system calls.
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
     '-nodefaults',
     '-nographic',
     '-no-reboot',

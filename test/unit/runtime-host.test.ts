@@ -8,7 +8,7 @@ import { mergeDaemonJson } from '../../runtime/src/commands/install.js';
 import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
-import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
+import { qemuArgs, sharedFsFor, tscKhz } from '../../runtime/src/vm.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
@@ -135,7 +135,7 @@ test('a failing poststart or poststop hook is a warning: the remaining hooks sti
   }
 });
 
-test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator', () => {
+test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, seccomp sandbox, balloon', () => {
   const args = qemuArgs({
     accelerator: 'tcg',
     sharedDir: '/s',
@@ -153,7 +153,28 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator',
   assert.match(joined, /-fsdev local,id=shared,path=\/s,security_model=none,multidevs=remap/);
   assert.match(joined, /mount_tag=vmrt/);
   assert.match(joined, /-no-reboot/);
+  assert.match(joined, /-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny/);
+  assert.match(joined, /virtio-balloon-device,free-page-reporting=on/);
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
+});
+
+test("QEMU command line with virtio-fs: guest RAM in a shared memory file, virtiofsd's socket, no 9p", () => {
+  const args = qemuArgs({
+    accelerator: 'tcg',
+    sharedDir: '/s',
+    virtiofsSocket: '/r/virtiofs.sock',
+    agentSocket: '/r/agent.sock',
+    qmpSocket: '/r/qmp.sock',
+    consoleLog: '/c.log',
+    memoryMiB: 2048,
+  });
+  const joined = args.join(' ');
+  assert.match(joined, /-object memory-backend-memfd,id=ram,size=2048M,share=on -M microvm,pcie=on,memory-backend=ram/);
+  assert.match(joined, /-chardev socket,id=shared,path=\/r\/virtiofs\.sock -device vhost-user-fs-device,chardev=shared,tag=vmrt/);
+  assert.doesNotMatch(joined, /9p|fsdev/);
+  assert.match(joined, /-global virtio-mmio\.force-legacy=false/);
+  assert.equal(sharedFsFor({ VMRT_SHARED_FS: '9p' }), '9p');
+  assert.throws(() => sharedFsFor({ VMRT_SHARED_FS: 'nfs' }), /VMRT_SHARED_FS must be virtiofs or 9p, not "nfs"/);
 });
 
 test("one virtio-net-pci NIC per netns interface, in a PCIe root port of its own, on its tap, with the interface's MAC; spare ports for hot-plug", () => {
