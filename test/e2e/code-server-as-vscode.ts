@@ -7,8 +7,10 @@
  * --extensionDevelopmentPath points at its installed folder, not the checkout.
  *
  * Environment (runTests' extensionTestsEnv): VMRT_E2E_SETTINGS, user settings (JSON);
- * VMRT_E2E_EXTRA_VSIX, more extensions to install (':'-separated); VMRT_E2E_RESULTS, where to save the screenshots the suite asks for: once the page
- * shows the text it names, <results>/vscode-<name>.png, answered in <folder>/.vmrt-e2e/<name>.done.
+ * VMRT_E2E_EXTRA_VSIX, more extensions to install (':'-separated); VMRT_E2E_FRESH_MACHINE=1, a
+ * clean user (empty HOME, Debian's PATH without this checkout) and screenshots named fresh-<name>; VMRT_E2E_RESULTS, where to save the screenshots the suite asks for: once the page
+ * shows the text it names, <results>/vscode-<name>.png, answered in <folder>/.vmrt-e2e/<name>.done;
+ * a `click` request then clicks the button of that text (a modal dialog's, which the suite cannot).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +24,11 @@ if (!folder || !suite) throw new Error(`usage: code-server-as-vscode <folder> --
 const results = process.env.VMRT_E2E_RESULTS;
 
 const settings = JSON.parse(process.env.VMRT_E2E_SETTINGS ?? '{}') as Record<string, unknown>;
-const server = await startCodeServer(settings, process.env.VMRT_E2E_EXTRA_VSIX?.split(':').filter(Boolean) ?? [], { workspace: folder });
+const fresh = process.env.VMRT_E2E_FRESH_MACHINE === '1';
+const server = await startCodeServer(settings, process.env.VMRT_E2E_EXTRA_VSIX?.split(':').filter(Boolean) ?? [], {
+  workspace: folder,
+  env: fresh ? { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } : undefined,
+});
 let code = 1;
 try {
   const { page, close } = await openBrowser();
@@ -32,18 +38,20 @@ try {
       const text = message.text();
       if (!text.includes('vmrt')) return;
       console.log(text);
-      const request = /vmrt-e2e: screenshot (\S+) (.+)$/.exec(text);
+      const request = /vmrt-e2e: (screenshot|click) (\S+) (.+)$/.exec(text);
       if (!request || !results) return;
-      const [, name, expectedText] = request;
+      const [, action, name, expectedText] = request;
       screenshots = screenshots.then(async () => {
         let answer = 'ok';
         try {
-          await page.getByText(expectedText!).first().waitFor({ state: 'visible', timeout: 30_000 });
+          const shown = action === 'click' ? page.getByRole('button', { name: expectedText, exact: true }) : page.getByText(expectedText!);
+          await shown.first().waitFor({ state: 'visible', timeout: 30_000 });
         } catch {
           answer = `the page does not show "${expectedText}"`;
         }
         mkdirSync(results, { recursive: true });
-        await page.screenshot({ path: join(results, `vscode-${name}.png`) });
+        await page.screenshot({ path: join(results, `vscode-${fresh ? 'fresh-' : ''}${name}.png`) });
+        if (action === 'click' && answer === 'ok') await page.getByRole('button', { name: expectedText, exact: true }).first().click();
         mkdirSync(join(folder, '.vmrt-e2e'), { recursive: true });
         writeFileSync(join(folder, '.vmrt-e2e', `${name}.done`), answer);
       });

@@ -15,21 +15,13 @@ import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage } from '../support/images.js';
 import { ROOT, runSuite, WORKSPACE_FIXTURE } from './code-server.js';
 import { packContainerToolsStandIn } from './container-tools-stand-in.js';
-import { importGdbserverImage, importNodeImage, importPythonImage } from './host-images.js';
+import { importGdbserverImage, importNodeImage, importPythonImage, NODE_PROGRAM } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
 const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
 const KERNEL_RELEASE = join(ROOT, 'runtime', 'build', 'guest', 'kernel-release');
 
-/** The programs the debug cases stop in: line 4 (`return sum`) holds the breakpoint. */
-const NODE_PROGRAM = `'use strict';
-function add(a, b) {
-  const sum = a + b;
-  return sum;
-}
-console.log('result', add(20, 22));
-setInterval(() => undefined, 1000);
-`;
+/** The programs the debug cases stop in (NODE_PROGRAM: host-images.ts): line 4 (`return sum`) holds the breakpoint. */
 const NATIVE_PROGRAM = `#include <unistd.h>
 static int add(int a, int b) {
     int sum = a + b;

@@ -5,7 +5,6 @@
  * `vmrt install --docker --write` merges it into a copy of daemon.json, the change is shown,
  * and a terminal installs it with root's rights and sends dockerd SIGHUP.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,16 +172,15 @@ export class RuntimeSetup implements vscode.Disposable {
     }
     const before = shownFrom ? vscode.Uri.file(shownFrom) : vscode.Uri.parse('untitled:daemon.json (none)');
     await vscode.commands.executeCommand('vscode.diff', before, vscode.Uri.file(merged), `${dockerd.daemonJson}: the vmrt runtime added`);
-    const hasSudo = spawnSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' }).status === 0;
     const uid = process.getuid?.() ?? 0;
+    // Only a user who is not root needs it (never the tests, which run as root).
+    const hasSudo = (process.env.PATH ?? '').split(':').some((dir) => existsSync(join(dir, 'sudo')));
     const how = uid === 0 ? 'as root' : hasSudo ? 'through sudo' : 'through pkexec';
+    // Not a modal dialog: the change stays readable beside it (and VS Code refuses modal dialogs under test).
     const choice = await vscode.window.showInformationMessage(
-      'Register vmrt with Docker?',
-      {
-        modal: true,
-        detail: `Writes ${dockerd.daemonJson} as shown (every other setting kept) ${how}, then sends dockerd (pid ${dockerd.pid}) SIGHUP so it reads the runtime; running containers keep running.`,
-      },
+      `Register vmrt with Docker? This writes ${dockerd.daemonJson} as shown (every other setting kept) ${how}, then sends dockerd (pid ${dockerd.pid}) SIGHUP so it reads the runtime; running containers keep running.`,
       'Register',
+      'Cancel',
     );
     if (choice !== 'Register') {
       rmSync(work, { recursive: true, force: true });
