@@ -1,6 +1,7 @@
 // Bundles the VS Code extension (client), the language server it starts, and the
 // extension-host test suite into CommonJS files: VS Code 1.100's extension host
-// require()s extensions, and this package is ESM ("type": "module").
+// require()s extensions, and this package is ESM ("type": "module"). Bundles the runtime
+// CLI too, for the platform-specific VSIX that carries the runtime.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,43 @@ const common = {
   loader: { '.node': 'empty' },
 };
 
+/**
+ * runtime/src/bundle.ts loads Ajv on first use through createRequire(import.meta.url), which a bundle
+ * cannot follow: in the bundle it gets a createRequire whose require is the bundle's own (esbuild
+ * inlines a literal require('ajv') and still evaluates it on first call only).
+ */
+const bundledAjv = {
+  name: 'bundled-ajv',
+  setup(build) {
+    build.onResolve({ filter: /^node:module$/ }, (args) =>
+      args.importer.endsWith(join('runtime', 'src', 'bundle.ts')) ? { path: 'node:module', namespace: 'bundled-ajv' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'bundled-ajv' }, () => ({
+      contents:
+        "export const createRequire = () => (id) => { if (id !== 'ajv') throw new Error(`not bundled: ${id}`); return require('ajv'); };",
+      resolveDir: process.cwd(),
+    }));
+  },
+};
+
 await Promise.all([
+  // The runtime CLI as one ES module (its main.ts awaits at the top): runtime/build/cli/main.js, so that
+  // runtime/src/paths.ts finds the guest, the shim and the launcher three folders up, as it does from
+  // out/runtime/src/ in a checkout, and the CLI re-runs itself as main.js (network-sync).
+  build({
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    minify: true,
+    mainFields: common.mainFields,
+    entryPoints: ['runtime/src/main.ts'],
+    outfile: 'runtime/build/cli/main.js',
+    // CommonJS dependencies require() Node's modules, which an ES module has no require for.
+    banner: { js: 'import { createRequire as bundleRequire } from "node:module"; const require = bundleRequire(import.meta.url);' },
+    plugins: [bundledAjv],
+  }),
   build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.cjs', minify: true }),
   build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),
   // Native debugging without the C/C++ extension: Eclipse CDT's GDB adapter, for gdbserver in the VM.

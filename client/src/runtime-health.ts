@@ -57,5 +57,5 @@ export function dockerDownProblem(host: string, error: unknown): HealthProblem {
 export const NOT_REGISTERED: HealthProblem = {
   kind: 'not-registered',
   message:
-    'Docker answers, but the vmrt runtime is not registered with it (docker info lists no "vmrt" runtime). Run "vmrt install --docker" and restart Docker.',
+    'Docker answers, but the vmrt runtime is not registered with it (docker info lists no "vmrt" runtime). Run "vmrt: Set Up Runtime".',
 };

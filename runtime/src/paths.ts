@@ -2,7 +2,10 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root: this file runs as <repo>/out/runtime/src/paths.js. */
+/**
+ * The repository root: this file runs as <repo>/out/runtime/src/paths.js, or bundled into the
+ * extension's <extension>/runtime/build/cli/main.js (scripts/build-extension.mjs).
+ */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export const VERSION = '0.1.0';
@@ -39,6 +42,7 @@ export function virtiofsdPath(): string {
   return process.env.VMRT_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
 }
 
+/** VMRT_LAUNCHER: the path Docker runs, where it is not this checkout's (the extension's stable link). */
 export function launcherPath(): string {
-  return join(REPO_ROOT, 'runtime', 'bin', 'vmrt');
+  return process.env.VMRT_LAUNCHER ?? join(REPO_ROOT, 'runtime', 'bin', 'vmrt');
 }

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTests } from '@vscode/test-electron';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -49,15 +50,22 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Installs the packaged extension into a fresh profile and starts code-server on a free port. */
-/** `extraVsix`: more extensions to install beside vmrt's (e.g. a stand-in for one vmrt talks to). */
-export async function startCodeServer(settings: Record<string, unknown> = {}, extraVsix: string[] = []): Promise<CodeServer> {
+/**
+ * Installs the packaged extension into a fresh profile and starts code-server on a free port.
+ * `extraVsix`: more extensions to install beside vmrt's (e.g. a stand-in for one vmrt talks to);
+ * `workspace`: the folder to open (else a copy of the fixture); `env`: replaces the test's environment.
+ */
+export async function startCodeServer(
+  settings: Record<string, unknown> = {},
+  extraVsix: string[] = [],
+  options: { workspace?: string; env?: Record<string, string> } = {},
+): Promise<CodeServer> {
   requirePrerequisites();
   const home = mkdtempSync(join(tmpdir(), 'vmrt-e2e-'));
   const userData = join(home, 'user-data');
   const extensions = join(home, 'extensions');
-  const workspace = join(home, 'workspace');
-  cpSync(WORKSPACE_FIXTURE, workspace, { recursive: true });
+  const workspace = options.workspace ?? join(home, 'workspace');
+  if (!options.workspace) cpSync(WORKSPACE_FIXTURE, workspace, { recursive: true });
   mkdirSync(join(userData, 'User'), { recursive: true });
   writeFileSync(
     join(userData, 'User', 'settings.json'),
@@ -80,7 +88,7 @@ export async function startCodeServer(settings: Record<string, unknown> = {}, ex
     ),
   );
   writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
-  const env = { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
+  const env = { ...(options.env ?? process.env), XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   for (const vsix of [VSIX, ...extraVsix]) {
     const install = spawnSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
@@ -186,5 +194,25 @@ export function testRunUrl(server: CodeServer, suite: string): string {
       ['extensionDevelopmentPath', remote(server.extensionDir)],
       ['extensionTestsPath', remote(suite)],
     ]),
+  });
+}
+
+/** code-server-as-vscode.ts, which runTests launches with the Node running the tests. */
+const CODE_SERVER_AS_VSCODE = join(ROOT, 'out', 'test', 'e2e', 'code-server-as-vscode.js');
+
+/**
+ * Runs an extension-host suite through @vscode/test-electron's runTests, in code-server (see
+ * code-server-as-vscode.ts) or, with VMRT_E2E_DESKTOP=1 (`npm run test:e2e -- --desktop`), in a
+ * desktop VS Code that runTests downloads, with this checkout as the extension. Rejects unless the
+ * suite passed. `env` reaches the suite's extension host.
+ */
+export async function runSuite(suite: string, workspace: string, env: Record<string, string> = {}): Promise<void> {
+  const desktop = process.env.VMRT_E2E_DESKTOP === '1';
+  await runTests({
+    vscodeExecutablePath: desktop ? undefined : process.execPath,
+    launchArgs: desktop ? [workspace] : [CODE_SERVER_AS_VSCODE, workspace],
+    extensionDevelopmentPath: ROOT,
+    extensionTestsPath: suite,
+    extensionTestsEnv: env,
   });
 }

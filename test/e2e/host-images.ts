@@ -87,3 +87,13 @@ export function importGdbserverImage(docker: DockerCli, workDir: string, tag: st
   copyBinary(rootfs, hostProgram('gdbserver', 'gdbserver'), '/usr/bin/gdbserver');
   return importWithCmd(docker, rootfs, tag, 'sh');
 }
+
+/** The Node program the debug cases stop in: line 4 (`return sum`) holds the breakpoint. */
+export const NODE_PROGRAM = `'use strict';
+function add(a, b) {
+  const sum = a + b;
+  return sum;
+}
+console.log('result', add(20, 22));
+setInterval(() => undefined, 1000);
+`;

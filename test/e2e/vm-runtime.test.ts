@@ -1,35 +1,27 @@
 /**
  * The editor drives the VM runtime: a private dockerd with vmrt registered (test/support/dockerd.ts),
- * images made from local files (busybox; busybox + the host's node; busybox + the host's python3 and debugpy; busybox + gdbserver), code-server with the packaged
- * extension pointed at that daemon, and the suite in vm-runtime/suite.ts run in its extension
- * host. The driver answers the suite's screenshot requests: it waits until the page shows the
- * text the suite names, saves test-results/vscode-<name>.png and writes the answer file.
+ * images made from local files (busybox; busybox + the host's node; busybox + the host's python3 and debugpy; busybox + gdbserver), and
+ * the suite in vm-runtime/suite.ts run through runTests (code-server-as-vscode.ts) in the extension host of
+ * a VS Code with the packaged extension, which uses the runtime it carries, pointed at that daemon.
+ * The runner saves the screenshots the suite asks for as test-results/vscode-<name>.png.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage } from '../support/images.js';
-import { openBrowser, ROOT, startCodeServer, testRunUrl } from './code-server.js';
+import { ROOT, runSuite, WORKSPACE_FIXTURE } from './code-server.js';
 import { packContainerToolsStandIn } from './container-tools-stand-in.js';
-import { importGdbserverImage, importNodeImage, importPythonImage } from './host-images.js';
+import { importGdbserverImage, importNodeImage, importPythonImage, NODE_PROGRAM } from './host-images.js';
 
 const RESULTS = join(ROOT, 'test-results');
 const VM_SUITE = join(ROOT, 'out', 'test', 'e2e', 'vm-runtime', 'suite.cjs');
 const KERNEL_RELEASE = join(ROOT, 'runtime', 'build', 'guest', 'kernel-release');
 
-/** The programs the debug cases stop in: line 4 (`return sum`) holds the breakpoint. */
-const NODE_PROGRAM = `'use strict';
-function add(a, b) {
-  const sum = a + b;
-  return sum;
-}
-console.log('result', add(20, 22));
-setInterval(() => undefined, 1000);
-`;
+/** The programs the debug cases stop in (NODE_PROGRAM: host-images.ts): line 4 (`return sum`) holds the breakpoint. */
 const NATIVE_PROGRAM = `#include <unistd.h>
 static int add(int a, int b) {
     int sum = a + b;
@@ -57,9 +49,8 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
   }
   const work = mkdtempSync(join(tmpdir(), 'vmrt-e2e-vm-'));
   let dockerd: Dockerd | undefined;
-  let server: Awaited<ReturnType<typeof startCodeServer>> | undefined;
-  let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
-  const lines: string[] = [];
+  const workspace = join(work, 'workspace');
+  cpSync(WORKSPACE_FIXTURE, workspace, { recursive: true });
   try {
     dockerd = await startDockerd();
     const d = dockerd;
@@ -69,36 +60,22 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
     const pythonImage = importPythonImage(docker, work, 'vmrt-e2e-python:1');
     const gdbserverImage = importGdbserverImage(docker, work, 'vmrt-e2e-gdbserver:1');
 
-    server = await startCodeServer(
-      {
-        'vmrt.docker.host': `unix://${d.socket}`,
-        'vmrt.runtime.path': join(ROOT, 'runtime', 'bin', 'vmrt'),
-      },
-      [packContainerToolsStandIn(work)],
-    );
-    const answers = join(server.workspace, '.vmrt-e2e');
+    const answers = join(workspace, '.vmrt-e2e');
     mkdirSync(answers, { recursive: true });
-    mkdirSync(join(server.workspace, 'vm-debug'), { recursive: true });
-    writeFileSync(join(server.workspace, 'vm-debug', 'main.js'), NODE_PROGRAM);
-    writeFileSync(join(server.workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
-    writeFileSync(join(server.workspace, 'vm-debug', 'main.c'), NATIVE_PROGRAM);
+    mkdirSync(join(workspace, 'vm-debug'), { recursive: true });
+    writeFileSync(join(workspace, 'vm-debug', 'main.js'), NODE_PROGRAM);
+    writeFileSync(join(workspace, 'vm-debug', 'main.py'), PYTHON_PROGRAM);
+    writeFileSync(join(workspace, 'vm-debug', 'main.c'), NATIVE_PROGRAM);
     // Static: the image has busybox and gdbserver, not the libraries of the host's toolchain.
-    execFileSync('gcc', [
-      '-g',
-      '-O0',
-      '-static',
-      '-o',
-      join(server.workspace, 'vm-debug', 'main'),
-      join(server.workspace, 'vm-debug', 'main.c'),
-    ]);
-    mkdirSync(join(server.workspace, 'vm-compose'), { recursive: true });
+    execFileSync('gcc', ['-g', '-O0', '-static', '-o', join(workspace, 'vm-debug', 'main'), join(workspace, 'vm-debug', 'main.c')]);
+    mkdirSync(join(workspace, 'vm-compose'), { recursive: true });
     writeFileSync(
-      join(server.workspace, 'vm-compose', 'compose.yaml'),
+      join(workspace, 'vm-compose', 'compose.yaml'),
       `services:\n  hello:\n    image: ${busyboxImage}\n    command: ["sh", "-c", "echo compose in a VM: $$(uname -r); sleep 1000"]\n`,
     );
-    mkdirSync(join(server.workspace, 'vm-build'), { recursive: true });
+    mkdirSync(join(workspace, 'vm-build'), { recursive: true });
     writeFileSync(
-      join(server.workspace, 'vm-build', 'Dockerfile'),
+      join(workspace, 'vm-build', 'Dockerfile'),
       `FROM ${busyboxImage}\nRUN echo built in a Dockerfile > /built\nCMD cat /built; sleep 1000\n`,
     );
     writeFileSync(
@@ -114,49 +91,16 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
       }),
     );
 
-    browser = await openBrowser();
-    const { page } = browser;
-    mkdirSync(RESULTS, { recursive: true });
-    let screenshots = Promise.resolve();
-    page.on('console', (message) => {
-      const text = message.text();
-      if (!text.includes('vmrt')) return;
-      lines.push(text);
-      const request = /vmrt-e2e: screenshot (\S+) (.+)$/.exec(text);
-      if (!request) return;
-      const [, name, expectedText] = request;
-      screenshots = screenshots.then(async () => {
-        let answer = 'ok';
-        try {
-          await page.getByText(expectedText!).first().waitFor({ state: 'visible', timeout: 30_000 });
-        } catch {
-          answer = `the page does not show "${expectedText}"`;
-        }
-        await page.screenshot({ path: join(RESULTS, `vscode-${name}.png`) });
-        writeFileSync(join(answers, `${name}.done`), answer);
-      });
+    await runSuite(VM_SUITE, workspace, {
+      VMRT_E2E_SETTINGS: JSON.stringify({ 'vmrt.docker.host': `unix://${d.socket}` }),
+      VMRT_E2E_EXTRA_VSIX: packContainerToolsStandIn(work),
+      VMRT_E2E_RESULTS: RESULTS,
     });
-    const exit = new Promise<number>((resolve) => {
-      void page.exposeFunction('codeAutomationExit', (code: number) => {
-        resolve(code);
-      });
-    });
-    await page.goto(testRunUrl(server, VM_SUITE));
-    const timeout = new Promise<number>((_, reject) => {
-      setTimeout(() => reject(new Error(`the suite did not finish within 780 s:\n${lines.join('\n')}`)), 780_000).unref();
-    });
-    const code = await Promise.race([exit, timeout]);
-    await screenshots;
-    console.log(lines.join('\n'));
-    assert.equal(code, 0, `VM runtime suite failed:\n${lines.join('\n')}`);
-    assert.ok(
-      lines.some((line) => line.includes('vmrt-e2e: passed')),
-      'the suite reported its results',
-    );
-    for (const name of ['vm-explorer', 'vm-debug-paused', 'vm-docker-down'])
-      assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
+    // Desktop VS Code (--desktop) has no page to screenshot.
+    if (process.env.VMRT_E2E_DESKTOP !== '1')
+      for (const name of ['vm-explorer', 'vm-debug-paused', 'vm-docker-down'])
+        assert.ok(existsSync(join(RESULTS, `vscode-${name}.png`)), `screenshot ${name}`);
   } catch (error) {
-    await browser?.page.screenshot({ path: join(RESULTS, 'vscode-vm-failure.png') }).catch(() => undefined);
     // The runtime's side of a failure is in the daemon's log.
     if (dockerd)
       console.log(
@@ -168,9 +112,7 @@ test('the editor runs, shows, attaches to, logs, stops, removes and debugs conta
       );
     throw error;
   } finally {
-    await browser?.close();
     dockerd?.removeAllContainers();
-    await server?.stop();
     await dockerd?.stop();
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,10 +1,10 @@
 /**
  * A private Docker daemon for the tests: Debian's dockerd (with the containerd it starts) in a
  * temporary folder of its own (data root, exec root, pid file, socket), vmrt registered as the
- * runtime `vmrt`. Fails loudly when dockerd is missing: these tests must not pass by skipping.
+ * runtime `vmrt` (or, for the set-up tests, not: a daemon.json of its own that registration merges into). Fails loudly when dockerd is missing: these tests must not pass by skipping.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { before, after } from 'node:test';
@@ -21,6 +21,8 @@ export interface Dockerd {
   dir: string;
   socket: string;
   execRoot: string;
+  /** Its --config-file, when started without vmrt registered. */
+  daemonJson?: string;
   /** The root vmrt is called with: <exec-root>/runtime-runc/moby. */
   runtimeRoot: string;
   /** Runs the docker CLI against this daemon. */
@@ -36,8 +38,11 @@ export interface Dockerd {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `extraArgs` go to dockerd (e.g. `--default-runtime vmrt`). */
-export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
+/**
+ * `extraArgs` go to dockerd (e.g. `--default-runtime vmrt`). `registerVmrt: false`: no --add-runtime,
+ * and a --config-file holding one setting of its own, for a set-up to merge vmrt into and SIGHUP.
+ */
+export async function startDockerd(extraArgs: string[] = [], { registerVmrt = true } = {}): Promise<Dockerd> {
   hostProgram('dockerd', 'docker.io');
   hostProgram('containerd', 'containerd');
   hostProgram('docker', 'docker.io');
@@ -48,6 +53,8 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
   const socket = join(dir, 'docker.sock');
   const execRoot = join(dir, 'exec');
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+  const daemonJson = join(dir, 'daemon.json');
+  if (!registerVmrt) writeFileSync(daemonJson, '{ "max-concurrent-downloads": 2 }\n');
   // A bridge and subnet of its own: daemons started at once (other tests) must not share docker0
   // and hand out the same addresses.
   const bridge = `vd${randomBytes(3).toString('hex')}`;
@@ -71,8 +78,7 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
       join(dir, 'dockerd.pid'),
       '-H',
       `unix://${socket}`,
-      '--add-runtime',
-      `vmrt=${launcher}`,
+      ...(registerVmrt ? ['--add-runtime', `vmrt=${launcher}`] : ['--config-file', daemonJson]),
       '--storage-driver',
       'overlay2',
       '--bridge',
@@ -142,6 +148,7 @@ export async function startDockerd(extraArgs: string[] = []): Promise<Dockerd> {
     dir,
     socket,
     execRoot,
+    daemonJson: registerVmrt ? undefined : daemonJson,
     runtimeRoot: join(execRoot, 'runtime-runc', 'moby'),
     docker,
     dockerOk,

@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { execa } from 'execa';
 import * as vscode from 'vscode';
 import { dockerHostEnv, dockerOptions } from '../docker-connection.js';
+import { stableLauncherPath, type BundledRuntime } from '../setup/bundled-runtime.js';
 import {
   checkProblem,
   dockerDownProblem,
@@ -32,7 +33,8 @@ export class VmContext implements vscode.Disposable {
   private readonly hostChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeHost = this.hostChanged.event;
 
-  constructor() {
+  /** `bundled`: the runtime this extension carries, run through its stable launcher. */
+  constructor(private readonly bundled: BundledRuntime | undefined) {
     this.docker = new Docker(this.options());
     this.listeners.push(
       vscode.workspace.onDidChangeConfiguration((event) => {
@@ -53,13 +55,19 @@ export class VmContext implements vscode.Disposable {
     return { DOCKER_HOST: dockerHostEnv(this.options()) };
   }
 
+  /** The unix socket of the configured Docker host, or undefined when it is reached over TCP. */
+  dockerSocket(): string | undefined {
+    return this.options().socketPath;
+  }
+
+  /** `vmrt.runtime.path`, else the bundled runtime, else `vmrt` from PATH. */
   runtimePath(): string {
-    return vscode.workspace.getConfiguration('vmrt.runtime').get<string>('path') || 'vmrt';
+    return vscode.workspace.getConfiguration('vmrt.runtime').get<string>('path') || (this.bundled ? stableLauncherPath() : 'vmrt');
   }
 
   /** Runs the vmrt CLI; never throws for a non-zero exit (the caller reads exitCode). */
-  async vmrt(args: string[]): Promise<{ exitCode: number; output: string }> {
-    const result = await execa(this.runtimePath(), args, { reject: false, all: true, timeout: 120_000 });
+  async vmrt(args: string[], env: Record<string, string> = {}): Promise<{ exitCode: number; output: string }> {
+    const result = await execa(this.runtimePath(), args, { reject: false, all: true, timeout: 120_000, env });
     const output = result.all ?? '';
     if (result.failed && result.exitCode === undefined)
       return { exitCode: 127, output: `${this.runtimePath()} could not run: ${result.shortMessage}` };
@@ -94,15 +102,13 @@ export class VmContext implements vscode.Disposable {
   private async notify(problem: HealthProblem): Promise<void> {
     const actions =
       problem.kind === 'not-registered'
-        ? ['Install into Docker', 'Open Docs']
+        ? ['Set Up Runtime', 'Open Docs']
         : problem.kind === 'runtime-check'
           ? ['Show Runtime Check', 'Open Docs']
           : ['Open Docs'];
     const choice = await vscode.window.showErrorMessage(problem.message, ...actions);
-    if (choice === 'Install into Docker') {
-      const terminal = vscode.window.createTerminal({ name: 'vmrt install', env: this.cliEnv() });
-      terminal.show();
-      terminal.sendText(`${this.runtimePath()} install --docker`);
+    if (choice === 'Set Up Runtime') {
+      await vscode.commands.executeCommand('vmrt.setUpRuntime');
     } else if (choice === 'Show Runtime Check') {
       await this.showCheck();
     } else if (choice === 'Open Docs') {

@@ -1,10 +1,11 @@
 /**
  * Runs inside code-server's extension host (bundled by scripts/build-extension.mjs) against a
  * real dockerd with vmrt registered (started by ../vm-runtime.test.ts, which also writes
- * .vmrt-e2e/expected.json into the workspace and answers screenshot requests).
+ * .vmrt-e2e/expected.json into the workspace; ../code-server-as-vscode.ts answers screenshot requests).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import * as vscode from 'vscode';
@@ -23,6 +24,8 @@ interface Expected {
   nodeImage: string;
   pythonImage: string;
   gdbserverImage: string;
+  /** A dockerd without vmrt (../fresh-machine.test.ts): Set Up Runtime registers it, confirmed by the driver. */
+  freshMachine?: boolean;
 }
 
 function log(line: string): void {
@@ -48,9 +51,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-/** Asks the driver for a screenshot once `text` shows in the page; its answer is "ok" or what it saw. */
-async function screenshot(name: string, text: string): Promise<void> {
-  log(`screenshot ${name} ${text}`);
+/**
+ * Asks the driver for a screenshot once `text` shows in the page (and with `click`, to click the
+ * button of that text); its answer is "ok" or what it saw.
+ */
+async function screenshot(name: string, text: string, action: 'screenshot' | 'click' = 'screenshot'): Promise<void> {
+  if (process.env.VMRT_E2E_DESKTOP === '1') return; // Desktop VS Code: no driver takes screenshots.
+  log(`${action} ${name} ${text}`);
   const answer = join(folder(), '.vmrt-e2e', `${name}.done`);
   await until(`the driver's screenshot ${name}`, () => existsSync(answer), 60_000);
   assert.equal(readFileSync(answer, 'utf8'), 'ok', `screenshot ${name}`);
@@ -173,6 +180,23 @@ const cases: [string, () => Promise<void>][] = [
     },
   ],
   [
+    '"vmrt: Set Up Runtime" registers the runtime the extension carries with Docker, or finds it registered',
+    async () => {
+      if (!expected().freshMachine) {
+        assert.equal(await vscode.commands.executeCommand('vmrt.setUpRuntime'), true);
+        return;
+      }
+      await vscode.commands.executeCommand('workbench.view.extension.vmrt');
+      await screenshot('setup-welcome', 'Set Up Runtime');
+      const setUp = vscode.commands.executeCommand<boolean>('vmrt.setUpRuntime');
+      await screenshot('setup-confirm', 'Register', 'click');
+      assert.equal(await setUp, true);
+      await screenshot('setup-done', 'vmrt is set up');
+      const info = (await docker.info()) as { Runtimes: Record<string, { path: string }> };
+      assert.match(info.Runtimes.vmrt?.path ?? '', /\/vmrt\/bin\/vmrt$/);
+    },
+  ],
+  [
     '"vmrt: Show Runtime Check" shows the output of vmrt check',
     async () => {
       const document = await vscode.commands.executeCommand<vscode.TextDocument>('vmrt.showRuntimeCheck');
@@ -237,8 +261,10 @@ const cases: [string, () => Promise<void>][] = [
       });
       assert.equal(shown.kernel, expected().kernel);
       assert.equal(shown.image, expected().busyboxImage);
-      assert.equal(shown.vm?.vcpus, 1);
-      assert.equal(shown.vm?.memoryMiB, 128);
+      // As many vCPUs as the host has (runtime/src/vm.ts vcpusFor), as runc's containers see.
+      assert.equal(shown.vm?.vcpus, Math.min(64, availableParallelism()));
+      // No --memory: the runtime's default VM size (runtime/src/vm.ts, VMRT_VM_MEMORY_MIB else 2048).
+      assert.equal(shown.vm?.memoryMiB, 2048);
       assert.match(shown.vm?.consoleLog ?? '', new RegExp(`/${containerId}/console\\.log$`));
       assert.ok(shown.memoryBytes! > 0, `memory ${shown.memoryBytes}`);
       await vscode.commands.executeCommand('vmrtContainers.focus');
