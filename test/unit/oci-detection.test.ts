@@ -60,3 +60,16 @@ test('the linter and the runtime detect the same features in every OCI config of
   // The configs exercise most of what the runtime checks.
   assert.ok(seen.size >= 8, [...seen].join(', '));
 });
+
+test('a config with no namespaces list: one host-network use for the runtime, one finding at the `linux` key for the linter', () => {
+  const config = { ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { cwd: '/', args: ['sh'] }, linux: {} };
+  assert.deepEqual(
+    detectFeatures(config as Config).map((u) => [u.feature, u.where]),
+    [['host-network', 'linux']],
+  );
+  const findings = new Linter({ profile: 'vmrt', kind: 'oci' }).lintText('config.json', JSON.stringify(config, null, 2)).findings;
+  assert.deepEqual(
+    findings.map((f) => [f.feature, f.range.start.line]),
+    [['host-network', 11]],
+  );
+});

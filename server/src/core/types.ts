@@ -49,6 +49,8 @@ export interface OptionValues {
   'cpu-quota': number;
   'cpu-period': number;
   'cpuset-cpus': string;
+  /** Memory nodes the container may use (`--cpuset-mems`, OCI linux.resources.cpu.mems). */
+  'cpuset-mems': string;
   'cpu-shares': number;
   /** Bytes, or the text as written when it could not be parsed. */
   'kernel-memory': string;
