@@ -75,7 +75,7 @@ export interface OptionValues {
   subpath: string;
   /** A docker command that is a runtime feature by itself: `network connect`, `checkpoint`, `start --checkpoint`, `update`, `stats`, `top`, `events`, `swarm`/`service`/`stack`. */
   command: 'network-connect' | 'checkpoint' | 'update' | 'stats' | 'top' | 'events' | 'swarm';
-  /** Compose `deploy` keys only swarm honours (`mode`, `replicas`, `placement`, `update_config`). */
+  /** Compose `deploy` keys only swarm honours (`mode: global`, `placement`, `update_config`, …). */
   'swarm-key': string;
 }
 
