@@ -65,19 +65,8 @@ const features: Record<FeatureId, KataEntry> = {
     workaround: 'set privileged_without_host_devices = true for the Kata runtime in containerd or CRI-O',
     source: `${LIMITATIONS}, "Privileged containers"; docs/how-to/privileged.md, "Host Devices"`,
   },
-  device: {
-    ...unknown('host devices other than VFIO groups'),
-    cases: [
-      {
-        covers: 'a VFIO group (/dev/vfio/…)',
-        when: (o) => o.option === 'device' && isUnder((o.value as { host: string }).host, '/dev/vfio'),
-        status: 'differs',
-        reason:
-          "a VFIO group is passed into the VM; in the container it is named by the VM's IOMMU group number, which may differ from the host's",
-        source: `${CONFIGURATION}, vfio_mode`,
-      },
-    ],
-  },
+  // VFIO groups are never a finding (the host-device rule): Kata passes them as vfio_mode says.
+  device: unknown('host devices other than VFIO groups'),
   'dev-volume': {
     status: 'differs',
     reason:
