@@ -15,6 +15,7 @@ import { Linter } from '../../server/src/engine/lint.js';
 function ociConfigs(): string[] {
   const files = [
     ...readdirSync('test/fixtures/oci').map((name) => join('test/fixtures/oci', name)),
+    ...readdirSync('test/fixtures/real-world').map((name) => join('test/fixtures/real-world', name)),
     ...readdirSync('examples', { recursive: true, encoding: 'utf8' }).map((name) => join('examples', name)),
   ];
   return files.filter((file) => {
