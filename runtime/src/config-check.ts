@@ -7,7 +7,7 @@
 import { statfsSync, statSync } from 'node:fs';
 import { CAPABILITIES, type FeatureId } from './capabilities.js';
 import { RuntimeError } from './errors.js';
-import { isHostDevice, isPrivileged, isProcessNamespace, mountFeatures, PROPAGATING_MODES } from './oci-detection.js';
+import { isHostDevice, isPrivileged, isProcessNamespace, mountFeatures, namespacesLeftToHost, PROPAGATING_MODES } from './oci-detection.js';
 import type { Config } from './spec.js';
 import { memoryMiBFor, vcpusFor } from './vm.js';
 
@@ -40,17 +40,22 @@ export function isHostNetns(path: string): boolean {
  */
 export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[] = []): FeatureUse[] {
   const uses: FeatureUse[] = [];
-  const namespaces = config.linux?.namespaces ?? [];
+  const listed = config.linux?.namespaces;
+  const namespaces = listed ?? [];
   const nsIndex = (type: string) => namespaces.findIndex((ns) => ns.type === type);
+  const HOST_FEATURE = { network: 'host-network', pid: 'host-pid', ipc: 'host-ipc', uts: 'host-uts' } as const;
+  for (const type of namespacesLeftToHost(listed?.map((ns) => ns.type))) {
+    uses.push({
+      feature: HOST_FEATURE[type],
+      where: listed ? 'linux.namespaces' : 'linux',
+      detail: listed
+        ? `no "${type}" namespace: the container would share the host's`
+        : 'no namespaces list: the container would share every namespace of the host',
+    });
+  }
 
   const net = nsIndex('network');
-  if (net < 0) {
-    uses.push({
-      feature: 'host-network',
-      where: 'linux.namespaces',
-      detail: 'no "network" namespace: the container would share the host\'s network',
-    });
-  } else {
+  if (net >= 0) {
     const path = namespaces[net]!.path;
     // Docker's --network host names the host's namespace by a bind mount of it
     // (<exec-root>/netns/default): whatever the path, the host's own namespace is host-network.
@@ -70,18 +75,15 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
     }
   }
 
-  const hostNamespace: Array<[string, FeatureId, boolean]> = [
-    // [type, feature, missing means host?] Docker leaves out the user namespace by default.
-    ['pid', 'host-pid', true],
-    ['ipc', 'host-ipc', true],
-    ['uts', 'host-uts', true],
-    ['user', 'userns-host', false],
+  const joinable: Array<[string, FeatureId]> = [
+    ['pid', 'host-pid'],
+    ['ipc', 'host-ipc'],
+    ['uts', 'host-uts'],
+    ['user', 'userns-host'],
   ];
-  for (const [type, feature, missingIsHost] of hostNamespace) {
+  for (const [type, feature] of joinable) {
     const i = nsIndex(type);
-    if (i < 0 && missingIsHost) {
-      uses.push({ feature, where: 'linux.namespaces', detail: `no "${type}" namespace: the container would share the host's` });
-    } else if (i >= 0 && namespaces[i]!.path) {
+    if (i >= 0 && namespaces[i]!.path) {
       uses.push({
         feature,
         where: `linux.namespaces[${i}].path`,

@@ -137,6 +137,19 @@ export function mountFeatures(mount: { destination: string; type?: string; sourc
   };
 }
 
+/** Namespace types a config leaves to the host when it does not list them (Docker leaves out only the user namespace). */
+export const HOST_UNLESS_LISTED = ['network', 'pid', 'ipc', 'uts'] as const;
+
+/**
+ * The namespaces a config leaves to the host, given the types it lists. A config with no list
+ * at all asks for no isolation: one request, the host's network (which every VM runtime refuses),
+ * rather than one per type at the same place; adding the list is the one fix for all of them.
+ */
+export function namespacesLeftToHost(listed: readonly (string | undefined)[] | undefined): (typeof HOST_UNLESS_LISTED)[number][] {
+  if (listed === undefined) return ['network'];
+  return HOST_UNLESS_LISTED.filter((type) => !listed.includes(type));
+}
+
 /**
  * A namespace path of another process (/proc/<pid>/ns/…): joining it shares that container's
  * namespace. A named network namespace (CNI's /var/run/netns/cni-…) is made for this container.

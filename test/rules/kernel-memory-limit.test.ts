@@ -9,3 +9,7 @@ test('kernel-memory-limit: the limit, and the fix removes it', () => {
   assert.equal(kmem?.subject, 'the kernel memory limit 50m');
   assert.deepEqual(kmem?.fix?.(), { title: 'Remove the kernel memory limit', edits: [{ range: at, newText: '' }] });
 });
+
+test('kernel-memory-limit: -1 is no limit, not a request', () => {
+  assert.deepEqual(rule('kernel-memory-limit').check(request(option('kernel-memory', '-1'))), []);
+});

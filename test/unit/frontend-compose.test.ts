@@ -131,9 +131,18 @@ describe('compose options', () => {
       ['gpus', 'device=0,3', '81:14-82:36'],
     ]);
     assert.deepEqual(summary(result.requests.find((r) => r.name === 'sidecar')!.options, path), [
+      // replicas: compose honours it too (docker compose up starts that many).
       ['network', 'service:app', '85:4-85:16'],
-      ['swarm-key', 'replicas', '87:6-87:14'],
     ]);
+  });
+
+  test("deploy: replicas and mode: replicated are compose's defaults, not swarm-only; mode: global is", () => {
+    const keys = (deploy: string) =>
+      inline(`services:\n  a:\n    image: x\n    deploy:\n${deploy}`)
+        .requests[0]!.options.filter((o) => o.option === 'swarm-key')
+        .map((o) => o.value);
+    assert.deepEqual(keys('      mode: replicated\n      replicas: 3\n'), []);
+    assert.deepEqual(keys('      mode: global\n'), ['mode']);
   });
 
   test('CDI device names: the gpu class is a GPU request, other classes are devices', () => {

@@ -82,7 +82,8 @@ describe('kubernetes options', () => {
       ['cap-add', 'NET_RAW', '26:29-26:38'],
       ['cap-drop', 'ALL', '28:14-28:17'],
       ['gpus', '1', '31:10-31:24'],
-      ['device', { host: '/dev/kvm', container: '/dev/kvm' }, '34:10-35:29'],
+      // A hostPath under /dev is a volume from /dev, whatever its type (CharDevice here).
+      ['mount', { type: 'bind', source: '/dev/kvm', target: '/dev/kvm' }, '34:10-35:29'],
       ['mount', { type: 'bind', source: '/sys', target: '/host/sys', readOnly: true, propagation: 'rslave' }, '36:10-39:24'],
       ['tmpfs', { target: '/scratch', size: '128Mi' }, '40:10-41:29'],
       ['subpath', 'app.conf', '44:10-44:17'],
@@ -193,8 +194,23 @@ describe('kubernetes edits', () => {
     assert.deepEqual(initContainers, [{ name: 'setup', image: 'busybox:1.36' }]);
   });
 
+  test('hostPath under /dev is a volume from /dev for every type; a device type elsewhere is a device', () => {
+    const pod = (path: string, type: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  runtimeClassName: kata\n  containers:\n    - name: c\n      volumeMounts:\n        - name: v\n          mountPath: /dev/x\n  volumes:\n    - name: v\n      hostPath:\n        path: ${path}\n        type: ${type}\n`;
+    for (const type of ['CharDevice', 'BlockDevice', 'File', 'Directory', 'DirectoryOrCreate', '""'])
+      assert.deepEqual(
+        inline(pod('/dev/kmsg', type)).requests[0]!.options.map((o) => o.option),
+        ['mount'],
+        type,
+      );
+    assert.deepEqual(
+      inline(pod('/var/run/sda-link', 'BlockDevice')).requests[0]!.options.map((o) => o.option),
+      ['device'],
+    );
+  });
+
   test('remove a host path mount: the mount and the volume nothing else mounts', () => {
-    const spec = edited((r) => option(r, 'device'));
+    const spec = edited((r) => option(r, 'mount'));
     const mounts = (spec.containers as Array<{ volumeMounts: Array<{ name: string }> }>)[0]!.volumeMounts.map((m) => m.name);
     assert.deepEqual(mounts, ['host-sys', 'scratch', 'config', 'data']);
     assert.deepEqual(
@@ -213,7 +229,7 @@ describe('kubernetes edits', () => {
 
   test('replace a mount by the same mount without propagation: the mountPropagation key goes', () => {
     const result = parseFixture(kubernetesFrontEnd, 'kubernetes/multi.yaml');
-    const mount = option(result, 'mount', 1);
+    const mount = option(result, 'mount', 2);
     const { propagation: _dropped, ...withoutPropagation } = mount.value as { propagation?: string; target: string; type: 'volume' };
     const docs = validYaml(applyEdits(text, mount.edit!.replace([{ option: 'mount', value: withoutPropagation }])!)) as Array<{
       spec: { containers: Array<{ volumeMounts: unknown[] }> };

@@ -85,16 +85,27 @@ test('namespaces with a path join another process; a missing ipc is the host one
   );
 });
 
-test("a linux section without namespaces shares all of the host's; no linux section (Windows) says nothing", () => {
+test("a linux section without namespaces shares all of the host's, one request; no linux section (Windows) says nothing", () => {
   const text = '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["sh"]}, "linux": {}}';
-  assert.deepEqual(rows(optionsOf(text)), [
-    ['network', 'host', '0:93-0:100'],
-    ['pid', 'host', '0:93-0:100'],
-    ['ipc', 'host', '0:93-0:100'],
-    ['uts', 'host', '0:93-0:100'],
-  ]);
-  assert.deepEqual(afterRemove(text, only(text, 'pid')).linux, { namespaces: [{ type: 'pid' }] });
+  // One request at the `linux` key, not one per namespace: its fix writes the whole list.
+  assert.deepEqual(rows(optionsOf(text)), [['network', 'host', '0:93-0:100']]);
+  assert.deepEqual(afterRemove(text, only(text, 'network')).linux, {
+    namespaces: [{ type: 'network' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+  });
   assert.deepEqual(optionsOf(text.replace(', "linux": {}', '')), []);
+});
+
+test('linux.resources.cpu.mems is memory-node pinning; remove() drops it', () => {
+  const text =
+    '{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}], "resources": {"cpu": {"cpus": "0-3", "mems": "0-1"}}}}';
+  assert.deepEqual(
+    optionsOf(text).map((o) => [o.option, o.value]),
+    [
+      ['cpuset-cpus', '0-3'],
+      ['cpuset-mems', '0-1'],
+    ],
+  );
+  assert.deepEqual(afterRemove(text, only(text, 'cpuset-mems')).linux.resources.cpu, { cpus: '0-3' });
 });
 
 test('a config without any user namespace (Docker without userns-remap) is not a userns request', () => {
@@ -211,11 +222,13 @@ test('cpu, kernel memory and blkio resources at their keys; zero values are Dock
   ]);
 });
 
-test("sysctls other than Docker's defaults, AppArmor/SELinux other than generated ones, annotations (UTF-16 columns)", () => {
+test("sysctls other than Docker's defaults, AppArmor/SELinux/seccomp other than generated ones, annotations (UTF-16 columns)", () => {
   assert.deepEqual(rows(optionsOf(read('sysctl-security-annotations.json'))), [
     ['sysctl', { key: 'net.core.somaxconn', value: '1024' }, '14:12-14:32'],
     ['security-opt', 'apparmor=unconfined', '6:8-6:25'],
     ['security-opt', 'label=system_u:system_r:spc_t:s0', '7:8-7:22'],
+    // A hand-written profile (allow everything): not the one Docker generates.
+    ['security-opt', 'seccomp=linux.seccomp', '19:8-19:17'],
     ['annotation', { key: 'io.example/icon', value: '🚀' }, '10:21-10:38'],
     // The rocket before this key is two UTF-16 code units.
     ['annotation', { key: 'io.example/owner', value: 'team-ü' }, '10:46-10:64'],
@@ -244,7 +257,7 @@ test('generated SELinux labels (container_t with an MCS level) are not requests'
     optionsOf(text)
       .filter((o) => o.option === 'security-opt')
       .map((o) => o.value),
-    ['apparmor=unconfined'],
+    ['apparmor=unconfined', 'seccomp=linux.seccomp'],
   );
 });
 

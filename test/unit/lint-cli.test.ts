@@ -160,7 +160,7 @@ test('checkstyle XML', async () => {
   assert.equal(lines[2], '  <file name="host/compose.yaml">');
   assert.match(
     lines[3]!,
-    /^    <error line="4" column="5" severity="error" message="The host network mode is not supported by kata: the VM cannot use the host network stack; Kata&apos;s network setup .*" source="vmrt-lint\.host-network-mode"\/>$/,
+    /^    <error line="4" column="5" severity="error" message="The host network mode is not supported by kata: the VM cannot reach the host&apos;s network configuration, and Kata&apos;s network setup .*" source="vmrt-lint\.host-network-mode"\/>$/,
   );
   assert.match(lines[4]!, /^    <error line="9" column="9" severity="error" .* source="vmrt-lint\.legacy-link"\/>$/);
   assert.deepEqual(lines.slice(5), ['  </file>', '</checkstyle>', '']);
@@ -181,7 +181,7 @@ test("exit codes: thresholds, --no-fail, and the config's failure-threshold", as
   write(join(dir, '.vmrt-lint.yaml'), 'failure-threshold: error\n');
   assert.equal((await lintCli(['warn.sh'], { cwd: dir })).code, 0);
   assert.equal((await lintCli(['--failure-threshold', 'info', 'warn.sh'], { cwd: dir })).code, 1);
-  // A hint never fails a run: kata only hints at the deprecated kernel memory limit.
+  // A hint never fails a run: kata's documents say nothing of kernel memory limits (unknown, a hint).
   write(join(dir, 'hint', 'k.sh'), 'docker run --kernel-memory=50m app\n');
   const hint = await lintCli(['--profile', 'kata', '--failure-threshold', 'info', 'hint/k.sh'], { cwd: dir });
   assert.equal(hint.code, 0);

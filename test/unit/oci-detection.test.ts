@@ -15,6 +15,7 @@ import { Linter } from '../../server/src/engine/lint.js';
 function ociConfigs(): string[] {
   const files = [
     ...readdirSync('test/fixtures/oci').map((name) => join('test/fixtures/oci', name)),
+    ...readdirSync('test/fixtures/real-world').map((name) => join('test/fixtures/real-world', name)),
     ...readdirSync('examples', { recursive: true, encoding: 'utf8' }).map((name) => join('examples', name)),
   ];
   return files.filter((file) => {
@@ -59,4 +60,17 @@ test('the linter and the runtime detect the same features in every OCI config of
   }
   // The configs exercise most of what the runtime checks.
   assert.ok(seen.size >= 8, [...seen].join(', '));
+});
+
+test('a config with no namespaces list: one host-network use for the runtime, one finding at the `linux` key for the linter', () => {
+  const config = { ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { cwd: '/', args: ['sh'] }, linux: {} };
+  assert.deepEqual(
+    detectFeatures(config as Config).map((u) => [u.feature, u.where]),
+    [['host-network', 'linux']],
+  );
+  const findings = new Linter({ profile: 'vmrt', kind: 'oci' }).lintText('config.json', JSON.stringify(config, null, 2)).findings;
+  assert.deepEqual(
+    findings.map((f) => [f.feature, f.range.start.line]),
+    [['host-network', 11]],
+  );
 });

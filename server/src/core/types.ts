@@ -49,6 +49,8 @@ export interface OptionValues {
   'cpu-quota': number;
   'cpu-period': number;
   'cpuset-cpus': string;
+  /** Memory nodes the container may use (`--cpuset-mems`, OCI linux.resources.cpu.mems). */
+  'cpuset-mems': string;
   'cpu-shares': number;
   /** Bytes, or the text as written when it could not be parsed. */
   'kernel-memory': string;
@@ -73,7 +75,7 @@ export interface OptionValues {
   subpath: string;
   /** A docker command that is a runtime feature by itself: `network connect`, `checkpoint`, `start --checkpoint`, `update`, `stats`, `top`, `events`, `swarm`/`service`/`stack`. */
   command: 'network-connect' | 'checkpoint' | 'update' | 'stats' | 'top' | 'events' | 'swarm';
-  /** Compose `deploy` keys only swarm honours (`mode`, `replicas`, `placement`, `update_config`). */
+  /** Compose `deploy` keys only swarm honours (`mode: global`, `placement`, `update_config`, …). */
   'swarm-key': string;
 }
 

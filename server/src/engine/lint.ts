@@ -7,7 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
-import { DEFAULT_PROFILE, getProfile, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
+import { DEFAULT_PROFILE, getProfile, mayReport, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
@@ -188,11 +188,14 @@ export class Linter {
       requests = result.requests;
       findings.push(...result.problems.map(problemFinding));
       const profile = this.profile(config);
-      const verdicts = new Map(this.rules.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
-      const reported = this.rules.filter((rule) => verdicts.get(rule));
+      const reported = this.rules.filter((rule) => mayReport(profile, rule.meta.feature));
+      // Most features have one verdict; those with cases (kata's /proc allow-list) are judged per option.
+      const verdicts = new Map(reported.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
+      const judgedPerOption = new Set(reported.filter((rule) => profile.features[rule.meta.feature]?.cases));
       const failed = (rule: Rule, error: unknown) => findings.push(internalError(path, `rule ${rule.meta.id}`, error));
-      forEachHit(reported, requests, failed, (rule, hit) => {
-        const verdict = verdicts.get(rule)!;
+      forEachHit(reported, requests, failed, (rule, hit, request) => {
+        const verdict = judgedPerOption.has(rule) ? verdictFor(profile, rule.meta.feature, hit.option, request) : verdicts.get(rule);
+        if (!verdict) return;
         const finding: Finding = {
           file: hit.option.file,
           feature: rule.meta.feature,
@@ -285,7 +288,7 @@ function forEachHit(
   rules: readonly Rule[],
   requests: readonly ContainerRequest[],
   failed: (rule: Rule, error: unknown) => void,
-  onHit: (rule: Rule, hit: RuleHit) => void,
+  onHit: (rule: Rule, hit: RuleHit, request: ContainerRequest) => void,
 ): void {
   // Every hit is one of the request's options: a request without options has none (most build stages, many services).
   const requesting = requests.filter((request) => request.options.length > 0);
@@ -298,7 +301,7 @@ function forEachHit(
         failed(rule, error);
         continue;
       }
-      for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!);
+      for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!, request);
     }
   }
 }

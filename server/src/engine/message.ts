@@ -6,6 +6,7 @@ const STATUS_PHRASE: Record<Verdict['status'], string> = {
   pending: 'is not implemented yet by',
   differs: 'works differently under',
   ok: 'works under',
+  unknown: 'is not documented by',
 };
 
 export function findingMessage(subject: string, verdict: Verdict, profileId: string): string {

@@ -19,6 +19,7 @@ import type {
   TextEdit,
 } from '../core/types.js';
 import { YamlFile, globMatch, scalarText, type Located, type LocatedPair } from './yaml/source.js';
+import { isUnder } from '../../../runtime/src/oci-detection.js';
 
 /** Where each kind keeps its pod spec. */
 const POD_SPEC_PATHS: Record<string, readonly string[]> = {
@@ -178,7 +179,8 @@ class PodSpecReader {
     if (hostPath) {
       const source = this.value(hostPath, 'path') ?? '';
       const type = this.value(hostPath, 'type');
-      if (type === 'CharDevice' || type === 'BlockDevice') {
+      // Under /dev a hostPath is a volume from /dev whatever its type (the feature list's dev-volume).
+      if ((type === 'CharDevice' || type === 'BlockDevice') && !isUnder(source, '/dev')) {
         this.add('device', { host: source, container: target }, mount, { remove: removeWithVolume });
         return;
       }

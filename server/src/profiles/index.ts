@@ -4,7 +4,17 @@ import type { Profile } from './profile.js';
 import { runcProfile } from './runc.js';
 import { vmrtProfile } from './vmrt.js';
 
-export { verdictFor, STATUS_SEVERITY, OK_HINTS, type Profile, type ProfileEntry, type Verdict } from './profile.js';
+export {
+  verdictFor,
+  mayReport,
+  STATUS_SEVERITY,
+  OK_HINTS,
+  type Profile,
+  type ProfileCase,
+  type ProfileEntry,
+  type ProfileStatus,
+  type Verdict,
+} from './profile.js';
 export { vmrtProfile } from './vmrt.js';
 
 export const PROFILE_NAMES = ['vmrt', 'clear-containers', 'kata', 'runc'] as const;

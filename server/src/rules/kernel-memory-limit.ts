@@ -9,7 +9,8 @@ export const kernelMemoryLimit: Rule = {
   },
   check: optionHits(
     'kernel-memory',
-    () => true,
+    // -1 is Docker's and the OCI spec's "no limit": nothing is asked for.
+    (o) => o.value.trim() !== '-1',
     (o) => `the kernel memory limit ${o.value}`,
     (o) => removeFix(o, 'Remove the kernel memory limit'),
   ),

@@ -4,7 +4,7 @@ export const swarmDeployKey: Rule = {
   meta: {
     id: 'swarm-deploy-key',
     feature: 'swarm',
-    description: 'A compose deploy key that only swarm honours (mode, replicas, placement, update_config).',
+    description: 'A compose deploy key that only swarm honours (mode: global, placement, update_config, …).',
     docs: docsFor('swarm'),
   },
   check: optionHits(

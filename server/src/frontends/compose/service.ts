@@ -8,7 +8,8 @@ import type { Lookup } from './interpolation.js';
 import { YamlFile, type Located, type LocatedPair } from '../yaml/source.js';
 
 /** `deploy` keys that only swarm honours (docs/features/swarm.md). */
-const SWARM_ONLY_DEPLOY_KEYS = new Set(['mode', 'replicas', 'placement', 'update_config', 'rollback_config', 'endpoint_mode']);
+/** deploy keys only swarm honours; `replicas` and `mode: replicated` (the default) compose honours too. */
+const SWARM_ONLY_DEPLOY_KEYS = new Set(['mode', 'placement', 'update_config', 'rollback_config', 'endpoint_mode']);
 
 const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
@@ -307,7 +308,7 @@ export class ServiceReader {
 
   private deploy(pair: LocatedPair): void {
     for (const setting of this.map(pair.value)) {
-      if (SWARM_ONLY_DEPLOY_KEYS.has(setting.key)) {
+      if (SWARM_ONLY_DEPLOY_KEYS.has(setting.key) && !(setting.key === 'mode' && this.str(setting.value) === 'replicated')) {
         this.add('swarm-key', setting.key, setting, `deploy.${setting.key}`, pair.key);
         continue;
       }

@@ -34,10 +34,12 @@ import type {
 } from '../../core/types.js';
 import {
   hasEveryCapability,
+  HOST_UNLESS_LISTED,
   isHostDevice,
   isPrivileged,
   isProcessNamespace,
   mountFeatures,
+  namespacesLeftToHost,
   normalizeTarget,
   type MountFeatures,
   PROPAGATING_MODES,
@@ -107,9 +109,6 @@ const DOCKER_MASKED_PATHS = [
   '/sys/firmware',
 ];
 const DOCKER_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
-
-/** Namespaces whose absence (or a `path` to another process's) is a request; each type is also the option's name. */
-const SHARED_NAMESPACES = ['network', 'pid', 'ipc', 'uts'] as const;
 
 export const ociFrontEnd: FrontEnd = {
   kind: 'oci',
@@ -229,6 +228,22 @@ function nodeRange(node: JsonNode, lines: LineIndex): Range {
   return lines.range(target.offset, target.offset + length);
 }
 
+/**
+ * The seccomp profile Docker, Podman and containerd generate for every container: it allows
+ * clone only without namespace flags (the mask 0x7E020000, CLONE_NEWNS and the other
+ * CLONE_NEW*), a rule no hand-written profile shares.
+ */
+function isGeneratedSeccomp(seccomp: JsonNode): boolean {
+  return items(child(seccomp, 'syscalls')).some(
+    (rule) =>
+      strings(child(rule, 'names')).includes('clone') &&
+      items(child(rule, 'args')).some(
+        (arg) => numberOf(child(arg, 'value')) === CLONE_NAMESPACE_FLAGS && stringOf(child(arg, 'op')) === 'SCMP_CMP_MASKED_EQ',
+      ),
+  );
+}
+const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+
 // ---- edits ------------------------------------------------------------------------
 
 /** A change of the whole document, applied to its current text (each step re-reads the text). */
@@ -347,6 +362,8 @@ function writeOption(assignment: OptionAssignment): Rewrite | undefined {
       return setValue([...CPU_PATH, 'period'], value);
     case 'cpuset-cpus':
       return setValue([...CPU_PATH, 'cpus'], value);
+    case 'cpuset-mems':
+      return setValue([...CPU_PATH, 'mems'], value);
     case 'cpu-shares':
       return setValue([...CPU_PATH, 'shares'], value);
     case 'kernel-memory': {
@@ -482,11 +499,15 @@ class OciConfigReader {
     const list = child(this.linux, 'namespaces');
     const entries = items(list).map((node) => ({ node, type: stringOf(child(node, 'type')), path: stringOf(child(node, 'path')) }));
     const namespacesPath = ['linux', 'namespaces'];
-    for (const type of SHARED_NAMESPACES) {
+    // With no list, the one request's fix writes the whole list (Docker's, with the mount namespace).
+    const ownNamespaces = [...HOST_UNLESS_LISTED, 'mount'].map((type) => ({ type }));
+    const leftToHost = new Set(namespacesLeftToHost(list ? entries.map((e) => e.type) : undefined));
+    for (const type of HOST_UNLESS_LISTED) {
       const entry = entries.find((e) => e.type === type);
-      if (!entry) {
-        this.add(type, 'host', list ?? this.linux, this.editor(appendValue(namespacesPath, { type })));
-      } else if (entry.path && (type !== 'network' || isProcessNamespace(entry.path))) {
+      if (leftToHost.has(type)) {
+        const add = list ? appendValue(namespacesPath, { type }) : setValue(namespacesPath, ownNamespaces);
+        this.add(type, 'host', list ?? this.linux, this.editor(add));
+      } else if (entry?.path && (type !== 'network' || isProcessNamespace(entry.path))) {
         // A named network namespace (CNI's, made for this container) is its own: only a process's is another container's.
         this.add(type, `container:${entry.path}`, entry.node, this.editor(deleteAt([...getNodePath(entry.node), 'path'])));
       }
@@ -677,8 +698,13 @@ class OciConfigReader {
       const node = positive(key);
       if (node) this.add(option, numberOf(node)!, node, this.editor(this.removal(node)));
     }
-    const cpus = child(cpu, 'cpus');
-    if (stringOf(cpus)) this.add('cpuset-cpus', stringOf(cpus)!, cpus!, this.editor(this.removal(cpus!)));
+    for (const [key, option] of [
+      ['cpus', 'cpuset-cpus'],
+      ['mems', 'cpuset-mems'],
+    ] as const) {
+      const node = child(cpu, key);
+      if (stringOf(node)) this.add(option, stringOf(node)!, node!, this.editor(this.removal(node!)));
+    }
 
     const memory = child(resources, 'memory');
     for (const key of ['kernel', 'kernelTCP']) {
@@ -702,10 +728,8 @@ class OciConfigReader {
   }
 
   /**
-   * AppArmor profiles and SELinux labels other than the ones generated for every
-   * container. linux.seccomp is not read: Docker writes its default profile into every
-   * config.json, a custom profile has the same shape, and `seccomp=unconfined` (no
-   * profile) looks like `runc spec`'s default; no reading of the file tells them apart.
+   * AppArmor profiles, SELinux labels and seccomp profiles other than the ones generated for
+   * every container. `seccomp=unconfined` writes no profile, as `runc spec` does: not a request.
    */
   private securityOptions(): void {
     const apparmor = child(this.process, 'apparmorProfile');
@@ -717,6 +741,10 @@ class OciConfigReader {
     const label = stringOf(selinux);
     if (label && !DEFAULT_SELINUX_TYPES.has(label.split(':')[2] ?? '')) {
       this.add('security-opt', `label=${label}`, selinux!, this.editor(this.removal(selinux!)));
+    }
+    const seccomp = child(this.linux, 'seccomp');
+    if (seccomp?.type === 'object' && !isGeneratedSeccomp(seccomp)) {
+      this.add('security-opt', 'seccomp=linux.seccomp', seccomp, this.editor(this.removal(seccomp)));
     }
   }
 
