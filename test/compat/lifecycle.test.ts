@@ -42,7 +42,8 @@ function underPty(args: string): Promise<string> {
     let out = '';
     p.stdout.on('data', (b: Buffer) => (out += b));
     p.stderr.on('data', (b: Buffer) => (out += b));
-    p.on('close', (code) => resolve(`${code} ${out.replace(/\r/g, '')}`));
+    p.on('close', (code) => resolve(`${code} ${out.replace(/\r|\0|\^@/g, '')}`));
+    p.stdin.on('error', () => undefined);
     p.stdin.end();
   });
 }
@@ -256,7 +257,7 @@ describe('life cycle', { concurrency: 3 }, () => {
 
   it('docker run -it: a terminal of the size of the user’s', () =>
     c.same(async (runtime: Runtime) =>
-      underPty(`run --rm -it --runtime ${runtime} ${D} sh -c 'tty; stty size; test -t 0 && echo stdin is a tty; exit 5'`),
+      underPty(`run --rm -it --runtime ${runtime} ${D} sh -c 'tty; sleep 1; stty size; test -t 0 && echo stdin is a tty; exit 5'`),
     ));
 
   it('exec -u -w -e, exec -i with stdin, exec exit status, exec -d', () =>

@@ -70,7 +70,7 @@ scenarios('basics', [
   ['the environment a process gets', [D, 'sh', '-c', 'env | grep -v ^HOSTNAME= | sort']],
   ['PID 1 is the command, nothing else runs', [D, 'sh', '-c', "ps -e -o pid=,user=,comm= | awk '{print $1, $2, $3}'"]],
   // runc's own set-up takes PIDs 2-6 of the namespace: the child's number is not compared, its parent is.
-  ['--init: docker-init is PID 1, the command its child', ['--init', D, 'ps', '-e', '-o', 'ppid=,comm=']],
+  ['--init: docker-init is PID 1, the command its child', ['--init', D, 'sh', '-c', "ps -e -o ppid=,comm= | awk '{print $1, $2}'"]],
   ["kernel.pid_max (how many processes fit; ps's column widths)", [D, 'cat', '/proc/sys/kernel/pid_max']],
   ['--hostname', ['--hostname', 'compat-host', D, 'sh', '-c', 'hostname; cat /etc/hostname; grep -c compat-host /etc/hosts']],
   ['--read-only', ['--read-only', D, 'sh', '-c', 'touch /x; echo $?; touch /tmp/x; echo $?; touch /dev/shm/x; echo $?']],

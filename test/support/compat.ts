@@ -59,6 +59,7 @@ export function docker(d: Dockerd, args: string[], options: { input?: string; ti
       clearTimeout(timer);
       resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    p.stdin.on('error', () => undefined); // a command that exits without reading its input
     p.stdin.end(options.input ?? '');
   });
 }
