@@ -20,6 +20,7 @@ APT_PACKAGES=(
   gdb gdbserver     # native debugging in a VM: the host's gdb, gdbserver copied into the test image
   clang-format      # the C sources' formatting, checked by the tests
   git               # the tests list the repository's files (git ls-files)
+  debootstrap       # the compatibility suite's Debian image (scripts/make-debian-rootfs.sh)
 )
 
 missing=()
@@ -55,4 +56,7 @@ bash runtime/guest/build.sh
 
 echo "setup: runtime launcher"
 bash runtime/install-launcher.sh
+
+echo "setup: the compatibility suite's Debian image"
+bash scripts/make-debian-rootfs.sh >/dev/null  # cached in /var/cache/vmrt/debian-rootfs: a minute or two the first time
 echo "setup: done"
