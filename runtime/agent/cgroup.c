@@ -54,7 +54,8 @@ static int set_limit(const char *dir, const char *file, const char *value, char 
     return -1;
 }
 
-/* "max" for the OCI spellings of "no limit". */
+/* "max" for the OCI spelling of "no limit" (-1); callers skip 0, which means "unchanged" to
+ * docker update, as to runc. */
 static void limit_text(int64_t v, char *out, size_t len)
 {
     if (v <= 0) {
@@ -69,11 +70,11 @@ static int apply_resources(const struct json_doc *d, int res, const char *dir, c
     char v[64];
     int64_t n;
     int memory = json_get(d, res, "memory");
-    if (json_i64(d, json_get(d, memory, "limit"), &n) == 0) {
+    if (json_i64(d, json_get(d, memory, "limit"), &n) == 0 && n != 0) {
         limit_text(n, v, sizeof v);
         if (set_limit(dir, "memory.max", v, err, errlen)) return -1;
     }
-    if (json_i64(d, json_get(d, memory, "reservation"), &n) == 0) {
+    if (json_i64(d, json_get(d, memory, "reservation"), &n) == 0 && n != 0) {
         limit_text(n, v, sizeof v);
         if (set_limit(dir, "memory.low", n <= 0 ? "0" : v, err, errlen)) return -1;
     }
@@ -110,7 +111,7 @@ static int apply_resources(const struct json_doc *d, int res, const char *dir, c
         free(s);
         if (rc) return -1;
     }
-    if (json_i64(d, json_get(d, json_get(d, res, "pids"), "limit"), &n) == 0) {
+    if (json_i64(d, json_get(d, json_get(d, res, "pids"), "limit"), &n) == 0 && n != 0) {
         limit_text(n, v, sizeof v);
         if (set_limit(dir, "pids.max", v, err, errlen)) return -1;
     }

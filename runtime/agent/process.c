@@ -3,6 +3,7 @@
  * uid/gid, umask and execve. */
 #include "agent.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -179,7 +180,11 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
     char *cwd = json_get_strdup(d, process, "cwd", "/");
     if (!cwd) FAIL("process.cwd: out of memory");
     if (chdir(cwd) != 0) {
-        snprintf(err, errlen, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, strerror(errno));
+        /* runc's words (Go spells errno texts in lower case): docker exec shows them as they are. */
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        why[0] = (char)tolower((unsigned char)why[0]);
+        snprintf(err, errlen, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, why);
         free(cwd);
         return -1;
     }

@@ -27,7 +27,7 @@ import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
-import { NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
+import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import {
   isAlive,
@@ -45,6 +45,7 @@ import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
 import { memoryMiBFor, qemuArgs, requireGuest, sharedFsFor, vcpusFor, type AcceleratorChoice } from './vm.js';
 import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
+import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
 
@@ -249,6 +250,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const sharedDir = sharedDirOf(root, id);
     undo.push(() => removeShared(sharedDir));
     const guestConfig = populateShared(config, bundle.rootfs, sharedDir, state.mounts);
+    if (guestConfig.process) guestConfig.process.rlimits = inheritedRlimits(guestConfig.process.rlimits);
     const specFile = join(runDir, 'spec.json');
 
     const given = netnsPathFromConfig(config);
@@ -300,6 +302,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     logger.debug(`hooks done, shim ${shimRef.pid}`);
     // What the hooks configured moves into the VM.
     const network = readNetwork(state.netns.path);
+    if (guestConfig.linux) guestConfig.linux.sysctl = { ...disabledIpv6Sysctls(state.netns.path), ...guestConfig.linux.sysctl };
     if (network.interfaces.length > 0) {
       state.network = network;
       writeState(root, state);

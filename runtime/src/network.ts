@@ -58,6 +58,16 @@ function inNs(netnsPath: string, command: string[]): string {
   return run(nsenter!, [...args, ...command]);
 }
 
+/**
+ * IPv6 switched off in the netns (Docker does so on networks without IPv6), as sysctls for the
+ * VM, whose own stack is the container's: `::1` then fails to bind there too, as under runc.
+ */
+export function disabledIpv6Sysctls(netnsPath: string): Record<string, string> {
+  const names = ['all', 'default', 'lo'];
+  const values = inNs(netnsPath, ['cat', ...names.map((name) => `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`)]).split('\n');
+  return Object.fromEntries(names.flatMap((name, i) => (values[i]?.trim() === '1' ? [[`net.ipv6.conf.${name}.disable_ipv6`, '1']] : [])));
+}
+
 /** Every link of the netns with its addresses (`ip -j addr`). */
 export function readLinks(netnsPath: string): IpLink[] {
   return JSON.parse(inNs(netnsPath, ['ip', '-j', 'addr', 'show']) || '[]') as IpLink[];

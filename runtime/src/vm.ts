@@ -103,6 +103,14 @@ export function tscKhz(cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')): number 
   return mhz ? Math.round(Number(mhz) * 1000) : undefined;
 }
 
+function hostPidMax(): number {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 export function kernelCommandLine(extra: string[] = []): string {
   const khz = tscKhz();
   return [
@@ -123,6 +131,8 @@ export function kernelCommandLine(extra: string[] = []): string {
     // the root ports' hot-plug (pciehp) unused: the NICs of `docker network connect` need it.
     'pcie_ports=native',
     ...(khz ? [`tsc_early_khz=${khz}`] : []),
+    // The host's pid_max, which runc's containers see (ps sizes its columns by it).
+    `sysctl.kernel.pid_max=${hostPidMax()}`,
     ...extra,
   ].join(' ');
 }

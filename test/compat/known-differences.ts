@@ -42,6 +42,12 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       "the guest kernel mounts cgroup v2 whatever the host runs (v1 here): the limits' values are compared instead, read through either layout (LIMITS in run.test.ts)",
   },
   {
+    what: '/dev/core',
+    args: [DEBIAN, 'ls', '-l', '/dev/core'],
+    reason:
+      "runc links /dev/core to /proc/kcore when the kernel it runs on has one; the agent does the same for the guest's kernel, which has one, whatever the host's",
+  },
+  {
     what: 'the mount table',
     args: [DEBIAN, 'sh', '-c', "awk '{print $3}' /proc/self/mounts | sort | uniq -c | tr -s ' ' | tr '\\n' ,"],
     reason: "the guest mounts the rootfs and volumes from what the host shares with the VM, with the guest kernel's file systems",

@@ -7,6 +7,7 @@ import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
 import { mergeDaemonJson } from '../../runtime/src/commands/install.js';
 import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
+import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
 import { qemuArgs, sharedFsFor, tscKhz } from '../../runtime/src/vm.js';
 import { writePidFile } from '../../runtime/src/container.js';
@@ -192,4 +193,24 @@ test("one virtio-net-pci NIC per netns interface, in a PCIe root port of its own
     'virtio-net-pci,id=vmrt-nic0,bus=vmrt-port0,netdev=vmrt-tap0,mac=02:42:ac:11:00:02,romfile=',
   ]);
   assert.deepEqual(nicArgs({ interfaces: [], routes: [] }), [...port(0), ...port(1), ...port(2), ...port(3)]);
+});
+
+test("rlimits config.json leaves out are the host's finite ones, as runc's containers inherit its own", () => {
+  const limits = [
+    'Limit                     Soft Limit           Hard Limit           Units     ',
+    'Max stack size            8388608              unlimited            bytes     ',
+    'Max open files            20000                20000                files     ',
+    'Max locked memory         8388608              8388608              bytes     ',
+    'Max nice priority         0                    0                    ',
+  ].join('\n');
+  assert.deepEqual(hostRlimits(limits), [
+    { type: 'RLIMIT_NOFILE', soft: 20000, hard: 20000 },
+    { type: 'RLIMIT_MEMLOCK', soft: 8388608, hard: 8388608 },
+    { type: 'RLIMIT_NICE', soft: 0, hard: 0 },
+  ]);
+  assert.deepEqual(inheritedRlimits([{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 512 }], hostRlimits(limits)), [
+    { type: 'RLIMIT_NOFILE', hard: 1024, soft: 512 },
+    { type: 'RLIMIT_MEMLOCK', soft: 8388608, hard: 8388608 },
+    { type: 'RLIMIT_NICE', soft: 0, hard: 0 },
+  ]);
 });

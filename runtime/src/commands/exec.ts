@@ -98,7 +98,7 @@ export const exec: Command = {
       const shimArgs = ['exec', '--mux-socket', muxSocket(state.runDir), '--id', id, '--process', processFile];
       if (consoleSocket) shimArgs.push('--console-socket', consoleSocket);
       const logFile = shimLogOf(ctx.root, id).replace(/\.log$/, `-exec-${name}.log`);
-      ({ shim } = await spawnShim(shimArgs, `exec in container "${id}"`, logFile));
+      ({ shim } = await spawnShim(shimArgs, 'exec failed: unable to start container process', logFile));
     } finally {
       rmSync(processFile, { force: true });
     }
