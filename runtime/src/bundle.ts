@@ -8,27 +8,8 @@ import { createRequire } from 'node:module';
 import type { ValidateFunction } from 'ajv';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { RuntimeError } from './errors.js';
+import { RLIMIT_TYPES } from './oci-detection.js';
 import type { Config } from './spec.js';
-
-/** The resource limits Linux has (setrlimit(2)), as the OCI spec names them. */
-const RLIMIT_TYPES = [
-  'RLIMIT_AS',
-  'RLIMIT_CORE',
-  'RLIMIT_CPU',
-  'RLIMIT_DATA',
-  'RLIMIT_FSIZE',
-  'RLIMIT_LOCKS',
-  'RLIMIT_MEMLOCK',
-  'RLIMIT_MSGQUEUE',
-  'RLIMIT_NICE',
-  'RLIMIT_NOFILE',
-  'RLIMIT_NPROC',
-  'RLIMIT_RSS',
-  'RLIMIT_RTPRIO',
-  'RLIMIT_RTTIME',
-  'RLIMIT_SIGPENDING',
-  'RLIMIT_STACK',
-];
 
 const stringArray = { type: 'array', items: { type: 'string' } };
 const hookList = {

@@ -157,3 +157,23 @@ export function namespacesLeftToHost(listed: readonly (string | undefined)[] | u
 export function isProcessNamespace(path: string): boolean {
   return /^\/proc\/\d+\/(task\/\d+\/)?ns\//.test(path);
 }
+
+/** The resource limits Linux has (setrlimit(2)), as the OCI spec names them. */
+export const RLIMIT_TYPES = [
+  'RLIMIT_AS',
+  'RLIMIT_CORE',
+  'RLIMIT_CPU',
+  'RLIMIT_DATA',
+  'RLIMIT_FSIZE',
+  'RLIMIT_LOCKS',
+  'RLIMIT_MEMLOCK',
+  'RLIMIT_MSGQUEUE',
+  'RLIMIT_NICE',
+  'RLIMIT_NOFILE',
+  'RLIMIT_NPROC',
+  'RLIMIT_RSS',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
+  'RLIMIT_SIGPENDING',
+  'RLIMIT_STACK',
+];

@@ -10,6 +10,7 @@
  * runtimes MUST NOT fail on them (config.md, "Extensions").
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import { RLIMIT_TYPES as LINUX_RLIMIT_TYPES } from '../../../../runtime/src/oci-detection.js';
 
 /** A place in the JSON document, as jsonc-parser's findNodeAtLocation takes it. */
 export type JsonPath = (string | number)[];
@@ -45,25 +46,7 @@ const oneOf = (values: readonly string[]): Schema => ({ type: 'string', enum: [.
 
 const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 /** getrlimit(2) resources (Linux) plus Solaris' RLIMIT_VMEM. */
-const RLIMIT_TYPES = [
-  'RLIMIT_AS',
-  'RLIMIT_CORE',
-  'RLIMIT_CPU',
-  'RLIMIT_DATA',
-  'RLIMIT_FSIZE',
-  'RLIMIT_LOCKS',
-  'RLIMIT_MEMLOCK',
-  'RLIMIT_MSGQUEUE',
-  'RLIMIT_NICE',
-  'RLIMIT_NOFILE',
-  'RLIMIT_NPROC',
-  'RLIMIT_RSS',
-  'RLIMIT_RTPRIO',
-  'RLIMIT_RTTIME',
-  'RLIMIT_SIGPENDING',
-  'RLIMIT_STACK',
-  'RLIMIT_VMEM',
-];
+const RLIMIT_TYPES = [...LINUX_RLIMIT_TYPES, 'RLIMIT_VMEM'];
 const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL',
   'SCMP_ACT_KILL_PROCESS',
