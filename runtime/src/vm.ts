@@ -103,12 +103,14 @@ export function tscKhz(cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')): number 
   return mhz ? Math.round(Number(mhz) * 1000) : undefined;
 }
 
+/**
+ * The pid_max a container's new pid namespace has on this host, as runc's containers see it:
+ * kernels since 6.14 keep one per pid namespace, so it is read from a new one.
+ */
 function hostPidMax(): number {
-  try {
-    return Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) || 32768;
-  } catch {
-    return 32768;
-  }
+  const inNewNamespace = spawnSync('unshare', ['--pid', '--fork', 'cat', '/proc/sys/kernel/pid_max'], { encoding: 'utf8' });
+  const text = inNewNamespace.status === 0 ? inNewNamespace.stdout : readFileSync('/proc/sys/kernel/pid_max', 'utf8');
+  return Number(text.trim()) || 32768;
 }
 
 export function kernelCommandLine(extra: string[] = []): string {
