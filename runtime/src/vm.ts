@@ -132,7 +132,9 @@ export function kernelCommandLine(extra: string[] = []): string {
     // microvm's ACPI offers no MCFG, so the kernel asks _OSC for no PCIe control and would leave
     // the root ports' hot-plug (pciehp) unused: the NICs of `docker network connect` need it.
     'pcie_ports=native',
-    ...(khz ? [`tsc_early_khz=${khz}`] : []),
+    // The delay loop's calibration from the TSC rate too: each vCPU would otherwise count jiffies
+    // at start, and under TCG a vCPU can spin there for good.
+    ...(khz ? [`tsc_early_khz=${khz}`, `lpj=${khz * 10}`] : []),
     // The host's pid_max, which runc's containers see (ps sizes its columns by it).
     `sysctl.kernel.pid_max=${hostPidMax()}`,
     ...extra,
