@@ -169,8 +169,14 @@ export class Linter {
 
   private lintSource(path: string, text: string, forceKind: boolean, incremental = false): FileResult {
     const config = this.configFor(path);
-    const frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
     const texts = new Map<string, string | undefined>([[path, text]]);
+    let frontEnd: FrontEnd | undefined;
+    try {
+      // Detection parses content (an OCI config is known by its "ociVersion"): guarded as parsing is.
+      frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
+    } catch (error) {
+      return this.finish(path, kindByName(path), true, config, [failureFinding(path, 'content detection', error)], texts);
+    }
     if (!frontEnd) return { ...this.finish(path, undefined, false, config, [], texts), skipped: 'no front end reads this kind of file' };
 
     const dependencies = new Set<string>();
@@ -212,7 +218,7 @@ export class Linter {
         findings.push(finding);
       });
     } catch (error) {
-      findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
+      findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
   }
@@ -425,6 +431,24 @@ export function problemFinding(problem: FileProblem): Finding {
     range: problem.range,
     docs: `docs/features/${feature}.md`,
   };
+}
+
+/**
+ * A front end that failed: a stack overflow is input nested deeper than any parser here
+ * recurses (thousands of brackets, `${V:-${V:-…}}`, `$(` or extends levels), which is the
+ * file's problem, not ours; anything else is an internal error.
+ */
+function failureFinding(file: string, where: string, error: unknown): Finding {
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return problemFinding({
+      rule: 'parse-error',
+      file,
+      severity: 'error',
+      range: FILE_START,
+      message: 'the file is nested too deeply to be read (thousands of levels of brackets, substitutions or extends): not linted',
+    });
+  }
+  return internalError(file, where, error);
 }
 
 function internalError(file: string, where: string, error: unknown): Finding {
