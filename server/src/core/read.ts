@@ -1,13 +1,13 @@
 /** Reads source files for the front ends, refusing what no front end should parse. */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { basename } from 'node:path';
 import type { FileProblem, Range } from './types.js';
 
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 export const FILE_START: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 
-export type ReadResult = { text: string } | { problem: FileProblem };
+/** `missing`: the file does not exist (front ends probe for optional files, such as compose's .env). */
+export type ReadResult = { text: string } | { problem: FileProblem; missing?: boolean };
 
 /** Decodes bytes as UTF-8 text, or says why the file is not text a front end can read. */
 export function decodeSource(path: string, bytes: Buffer): ReadResult {
@@ -40,7 +40,7 @@ export function readSource(path: string): ReadResult {
   try {
     // Front ends probe for files that usually do not exist (compose .env): no exception for those.
     const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return { problem: problem(path, 'unreadable', 'cannot read the file: it does not exist') };
+    if (!stat) return { problem: problem(path, 'unreadable', 'cannot read the file: it does not exist'), missing: true };
     if (!stat.isFile()) return { problem: notRegular(path, stat) };
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const opened = fstatSync(fd);
@@ -78,7 +78,7 @@ function notRegular(path: string, stat: Stats): FileProblem {
           : stat.isSocket()
             ? 'a socket'
             : 'not a regular file';
-  return problem(path, 'unreadable', `${basename(path)} is ${what}, not a regular file: not read`);
+  return problem(path, 'unreadable', `the file is ${what}, not a regular file: not read`);
 }
 
 function binary(path: string): FileProblem {

@@ -4,7 +4,7 @@
  * large, unparsable, a front end that throws) becomes a finding and never stops the
  * others: the language server runs this on every keystroke and must not crash.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
 import { DEFAULT_PROFILE, getProfile, mayReport, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
@@ -180,10 +180,12 @@ export class Linter {
     if (!frontEnd) return { ...this.finish(path, undefined, false, config, [], texts), skipped: 'no front end reads this kind of file' };
 
     const dependencies = new Set<string>();
+    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include). */
+    const refused = new Map<string, FileProblem>();
     const context: FrontEndContext = {
       readFile: (other) => {
         if (other !== path) dependencies.add(other);
-        return this.cachedText(texts, other);
+        return this.cachedText(texts, other, refused);
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
@@ -220,6 +222,11 @@ export class Linter {
     } catch (error) {
       findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
     }
+    for (const [other, problem] of refused) {
+      const name = relative(dirname(path), other);
+      const shown = name && !name.startsWith('..') && !isAbsolute(name) ? name : other;
+      findings.push(problemFinding({ ...problem, file: path, range: FILE_START, message: `cannot read ${shown}: ${problem.message}` }));
+    }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
   }
 
@@ -230,10 +237,11 @@ export class Linter {
   }
 
   /** A file's text, read once per lint (undefined when it cannot be read). */
-  private cachedText(texts: Map<string, string | undefined>, path: string): string | undefined {
+  private cachedText(texts: Map<string, string | undefined>, path: string, refused?: Map<string, FileProblem>): string | undefined {
     if (!texts.has(path)) {
       const read = this.read(path);
       texts.set(path, 'problem' in read ? undefined : read.text);
+      if ('problem' in read && read.problem.rule === 'unreadable' && !read.missing) refused?.set(path, read.problem);
     }
     return texts.get(path);
   }
