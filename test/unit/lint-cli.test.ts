@@ -222,7 +222,7 @@ test("exit codes: thresholds, --no-fail, and the config's failure-threshold", as
   write(join(dir, 'hint', 'k.sh'), 'docker run --kernel-memory=50m app\n');
   const hint = await lintCli(['--profile', 'kata', '--failure-threshold', 'info', 'hint/k.sh'], { cwd: dir });
   assert.equal(hint.code, 0);
-  assert.match(hint.stdout, /^  1:12 +hint +The kernel memory limit 50m has no effect under kata\. \(kernel-memory-limit\)$/m);
+  assert.match(hint.stdout, /^  1:12 +hint +The kernel memory limit 50m is not documented by kata\. \(kernel-memory-limit\)$/m);
 });
 
 test('usage errors exit 2 with a message and the usage', () => {

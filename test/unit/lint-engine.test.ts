@@ -65,7 +65,10 @@ test('profiles choose severities: clear-containers, kata, runc', () => {
     applyEdits('docker run --cpus=1.5 --privileged --kernel-memory=50m app\n', cpus.fix!.edits),
     'docker run --cpu-period=100000 --cpu-quota=150000 --privileged --kernel-memory=50m app\n',
   );
-  assert.match(linter({ profile: 'kata' }).lintFile(path).findings[1]!.message, /^The kernel memory limit 50m is not documented by kata\.$/);
+  assert.match(
+    linter({ profile: 'kata' }).lintFile(path).findings[1]!.message,
+    /^The kernel memory limit 50m is not documented by kata\.$/,
+  );
 });
 
 test('a profile built from a changed capability table changes the findings', () => {
