@@ -1,4 +1,7 @@
-/** The extension manifest's problem matcher `$vmrt-lint` against the CLI's real tty output. */
+/**
+ * The extension manifest's problem matcher `$vmrt-lint` against the CLI's real compact output
+ * (`--format compact`, the form for tasks); the default tty output is for people and spans lines.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +20,7 @@ interface Pattern {
   message: number;
 }
 
-test('$vmrt-lint reads every finding line of `vmrt-lint` (file, line, column, severity, rule, message)', () => {
+test('$vmrt-lint reads every finding line of `vmrt-lint -f compact` (file, line, column, severity, rule, message)', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     contributes: { problemMatchers: { name: string; pattern: Pattern }[] };
   };
@@ -29,7 +32,7 @@ test('$vmrt-lint reads every finding line of `vmrt-lint` (file, line, column, se
     writeFileSync(join(dir, 'compose.yaml'), 'services:\n  web:\n    image: nginx\n    network_mode: host\n    shm_size: 1g\n');
     const run = spawnSync(
       process.execPath,
-      [join(ROOT, 'out', 'server', 'src', 'cli', 'main.js'), '--profile', 'clear-containers', 'compose.yaml'],
+      [join(ROOT, 'out', 'server', 'src', 'cli', 'main.js'), '--format', 'compact', '--profile', 'clear-containers', 'compose.yaml'],
       { cwd: dir, encoding: 'utf8' },
     );
     assert.equal(run.status, 1, run.stderr);

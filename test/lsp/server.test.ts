@@ -54,7 +54,7 @@ describe('diagnostics', () => {
       assert.equal(host.source, 'vmrt');
       assert.equal(host.severity, 1);
       assert.match(host.codeDescription!.href, /^file:\/\/\/.*\/docs\/features\/host-network\.md$/);
-      assert.match(String(host.message), /^The host network mode is not supported by vmrt: /);
+      assert.match(String(host.message), /^The host network mode is not supported by vmrt\.$/);
       assert.deepEqual(host.data, { feature: 'host-network' });
       assert.equal(published.diagnostics[1]!.severity, 2, 'a GPU is pending under vmrt: a warning');
     }));

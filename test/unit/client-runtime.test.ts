@@ -147,7 +147,7 @@ test('the lint gate stops a launch on an error finding with the reason and the f
       describeFinding(blocked.blocking!),
       `host-network-mode: ${blocked.blocking!.message} Fix: Remove the host network mode (publish the ports you need instead).`,
     );
-    assert.match(blocked.blocking!.message, /^The host network mode is not supported by vmrt: .*Workaround: publish the ports/);
+    assert.match(blocked.blocking!.message, /^The host network mode is not supported by vmrt\. .*Workaround: publish the ports/);
     const clean = gate(
       launchFindings({
         kind: 'command',

@@ -160,7 +160,7 @@ test('Makefile recipes: $$ is $, @ and - prefixes, continuations; variables and 
   assert.deepEqual(requests(result), [[['pid', 'host', '8:3-8:13']], [['ipc', 'host', '11:25-11:35']]]);
 });
 
-test('Markdown: sh/bash fences and console prompt lines only', () => {
+test('Markdown: shell fences, console prompt lines, and untagged fences that run a container CLI', () => {
   const result = parseFixture(commandFrontEnd, 'command/README.md');
   assert.deepEqual(requests(result), [
     [['network', 'host', '5:11-5:21']],
@@ -170,6 +170,7 @@ test('Markdown: sh/bash fences and console prompt lines only', () => {
     ],
     [['command', 'stats', '19:9-19:14']],
     [['device', { host: '/dev/kvm' }, '23:11-23:28']],
+    [['privileged', true, '27:11-27:23']],
   ]);
 });
 

@@ -1,19 +1,25 @@
-/** Output formats of vmrt-lint: tty, json, sarif, checkstyle. */
+/** Output formats of vmrt-lint: tty, compact, json, sarif, checkstyle. */
 import { relative, sep, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import type { Finding, Range, Severity } from '../core/types.js';
 import { RULES } from '../rules/index.js';
-import { docsUri, VERSION } from '../core/package-info.js';
+import { PUBLISHED_DOCS_BASE, VERSION } from '../core/package-info.js';
 
-export const FORMATS = ['tty', 'json', 'sarif', 'checkstyle'] as const;
+export const FORMATS = ['tty', 'compact', 'json', 'sarif', 'checkstyle'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface FormatOptions {
   cwd: string;
   color: boolean;
-  /** Files linted, for the tty summary. */
+  /** Files linted, for the summaries. */
   fileCount: number;
+  /** The terminal's width, for wrapping tty messages. */
+  width?: number;
+  /** A linted file's text, for the tty format's source lines (undefined: the line is not shown). */
+  source?: (file: string) => string | undefined;
+  /** Where the docs pages are published (SARIF helpUri); undefined: the repository's, from package.json. */
+  docsBase?: string;
 }
 
 /** The path as the user sees it: relative to the working folder when inside it. */
@@ -27,6 +33,8 @@ export function format(kind: Format, findings: readonly Finding[], options: Form
   switch (kind) {
     case 'tty':
       return formatTty(findings, options);
+    case 'compact':
+      return formatCompact(findings, options);
     case 'json':
       return formatJson(findings, options);
     case 'sarif':
@@ -37,22 +45,86 @@ export function format(kind: Format, findings: readonly Finding[], options: Form
 }
 
 const COLORS: Record<Severity, string> = { error: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', hint: '\x1b[2m' };
+const DIM = '\x1b[2m';
+const BOLD = '\x1b[1m';
+const RESET = '\x1b[0m';
 
-function formatTty(findings: readonly Finding[], options: FormatOptions): string {
-  const paint = (severity: Severity, text: string) => (options.color ? `${COLORS[severity]}${text}\x1b[0m` : text);
-  const lines = findings.map(
-    (f) =>
-      `${displayPath(f.file, options.cwd)}:${f.range.start.line + 1}:${f.range.start.character + 1} ${paint(f.severity, f.severity)} ${f.rule} ${f.feature} ${f.message}`,
-  );
+function summary(findings: readonly Finding[], fileCount: number): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
-  const files = plural(options.fileCount, 'file');
-  lines.push(
-    findings.length === 0
-      ? `no findings in ${files}`
-      : `${plural(findings.length, 'finding')} (${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('info')} info, ${plural(count('hint'), 'hint')}) in ${files}`,
+  const files = plural(fileCount, 'file');
+  return findings.length === 0
+    ? `no findings in ${files}`
+    : `${plural(findings.length, 'finding')} (${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('info')} info, ${plural(count('hint'), 'hint')}) in ${files}`;
+}
+
+/** One line per finding, `file:line:col severity rule feature message`: for editors' problem matchers (`$vmrt-lint`) and grep. */
+function formatCompact(findings: readonly Finding[], options: FormatOptions): string {
+  const lines = findings.map(
+    (f) =>
+      `${displayPath(f.file, options.cwd)}:${f.range.start.line + 1}:${f.range.start.character + 1} ${f.severity} ${f.rule} ${f.feature} ${f.message}`,
   );
+  lines.push(summary(findings, options.fileCount));
   return `${lines.join('\n')}\n`;
+}
+
+/** Words of `text` in lines of at most `width` characters (a longer word stands alone). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, line] : lines;
+}
+
+/**
+ * For people: findings grouped by file, each with its message wrapped, the source line and
+ * the flagged range underlined, as compilers and ESLint's default formatter show them.
+ */
+function formatTty(findings: readonly Finding[], options: FormatOptions): string {
+  const paint = (code: string, text: string) => (options.color ? `${code}${text}${RESET}` : text);
+  const width = Math.max(40, options.width ?? 100);
+  const out: string[] = [];
+  const byFile = groupByFile(findings);
+  for (const [file, list] of byFile) {
+    out.push(paint(BOLD, displayPath(file, options.cwd)));
+    const lines = options.source?.(file)?.split('\n');
+    for (const f of list) {
+      const place = `${f.range.start.line + 1}:${f.range.start.character + 1}`;
+      const head = `  ${place.padEnd(8)} ${f.severity.padEnd(7)} `;
+      const message = wrap(`${f.message} (${f.rule})`, width - head.length);
+      out.push(`  ${paint(DIM, place.padEnd(8))} ${paint(COLORS[f.severity], f.severity.padEnd(7))} ${message[0] ?? ''}`);
+      for (const more of message.slice(1)) out.push(`${' '.repeat(head.length)}${more}`);
+      const text = lines?.[f.range.start.line]?.replace(/\r$/, '');
+      if (text === undefined || text.length > 500 || f.feature === 'file') continue;
+      const number = String(f.range.start.line + 1);
+      const gutter = ' '.repeat(number.length);
+      const end = f.range.end.line === f.range.start.line ? f.range.end.character : text.length;
+      // Tabs keep their width in the underline's indentation.
+      const lead = text.slice(0, f.range.start.character).replace(/[^\t]/g, ' ');
+      out.push(`    ${paint(DIM, `${number} |`)} ${text}`);
+      out.push(
+        `    ${paint(DIM, `${gutter} |`)} ${lead}${paint(COLORS[f.severity], '^'.repeat(Math.max(1, end - f.range.start.character)))}`,
+      );
+    }
+    out.push('');
+  }
+  out.push(summary(findings, options.fileCount));
+  return `${out.join('\n')}\n`;
+}
+
+function groupByFile(findings: readonly Finding[]): Map<string, Finding[]> {
+  const byFile = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const list = byFile.get(f.file);
+    if (list) list.push(f);
+    else byFile.set(f.file, [f]);
+  }
+  return byFile;
 }
 
 function formatJson(findings: readonly Finding[], options: FormatOptions): string {
@@ -92,14 +164,30 @@ const FILE_RULES: Record<string, string> = {
   'binary-file': 'The file is binary and was not linted.',
   unreadable: 'The file could not be read.',
   'internal-error': 'vmrt-lint failed on this file.',
+  'too-many-findings': 'More findings of a rule in a file than are shown; the rest are counted.',
 };
+
+/**
+ * SARIF's links go where code scanning's readers can follow them: the published docs
+ * (`--docs-url`, else the repository of package.json), never a file on the machine that ran
+ * the linter. Without either, no link.
+ */
+function helpUri(docs: string, options: FormatOptions): { helpUri?: string } {
+  const base = options.docsBase ?? PUBLISHED_DOCS_BASE;
+  return base ? { helpUri: `${base.replace(/\/$/, '')}/${docs}` } : {};
+}
+
+function informationUri(options: FormatOptions): { informationUri?: string } {
+  const uri = helpUri('docs/features/README.md', options).helpUri;
+  return uri ? { informationUri: uri } : {};
+}
 
 function formatSarif(findings: readonly Finding[], options: FormatOptions): string {
   const rules: ReportingDescriptor[] = RULES.map((r) => ({
     id: r.meta.id,
     name: r.meta.id,
     shortDescription: { text: r.meta.description },
-    helpUri: docsUri(r.meta.docs),
+    ...helpUri(r.meta.docs, options),
     properties: { feature: r.meta.feature },
   }));
   for (const f of findings) {
@@ -108,7 +196,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
         id: f.rule,
         name: f.rule,
         shortDescription: { text: FILE_RULES[f.rule] ?? f.rule },
-        helpUri: docsUri(f.docs ?? `docs/features/${f.feature}.md`),
+        ...helpUri(f.docs ?? `docs/features/${f.feature}.md`, options),
         properties: { feature: f.feature },
       });
     }
@@ -147,7 +235,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
     $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     runs: [
       {
-        tool: { driver: { name: 'vmrt-lint', version: VERSION, informationUri: docsUri('docs/features'), rules } },
+        tool: { driver: { name: 'vmrt-lint', version: VERSION, ...informationUri(options), rules } },
         originalUriBaseIds: { '%SRCROOT%': { uri: `${pathToFileURL(options.cwd).href}/` } },
         columnKind: 'utf16CodeUnits',
         results,
@@ -161,22 +249,17 @@ function xml(text: string): string {
   return (
     text
       .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
-      // XML 1.0 cannot carry most control characters, even escaped.
-      .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '')
+      // XML 1.0 cannot carry most control characters, lone surrogates, U+FFFE or U+FFFF, even escaped.
+      .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '')
   );
 }
 
 const CHECKSTYLE_SEVERITY: Record<Severity, string> = { error: 'error', warning: 'warning', info: 'info', hint: 'info' };
 
 function formatCheckstyle(findings: readonly Finding[], options: FormatOptions): string {
-  const byFile = new Map<string, Finding[]>();
-  for (const f of findings) {
-    const file = displayPath(f.file, options.cwd);
-    byFile.set(file, [...(byFile.get(file) ?? []), f]);
-  }
   const out = ['<?xml version="1.0" encoding="UTF-8"?>', '<checkstyle version="4.3">'];
-  for (const [file, list] of byFile) {
-    out.push(`  <file name="${xml(file)}">`);
+  for (const [file, list] of groupByFile(findings)) {
+    out.push(`  <file name="${xml(displayPath(file, options.cwd))}">`);
     for (const f of list) {
       out.push(
         `    <error line="${f.range.start.line + 1}" column="${f.range.start.character + 1}" severity="${CHECKSTYLE_SEVERITY[f.severity]}" message="${xml(f.message)}" source="vmrt-lint.${xml(f.rule)}"/>`,

@@ -11,6 +11,7 @@ import { PROFILE_NAMES } from '../profiles/index.js';
 import { displayPath, format, FORMATS, type Format } from './formats.js';
 import { VERSION } from '../core/package-info.js';
 import { walkFiles } from './walk.js';
+import { readSource } from '../core/read.js';
 
 export const USAGE = `Usage: vmrt-lint [options] <files or folders…>
 
@@ -20,13 +21,17 @@ command lines (shell scripts, Makefiles, Markdown, GitHub Actions).
 
 Options:
   --profile <name>            ${PROFILE_NAMES.join(' | ')} (default: vmrt, or the config's)
-  -f, --format <format>       ${FORMATS.join(' | ')} (default: tty)
+  -f, --format <format>       ${FORMATS.join(' | ')} (default: tty; compact is one line
+                              per finding, for problem matchers)
   --failure-threshold <level> ${THRESHOLDS.join(' | ')}: exit 1 when a finding reaches it (default: info)
   --no-fail                   always exit 0 unless the command line is wrong
   -c, --config <file>         use this config instead of the .vmrt-lint.yaml found above each file
   --kind <kind>               read the named files (and stdin) as ${FILE_KINDS.join(' | ')}
   --stdin-filename <name>     lint standard input as if it were the file <name>
   --disable-ignore-pragma     ignore every vmrt-ignore comment
+  --docs-url <url>            where the docs are published, for SARIF links (default: the
+                              repository of package.json)
+  --verbose                   list the files a folder walk skipped, and why
   -h, --help                  show this help
   -v, --version               show the version
 
@@ -39,6 +44,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
   color: boolean;
+  /** The terminal's width, when stdout is one. */
+  columns?: number;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -63,6 +70,8 @@ function parse(argv: readonly string[]) {
         kind: { type: 'string' },
         'stdin-filename': { type: 'string' },
         'disable-ignore-pragma': { type: 'boolean' },
+        'docs-url': { type: 'string' },
+        verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -88,6 +97,8 @@ function parse(argv: readonly string[]) {
     kind: oneOf<FileKind>(values.kind, FILE_KINDS, 'kind'),
     stdinFilename: values['stdin-filename'],
     disableIgnorePragma: values['disable-ignore-pragma'] === true,
+    docsUrl: values['docs-url'],
+    verbose: values.verbose === true,
   };
 }
 
@@ -122,6 +133,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     env: io.env,
   });
   const results: FileResult[] = [];
+  const skipped = (path: string, reason: string) => {
+    if (options.verbose) io.stderr(`vmrt-lint: skipped ${displayPath(path, io.cwd)}: ${reason}\n`);
+  };
+  let stdinText: { path: string; text: string } | undefined;
   const note = (path: string) =>
     io.stderr(
       `vmrt-lint: note: ${displayPath(path, io.cwd)}: no front end reads this kind of file; not linted (choose one with --kind ${FILE_KINDS.join('|')})\n`,
@@ -129,16 +144,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   if (options.stdinFilename !== undefined) {
     const path = resolve(io.cwd, options.stdinFilename);
-    const result = linter.lintText(path, await io.readStdin());
+    stdinText = { path, text: await io.readStdin() };
+    const result = linter.lintText(path, stdinText.text);
     if (!result.linted) note(path);
     results.push(result);
   }
   for (const argument of options.positionals) {
     const path = resolve(io.cwd, argument);
     if (existsSync(path) && statSync(path).isDirectory()) {
-      for (const file of walkFiles(path)) {
+      for (const file of walkFiles(path, skipped)) {
         const result = linter.lintFile(file, false);
         if (result.linted || result.findings.length > 0) results.push(result);
+        else if (result.skipped) skipped(file, result.skipped);
       }
     } else {
       const result = linter.lintFile(path, true);
@@ -153,6 +170,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       cwd: io.cwd,
       color: io.color && options.format === 'tty',
       fileCount: results.filter((r) => r.linted).length,
+      width: io.columns,
+      docsBase: options.docsUrl,
+      source: (file) => {
+        if (file === stdinText?.path) return stdinText.text;
+        const read = readSource(file);
+        return 'text' in read ? read.text : undefined;
+      },
     }),
   );
   if (options.noFail) return 0;

@@ -11,7 +11,27 @@ function findRoot(): string {
 }
 
 export const PACKAGE_ROOT = findRoot();
-export const VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const manifest = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  repository?: string | { url?: string };
+};
+export const VERSION: string = manifest.version;
+
+/**
+ * Where the repository's files are published, from package.json's `repository` on GitHub
+ * (`git+https://github.com/o/r.git`, `github:o/r`): `https://github.com/o/r/blob/HEAD`.
+ * Undefined without one, or elsewhere (other hosts lay out their file pages differently).
+ */
+export const PUBLISHED_DOCS_BASE: string | undefined = publishedBase(
+  typeof manifest.repository === 'string' ? manifest.repository : manifest.repository?.url,
+);
+
+function publishedBase(repository: string | undefined): string | undefined {
+  if (!repository) return undefined;
+  const shorthand = /^(?:github:)?([\w.-]+\/[\w.-]+)$/.exec(repository);
+  const url = shorthand ? `https://github.com/${shorthand[1]}` : repository.replace(/^git\+/, '').replace(/\.git$/, '');
+  return /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/.test(url) ? `${url}/blob/HEAD` : undefined;
+}
 
 const docsUris = new Map<string, string>();
 

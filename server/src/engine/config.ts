@@ -67,6 +67,7 @@ export const CONFIG_IDS: readonly string[] = [
   'unreadable',
   'internal-error',
   'invalid-config',
+  'too-many-findings',
 ];
 const KNOWN_IDS = new Set(CONFIG_IDS);
 

@@ -4,7 +4,7 @@
  * large, unparsable, a front end that throws) becomes a finding and never stops the
  * others: the language server runs this on every keystroke and must not crash.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
 import { DEFAULT_PROFILE, getProfile, mayReport, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
@@ -12,7 +12,7 @@ import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
 import { COMMENT_STYLES, Suppressions } from './pragmas.js';
-import { FILE_START, oversizedText, readSource, type ReadResult } from '../core/read.js';
+import { FILE_START, readSource, textProblem, type ReadResult } from '../core/read.js';
 import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from '../core/types.js';
 
 export interface LinterOptions {
@@ -52,6 +52,8 @@ export interface FileResult {
   requests: ContainerRequest[];
   /** Other files the result depends on (compose .env, extends, include), read or looked for. */
   dependencies: string[];
+  /** Why a file a folder walk found was left out without a finding (for `--verbose`). */
+  skipped?: string;
 }
 
 /** An option a rule recognises, whether or not the profile reports its feature. */
@@ -143,8 +145,8 @@ export class Linter {
 
   /** Lints text as the file `path` (an editor buffer, stdin). */
   lintText(path: string, text: string, forceKind = true): FileResult {
-    const oversized = oversizedText(path, text);
-    if (oversized) return this.unreadable(path, oversized, true, forceKind);
+    const problem = textProblem(path, text);
+    if (problem) return this.unreadable(path, problem, true, forceKind);
     return this.lintSource(path, text, forceKind, this.options.incremental);
   }
 
@@ -152,7 +154,8 @@ export class Linter {
   private unreadable(path: string, problem: FileProblem, explicit: boolean, forceKind = explicit): FileResult {
     const kind = forceKind ? (this.options.kind ?? kindByName(path)) : kindByName(path);
     const config = this.configFor(path);
-    if (!explicit && !kind) return { file: path, linted: false, findings: [], config, requests: [], dependencies: [] };
+    if (!explicit && !kind)
+      return { file: path, linted: false, findings: [], config, requests: [], dependencies: [], skipped: problem.message };
     return this.finish(path, kind, true, config, [problemFinding(problem)], new Map([[path, undefined]]));
   }
 
@@ -160,21 +163,29 @@ export class Linter {
   private read(path: string): ReadResult {
     const buffer = this.options.buffers?.(path);
     if (buffer === undefined) return readSource(path);
-    const problem = oversizedText(path, buffer);
+    const problem = textProblem(path, buffer);
     return problem ? { problem } : { text: buffer };
   }
 
   private lintSource(path: string, text: string, forceKind: boolean, incremental = false): FileResult {
     const config = this.configFor(path);
-    const frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
     const texts = new Map<string, string | undefined>([[path, text]]);
-    if (!frontEnd) return this.finish(path, undefined, false, config, [], texts);
+    let frontEnd: FrontEnd | undefined;
+    try {
+      // Detection parses content (an OCI config is known by its "ociVersion"): guarded as parsing is.
+      frontEnd = selectFrontEnd(path, text, forceKind ? this.options.kind : undefined, this.frontEnds);
+    } catch (error) {
+      return this.finish(path, kindByName(path), true, config, [failureFinding(path, 'content detection', error)], texts);
+    }
+    if (!frontEnd) return { ...this.finish(path, undefined, false, config, [], texts), skipped: 'no front end reads this kind of file' };
 
     const dependencies = new Set<string>();
+    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include). */
+    const refused = new Map<string, FileProblem>();
     const context: FrontEndContext = {
       readFile: (other) => {
         if (other !== path) dependencies.add(other);
-        return this.cachedText(texts, other);
+        return this.cachedText(texts, other, refused);
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
@@ -209,7 +220,12 @@ export class Linter {
         findings.push(finding);
       });
     } catch (error) {
-      findings.push(internalError(path, `the ${frontEnd.kind} front end`, error));
+      findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
+    }
+    for (const [other, problem] of refused) {
+      const name = relative(dirname(path), other);
+      const shown = name && !name.startsWith('..') && !isAbsolute(name) ? name : other;
+      findings.push(problemFinding({ ...problem, file: path, range: FILE_START, message: `cannot read ${shown}: ${problem.message}` }));
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
   }
@@ -221,10 +237,11 @@ export class Linter {
   }
 
   /** A file's text, read once per lint (undefined when it cannot be read). */
-  private cachedText(texts: Map<string, string | undefined>, path: string): string | undefined {
+  private cachedText(texts: Map<string, string | undefined>, path: string, refused?: Map<string, FileProblem>): string | undefined {
     if (!texts.has(path)) {
       const read = this.read(path);
       texts.set(path, 'problem' in read ? undefined : read.text);
+      if ('problem' in read && read.problem.rule === 'unreadable' && !read.missing) refused?.set(path, read.problem);
     }
     return texts.get(path);
   }
@@ -275,7 +292,7 @@ export class Linter {
       this.reportedConfigs.add(config.path);
       findings.push(...config.problems);
     }
-    return { file: path, kind, linted, findings: findings.sort(compareFindings), config, ...read };
+    return { file: path, kind, linted, findings: capFindings(findings.sort(compareFindings)), config, ...read };
   }
 }
 
@@ -304,6 +321,50 @@ function forEachHit(
       for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!, request);
     }
   }
+}
+
+/** More findings of one rule in one file than anyone reads; the rest are counted in one finding. */
+export const MAX_FINDINGS_PER_RULE = 200;
+/** The same, for all rules of a file. */
+export const MAX_FINDINGS_PER_FILE = 1000;
+
+/**
+ * Keeps the first findings (in order) of each rule per file and of each file, and says how
+ * many more there were: a generated file with 700,000 flags must not print 430 MB, nor
+ * send the editor a diagnostic per flag.
+ */
+function capFindings(sorted: Finding[]): Finding[] {
+  if (sorted.length <= MAX_FINDINGS_PER_RULE) return sorted;
+  const kept: Finding[] = [];
+  const perFile = new Map<string, number>();
+  const perRule = new Map<string, number>();
+  const dropped = new Map<string, { file: string; rule: string; count: number }>();
+  for (const finding of sorted) {
+    const ruleKey = `${finding.file}\0${finding.rule}`;
+    const ofRule = perRule.get(ruleKey) ?? 0;
+    const ofFile = perFile.get(finding.file) ?? 0;
+    if (ofRule < MAX_FINDINGS_PER_RULE && ofFile < MAX_FINDINGS_PER_FILE) {
+      perRule.set(ruleKey, ofRule + 1);
+      perFile.set(finding.file, ofFile + 1);
+      kept.push(finding);
+    } else {
+      const entry = dropped.get(ruleKey) ?? { file: finding.file, rule: finding.rule, count: 0 };
+      entry.count++;
+      dropped.set(ruleKey, entry);
+    }
+  }
+  for (const { file, rule, count } of dropped.values()) {
+    kept.push({
+      file,
+      feature: 'file',
+      rule: 'too-many-findings',
+      severity: 'info',
+      message: `${count} more ${rule} finding${count === 1 ? '' : 's'} in this file not shown (at most ${MAX_FINDINGS_PER_RULE} per rule and ${MAX_FINDINGS_PER_FILE} per file)`,
+      range: FILE_START,
+      docs: 'docs/features/file.md',
+    });
+  }
+  return kept.sort(compareFindings);
 }
 
 /** Lints files (or texts already read) and returns every finding, each once. */
@@ -378,6 +439,24 @@ export function problemFinding(problem: FileProblem): Finding {
     range: problem.range,
     docs: `docs/features/${feature}.md`,
   };
+}
+
+/**
+ * A front end that failed: a stack overflow is input nested deeper than any parser here
+ * recurses (thousands of brackets, `${V:-${V:-…}}`, `$(` or extends levels), which is the
+ * file's problem, not ours; anything else is an internal error.
+ */
+function failureFinding(file: string, where: string, error: unknown): Finding {
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return problemFinding({
+      rule: 'parse-error',
+      file,
+      severity: 'error',
+      range: FILE_START,
+      message: 'the file is nested too deeply to be read (thousands of levels of brackets, substitutions or extends): not linted',
+    });
+  }
+  return internalError(file, where, error);
 }
 
 function internalError(file: string, where: string, error: unknown): Finding {

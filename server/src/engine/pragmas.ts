@@ -41,7 +41,12 @@ export interface Pragma {
   reason?: string;
 }
 
-const PRAGMA = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*)(?:\s+--(?!>)\s*(.*?))?\s*(?:-->)?\s*$/d;
+/**
+ * The pragma up to its ids; the rest of the line (`-- reason`, a closing `-->`) is taken
+ * apart without a regular expression: a lazy reason between runs of blanks backtracks in
+ * cubic time on a line of spaces. Ids never hold `--`, so `ids-->` ends at the ids.
+ */
+const PRAGMA_HEAD = /^\s*(#|\/\/|<!--)\s*vmrt-ignore(-file)?\s+([A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?:\s*,\s*[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)*)/d;
 const COMMENT = /^\s*(#|\/\/|<!--)/;
 /** A YAML key that opens a nested block (`cap_add:`), so the pragma above it covers the block's items. */
 const YAML_BLOCK_KEY = /^\s*(?:-\s+)?[^\s#'"][^#]*:\s*$/;
@@ -131,14 +136,18 @@ export interface PragmaText {
 /** The pragma a line holds, in one of `styles`; undefined when it holds none. */
 export function parsePragma(text: string, styles: readonly CommentStyle[]): PragmaText | undefined {
   if (!text.includes('vmrt-ignore')) return undefined;
-  const match = PRAGMA.exec(text);
+  const match = PRAGMA_HEAD.exec(text);
   if (!match || !styles.includes(match[1] as CommentStyle)) return undefined;
-  return {
-    fileWide: match[2] !== undefined,
-    ids: match[3]!.split(',').map((id) => id.trim()),
-    reason: match[4] || undefined,
-    idsEnd: match.indices![3]![1],
-  };
+  const idsEnd = match.indices![3]![1];
+  let rest = text.slice(idsEnd).trimEnd();
+  if (rest.endsWith('-->')) rest = rest.slice(0, -3).trimEnd();
+  let reason: string | undefined;
+  if (rest !== '') {
+    const separator = /^\s+--(?!>)/.exec(rest);
+    if (!separator) return undefined;
+    reason = rest.slice(separator[0].length).trim() || undefined;
+  }
+  return { fileWide: match[2] !== undefined, ids: match[3]!.split(',').map((id) => id.trim()), reason, idsEnd };
 }
 
 /** The comment a new pragma at `line` is written in: Markdown takes `<!-- -->` outside code fences and the shell's `#` inside. */

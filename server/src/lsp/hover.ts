@@ -1,13 +1,13 @@
 /**
- * Hovers: on a flagged option, why a VM differs, what the active profile does and the
- * workaround; on any option a rule recognises (even when fine under this profile), the
+ * Hovers: on a flagged option, the diagnostic's sentence, why a VM differs, what the
+ * active profile does and the workaround; on any option a rule recognises (even when fine under this profile), the
  * feature's status in every profile side by side.
  */
 import type { Hover, MarkupContent } from 'vscode-languageserver/node';
 import { FEATURE_IDS, type FeatureId } from '../../../runtime/src/capabilities.js';
 import type { RecognisedOption } from '../engine/lint.js';
 import type { Finding, Position, Range } from '../core/types.js';
-import { getProfile, PROFILE_NAMES, type ProfileName } from '../profiles/index.js';
+import { getProfile, PROFILE_NAMES, verdictFor, type ProfileName } from '../profiles/index.js';
 import { docsHref } from './diagnostics.js';
 
 export function isFeatureId(id: string): id is FeatureId {
@@ -50,13 +50,18 @@ export function hoverAt(
   };
 }
 
+/** The finding's one-sentence message, then why and what to do instead (the message leaves those to the hover). */
 function flaggedText(finding: Finding, active: ProfileName): string {
   const feature = finding.feature as FeatureId;
   const entry = statusIn(active, feature);
+  const verdict = verdictFor(getProfile(active), feature);
+  const reason = verdict?.reason.replace(/\.$/, '') || entry.reason;
+  const workaround = verdict?.workaround?.replace(/\.$/, '');
   return [
     `**vmrt: \`${feature}\`** (rule \`${finding.rule}\`): ${entry.status} under \`${active}\`, reported as ${finding.severity}`,
-    `**Why a VM differs:** ${entry.reason || finding.message}.`,
-    entry.workaround ? `**Workaround:** ${entry.workaround}.` : '',
+    finding.message,
+    reason ? `**Why a VM differs:** ${reason}.` : '',
+    workaround ? `**Workaround:** ${workaround}.` : '',
     finding.fix ? `**Quick fix:** ${finding.fix.title}.` : '',
     profileTable(feature, active),
     docsLink(feature),

@@ -95,6 +95,18 @@ export function startServer(connection: Connection): void {
     };
   }
 
+  /** `guard` for a handler that answers later. */
+  function guardAsync<A extends unknown[], R>(name: string, fallback: R, handler: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A) => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        return fallback;
+      }
+    };
+  }
+
   const pathOf = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
   const isConfigFile = (uri: string) => (CONFIG_NAMES as readonly string[]).includes(basename(pathOf(uri)));
   const settingsFor = (uri: string) => settingsByUri.get(uri) ?? globalSettings;
@@ -351,32 +363,45 @@ export function startServer(connection: Connection): void {
     return lint;
   });
 
-  connection.onRequest(LINT_FILES, async (params: LintFilesParams): Promise<LintFilesResult> => {
-    const result: LintFilesResult = { files: 0, findings: 0 };
-    for (const uri of params.uris) {
-      await loadSettings(uri).catch((error: unknown) => log(`settings: ${String(error)}`));
-      if (documents.get(uri)) {
-        const linted = current(uri);
-        if (linted?.lint.kind) {
-          result.files++;
-          result.findings += linted.lint.findings.length;
+  connection.onRequest(
+    LINT_FILES,
+    guardAsync('lint files', { files: 0, findings: 0 }, async (params: LintFilesParams): Promise<LintFilesResult> => {
+      const result: LintFilesResult = { files: 0, findings: 0 };
+      for (const uri of Array.isArray(params?.uris) ? params.uris.filter((uri) => typeof uri === 'string') : []) {
+        await loadSettings(uri).catch((error: unknown) => log(`settings: ${String(error)}`));
+        if (documents.get(uri)) {
+          const linted = current(uri);
+          if (linted?.lint.kind) {
+            result.files++;
+            result.findings += linted.lint.findings.length;
+          }
+          continue;
         }
-        continue;
+        const lint = lintClosed(uri);
+        if (lint) {
+          result.files++;
+          result.findings += lint.findings.length;
+        }
       }
-      const lint = lintClosed(uri);
-      if (lint) {
-        result.files++;
-        result.findings += lint.findings.length;
-      }
-    }
-    return result;
-  });
+      return result;
+    }),
+  );
 
-  connection.onRequest(ACTIVE_PROFILE, async (params: ActiveProfileParams): Promise<ActiveProfileResult> => {
-    const settings = settingsByUri.get(params.uri) ?? (await loadSettings(params.uri).catch(() => globalSettings));
-    const active = params.uri.startsWith('file:') ? engine.profileFor(pathOf(params.uri), settings) : { profile: settings.profile };
-    return { ...active, description: getProfile(active.profile).description };
+  const globalProfile = (): ActiveProfileResult => ({
+    profile: globalSettings.profile,
+    description: getProfile(globalSettings.profile).description,
   });
+  connection.onRequest(
+    ACTIVE_PROFILE,
+    // A request without a usable uri gets the profile of the settings, as one outside any folder.
+    guardAsync('active profile', globalProfile(), async (params: ActiveProfileParams): Promise<ActiveProfileResult> => {
+      const uri: unknown = params?.uri;
+      if (typeof uri !== 'string') return globalProfile();
+      const settings = settingsByUri.get(uri) ?? (await loadSettings(uri).catch(() => globalSettings));
+      const active = uri.startsWith('file:') ? engine.profileFor(pathOf(uri), settings) : { profile: settings.profile };
+      return { ...active, description: getProfile(active.profile).description };
+    }),
+  );
 
   connection.onRequest(PROFILES, (): ProfileChoice[] =>
     PROFILE_NAMES.map((profile) => ({ profile, description: getProfile(profile).description })),

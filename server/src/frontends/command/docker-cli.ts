@@ -14,6 +14,8 @@ export interface ArgWord {
   end: number;
   /** True when the value holds an unexpanded `$VAR` or substitution. */
   unresolved: boolean;
+  /** True when an unquoted expansion may split the argument into several (a shell word). */
+  splits?: boolean;
   /** Source offset of the character of `value` at index k, when known. */
   charAt?(k: number): number | undefined;
 }
@@ -513,7 +515,7 @@ export function parseDockerCommand(words: readonly ArgWord[]): DockerInvocation 
 
 /**
  * Reads run/create flags from `from`. In 'command' mode the first non-flag word is the
- * image and ends the flags; in 'options' mode (runArgs, Actions options) every word is
+ * image and ends the flags (unless it is an expansion followed by flags); in 'options' mode (runArgs, Actions options) every word is
  * a flag and stray words are skipped.
  */
 export function parseRunFlags(
@@ -567,10 +569,18 @@ export function parseRunFlags(
       i = shortFlags(words, i, emit);
       continue;
     }
-    if (mode === 'command') break;
+    // An expansion alone (`$OPTS`, `${EXTRA_DOCKER_OPTS}`) before more flags holds flags, not the image.
+    if (mode === 'command' && !(isBareExpansion(word) && words[i + 1]?.value.startsWith('-'))) break;
     i++;
   }
   return name === undefined ? { options } : { options, name };
+}
+
+const BARE_EXPANSION = /^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^{}]*\}|\([^()]*\)|[@*])$/;
+
+/** An unquoted word that is one variable or substitution and nothing else: its value is unknown, even its word count. */
+function isBareExpansion(word: ArgWord): boolean {
+  return word.splits === true && BARE_EXPANSION.test(word.value);
 }
 
 /** A bundle of short flags (`-it`, `-itd`, `-p80:80`, `-itv a:b`); returns the index after it. */

@@ -9,7 +9,7 @@ import type { ContainerRequest, FileProblem, FrontEnd, FrontEndResult, Requested
 import { makefileShell, markdownShell, workflowSources } from './sources.js';
 import { parseDockerCommand, parseRunFlags, type ArgWord, type CliOption } from './docker-cli.js';
 import { shellFlagEditor } from './flag-edits.js';
-import { MappedText, splitShellCommands, splitShellWords } from './shell-words.js';
+import { MappedText, splitShellCommands, splitShellWords, type SplitOptions } from './shell-words.js';
 
 const SCRIPT_NAME = /\.(?:sh|bash)$/;
 const MAKEFILE_NAME = /^(?:(?:GNU)?[Mm]akefile|.+\.mk)$/;
@@ -55,8 +55,8 @@ class RequestBuilder {
   }
 
   /** Every docker command among the shell's simple commands. */
-  script(text: MappedText, fallbackName?: string): void {
-    for (const command of splitShellCommands(text)) {
+  script(text: MappedText, fallbackName?: string, options?: SplitOptions): void {
+    for (const command of splitShellCommands(text, options)) {
       const invocation = parseDockerCommand(command.words);
       if (!invocation) continue;
       if (invocation.action === 'run' || invocation.action === 'create') {
@@ -113,7 +113,7 @@ export const commandFrontEnd: FrontEnd = {
         builder.script(makefileShell(file.text));
         break;
       case 'markdown':
-        builder.script(markdownShell(file.text));
+        for (const block of markdownShell(file.text)) builder.script(block, undefined, { placeholders: true });
         break;
       case 'script':
         builder.script(MappedText.identity(file.text));

@@ -84,6 +84,8 @@ export interface ShellWord {
   end: number;
   /** True when the word holds an expansion, so its value is not what the command receives. */
   unresolved: boolean;
+  /** True when an unquoted expansion may split the word into several words, or none. */
+  splits: boolean;
   /** Source offset of the character of `value` at index k. */
   charAt(k: number): number | undefined;
 }
@@ -92,6 +94,14 @@ export interface ShellCommand {
   words: ShellWord[];
   /** 0 at top level, more inside `$(…)` and backticks. */
   depth: number;
+}
+
+export interface SplitOptions {
+  /**
+   * Reads `<name>` as a word, not a redirection: documentation writes placeholders so
+   * (`--net container:<container_name>`, `docker run <image>`).
+   */
+  placeholders?: boolean;
 }
 
 interface PendingHeredoc {
@@ -103,6 +113,14 @@ const OPERATOR_CHARS = new Set([';', '&', '|', '(', ')', '<', '>']);
 const BLANKS = new Set([' ', '\t', '\r']);
 /** Characters that end a run of plain word characters. */
 const SPECIAL = new Set([...OPERATOR_CHARS, ...BLANKS, '\n', '\\', "'", '"', '`', '$']);
+const PLACEHOLDER = /<[A-Za-z_][\w.:/-]*>/y;
+/**
+ * A backslash that READMEs mean as a continuation though the shell does not: followed by
+ * blanks, a `# comment`, or both, before the end of the line.
+ */
+const LOOSE_CONTINUATION = /\\[ \t]*(?:#[^\n]*)?\r?\n/y;
+/** A word that expands to nothing: a substitution holding only a comment (`` `#optional` ``). */
+const COMMENT_ONLY_SUBSTITUTION = /^(?:`[ \t]*(?:#[^`]*)?`|\$\([ \t]*(?:#[^)\n]*)?\))+$/;
 
 class Splitter {
   private pos = 0;
@@ -110,7 +128,10 @@ class Splitter {
   private readonly commands: ShellCommand[] = [];
   private heredocs: PendingHeredoc[] = [];
 
-  constructor(private readonly source: MappedText) {
+  constructor(
+    private readonly source: MappedText,
+    private readonly options: SplitOptions,
+  ) {
     this.text = source.text;
   }
 
@@ -127,11 +148,41 @@ class Splitter {
     this.pos += this.text[this.pos + 1] === '\r' ? 3 : 2;
   }
 
+  /** Length of a loose continuation at `at` (see LOOSE_CONTINUATION), 0 when there is none. */
+  private looseContinuation(at: number): number {
+    LOOSE_CONTINUATION.lastIndex = at;
+    return LOOSE_CONTINUATION.exec(this.text)?.[0].length ?? 0;
+  }
+
+  private isPlaceholder(at: number): boolean {
+    if (!this.options.placeholders || this.text[at] !== '<') return false;
+    PLACEHOLDER.lastIndex = at;
+    return PLACEHOLDER.test(this.text);
+  }
+
+  /**
+   * Skips a line that is only a comment inside a continued command when the command goes
+   * on after it (the comment ends with `\\`, or the next line is indented): READMEs
+   * comment flags so, though a shell would end the command there. False when it does not.
+   */
+  private skipCommentLine(): boolean {
+    const text = this.text;
+    const lineEnd = text.indexOf('\n', this.pos);
+    if (lineEnd < 0) return false;
+    const nextEnd = text.indexOf('\n', lineEnd + 1);
+    const next = text.slice(lineEnd + 1, nextEnd < 0 ? text.length : nextEnd);
+    if (!/\\\r?$/.test(text.slice(this.pos, lineEnd)) && !/^[ \t]+[^\s#]/.test(next)) return false;
+    this.pos = lineEnd + 1;
+    return true;
+  }
+
   /** Reads commands until `close` (the end of `$(…)` or of a backtick substitution) or the end. */
   private list(close: ')' | '`' | undefined, depth: number): void {
     const text = this.text;
     let words: ShellWord[] = [];
     let parens = 0;
+    /** True from a continuation to the first word or operator of the line it continues onto. */
+    let continued = false;
     const finish = (): void => {
       if (words.length) this.commands.push({ words, depth });
       words = [];
@@ -144,6 +195,13 @@ class Splitter {
       }
       if (this.isContinuation(this.pos)) {
         this.skipContinuation();
+        continued = true;
+        continue;
+      }
+      const loose = c === '\\' && BLANKS.has(text[this.pos - 1] ?? '') ? this.looseContinuation(this.pos) : 0;
+      if (loose > 0) {
+        this.pos += loose;
+        continued = true;
         continue;
       }
       if (c === '\n') {
@@ -153,9 +211,11 @@ class Splitter {
         continue;
       }
       if (c === '#') {
-        this.skipComment();
+        if (continued && words.length > 0 && close === undefined && this.skipCommentLine()) continue;
+        this.skipComment(close);
         continue;
       }
+      continued = false;
       if (c === '`' && close === '`') {
         this.pos++;
         finish();
@@ -174,7 +234,7 @@ class Splitter {
         finish();
         continue;
       }
-      if (c === '<' || c === '>' || (c === '&' && text[this.pos + 1] === '>') || this.atIoNumber()) {
+      if ((c === '<' && !this.isPlaceholder(this.pos)) || c === '>' || (c === '&' && text[this.pos + 1] === '>') || this.atIoNumber()) {
         this.redirection(close, depth);
         continue;
       }
@@ -185,13 +245,14 @@ class Splitter {
         continue;
       }
       const word = this.word(close, depth);
-      if (word) words.push(word);
+      if (word && !COMMENT_ONLY_SUBSTITUTION.test(word.value)) words.push(word);
     }
     finish();
   }
 
-  private skipComment(): void {
-    while (this.pos < this.text.length && this.text[this.pos] !== '\n') this.pos++;
+  /** A comment ends at the line's end, or inside backticks at the closing one (`` `#optional` ``). */
+  private skipComment(close: ')' | '`' | undefined): void {
+    while (this.pos < this.text.length && this.text[this.pos] !== '\n' && !(close === '`' && this.text[this.pos] === '`')) this.pos++;
   }
 
   /** `2>&1`, `1>log`: digits directly before a redirection operator are a file descriptor. */
@@ -276,9 +337,16 @@ class Splitter {
     this.value = '';
     this.runs = [];
     let unresolved = false;
+    let splits = false;
 
     while (this.pos < text.length) {
       const c = text[this.pos]!;
+      if (c === '<' && this.isPlaceholder(this.pos)) {
+        const stop = text.indexOf('>', this.pos) + 1;
+        this.addRaw(this.pos, stop);
+        this.pos = stop;
+        continue;
+      }
       if (BLANKS.has(c) || c === '\n' || OPERATOR_CHARS.has(c) || (c === '`' && close === '`')) break;
       if (this.isContinuation(this.pos)) {
         this.skipContinuation();
@@ -302,7 +370,7 @@ class Splitter {
       }
       if (c === '`') {
         this.backticks(depth);
-        unresolved = true;
+        unresolved = splits = true;
         continue;
       }
       if (c === '$') {
@@ -310,7 +378,7 @@ class Splitter {
           this.ansiQuoted();
           continue;
         }
-        if (this.dollar(depth)) unresolved = true;
+        if (this.dollar(depth)) unresolved = splits = true;
         continue;
       }
       let stop = this.pos + 1;
@@ -336,6 +404,7 @@ class Splitter {
       start: source.sourceStart(begin),
       end: source.sourceEnd(last - 1),
       unresolved,
+      splits,
       charAt(k: number): number | undefined {
         if (k < 0 || k >= value.length) return undefined;
         let r = runs.length - 2;
@@ -453,8 +522,8 @@ class Splitter {
 }
 
 /** Splits shell text into simple commands (top level and inside substitutions), sorted by position. */
-export function splitShellCommands(source: MappedText | string): ShellCommand[] {
-  return new Splitter(typeof source === 'string' ? MappedText.identity(source) : source).run();
+export function splitShellCommands(source: MappedText | string, options: SplitOptions = {}): ShellCommand[] {
+  return new Splitter(typeof source === 'string' ? MappedText.identity(source) : source, options).run();
 }
 
 /** The words of shell text regardless of command separators (a flag list such as GitHub Actions `options`). */

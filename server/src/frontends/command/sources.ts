@@ -3,6 +3,7 @@
  * Markdown fenced blocks, GitHub Actions workflows. Each yields MappedText whose
  * offsets point back into the file.
  */
+import MarkdownIt from 'markdown-it';
 import { parseDocument, isMap, isScalar, isSeq, Scalar, type Node } from 'yaml';
 import { MappedText, MappedTextBuilder } from './shell-words.js';
 
@@ -93,36 +94,58 @@ export function makefileShell(text: string): MappedText {
 
 // ---- Markdown ---------------------------------------------------------------
 
-const SHELL_LANGUAGES = new Set(['sh', 'bash', 'shell', 'zsh']);
-const FENCE = /^(\s*)(`{3,}|~{3,})\s*\{?\.?([^\s`{}]*)/;
+const SHELL_LANGUAGES = new Set(['sh', 'bash', 'shell', 'zsh', 'ksh']);
+const SESSION_LANGUAGES = new Set(['console', 'shell-session', 'shellsession', 'sh-session', 'terminal']);
+/** A prompt that starts a command in a transcript; `# ` is not one (a comment in a script). */
+const PROMPT = /^\s*\$ /;
+/** A continuation line of a prompted command may carry a `> ` prompt of its own. */
+const CONTINUATION_PROMPT = /^\s*> /;
+/** A line that runs a container CLI: what makes an untagged block a command line. */
+const CONTAINER_COMMAND = /^\s*(?:\$\s+)?(?:sudo\s+(?:-\S+\s+)*)?(?:docker|podman|nerdctl)\s/m;
+
+const markdownParser = new MarkdownIt('commonmark');
 
 /**
- * The shell of a Markdown file's fenced blocks tagged sh, bash, shell or zsh, and of
- * the `$ ` prompt lines (and their continuations) of `console` blocks.
+ * The shell of a Markdown file's fenced blocks, one MappedText per block (an unclosed
+ * quote in one block cannot swallow the next): blocks tagged as a shell, transcripts
+ * (`console`), and untagged blocks that run a container CLI; in blockquotes and lists
+ * too. Where a block has `$ ` prompts, only the prompted commands are read (the other
+ * lines are their output).
  */
-export function markdownShell(text: string): MappedText {
-  const builder = new MappedTextBuilder(text);
-  let fence: { marker: string; language: string } | undefined;
-  let consoleContinued = false;
-  for (const line of sourceLines(text)) {
-    if (!fence) {
-      const open = FENCE.exec(line.text);
-      if (open) fence = { marker: open[2]!, language: open[3]!.toLowerCase() };
-    } else if (new RegExp(`^\\s*${fence.marker[0] === '`' ? '`' : '~'}{${fence.marker.length},}\\s*$`).test(line.text)) {
-      fence = undefined;
-      consoleContinued = false;
-    } else if (SHELL_LANGUAGES.has(fence.language)) {
-      builder.copy(line.start, line.end);
-    } else if (fence.language === 'console') {
-      const prompt = /^\s*\$ /.exec(line.text);
-      // A continuation line may carry a `> ` prompt of its own.
-      const from: number = prompt ? prompt[0].length : consoleContinued ? (/^\s*> /.exec(line.text)?.[0].length ?? 0) : -1;
-      if (from >= 0) builder.copy(line.start + from, line.end);
-      consoleContinued = from >= 0 && ENDS_CONTINUED.test(line.text);
-    }
-    newline(builder, line);
+export function markdownShell(text: string): MappedText[] {
+  const lines = sourceLines(text);
+  const blocks: MappedText[] = [];
+  for (const token of markdownParser.parse(text, {})) {
+    if (token.type !== 'fence' || !token.map) continue;
+    const language = token.info
+      .trim()
+      .split(/\s+/)[0]!
+      .replace(/^\{?\.?/, '')
+      .replace(/\}$/, '')
+      .toLowerCase();
+    const known = SHELL_LANGUAGES.has(language) || SESSION_LANGUAGES.has(language);
+    if (!known && !(language === '' && CONTAINER_COMMAND.test(token.content))) continue;
+    const content = token.content.split('\n');
+    content.pop();
+    const prompted = content.some((line) => PROMPT.test(line));
+    const builder = new MappedTextBuilder(text);
+    let continued = false;
+    content.forEach((value, k) => {
+      const line = lines[token.map![0] + 1 + k];
+      // The block's line without the container's prefix (`> `, a list's indentation); a line
+      // markdown-it rewrote (tabs) is skipped.
+      if (!line || !line.text.endsWith(value)) return;
+      const start = line.end - value.length;
+      const from = !prompted
+        ? 0
+        : (PROMPT.exec(value)?.[0].length ?? (continued ? (CONTINUATION_PROMPT.exec(value)?.[0].length ?? 0) : -1));
+      if (from >= 0) builder.copy(start + from, line.end);
+      continued = from >= 0 && ENDS_CONTINUED.test(value);
+      newline(builder, line);
+    });
+    blocks.push(builder.build());
   }
-  return builder.build();
+  return blocks;
 }
 
 // ---- GitHub Actions -----------------------------------------------------------

@@ -721,7 +721,8 @@ class OciConfigReader {
 
   private sysctls(): void {
     for (const [key, , valueNode] of properties(child(this.linux, 'sysctl'))) {
-      const value = stringOf(valueNode) ?? String(getNodeValue(valueNode));
+      // A value of the wrong type (an object) is the schema's finding; here it only needs to be text.
+      const value = stringOf(valueNode) ?? JSON.stringify(getNodeValue(valueNode));
       if (DEFAULT_SYSCTLS[key] === value) continue;
       this.add('sysctl', { key, value }, valueNode, this.editor(this.removal(valueNode)));
     }
@@ -751,7 +752,8 @@ class OciConfigReader {
   private annotations(): void {
     for (const [key, , valueNode] of properties(child(this.root, 'annotations'))) {
       if (GENERATED_ANNOTATION.test(key)) continue;
-      const value = stringOf(valueNode) ?? String(getNodeValue(valueNode));
+      // A value of the wrong type (an object) is the schema's finding; here it only needs to be text.
+      const value = stringOf(valueNode) ?? JSON.stringify(getNodeValue(valueNode));
       this.add('annotation', { key, value }, valueNode, this.editor(this.removal(valueNode)));
     }
   }
