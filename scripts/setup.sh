@@ -46,7 +46,6 @@ npm ci --no-audit --no-fund --loglevel=error
 
 echo "setup: TypeScript build"
 npm run --silent build
-npm run --silent package >/dev/null  # the VS Code extension: dist/ bundles, its extension-host test suite, vmrt.vsix
 
 echo "setup: agent and shim"
 make -s -C runtime
@@ -56,6 +55,9 @@ bash runtime/guest/build.sh
 
 echo "setup: runtime launcher"
 bash runtime/install-launcher.sh
+
+echo "setup: VS Code extension"
+npm run --silent package >/dev/null  # dist/ bundles, the extension-host test suite, vmrt.vsix with the runtime built above
 
 echo "setup: the compatibility suite's Debian image"
 bash scripts/make-debian-rootfs.sh >/dev/null  # cached in /var/cache/vmrt/debian-rootfs: a minute or two the first time
