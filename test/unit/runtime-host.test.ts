@@ -145,7 +145,7 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
     consoleLog: '/c.log',
   });
   const joined = args.join(' ');
-  assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32');
+  assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32,thread=single');
   assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on');
   assert.match(joined, /-qmp unix:\/r\/qmp\.sock,server=on,wait=off/);
   assert.equal(args[args.indexOf('-serial') + 1], 'file:/c.log');
