@@ -21,6 +21,9 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* boot.c */
 void boot_system(void);
+void mount_shared_folder(void);
+/* host-clock.c: the create request's realtimeNs and seed (fresh in every VM of a template). */
+void apply_host_clock_and_seed(const struct json_doc *d);
 int open_agent_port(void);
 void power_off(void) __attribute__((noreturn));
 

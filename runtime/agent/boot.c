@@ -250,7 +250,18 @@ void boot_system(void)
     for (int i = 0; i < 500 && !link_virtio_ports(); i++) {
         sleep_ms(10);
     }
-    /* virtio-fs when the host serves it (sockets and FIFOs keep their inode), else 9p. */
+}
+
+/* Mounted once the host connects, not at boot: a VM template is saved before any host
+ * connects, and QEMU cannot save a VM whose 9p share is mounted. virtio-fs when the host
+ * serves it (sockets and FIFOs keep their inode), else 9p. */
+void mount_shared_folder(void)
+{
+    static int mounted;
+    if (mounted) {
+        return;
+    }
+    mounted = 1;
     mkdir_p(SHARED_DIR, 0755);
     if (mount("vmrt", SHARED_DIR, "virtiofs", 0, NULL) != 0) {
         mount_or_log("vmrt", SHARED_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none");

@@ -181,6 +181,7 @@ static void check_connected(void)
         return;
     }
     A.connected = 1;
+    mount_shared_folder();
     send_hello();
     if (n > 0) {
         vmrt_reader_feed(&A.in, buf, (size_t)n);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): not
@@ -146,6 +147,22 @@ static int parse_prefix(const char *text, unsigned char addr[16], unsigned *len)
     return *len <= max ? family : -1;
 }
 
+static int index_by_mac(const char *mac);
+
+/* A VM restored from a template gets its NICs hot-plugged as it resumes: the guest's pciehp
+ * and virtio-net probe them within about a second, while the container's create already runs. */
+#define NIC_APPEAR_TIMEOUT_MS 10000
+
+static int index_by_mac_waiting(const char *mac)
+{
+    int index;
+    for (int waited = 0; !(index = index_by_mac(mac)) && waited < NIC_APPEAR_TIMEOUT_MS; waited += 20) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return index;
+}
+
 static int index_by_mac(const char *mac)
 {
     DIR *dir = opendir("/sys/class/net");
@@ -192,7 +209,7 @@ int network_apply(const char *text, char *err, size_t errlen)
             free(name);
             FAIL_NET("out of memory");
         }
-        int index = index_by_mac(mac);
+        int index = index_by_mac_waiting(mac);
         char current[IF_NAMESIZE] = "";
         if (index) if_indextoname((unsigned)index, current);
         int ok = index > 0;

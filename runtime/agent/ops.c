@@ -57,6 +57,7 @@ static void op_create(const struct request *r)
     const struct json_doc *d = r->d;
     const char *id = r->id;
     int spec = json_get(d, 0, "spec");
+    apply_host_clock_and_seed(d);
     if (!id || !id[0] || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..")) {
         respond_error(stream, "create needs an id without '/'");
     } else if (r->c) {

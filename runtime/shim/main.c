@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -189,6 +191,27 @@ static void read_json_file(struct shim *s, const char *path, struct vmrt_buf *ou
     }
 }
 
+/* ,"realtimeNs":<now>,"seed":"<hex>": a VM restored from a template resumes with the
+ * template's clock and random state; the agent sets both from these before the container. */
+static void put_clock_and_seed(struct shim *s, struct vmrt_buf *req)
+{
+    unsigned char seed[32];
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        startup_failed(s, "getrandom: %s", strerror(errno));
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    char text[128];
+    int n = snprintf(text, sizeof text, ",\"realtimeNs\":%lld,\"seed\":\"",
+                     (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    vmrt_buf_append(req, text, (size_t)n);
+    for (size_t i = 0; i < sizeof seed; i++) {
+        snprintf(text, sizeof text, "%02x", seed[i]);
+        vmrt_buf_append(req, text, 2);
+    }
+    vmrt_buf_putc(req, '"');
+}
+
 /* {"op":<op>,"id":<id>,<key>:<document>} for create and exec. */
 static void send_process_request(struct shim *s, const char *op, const char *key, const char *path)
 {
@@ -197,6 +220,9 @@ static void send_process_request(struct shim *s, const char *op, const char *key
     struct vmrt_buf req = { 0 };
     vmrt_buf_puts(&req, "{\"op\":");
     json_escape(&req, op, strlen(op));
+    if (!strcmp(op, "create")) {
+        put_clock_and_seed(s, &req);
+    }
     vmrt_buf_puts(&req, ",\"id\":");
     json_escape(&req, s->o.id, strlen(s->o.id));
     vmrt_buf_putc(&req, ',');

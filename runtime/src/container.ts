@@ -27,7 +27,7 @@ import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
-import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
+import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork, type GuestNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import {
   isAlive,
@@ -43,7 +43,17 @@ import {
 import { populateShared, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import { memoryMiBFor, qemuArgs, requireGuest, sharedFsFor, vcpusFor, type AcceleratorChoice } from './vm.js';
+import {
+  memoryMiBFor,
+  qemuArgs,
+  requireGuest,
+  sharedFsFor,
+  templateWanted,
+  vcpusFor,
+  type AcceleratorChoice,
+  type VmLayout,
+} from './vm.js';
+import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, type Template } from './template.js';
 import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
 import { inheritedRlimits } from './rlimits.js';
 
@@ -318,7 +328,9 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
 
     const qemuLog = join(dir, 'qemu.log');
-    if (sharedFsFor() === 'virtiofs') {
+    const template = await templateFor(config.annotations, network, opts, state.vm, logger);
+    state.template = template?.key;
+    if (!template && sharedFsFor() === 'virtiofs') {
       const virtiofsd = await startVirtiofsd(runDir, sharedDir, join(dir, 'virtiofsd.log'));
       state.virtiofsd = virtiofsd;
       undo.push(() => terminate(virtiofsd, 0));
@@ -326,20 +338,22 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       writeState(root, state);
     }
     const qemuLogFd = openSync(qemuLog, 'a');
-    const args = [
-      ...qemuArgs({
-        accelerator: opts.accelerator.accelerator,
-        sharedDir,
-        virtiofsSocket: state.virtiofsd ? virtiofsSocket(runDir) : undefined,
-        agentSocket: agentSocket(runDir),
-        qmpSocket: qmpSocket(runDir),
-        consoleLog,
-        vcpus: state.vm.vcpus,
-        memoryMiB: state.vm.memoryMiB,
-      }),
-      ...nicArgs(network),
-      ...(opts.deviceArgs ?? []),
-    ];
+    // A restored VM's agent socket gets its name once the guest runs: the shim waits for it.
+    const restoringSocket = `${agentSocket(runDir)}.restoring`;
+    const layout: VmLayout = {
+      accelerator: opts.accelerator.accelerator,
+      sharedDir,
+      virtiofsSocket: state.virtiofsd ? virtiofsSocket(runDir) : undefined,
+      agentSocket: template ? restoringSocket : agentSocket(runDir),
+      qmpSocket: qmpSocket(runDir),
+      consoleLog,
+      vcpus: state.vm.vcpus,
+      memoryMiB: state.vm.memoryMiB,
+      templateMemory: template ? { file: template.memory, role: 'clone' } : undefined,
+    };
+    const args = template
+      ? [...templatedQemuArgs(layout), '-incoming', 'defer']
+      : [...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
@@ -350,6 +364,10 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     addToCgroups(state.cgroups, qemu.pid);
     writeState(root, state);
 
+    if (template) {
+      await restoreFromTemplate(template, qmpSocket(runDir), restoringSocket, agentSocket(runDir), network.interfaces, qemu);
+      logger.debug(`VM restored from template ${template.key}`);
+    }
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
     logger.debug('QEMU serves the agent socket');
     const guestPid = await ready;
@@ -368,6 +386,23 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     }
     throw err;
   }
+}
+
+/** The template the container's VM is restored from, made on first use; undefined for a cold boot. */
+async function templateFor(
+  annotations: Record<string, string> | undefined,
+  network: GuestNetwork,
+  opts: CreateOptions,
+  vm: ContainerState['vm'],
+  logger: Logger,
+): Promise<Template | undefined> {
+  if (!templateWanted(annotations)) return undefined;
+  const coldBecause = coldBootReason(network.interfaces, opts.deviceArgs ?? []) ?? (opts.restore ? 'a checkpoint is restored' : undefined);
+  if (coldBecause) {
+    logger.debug(`cold boot instead of a template: ${coldBecause}`);
+    return undefined;
+  }
+  return ensureTemplate({ accelerator: opts.accelerator.accelerator, vcpus: vm.vcpus, memoryMiB: vm.memoryMiB }, logger);
 }
 
 /** Mount points at or under `path`, parents before what is mounted inside them (as mounted). */

@@ -12,6 +12,7 @@ import { RuntimeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { muxRequest } from './mux.js';
 import {
+  addNic,
   freeTapName,
   guestInterface,
   isTap,
@@ -95,15 +96,7 @@ async function plug(
   network.interfaces.push(nic);
   network.routes.push(...routes);
   save();
-  await qmp.execute('netdev_add', { type: 'tap', id: nic.tap, ifname: nic.tap, script: 'no', downscript: 'no', vhost: false });
-  await qmp.execute('device_add', {
-    driver: 'virtio-net-pci',
-    id: nicId(nic.port),
-    bus: portId(nic.port),
-    netdev: nic.tap,
-    mac: nic.mac,
-    romfile: '',
-  });
+  await addNic(qmp, nic);
   const deadline = Date.now() + GUEST_NIC_TIMEOUT_MS;
   while (!(await guestRequest(state, 'network-add', { interfaces: [nic], routes })).present) {
     if (Date.now() > deadline)

@@ -25,6 +25,7 @@ import { run } from './commands/run.js';
 import { spec } from './commands/spec.js';
 import { start } from './commands/start.js';
 import { state } from './commands/state.js';
+import { template } from './commands/template.js';
 import { version, versionText } from './commands/version.js';
 import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
@@ -53,6 +54,7 @@ export const COMMANDS: Command[] = [
   networkSync,
   checkpoint,
   restore,
+  template,
 ];
 
 const GLOBAL_FLAGS: FlagSpecs = {

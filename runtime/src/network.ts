@@ -11,6 +11,7 @@ import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
 import { inNetns } from './netns.js';
 import { run } from './proc.js';
+import type { Qmp } from './qmp.js';
 
 export interface GuestInterface {
   /** Name inside the guest (the same as in the netns, e.g. eth0). */
@@ -203,13 +204,24 @@ export const portSlot = (port: number): number => port + 1;
  * NIC in its port, on its tap, with the interface's MAC (no option ROM: nothing boots from it).
  */
 export function nicArgs(network: GuestNetwork): string[] {
-  const ports = Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
+  return [...rootPortArgs(rootPortsFor(network)), ...nicDeviceArgs(network)];
+}
+
+/** The root ports a VM with `network` boots with: one per interface, and the spares. */
+export function rootPortsFor(network: GuestNetwork): number {
+  return Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
+}
+
+export function rootPortArgs(ports: number): string[] {
+  // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
+  return Array.from({ length: ports }, (_, port) => [
+    '-device',
+    `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
+  ]).flat();
+}
+
+function nicDeviceArgs(network: GuestNetwork): string[] {
   return [
-    // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
-    ...Array.from({ length: ports }, (_, port) => [
-      '-device',
-      `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
-    ]).flat(),
     ...network.interfaces.flatMap((nic) => [
       '-netdev',
       `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
@@ -217,4 +229,17 @@ export function nicArgs(network: GuestNetwork): string[] {
       `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
     ]),
   ];
+}
+
+/** Plugs the NIC of `nic` (its tap wired already) into its root port; the guest's pciehp finds it. */
+export async function addNic(qmp: Qmp, nic: GuestInterface): Promise<void> {
+  await qmp.execute('netdev_add', { type: 'tap', id: nic.tap, ifname: nic.tap, script: 'no', downscript: 'no', vhost: false });
+  await qmp.execute('device_add', {
+    driver: 'virtio-net-pci',
+    id: nicId(nic.port),
+    bus: portId(nic.port),
+    netdev: nic.tap,
+    mac: nic.mac,
+    romfile: '',
+  });
 }

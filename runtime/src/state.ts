@@ -44,6 +44,8 @@ export interface ContainerState {
   hooks: { poststart: Hook[]; poststop: Hook[] };
   /** The VM's shape: `update` may raise limits up to it. */
   vm: { vcpus: number; memoryMiB: number };
+  /** The VM template the VM was restored from (template.ts); none for a cold boot. */
+  template?: string;
 }
 
 const ID_PATTERN = /^[\w+.-]+$/;

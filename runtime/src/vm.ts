@@ -29,11 +29,44 @@ export interface VmLayout {
   consoleLog: string;
   memoryMiB?: number;
   vcpus?: number;
+  /** Guest RAM in a template's memory file (template.ts) instead of anonymous memory. */
+  templateMemory?: TemplateMemory;
+}
+
+/**
+ * A template VM writes its RAM to `file` (shared mapping); a VM restored from it maps the file
+ * privately: pages stay the template's, shared by every VM, until the guest writes them.
+ */
+export interface TemplateMemory {
+  file: string;
+  role: 'template' | 'clone';
 }
 
 /** Per-container overrides of the VM's shape (OCI annotations; Kubernetes pod annotations reach them through containerd). */
 export const VCPUS_ANNOTATION = 'org.vmrt.vm.vcpus';
 export const MEMORY_ANNOTATION = 'org.vmrt.vm.memory-mib';
+
+/** Restores the container's VM from a VM template (template.ts): `on` or `off`, per container or for all. */
+export const TEMPLATE_ANNOTATION = 'org.vmrt.vm.template';
+export const TEMPLATE_ENV = 'VMRT_VM_TEMPLATE';
+
+function onOff(value: string, name: string): boolean {
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new RuntimeError(`${name}: "${value}" must be "on" or "off"`);
+}
+
+/**
+ * Whether a container's VM is restored from a template: `org.vmrt.vm.template` on the container,
+ * else VMRT_VM_TEMPLATE for every container, else off (README: why).
+ */
+export function templateWanted(annotations: Record<string, string> | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  const own = annotations?.[TEMPLATE_ANNOTATION];
+  if (own !== undefined) return onOff(own, TEMPLATE_ANNOTATION);
+  const global = env[TEMPLATE_ENV];
+  if (global !== undefined && global !== '') return onOff(global, TEMPLATE_ENV);
+  return false;
+}
 
 /** The most vCPUs the guest kernel takes (CONFIG_NR_CPUS). */
 const MAX_VCPUS = 64;
@@ -168,12 +201,20 @@ export function sharedFsFor(env: NodeJS.ProcessEnv = process.env): 'virtiofs' | 
  * Without a shape (the probe boot): the least that boots. virtiofsd reads and writes the guest's
  * buffers in its RAM, so virtio-fs needs that RAM in a shared memory file.
  */
-function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, sharedRam = false): string[] {
+function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, sharedRam = false, templateMemory?: TemplateMemory): string[] {
   const guest = guestFiles();
+  const ramBackend = templateMemory
+    ? [
+        '-object',
+        `memory-backend-file,id=ram,size=${memoryMiB}M,mem-path=${templateMemory.file},share=${templateMemory.role === 'template' ? 'on' : 'off'}`,
+      ]
+    : sharedRam
+      ? ['-object', `memory-backend-memfd,id=ram,size=${memoryMiB}M,share=on`]
+      : [];
   return [
-    ...(sharedRam ? ['-object', `memory-backend-memfd,id=ram,size=${memoryMiB}M,share=on`] : []),
+    ...ramBackend,
     '-M',
-    sharedRam ? 'microvm,pcie=on,memory-backend=ram' : 'microvm,pcie=on',
+    ramBackend.length > 0 ? 'microvm,pcie=on,memory-backend=ram' : 'microvm,pcie=on',
     '-accel',
     // One TCG thread runs every vCPU in turn: with a thread per vCPU (MTTCG) a 2-vCPU guest hung
     // at start in about 1 boot of 100 here, its vCPUs spinning on the clock; taking turns, no
@@ -204,14 +245,15 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
 
 export function qemuArgs(layout: VmLayout): string[] {
   return [
-    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus, layout.virtiofsSocket !== undefined),
+    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus, layout.virtiofsSocket !== undefined, layout.templateMemory),
     '-append',
     kernelCommandLine(),
     '-serial',
     `file:${layout.consoleLog}`,
-    // The guest reports the pages it frees, and QEMU gives them back to the host.
-    '-device',
-    'virtio-balloon-device,free-page-reporting=on',
+    // The guest reports the pages it frees, and QEMU gives them back to the host. Not from a
+    // template: QEMU 7.2 discards a file-backed page by punching a hole in the file, which would
+    // zero that page of the template under every VM restored from it.
+    ...(layout.templateMemory ? [] : ['-device', 'virtio-balloon-device,free-page-reporting=on']),
     '-device',
     'virtio-serial-device',
     '-chardev',

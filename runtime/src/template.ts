@@ -1,0 +1,372 @@
+/**
+ * VM templates. A template VM of one machine shape (accelerator, vCPUs, memory) is booted once
+ * with its RAM in a file, run until the agent waits for its host, and saved (QEMU's migration
+ * stream of its devices; its RAM stays in the file). A container's VM is then restored from it:
+ * its RAM maps the template's file privately, so the guest kernel, the agent and the page tables
+ * of 2 GiB are the template's pages, shared by every VM until one writes to them, and the VM runs
+ * in a fraction of a cold boot. Its NICs are hot-plugged as it resumes; the first request from the
+ * host (create) carries the host's clock and a fresh random seed; the agent mounts the shared
+ * folder when the host connects (QEMU cannot save a VM whose 9p share is mounted).
+ *
+ * Templates live in SOCKET_BASE/templates/<key> (a tmpfs: the RAM file's pages are the shared
+ * ones), one per key: the hash of QEMU's arguments for the shape and of the kernel, initramfs
+ * (agent included) and QEMU binary. A change to any of them makes a new key; `vmrt template rm`
+ * removes old ones (a running VM keeps its mapping of a removed file).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { RuntimeError, errorMessage } from './errors.js';
+import type { Logger } from './log.js';
+import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './network.js';
+import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
+import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
+import { Qmp } from './qmp.js';
+import { qemuArgs, qemuVersion, type Accelerator, type VmLayout } from './vm.js';
+
+/** Root ports of every templated VM: NICs for the networks a container starts with, and the spares. */
+export const TEMPLATE_ROOT_PORTS = 2 + SPARE_PORTS;
+
+const TEMPLATE_BOOT_TIMEOUT_MS = 120000;
+const RESTORE_TIMEOUT_MS = 30000;
+const LOCK_TIMEOUT_MS = 180000;
+/** The agent prints this once it waits for its host (runtime/agent/main.c). */
+const AGENT_READY = /vmrt-agent: ready/;
+
+export interface TemplateShape {
+  accelerator: Accelerator;
+  vcpus: number;
+  memoryMiB: number;
+}
+
+export interface Template {
+  key: string;
+  dir: string;
+  memory: string;
+  state: string;
+}
+
+export interface TemplateInfo extends TemplateShape {
+  key: string;
+  created: string;
+  bootMs: number;
+  saveMs: number;
+  stateBytes: number;
+  /** Host memory that the template's RAM file holds (its touched pages). */
+  memoryFileBytes: number;
+}
+
+export function templatesDir(): string {
+  return join(SOCKET_BASE, 'templates');
+}
+
+/** Why a VM that asked for a template boots cold instead, or undefined when it can be restored. */
+export function coldBootReason(interfaces: readonly GuestInterface[], passedThrough: readonly string[]): string | undefined {
+  if (passedThrough.length > 0) return 'devices are passed through (VFIO): they are plugged at boot';
+  if (interfaces.length + SPARE_PORTS > TEMPLATE_ROOT_PORTS) {
+    return `${interfaces.length} networks: a template VM has root ports for ${TEMPLATE_ROOT_PORTS - SPARE_PORTS}`;
+  }
+  return undefined;
+}
+
+/** QEMU's arguments of a template VM, or of a VM restored from it (`layout` names its own sockets). */
+export function templatedQemuArgs(layout: VmLayout): string[] {
+  return [...qemuArgs(layout), ...rootPortArgs(TEMPLATE_ROOT_PORTS)];
+}
+
+function programOnPath(name: string): string {
+  if (name.includes('/')) return name;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return name;
+}
+
+function fileIdentity(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${path}:${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return `${path}:missing`;
+  }
+}
+
+/** The key of a shape: anything that changes what the template's RAM and devices hold changes it. */
+export function templateKey(shape: TemplateShape): string {
+  const guest = guestFiles();
+  const canonical = templatedQemuArgs(templateLayout('/template', shape));
+  const inputs = {
+    shape,
+    args: canonical,
+    kernel: fileIdentity(guest.kernel),
+    initrd: fileIdentity(guest.initrd),
+    qemu: fileIdentity(programOnPath(qemuPath())),
+    qemuVersion: qemuVersion(),
+  };
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
+}
+
+function templateLayout(dir: string, shape: TemplateShape): VmLayout {
+  return {
+    accelerator: shape.accelerator,
+    sharedDir: join(dir, 'share'),
+    agentSocket: join(dir, 'agent.sock'),
+    qmpSocket: join(dir, 'qmp.sock'),
+    consoleLog: join(dir, 'console.log'),
+    memoryMiB: shape.memoryMiB,
+    vcpus: shape.vcpus,
+    templateMemory: { file: join(dir, 'memory'), role: 'template' },
+  };
+}
+
+function templateAt(key: string): Template {
+  const dir = join(templatesDir(), key);
+  return { key, dir, memory: join(dir, 'memory'), state: join(dir, 'state') };
+}
+
+const infoFile = (dir: string) => join(dir, 'template.json');
+
+/** The template of `shape`, made now if there is none (one maker at a time; the others wait). */
+export async function ensureTemplate(shape: TemplateShape, logger: Logger): Promise<Template> {
+  const key = templateKey(shape);
+  const template = templateAt(key);
+  if (existsSync(infoFile(template.dir))) return template;
+  mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
+  await withLock(`${template.dir}.lock`, async () => {
+    if (existsSync(infoFile(template.dir))) return;
+    logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
+    await makeTemplate(template, shape);
+  });
+  return template;
+}
+
+/** A lock folder holding its maker's pid: a lock whose maker is gone is taken over. */
+async function withLock(lock: string, body: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSafe(join(lock, 'pid')));
+      if (holder > 0 && !existsSync(`/proc/${holder}`)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline)
+        throw new RuntimeError(`waited ${LOCK_TIMEOUT_MS / 1000} s for ${lock} (held by pid ${holder || '?'})`);
+      else await sleep(100);
+    }
+  }
+  try {
+    await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+async function untilMigrated(qmp: Qmp, what: string): Promise<void> {
+  const deadline = Date.now() + RESTORE_TIMEOUT_MS;
+  for (;;) {
+    const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+    if (status.status === 'completed') return;
+    if (status.status === 'failed' || status.status === 'cancelled') {
+      throw new RuntimeError(`${what}: QEMU's migration ${status.status}${status['error-desc'] ? `: ${status['error-desc']}` : ''}`);
+    }
+    if (Date.now() > deadline) throw new RuntimeError(`${what}: not done within ${RESTORE_TIMEOUT_MS / 1000} s`);
+    await sleep(10);
+  }
+}
+
+const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
+
+/** Boots the template VM in a folder of its own, saves it, and renames the folder into place. */
+async function makeTemplate(template: Template, shape: TemplateShape): Promise<void> {
+  const work = `${template.dir}.making`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(join(work, 'share'), { recursive: true, mode: 0o700 });
+  const layout = templateLayout(work, shape);
+  const started = Date.now();
+  const qemu = spawn(qemuPath(), templatedQemuArgs(layout), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
+  const ref: ProcessRef | undefined = qemu.pid ? refOf(qemu.pid) : undefined;
+  try {
+    for (;;) {
+      if (AGENT_READY.test(readFileSafe(layout.consoleLog))) break;
+      if (!ref || !isAlive(ref)) throw new RuntimeError(`the template VM's QEMU exited: ${stderr.trim() || 'no output'}`);
+      if (Date.now() - started > TEMPLATE_BOOT_TIMEOUT_MS) {
+        throw new RuntimeError(
+          `the template VM did not boot within ${TEMPLATE_BOOT_TIMEOUT_MS / 1000} s: ${readFileSafe(layout.consoleLog).slice(-500)}`,
+        );
+      }
+      await sleep(50);
+    }
+    const bootMs = Date.now() - started;
+    const qmp = await Qmp.open(layout.qmpSocket);
+    const saving = Date.now();
+    try {
+      await qmp.execute('stop');
+      await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
+      const stream = join(work, 'migrate.sock');
+      const out = createWriteStream(join(work, 'state'), { mode: 0o600 });
+      const written = new Promise<void>((resolve, reject) => {
+        out.on('finish', resolve);
+        out.on('error', reject);
+      });
+      const server = createServer((socket) => socket.pipe(out)).listen(stream);
+      try {
+        await qmp.execute('migrate', { uri: `unix:${stream}` });
+        await untilMigrated(qmp, 'saving the template VM');
+        await written;
+      } finally {
+        server.close();
+      }
+      await qmp.execute('quit').catch(() => undefined);
+    } finally {
+      qmp.close();
+    }
+    await exited;
+    const info: TemplateInfo = {
+      key: template.key,
+      ...shape,
+      created: new Date().toISOString(),
+      bootMs,
+      saveMs: Date.now() - saving,
+      stateBytes: statSync(join(work, 'state')).size,
+      memoryFileBytes: 0,
+    };
+    for (const name of ['share', 'migrate.sock', 'agent.sock', 'qmp.sock']) rmSync(join(work, name), { recursive: true, force: true });
+    writeFileSync(infoFile(work), JSON.stringify(info, null, 2));
+    renameSync(work, template.dir);
+  } catch (err) {
+    qemu.kill('SIGKILL');
+    await exited;
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Restores a VM started with `-incoming defer` (its agent socket under a temporary name, so that
+ * the shim cannot connect before the guest runs), plugs its NICs, resumes it and gives the agent
+ * socket its name.
+ */
+export async function restoreFromTemplate(
+  template: Template,
+  qmpSocket: string,
+  restoringAgentSocket: string,
+  agentSocket: string,
+  interfaces: readonly GuestInterface[],
+  qemu: ProcessRef,
+): Promise<void> {
+  const deadline = Date.now() + RESTORE_TIMEOUT_MS;
+  while (!existsSync(qmpSocket)) {
+    if (!isAlive(qemu)) throw new RuntimeError('QEMU exited before it could restore the template');
+    if (Date.now() > deadline) throw new RuntimeError(`QEMU did not open ${qmpSocket} within ${RESTORE_TIMEOUT_MS / 1000} s`);
+    await sleep(5);
+  }
+  const qmp = await Qmp.open(qmpSocket);
+  try {
+    await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
+    const incoming = join(qmpSocket, '..', 'incoming.sock');
+    await qmp.execute('migrate-incoming', { uri: `unix:${incoming}` });
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(incoming, () => createReadStream(template.state).pipe(socket).on('finish', resolve));
+      socket.on('error', (err) => reject(new RuntimeError(`restoring template ${template.key}: ${errorMessage(err)}`)));
+    });
+    await untilMigrated(qmp, `restoring template ${template.key}`);
+    rmSync(incoming, { force: true });
+    for (const nic of interfaces) await addNic(qmp, nic);
+    await qmp.execute('cont');
+  } finally {
+    qmp.close();
+  }
+  renameSync(restoringAgentSocket, agentSocket);
+}
+
+export function listTemplates(): TemplateInfo[] {
+  if (!existsSync(templatesDir())) return [];
+  return readdirSync(templatesDir()).flatMap((name) => {
+    const text = readFileSafe(infoFile(join(templatesDir(), name)));
+    if (!text) return [];
+    const info = JSON.parse(text) as TemplateInfo;
+    return [{ ...info, memoryFileBytes: allocatedBytes(join(templatesDir(), name, 'memory')) }];
+  });
+}
+
+function allocatedBytes(path: string): number {
+  try {
+    return statSync(path).blocks * 512;
+  } catch {
+    return 0;
+  }
+}
+
+/** Removes templates (all without keys); VMs restored from one keep running on their mapping. */
+export function removeTemplates(keys: readonly string[]): string[] {
+  const names = keys.length > 0 ? [...keys] : listTemplates().map((t) => t.key);
+  for (const key of names) {
+    const dir = join(templatesDir(), key);
+    if (!existsSync(infoFile(dir))) throw new RuntimeError(`no VM template ${key} (see \`vmrt template list\`)`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return names;
+}
+
+/**
+ * Restores a VM from `template` with nothing attached and waits for its agent's HELLO: the proof
+ * that templating works on this host (`vmrt check`). Returns the milliseconds it took.
+ */
+export async function probeRestore(template: Template, shape: TemplateShape): Promise<number> {
+  const work = mkdtempSync(join(templatesDir(), 'probe-'));
+  const layout = { ...templateLayout(work, shape), templateMemory: { file: template.memory, role: 'clone' as const } };
+  mkdirSync(layout.sharedDir);
+  const agentSocket = layout.agentSocket;
+  const restoring = `${agentSocket}.restoring`;
+  const started = Date.now();
+  const qemu = spawn(qemuPath(), [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
+  try {
+    if (!qemu.pid) throw new RuntimeError(`cannot start ${qemuPath()}`);
+    await restoreFromTemplate(template, layout.qmpSocket, restoring, agentSocket, [], refOf(qemu.pid));
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(agentSocket);
+      const timer = setTimeout(() => reject(new RuntimeError("the restored VM's agent did not say HELLO within 10 s")), 10000);
+      // Any frame: the agent greets its host first (runtime/PROTOCOL.md).
+      socket.once('data', () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      });
+      socket.on('error', (err) => reject(new RuntimeError(`the restored VM's agent socket: ${err.message}`)));
+    });
+    return Date.now() - started;
+  } finally {
+    qemu.kill('SIGKILL');
+    await exited;
+    rmSync(work, { recursive: true, force: true });
+  }
+}

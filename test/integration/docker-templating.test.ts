@@ -1,0 +1,123 @@
+/**
+ * VM templates under Docker: with VMRT_VM_TEMPLATE=on every vmrt container's VM is restored from
+ * the template of its shape (runtime/src/template.ts) instead of booting. What a user sees must
+ * not change: output, networking, volumes, exec, stop; each clone has its own clock and random
+ * state; its RAM maps the template's file; nothing is left behind.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
+import { assertNothingLeft } from '../support/leftovers.js';
+import { waitFor } from '../support/wait.js';
+import { TEMPLATE_ENV } from '../../runtime/src/vm.js';
+import { listTemplates } from '../../runtime/src/template.js';
+import type { ContainerState } from '../../runtime/src/state.js';
+
+const IMAGE = 'vmrt-templating-busybox';
+let d: Dockerd;
+let hostDir: string;
+const before_env = process.env[TEMPLATE_ENV];
+
+// dockerd, containerd and so the runtime inherit it.
+process.env[TEMPLATE_ENV] = 'on';
+dockerdForFile(IMAGE, (daemon) => {
+  d = daemon;
+});
+
+before(() => {
+  hostDir = mkdtempSync('/tmp/vmrt-templating-');
+});
+
+after(() => {
+  rmSync(hostDir, { recursive: true, force: true });
+  if (before_env === undefined) delete process.env[TEMPLATE_ENV];
+  else process.env[TEMPLATE_ENV] = before_env;
+});
+
+function stateOf(id: string): ContainerState {
+  return JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as ContainerState;
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+test('a templated container prints what it would after a cold boot, with the host clock and its own random state', () => {
+  const script =
+    'echo hello; date +%s; cat /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; nproc';
+  const runs = [1, 2].map(() => {
+    const hostBefore = Math.floor(Date.now() / 1000);
+    const r = d.docker(['run', '--rm', '--runtime', 'vmrt', IMAGE, 'sh', '-c', script]);
+    assert.equal(r.status, 0, r.stderr);
+    const [hello, seconds, bootId, random, nproc] = r.stdout.trim().split('\n');
+    assert.equal(hello, 'hello');
+    // The template was saved minutes ago at most; the clone's clock is the host's.
+    assert.ok(Math.abs(Number(seconds) - hostBefore) <= 3, `guest clock ${seconds}, host ${hostBefore}`);
+    assert.equal(Number(nproc), Number(d.dockerOk(['run', '--rm', '--runtime', 'runc', IMAGE, 'nproc']).trim()));
+    return { bootId, random };
+  });
+  assert.notEqual(runs[0]!.bootId, runs[1]!.bootId, 'two VMs of one template share a boot id');
+  assert.notEqual(runs[0]!.random, runs[1]!.random, 'two VMs of one template share their random numbers');
+});
+
+test("a templated container's RAM maps the template's memory file, and `vmrt template list` names it", async () => {
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
+  const state = stateOf(id);
+  assert.ok(state.template, 'the state records the template');
+  const template = listTemplates().find((t) => t.key === state.template);
+  assert.ok(template, `template ${state.template} is listed`);
+  const maps = readFileSync(`/proc/${state.qemu!.pid}/maps`, 'utf8');
+  assert.match(maps, new RegExp(`templates/${state.template}/memory`));
+  assert.ok(
+    !readFileSync(`/proc/${state.qemu!.pid}/cmdline`, 'utf8').includes('virtio-balloon'),
+    'no balloon: it would punch holes in the template',
+  );
+  d.dockerOk(['rm', '-f', id]);
+  await assertNothingLeft(d.runtimeRoot, id);
+});
+
+test('a templated container serves on a published port, writes a bind mount, runs exec and stops promptly', async () => {
+  writeFileSync(join(hostDir, 'index.html'), 'from the host\n');
+  const id = d
+    .dockerOk([
+      'run',
+      '-d',
+      '--runtime',
+      'vmrt',
+      '-p',
+      '127.0.0.1::8080',
+      '-v',
+      `${hostDir}:/www`,
+      IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; echo written-in-the-guest > /www/guest.txt; httpd -f -p 8080 -h /www & wait',
+    ])
+    .trim();
+  const port = d.dockerOk(['port', id, '8080']).trim().split(':').pop();
+  const body = await waitFor(
+    'the published port answers',
+    async () => httpGet(`http://127.0.0.1:${port}/index.html`).catch(() => undefined),
+    60000,
+  );
+  assert.equal(body, 'from the host\n');
+  assert.equal(readFileSync(join(hostDir, 'guest.txt'), 'utf8'), 'written-in-the-guest\n');
+  assert.equal(d.dockerOk(['exec', id, 'cat', '/www/index.html']), 'from the host\n');
+  const started = Date.now();
+  d.dockerOk(['stop', '-t', '5', id]);
+  assert.ok(Date.now() - started < 5000, 'docker stop waited for its grace period');
+  // Its TERM trap ran: the signal reached the container's init at once.
+  assert.equal(d.dockerOk(['inspect', '-f', '{{.State.ExitCode}}', id]).trim(), '0');
+  assert.ok(statSync(join(hostDir, 'guest.txt')).size > 0);
+  d.dockerOk(['rm', id]);
+  await assertNothingLeft(d.runtimeRoot, id);
+});
