@@ -1,23 +1,30 @@
 /**
- * `npm run bench:runtime`: vmrt against runc under one private dockerd and one image.
- * 1. `docker run --rm IMG true`, vmrt and runc interleaved, ≥ 10 pairs: medians and their ratio.
+ * `npm run bench:runtime`: vmrt against runc under one private dockerd and one image. vmrt runs
+ * twice: cold-booted VMs (runtime `vmrt`) and VMs restored from a VM template (runtime
+ * `vmrt-template`: the same launcher with `--vm-template on` in daemon.json's runtimeArgs).
+ * 1. `docker run --rm IMG true`, vmrt, vmrt-template and runc interleaved, ≥ 10 rounds: medians
+ *    and their ratios to runc; then the boot timeline of each (the runtime's `phase` lines,
+ *    collected through VMRT_DEBUG_LOG): median milliseconds from create's start to each phase.
  * 2. Host memory per idle container (PSS of QEMU, virtiofsd and shim from /proc/<pid>/smaps_rollup)
- *    with 1 and with 10 containers running, none with a memory limit (the VM's default size).
+ *    with 1 and 10 containers running (and BENCH_DENSITY, default 50, templated), none with a
+ *    memory limit (the VM's default size), and the host CPU the idle VMs burn.
  * 3. Memory handed back: the host RSS of a container's processes before, right after the guest
  *    filled and freed 1 GiB (a tmpfs file written and removed), and 10 s later.
  * The accelerator in use is printed with the figures (the issue's targets are for TCG).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
-import { importBusyboxImage } from '../test/support/images.js';
+import { importBusyboxImage, REPO } from '../test/support/images.js';
 import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
-import { median } from './stats.js';
+import { loadAverage, median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
+const DENSITY = Number(process.env.BENCH_DENSITY ?? 50);
+const RUNTIMES = ['vmrt', 'vmrt-template', 'runc'] as const;
 
 function timedRun(d: Dockerd, runtime: string): number {
   const started = process.hrtime.bigint();
@@ -42,24 +49,58 @@ function containerPssKiB(d: Dockerd, id: string): { kib: number; processes: numb
   return { kib: procs.reduce((sum, p) => sum + pssKiB(p.pid), 0), processes: procs.length };
 }
 
-async function idleMemory(d: Dockerd, count: number): Promise<void> {
+/** Host CPU time (ms) the processes have used so far (utime + stime, in clock ticks of 10 ms). */
+function cpuMs(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+async function idleMemory(d: Dockerd, runtime: string, count: number): Promise<void> {
   const ids: string[] = [];
   try {
-    for (let i = 0; i < count; i++) ids.push(d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '100000']).trim());
+    for (let i = 0; i < count; i++) ids.push(d.dockerOk(['run', '-d', '--runtime', runtime, IMAGE, 'sleep', '100000']).trim());
     await new Promise((r) => setTimeout(r, 3000));
     const each = ids.map((id) => containerPssKiB(d, id));
     const total = each.reduce((s, e) => s + e.kib, 0);
+    const pids = ids.flatMap((id) => processesMentioning(runDirFor(d.runtimeRoot, id)).map((p) => p.pid));
+    const cpuBefore = cpuMs(pids);
+    await new Promise((r) => setTimeout(r, 10000));
+    const idleCpu = (cpuMs(pids) - cpuBefore) / 10000;
     console.log(
-      `idle containers: ${count}  PSS per container (QEMU, virtiofsd, shim: ${each[0]!.processes} processes): ${(total / count / 1024).toFixed(1)} MiB  (total ${(total / 1024).toFixed(1)} MiB)`,
+      `${runtime}: idle containers: ${count}  PSS per container (${each[0]!.processes} processes): ${(total / count / 1024).toFixed(1)} MiB  (total ${(total / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core`,
     );
+    const exec = Date.now();
+    for (const id of ids) d.dockerOk(['exec', id, 'true']);
+    console.log(`${runtime}: docker exec … true answered in each of the ${count}: ${((Date.now() - exec) / count).toFixed(0)} ms each`);
   } finally {
     if (ids.length) d.docker(['rm', '-f', ...ids]);
   }
 }
 
+/** Median milliseconds from create's start to each phase, for the creates of one kind. */
+function bootTimeline(debugLog: string, templated: boolean): string {
+  const byPid = new Map<string, Map<string, number>>();
+  for (const line of readFileSync(debugLog, 'utf8').split('\n')) {
+    const m = /msg="\[(\d+)\] phase ([^:]+): (\d+) ms"/.exec(line);
+    if (!m) continue;
+    if (!byPid.has(m[1]!)) byPid.set(m[1]!, new Map());
+    byPid.get(m[1]!)!.set(m[2]!, Number(m[3]));
+  }
+  const creates = [...byPid.values()].filter((phases) => phases.has('template ready') === templated);
+  const names = [...new Set(creates.flatMap((phases) => [...phases.keys()]))];
+  const columns = names.map((name) => `${name} ${median(creates.flatMap((p) => (p.has(name) ? [p.get(name)!] : []))).toFixed(0)}`);
+  return `${columns.join(' | ')}  (ms since create began; median of ${creates.length})`;
+}
+
 /** Host RSS of the container's processes (MiB) now, after the guest filled and freed 1 GiB, and 10 s later. */
-async function freedMemory(d: Dockerd): Promise<void> {
-  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--tmpfs', '/fill:size=1100m', IMAGE, 'sleep', '100000']).trim();
+async function freedMemory(d: Dockerd, runtime: string): Promise<void> {
+  const id = d.dockerOk(['run', '-d', '--runtime', runtime, '--tmpfs', '/fill:size=1100m', IMAGE, 'sleep', '100000']).trim();
   try {
     const rss = () => processesMentioning(runDirFor(d.runtimeRoot, id)).reduce((sum, p) => sum + rssKiB(p.pid), 0) / 1024;
     await new Promise((r) => setTimeout(r, 3000));
@@ -68,7 +109,7 @@ async function freedMemory(d: Dockerd): Promise<void> {
     const filled = rss();
     await new Promise((r) => setTimeout(r, 10000));
     console.log(
-      `1 GiB filled and freed in the guest: host RSS idle ${idle.toFixed(0)} MiB, right after ${filled.toFixed(0)} MiB, 10 s later ${rss().toFixed(0)} MiB (free page reporting)`,
+      `${runtime}: 1 GiB filled and freed in the guest: host RSS idle ${idle.toFixed(0)} MiB, right after ${filled.toFixed(0)} MiB, 10 s later ${rss().toFixed(0)} MiB`,
     );
   } finally {
     d.docker(['rm', '-f', id]);
@@ -77,27 +118,41 @@ async function freedMemory(d: Dockerd): Promise<void> {
 
 const accel = await chooseAccelerator();
 console.log(`accelerator: ${accel.accelerator.toUpperCase()} (${accel.reason})`);
-const d = await startDockerd();
+const work = mkdtempSync('/tmp/vmrt-bench-');
+const daemonJson = join(work, 'daemon.json');
+writeFileSync(
+  daemonJson,
+  JSON.stringify({ runtimes: { 'vmrt-template': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--vm-template', 'on'] } } }),
+);
+const debugLog = join(work, 'vmrt-debug.log');
+process.env.VMRT_DEBUG_LOG = debugLog;
+const d = await startDockerd(['--config-file', daemonJson]);
 try {
   importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
-  timedRun(d, 'vmrt');
-  timedRun(d, 'runc');
-  const vmrt: number[] = [];
-  const runc: number[] = [];
+  // The first templated run makes the template (`vmrt template list` shows it).
+  for (const runtime of RUNTIMES) timedRun(d, runtime);
+  rmSync(debugLog, { force: true });
+  const times = new Map<string, number[]>(RUNTIMES.map((r) => [r, []]));
   for (let i = 0; i < PAIRS; i++) {
-    vmrt.push(timedRun(d, 'vmrt'));
-    runc.push(timedRun(d, 'runc'));
-    console.log(`pair ${i + 1}: vmrt ${vmrt[i]!.toFixed(0)} ms, runc ${runc[i]!.toFixed(0)} ms`);
+    for (const runtime of RUNTIMES) times.get(runtime)!.push(timedRun(d, runtime));
+    console.log(`round ${i + 1}: ${RUNTIMES.map((r) => `${r} ${times.get(r)![i]!.toFixed(0)} ms`).join(', ')}`);
   }
-  const mv = median(vmrt);
-  const mr = median(runc);
+  const runc = median(times.get('runc')!);
   console.log(
-    `docker run --rm IMG true, ${PAIRS} interleaved pairs: median vmrt ${mv.toFixed(0)} ms, runc ${mr.toFixed(0)} ms, ratio ${(mv / mr).toFixed(1)}x  [${accel.accelerator.toUpperCase()}]`,
+    `docker run --rm IMG true, ${PAIRS} interleaved rounds: median ${RUNTIMES.map((r) => `${r} ${median(times.get(r)!).toFixed(0)} ms`).join(', ')}; ` +
+      `vmrt/runc ${(median(times.get('vmrt')!) / runc).toFixed(1)}x, vmrt-template/runc ${(median(times.get('vmrt-template')!) / runc).toFixed(1)}x  [${accel.accelerator.toUpperCase()}, load ${loadAverage()}]`,
   );
-  await idleMemory(d, 1);
-  await idleMemory(d, 10);
-  await freedMemory(d);
+  console.log(`boot timeline, cold: ${bootTimeline(debugLog, false)}`);
+  console.log(`boot timeline, templated: ${bootTimeline(debugLog, true)}`);
+  for (const runtime of ['vmrt', 'vmrt-template']) {
+    await idleMemory(d, runtime, 1);
+    await idleMemory(d, runtime, 10);
+  }
+  if (DENSITY > 10) await idleMemory(d, 'vmrt-template', DENSITY);
+  await freedMemory(d, 'vmrt');
+  await freedMemory(d, 'vmrt-template');
   console.log(`(accelerator: ${accel.accelerator.toUpperCase()}; QEMU memory from ${join('/proc', '<pid>', 'smaps_rollup')})`);
 } finally {
   await d.stop();
+  rmSync(work, { recursive: true, force: true });
 }

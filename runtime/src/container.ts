@@ -223,6 +223,9 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
   }
   requireGuest();
   const undo: Array<() => void | Promise<void>> = [];
+  // The boot timeline: one debug line per phase (VMRT_DEBUG_LOG collects them under Docker).
+  const began = Date.now();
+  const phase = (name: string) => logger.debug(`phase ${name}: ${Date.now() - began} ms`);
   const dir = containerDir(root, id);
   ensureDir(root);
   try {
@@ -304,12 +307,13 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeState(root, state);
     applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
     await awaitInNetns(shimRef, state.netns.path, shimLog);
+    phase('shim in the netns');
 
     const hooksState = hookState(state, 'created');
     await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
     await runHooks(config.hooks?.prestart, hooksState, 'prestart');
 
-    logger.debug(`hooks done, shim ${shimRef.pid}`);
+    phase('hooks run');
     // What the hooks configured moves into the VM.
     const network = readNetwork(state.netns.path);
     if (guestConfig.linux) guestConfig.linux.sysctl = { ...disabledIpv6Sysctls(state.netns.path), ...guestConfig.linux.sysctl };
@@ -326,10 +330,12 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       guestConfig.annotations = { ...guestConfig.annotations, [RESTORE_ANNOTATION]: JSON.stringify({ ...guest, criuArgs }) };
     }
     writeFileSync(specFile, JSON.stringify(guestConfig));
+    phase('network wired, spec written');
 
     const qemuLog = join(dir, 'qemu.log');
     const template = await templateFor(config.annotations, network, opts, state.vm, logger);
     state.template = template?.key;
+    if (template) phase('template ready');
     if (!template && sharedFsFor() === 'virtiofs') {
       const virtiofsd = await startVirtiofsd(runDir, sharedDir, join(dir, 'virtiofsd.log'));
       state.virtiofsd = virtiofsd;
@@ -356,6 +362,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       : [...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
     logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
+    phase('QEMU spawned');
     const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
     closeSync(qemuLogFd);
     const qemu = refOf(qemuPid);
@@ -366,11 +373,12 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     if (template) {
       await restoreFromTemplate(template, qmpSocket(runDir), restoringSocket, agentSocket(runDir), network.interfaces, qemu);
-      logger.debug(`VM restored from template ${template.key}`);
+      phase('VM restored, NICs plugged');
     }
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
-    logger.debug('QEMU serves the agent socket');
+    phase('agent socket served');
     const guestPid = await ready;
+    phase('container created in the guest');
     state.guestPid = guestPid;
     writeState(root, state);
     if (opts.pidFile) writePidFile(opts.pidFile, shimRef.pid);

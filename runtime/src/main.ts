@@ -26,6 +26,7 @@ import { spec } from './commands/spec.js';
 import { start } from './commands/start.js';
 import { state } from './commands/state.js';
 import { template } from './commands/template.js';
+import { TEMPLATE_ENV } from './vm.js';
 import { version, versionText } from './commands/version.js';
 import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
@@ -62,6 +63,7 @@ const GLOBAL_FLAGS: FlagSpecs = {
   log: { kind: 'string', help: 'append log lines to this file' },
   'log-format': { kind: 'string', help: 'text (default) or json' },
   debug: { kind: 'bool', help: 'log debug lines too' },
+  'vm-template': { kind: 'string', help: `on or off: restore VMs from VM templates (as ${TEMPLATE_ENV}; daemon.json runtimeArgs)` },
   'systemd-cgroup': { kind: 'bool', help: 'accepted for runc compatibility' },
   rootless: { kind: 'string', help: 'accepted for runc compatibility' },
   criu: { kind: 'string', help: 'accepted for runc compatibility' },
@@ -96,6 +98,11 @@ export async function main(argv: string[]): Promise<number> {
     const format = flagString(globals, 'log-format') ?? 'text';
     if (format !== 'json' && format !== 'text') throw new UsageError(`invalid log format "${format}": text or json`);
     logger = new Logger(flagString(globals, 'log'), format as LogFormat, flagBool(globals, 'debug'));
+    const vmTemplate = flagString(globals, 'vm-template');
+    if (vmTemplate !== undefined) {
+      if (vmTemplate !== 'on' && vmTemplate !== 'off') throw new UsageError(`--vm-template: "${vmTemplate}" must be "on" or "off"`);
+      process.env[TEMPLATE_ENV] = vmTemplate;
+    }
     if (flagBool(globals, 'version')) {
       process.stdout.write(versionText());
       return 0;

@@ -1,10 +1,21 @@
-/** The VM's memory for --memory, runc's stats from guest cgroup files, block I/O cgroup writes. */
+/** The VM's memory for --memory, whether it is restored from a template, runc's stats from guest cgroup files, block I/O cgroup writes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockIOWrites } from '../../runtime/src/cgroups.js';
 import { eventJson, runcStats } from '../../runtime/src/cgroup-stats.js';
 import { parseDuration } from '../../runtime/src/commands/events.js';
-import { defaultVmMemoryMiB, memoryMiBFor, MEMORY_ANNOTATION } from '../../runtime/src/vm.js';
+import {
+  defaultVmMemoryMiB,
+  memoryMiBFor,
+  MEMORY_ANNOTATION,
+  TEMPLATE_ANNOTATION,
+  TEMPLATE_ENV,
+  templateWanted,
+} from '../../runtime/src/vm.js';
+import { assertHonoured } from '../../runtime/src/config-check.js';
+import { coldBootReason } from '../../runtime/src/template.js';
+import type { GuestInterface } from '../../runtime/src/network.js';
+import type { Config } from '../../runtime/src/spec.js';
 
 const MiB = 1024 * 1024;
 
@@ -116,4 +127,32 @@ test('block I/O limits as runc writes them: blkio.* on cgroup v1, io.* on v2', (
     blockIOWrites({ weight: 300 }, 2, (f) => f === 'io.bfq.weight'),
     [['io.bfq.weight', '300']],
   );
+});
+
+test('VM templates: the annotation decides for one container, VMRT_VM_TEMPLATE for all, off by default; anything but on/off is refused at create', () => {
+  assert.equal(templateWanted(undefined, {}), false);
+  assert.equal(templateWanted(undefined, { [TEMPLATE_ENV]: 'on' }), true);
+  assert.equal(templateWanted({ [TEMPLATE_ANNOTATION]: 'off' }, { [TEMPLATE_ENV]: 'on' }), false);
+  assert.equal(templateWanted({ [TEMPLATE_ANNOTATION]: 'on' }, {}), true);
+  assert.throws(() => templateWanted(undefined, { [TEMPLATE_ENV]: 'yes' }), /VMRT_VM_TEMPLATE: "yes" must be "on" or "off"/);
+  const config = { ociVersion: '1.0.2', annotations: { [TEMPLATE_ANNOTATION]: 'maybe' } } as Config;
+  assert.throws(
+    () => assertHonoured(config, 'b/config.json'),
+    /b\/config\.json: annotations: org\.vmrt\.vm\.template: "maybe" must be "on" or "off"/,
+  );
+});
+
+test('a VM with VFIO devices, or more networks than a template has root ports for, boots cold', () => {
+  const nic = (port: number): GuestInterface => ({
+    name: `eth${port}`,
+    mac: `02:42:ac:11:00:0${port}`,
+    mtu: 1500,
+    addresses: [],
+    tap: `t${port}`,
+    port,
+  });
+  assert.equal(coldBootReason([nic(0)], []), undefined);
+  assert.equal(coldBootReason([nic(0), nic(1)], []), undefined);
+  assert.match(coldBootReason([nic(0), nic(1), nic(2)], []) ?? '', /3 networks: a template VM has root ports for 2/);
+  assert.match(coldBootReason([], ['-device', 'vfio-pci,host=0000:01:00.0']) ?? '', /VFIO/);
 });
