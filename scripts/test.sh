@@ -10,4 +10,13 @@ if [ ${#tests[@]} -eq 0 ]; then
   exit 1
 fi
 # One file at a time: integration tests boot VMs and start their own dockerd on 2 cores.
-exec node --test --test-concurrency=1 --test-reporter=spec "$@" "${tests[@]}"
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "$@" "${tests[@]}" || status=$?
+# The runtime's Docker tests again with every VM restored from a VM template: templating must
+# change nothing a container sees (README: VM templates).
+echo "test: the runtime's Docker tests with VMRT_VM_TEMPLATE=on"
+templates=$(mktemp -d /run/vmrt-test-templates.XXXXXX)
+VMRT_TEMPLATE_DIR=$templates VMRT_VM_TEMPLATE=on node --test --test-concurrency=1 --test-reporter=spec "$@" \
+  out/test/integration/docker-runtime.test.js out/test/integration/docker-network.test.js || status=$?
+rm -rf "$templates"
+exit "$status"

@@ -70,8 +70,9 @@ export interface TemplateInfo extends TemplateShape {
   memoryFileBytes: number;
 }
 
+/** VMRT_TEMPLATE_DIR moves them (keep it on a tmpfs: the RAM files' pages are what VMs share). */
 export function templatesDir(): string {
-  return join(SOCKET_BASE, 'templates');
+  return process.env.VMRT_TEMPLATE_DIR ?? join(SOCKET_BASE, 'templates');
 }
 
 /** Why a VM that asked for a template boots cold instead, or undefined when it can be restored. */

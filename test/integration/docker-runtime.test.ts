@@ -278,7 +278,9 @@ test('docker rm -f of a running container leaves nothing behind', async () => {
   }
   const usage = d.dockerOk(['stats', '--no-stream', '--format', '{{.MemUsage}}', id]);
   const [, amount, unit] = /^([\d.]+)(MiB|GiB)/.exec(usage) ?? [];
-  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM: ${usage}`);
+  // More than the shim's own MiB: the VM's memory (a VM restored from a template counts only what
+  // it wrote: the pages it shares are the template's).
+  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 20, `docker stats counts the VM: ${usage}`);
   d.dockerOk(['rm', '-f', id]);
   await assertNothingLeft(d.runtimeRoot, id);
 });

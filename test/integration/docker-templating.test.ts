@@ -13,7 +13,9 @@ import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { assertNothingLeft } from '../support/leftovers.js';
 import { waitFor } from '../support/wait.js';
 import { TEMPLATE_ENV } from '../../runtime/src/vm.js';
-import { listTemplates } from '../../runtime/src/template.js';
+import type { TemplateInfo } from '../../runtime/src/template.js';
+import { REPO } from '../support/images.js';
+import { spawnSync } from 'node:child_process';
 import type { ContainerState } from '../../runtime/src/state.js';
 
 const IMAGE = 'vmrt-templating-busybox';
@@ -21,8 +23,10 @@ let d: Dockerd;
 let hostDir: string;
 const before_env = process.env[TEMPLATE_ENV];
 
-// dockerd, containerd and so the runtime inherit it.
+// dockerd, containerd and so the runtime inherit them: templates of this file's own, removed after it.
+const templates = mkdtempSync('/run/vmrt-test-templates.');
 process.env[TEMPLATE_ENV] = 'on';
+process.env.VMRT_TEMPLATE_DIR = templates;
 dockerdForFile(IMAGE, (daemon) => {
   d = daemon;
 });
@@ -33,6 +37,8 @@ before(() => {
 
 after(() => {
   rmSync(hostDir, { recursive: true, force: true });
+  rmSync(templates, { recursive: true, force: true });
+  delete process.env.VMRT_TEMPLATE_DIR;
   if (before_env === undefined) delete process.env[TEMPLATE_ENV];
   else process.env[TEMPLATE_ENV] = before_env;
 });
@@ -73,8 +79,14 @@ test("a templated container's RAM maps the template's memory file, and `vmrt tem
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
   const state = stateOf(id);
   assert.ok(state.template, 'the state records the template');
-  const template = listTemplates().find((t) => t.key === state.template);
-  assert.ok(template, `template ${state.template} is listed`);
+  const listed = spawnSync(join(REPO, 'runtime', 'bin', 'vmrt'), ['template', 'list', '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(listed.status, 0, listed.stderr);
+  const template = (JSON.parse(listed.stdout) as TemplateInfo[]).find((t) => t.key === state.template);
+  assert.ok(template, `template ${state.template} is listed: ${listed.stdout}`);
+  assert.ok(
+    template.memoryFileBytes > 0 && template.memoryFileBytes < template.memoryMiB * 1024 * 1024,
+    'the RAM file holds only the pages the template touched',
+  );
   const maps = readFileSync(`/proc/${state.qemu!.pid}/maps`, 'utf8');
   assert.match(maps, new RegExp(`templates/${state.template}/memory`));
   assert.ok(
