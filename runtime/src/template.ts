@@ -284,12 +284,14 @@ export async function restoreFromTemplate(
   qemu: ProcessRef,
 ): Promise<void> {
   const deadline = Date.now() + RESTORE_TIMEOUT_MS;
-  while (!existsSync(qmpSocket)) {
+  let qmp: Qmp | undefined;
+  // QEMU makes the socket's file a moment before it listens on it.
+  while (!qmp) {
     if (!isAlive(qemu)) throw new RuntimeError('QEMU exited before it could restore the template');
-    if (Date.now() > deadline) throw new RuntimeError(`QEMU did not open ${qmpSocket} within ${RESTORE_TIMEOUT_MS / 1000} s`);
-    await sleep(5);
+    qmp = existsSync(qmpSocket) ? await Qmp.open(qmpSocket).catch(() => undefined) : undefined;
+    if (!qmp && Date.now() > deadline) throw new RuntimeError(`QEMU did not serve ${qmpSocket} within ${RESTORE_TIMEOUT_MS / 1000} s`);
+    if (!qmp) await sleep(5);
   }
-  const qmp = await Qmp.open(qmpSocket);
   try {
     await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
     const incoming = join(qmpSocket, '..', 'incoming.sock');

@@ -63,11 +63,12 @@ test('a templated container prints what it would after a cold boot, with the hos
   const runs = [1, 2].map(() => {
     const hostBefore = Math.floor(Date.now() / 1000);
     const r = d.docker(['run', '--rm', '--runtime', 'vmrt', IMAGE, 'sh', '-c', script]);
+    const hostAfter = Math.ceil(Date.now() / 1000);
     assert.equal(r.status, 0, r.stderr);
     const [hello, seconds, bootId, random, nproc] = r.stdout.trim().split('\n');
     assert.equal(hello, 'hello');
-    // The template was saved minutes ago at most; the clone's clock is the host's.
-    assert.ok(Math.abs(Number(seconds) - hostBefore) <= 3, `guest clock ${seconds}, host ${hostBefore}`);
+    // Not the clock the template was saved with: the host's, while the container ran.
+    assert.ok(Number(seconds) >= hostBefore && Number(seconds) <= hostAfter, `guest clock ${seconds}, host ${hostBefore}–${hostAfter}`);
     assert.equal(Number(nproc), Number(d.dockerOk(['run', '--rm', '--runtime', 'runc', IMAGE, 'nproc']).trim()));
     return { bootId, random };
   });
@@ -88,7 +89,7 @@ test("a templated container's RAM maps the template's memory file, and `vmrt tem
     'the RAM file holds only the pages the template touched',
   );
   const maps = readFileSync(`/proc/${state.qemu!.pid}/maps`, 'utf8');
-  assert.match(maps, new RegExp(`templates/${state.template}/memory`));
+  assert.ok(maps.includes(join(templates, state.template, 'memory')), `QEMU maps ${join(templates, state.template, 'memory')}`);
   assert.ok(
     !readFileSync(`/proc/${state.qemu!.pid}/cmdline`, 'utf8').includes('virtio-balloon'),
     'no balloon: it would punch holes in the template',

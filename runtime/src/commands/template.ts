@@ -1,4 +1,4 @@
-import { flagString, expectPositionals, type ParsedArgs } from '../args.js';
+import { expectPositionals, flagString, parseArgs, type ParsedArgs } from '../args.js';
 import type { Command, Context } from '../command.js';
 import { UsageError } from '../errors.js';
 import { ensureTemplate, listTemplates, removeTemplates, templateKey, templatesDir, type TemplateShape } from '../template.js';
@@ -58,8 +58,12 @@ export const template: Command = {
     'memory-mib': { kind: 'string', help: 'the shape: guest RAM in MiB (default: VMRT_VM_MEMORY_MIB or 2048)' },
     format: { kind: 'string', aliases: ['f'], help: 'list: table (default) or json' },
   },
-  async run(args, ctx) {
-    const [action, ...rest] = args.positionals;
+  async run(given, ctx) {
+    // The action's flags follow it: `template list --format json`.
+    const [action, ...words] = given.positionals;
+    const args = parseArgs(words, this.flags, false);
+    for (const [name, value] of given.flags) if (!args.flags.has(name)) args.flags.set(name, value);
+    const rest = args.positionals;
     switch (action) {
       case 'create':
         expectPositionals({ ...args, positionals: rest }, 'template create', []);
