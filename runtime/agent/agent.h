@@ -95,7 +95,7 @@ void cgroup_write_stats(struct json_builder *jb, const char *id);
 int seccomp_install(const struct json_doc *d, int seccomp, char *err, size_t errlen);
 
 /* The spec annotation of a pod container that shares namespaces of another
- * container of the VM: {"ipc":"<id>","pid":"<id>"} (PROTOCOL.md). */
+ * container of the VM: {"ipc":"<id>","pid":"<id>","uts":"<id>"} (PROTOCOL.md). */
 #define SHARE_ANNOTATION "org.vmrt.pod.share"
 
 /* network.c: applies the org.vmrt.network annotation (interfaces matched by

@@ -55,9 +55,10 @@ static int configure_network(uint32_t stream, const struct json_doc *d, int spec
 /* A pod container may share the ipc and pid namespaces of another container of
  * the VM (the SHARE_ANNOTATION of its spec names it per type). Returns 0 after
  * answering an error. */
-static int resolve_shares(uint32_t stream, const struct json_doc *d, int spec, pid_t *ipc_of, pid_t *pid_of)
+static int resolve_shares(uint32_t stream, const struct json_doc *d, int spec, pid_t *ipc_of, pid_t *pid_of,
+                          pid_t *uts_of)
 {
-    *ipc_of = *pid_of = 0;
+    *ipc_of = *pid_of = *uts_of = 0;
     char *text;
     if (optional_string(stream, d, json_get(d, spec, "annotations"), SHARE_ANNOTATION, &text) != 0) {
         return 0;
@@ -71,9 +72,9 @@ static int resolve_shares(uint32_t stream, const struct json_doc *d, int spec, p
     if (!ok) {
         respond_error(stream, "annotation %s is not a JSON object", SHARE_ANNOTATION);
     }
-    static const char *types[] = { "ipc", "pid" };
-    pid_t *out[] = { ipc_of, pid_of };
-    for (int i = 0; ok && i < 2; i++) {
+    static const char *types[] = { "ipc", "pid", "uts" };
+    pid_t *out[] = { ipc_of, pid_of, uts_of };
+    for (int i = 0; ok && i < 3; i++) {
         char *id;
         if (optional_string(stream, &share, 0, types[i], &id) != 0) {
             ok = 0;
@@ -101,7 +102,7 @@ static void op_create(const struct request *r)
     const char *id = r->id;
     int spec = json_get(d, 0, "spec");
     apply_host_clock_and_seed(d);
-    pid_t ipc_of, pid_of;
+    pid_t ipc_of, pid_of, uts_of;
     if (!id || !id[0] || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..")) {
         respond_error(stream, "create needs an id without '/'");
     } else if (r->c) {
@@ -110,7 +111,7 @@ static void op_create(const struct request *r)
         respond_error(stream, "create needs a spec object");
     } else if (stream == 0 || proc_by_stream(stream)) {
         respond_error(stream, "stream %u is not free for a process", stream);
-    } else if (!resolve_shares(stream, d, spec, &ipc_of, &pid_of) || !configure_network(stream, d, spec)) {
+    } else if (!resolve_shares(stream, d, spec, &ipc_of, &pid_of, &uts_of) || !configure_network(stream, d, spec)) {
         /* answered */
     } else {
         if (A.dns < 0 && dns_wanted(d, spec)) A.dns = dns_open();
@@ -135,6 +136,7 @@ static void op_create(const struct request *r)
         c->start_fd = -1;
         c->ipc_of = ipc_of;
         c->pid_of = pid_of;
+        c->uts_of = uts_of;
         c->status = CONTAINER_CREATED;
         c->next = containers;
         containers = c;

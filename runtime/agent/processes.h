@@ -18,6 +18,7 @@ struct container {
     int deleted;  /* `delete` asked for it: out of the table once nothing of it runs */
     pid_t ipc_of; /* a pod container sharing another's ipc namespace: that one's init; else 0 */
     pid_t pid_of; /* likewise for the pid namespace */
+    pid_t uts_of; /* likewise for the uts namespace (a Kubernetes pod's hostname) */
 };
 
 enum proc_phase {

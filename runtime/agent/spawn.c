@@ -39,7 +39,8 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     for (int fd = 3; fd < 1024; fd++) {
         if (fd != sync_fd && fd != start_fd) close(fd);
     }
-    if (is_init && c->ipc_of && join_namespace(c->ipc_of, "ipc", CLONE_NEWIPC, err, sizeof err) != 0) {
+    if (is_init && ((c->ipc_of && join_namespace(c->ipc_of, "ipc", CLONE_NEWIPC, err, sizeof err) != 0) ||
+                    (c->uts_of && join_namespace(c->uts_of, "uts", CLONE_NEWUTS, err, sizeof err) != 0))) {
         child_fail(sync_fd, err);
     }
     if (is_init ? child_create(c->id, d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
@@ -106,7 +107,8 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
             respond_error(stream, "%s", err);
             goto fail;
         }
-        int flags = CLONE_NEWNS | CLONE_NEWUTS | (c->ipc_of ? 0 : CLONE_NEWIPC) | (c->pid_of ? 0 : CLONE_NEWPID);
+        int flags = CLONE_NEWNS | (c->uts_of ? 0 : CLONE_NEWUTS) | (c->ipc_of ? 0 : CLONE_NEWIPC) |
+                    (c->pid_of ? 0 : CLONE_NEWPID);
         pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) {
             close(sync[0]);

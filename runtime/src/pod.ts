@@ -18,12 +18,16 @@ const SANDBOX_ANNOTATIONS = [
   { type: 'io.kubernetes.cri-o.ContainerType', sandboxId: 'io.kubernetes.cri-o.SandboxID' },
 ] as const;
 
+/** The namespaces a pod container may share with the container of its VM (Kubernetes shares ipc and uts, and pid when asked). */
+const SHARED_NAMESPACES = ['ipc', 'pid', 'uts'] as const;
+type SharedNamespace = (typeof SHARED_NAMESPACES)[number];
+
 /** What a new container of a pod shares with the container whose VM it joins. */
 export interface PodJoin {
   /** The container that booted the VM. */
   vm: ContainerState;
-  /** Namespace types (ipc, pid) it shares with that container in the guest, and where config.json asks for it. */
-  shares: Array<{ type: 'ipc' | 'pid'; where: string }>;
+  /** Namespace types (ipc, pid, uts) it shares with that container in the guest, and where config.json asks for it. */
+  shares: Array<{ type: SharedNamespace; where: string }>;
 }
 
 /** The sandbox a CRI app container belongs to, and the annotation that names it. */
@@ -72,8 +76,8 @@ export function podJoinFor(root: string, config: Config, configPath: string): Po
   if (!vm) return undefined;
   const shares: PodJoin['shares'] = [];
   namespaces.forEach((ns, i) => {
-    if ((ns.type === 'ipc' || ns.type === 'pid') && ns.path && isNamespaceOf(ns.path, vm!))
-      shares.push({ type: ns.type, where: `linux.namespaces[${i}].path` });
+    const type = SHARED_NAMESPACES.find((shared) => shared === ns.type);
+    if (type && ns.path && isNamespaceOf(ns.path, vm!)) shares.push({ type, where: `linux.namespaces[${i}].path` });
   });
   return { vm, shares };
 }
@@ -86,6 +90,6 @@ export function isNamespaceOf(path: string, state: ContainerState): boolean {
 
 /**
  * The guest spec's annotation naming the containers whose namespaces a pod container shares,
- * `{"ipc":"<id>","pid":"<id>"}` (PROTOCOL.md).
+ * `{"ipc":"<id>","pid":"<id>","uts":"<id>"}` (PROTOCOL.md).
  */
 export const SHARE_ANNOTATION = 'org.vmrt.pod.share';

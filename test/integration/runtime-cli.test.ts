@@ -308,26 +308,33 @@ test('host networking is refused with host-network before any QEMU starts', () =
   assert.deepEqual(leftovers(root, 'hostnet'), []);
 });
 
-/** A bundle whose container joins the pod of sandbox `sandbox` (containerd's CRI annotations) and, with `ipcOf`, the ipc namespace of that shim pid. */
-function podBundle(name: string, args: string[], sandbox: string, ipcOf?: number): string {
+/**
+ * A bundle whose container joins the pod of sandbox `sandbox` (containerd's CRI annotations) and,
+ * with `sharedWith`, the ipc and uts namespaces of that shim pid, as containerd writes an app
+ * container's config (no hostname of its own).
+ */
+function podBundle(name: string, args: string[], sandbox: string, sharedWith?: number): string {
   return makeBusyboxBundle(join(work, name), args, (config) => {
     config.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': sandbox };
-    if (ipcOf !== undefined)
-      config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
-        ns.type === 'ipc' ? { type: 'ipc', path: `/proc/${ipcOf}/ns/ipc` } : ns,
-      );
+    if (sharedWith === undefined) return;
+    delete config.hostname;
+    config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
+      ns.type === 'ipc' || ns.type === 'uts' ? { type: ns.type, path: `/proc/${sharedWith}/ns/${ns.type}` } : ns,
+    );
   });
 }
 
-const VM_IDENTITY = 'cat /proc/sys/kernel/random/boot_id; readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid';
+const VM_IDENTITY = 'cat /proc/sys/kernel/random/boot_id; hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid';
 
-test('pods: a container whose CRI annotations name its sandbox runs in the sandbox VM (its ipc namespace shared, its pid namespace its own); delete frees it while the VM goes on', () => {
+test('pods: a container whose CRI annotations name its sandbox runs in the sandbox VM (its ipc and uts namespaces shared, its pid namespace its own); delete frees it while the VM goes on', () => {
   const sandbox = makeBusyboxBundle(join(work, 'sandbox'), ['sleep', '1000'], (config) => {
     config.annotations = { 'io.kubernetes.cri.container-type': 'sandbox' };
+    config.hostname = 'pod-host';
   });
   assert.equal(vmrtDetached(['create', '--bundle', sandbox, 'sandbox1'], join(work, 'sandbox1')).status, 0);
   ok(['start', 'sandbox1']);
-  const [bootId, ipc, pid] = ok(['exec', 'sandbox1', 'sh', '-c', VM_IDENTITY]).split('\n');
+  const [bootId, hostname, ipc, pid] = ok(['exec', 'sandbox1', 'sh', '-c', VM_IDENTITY]).split('\n');
+  assert.equal(hostname, 'pod-host');
   const app = podBundle('app', ['sh', '-c', `${VM_IDENTITY}; ps -o pid,comm`], 'sandbox1', stateOf('sandbox1').pid);
   const create = vmrtDetached(['create', '--bundle', app, 'app1'], join(work, 'app1'));
   assert.equal(create.status, 0, create.stderr);
@@ -336,10 +343,10 @@ test('pods: a container whose CRI annotations name its sandbox runs in the sandb
   ok(['start', 'app1']);
   for (let i = 0; i < 100 && stateOf('app1').status !== 'stopped'; i++) spawnSync('sleep', ['0.1']);
   const lines = readFileSync(join(work, 'app1.out'), 'utf8').trim().split('\n');
-  assert.deepEqual(lines.slice(0, 2), [bootId, ipc]);
-  assert.notEqual(lines[2], pid);
+  assert.deepEqual(lines.slice(0, 3), [bootId, hostname, ipc]);
+  assert.notEqual(lines[3], pid);
   // Its own processes only (the sandbox's sleep is not among them): sh execs ps, PID 1.
-  assert.deepEqual(lines.slice(3), ['PID   COMMAND', '    1 ps']);
+  assert.deepEqual(lines.slice(4), ['PID   COMMAND', '    1 ps']);
   ok(['delete', 'app1']);
   assert.deepEqual(leftovers(root, 'app1'), []);
   // The VM goes on; the id is free again, in the VM too.
