@@ -42,6 +42,8 @@ int child_create(const char *id, const struct json_doc *d, int spec, char *err, 
 /* Enters the cgroup and the cgroup, mount, uts and ipc namespaces of a
  * container (pid: see spawn). */
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
+/* Enters one namespace (kind: its /proc/<pid>/ns name) of process pid. */
+int join_namespace(pid_t pid, const char *kind, int nstype, char *err, size_t errlen);
 
 /* rootfs.c, in the forked child. rootfs_prepare: spec.mounts, /dev,
  * annotations, then pivot_root into root.path. rootfs_mask_paths:
@@ -77,6 +79,8 @@ int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *e
 int cgroup_update(const char *id, const struct json_doc *d, int resources, char *err, size_t errlen);
 /* Moves the calling process into the container's cgroup. */
 int cgroup_enter(const char *id, char *err, size_t errlen);
+/* Calls visit for every process in the container's cgroup. */
+void cgroup_for_each_pid(const char *id, void (*visit)(pid_t pid, void *arg), void *arg);
 /* Removes the (empty) cgroup of a stopped container. */
 void cgroup_remove(const char *id);
 /* The container's OOM kill count so far; 0, or -1 when memory.events cannot be read. */
@@ -90,10 +94,16 @@ void cgroup_write_stats(struct json_builder *jb, const char *id);
  * when tok is not an object). */
 int seccomp_install(const struct json_doc *d, int seccomp, char *err, size_t errlen);
 
+/* The spec annotation of a pod container that shares namespaces of another
+ * container of the VM: {"ipc":"<id>","pid":"<id>","uts":"<id>"} (PROTOCOL.md). */
+#define SHARE_ANNOTATION "org.vmrt.pod.share"
+
 /* network.c: applies the org.vmrt.network annotation (interfaces matched by
  * MAC: name, MTU, addresses, up; then routes) to the guest. Idempotent. */
 #define NETWORK_ANNOTATION "org.vmrt.network"
 int network_apply(const char *json_text, char *err, size_t errlen);
+/* Brings lo up (a VM without org.vmrt.network has it down; runc's containers have it up). */
+void loopback_up(void);
 /* 1 when the NIC of every interface (by MAC) is in the guest, 0 when one is
  * missing (a hot-plugged NIC not probed yet), -1 for a bad document. */
 int network_present(const char *json_text);
@@ -123,9 +133,11 @@ pid_t checkpoint_restore(const char *id, const struct json_doc *d, int spec, con
 
 /* procfs.c */
 typedef void (*pid_visitor)(pid_t pid, void *arg);
-/* Calls visit for every process in the pid namespace of init_pid. */
-void for_each_container_pid(pid_t init_pid, pid_visitor visit, void *arg);
+/* Calls visit for every process of a container: those in the pid namespace of
+ * init_pid, or with shared_pidns (a pod container in another's pid namespace)
+ * those in the container's cgroup. */
+void for_each_container_pid(pid_t init_pid, const char *id, int shared_pidns, pid_visitor visit, void *arg);
 /* Writes the `processes` array of a ps answer. */
-void write_ps(struct json_builder *jb, pid_t init_pid);
+void write_ps(struct json_builder *jb, pid_t init_pid, const char *id, int shared_pidns);
 
 #endif

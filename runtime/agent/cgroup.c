@@ -152,6 +152,20 @@ int cgroup_enter(const char *id, char *err, size_t errlen)
     return 0;
 }
 
+void cgroup_for_each_pid(const char *id, void (*visit)(pid_t pid, void *arg), void *arg)
+{
+    char path[300];
+    cgroup_dir(id, path, sizeof path);
+    strncat(path, "/cgroup.procs", sizeof path - strlen(path) - 1);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        return;
+    }
+    int pid;
+    while (fscanf(f, "%d", &pid) == 1) visit((pid_t)pid, arg);
+    fclose(f);
+}
+
 void cgroup_remove(const char *id)
 {
     char dir[256];

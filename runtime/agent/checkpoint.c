@@ -8,13 +8,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,21 +97,6 @@ static void log_errors(const char *log, char *out, size_t outlen)
     }
 }
 
-/* CRIU probes TCP repair on 127.0.0.1 at start; a VM without a network
- * (no org.vmrt.network) still has lo down. */
-static void loopback_up(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) log_msg("bring lo up: %s", strerror(errno));
-    }
-    if (fd >= 0) close(fd);
-}
-
 /* Runs <tools>/bin/criu with `a` and waits for it. In the child, fds
  * keep[i] become INHERIT_FD_BASE + i and, when cgroup_id is set, the child
  * enters that container's new cgroup (restored tasks go there). */
@@ -130,7 +113,7 @@ static int run_criu(const char *tools, struct args *a, const int keep[3], const 
         snprintf(err, errlen, "criu is not shared into the VM (%s: %s)", exe, strerror(errno));
         return -1;
     }
-    loopback_up();
+    loopback_up(); /* CRIU probes TCP repair on 127.0.0.1 at start */
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));

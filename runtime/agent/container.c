@@ -62,6 +62,22 @@ int child_create(const char *id, const struct json_doc *d, int spec, char *err, 
     return process_check(d, json_get(d, spec, "process"), err, errlen);
 }
 
+int join_namespace(pid_t pid, const char *kind, int nstype, char *err, size_t errlen)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, kind);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        FAIL("open %s: %s", path, strerror(errno));
+    }
+    int rc = setns(fd, nstype);
+    close(fd);
+    if (rc != 0) {
+        FAIL("setns %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen)
 {
     if (cgroup_enter(id, err, errlen) != 0) {

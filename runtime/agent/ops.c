@@ -43,11 +43,55 @@ static int configure_network(uint32_t stream, const struct json_doc *d, int spec
         return 0;
     }
     char err[512];
+    if (!net) loopback_up(); /* the containers of the VM talk over it, as in one netns under runc */
     int ok = !net || network_apply(net, err, sizeof err) == 0;
     if (!ok) {
         respond_error(stream, "guest network: %s", err);
     }
     free(net);
+    return ok;
+}
+
+/* A pod container may share the ipc and pid namespaces of another container of
+ * the VM (the SHARE_ANNOTATION of its spec names it per type). Returns 0 after
+ * answering an error. */
+static int resolve_shares(uint32_t stream, const struct json_doc *d, int spec, pid_t *ipc_of, pid_t *pid_of,
+                          pid_t *uts_of)
+{
+    *ipc_of = *pid_of = *uts_of = 0;
+    char *text;
+    if (optional_string(stream, d, json_get(d, spec, "annotations"), SHARE_ANNOTATION, &text) != 0) {
+        return 0;
+    }
+    if (!text) {
+        return 1;
+    }
+    struct json_doc share;
+    memset(&share, 0, sizeof share);
+    int ok = json_parse(&share, text, strlen(text)) == 0 && json_is(&share, 0, JSON_OBJECT);
+    if (!ok) {
+        respond_error(stream, "annotation %s is not a JSON object", SHARE_ANNOTATION);
+    }
+    static const char *types[] = { "ipc", "pid", "uts" };
+    pid_t *out[] = { ipc_of, pid_of, uts_of };
+    for (int i = 0; ok && i < 3; i++) {
+        char *id;
+        if (optional_string(stream, &share, 0, types[i], &id) != 0) {
+            ok = 0;
+            break;
+        }
+        struct container *owner = id ? container_by_id(id) : NULL;
+        if (id && (!owner || owner->status == CONTAINER_STOPPED)) {
+            respond_error(stream, "%s: the %s namespace of container \"%s\" cannot be shared: it %s", SHARE_ANNOTATION,
+                          types[i], id, owner ? "is stopped" : "does not exist in this VM");
+            ok = 0;
+        } else if (owner) {
+            *out[i] = owner->pid;
+        }
+        free(id);
+    }
+    json_free(&share);
+    free(text);
     return ok;
 }
 
@@ -58,6 +102,7 @@ static void op_create(const struct request *r)
     const char *id = r->id;
     int spec = json_get(d, 0, "spec");
     apply_host_clock_and_seed(d);
+    pid_t ipc_of, pid_of, uts_of;
     if (!id || !id[0] || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..")) {
         respond_error(stream, "create needs an id without '/'");
     } else if (r->c) {
@@ -66,7 +111,7 @@ static void op_create(const struct request *r)
         respond_error(stream, "create needs a spec object");
     } else if (stream == 0 || proc_by_stream(stream)) {
         respond_error(stream, "stream %u is not free for a process", stream);
-    } else if (!configure_network(stream, d, spec)) {
+    } else if (!resolve_shares(stream, d, spec, &ipc_of, &pid_of, &uts_of) || !configure_network(stream, d, spec)) {
         /* answered */
     } else {
         if (A.dns < 0 && dns_wanted(d, spec)) A.dns = dns_open();
@@ -89,6 +134,9 @@ static void op_create(const struct request *r)
             return;
         }
         c->start_fd = -1;
+        c->ipc_of = ipc_of;
+        c->pid_of = pid_of;
+        c->uts_of = uts_of;
         c->status = CONTAINER_CREATED;
         c->next = containers;
         containers = c;
@@ -159,7 +207,7 @@ static void op_signal(const struct request *r)
     } else {
         struct kill_args ka = { (int)sig };
         if (json_bool_value(r->d, json_get(r->d, 0, "all"), 0)) {
-            for_each_container_pid(r->c->pid, kill_one, &ka);
+            for_each_container_pid(r->c->pid, r->c->id, r->c->pid_of != 0, kill_one, &ka);
         } else {
             kill(r->c->pid, (int)sig);
         }
@@ -240,7 +288,7 @@ static void op_ps(const struct request *r)
         json_arr_begin(&jb);
         json_arr_end(&jb);
     } else {
-        write_ps(&jb, r->c->pid);
+        write_ps(&jb, r->c->pid, r->c->id, r->c->pid_of != 0);
     }
     finish_ok(r->stream, &jb);
 }
@@ -281,6 +329,21 @@ static void op_network_remove(const struct request *r)
     change_network(r, 0);
 }
 
+/* A container of a pod goes while the VM stays for the others: its processes
+ * are killed, its cgroup removed, and its id is free again. */
+static void op_delete(const struct request *r)
+{
+    struct container *c = r->c;
+    if (c->status != CONTAINER_STOPPED) {
+        struct kill_args ka = { SIGKILL };
+        for_each_container_pid(c->pid, c->id, c->pid_of != 0, kill_one, &ka);
+        kill(c->pid, SIGKILL);
+    }
+    c->deleted = 1;
+    forget_if_deleted(c);
+    respond_ok(r->stream);
+}
+
 static void op_state(const struct request *r)
 {
     struct json_builder jb;
@@ -288,6 +351,7 @@ static void op_state(const struct request *r)
     json_key(&jb, "containers");
     json_arr_begin(&jb);
     for (struct container *k = containers; k; k = k->next) {
+        if (k->deleted) continue;
         json_obj_begin(&jb);
         json_key(&jb, "id");
         json_str(&jb, k->id);
@@ -328,6 +392,7 @@ static const struct op {
     { "checkpoint", 1, op_checkpoint },
     { "network-add", 0, op_network_add },
     { "network-remove", 0, op_network_remove },
+    { "delete", 1, op_delete },
     { "state", 0, op_state },
     { "shutdown", 0, op_shutdown },
 };

@@ -37,9 +37,29 @@ struct proc *proc_by_pid(pid_t pid)
 struct container *container_by_id(const char *id)
 {
     for (struct container *c = containers; c; c = c->next) {
-        if (!strcmp(c->id, id)) return c;
+        if (!c->deleted && !strcmp(c->id, id)) return c;
     }
     return NULL;
+}
+
+void forget_if_deleted(struct container *c)
+{
+    if (!c->deleted || c->status != CONTAINER_STOPPED) {
+        return;
+    }
+    for (struct proc *p = procs; p; p = p->next) {
+        if (p->container == c) return;
+    }
+    for (struct container **cc = &containers; *cc; cc = &(*cc)->next) {
+        if (*cc == c) {
+            *cc = c->next;
+            break;
+        }
+    }
+    close_fd(&c->start_fd);
+    free(c->id);
+    free(c->seccomp);
+    free(c);
 }
 
 const char *status_name(enum container_status s)
@@ -307,6 +327,12 @@ static void send_exit(struct proc *p, int wstatus)
     send_json(VMRT_EXIT, p->stream, &jb);
 }
 
+static void kill_all_of(pid_t pid, void *arg)
+{
+    (void)arg;
+    kill(pid, SIGKILL);
+}
+
 void reap_children(void)
 {
     struct signalfd_siginfo si;
@@ -316,6 +342,10 @@ void reap_children(void)
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
         for (struct container *c = containers; c; c = c->next) {
             if (c->pid == pid) {
+                if (c->pid_of) {
+                    /* Not PID 1 of a namespace of its own: the rest outlives its init. */
+                    cgroup_for_each_pid(c->id, kill_all_of, NULL);
+                }
                 c->status = CONTAINER_STOPPED;
                 close_fd(&c->start_fd);
                 report_oom(c); /* before the EXIT: the host learns why it died first */
@@ -332,6 +362,8 @@ void reap_children(void)
         if (p->phase == PROC_RUNNING) {
             send_exit(p, wstatus);
         }
+        struct container *c = p->container;
         free_proc(p);
+        if (c) forget_if_deleted(c);
     }
 }

@@ -15,6 +15,10 @@ struct container {
     char *seccomp;      /* spec.linux.seccomp (JSON text) for exec'd processes, or NULL */
     uint64_t oom_kills; /* OOM kills in its cgroup reported to the host so far */
     enum container_status status;
+    int deleted;  /* `delete` asked for it: out of the table once nothing of it runs */
+    pid_t ipc_of; /* a pod container sharing another's ipc namespace: that one's init; else 0 */
+    pid_t pid_of; /* likewise for the pid namespace */
+    pid_t uts_of; /* likewise for the uts namespace (a Kubernetes pod's hostname) */
 };
 
 enum proc_phase {
@@ -47,7 +51,10 @@ extern struct proc *procs;
 extern struct container *containers;
 struct proc *proc_by_stream(uint32_t stream);
 struct proc *proc_by_pid(pid_t pid);
+/* The container of that id, not counting deleted ones (an id may be used again). */
 struct container *container_by_id(const char *id);
+/* Frees a deleted container once its init and every process entry of it are gone. */
+void forget_if_deleted(struct container *c);
 const char *status_name(enum container_status s);
 void close_fd(int *fd);
 /* A new process entry in PROC_SETUP with no fds, or NULL without memory;

@@ -18,8 +18,12 @@ static ino_t pidns_inode(pid_t pid)
     return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-void for_each_container_pid(pid_t init_pid, pid_visitor visit, void *arg)
+void for_each_container_pid(pid_t init_pid, const char *id, int shared_pidns, pid_visitor visit, void *arg)
 {
+    if (shared_pidns) {
+        cgroup_for_each_pid(id, visit, arg);
+        return;
+    }
     ino_t ns = pidns_inode(init_pid);
     if (!ns) {
         return;
@@ -105,9 +109,9 @@ static void ps_one(pid_t pid, void *arg)
     json_obj_end(jb);
 }
 
-void write_ps(struct json_builder *jb, pid_t init_pid)
+void write_ps(struct json_builder *jb, pid_t init_pid, const char *id, int shared_pidns)
 {
     json_arr_begin(jb);
-    for_each_container_pid(init_pid, ps_one, jb);
+    for_each_container_pid(init_pid, id, shared_pidns, ps_one, jb);
     json_arr_end(jb);
 }

@@ -39,6 +39,10 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     for (int fd = 3; fd < 1024; fd++) {
         if (fd != sync_fd && fd != start_fd) close(fd);
     }
+    if (is_init && ((c->ipc_of && join_namespace(c->ipc_of, "ipc", CLONE_NEWIPC, err, sizeof err) != 0) ||
+                    (c->uts_of && join_namespace(c->uts_of, "uts", CLONE_NEWUTS, err, sizeof err) != 0))) {
+        child_fail(sync_fd, err);
+    }
     if (is_init ? child_create(c->id, d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
         child_fail(sync_fd, err);
     }
@@ -71,6 +75,7 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
 
 void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int tok, int is_init)
 {
+    char err[512];
     int process = is_init ? json_get(d, tok, "process") : tok;
     int terminal = json_bool_value(d, json_get(d, process, "terminal"), 0);
     int child_fds[3] = { -1, -1, -1 };
@@ -96,12 +101,21 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
     pid_t pid;
     if (is_init) {
         /* fork() with new namespaces: the child is PID 1 of its own pid
-         * namespace, as under runc. */
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL, NULL,
-                             NULL, NULL);
+         * namespace, as under runc; a pod container may share the ipc and pid
+         * namespaces of another (it joins the ipc one itself). */
+        if (c->pid_of && join_namespace(c->pid_of, "pid", CLONE_NEWPID, err, sizeof err) != 0) {
+            respond_error(stream, "%s", err);
+            goto fail;
+        }
+        int flags = CLONE_NEWNS | (c->uts_of ? 0 : CLONE_NEWUTS) | (c->ipc_of ? 0 : CLONE_NEWIPC) |
+                    (c->pid_of ? 0 : CLONE_NEWPID);
+        pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) {
             close(sync[0]);
             run_child(d, tok, 1, start[0], sync[1], child_fds, c);
+        }
+        if (c->pid_of && setns(A.own_pidns, CLONE_NEWPID) != 0) {
+            log_msg("restore pid namespace: %s", strerror(errno));
         }
     } else {
         /* setns(CLONE_NEWPID) only affects children: fork after it. */

@@ -37,7 +37,9 @@
 /* When the VM is gone: how long queued output may take to drain. */
 #define LOST_DRAIN_MS 2000
 
-enum mode { MODE_INIT, MODE_EXEC };
+/* join: a container created in the VM of another (a pod): like exec, through
+ * that container's mux.sock, but the request is a `create` of its own. */
+enum mode { MODE_INIT, MODE_EXEC, MODE_JOIN };
 
 struct options {
     enum mode mode;
@@ -72,7 +74,9 @@ static void usage(void)
           "                 --spec <file.json> [--netns <path>] [--console-socket <path>]\n"
           "                 [--network-sync <argv.json>] [--ready-fd N] [--log <file>]\n"
           "  vmrt-shim exec --mux-socket <path> --id <container-id> --process <process.json>\n"
-          "                 [--console-socket <path>] [--ready-fd N] [--log <file>]\n",
+          "                 [--console-socket <path>] [--ready-fd N] [--log <file>]\n"
+          "  vmrt-shim join --mux-socket <path> --id <container-id> --spec <file.json>\n"
+          "                 [--netns <path>] [--console-socket <path>] [--ready-fd N] [--log <file>]\n",
           stderr);
 }
 
@@ -129,6 +133,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         o->mode = MODE_INIT;
     } else if (strcmp(argv[1], "exec") == 0) {
         o->mode = MODE_EXEC;
+    } else if (strcmp(argv[1], "join") == 0) {
+        o->mode = MODE_JOIN;
     } else {
         return -1;
     }
@@ -175,6 +181,9 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (o->mode == MODE_INIT) {
         return o->agent_socket && o->spec && !o->process ? 0 : -1;
+    }
+    if (o->mode == MODE_JOIN) {
+        return o->spec && !o->agent_socket && !o->process && !o->network_sync ? 0 : -1;
     }
     return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync ? 0 : -1;
 }
@@ -352,7 +361,11 @@ static int64_t start_exec(struct shim *s)
         startup_failed(s, "cannot connect to %s (is the container running?): %s", s->o.mux_socket, strerror(errno));
     }
     conn_init(&s->up, fd);
-    send_process_request(s, "exec", "process", s->o.process);
+    if (s->o.mode == MODE_JOIN) {
+        send_process_request(s, "create", "spec", s->o.spec);
+    } else {
+        send_process_request(s, "exec", "process", s->o.process);
+    }
     return await_process(s, now_ms() + STARTUP_TIMEOUT_MS, "the container's mux");
 }
 
@@ -396,7 +409,7 @@ static void prepare_process(struct shim *s)
 
 static const char *peer_name(const struct shim *s)
 {
-    return s->o.mode == MODE_INIT ? "the VM agent" : "the container's mux";
+    return s->o.mode == MODE_INIT ? "the VM agent" : s->o.mode == MODE_JOIN ? "the pod's mux" : "the container's mux";
 }
 
 /* The agent (or the mux) went away before the process's EXIT: hand out what
@@ -443,20 +456,22 @@ static void handle_signals(struct shim *s)
     }
 }
 
-/* An EVENT of the agent (init shim): a guest OOM kill is first reproduced in
- * the host cgroup, where containerd looks for it; every mux client gets a copy. */
+/* An EVENT of the agent: a guest OOM kill in this shim's container is first
+ * reproduced in the host cgroup, where containerd looks for it (the VM of a
+ * pod holds other containers, each with its own shim and host cgroup); the
+ * init shim gives every mux client a copy. */
 static void host_event(struct shim *s, const struct vmrt_frame *f)
 {
     struct json_doc d;
     if (json_parse(&d, (const char *)f->payload, f->payload_len) == 0 &&
-        json_str_eq(&d, json_get(&d, 0, "type"), "oom")) {
+        json_str_eq(&d, json_get(&d, 0, "type"), "oom") && json_str_eq(&d, json_get(&d, 0, "id"), s->o.id)) {
         char err[512];
         if (oom_mirror(err, sizeof err) != 0) {
             log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
         }
     }
     json_free(&d);
-    mux_broadcast(&s->mux, f);
+    if (s->have_mux) mux_broadcast(&s->mux, f);
 }
 
 /* Reads what the peer sent and dispatches every whole frame. */
@@ -486,7 +501,7 @@ static void read_up(struct shim *s)
         } else if (f.stream == OWN_STREAM) {
             relay_output(&s->proc, &f);
         } else if (f.type == VMRT_EVENT) {
-            if (s->have_mux) host_event(s, &f); /* exec shims have no use for events */
+            if (s->o.mode != MODE_EXEC) host_event(s, &f); /* exec shims have no use for events */
         } else if (f.type == VMRT_HELLO) {
             /* The agent greets again after a reconnect of its port: nothing to do. */
         } else if (s->have_mux) {

@@ -60,10 +60,10 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
     workaround: 'publish the ports you need (-p) on a bridge or user-defined network, or run this container with runc',
   },
   'container-network': {
-    status: 'unsupported',
+    status: 'differs',
     reason:
-      "another container's network namespace lives on the host or in another VM; a VM cannot join it (its interfaces would be taken from that container)",
-    workaround: 'put both containers on one user-defined network and reach each other by name',
+      "between vmrt containers the two run in one VM (a pod) and share its network stack, as under runc; a runc container's network namespace lives on the host, which a VM cannot join (refused at create). The VM stops with the container that booted it: its joined containers stop too (under runc they lose the network only)",
+    workaround: 'run both containers with vmrt, or put them on one user-defined network and reach each other by name',
   },
   link: {
     status: 'unsupported',
@@ -117,12 +117,14 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   'host-pid': {
     status: 'unsupported',
     reason: 'host processes are outside the VM; the guest kernel cannot see or signal them',
-    workaround: 'drop --pid=host; share a pid namespace only inside one VM (pod)',
+    workaround:
+      "drop --pid=host; containers of one pod share a pid namespace in their VM (--pid container:A with --network container:A, or a Kubernetes pod's shareProcessNamespace)",
   },
   'host-ipc': {
     status: 'unsupported',
     reason: "host IPC objects (shared memory, semaphores) live in the host kernel, not in the VM's",
-    workaround: 'drop --ipc=host',
+    workaround:
+      'drop --ipc=host; containers of one pod share IPC in their VM (--ipc container:A with --network container:A, or a Kubernetes pod)',
   },
   'host-uts': {
     status: 'unsupported',

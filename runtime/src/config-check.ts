@@ -16,6 +16,8 @@ export interface FeatureUse {
   /** Where in config.json, as a dotted path. */
   where: string;
   detail: string;
+  /** Why this use is refused although the feature works elsewhere (its status is not `unsupported`). */
+  refused?: string;
 }
 
 /** dev:ino of a file, to compare namespaces. */
@@ -36,9 +38,15 @@ export function isHostNetns(path: string): boolean {
 
 /**
  * Detects the features a config uses. `vmrtNetnsPaths` are the network namespaces of vmrt
- * containers: joining one of those is allowed; joining another container's is not.
+ * containers: joining one of those puts the container into that container's VM (pod.ts); joining
+ * another container's is refused. `podNamespaces`: the indexes in linux.namespaces of the ipc and
+ * pid namespaces shared with the container of that VM (pod.ts), not the host's.
  */
-export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[] = []): FeatureUse[] {
+export function detectFeatures(
+  config: Config,
+  vmrtNetnsPaths: readonly string[] = [],
+  podNamespaces: readonly number[] = [],
+): FeatureUse[] {
   const uses: FeatureUse[] = [];
   const listed = config.linux?.namespaces;
   const namespaces = listed ?? [];
@@ -66,12 +74,17 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
       // (e.g. /var/run/netns/cni-…, made by CNI for this container) is the container's own.
       const target = identity(path);
       const ours = vmrtNetnsPaths.some((p) => target !== undefined && identity(p) === target);
-      if (!ours)
-        uses.push({
-          feature: 'container-network',
-          where: `linux.namespaces[${net}].path`,
-          detail: `joins the network namespace ${path} of a container that is not a vmrt container`,
-        });
+      uses.push({
+        feature: 'container-network',
+        where: `linux.namespaces[${net}].path`,
+        detail: `joins the network namespace ${path} of a${ours ? ' vmrt' : ' container that is not a vmrt'} container`,
+        ...(ours
+          ? {}
+          : {
+              refused:
+                "that container's network namespace lives on the host (runc) or its runtime is not vmrt: only a vmrt container's VM can be joined, and a VM cannot take over another container's interfaces",
+            }),
+      });
     }
   }
 
@@ -83,7 +96,7 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
   ];
   for (const [type, feature] of joinable) {
     const i = nsIndex(type);
-    if (i >= 0 && namespaces[i]!.path) {
+    if (i >= 0 && namespaces[i]!.path && !podNamespaces.includes(i)) {
       uses.push({
         feature,
         where: `linux.namespaces[${i}].path`,
@@ -129,18 +142,23 @@ export function detectFeatures(config: Config, vmrtNetnsPaths: readonly string[]
 }
 
 export function unsupportedUses(uses: readonly FeatureUse[]): FeatureUse[] {
-  return uses.filter((use) => CAPABILITIES[use.feature].status === 'unsupported');
+  return uses.filter((use) => use.refused !== undefined || CAPABILITIES[use.feature].status === 'unsupported');
 }
 
 export function describeUse(use: FeatureUse, configPath: string): string {
   const cap = CAPABILITIES[use.feature];
   const instead = cap.workaround ? `; instead: ${cap.workaround}` : '';
-  return `${configPath}: ${use.where}: unsupported feature "${use.feature}" (${use.detail}): ${cap.reason}${instead}`;
+  return `${configPath}: ${use.where}: unsupported feature "${use.feature}" (${use.detail}): ${use.refused ?? cap.reason}${instead}`;
 }
 
 /** Throws when anything is unsupported: one line per feature (a `--privileged` asks for every host device). */
-export function assertSupported(config: Config, configPath: string, vmrtNetnsPaths: readonly string[]): FeatureUse[] {
-  const uses = detectFeatures(config, vmrtNetnsPaths);
+export function assertSupported(
+  config: Config,
+  configPath: string,
+  vmrtNetnsPaths: readonly string[],
+  podNamespaces: readonly number[] = [],
+): FeatureUse[] {
+  const uses = detectFeatures(config, vmrtNetnsPaths, podNamespaces);
   const byFeature = new Map<FeatureId, FeatureUse[]>();
   for (const use of unsupportedUses(uses)) byFeature.set(use.feature, [...(byFeature.get(use.feature) ?? []), use]);
   if (byFeature.size === 0) return uses;
@@ -152,6 +170,7 @@ export function assertSupported(config: Config, configPath: string, vmrtNetnsPat
         feature: group[0]!.feature,
         where: shown.map((u) => u.where).join(', ') + more,
         detail: shown.map((u) => u.detail).join('; ') + more,
+        refused: group[0]!.refused,
       },
       configPath,
     );

@@ -40,7 +40,9 @@ import {
   terminate,
   type ProcessRef,
 } from './proc.js';
-import { populateShared, unmountAll } from './shared-folder.js';
+import { muxRequest } from './mux.js';
+import { SHARE_ANNOTATION, type PodJoin } from './pod.js';
+import { GUEST_SHARED, populateShared, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
 import {
@@ -58,6 +60,10 @@ import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
+/** How long the agent may take to kill and forget a container of a pod. */
+const AGENT_DELETE_TIMEOUT_MS = 10000;
+/** The subfolder of the VM's shared folder that holds a pod container's rootfs and volumes. */
+const POD_SUBFOLDER_PREFIX = 'pod-';
 
 export interface CreateOptions {
   root: string;
@@ -71,6 +77,8 @@ export interface CreateOptions {
   deviceArgs?: string[];
   /** `restore`: the guest restores this checkpoint instead of starting a new process. */
   restore?: CheckpointFolders;
+  /** The container is created in the VM of another (pod.ts). */
+  pod?: PodJoin;
 }
 
 export interface Created {
@@ -215,17 +223,26 @@ async function awaitSocket(path: string, qemu: ProcessRef, consoleLog: string, q
   }
 }
 
-export async function createContainer(opts: CreateOptions): Promise<Created> {
-  const { root, id, bundle, logger } = opts;
+/** Undo steps of a create, run in reverse when a later step fails. */
+type Undo = Array<() => void | Promise<void>>;
+
+async function undoAll(undo: Undo, id: string, logger: Logger): Promise<void> {
+  for (const step of undo.reverse()) {
+    try {
+      await step();
+    } catch (undoErr) {
+      logger.warn(`cleanup after a failed create of ${id}: ${errorMessage(undoErr)}`);
+    }
+  }
+}
+
+/** The container's folder (its id taken) and socket folder, and its first state. */
+function beginCreate(opts: CreateOptions, undo: Undo, vm: ContainerState['vm']): ContainerState {
+  const { root, id, bundle } = opts;
   const config = bundle.config;
   if (config.process?.terminal && !opts.consoleSocket) {
     throw new RuntimeError(`${bundle.configPath}: process.terminal is true: a terminal needs --console-socket (or set "terminal": false)`);
   }
-  requireGuest();
-  const undo: Array<() => void | Promise<void>> = [];
-  // The boot timeline: one debug line per phase (VMRT_DEBUG_LOG collects them under Docker).
-  const began = Date.now();
-  const phase = (name: string) => logger.debug(`phase ${name}: ${Date.now() - began} ms`);
   const dir = containerDir(root, id);
   ensureDir(root);
   try {
@@ -235,30 +252,142 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     throw err;
   }
   undo.push(() => removeContainerDir(dir));
-  try {
-    const runDir = runDirFor(root, id);
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    undo.push(() => rmSync(runDir, { recursive: true, force: true }));
+  const runDir = runDirFor(root, id);
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  undo.push(() => rmSync(runDir, { recursive: true, force: true }));
+  // Saved after every step, so that `delete --force` can undo a create that was killed half-way.
+  const state: ContainerState = {
+    vmrt: 1,
+    id,
+    bundle: bundle.dir,
+    rootfs: bundle.rootfs,
+    created: new Date().toISOString(),
+    ociVersion: config.ociVersion,
+    annotations: config.annotations ?? {},
+    runDir,
+    mounts: [],
+    netns: { path: '' },
+    cgroups: [],
+    accelerator: opts.accelerator.accelerator,
+    started: false,
+    hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
+    vm,
+  };
+  writeState(root, state);
+  return state;
+}
 
-    // Saved after every step, so that `delete --force` can undo a create that was killed half-way.
-    const state: ContainerState = {
-      vmrt: 1,
-      id,
-      bundle: bundle.dir,
-      rootfs: bundle.rootfs,
-      created: new Date().toISOString(),
-      ociVersion: config.ociVersion,
-      annotations: config.annotations ?? {},
-      runDir,
-      mounts: [],
-      netns: { path: '' },
-      cgroups: [],
-      accelerator: opts.accelerator.accelerator,
-      started: false,
-      hooks: { poststart: config.hooks?.poststart ?? [], poststop: config.hooks?.poststop ?? [] },
-      vm: { vcpus: vcpusFor(config.annotations), memoryMiB: memoryMiBFor(config.linux?.resources, config.annotations) },
-    };
+/** The shim in the container's host cgroup (config's cgroupsPath) and network namespace. */
+async function settleShim(
+  opts: CreateOptions,
+  state: ContainerState,
+  shim: ChildProcess,
+  ready: Promise<number>,
+  undo: Undo,
+): Promise<ProcessRef> {
+  const config = opts.bundle.config;
+  if (shim.pid === undefined) await ready;
+  const shimRef = refOf(shim.pid!);
+  state.shim = shimRef;
+  undo.push(() => terminate(shimRef, 0));
+  const cgroupsPath = config.linux?.cgroupsPath;
+  state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
+  undo.push(() => removeCgroups(state.cgroups));
+  writeState(opts.root, state);
+  applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
+  await awaitInNetns(shimRef, state.netns.path, shimLogOf(opts.root, opts.id));
+  return shimRef;
+}
+
+async function runCreateHooks(opts: CreateOptions, state: ContainerState): Promise<void> {
+  const hooks = opts.bundle.config.hooks;
+  const hooksState = hookState(state, 'created');
+  await runHooks(hooks?.createRuntime, hooksState, 'createRuntime');
+  await runHooks(hooks?.prestart, hooksState, 'prestart');
+}
+
+/** The last step of a create: the guest process exists. */
+function finishCreate(opts: CreateOptions, state: ContainerState, guestPid: number): void {
+  state.guestPid = guestPid;
+  writeState(opts.root, state);
+  if (opts.pidFile) writePidFile(opts.pidFile, state.shim!.pid);
+}
+
+/** The way to a container's agent: the mux of the init shim of its VM (its own, or its pod's). */
+export function muxSocketOf(state: ContainerState): string {
+  return muxSocket(state.pod?.vmRunDir ?? state.runDir);
+}
+
+/** Where a container's rootfs and volumes are shared with its VM. */
+export function sharedDirOfState(root: string, state: ContainerState): string {
+  return state.pod?.sharedDir ?? sharedDirOf(root, state.id);
+}
+
+/**
+ * A container of a pod (pod.ts): created by the agent of `join.vm`'s VM, its rootfs and volumes
+ * shared through a subfolder of that VM's shared folder, with a shim of its own that reaches the
+ * agent through the VM's mux. No QEMU, no network of its own: the VM's.
+ */
+async function createInPod(opts: CreateOptions, join_: PodJoin): Promise<Created> {
+  const { root, id, bundle, logger } = opts;
+  const { vm } = join_;
+  const undo: Undo = [];
+  try {
+    const state = beginCreate(opts, undo, vm.vm);
+    const sub = `${POD_SUBFOLDER_PREFIX}${state.runDir.slice(-12)}`;
+    state.pod = { vm: vm.id, vmRunDir: vm.runDir, sharedDir: join(sharedDirOf(root, vm.id), sub) };
+    state.netns = { path: vm.netns.path };
     writeState(root, state);
+    undo.push(() => removeShared(state.pod!.sharedDir));
+    const guestConfig = populateShared(bundle.config, bundle.rootfs, state.pod.sharedDir, state.mounts, `${GUEST_SHARED}/${sub}`);
+    if (guestConfig.process) guestConfig.process.rlimits = inheritedRlimits(guestConfig.process.rlimits);
+    if (join_.shares.length > 0) {
+      guestConfig.annotations = {
+        ...guestConfig.annotations,
+        [SHARE_ANNOTATION]: JSON.stringify(Object.fromEntries(join_.shares.map((s) => [s.type, vm.id]))),
+      };
+    }
+    writeState(root, state);
+    const specFile = join(state.runDir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(guestConfig));
+    const shimArgs = ['join', '--mux-socket', muxSocket(vm.runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
+    if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
+    const { shim, ready } = startShim(
+      shimArgs,
+      `creating container "${id}" in the VM of "${vm.id}"`,
+      shimLogOf(root, id),
+      consoleLogOf(root, vm.id),
+    );
+    // The agent may hold the container already (even one whose create failed there).
+    undo.push(() => forgetInPodVm(state));
+    // The agent's create waits for no hook: the process starts only at `start`, after them.
+    await settleShim(opts, state, shim, ready, undo);
+    await runCreateHooks(opts, state);
+    finishCreate(opts, state, await ready);
+    logger.debug(`container ${id} created in the VM of ${vm.id}: shim ${state.shim!.pid}, guest pid ${state.guestPid}`);
+    return { state, shim };
+  } catch (err) {
+    await undoAll(undo, id, logger);
+    throw err;
+  }
+}
+
+export async function createContainer(opts: CreateOptions): Promise<Created> {
+  const { root, id, bundle, logger } = opts;
+  const config = bundle.config;
+  requireGuest();
+  if (opts.pod) return createInPod(opts, opts.pod);
+  const undo: Undo = [];
+  // The boot timeline: one debug line per phase (VMRT_DEBUG_LOG collects them under Docker).
+  const began = Date.now();
+  const phase = (name: string) => logger.debug(`phase ${name}: ${Date.now() - began} ms`);
+  try {
+    const state = beginCreate(opts, undo, {
+      vcpus: vcpusFor(config.annotations),
+      memoryMiB: memoryMiBFor(config.linux?.resources, config.annotations),
+    });
+    const { runDir } = state;
+    const dir = containerDir(root, id);
 
     const sharedDir = sharedDirOf(root, id);
     undo.push(() => removeShared(sharedDir));
@@ -297,21 +426,9 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     ];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
     const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
-    if (shim.pid === undefined) await ready;
-    const shimRef = refOf(shim.pid!);
-    state.shim = shimRef;
-    undo.push(() => terminate(shimRef, 0));
-    const cgroupsPath = config.linux?.cgroupsPath;
-    state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
-    undo.push(() => removeCgroups(state.cgroups));
-    writeState(root, state);
-    applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
-    await awaitInNetns(shimRef, state.netns.path, shimLog);
+    const shimRef = await settleShim(opts, state, shim, ready, undo);
     phase('shim in the netns');
-
-    const hooksState = hookState(state, 'created');
-    await runHooks(config.hooks?.createRuntime, hooksState, 'createRuntime');
-    await runHooks(config.hooks?.prestart, hooksState, 'prestart');
+    await runCreateHooks(opts, state);
 
     phase('hooks run');
     // What the hooks configured moves into the VM.
@@ -377,21 +494,14 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     }
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
     phase('agent socket served');
-    const guestPid = await ready;
+    finishCreate(opts, state, await ready);
     phase('container created in the guest');
-    state.guestPid = guestPid;
-    writeState(root, state);
-    if (opts.pidFile) writePidFile(opts.pidFile, shimRef.pid);
-    logger.debug(`container ${id} created: shim ${shimRef.pid}, QEMU ${qemu.pid} (${opts.accelerator.accelerator}), guest pid ${guestPid}`);
+    logger.debug(
+      `container ${id} created: shim ${shimRef.pid}, QEMU ${qemu.pid} (${opts.accelerator.accelerator}), guest pid ${state.guestPid}`,
+    );
     return { state, shim };
   } catch (err) {
-    for (const step of undo.reverse()) {
-      try {
-        await step();
-      } catch (undoErr) {
-        logger.warn(`cleanup after a failed create of ${id}: ${errorMessage(undoErr)}`);
-      }
-    }
+    await undoAll(undo, id, logger);
     throw err;
   }
 }
@@ -435,12 +545,18 @@ export function removeShared(sharedDir: string): void {
   const failures = unmountAll(mountsUnder(sharedDir));
   if (!existsSync(sharedDir)) return;
   if (mountedUnder(sharedDir)) throw new RuntimeError(`cannot unmount everything under ${sharedDir}: ${failures.join('; ')}`);
-  for (const name of readdirSync(sharedDir)) {
-    const path = join(sharedDir, name);
-    if (statSync(path).isDirectory()) rmdirSync(path);
-    else unlinkSync(path);
+  removeMountPoints(sharedDir);
+}
+
+/** Removes a folder of (unmounted) mount points: empty folders and files; the subfolders of a pod's containers too. */
+function removeMountPoints(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!statSync(path).isDirectory()) unlinkSync(path);
+    else if (name.startsWith(POD_SUBFOLDER_PREFIX)) removeMountPoints(path);
+    else rmdirSync(path);
   }
-  rmdirSync(sharedDir);
+  rmdirSync(dir);
 }
 
 /** Removes a container folder, refusing while anything under it is mounted. */
@@ -465,8 +581,20 @@ export function execShims(runDir: string): ProcessRef[] {
   }
 }
 
+/**
+ * A container of a pod leaves its VM, which goes on for the others: the agent kills what runs of
+ * it and forgets it. Nothing to do when the VM is gone (its processes went with it).
+ */
+async function forgetInPodVm(state: ContainerState): Promise<void> {
+  if (!state.pod || !existsSync(muxSocketOf(state))) return;
+  await muxRequest(muxSocketOf(state), { op: 'delete', id: state.id }, AGENT_DELETE_TIMEOUT_MS).catch((err: unknown) => {
+    if (!/does not exist|cannot reach|closed the connection/.test(errorMessage(err))) throw err;
+  });
+}
+
 /** Ends every host process of the container and removes everything create made. */
 export async function destroyContainer(root: string, state: ContainerState, logger: Logger): Promise<void> {
+  await forgetInPodVm(state).catch((err: unknown) => logger.warn(`delete ${state.id} in the VM of ${state.pod!.vm}: ${errorMessage(err)}`));
   // The guest's files live on the host (virtio-fs or 9p): there is nothing to flush, so QEMU is killed at once.
   // Every process of the container names its socket folder (a create killed half-way may not
   // have recorded them all).
@@ -484,7 +612,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
       problems.push(`${what}: ${errorMessage(err)}`);
     }
   };
-  attempt('unmount', () => removeShared(sharedDirOf(root, state.id)));
+  attempt('unmount', () => removeShared(sharedDirOfState(root, state)));
   if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
   else if (state.network && state.netns.path) unwireNetwork(state.netns.path, state.network);
   removeCgroups(state.cgroups);

@@ -46,14 +46,14 @@ export function bindInto(source: string, target: string, recursive: boolean, mou
 }
 
 /**
- * Fills `sharedDir` and returns the guest spec. On failure, what was mounted so far is in
+ * Fills `sharedDir` (seen in the guest at `guestDir`) and returns the guest spec. On failure, what was mounted so far is in
  * `mounts` of the thrown error's caller: callers pass their own array to undo it.
  */
-export function populateShared(config: Config, rootfs: string, sharedDir: string, mounts: string[]): Config {
+export function populateShared(config: Config, rootfs: string, sharedDir: string, mounts: string[], guestDir = GUEST_SHARED): Config {
   mkdirSync(sharedDir, { recursive: true, mode: 0o700 });
   bindInto(rootfs, join(sharedDir, 'rootfs'), true, mounts);
   const guest: Config = structuredClone(config);
-  guest.root = { ...guest.root!, path: `${GUEST_SHARED}/rootfs` };
+  guest.root = { ...guest.root!, path: `${guestDir}/rootfs` };
   guest.mounts = (config.mounts ?? []).map((mount, i) => {
     if (!isBindMount(mount) || !mount.source) return mount;
     const shm = guestShm(mount);
@@ -61,7 +61,7 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
     const name = `m${i}`;
     const recursive = (mount.options ?? []).includes('rbind');
     bindInto(mount.source, join(sharedDir, name), recursive, mounts);
-    return { ...mount, source: `${GUEST_SHARED}/${name}` };
+    return { ...mount, source: `${guestDir}/${name}` };
   });
   delete guest.hooks;
   if (guest.linux) {

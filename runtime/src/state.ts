@@ -46,6 +46,12 @@ export interface ContainerState {
   vm: { vcpus: number; memoryMiB: number };
   /** The VM template the VM was restored from (template.ts); none for a cold boot. */
   template?: string;
+  /**
+   * Set for a container created in the VM of another (a pod: pod.ts): that container's id and
+   * socket folder (its init shim's mux.sock is the way to the agent), and the subfolder of that
+   * VM's shared folder holding this container's rootfs and volumes.
+   */
+  pod?: { vm: string; vmRunDir: string; sharedDir: string };
 }
 
 const ID_PATTERN = /^[\w+.-]+$/;

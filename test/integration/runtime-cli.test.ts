@@ -307,3 +307,100 @@ test('host networking is refused with host-network before any QEMU starts', () =
   assert.match(line.msg, /unsupported feature "host-network"/);
   assert.deepEqual(leftovers(root, 'hostnet'), []);
 });
+
+/**
+ * A bundle whose container joins the pod of sandbox `sandbox` (containerd's CRI annotations) and,
+ * with `sharedWith`, the ipc and uts namespaces of that shim pid, as containerd writes an app
+ * container's config (no hostname of its own).
+ */
+function podBundle(name: string, args: string[], sandbox: string, sharedWith?: number): string {
+  return makeBusyboxBundle(join(work, name), args, (config) => {
+    config.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': sandbox };
+    if (sharedWith === undefined) return;
+    delete config.hostname;
+    config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
+      ns.type === 'ipc' || ns.type === 'uts' ? { type: ns.type, path: `/proc/${sharedWith}/ns/${ns.type}` } : ns,
+    );
+  });
+}
+
+const VM_IDENTITY = 'cat /proc/sys/kernel/random/boot_id; hostname; readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid';
+
+test('pods: a container whose CRI annotations name its sandbox runs in the sandbox VM (its ipc and uts namespaces shared, its pid namespace its own); delete frees it while the VM goes on', () => {
+  const sandbox = makeBusyboxBundle(join(work, 'sandbox'), ['sleep', '1000'], (config) => {
+    config.annotations = { 'io.kubernetes.cri.container-type': 'sandbox' };
+    config.hostname = 'pod-host';
+  });
+  assert.equal(vmrtDetached(['create', '--bundle', sandbox, 'sandbox1'], join(work, 'sandbox1')).status, 0);
+  ok(['start', 'sandbox1']);
+  const [bootId, hostname, ipc, pid] = ok(['exec', 'sandbox1', 'sh', '-c', VM_IDENTITY]).split('\n');
+  assert.equal(hostname, 'pod-host');
+  const app = podBundle('app', ['sh', '-c', `${VM_IDENTITY}; ps -o pid,comm`], 'sandbox1', stateOf('sandbox1').pid);
+  const create = vmrtDetached(['create', '--bundle', app, 'app1'], join(work, 'app1'));
+  assert.equal(create.status, 0, create.stderr);
+  // No QEMU of its own: only the sandbox's names a socket folder.
+  assert.ok(!processesMentioning(`${runDirFor(root, 'app1')}/`).some((p) => p.includes('qemu-system')));
+  ok(['start', 'app1']);
+  for (let i = 0; i < 100 && stateOf('app1').status !== 'stopped'; i++) spawnSync('sleep', ['0.1']);
+  const lines = readFileSync(join(work, 'app1.out'), 'utf8').trim().split('\n');
+  assert.deepEqual(lines.slice(0, 3), [bootId, hostname, ipc]);
+  assert.notEqual(lines[3], pid);
+  // Its own processes only (the sandbox's sleep is not among them): sh execs ps, PID 1.
+  assert.deepEqual(lines.slice(4), ['PID   COMMAND', '    1 ps']);
+  ok(['delete', 'app1']);
+  assert.deepEqual(leftovers(root, 'app1'), []);
+  // The VM goes on; the id is free again, in the VM too.
+  assert.equal(ok(['exec', 'sandbox1', 'cat', '/proc/sys/kernel/random/boot_id']), `${bootId}\n`);
+  assert.equal(vmrtDetached(['create', '--bundle', app, 'app1'], join(work, 'app1')).status, 0);
+  ok(['delete', '--force', 'app1']);
+  ok(['delete', '--force', 'sandbox1']);
+  assert.deepEqual(leftovers(root, 'app1'), []);
+  assert.deepEqual(leftovers(root, 'sandbox1'), []);
+});
+
+test('pods, bad input: a sandbox that does not exist, a VM that died, two creates racing for one id: clear errors, nothing left', async () => {
+  const missing = vmrtDetached(['create', '--bundle', podBundle('orphan', ['true'], 'nosuchsandbox'), 'orphan'], join(work, 'orphan'));
+  assert.equal(missing.status, 1);
+  assert.match(
+    missing.stderr,
+    /config\.json: annotations\["io\.kubernetes\.cri\.sandbox-id"\]: sandbox "nosuchsandbox" is not a vmrt container/,
+  );
+  assert.deepEqual(leftovers(root, 'orphan'), []);
+
+  const sandbox = makeBusyboxBundle(join(work, 'doomed'), ['sleep', '1000']);
+  assert.equal(vmrtDetached(['create', '--bundle', sandbox, 'doomed'], join(work, 'doomed')).status, 0);
+  ok(['start', 'doomed']);
+  // Two creates of one id at once: the first takes it, the other is told so and undoes nothing of the first's.
+  const racer = podBundle('racer', ['sleep', '1000'], 'doomed');
+  const race = await Promise.all(
+    [1, 2].map(
+      (n) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(VMRT, ['--root', root, 'create', '--bundle', racer, 'racer'], {
+            stdio: ['ignore', 'ignore', openSync(join(work, `racer${n}.err`), 'w')],
+          });
+          child.on('exit', (code) => resolve(code ?? -1));
+        }),
+    ),
+  );
+  assert.deepEqual([...race].sort(), [0, 1]);
+  const loser = race.indexOf(1) + 1;
+  assert.match(readFileSync(join(work, `racer${loser}.err`), 'utf8'), /container with id "racer" already exists/);
+  assert.equal(stateOf('racer').status, 'created');
+  ok(['delete', '--force', 'racer']);
+  assert.deepEqual(leftovers(root, 'racer'), []);
+
+  const qemu = processesMentioning(`${runDirFor(root, 'doomed')}/`).find((p) => p.includes('qemu-system'));
+  assert.ok(qemu, 'the QEMU of "doomed"');
+  process.kill(Number(qemu.split(':')[0]), 'SIGKILL');
+  for (let i = 0; i < 100 && stateOf('doomed').status !== 'stopped'; i++) spawnSync('sleep', ['0.1']);
+  const late = vmrtDetached(['create', '--bundle', podBundle('late', ['true'], 'doomed'), 'late'], join(work, 'late'));
+  assert.equal(late.status, 1);
+  assert.match(
+    late.stderr,
+    /config\.json: annotations\["io\.kubernetes\.cri\.sandbox-id"\]: the pod's VM is that of container "doomed", which is stopped: its VM is gone/,
+  );
+  assert.deepEqual(leftovers(root, 'late'), []);
+  ok(['delete', 'doomed']);
+  assert.deepEqual(leftovers(root, 'doomed'), []);
+});

@@ -40,7 +40,7 @@ test('documentation forms: blockquotes, lists, ~~~, prompts in bash, console wit
     '13:15-13:25 host-ipc-namespace The ipc namespace host is not supported by vmrt.',
     '19:17-19:27 host-uts-namespace The host UTS namespace is not supported by vmrt.',
     '26:12-26:25 host-userns The host user namespace is not supported by vmrt.',
-    '32:12-32:44 container-network-mode Joining the network of container:<container_name> is not supported by vmrt.',
+    '32:12-32:44 container-network-mode Joining the network of container:<container_name> works differently under vmrt.',
   ]);
 });
 

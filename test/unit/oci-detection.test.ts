@@ -53,9 +53,11 @@ test('the linter and the runtime detect the same features in every OCI config of
     const uses = detectFeatures(JSON.parse(readFileSync(file, 'utf8')) as Config);
     const findings = new Linter({ profile: 'vmrt', kind: 'oci' }).lintFile(file).findings.filter((f) => RUNTIME_CHECKED.has(f.feature));
     assert.deepEqual(sorted(findings.map((f) => f.feature)), sorted(uses.map((u) => u.feature)), file);
-    // What `create` refuses is what the linter calls an error.
+    // What `create` refuses is what the linter calls an error, but for what only the host knows:
+    // whether the container whose network a config joins runs under vmrt (container-network).
     const errors = findings.filter((f) => f.severity === 'error').map((f) => f.feature);
-    assert.deepEqual(sorted(errors), sorted(unsupportedUses(uses).map((u) => u.feature)), file);
+    const refusedByTable = unsupportedUses(uses).filter((u) => u.refused === undefined);
+    assert.deepEqual(sorted(errors), sorted(refusedByTable.map((u) => u.feature)), file);
     for (const use of uses) seen.add(use.feature);
   }
   // The configs exercise most of what the runtime checks.

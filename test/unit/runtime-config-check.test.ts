@@ -58,8 +58,16 @@ test("network namespaces: the host's is host-network, another process's is conta
       c.linux!.namespaces![1] = { type: 'network', path: nsPath };
     });
     assert.deepEqual(features(other), ['container-network@linux.namespaces[1].path']);
-    // Joining the netns of a vmrt container (same inode) is allowed.
-    assert.deepEqual(detectFeatures(other, [nsPath]), []);
+    assert.match(unsupportedUses(detectFeatures(other))[0]!.refused!, /only a vmrt container's VM can be joined/);
+    // Joining the netns of a vmrt container (same inode) is allowed: the container joins its VM (differs).
+    assert.deepEqual(detectFeatures(other, [nsPath]), [
+      {
+        feature: 'container-network',
+        where: 'linux.namespaces[1].path',
+        detail: `joins the network namespace ${nsPath} of a vmrt container`,
+      },
+    ]);
+    assert.deepEqual(unsupportedUses(detectFeatures(other, [nsPath])), []);
   } finally {
     sleeper.kill('SIGKILL');
   }

@@ -22,6 +22,10 @@ export const checkpoint: Command = {
     const state = loadState(ctx.root, id!);
     const status = statusOf(state);
     if (status !== 'running' && status !== 'paused') throw new RuntimeError(`cannot checkpoint a container that is ${status}`);
+    if (state.pod)
+      throw new RuntimeError(
+        `cannot checkpoint "${id}": it runs in the VM of "${state.pod.vm}" (a pod), and vmrt restores a container into a VM of its own`,
+      );
     const leaveRunning = flagBool(args, 'leave-running');
     const guest = shareCheckpoint(containerDir(ctx.root, id!), sharedDirOf(ctx.root, id!), folders, state.mounts);
     writeState(ctx.root, state);

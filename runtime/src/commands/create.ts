@@ -4,7 +4,9 @@ import type { Command } from '../command.js';
 import { assertHonoured, assertSupported } from '../config-check.js';
 import { createContainer } from '../container.js';
 import type { CheckpointFolders } from '../criu.js';
+import { RuntimeError } from '../errors.js';
 import { vmrtNetnsPaths } from '../netns.js';
+import { podJoinFor } from '../pod.js';
 import { validateId } from '../state.js';
 import { vfioArgs } from '../vfio.js';
 import { chooseAccelerator } from '../vm.js';
@@ -30,7 +32,15 @@ export async function createFromArgs(
   const [id] = expectPositionals(args, name, ['container-id']);
   validateId(id!);
   const bundle = loadBundle(flagString(args, 'bundle') ?? '.', true);
-  assertSupported(bundle.config, bundle.configPath, vmrtNetnsPaths());
+  const pod = podJoinFor(ctx.root, bundle.config, bundle.configPath);
+  if (pod && restore)
+    throw new RuntimeError(
+      `${bundle.configPath}: a container of a pod (in the VM of "${pod.vm.id}") cannot be restored: vmrt restores a container into a VM of its own`,
+    );
+  const podNamespaces = (bundle.config.linux?.namespaces ?? []).flatMap((ns, i) =>
+    pod?.shares.some((s) => s.type === ns.type) ? [i] : [],
+  );
+  assertSupported(bundle.config, bundle.configPath, [...vmrtNetnsPaths(), ...(pod ? [pod.vm.netns.path] : [])], podNamespaces);
   assertHonoured(bundle.config, bundle.configPath);
   const deviceArgs = vfioArgs(bundle.config, bundle.configPath);
   const accelerator = await chooseAccelerator();
@@ -44,6 +54,7 @@ export async function createFromArgs(
     consoleSocket: flagString(args, 'console-socket'),
     pidFile: flagString(args, 'pid-file'),
     restore,
+    pod,
   });
 }
 

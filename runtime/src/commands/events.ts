@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { flagBool, flagString, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
 import { eventJson, runcStats, type RuncEvent } from '../cgroup-stats.js';
-import { muxSocket } from '../container.js';
+import { muxSocketOf } from '../container.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { FrameDecoder, FrameType, encodeJsonFrame } from '../agent/frames.js';
 import { muxRequest } from '../mux.js';
@@ -91,9 +91,9 @@ export const events: Command = {
     if (status === 'stopped') throw new RuntimeError(`container with id ${id} is not running`);
     if (flagBool(args, 'stats')) {
       if (status === 'paused') throw new RuntimeError(`container "${id}" is paused: its VM cannot report stats until it resumes`);
-      print(statsEvent(id!, await muxRequest(muxSocket(state.runDir), { op: 'stats', id })));
+      print(statsEvent(id!, await muxRequest(muxSocketOf(state), { op: 'stats', id })));
       return 0;
     }
-    return stream(muxSocket(state.runDir), id!, intervalMs);
+    return stream(muxSocketOf(state), id!, intervalMs);
   },
 };

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { flagBool, flagList, flagString, type ParsedArgs } from '../args.js';
 import { parseConfig } from '../bundle.js';
 import type { Command } from '../command.js';
-import { execDirOf, muxSocket, shimLogOf, spawnShim, writePidFile } from '../container.js';
+import { execDirOf, muxSocketOf, shimLogOf, spawnShim, writePidFile } from '../container.js';
 import { addToCgroups } from '../cgroups.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { processStartTime } from '../proc.js';
@@ -95,7 +95,7 @@ export const exec: Command = {
     writeFileSync(processFile, JSON.stringify(processSpec));
     let shim: ChildProcess;
     try {
-      const shimArgs = ['exec', '--mux-socket', muxSocket(state.runDir), '--id', id, '--process', processFile];
+      const shimArgs = ['exec', '--mux-socket', muxSocketOf(state), '--id', id, '--process', processFile];
       if (consoleSocket) shimArgs.push('--console-socket', consoleSocket);
       const logFile = shimLogOf(ctx.root, id).replace(/\.log$/, `-exec-${name}.log`);
       ({ shim } = await spawnShim(shimArgs, 'exec failed: unable to start container process', logFile));

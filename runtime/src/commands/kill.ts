@@ -1,6 +1,6 @@
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { muxSocket } from '../container.js';
+import { muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
 import { parseSignal } from '../signals.js';
@@ -19,7 +19,7 @@ export const kill: Command = {
     const status = statusOf(state);
     // containerd maps this exact wording to "not found" (checkKillError).
     if (status === 'stopped') throw new RuntimeError('container not running');
-    await muxRequest(muxSocket(state.runDir), { op: 'signal', id, signal, all: flagBool(args, 'all') });
+    await muxRequest(muxSocketOf(state), { op: 'signal', id, signal, all: flagBool(args, 'all') });
     return 0;
   },
 };

@@ -9,6 +9,10 @@ export async function setPaused(ctx: Context, id: string, paused: boolean): Prom
   const status = statusOf(state);
   const expected = paused ? 'running' : 'paused';
   if (status !== expected) throw new RuntimeError(`container "${id}" is ${status}, not ${expected}`);
+  if (state.pod)
+    throw new RuntimeError(
+      `container "${id}" runs in the VM of "${state.pod.vm}" (a pod): pausing would freeze that VM and every container in it; pause "${state.pod.vm}" instead`,
+    );
   if (!signalProcess(state.qemu, paused ? 'SIGSTOP' : 'SIGCONT')) throw new RuntimeError(`the VM of container "${id}" is gone`);
   state.paused = paused;
   writeState(ctx.root, state);

@@ -1,6 +1,6 @@
 import { flagString, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { execShims, muxSocket } from '../container.js';
+import { execShims, muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
 import { isAlive } from '../proc.js';
@@ -30,7 +30,7 @@ async function guestProcesses(state: ContainerState, id: string): Promise<GuestP
   const status = statusOf(state);
   if (status !== 'running' && status !== 'created')
     throw new RuntimeError(`container "${id}" is ${status}: its VM has no processes to list`);
-  const answer = await muxRequest(muxSocket(state.runDir), { op: 'ps', id });
+  const answer = await muxRequest(muxSocketOf(state), { op: 'ps', id });
   return (answer.processes as GuestProcess[]).sort((a, b) => a.pid - b.pid);
 }
 

@@ -1,5 +1,5 @@
 import { containerCommand, type Context } from '../command.js';
-import { muxSocket } from '../container.js';
+import { muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { runHooksWarning } from '../hooks.js';
 import { muxRequest } from '../mux.js';
@@ -10,7 +10,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   const state = loadState(ctx.root, id);
   const status = statusOf(state);
   if (status !== 'created') throw new RuntimeError(`cannot start a container that is ${status}`);
-  await muxRequest(muxSocket(state.runDir), { op: 'start', id });
+  await muxRequest(muxSocketOf(state), { op: 'start', id });
   state.started = true;
   writeState(ctx.root, state);
   await runHooksWarning(state.hooks.poststart, hookState(state, 'running'), 'poststart', (message) => ctx.logger.warn(message));

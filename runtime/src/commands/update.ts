@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expectPositionals, flagString } from '../args.js';
 import { applyBlockIO, type BlockIO } from '../cgroups.js';
 import type { Command } from '../command.js';
-import { muxSocket } from '../container.js';
+import { muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
 import { loadState, statusOf } from '../state.js';
@@ -41,7 +41,7 @@ export const update: Command = {
           `${guestMiBForLimit(limit)} MiB needed with the guest's own): create it with the annotation ${MEMORY_ANNOTATION} or VMRT_VM_MEMORY_MIB set higher`,
       );
     }
-    await muxRequest(muxSocket(state.runDir), { op: 'update', id, resources });
+    await muxRequest(muxSocketOf(state), { op: 'update', id, resources });
     applyBlockIO(state.cgroups, (resources as { blockIO?: BlockIO }).blockIO);
     return 0;
   },
