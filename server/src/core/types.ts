@@ -6,6 +6,7 @@
  */
 import type { Document } from 'yaml';
 import type { FeatureId } from '../../../runtime/src/capabilities.js';
+import type { KeptRequests } from './kept-requests.js';
 
 export type { FeatureId };
 
@@ -147,6 +148,8 @@ export interface FrontEndContext {
   runtimeClasses: readonly string[];
   /** The linted file's incremental YAML parse, kept between lints (the language server's); absent: parse whole. */
   yamlBlocks?: YamlParseCache;
+  /** The requests of the linted file's last lint, by the text they were read from (the language server's); absent: read all. */
+  keptRequests?: KeptRequests;
 }
 
 /**

@@ -7,6 +7,7 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
+import { KeptRequests } from '../core/kept-requests.js';
 import { DEFAULT_PROFILE, getProfile, mayReport, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
@@ -73,9 +74,18 @@ export class Linter {
   /** Config file per folder: a walk visits many files per folder, and discovery stats every parent. */
   private readonly configPaths = new Map<string, string | undefined>();
   private readonly reportedConfigs = new Set<string>();
+  /** The config of files no config file covers: one object, so that what is kept per config (`keptFindings`) is found again. */
+  private defaults: LintConfig | undefined;
   private readonly profiles = new Map<string, Profile>();
+  /**
+   * With `incremental`: the findings of each request the rules checked, under the config and
+   * profile they were checked with (front ends hand a request over again while its text is unchanged).
+   */
+  private readonly keptFindings = new WeakMap<ContainerRequest, { config: LintConfig; profile: Profile; findings: Finding[] }>();
   /** Per path, the incremental YAML parse of its last text (with `incremental`). */
   private readonly yamlBlocks = new Map<string, YamlBlockCache>();
+  /** Per path, the requests of its last text a front end keeps (with `incremental`). */
+  private readonly keptRequests = new Map<string, KeptRequests>();
 
   constructor(private readonly options: LinterOptions = {}) {
     this.frontEnds = options.frontEnds ?? FRONT_ENDS;
@@ -85,7 +95,7 @@ export class Linter {
   /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults (over the base). */
   configFor(path: string): LintConfig {
     const configPath = this.options.configPath ? resolve(this.options.configPath) : this.discoverConfig(dirname(resolve(path)));
-    if (!configPath) return defaultConfig(this.options.base);
+    if (!configPath) return (this.defaults ??= defaultConfig(this.options.base));
     let config = this.configs.get(configPath);
     if (!config) this.configs.set(configPath, (config = loadConfig(configPath, this.options.base)));
     return config;
@@ -110,6 +120,7 @@ export class Linter {
   /** Drops what `incremental` keeps for a path (its editor buffer was closed). */
   forgetText(path: string): void {
     this.yamlBlocks.delete(path);
+    this.keptRequests.delete(path);
   }
 
   /** Every option in `requests` some rule recognises, under any profile. */
@@ -190,12 +201,14 @@ export class Linter {
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
       yamlBlocks: incremental ? this.blockCache(path) : undefined,
+      keptRequests: incremental ? this.requestsKept(path) : undefined,
     };
 
     const findings: Finding[] = [];
     let requests: ContainerRequest[] = [];
     try {
       const result = frontEnd.parse({ path, text }, context);
+      context.keptRequests?.commit();
       requests = result.requests;
       findings.push(...result.problems.map(problemFinding));
       const profile = this.profile(config);
@@ -203,8 +216,24 @@ export class Linter {
       // Most features have one verdict; those with cases (kata's /proc allow-list) are judged per option.
       const verdicts = new Map(reported.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
       const judgedPerOption = new Set(reported.filter((rule) => profile.features[rule.meta.feature]?.cases));
-      const failed = (rule: Rule, error: unknown) => findings.push(internalError(path, `rule ${rule.meta.id}`, error));
-      forEachHit(reported, requests, failed, (rule, hit, request) => {
+      // A request the front end kept from the last lint (an unchanged compose service) has the findings it had then.
+      const kept = incremental ? this.keptFindings : undefined;
+      const checked: ContainerRequest[] = [];
+      for (const request of requests) {
+        const before = kept?.get(request);
+        if (before && before.config === config && before.profile === profile) findings.push(...before.findings);
+        else checked.push(request);
+      }
+      const found = new Map<ContainerRequest, Finding[]>();
+      const add = (request: ContainerRequest, finding: Finding) => {
+        const list = found.get(request);
+        if (list) list.push(finding);
+        else found.set(request, [finding]);
+        findings.push(finding);
+      };
+      const failed = (rule: Rule, error: unknown, request: ContainerRequest) =>
+        add(request, internalError(path, `rule ${rule.meta.id}`, error));
+      forEachHit(reported, checked, failed, (rule, hit, request) => {
         const verdict = judgedPerOption.has(rule) ? verdictFor(profile, rule.meta.feature, hit.option, request) : verdicts.get(rule);
         if (!verdict) return;
         const finding: Finding = {
@@ -217,8 +246,9 @@ export class Linter {
           docs: rule.meta.docs,
         };
         if (hit.fix) defineLazyFix(finding, hit.fix);
-        findings.push(finding);
+        add(request, finding);
       });
+      for (const request of checked) kept?.set(request, { config, profile, findings: found.get(request) ?? [] });
     } catch (error) {
       findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
     }
@@ -228,6 +258,12 @@ export class Linter {
       findings.push(problemFinding({ ...problem, file: path, range: FILE_START, message: `cannot read ${shown}: ${problem.message}` }));
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
+  }
+
+  private requestsKept(path: string): KeptRequests {
+    let kept = this.keptRequests.get(path);
+    if (!kept) this.keptRequests.set(path, (kept = new KeptRequests()));
+    return kept;
   }
 
   private blockCache(path: string): YamlBlockCache {
@@ -304,7 +340,7 @@ export class Linter {
 function forEachHit(
   rules: readonly Rule[],
   requests: readonly ContainerRequest[],
-  failed: (rule: Rule, error: unknown) => void,
+  failed: (rule: Rule, error: unknown, request: ContainerRequest) => void,
   onHit: (rule: Rule, hit: RuleHit, request: ContainerRequest) => void,
 ): void {
   // Every hit is one of the request's options: a request without options has none (most build stages, many services).
@@ -315,7 +351,7 @@ function forEachHit(
       try {
         hits = rule.check(request);
       } catch (error) {
-        failed(rule, error);
+        failed(rule, error, request);
         continue;
       }
       for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!, request);

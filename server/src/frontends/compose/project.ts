@@ -119,6 +119,12 @@ interface ReadService {
   extendsPair: LocatedPair | undefined;
 }
 
+/** The request last made of each service node, and what it was made with (see `ComposeProject.request`). */
+const keptRequests = new WeakMap<
+  YAMLMap,
+  { request: ContainerRequest; found: FoundOption[]; line: number; name: string; variables: string }
+>();
+
 class ComposeProject {
   readonly problems: FileProblem[] = [];
   private readonly files = new Map<string, ComposeFile | undefined>();
@@ -199,11 +205,39 @@ class ComposeProject {
   collect(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
     if (this.collected.has(file.id)) return;
     this.collected.add(file.id);
-    for (const [name] of file.services) {
-      const options = this.serviceOptions(file, name, []).map(toRequested);
-      requests.push({ kind: 'compose', name, file: file.yaml.path, options });
-    }
+    for (const [name, service] of file.services) requests.push(this.request(file, name, service));
     this.followIncludes(file, requests, [...stack, file.id]);
+  }
+
+  /**
+   * A service as a request. With the language server's incremental parse, a service whose
+   * node is reused (its text did not change), still on the same line, read with the same
+   * variables and extending nothing is the request of the last lint, the same object: its
+   * options' ranges are the same, and the engine keeps its findings by it (a keystroke
+   * re-reads and re-checks only the service it touched).
+   */
+  private request(file: ComposeFile, name: string, service: Located<YAMLMap>): ContainerRequest {
+    const line = this.ctx.yamlBlocks ? file.yaml.lines.positionAt(service.node.range![0]).line : -1;
+    const kept = line < 0 ? undefined : keptRequests.get(service.node);
+    if (
+      kept &&
+      kept.line === line &&
+      kept.name === name &&
+      kept.variables === file.lookup.variables &&
+      kept.request.file === file.yaml.path
+    ) {
+      // Edits are computed in this lint's text (the node's ranges have moved to it).
+      for (const found of kept.found) {
+        found.file = file;
+        found.service = service;
+      }
+      return kept.request;
+    }
+    const found = this.serviceOptions(file, name, []);
+    const request: ContainerRequest = { kind: 'compose', name, file: file.yaml.path, options: found.map(toRequested) };
+    if (line >= 0 && !readOptions.get(service.node)?.extendsPair)
+      keptRequests.set(service.node, { request, found, line, name, variables: file.lookup.variables });
+    return request;
   }
 
   private followIncludes(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
@@ -299,7 +333,8 @@ class ComposeProject {
         service,
       };
       const { dropPropagation } = r;
-      if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
+      // The file of the lint that computes the edit (a kept request's options move to later lints' files).
+      if (dropPropagation) found.dropPropagation = () => dropPropagation(found.file.yaml);
       return found;
     });
     return { local, extendsPair: read.extendsPair };
