@@ -14,7 +14,18 @@ import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig
 import { findingMessage } from './message.js';
 import { COMMENT_STYLES, Suppressions } from './pragmas.js';
 import { FILE_START, readSource, textProblem, type ReadResult } from '../core/read.js';
-import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from '../core/types.js';
+import type {
+  ContainerRequest,
+  FileKind,
+  FileProblem,
+  Finding,
+  Fix,
+  FrontEnd,
+  FrontEndContext,
+  Place,
+  Range,
+  Severity,
+} from '../core/types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */
@@ -191,12 +202,15 @@ export class Linter {
     if (!frontEnd) return { ...this.finish(path, undefined, false, config, [], texts), skipped: 'no front end reads this kind of file' };
 
     const dependencies = new Set<string>();
-    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include). */
-    const refused = new Map<string, FileProblem>();
+    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include), and where they are named. */
+    const refused = new Map<string, { problem: FileProblem; namedAt?: Place }>();
     const context: FrontEndContext = {
-      readFile: (other) => {
+      readFile: (other, namedAt) => {
         if (other !== path) dependencies.add(other);
-        return this.cachedText(texts, other, refused);
+        const text = this.cachedText(texts, other, refused);
+        const refusal = refused.get(other);
+        if (refusal && !refusal.namedAt && namedAt) refusal.namedAt = namedAt;
+        return text;
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
@@ -252,10 +266,13 @@ export class Linter {
     } catch (error) {
       findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
     }
-    for (const [other, problem] of refused) {
-      const name = relative(dirname(path), other);
+    for (const [other, { problem, namedAt }] of refused) {
+      const file = namedAt?.file ?? path;
+      const name = relative(dirname(file), other);
       const shown = name && !name.startsWith('..') && !isAbsolute(name) ? name : other;
-      findings.push(problemFinding({ ...problem, file: path, range: FILE_START, message: `cannot read ${shown}: ${problem.message}` }));
+      findings.push(
+        problemFinding({ ...problem, file, range: namedAt?.range ?? FILE_START, message: `cannot read ${shown}: ${problem.message}` }),
+      );
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
   }
@@ -273,11 +290,15 @@ export class Linter {
   }
 
   /** A file's text, read once per lint (undefined when it cannot be read). */
-  private cachedText(texts: Map<string, string | undefined>, path: string, refused?: Map<string, FileProblem>): string | undefined {
+  private cachedText(
+    texts: Map<string, string | undefined>,
+    path: string,
+    refused?: Map<string, { problem: FileProblem; namedAt?: Place }>,
+  ): string | undefined {
     if (!texts.has(path)) {
       const read = this.read(path);
       texts.set(path, 'problem' in read ? undefined : read.text);
-      if ('problem' in read && read.problem.rule === 'unreadable' && !read.missing) refused?.set(path, read.problem);
+      if ('problem' in read && !read.missing) refused?.set(path, { problem: read.problem });
     }
     return texts.get(path);
   }
