@@ -177,6 +177,21 @@ function helpUri(docs: string, options: FormatOptions): { helpUri?: string } {
   return base ? { helpUri: `${base.replace(/\/$/, '')}/${docs}` } : {};
 }
 
+/**
+ * A rule's help: its link when the docs are published, and always a text that names its
+ * docs page by its path in the package (the same on every machine, and inside every
+ * installed copy), so a reader without a link still finds the page.
+ */
+function ruleHelp(description: string, docs: string, options: FormatOptions): Pick<ReportingDescriptor, 'helpUri' | 'help'> {
+  const link = helpUri(docs, options);
+  return {
+    ...link,
+    help: {
+      text: `${description} Documented in ${docs} of the vmrt package, version ${VERSION}${link.helpUri ? `: ${link.helpUri}` : ''}.`,
+    },
+  };
+}
+
 function informationUri(options: FormatOptions): { informationUri?: string } {
   const uri = helpUri('docs/features/README.md', options).helpUri;
   return uri ? { informationUri: uri } : {};
@@ -187,7 +202,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
     id: r.meta.id,
     name: r.meta.id,
     shortDescription: { text: r.meta.description },
-    ...helpUri(r.meta.docs, options),
+    ...ruleHelp(r.meta.description, r.meta.docs, options),
     properties: { feature: r.meta.feature },
   }));
   for (const f of findings) {
@@ -196,7 +211,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
         id: f.rule,
         name: f.rule,
         shortDescription: { text: FILE_RULES[f.rule] ?? f.rule },
-        ...helpUri(f.docs ?? `docs/features/${f.feature}.md`, options),
+        ...ruleHelp(FILE_RULES[f.rule] ?? f.rule, f.docs ?? `docs/features/${f.feature}.md`, options),
         properties: { feature: f.feature },
       });
     }
