@@ -24,6 +24,7 @@ import type {
   FrontEndContext,
   Place,
   Range,
+  RequestedOption,
   Severity,
 } from '../core/types.js';
 
@@ -74,6 +75,9 @@ export interface RecognisedOption {
   rule: string;
   file: string;
   range: Range;
+  /** The option and its request (a profile may judge one option apart from its feature: kata's /proc allow-list). */
+  option: RequestedOption;
+  request: ContainerRequest;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2, hint: 3 };
@@ -142,8 +146,15 @@ export class Linter {
       this.rules,
       requests,
       () => undefined,
-      (rule, hit) => {
-        found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
+      (rule, hit, request) => {
+        found.push({
+          feature: rule.meta.feature,
+          rule: rule.meta.id,
+          file: hit.option.file,
+          range: hit.option.range,
+          option: hit.option,
+          request,
+        });
       },
     );
     return found;
