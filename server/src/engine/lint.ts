@@ -441,9 +441,8 @@ export function lint(paths: readonly string[], options: LinterOptions = {}): Fin
   return uniqueFindings(paths.flatMap((path) => linter.lintFile(path).findings));
 }
 
-/** Drops repeats (an extended compose file linted by itself and through its child). */
-export function uniqueFindings(findings: Iterable<Finding>): Finding[] {
-  const seen = new Set<string>();
+/** Drops repeats (an extended compose file linted by itself and through its child); `seen` carries the keys over calls. */
+export function uniqueFindings(findings: Iterable<Finding>, seen = new Set<string>()): Finding[] {
   const unique: Finding[] = [];
   for (const f of findings) {
     const key = `${f.file}\0${f.rule}\0${f.range.start.line}:${f.range.start.character}-${f.range.end.line}:${f.range.end.character}\0${f.message}`;
