@@ -30,7 +30,8 @@ export class KeptRequests {
 
   /** Keeps the request read from `text`, which starts on `line`. */
   keep(line: number, text: string, kept: KeptRequest): void {
-    this.next.set(line, { ...kept, text });
+    // A copy: a slice would keep the whole text of its lint alive, one text per kept part.
+    this.next.set(line, { ...kept, text: (' ' + text).slice(1) });
   }
 
   /** Ends a lint: what it took or kept is what the next one finds. */
