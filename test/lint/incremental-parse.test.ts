@@ -293,3 +293,55 @@ test('incremental Kubernetes parse: each document cached by its text gives the s
   }
   assert.ok(reused > steps / 2, `only ${reused} of ${steps} texts were parsed by document`);
 });
+
+/** Dockerfile lines of every shape the Dockerfile front end reads (stages, RUN flags, continuations, problems). */
+const DOCKERFILE_LINES = [
+  ['FROM alpine:3.20 AS build'],
+  ['FROM alpine'],
+  ['from debian:12 as runtime'],
+  ['RUN --network=host wget -q http://example.invalid/a'],
+  ['RUN --security=insecure --device=/dev/fuse mount -t fuse x /mnt'],
+  ['RUN --network=none \\', '    make install'],
+  ['RUN --network echo no value'],
+  ['RUN echo --network=host is a word'],
+  ['ENV A=1 B=2'],
+  ['COPY . /src'],
+  ['# a comment'],
+  [''],
+  ['WORKDIR /src'],
+  ['RUNN typo'],
+];
+const DOCKERFILE_SNIPPETS = [
+  'x',
+  ' ',
+  '\n',
+  '\\\n',
+  '\nFROM scratch\n',
+  '\nRUN --network=host true\n',
+  '--network=host ',
+  ' AS s',
+  '#',
+  '<<EOF\n',
+];
+
+test('incremental Dockerfile lint: stages kept from the last text give the same findings and fixes as a fresh lint', () => {
+  const path = '/project/Dockerfile';
+  let kept = 0;
+  for (const seed of [11, 12, 13]) {
+    const g = seeded(seed);
+    const lines: string[] = [];
+    for (let i = 0; i < 40; i++) lines.push(...g.pick(DOCKERFILE_LINES));
+    let text = `${lines.join('\n')}\n`;
+    const incremental = new Linter({ incremental: true });
+    let previous = new Set<unknown>();
+    for (let step = 0; step < 150; step++) {
+      text = randomEdit(g, text, DOCKERFILE_SNIPPETS);
+      const result = incremental.lintText(path, text);
+      assert.deepEqual(shown(result.findings), shown(new Linter().lintText(path, text).findings), `seed ${seed}, step ${step}:\n${text}`);
+      kept += result.requests.filter((r) => previous.has(r)).length;
+      previous = new Set(result.requests);
+    }
+  }
+  // The edits must exercise stages kept from the last lint, not only stages read again.
+  assert.ok(kept > 1000, `only ${kept} stages were kept`);
+});

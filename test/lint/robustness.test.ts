@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -124,6 +124,12 @@ test('large inputs: findings capped per rule and per file with a count of the re
   );
 });
 
+/** A finding's range as 1-based line:column-line:column, as the JSON output's (0-based) range reads in an editor. */
+function place(f: Finding): string {
+  const { start, end } = f.range;
+  return `${start.line + 1}:${start.character + 1}-${end.line + 1}:${end.character + 1}`;
+}
+
 /** Runs the CLI with a deadline: a hang fails the test instead of blocking it. */
 function cli(args: string[], cwd: string, input?: string) {
   const run = spawnSync(process.execPath, [CLI, '-f', 'json', ...args], { cwd, input, encoding: 'utf8', timeout: 20000 });
@@ -162,15 +168,16 @@ test('special files (FIFOs, /dev/zero, /dev/urandom) are refused by name, never 
     'the compose file is still linted',
   );
   assert.ok(named.some((f) => f.file === 'args.sh' && f.rule === 'unreadable' && /^the file is a FIFO/.test(f.message)));
-  for (const [name, what] of [
-    ['/dev/zero', 'a character device'],
-    ['base.yaml', 'a FIFO'],
-    ['.env', 'a FIFO'],
+  // Each at the place that names it (.env is named nowhere: the file's start).
+  for (const [name, what, at] of [
+    ['/dev/zero', 'a character device', '1:11-1:20'],
+    ['base.yaml', 'a FIFO', '6:22-6:31'],
+    ['.env', 'a FIFO', '1:1-1:1'],
   ]) {
     const message = `cannot read ${name}: the file is ${what}, not a regular file: not read`;
     assert.ok(
-      named.some((f) => f.file === 'compose.yaml' && f.rule === 'unreadable' && f.message === message),
-      `${message} in ${named.map((f) => f.message).join('; ')}`,
+      named.some((f) => f.file === 'compose.yaml' && f.rule === 'unreadable' && f.message === message && place(f) === at),
+      `${message} at ${at} in ${named.map((f) => `${place(f)} ${f.message}`).join('; ')}`,
     );
   }
   const walked = cli(['walked'], dir).findings;
@@ -183,6 +190,31 @@ test('special files (FIFOs, /dev/zero, /dev/urandom) are refused by name, never 
   assert.ok(zero.some((f) => f.file === '/dev/zero' && /the file is a character device/.test(f.message)));
   const verbose = spawnSync(process.execPath, [CLI, '--verbose', 'walked'], { cwd: dir, encoding: 'utf8', timeout: 20000 });
   assert.match(verbose.stderr, /skipped walked\/stuck\.sh: not a regular file/);
+});
+
+test("an include's env_file that is a device or over the size limit is refused where it is named, never read", () => {
+  const dir = join(tmp, 'named');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'other.yaml'), 'services:\n  other:\n    image: x\n    pid: host\n');
+  // Sparse: over the limit by its size, without writing 11 MB.
+  writeFileSync(join(dir, 'huge.env'), '');
+  truncateSync(join(dir, 'huge.env'), 11 * 1024 * 1024);
+  writeFileSync(
+    join(dir, 'compose.yaml'),
+    ['include:', '  - path: other.yaml', '    env_file: [/dev/urandom, huge.env]', 'services:', '  web:', '    image: nginx', ''].join(
+      '\n',
+    ),
+  );
+  const findings = cli(['--config', NO_CONFIG, 'compose.yaml'], dir).findings;
+  assert.ok(
+    findings.some((f) => f.rule === 'host-pid-namespace' && f.file === 'other.yaml'),
+    'the included file is still linted',
+  );
+  const shown = findings.filter((f) => f.file === 'compose.yaml').map((f) => `${f.rule} ${place(f)} ${f.message}`);
+  assert.deepEqual(shown, [
+    'unreadable 3:16-3:28 cannot read /dev/urandom: the file is a character device, not a regular file: not read',
+    'file-too-large 3:30-3:38 cannot read huge.env: the file is 11.0 MB, over the 10 MB limit: not linted',
+  ]);
 });
 
 test('stdin: NUL bytes are a binary file, not text; checkstyle stays well-formed XML', () => {

@@ -368,6 +368,42 @@ describe('hover', () => {
     ));
 });
 
+describe('hover, per option', () => {
+  test("on an option a profile judges apart from its feature: the option's own status there, with its source", () =>
+    withSession(
+      async (s) => {
+        const path = file('k2/compose.yaml');
+        const text = [
+          'services:',
+          '  web:',
+          '    image: nginx',
+          '    volumes:',
+          '      - /srv/cpuinfo:/proc/cpuinfo:ro',
+          '      - /srv/x:/proc/x',
+          '',
+        ].join('\n');
+        const published = await s.open(path, text);
+        // Kata's agent allows a bind onto /proc/cpuinfo: only the other /proc bind is flagged.
+        assert.deepEqual(codes(published.diagnostics), ['5:8-5:22 proc-sys-bind']);
+        const hover = async (line: number) =>
+          hoverText(
+            await s.request<Hover>('textDocument/hover', { textDocument: { uri: s.uri(path) }, position: { line, character: 10 } }),
+          );
+        const allowed = await hover(4);
+        assert.match(
+          allowed,
+          /^\*\*vmrt: `proc-sys-mount`\*\*: ok under `kata`\n\nthe file is on the allow-list of Kata's agent\.\n\nSource: src\/agent\/rustjail/,
+        );
+        assert.match(allowed, /\| \*\*kata\*\* \(active\) \| ok \|/);
+        const refused = await hover(5);
+        assert.match(refused, /unsupported under `kata`, reported as error/);
+        assert.match(refused, /\*\*Why a VM differs:\*\* Kata's agent refuses a bind mount inside \/proc/);
+        assert.match(refused, /\| \*\*kata\*\* \(active\) \| unsupported \|/);
+      },
+      { settings: { lint: { profile: 'kata' } } },
+    ));
+});
+
 describe('code actions', () => {
   const actionsAt = (s: LspSession, path: string, line: number, character: number, only?: string[]) =>
     s.request<CodeAction[]>('textDocument/codeAction', {

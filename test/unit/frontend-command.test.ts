@@ -91,7 +91,11 @@ test('every flag form, with the flag (and a separate value) as the range', () =>
     [['command', 'network-connect', '18:7-18:22']],
     [['command', 'checkpoint', '18:45-18:55']],
     [['command', 'checkpoint', '19:13-19:25']],
-    [['command', 'update', '19:42-19:48']],
+    // update's flags are run's: what it changes is read beside the command.
+    [
+      ['command', 'update', '19:42-19:48'],
+      ['cpus', 2, '19:49-19:57'],
+    ],
     [['command', 'stats', '20:7-20:12']],
     [['command', 'top', '20:33-20:36']],
     [['command', 'events', '20:49-20:55']],

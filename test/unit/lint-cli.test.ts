@@ -156,10 +156,13 @@ test('SARIF 2.1.0: $schema, driver rules with helpUri, 1-based regions, fixes', 
     runOut.tool.driver.rules.map((r: { id: string }) => r.id),
     RULES.map((r) => r.meta.id),
   );
-  // No repository in package.json: no link rather than a file:// one that is dead anywhere else.
+  // No repository in package.json: no link rather than a file:// one that is dead anywhere else, and
+  // the help names the docs page by its path in the package, which exists.
   for (const rule of runOut.tool.driver.rules) {
     assert.equal(rule.helpUri, undefined);
     assert.equal(typeof rule.shortDescription.text, 'string');
+    const page = / Documented in (docs\/features\/[a-z0-9-]+\.md) of the vmrt package, version \d+\.\d+\.\d+\.$/.exec(rule.help.text);
+    assert.ok(page && existsSync(join(ROOT, page[1]!)), rule.help.text);
   }
   const published = JSON.parse(
     (await lintCli(['-f', 'sarif', '--docs-url', 'https://example.org/vmrt/', '--profile', 'clear-containers', 'host/compose.yaml']))
@@ -168,6 +171,7 @@ test('SARIF 2.1.0: $schema, driver rules with helpUri, 1-based regions, fixes', 
   assert.equal(published.informationUri, 'https://example.org/vmrt/docs/features/README.md');
   for (const rule of published.rules) {
     assert.match(rule.helpUri, /^https:\/\/example\.org\/vmrt\/docs\/features\/[a-z0-9-]+\.md$/);
+    assert.ok(rule.help.text.endsWith(`: ${rule.helpUri}.`), rule.help.text);
     assert.ok(existsSync(join(ROOT, rule.helpUri.slice('https://example.org/vmrt/'.length))), rule.helpUri);
   }
   const [host, cpus] = runOut.results;

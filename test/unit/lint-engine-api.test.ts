@@ -214,7 +214,12 @@ test('buffers stand for files: the linted file (lintFile) and the files it reads
   buffers.set(main, 'include base.sh\n');
   buffers.set(included, `# ${'x'.repeat(MAX_FILE_BYTES)}\ndocker run --net=host x\n`);
   const result = linter.lintFile(main);
-  assert.deepEqual(result.findings, [], 'an oversized buffer is not read, as an oversized file is not');
+  assert.deepEqual(
+    brief(result.findings, root),
+    ['/main.sh 0:0 error file-too-large'],
+    'an oversized buffer is not read, as an oversized file is not: the file that reads it says so',
+  );
+  assert.equal(result.findings[0]!.message, 'cannot read base.sh: the file is 10.0 MB, over the 10 MB limit: not linted');
   assert.deepEqual(result.dependencies, [included]);
 });
 

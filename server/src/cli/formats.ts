@@ -29,12 +29,15 @@ export function displayPath(file: string, cwd: string): string {
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
 
+/** The formats printed file by file as the files are linted (for people and problem matchers); the others are one document. */
+export const STREAMED_FORMATS: readonly Format[] = ['tty', 'compact'];
+
+/** The findings in one format, with the summary line of the formats that have one. */
 export function format(kind: Format, findings: readonly Finding[], options: FormatOptions): string {
   switch (kind) {
     case 'tty':
-      return formatTty(findings, options);
     case 'compact':
-      return formatCompact(findings, options);
+      return formatPart(kind, findings, options) + formatSummary(tally(findings), options.fileCount);
     case 'json':
       return formatJson(findings, options);
     case 'sarif':
@@ -44,28 +47,44 @@ export function format(kind: Format, findings: readonly Finding[], options: Form
   }
 }
 
+/** Some of the findings (a file's, as it is linted) in tty or compact format, without the summary. */
+export function formatPart(kind: 'tty' | 'compact', findings: readonly Finding[], options: Omit<FormatOptions, 'fileCount'>): string {
+  return kind === 'tty' ? formatTty(findings, options) : formatCompact(findings, options);
+}
+
+/** Findings counted by severity. */
+export type Tally = Record<Severity, number>;
+
+export function tally(findings: readonly Finding[], counts: Tally = { error: 0, warning: 0, info: 0, hint: 0 }): Tally {
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+/** The last line of tty and compact output: findings by severity, files linted. */
+export function formatSummary(counts: Tally, fileCount: number): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const total = counts.error + counts.warning + counts.info + counts.hint;
+  const files = plural(fileCount, 'file');
+  return `${
+    total === 0
+      ? `no findings in ${files}`
+      : `${plural(total, 'finding')} (${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info, ${plural(counts.hint, 'hint')}) in ${files}`
+  }\n`;
+}
+
 const COLORS: Record<Severity, string> = { error: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', hint: '\x1b[2m' };
 const DIM = '\x1b[2m';
 const BOLD = '\x1b[1m';
 const RESET = '\x1b[0m';
 
-function summary(findings: readonly Finding[], fileCount: number): string {
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
-  const files = plural(fileCount, 'file');
-  return findings.length === 0
-    ? `no findings in ${files}`
-    : `${plural(findings.length, 'finding')} (${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('info')} info, ${plural(count('hint'), 'hint')}) in ${files}`;
-}
-
 /** One line per finding, `file:line:col severity rule feature message`: for editors' problem matchers (`$vmrt-lint`) and grep. */
-function formatCompact(findings: readonly Finding[], options: FormatOptions): string {
-  const lines = findings.map(
-    (f) =>
-      `${displayPath(f.file, options.cwd)}:${f.range.start.line + 1}:${f.range.start.character + 1} ${f.severity} ${f.rule} ${f.feature} ${f.message}`,
-  );
-  lines.push(summary(findings, options.fileCount));
-  return `${lines.join('\n')}\n`;
+function formatCompact(findings: readonly Finding[], options: Omit<FormatOptions, 'fileCount'>): string {
+  return findings
+    .map(
+      (f) =>
+        `${displayPath(f.file, options.cwd)}:${f.range.start.line + 1}:${f.range.start.character + 1} ${f.severity} ${f.rule} ${f.feature} ${f.message}\n`,
+    )
+    .join('');
 }
 
 /** Words of `text` in lines of at most `width` characters (a longer word stands alone). */
@@ -85,7 +104,7 @@ function wrap(text: string, width: number): string[] {
  * For people: findings grouped by file, each with its message wrapped, the source line and
  * the flagged range underlined, as compilers and ESLint's default formatter show them.
  */
-function formatTty(findings: readonly Finding[], options: FormatOptions): string {
+function formatTty(findings: readonly Finding[], options: Omit<FormatOptions, 'fileCount'>): string {
   const paint = (code: string, text: string) => (options.color ? `${code}${text}${RESET}` : text);
   const width = Math.max(40, options.width ?? 100);
   const out: string[] = [];
@@ -113,8 +132,7 @@ function formatTty(findings: readonly Finding[], options: FormatOptions): string
     }
     out.push('');
   }
-  out.push(summary(findings, options.fileCount));
-  return `${out.join('\n')}\n`;
+  return out.map((line) => `${line}\n`).join('');
 }
 
 function groupByFile(findings: readonly Finding[]): Map<string, Finding[]> {
@@ -177,6 +195,21 @@ function helpUri(docs: string, options: FormatOptions): { helpUri?: string } {
   return base ? { helpUri: `${base.replace(/\/$/, '')}/${docs}` } : {};
 }
 
+/**
+ * A rule's help: its link when the docs are published, and always a text that names its
+ * docs page by its path in the package (the same on every machine, and inside every
+ * installed copy), so a reader without a link still finds the page.
+ */
+function ruleHelp(description: string, docs: string, options: FormatOptions): Pick<ReportingDescriptor, 'helpUri' | 'help'> {
+  const link = helpUri(docs, options);
+  return {
+    ...link,
+    help: {
+      text: `${description} Documented in ${docs} of the vmrt package, version ${VERSION}${link.helpUri ? `: ${link.helpUri}` : ''}.`,
+    },
+  };
+}
+
 function informationUri(options: FormatOptions): { informationUri?: string } {
   const uri = helpUri('docs/features/README.md', options).helpUri;
   return uri ? { informationUri: uri } : {};
@@ -187,7 +220,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
     id: r.meta.id,
     name: r.meta.id,
     shortDescription: { text: r.meta.description },
-    ...helpUri(r.meta.docs, options),
+    ...ruleHelp(r.meta.description, r.meta.docs, options),
     properties: { feature: r.meta.feature },
   }));
   for (const f of findings) {
@@ -196,7 +229,7 @@ function formatSarif(findings: readonly Finding[], options: FormatOptions): stri
         id: f.rule,
         name: f.rule,
         shortDescription: { text: FILE_RULES[f.rule] ?? f.rule },
-        ...helpUri(f.docs ?? `docs/features/${f.feature}.md`, options),
+        ...ruleHelp(FILE_RULES[f.rule] ?? f.rule, f.docs ?? `docs/features/${f.feature}.md`, options),
         properties: { feature: f.feature },
       });
     }

@@ -8,7 +8,7 @@ import { Linter, uniqueFindings, compareFindings, type FileResult } from '../eng
 import type { FileKind, Finding, Severity } from '../core/types.js';
 import { FILE_KINDS } from '../frontends/index.js';
 import { PROFILE_NAMES } from '../profiles/index.js';
-import { displayPath, format, FORMATS, type Format } from './formats.js';
+import { displayPath, format, formatPart, formatSummary, FORMATS, STREAMED_FORMATS, tally, type Format } from './formats.js';
 import { VERSION } from '../core/package-info.js';
 import { walkFiles } from './walk.js';
 import { readSource } from '../core/read.js';
@@ -132,11 +132,39 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     disableIgnorePragma: options.disableIgnorePragma,
     env: io.env,
   });
-  const results: FileResult[] = [];
+  // tty and compact print each file's findings as it is linted; the other formats are one document.
+  const streamed = STREAMED_FORMATS.includes(options.format) ? (options.format as 'tty' | 'compact') : undefined;
+  /** Findings kept for a one-document format; only counts and keys for a streamed one (memory stays flat over a big workspace). */
+  const kept: Finding[] = [];
+  const counts = tally([]);
+  /** A finding reached through several files (a compose file extended by others) is shown once. */
+  const seen = new Set<string>();
+  let fileCount = 0;
+  let fails = false;
   const skipped = (path: string, reason: string) => {
     if (options.verbose) io.stderr(`vmrt-lint: skipped ${displayPath(path, io.cwd)}: ${reason}\n`);
   };
   let stdinText: { path: string; text: string } | undefined;
+  const formatOptions = {
+    cwd: io.cwd,
+    color: io.color && options.format === 'tty',
+    width: io.columns,
+    docsBase: options.docsUrl,
+    source: (file: string) => {
+      if (file === stdinText?.path) return stdinText.text;
+      const read = readSource(file);
+      return 'text' in read ? read.text : undefined;
+    },
+  };
+  const report = (result: FileResult) => {
+    if (result.linted) fileCount++;
+    const threshold = THRESHOLD_RANK[options.threshold ?? result.config.failureThreshold ?? 'info'];
+    if (result.findings.some((f) => RANK[f.severity] >= threshold)) fails = true;
+    const fresh = uniqueFindings(result.findings, seen);
+    tally(fresh, counts);
+    if (!streamed) kept.push(...fresh);
+    else if (fresh.length > 0) io.stdout(formatPart(streamed, fresh.sort(compareFindings), formatOptions));
+  };
   const note = (path: string) =>
     io.stderr(
       `vmrt-lint: note: ${displayPath(path, io.cwd)}: no front end reads this kind of file; not linted (choose one with --kind ${FILE_KINDS.join('|')})\n`,
@@ -147,42 +175,26 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     stdinText = { path, text: await io.readStdin() };
     const result = linter.lintText(path, stdinText.text);
     if (!result.linted) note(path);
-    results.push(result);
+    report(result);
   }
   for (const argument of options.positionals) {
     const path = resolve(io.cwd, argument);
     if (existsSync(path) && statSync(path).isDirectory()) {
       for (const file of walkFiles(path, skipped)) {
         const result = linter.lintFile(file, false);
-        if (result.linted || result.findings.length > 0) results.push(result);
+        if (result.linted || result.findings.length > 0) report(result);
         else if (result.skipped) skipped(file, result.skipped);
       }
     } else {
       const result = linter.lintFile(path, true);
       if (!result.linted) note(path);
-      results.push(result);
+      report(result);
     }
   }
 
-  const findings: Finding[] = uniqueFindings(results.flatMap((r) => r.findings)).sort(compareFindings);
   io.stdout(
-    format(options.format, findings, {
-      cwd: io.cwd,
-      color: io.color && options.format === 'tty',
-      fileCount: results.filter((r) => r.linted).length,
-      width: io.columns,
-      docsBase: options.docsUrl,
-      source: (file) => {
-        if (file === stdinText?.path) return stdinText.text;
-        const read = readSource(file);
-        return 'text' in read ? read.text : undefined;
-      },
-    }),
+    streamed ? formatSummary(counts, fileCount) : format(options.format, kept.sort(compareFindings), { ...formatOptions, fileCount }),
   );
   if (options.noFail) return 0;
-  const fails = results.some((r) => {
-    const threshold = THRESHOLD_RANK[options.threshold ?? r.config.failureThreshold ?? 'info'];
-    return r.findings.some((f) => RANK[f.severity] >= threshold);
-  });
   return fails ? 1 : 0;
 }

@@ -60,6 +60,9 @@ export function readSource(path: string): ReadResult {
     }
     return decodeSource(path, Buffer.concat(chunks, length));
   } catch (error) {
+    // A file under something that is not a folder (`app/.env` when `app` is a file) does not exist either.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return { problem: problem(path, 'unreadable', 'cannot read the file: it does not exist'), missing: true };
     return { problem: problem(path, 'unreadable', `cannot read the file: ${(error as Error).message}`) };
   } finally {
     if (fd !== undefined) closeSync(fd);

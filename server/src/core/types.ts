@@ -6,6 +6,7 @@
  */
 import type { Document } from 'yaml';
 import type { FeatureId } from '../../../runtime/src/capabilities.js';
+import type { KeptRequests } from './kept-requests.js';
 
 export type { FeatureId };
 
@@ -117,6 +118,12 @@ export interface ContainerRequest {
   options: RequestedOption[];
 }
 
+/** A range in a file. */
+export interface Place {
+  file: string;
+  range: Range;
+}
+
 /** A problem with the file itself (not a container feature): it could not be read or is not valid. */
 export interface FileProblem {
   rule: 'parse-error' | 'schema' | 'file-too-large' | 'binary-file' | 'unreadable';
@@ -139,14 +146,20 @@ export interface SourceFile {
 }
 
 export interface FrontEndContext {
-  /** Reads another file (compose extends/include, .env); undefined when it does not exist. */
-  readFile(path: string): string | undefined;
+  /**
+   * Reads another file (compose extends/include, .env); undefined when it cannot be read.
+   * `namedAt`: where a file names it (an include's path, an extends' file), where a refusal
+   * (a FIFO, a device, a file over the size limit) is reported; else at the linted file's start.
+   */
+  readFile(path: string, namedAt?: Place): string | undefined;
   /** Environment used for compose interpolation (.env values are added by the front end). */
   env: Readonly<Record<string, string | undefined>>;
   /** Kubernetes runtime class names (exact, or a `*` glob) that mean a VM runtime. */
   runtimeClasses: readonly string[];
   /** The linted file's incremental YAML parse, kept between lints (the language server's); absent: parse whole. */
   yamlBlocks?: YamlParseCache;
+  /** The requests of the linted file's last lint, by the text they were read from (the language server's); absent: read all. */
+  keptRequests?: KeptRequests;
 }
 
 /**

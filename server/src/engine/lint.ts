@@ -7,13 +7,26 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FRONT_ENDS, kindByName, selectFrontEnd } from '../frontends/index.js';
 import { YamlBlockCache } from '../frontends/yaml/block-cache.js';
+import { KeptRequests } from '../core/kept-requests.js';
 import { DEFAULT_PROFILE, getProfile, mayReport, verdictFor, type Profile, type ProfileName } from '../profiles/index.js';
 import { RULES, type Rule, type RuleHit } from '../rules/index.js';
 import { defaultConfig, findConfig, loadConfig, type ConfigBase, type LintConfig } from './config.js';
 import { findingMessage } from './message.js';
 import { COMMENT_STYLES, Suppressions } from './pragmas.js';
 import { FILE_START, readSource, textProblem, type ReadResult } from '../core/read.js';
-import type { ContainerRequest, FileKind, FileProblem, Finding, Fix, FrontEnd, FrontEndContext, Range, Severity } from '../core/types.js';
+import type {
+  ContainerRequest,
+  FileKind,
+  FileProblem,
+  Finding,
+  Fix,
+  FrontEnd,
+  FrontEndContext,
+  Place,
+  Range,
+  RequestedOption,
+  Severity,
+} from '../core/types.js';
 
 export interface LinterOptions {
   /** Overrides the profile of every config file. */
@@ -62,6 +75,9 @@ export interface RecognisedOption {
   rule: string;
   file: string;
   range: Range;
+  /** The option and its request (a profile may judge one option apart from its feature: kata's /proc allow-list). */
+  option: RequestedOption;
+  request: ContainerRequest;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2, hint: 3 };
@@ -73,9 +89,18 @@ export class Linter {
   /** Config file per folder: a walk visits many files per folder, and discovery stats every parent. */
   private readonly configPaths = new Map<string, string | undefined>();
   private readonly reportedConfigs = new Set<string>();
+  /** The config of files no config file covers: one object, so that what is kept per config (`keptFindings`) is found again. */
+  private defaults: LintConfig | undefined;
   private readonly profiles = new Map<string, Profile>();
+  /**
+   * With `incremental`: the findings of each request the rules checked, under the config and
+   * profile they were checked with (front ends hand a request over again while its text is unchanged).
+   */
+  private readonly keptFindings = new WeakMap<ContainerRequest, { config: LintConfig; profile: Profile; findings: Finding[] }>();
   /** Per path, the incremental YAML parse of its last text (with `incremental`). */
   private readonly yamlBlocks = new Map<string, YamlBlockCache>();
+  /** Per path, the requests of its last text a front end keeps (with `incremental`). */
+  private readonly keptRequests = new Map<string, KeptRequests>();
 
   constructor(private readonly options: LinterOptions = {}) {
     this.frontEnds = options.frontEnds ?? FRONT_ENDS;
@@ -85,7 +110,7 @@ export class Linter {
   /** The config that applies to a file: --config, else the nearest .vmrt-lint.yaml, else the defaults (over the base). */
   configFor(path: string): LintConfig {
     const configPath = this.options.configPath ? resolve(this.options.configPath) : this.discoverConfig(dirname(resolve(path)));
-    if (!configPath) return defaultConfig(this.options.base);
+    if (!configPath) return (this.defaults ??= defaultConfig(this.options.base));
     let config = this.configs.get(configPath);
     if (!config) this.configs.set(configPath, (config = loadConfig(configPath, this.options.base)));
     return config;
@@ -110,6 +135,7 @@ export class Linter {
   /** Drops what `incremental` keeps for a path (its editor buffer was closed). */
   forgetText(path: string): void {
     this.yamlBlocks.delete(path);
+    this.keptRequests.delete(path);
   }
 
   /** Every option in `requests` some rule recognises, under any profile. */
@@ -120,8 +146,15 @@ export class Linter {
       this.rules,
       requests,
       () => undefined,
-      (rule, hit) => {
-        found.push({ feature: rule.meta.feature, rule: rule.meta.id, file: hit.option.file, range: hit.option.range });
+      (rule, hit, request) => {
+        found.push({
+          feature: rule.meta.feature,
+          rule: rule.meta.id,
+          file: hit.option.file,
+          range: hit.option.range,
+          option: hit.option,
+          request,
+        });
       },
     );
     return found;
@@ -180,22 +213,27 @@ export class Linter {
     if (!frontEnd) return { ...this.finish(path, undefined, false, config, [], texts), skipped: 'no front end reads this kind of file' };
 
     const dependencies = new Set<string>();
-    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include). */
-    const refused = new Map<string, FileProblem>();
+    /** Files the front end asked for that exist but were refused (a FIFO as .env, /dev/zero as an include), and where they are named. */
+    const refused = new Map<string, { problem: FileProblem; namedAt?: Place }>();
     const context: FrontEndContext = {
-      readFile: (other) => {
+      readFile: (other, namedAt) => {
         if (other !== path) dependencies.add(other);
-        return this.cachedText(texts, other, refused);
+        const text = this.cachedText(texts, other, refused);
+        const refusal = refused.get(other);
+        if (refusal && !refusal.namedAt && namedAt) refusal.namedAt = namedAt;
+        return text;
       },
       env: this.options.env ?? process.env,
       runtimeClasses: config.runtimeClasses,
       yamlBlocks: incremental ? this.blockCache(path) : undefined,
+      keptRequests: incremental ? this.requestsKept(path) : undefined,
     };
 
     const findings: Finding[] = [];
     let requests: ContainerRequest[] = [];
     try {
       const result = frontEnd.parse({ path, text }, context);
+      context.keptRequests?.commit();
       requests = result.requests;
       findings.push(...result.problems.map(problemFinding));
       const profile = this.profile(config);
@@ -203,8 +241,24 @@ export class Linter {
       // Most features have one verdict; those with cases (kata's /proc allow-list) are judged per option.
       const verdicts = new Map(reported.map((rule) => [rule, verdictFor(profile, rule.meta.feature)]));
       const judgedPerOption = new Set(reported.filter((rule) => profile.features[rule.meta.feature]?.cases));
-      const failed = (rule: Rule, error: unknown) => findings.push(internalError(path, `rule ${rule.meta.id}`, error));
-      forEachHit(reported, requests, failed, (rule, hit, request) => {
+      // A request the front end kept from the last lint (an unchanged compose service) has the findings it had then.
+      const kept = incremental ? this.keptFindings : undefined;
+      const checked: ContainerRequest[] = [];
+      for (const request of requests) {
+        const before = kept?.get(request);
+        if (before && before.config === config && before.profile === profile) findings.push(...before.findings);
+        else checked.push(request);
+      }
+      const found = new Map<ContainerRequest, Finding[]>();
+      const add = (request: ContainerRequest, finding: Finding) => {
+        const list = found.get(request);
+        if (list) list.push(finding);
+        else found.set(request, [finding]);
+        findings.push(finding);
+      };
+      const failed = (rule: Rule, error: unknown, request: ContainerRequest) =>
+        add(request, internalError(path, `rule ${rule.meta.id}`, error));
+      forEachHit(reported, checked, failed, (rule, hit, request) => {
         const verdict = judgedPerOption.has(rule) ? verdictFor(profile, rule.meta.feature, hit.option, request) : verdicts.get(rule);
         if (!verdict) return;
         const finding: Finding = {
@@ -217,17 +271,27 @@ export class Linter {
           docs: rule.meta.docs,
         };
         if (hit.fix) defineLazyFix(finding, hit.fix);
-        findings.push(finding);
+        add(request, finding);
       });
+      for (const request of checked) kept?.set(request, { config, profile, findings: found.get(request) ?? [] });
     } catch (error) {
       findings.push(failureFinding(path, `the ${frontEnd.kind} front end`, error));
     }
-    for (const [other, problem] of refused) {
-      const name = relative(dirname(path), other);
+    for (const [other, { problem, namedAt }] of refused) {
+      const file = namedAt?.file ?? path;
+      const name = relative(dirname(file), other);
       const shown = name && !name.startsWith('..') && !isAbsolute(name) ? name : other;
-      findings.push(problemFinding({ ...problem, file: path, range: FILE_START, message: `cannot read ${shown}: ${problem.message}` }));
+      findings.push(
+        problemFinding({ ...problem, file, range: namedAt?.range ?? FILE_START, message: `cannot read ${shown}: ${problem.message}` }),
+      );
     }
     return this.finish(path, frontEnd.kind, true, config, findings, texts, { requests, dependencies: [...dependencies] });
+  }
+
+  private requestsKept(path: string): KeptRequests {
+    let kept = this.keptRequests.get(path);
+    if (!kept) this.keptRequests.set(path, (kept = new KeptRequests()));
+    return kept;
   }
 
   private blockCache(path: string): YamlBlockCache {
@@ -237,11 +301,15 @@ export class Linter {
   }
 
   /** A file's text, read once per lint (undefined when it cannot be read). */
-  private cachedText(texts: Map<string, string | undefined>, path: string, refused?: Map<string, FileProblem>): string | undefined {
+  private cachedText(
+    texts: Map<string, string | undefined>,
+    path: string,
+    refused?: Map<string, { problem: FileProblem; namedAt?: Place }>,
+  ): string | undefined {
     if (!texts.has(path)) {
       const read = this.read(path);
       texts.set(path, 'problem' in read ? undefined : read.text);
-      if ('problem' in read && read.problem.rule === 'unreadable' && !read.missing) refused?.set(path, read.problem);
+      if ('problem' in read && !read.missing) refused?.set(path, { problem: read.problem });
     }
     return texts.get(path);
   }
@@ -304,7 +372,7 @@ export class Linter {
 function forEachHit(
   rules: readonly Rule[],
   requests: readonly ContainerRequest[],
-  failed: (rule: Rule, error: unknown) => void,
+  failed: (rule: Rule, error: unknown, request: ContainerRequest) => void,
   onHit: (rule: Rule, hit: RuleHit, request: ContainerRequest) => void,
 ): void {
   // Every hit is one of the request's options: a request without options has none (most build stages, many services).
@@ -315,7 +383,7 @@ function forEachHit(
       try {
         hits = rule.check(request);
       } catch (error) {
-        failed(rule, error);
+        failed(rule, error, request);
         continue;
       }
       for (let i = 0; i < hits.length; i++) onHit(rule, hits[i]!, request);
@@ -373,9 +441,8 @@ export function lint(paths: readonly string[], options: LinterOptions = {}): Fin
   return uniqueFindings(paths.flatMap((path) => linter.lintFile(path).findings));
 }
 
-/** Drops repeats (an extended compose file linted by itself and through its child). */
-export function uniqueFindings(findings: Iterable<Finding>): Finding[] {
-  const seen = new Set<string>();
+/** Drops repeats (an extended compose file linted by itself and through its child); `seen` carries the keys over calls. */
+export function uniqueFindings(findings: Iterable<Finding>, seen = new Set<string>()): Finding[] {
   const unique: Finding[] = [];
   for (const f of findings) {
     const key = `${f.file}\0${f.rule}\0${f.range.start.line}:${f.range.start.character}-${f.range.end.line}:${f.range.end.character}\0${f.message}`;

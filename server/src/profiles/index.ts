@@ -6,6 +6,7 @@ import { vmrtProfile } from './vmrt.js';
 
 export {
   verdictFor,
+  entryFor,
   mayReport,
   STATUS_SEVERITY,
   OK_HINTS,

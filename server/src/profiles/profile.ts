@@ -74,8 +74,7 @@ export function verdictFor(
   option?: RequestedOption,
   request?: ContainerRequest,
 ): Verdict | undefined {
-  const entry = profile.features[feature];
-  const chosen = option && request ? (entry?.cases?.find((c) => c.when(option, request)) ?? entry) : entry;
+  const chosen = entryFor(profile, feature, option, request);
   if (!chosen || chosen.status === 'ok') {
     const hint = OK_HINTS[feature];
     if (!hint || !profile.hints) return undefined;
@@ -85,6 +84,17 @@ export function verdictFor(
   const hint = chosen.status === 'unknown' && profile.hints ? OK_HINTS[feature] : undefined;
   const reason = hint ? `${chosen.reason}; ${hint}` : chosen.reason;
   return { severity: STATUS_SEVERITY[chosen.status]!, status: chosen.status, reason, workaround: chosen.workaround };
+}
+
+/** The profile's entry on a feature, or the case of it that covers one option when the option and its request are given. */
+export function entryFor(
+  profile: Profile,
+  feature: FeatureId,
+  option?: RequestedOption,
+  request?: ContainerRequest,
+): Omit<ProfileEntry, 'cases'> | undefined {
+  const entry = profile.features[feature];
+  return option && request ? (entry?.cases?.find((c) => c.when(option, request)) ?? entry) : entry;
 }
 
 /** True when some option of the feature can be reported: the entry itself or one of its cases. */

@@ -46,7 +46,7 @@ export type CliCommand = OptionValues['command'];
 
 export interface DockerInvocation {
   tool: 'docker' | 'podman' | 'nerdctl';
-  /** `run`/`create`, or a command that is a runtime feature by itself. */
+  /** `run`/`create`, or a command that is a runtime feature by itself (`update` with the options it changes). */
   action: 'run' | 'create' | CliCommand;
   /** Source range of the subcommand words (`network connect`, `update`) or of the flag that makes it one (`--checkpoint`). */
   start: number;
@@ -510,7 +510,10 @@ export function parseDockerCommand(words: readonly ArgWord[]): DockerInvocation 
   }
   const match = FEATURE_COMMANDS.find(([path]) => path.every((w, k) => words[sub + k]?.value === w));
   if (!match) return undefined;
-  return { tool, action: match[1], start: first.start, end: words[sub + match[0].length - 1]!.end, options: [] };
+  const after = sub + match[0].length;
+  // `update` changes a container's resources with run's flags (their subset), before or among the container names.
+  const options = match[1] === 'update' ? parseRunFlags(words, after, 'options').options : [];
+  return { tool, action: match[1], start: first.start, end: words[after - 1]!.end, options };
 }
 
 /**

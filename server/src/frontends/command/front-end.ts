@@ -73,6 +73,7 @@ class RequestBuilder {
               file: this.file.path,
               range: this.index.range(invocation.start, invocation.end),
             },
+            ...invocation.options.map((o) => this.option(command.words, o, text)),
           ],
           fallbackName,
         );

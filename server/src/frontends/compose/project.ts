@@ -6,7 +6,16 @@
  */
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { ContainerRequest, FileProblem, FrontEnd, FrontEndContext, FrontEndResult, Range, SourceFile } from '../../core/types.js';
+import type {
+  ContainerRequest,
+  FileProblem,
+  FrontEnd,
+  FrontEndContext,
+  FrontEndResult,
+  Place,
+  Range,
+  SourceFile,
+} from '../../core/types.js';
 import { interpolate, InterpolationError, parseDotEnv, type Lookup } from './interpolation.js';
 import { toRequested, type FoundOption } from './edits.js';
 import { ServiceReader, type ComposeFile, type ReadOption, type Variables } from './service.js';
@@ -119,6 +128,12 @@ interface ReadService {
   extendsPair: LocatedPair | undefined;
 }
 
+/** The request last made of each service node, and what it was made with (see `ComposeProject.request`). */
+const keptRequests = new WeakMap<
+  YAMLMap,
+  { request: ContainerRequest; found: FoundOption[]; line: number; name: string; variables: string }
+>();
+
 class ComposeProject {
   readonly problems: FileProblem[] = [];
   private readonly files = new Map<string, ComposeFile | undefined>();
@@ -128,20 +143,20 @@ class ComposeProject {
 
   constructor(private readonly ctx: FrontEndContext) {}
 
-  private read(path: string): string | undefined {
-    return this.ctx.readFile(path);
+  private read(path: string, namedAt?: Place): string | undefined {
+    return this.ctx.readFile(path, namedAt);
   }
 
-  /** Variables for files in `dir`: the environment, then the `.env` files (default: `dir/.env`). */
-  lookupFor(dir: string, envFiles: string[] = [resolvePath(dir, '.env')]): Variables {
+  /** Variables for files in `dir`: the environment, then the `.env` files (default: `dir/.env`), with where they are named. */
+  lookupFor(dir: string, envFiles: { path: string; namedAt?: Place }[] = [{ path: resolvePath(dir, '.env') }]): Variables {
     const env = this.ctx.env;
     const outer: Lookup = (name) => env[name];
     const dotenv = new Map<string, string>();
     const read: string[] = [];
     for (const envFile of envFiles) {
-      const text = this.read(envFile);
+      const text = this.read(envFile.path, envFile.namedAt);
       if (text === undefined) continue;
-      read.push(envFile, text);
+      read.push(envFile.path, text);
       const fileLookup: Lookup = (name) => outer(name) ?? dotenv.get(name);
       for (const [k, v] of parseDotEnv(text, fileLookup)) dotenv.set(k, v);
     }
@@ -149,10 +164,10 @@ class ComposeProject {
   }
 
   /** Loads a file once; `path` is reported as given (the main file's may be relative). */
-  load(path: string, text: string | undefined, lookup: Variables): ComposeFile | undefined {
+  load(path: string, text: string | undefined, lookup: Variables, namedAt?: Place): ComposeFile | undefined {
     const id = resolvePath(path);
     if (this.files.has(id)) return this.files.get(id);
-    const source = text ?? this.read(path);
+    const source = text ?? this.read(path, namedAt);
     if (source === undefined) {
       this.files.set(id, undefined);
       return undefined;
@@ -199,11 +214,39 @@ class ComposeProject {
   collect(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
     if (this.collected.has(file.id)) return;
     this.collected.add(file.id);
-    for (const [name] of file.services) {
-      const options = this.serviceOptions(file, name, []).map(toRequested);
-      requests.push({ kind: 'compose', name, file: file.yaml.path, options });
-    }
+    for (const [name, service] of file.services) requests.push(this.request(file, name, service));
     this.followIncludes(file, requests, [...stack, file.id]);
+  }
+
+  /**
+   * A service as a request. With the language server's incremental parse, a service whose
+   * node is reused (its text did not change), still on the same line, read with the same
+   * variables and extending nothing is the request of the last lint, the same object: its
+   * options' ranges are the same, and the engine keeps its findings by it (a keystroke
+   * re-reads and re-checks only the service it touched).
+   */
+  private request(file: ComposeFile, name: string, service: Located<YAMLMap>): ContainerRequest {
+    const line = this.ctx.yamlBlocks ? file.yaml.lines.positionAt(service.node.range![0]).line : -1;
+    const kept = line < 0 ? undefined : keptRequests.get(service.node);
+    if (
+      kept &&
+      kept.line === line &&
+      kept.name === name &&
+      kept.variables === file.lookup.variables &&
+      kept.request.file === file.yaml.path
+    ) {
+      // Edits are computed in this lint's text (the node's ranges have moved to it).
+      for (const found of kept.found) {
+        found.file = file;
+        found.service = service;
+      }
+      return kept.request;
+    }
+    const found = this.serviceOptions(file, name, []);
+    const request: ContainerRequest = { kind: 'compose', name, file: file.yaml.path, options: found.map(toRequested) };
+    if (line >= 0 && !readOptions.get(service.node)?.extendsPair)
+      keptRequests.set(service.node, { request, found, line, name, variables: file.lookup.variables });
+    return request;
   }
 
   private followIncludes(file: ComposeFile, requests: ContainerRequest[], stack: string[]): void {
@@ -215,7 +258,7 @@ class ComposeProject {
     const dir = dirname(yaml.path);
     for (const entry of entries) {
       let paths: Located[] = [entry];
-      let envFiles: string[] | undefined;
+      let envFiles: { path: string; namedAt: Place }[] | undefined;
       let projectDirectory: string | undefined;
       const map = yaml.asMap(entry);
       if (map) {
@@ -225,10 +268,10 @@ class ComposeProject {
         paths = path ? (isSeq(path.node) ? yaml.items(yaml.asSeq(path)!, doc) : [path]) : [];
         const envFile = yaml.get(map, 'env_file', doc)?.value;
         if (envFile) {
-          envFiles = (isSeq(envFile.node) ? yaml.items(yaml.asSeq(envFile)!, doc) : [envFile])
-            .map((e) => this.text(file, e.node))
-            .filter((e): e is string => !!e)
-            .map((e) => resolvePath(dir, e));
+          envFiles = (isSeq(envFile.node) ? yaml.items(yaml.asSeq(envFile)!, doc) : [envFile]).flatMap((e) => {
+            const name = this.text(file, e.node);
+            return name ? [{ path: resolvePath(dir, name), namedAt: { file: yaml.path, range: yaml.nodeRange(e.node) } }] : [];
+          });
         }
         if (paths.length === 0) {
           this.problem(file, yaml.nodeRange(entry.node), 'include: an entry needs a path');
@@ -245,7 +288,10 @@ class ComposeProject {
           continue;
         }
         // An included file is its own project: its .env sits in its project directory (by default, its folder).
-        const included = this.load(path, undefined, this.lookupFor(projectDirectory ?? dirname(path), envFiles));
+        const included = this.load(path, undefined, this.lookupFor(projectDirectory ?? dirname(path), envFiles), {
+          file: yaml.path,
+          range,
+        });
         if (!included) {
           this.problem(file, range, `include: cannot read ${relative}`);
           continue;
@@ -299,7 +345,8 @@ class ComposeProject {
         service,
       };
       const { dropPropagation } = r;
-      if (dropPropagation) found.dropPropagation = () => dropPropagation(yaml);
+      // The file of the lint that computes the edit (a kept request's options move to later lints' files).
+      if (dropPropagation) found.dropPropagation = () => dropPropagation(found.file.yaml);
       return found;
     });
     return { local, extendsPair: read.extendsPair };
@@ -326,7 +373,8 @@ class ComposeProject {
     if (baseFileName) {
       const path = resolvePath(dirname(yaml.path), baseFileName);
       // An extended file belongs to the same project: it is interpolated with the same variables.
-      base = this.load(path, undefined, file.lookup);
+      const named = spec && yaml.get(spec, 'file', doc)?.value;
+      base = this.load(path, undefined, file.lookup, { file: yaml.path, range: named ? yaml.nodeRange(named.node) : at });
       if (!base) {
         this.problem(file, at, `extends: cannot read ${baseFileName}`);
         return local;

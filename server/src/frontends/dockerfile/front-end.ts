@@ -79,13 +79,20 @@ function formatRunFlag(assignment: OptionAssignment): string | undefined {
   }
 }
 
-function flagEditor(index: LineIndex, start: number, end: number): OptionEditor {
+/** Where a stage's text starts in a lint's text: its flags' edits are computed there (a kept stage moves). */
+interface StagePlace {
+  index: LineIndex;
+  start: number;
+}
+
+/** The editor of the flag at `from`..`to`, offsets in the stage's text. */
+function flagEditor(place: StagePlace, from: number, to: number): OptionEditor {
   return {
-    remove: (): TextEdit[] => [removalEdit(index, start, end)],
+    remove: (): TextEdit[] => [removalEdit(place.index, place.start + from, place.start + to)],
     replace(options): TextEdit[] | undefined {
       const flags = options.map(formatRunFlag);
       if (flags.some((f) => f === undefined)) return undefined;
-      return [{ range: index.range(start, end), newText: flags.join(' ') }];
+      return [{ range: place.index.range(place.start + from, place.start + to), newText: flags.join(' ') }];
     },
   };
 }
@@ -101,13 +108,17 @@ export const dockerfileFrontEnd: FrontEnd = {
     return DOCKERFILE_NAME.test(basename(path));
   },
 
-  parse(file): FrontEndResult {
+  parse(file, ctx): FrontEndResult {
     const index = new LineIndex(file.text);
     const requests: ContainerRequest[] = [];
     const problems: FileProblem[] = [];
-    let stage: ContainerRequest | undefined;
+    const instructions = dockerInstructions(file.text, index);
+    const lineStart = (offset: number) => file.text.lastIndexOf('\n', offset - 1) + 1;
+    /** The stage being read: its request, where its text starts, and whether it is the last lint's (its options are known). */
+    let stage: { request: ContainerRequest; place: StagePlace; kept: boolean } | undefined;
 
-    for (const instruction of dockerInstructions(file.text, index)) {
+    for (let i = 0; i < instructions.length; i++) {
+      const instruction = instructions[i]!;
       const { keyword, keywordStart, keywordEnd } = instruction;
       if (!INSTRUCTIONS.has(keyword)) {
         problems.push(
@@ -116,8 +127,24 @@ export const dockerfileFrontEnd: FrontEnd = {
         continue;
       }
       if (keyword === 'FROM') {
-        stage = { kind: 'dockerfile', name: instruction.stage() ?? String(requests.length), file: file.path, options: [] };
-        requests.push(stage);
+        const name = instruction.stage() ?? String(requests.length);
+        const place = { index, start: lineStart(keywordStart) };
+        let next = i + 1;
+        while (next < instructions.length && instructions[next]!.keyword !== 'FROM') next++;
+        const end = next < instructions.length ? lineStart(instructions[next]!.keywordStart) : file.text.length;
+        const line = ctx.keptRequests ? index.positionAt(place.start).line : -1;
+        const kept = ctx.keptRequests?.take(line, index, place.start, end);
+        const request = kept?.name === name ? kept : { kind: 'dockerfile' as const, name, file: file.path, options: [] };
+        if (request !== kept)
+          ctx.keptRequests?.keep(line, file.text.slice(place.start, end), {
+            request,
+            moveTo: (movedIndex, start) => {
+              place.index = movedIndex;
+              place.start = start;
+            },
+          });
+        stage = { request, place, kept: request === kept };
+        requests.push(request);
         continue;
       }
       if (!stage) {
@@ -133,6 +160,7 @@ export const dockerfileFrontEnd: FrontEnd = {
           if (READ_FLAGS.has(name)) problems.push(problem(file, index, start, end, `The flag --${name} needs a value (--${name}=…).`));
           continue;
         }
+        if (stage.kept) continue;
         const assignment = runFlagOption(name, value);
         if (!assignment) continue;
         const option: RequestedOption = {
@@ -140,9 +168,9 @@ export const dockerfileFrontEnd: FrontEnd = {
           value: assignment.value,
           file: file.path,
           range: index.range(start, end),
-          edit: flagEditor(index, start, end),
+          edit: flagEditor(stage.place, start - stage.place.start, end - stage.place.start),
         };
-        stage.options.push(option);
+        stage.request.options.push(option);
       }
     }
     return { requests, problems };
