@@ -17,6 +17,7 @@ node --test --test-concurrency=1 --test-reporter=spec "$@" "${tests[@]}" || stat
 echo "test: the runtime's Docker tests with VMRT_VM_TEMPLATE=on"
 templates=$(mktemp -d /run/vmrt-test-templates.XXXXXX)
 VMRT_TEMPLATE_DIR=$templates VMRT_VM_TEMPLATE=on node --test --test-concurrency=1 --test-reporter=spec "$@" \
-  out/test/integration/docker-runtime.test.js out/test/integration/docker-network.test.js || status=$?
+  out/test/integration/docker-runtime.test.js out/test/integration/docker-network.test.js \
+  out/test/integration/docker-pods.test.js || status=$?
 rm -rf "$templates"
 exit "$status"
