@@ -1,5 +1,5 @@
 /* Forking a container's processes: its init at create (in new mount, pid,
- * uts and ipc namespaces) or an exec'd process (in the init's namespaces),
+ * uts and ipc namespaces, and user when asked) or an exec'd process (in the init's namespaces),
  * the child's way from fork to execve, and the entry of a restored init. */
 #include "processes.h"
 
@@ -22,6 +22,32 @@ static void child_fail(int sync_fd, const char *err)
     _exit(127);
 }
 
+/* The agent's side of a new init, before the child builds its container: into its cgroup
+ * (while the agent is root there: in a user namespace the child no longer is); with a user
+ * namespace, its mappings, rlimits and OOM score (runc's order). Then the child may go on:
+ * "M" on the sync socket, or why it may not. */
+static void release_init(pid_t pid, const struct container *c, const struct json_doc *d, int spec, int sync_fd)
+{
+    char err[1024];
+    int ok =
+        cgroup_enter_new(c->id, pid, d, spec, err, sizeof err) == 0 &&
+        (!userns_requested(d, spec) || (userns_write_mappings(pid, d, spec, err, sizeof err) == 0 &&
+                                        process_limits(pid, d, json_get(d, spec, "process"), err, sizeof err) == 0));
+    const char *answer = ok ? "M" : err;
+    (void)!write(sync_fd, answer, strlen(answer));
+}
+
+/* The child's side: waits for release_init; then, in a user namespace, becomes its root. */
+static int await_release(int sync_fd, const struct json_doc *d, int spec, char *err, size_t errlen)
+{
+    ssize_t n;
+    while ((n = read(sync_fd, err, errlen - 1)) < 0 && errno == EINTR) {}
+    if (n <= 0) FAIL("the agent did not release the container's init");
+    err[n] = '\0';
+    if (strcmp(err, "M") != 0) return -1;
+    return userns_requested(d, spec) ? userns_become_root(err, errlen) : 0;
+}
+
 /* The child side of create/exec: stdio, the container work, then execve.
  * Reports on sync_fd and never returns. */
 static void run_child(const struct json_doc *d, int tok, int is_init, int start_fd, int sync_fd, const int child_fds[3],
@@ -39,7 +65,10 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
     for (int fd = 3; fd < 1024; fd++) {
         if (fd != sync_fd && fd != start_fd) close(fd);
     }
-    if (is_init ? child_create(c->id, d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
+    if (is_init && await_release(sync_fd, d, tok, err, sizeof err) != 0) {
+        child_fail(sync_fd, err);
+    }
+    if (is_init ? child_create(d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
         child_fail(sync_fd, err);
     }
     /* The pty comes from the container's own devpts, as with runc. */
@@ -96,13 +125,16 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
     pid_t pid;
     if (is_init) {
         /* fork() with new namespaces: the child is PID 1 of its own pid
-         * namespace, as under runc. */
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL, NULL,
-                             NULL, NULL);
+         * namespace, as under runc. A user namespace in the same clone is made
+         * first and owns the others. */
+        unsigned long userns = userns_requested(d, tok) ? CLONE_NEWUSER : 0;
+        pid = (pid_t)syscall(SYS_clone, userns | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+                             NULL, NULL, NULL, NULL);
         if (pid == 0) {
             close(sync[0]);
             run_child(d, tok, 1, start[0], sync[1], child_fds, c);
         }
+        if (pid > 0) release_init(pid, c, d, tok, sync[0]);
     } else {
         /* setns(CLONE_NEWPID) only affects children: fork after it. */
         char path[64];

@@ -50,7 +50,9 @@ export function bindInto(source: string, target: string, recursive: boolean, mou
  * `mounts` of the thrown error's caller: callers pass their own array to undo it.
  */
 export function populateShared(config: Config, rootfs: string, sharedDir: string, mounts: string[]): Config {
-  mkdirSync(sharedDir, { recursive: true, mode: 0o700 });
+  // Searchable by all (not listable): the root of a container in a user namespace is a mapped id
+  // that must pass through it to its rootfs and volumes.
+  mkdirSync(sharedDir, { recursive: true, mode: 0o711 });
   bindInto(rootfs, join(sharedDir, 'rootfs'), true, mounts);
   const guest: Config = structuredClone(config);
   guest.root = { ...guest.root!, path: `${GUEST_SHARED}/rootfs` };
