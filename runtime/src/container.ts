@@ -40,11 +40,11 @@ import {
   terminate,
   type ProcessRef,
 } from './proc.js';
-import { populateShared, unmountAll } from './shared-folder.js';
+import { populateShared, sharedFolderKind, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import { memoryMiBFor, qemuArgs, requireGuest, sharedFsFor, vcpusFor, type AcceleratorChoice } from './vm.js';
-import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
+import { memoryMiBFor, qemuArgs, requireGuest, vcpusFor, type AcceleratorChoice } from './vm.js';
+import { startShareServer } from './share-server.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
@@ -318,19 +318,18 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
 
     const qemuLog = join(dir, 'qemu.log');
-    if (sharedFsFor() === 'virtiofs') {
-      const virtiofsd = await startVirtiofsd(runDir, sharedDir, join(dir, 'virtiofsd.log'));
-      state.virtiofsd = virtiofsd;
-      undo.push(() => terminate(virtiofsd, 0));
-      addToCgroups(state.cgroups, virtiofsd.pid);
+    const { share, daemon } = await startShareServer(sharedFolderKind(false), runDir, sharedDir, dir);
+    if (daemon) {
+      state.shareServer = daemon;
+      undo.push(() => terminate(daemon, 0));
+      addToCgroups(state.cgroups, daemon.pid);
       writeState(root, state);
     }
     const qemuLogFd = openSync(qemuLog, 'a');
     const args = [
       ...qemuArgs({
         accelerator: opts.accelerator.accelerator,
-        sharedDir,
-        virtiofsSocket: state.virtiofsd ? virtiofsSocket(runDir) : undefined,
+        share,
         agentSocket: agentSocket(runDir),
         qmpSocket: qmpSocket(runDir),
         consoleLog,
@@ -428,7 +427,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   // Every process of the container names its socket folder (a create killed half-way may not
   // have recorded them all).
   const refs = new Map<number, ProcessRef>();
-  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, state.virtiofsd, ...processesMentioning(`${state.runDir}/`)]) {
+  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, state.shareServer, ...processesMentioning(`${state.runDir}/`)]) {
     if (ref && !refs.has(ref.pid)) refs.set(ref.pid, ref);
   }
   for (const ref of refs.values()) signalProcess(ref, 'SIGKILL');
