@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,10 @@ int userns_become_root(char *err, size_t errlen)
     if (setgroups(0, NULL) != 0) FAIL("setgroups in the user namespace: %s", strerror(errno));
     if (setresgid(0, 0, 0) != 0) FAIL("setresgid 0 in the user namespace (gid 0 mapped?): %s", strerror(errno));
     if (setresuid(0, 0, 0) != 0) FAIL("setresuid 0 in the user namespace (uid 0 mapped?): %s", strerror(errno));
+    /* The id change made it non-dumpable, which gives its /proc/self files to the host's root
+     * (its memory was the agent's): dumpable again, they are its own, so it can set its
+     * oom_score_adj and the like (runc does the same); its execve decides afresh. */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) FAIL("PR_SET_DUMPABLE: %s", strerror(errno));
     return 0;
 }
 

@@ -140,6 +140,7 @@ test('a new user namespace: root inside with the mappings of config.json, files 
     'id',
     "tr -s ' ' < /proc/self/uid_map; tr -s ' ' < /proc/self/gid_map",
     "echo made inside > /made-inside && stat -c '%u %g' /made-inside",
+    'ulimit -Hn; cat /proc/self/oom_score_adj',
     'mknod /node c 1 3 2>&1 && echo mknod done',
     'mkdir -p /sys2 && mount -t sysfs sysfs /sys2 2>&1 && echo sysfs mounted',
     'true',
@@ -153,6 +154,10 @@ test('a new user namespace: root inside with the mappings of config.json, files 
     config.linux!.namespaces = [...config.linux!.namespaces!, { type: 'user' }];
     config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // Beyond what root inside may set (a hard limit above the guest's 4096, a negative OOM
+    // score): the agent sets them from outside, as runc does.
+    config.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 2048, hard: 8192 }];
+    config.process!.oomScoreAdj = -500;
   });
   chownTree(join(mapped, 'rootfs'), 100000, 200000);
   const r = vmrt(['run', '-b', mapped, 'userns']);
@@ -165,6 +170,8 @@ test('a new user namespace: root inside with the mappings of config.json, files 
         ' 0 100000 65536',
         ' 0 200000 65536',
         '0 0',
+        '8192',
+        '-500',
         'mknod: /node: Operation not permitted',
         'mount: permission denied (are you root?)',
         '',
