@@ -3,8 +3,10 @@
  * dockerd and one image. A host folder is mounted at /data; in interleaved rounds each runtime
  * writes a file of BENCH_STORAGE_MIB (default 128) MiB with `dd … conv=fsync` (on the disk when dd
  * ends), the host drops that file from its page cache, and a second container reads it back with
- * dd. The time is busybox `time dd` inside the container (the VM's boot is not included). vmrt
- * runs twice: with its default shared folder (virtio-fs) and with 9p (VMRT_SHARED_FS=9p).
+ * dd; then a third lists a tree of TREE_FILES files the host made (`ls -lR`: a lookup and a stat
+ * per file, where 9p's lack of a metadata cache shows). The time is busybox `time` inside the
+ * container (the VM's boot is not included). vmrt runs twice: with its default shared folder
+ * (virtio-fs) and with 9p (VMRT_SHARED_FS=9p, as a VM started from a template gets).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,13 +23,29 @@ const ROUNDS = Number(process.env.BENCH_STORAGE_ROUNDS ?? 3);
 const RUNTIMES = ['vmrt', 'vmrt-9p', 'runc'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
-/** Runs dd of MIB MiB in a fresh container with the folder at /data; returns MiB/s. */
-function dd(d: Dockerd, runtime: Runtime, folder: string, args: string): number {
-  const r = d.docker(['run', '--rm', '--runtime', runtime, '-v', `${folder}:/data`, IMAGE, 'sh', '-c', `time dd ${args}`]);
+const TREE_FILES = 2000;
+
+/** Runs `command` in a fresh container with the folder at /data; returns its seconds. */
+function timed(d: Dockerd, runtime: Runtime, folder: string, command: string): number {
+  const r = d.docker(['run', '--rm', '--runtime', runtime, '-v', `${folder}:/data`, IMAGE, 'sh', '-c', `time ${command}`]);
   // busybox time: "real\t0m 1.23s"
   const m = /^real\s+(\d+)m\s*([\d.]+)s$/m.exec(r.stderr);
-  if (r.status !== 0 || !m) throw new Error(`dd ${args} under ${runtime} failed (${r.status}): ${r.stdout}${r.stderr}`);
-  return MIB / (Number(m[1]) * 60 + Number(m[2]));
+  if (r.status !== 0 || !m) throw new Error(`${command} under ${runtime} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+/** Runs dd of MIB MiB in a fresh container with the folder at /data; returns MiB/s. */
+function dd(d: Dockerd, runtime: Runtime, folder: string, args: string): number {
+  return MIB / timed(d, runtime, folder, `dd ${args}`);
+}
+
+/** TREE_FILES small files in 20 folders under `dir`. */
+function makeTree(dir: string): void {
+  for (let i = 0; i < TREE_FILES; i++) {
+    const sub = join(dir, `d${i % 20}`);
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, `f${i}`), 'x');
+  }
 }
 
 /** Drops the file's pages from the host page cache (GNU dd's nocache: posix_fadvise DONTNEED). */
@@ -48,8 +66,10 @@ try {
   importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, IMAGE);
   const folder = join(d.dir, 'storage');
   mkdirSync(folder);
+  makeTree(join(folder, 'tree'));
   const write: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   const read: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
+  const walk: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     for (const runtime of RUNTIMES) {
       const file = join(folder, `${runtime}-${round}`);
@@ -57,19 +77,21 @@ try {
       dropFromCache(file);
       read[runtime].push(dd(d, runtime, folder, `if=/data/${runtime}-${round} of=/dev/null bs=1M`));
       rmSync(file);
+      walk[runtime].push(TREE_FILES / timed(d, runtime, folder, 'ls -lR /data/tree >/dev/null'));
     }
     const figures = (of: Record<Runtime, number[]>) => RUNTIMES.map((runtime) => `${runtime} ${of[runtime].at(-1)!.toFixed(0)}`).join(', ');
-    console.log(`round ${round} (MiB/s): write ${figures(write)}; read ${figures(read)}`);
+    console.log(`round ${round}: write ${figures(write)} MiB/s; read ${figures(read)} MiB/s; ls -lR ${figures(walk)} files/s`);
   }
-  for (const [what, figures] of [
-    ['sequential write (fsync)', write],
-    ['sequential read (cold)', read],
+  for (const [what, figures, unit] of [
+    [`sequential write (fsync), ${MIB} MiB`, write, 'MiB/s'],
+    [`sequential read (cold), ${MIB} MiB`, read, 'MiB/s'],
+    [`ls -lR of ${TREE_FILES} files`, walk, 'files/s'],
   ] as const) {
     const v = median(figures.vmrt);
     const p = median(figures['vmrt-9p']);
     const r = median(figures.runc);
     console.log(
-      `bind mount ${what}, ${MIB} MiB, median of ${ROUNDS}: vmrt (virtio-fs) ${v.toFixed(0)} MiB/s, vmrt (9p) ${p.toFixed(0)} MiB/s, runc ${r.toFixed(0)} MiB/s; vmrt/runc ${(v / r).toFixed(2)} (9p ${(p / r).toFixed(2)})  [${accel.accelerator.toUpperCase()}]`,
+      `bind mount ${what}, median of ${ROUNDS}: vmrt (virtio-fs) ${v.toFixed(0)} ${unit}, vmrt (9p) ${p.toFixed(0)} ${unit}, runc ${r.toFixed(0)} ${unit}; vmrt/runc ${(v / r).toFixed(2)} (9p ${(p / r).toFixed(2)})  [${accel.accelerator.toUpperCase()}]`,
     );
   }
 } finally {

@@ -36,11 +36,12 @@ void power_off(void) __attribute__((noreturn));
     } while (0)
 
 /* container.c: runs in the forked child; returns only on error (message in err).
- * Builds the container: cgroup, cgroup namespace, root filesystem, sysctls,
+ * Builds the container in the namespaces it was cloned into (the agent put it
+ * into its cgroup before): cgroup namespace, root filesystem, sysctls,
  * hostname; then checks that the program can be found. */
-int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
-/* Enters the cgroup and the cgroup, mount, uts and ipc namespaces of a
- * container (pid: see spawn). */
+int child_create(const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Enters the cgroup and the user (when it has its own), cgroup, mount, uts
+ * and ipc namespaces of a container (pid: see spawn). */
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);
 /* Enters one namespace (kind: its /proc/<pid>/ns name) of process pid. */
 int join_namespace(pid_t pid, const char *kind, int nstype, char *err, size_t errlen);
@@ -61,6 +62,11 @@ int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err
 /* 0 when the process's cwd exists and its program is found (create fails
  * early, as with runc); leaves the cwd at "/". */
 int process_check(const struct json_doc *d, int process, char *err, size_t errlen);
+/* process.rlimits and process.oomScoreAdj on process pid (0: the caller). The
+ * agent applies them to an init in a user namespace from outside (raising a
+ * hard limit or lowering the score needs CAP_SYS_RESOURCE on the host's side
+ * of it); the init applies the same values again, which then succeeds. */
+int process_limits(pid_t pid, const struct json_doc *d, int process, char *err, size_t errlen);
 /* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
 int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
                  size_t errlen);
@@ -72,9 +78,9 @@ int caps_after_user(const struct json_doc *d, int process, char *err, size_t err
 
 /* cgroup.c */
 void cgroup_init(void);
-/* In the child: creates the container's cgroup, applies spec.linux.resources
- * and moves the calling process into it. */
-int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Creates the container's cgroup, applies spec.linux.resources and moves
+ * process pid (0: the caller) into it. */
+int cgroup_enter_new(const char *id, pid_t pid, const struct json_doc *d, int spec, char *err, size_t errlen);
 /* Applies a linux.resources object to a running container's cgroup (update). */
 int cgroup_update(const char *id, const struct json_doc *d, int resources, char *err, size_t errlen);
 /* Moves the calling process into the container's cgroup. */
@@ -89,6 +95,18 @@ int cgroup_oom_kills(const char *id, uint64_t *count);
 int cgroup_watch_events(int inotify_fd, const char *id);
 /* Writes {"<file>":"<content>",...}: the container's cgroup files for stats. */
 void cgroup_write_stats(struct json_builder *jb, const char *id);
+
+/* userns.c: a new user namespace (runc's order: see there).
+ * userns_requested: linux.namespaces has a "user" entry without a path.
+ * userns_write_mappings: the agent writes linux.uidMappings/gidMappings to
+ * /proc/<pid>/uid_map and gid_map of the child cloned into the namespace.
+ * userns_become_root: in that child, once mapped: uid and gid 0 inside.
+ * userns_join: for exec, enters the user namespace of init_pid (when it is
+ * not the agent's) as its root; before the namespaces it owns. */
+int userns_requested(const struct json_doc *d, int spec);
+int userns_write_mappings(pid_t pid, const struct json_doc *d, int spec, char *err, size_t errlen);
+int userns_become_root(char *err, size_t errlen);
+int userns_join(pid_t init_pid, char *err, size_t errlen);
 
 /* seccomp.c: installs the filter of an OCI linux.seccomp object (no-op
  * when tok is not an object). */

@@ -118,7 +118,21 @@ static int apply_resources(const struct json_doc *d, int res, const char *dir, c
     return 0;
 }
 
-int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen)
+/* Moves process pid (0: the caller) into the container's cgroup. */
+static int cgroup_move(const char *id, pid_t pid, char *err, size_t errlen)
+{
+    char path[300], text[24];
+    cgroup_dir(id, path, sizeof path);
+    strncat(path, "/cgroup.procs", sizeof path - strlen(path) - 1);
+    snprintf(text, sizeof text, "%d", (int)pid);
+    if (write_text(path, text) != 0) {
+        snprintf(err, errlen, "join cgroup: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cgroup_enter_new(const char *id, pid_t pid, const struct json_doc *d, int spec, char *err, size_t errlen)
 {
     char dir[256];
     cgroup_dir(id, dir, sizeof dir);
@@ -130,7 +144,7 @@ int cgroup_enter_new(const char *id, const struct json_doc *d, int spec, char *e
     if (apply_resources(d, res, dir, err, errlen) != 0) {
         return -1;
     }
-    return cgroup_enter(id, err, errlen);
+    return cgroup_move(id, pid, err, errlen);
 }
 
 int cgroup_update(const char *id, const struct json_doc *d, int resources, char *err, size_t errlen)
@@ -142,14 +156,7 @@ int cgroup_update(const char *id, const struct json_doc *d, int resources, char 
 
 int cgroup_enter(const char *id, char *err, size_t errlen)
 {
-    char path[300];
-    cgroup_dir(id, path, sizeof path);
-    strncat(path, "/cgroup.procs", sizeof path - strlen(path) - 1);
-    if (write_text(path, "0") != 0) {
-        snprintf(err, errlen, "join cgroup: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return cgroup_move(id, 0, err, errlen);
 }
 
 void cgroup_for_each_pid(const char *id, void (*visit)(pid_t pid, void *arg), void *arg)

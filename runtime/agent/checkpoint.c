@@ -136,7 +136,7 @@ static int run_criu(const char *tools, struct args *a, const int keep[3], const 
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         mkdir_p("/tmp", 01777); /* CRIU's mount namespace yard */
-        if (cgroup_id && cgroup_enter_new(cgroup_id, d, spec, why, sizeof why) != 0) {
+        if (cgroup_id && cgroup_enter_new(cgroup_id, 0, d, spec, why, sizeof why) != 0) {
             (void)!write(report[1], why, strlen(why));
             _exit(127);
         }

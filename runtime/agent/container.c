@@ -33,13 +33,10 @@ static void apply_sysctls(const struct json_doc *d, int spec)
     }
 }
 
-int child_create(const char *id, const struct json_doc *d, int spec, char *err, size_t errlen)
+int child_create(const struct json_doc *d, int spec, char *err, size_t errlen)
 {
-    /* Into its cgroup first, then a cgroup namespace rooted there, so the
+    /* A cgroup namespace rooted at its cgroup (spawn put it there), so the
      * container's cgroup2 mount shows its own limits at the top. */
-    if (cgroup_enter_new(id, d, spec, err, errlen) != 0) {
-        return -1;
-    }
     if (unshare(CLONE_NEWCGROUP) != 0) {
         FAIL("cgroup namespace: %s", strerror(errno));
     }
@@ -92,6 +89,9 @@ int join_container(const char *id, pid_t init_pid, char *err, size_t errlen)
         if (fds[i] < 0) {
             FAIL("open %s: %s", path, strerror(errno));
         }
+    }
+    if (userns_join(init_pid, err, errlen) != 0) {
+        return -1;
     }
     for (int i = 0; i < 4; i++) {
         if (setns(fds[i], 0) != 0) {

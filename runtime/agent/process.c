@@ -96,7 +96,7 @@ static const struct {
     { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },     { "RLIMIT_RTTIME", RLIMIT_RTTIME },
 };
 
-static int apply_rlimits(const struct json_doc *d, int process, char *err, size_t errlen)
+int process_limits(pid_t pid, const struct json_doc *d, int process, char *err, size_t errlen)
 {
     int list = json_get(d, process, "rlimits");
     for (int r = json_first(d, list); r >= 0; r = json_next(d, list, r)) {
@@ -113,8 +113,18 @@ static int apply_rlimits(const struct json_doc *d, int process, char *err, size_
             FAIL("bad rlimit entry");
         }
         struct rlimit rl = { (rlim_t)soft, (rlim_t)hard };
-        if (setrlimit(resource, &rl) != 0) {
+        if (prlimit(pid, resource, &rl, NULL) != 0) {
             FAIL("setrlimit: %s", strerror(errno));
+        }
+    }
+    /* Before the uid change: lowering it needs CAP_SYS_RESOURCE. */
+    int64_t oom;
+    if (json_i64(d, json_get(d, process, "oomScoreAdj"), &oom) == 0) {
+        char path[64], value[32];
+        snprintf(path, sizeof path, pid ? "/proc/%d/oom_score_adj" : "/proc/self/oom_score_adj", (int)pid);
+        snprintf(value, sizeof value, "%lld", (long long)oom);
+        if (write_text(path, value) != 0) {
+            FAIL("oomScoreAdj: %s", strerror(errno));
         }
     }
     return 0;
@@ -174,7 +184,7 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
     uid_t uid = (uid_t)json_i64_or(d, json_get(d, user, "uid"), 0);
     gid_t gid = (gid_t)json_i64_or(d, json_get(d, user, "gid"), 0);
 
-    if (apply_rlimits(d, process, err, errlen) != 0) {
+    if (process_limits(0, d, process, err, errlen) != 0) {
         return -1;
     }
     char *cwd = json_get_strdup(d, process, "cwd", "/");
@@ -210,15 +220,6 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
     size_t ngids = 0;
     for (int g = json_first(d, groups); g >= 0 && ngids < 256; g = json_next(d, groups, g)) {
         gids[ngids++] = (gid_t)json_i64_or(d, g, 0);
-    }
-    /* Before the uid change: lowering it needs CAP_SYS_RESOURCE. */
-    int64_t oom;
-    if (json_i64(d, json_get(d, process, "oomScoreAdj"), &oom) == 0) {
-        char value[32];
-        snprintf(value, sizeof value, "%lld", (long long)oom);
-        if (write_text("/proc/self/oom_score_adj", value) != 0) {
-            FAIL("oomScoreAdj: %s", strerror(errno));
-        }
     }
     /* Without no_new_privs only a privileged process may install a filter:
      * then it goes in before the uid change (the syscalls that follow must be

@@ -102,6 +102,24 @@ static int parse_options(const struct json_doc *d, int options, unsigned long *f
     return 0;
 }
 
+/* A bind mount of source on target (dest: its path in the container, for
+ * errors), then the other flags by a remount. */
+static int bind_mount(const char *source, const char *target, const char *dest, unsigned long flags, char *err,
+                      size_t errlen)
+{
+    struct stat st;
+    if (stat(source, &st) != 0) FAIL("bind mount source %s: %s", source, strerror(errno));
+    make_mount_point(target, !S_ISDIR(st.st_mode));
+    if (mount(source, target, NULL, MS_BIND | (flags & MS_REC), NULL) != 0) {
+        FAIL("bind %s on %s: %s", source, dest, strerror(errno));
+    }
+    unsigned long rest = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (rest && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | rest, NULL) != 0) {
+        FAIL("remount %s: %s", dest, strerror(errno));
+    }
+    return 0;
+}
+
 /* Which of the standard /dev mounts the spec provides. */
 struct dev_mounts {
     int dev, pts, shm;
@@ -142,22 +160,17 @@ static int do_mount(const struct json_doc *d, int m, const char *rootfs, struct 
     if (!strcmp(dest, "/dev/shm")) seen->shm = 1;
 
     if (!strcmp(type, "bind") || (flags & MS_BIND)) {
-        struct stat st;
-        if (stat(source, &st) != 0) {
-            snprintf(err, errlen, "bind mount source %s: %s", source, strerror(errno));
+        if (bind_mount(source, target, dest, flags, err, errlen) != 0) goto out;
+    } else if (!strcmp(type, "sysfs")) {
+        /* In a user namespace sysfs cannot be mounted (the VM's network namespace is not the
+         * container's): the guest's /sys is bound instead, as runc does. */
+        make_mount_point(target, 0);
+        int mounted = mount(source, target, type, flags & ~MS_REMOUNT, fsdata) == 0;
+        if (!mounted && errno != EPERM) {
+            snprintf(err, errlen, "mount sysfs on %s: %s", dest, strerror(errno));
             goto out;
         }
-        make_mount_point(target, !S_ISDIR(st.st_mode));
-        unsigned long bind = MS_BIND | (flags & MS_REC);
-        if (mount(source, target, NULL, bind, NULL) != 0) {
-            snprintf(err, errlen, "bind %s on %s: %s", source, dest, strerror(errno));
-            goto out;
-        }
-        unsigned long rest = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-        if (rest && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | rest, NULL) != 0) {
-            snprintf(err, errlen, "remount %s: %s", dest, strerror(errno));
-            goto out;
-        }
+        if (!mounted && bind_mount("/sys", target, dest, flags | MS_REC, err, errlen) != 0) goto out;
     } else if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
         /* The guest runs cgroup v2 only; a failure here is not fatal (runc
          * would need controllers the guest kernel may lack). */
@@ -204,10 +217,16 @@ static int setup_dev(const char *rootfs, const struct dev_mounts *seen, char *er
     for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
         snprintf(path, sizeof path, "%s/dev/%s", rootfs, nodes[i].name);
         unlink(path);
-        if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) != 0) {
-            FAIL("mknod /dev/%s: %s", nodes[i].name, strerror(errno));
+        char guest_node[64];
+        snprintf(guest_node, sizeof guest_node, "/dev/%s", nodes[i].name);
+        /* In a user namespace no device node can be made (EPERM): the guest's own is bound there. */
+        if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) == 0) {
+            chmod(path, 0666); /* mknod is subject to the umask */
+        } else if (errno != EPERM) {
+            FAIL("mknod %s: %s", guest_node, strerror(errno));
+        } else if (bind_mount(guest_node, path, guest_node, 0, err, errlen) != 0) {
+            return -1;
         }
-        chmod(path, 0666); /* mknod is subject to the umask */
     }
     static const struct {
         const char *name, *target;

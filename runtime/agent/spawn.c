@@ -1,5 +1,5 @@
 /* Forking a container's processes: its init at create (in new mount, pid,
- * uts and ipc namespaces) or an exec'd process (in the init's namespaces),
+ * uts and ipc namespaces, and user when asked) or an exec'd process (in the init's namespaces),
  * the child's way from fork to execve, and the entry of a restored init. */
 #include "processes.h"
 
@@ -20,6 +20,32 @@ static void child_fail(int sync_fd, const char *err)
 {
     (void)!write(sync_fd, err, strlen(err));
     _exit(127);
+}
+
+/* The agent's side of a new init, before the child builds its container: into its cgroup
+ * (while the agent is root there: in a user namespace the child no longer is); with a user
+ * namespace, its mappings, rlimits and OOM score (runc's order). Then the child may go on:
+ * "M" on the sync socket, or why it may not. */
+static void release_init(pid_t pid, const struct container *c, const struct json_doc *d, int spec, int sync_fd)
+{
+    char err[1024];
+    int ok =
+        cgroup_enter_new(c->id, pid, d, spec, err, sizeof err) == 0 &&
+        (!userns_requested(d, spec) || (userns_write_mappings(pid, d, spec, err, sizeof err) == 0 &&
+                                        process_limits(pid, d, json_get(d, spec, "process"), err, sizeof err) == 0));
+    const char *answer = ok ? "M" : err;
+    (void)!write(sync_fd, answer, strlen(answer));
+}
+
+/* The child's side: waits for release_init; then, in a user namespace, becomes its root. */
+static int await_release(int sync_fd, const struct json_doc *d, int spec, char *err, size_t errlen)
+{
+    ssize_t n;
+    while ((n = read(sync_fd, err, errlen - 1)) < 0 && errno == EINTR) {}
+    if (n <= 0) FAIL("the agent did not release the container's init");
+    err[n] = '\0';
+    if (strcmp(err, "M") != 0) return -1;
+    return userns_requested(d, spec) ? userns_become_root(err, errlen) : 0;
 }
 
 /* The child side of create/exec: stdio, the container work, then execve.
@@ -43,7 +69,10 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
                     (c->uts_of && join_namespace(c->uts_of, "uts", CLONE_NEWUTS, err, sizeof err) != 0))) {
         child_fail(sync_fd, err);
     }
-    if (is_init ? child_create(c->id, d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
+    if (is_init && await_release(sync_fd, d, tok, err, sizeof err) != 0) {
+        child_fail(sync_fd, err);
+    }
+    if (is_init ? child_create(d, tok, err, sizeof err) : join_container(c->id, c->pid, err, sizeof err)) {
         child_fail(sync_fd, err);
     }
     /* The pty comes from the container's own devpts, as with runc. */
@@ -102,14 +131,16 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
     if (is_init) {
         /* fork() with new namespaces: the child is PID 1 of its own pid
          * namespace, as under runc; a pod container may share the ipc and pid
-         * namespaces of another (it joins the ipc one itself). */
+         * namespaces of another (it joins the ipc one itself). A user namespace
+         * in the same clone is made first and owns the others. */
         if (c->pid_of && join_namespace(c->pid_of, "pid", CLONE_NEWPID, err, sizeof err) != 0) {
             respond_error(stream, "%s", err);
             goto fail;
         }
-        int flags = CLONE_NEWNS | (c->uts_of ? 0 : CLONE_NEWUTS) | (c->ipc_of ? 0 : CLONE_NEWIPC) |
-                    (c->pid_of ? 0 : CLONE_NEWPID);
-        pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        unsigned long userns = userns_requested(d, tok) ? CLONE_NEWUSER : 0;
+        unsigned long flags = CLONE_NEWNS | (c->uts_of ? 0 : CLONE_NEWUTS) | (c->ipc_of ? 0 : CLONE_NEWIPC) |
+                              (c->pid_of ? 0 : CLONE_NEWPID);
+        pid = (pid_t)syscall(SYS_clone, userns | flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) {
             close(sync[0]);
             run_child(d, tok, 1, start[0], sync[1], child_fds, c);
@@ -117,6 +148,7 @@ void spawn(uint32_t stream, struct container *c, const struct json_doc *d, int t
         if (c->pid_of && setns(A.own_pidns, CLONE_NEWPID) != 0) {
             log_msg("restore pid namespace: %s", strerror(errno));
         }
+        if (pid > 0) release_init(pid, c, d, tok, sync[0]);
     } else {
         /* setns(CLONE_NEWPID) only affects children: fork after it. */
         char path[64];

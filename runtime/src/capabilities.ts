@@ -133,7 +133,8 @@ export const CAPABILITIES: Record<FeatureId, Capability> = {
   },
   'userns-host': {
     status: 'unsupported',
-    reason: "user namespaces are those of the guest kernel; the host's cannot be joined",
+    reason:
+      "user namespaces are those of the guest kernel; the host's cannot be joined (a namespace of the container's own, as with --userns-remap, is made in the guest with the config's uid/gid mappings)",
     workaround: 'drop --userns=host',
   },
   'security-opt': {

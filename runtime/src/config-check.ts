@@ -178,6 +178,57 @@ export function assertSupported(
   throw new RuntimeError(lines.join('\n'));
 }
 
+interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** The guest kernel's limit on the lines of a uid_map or gid_map. */
+const MAX_ID_MAPPINGS = 340;
+const ID_LIMIT = 2 ** 32;
+
+/**
+ * linux.uidMappings and gidMappings, as the guest kernel and the agent take them: with a new user
+ * namespace, each list is present, at most 340 ranges, none empty, past 2^32 or overlapping
+ * another inside or outside, and maps id 0 (the agent makes the init root of the namespace, as
+ * runc does); without one, no mappings (runc refuses them too).
+ */
+export function idMappingRefusals(config: Config): string[] {
+  const refusals: string[] = [];
+  const namespaces = config.linux?.namespaces ?? [];
+  const userns = namespaces.some((ns) => ns.type === 'user' && !ns.path);
+  for (const key of ['uidMappings', 'gidMappings'] as const) {
+    const where = `linux.${key}`;
+    const list = config.linux?.[key] as IdMapping[] | undefined;
+    if (!userns) {
+      if (list !== undefined && list.length > 0)
+        refusals.push(`${where}: mappings need a new user namespace (linux.namespaces: {"type": "user"})`);
+      continue;
+    }
+    if (list === undefined || list.length === 0) {
+      refusals.push(`${where}: a new user namespace needs at least one mapping`);
+      continue;
+    }
+    if (list.length > MAX_ID_MAPPINGS) refusals.push(`${where}: ${list.length} mappings, more than the kernel's ${MAX_ID_MAPPINGS}`);
+    list.forEach((m, i) => {
+      if (m.size < 1) refusals.push(`${where}[${i}].size: a mapping covers at least one id`);
+      else if (m.containerID + m.size > ID_LIMIT || m.hostID + m.size > ID_LIMIT)
+        refusals.push(`${where}[${i}]: the range ends past the largest id (${ID_LIMIT - 1})`);
+      for (let j = 0; j < i; j++) {
+        const other = list[j]!;
+        for (const side of ['containerID', 'hostID'] as const) {
+          if (m[side] < other[side] + other.size && other[side] < m[side] + m.size)
+            refusals.push(`${where}[${i}]: its ${side} range overlaps that of ${where}[${j}]`);
+        }
+      }
+    });
+    if (!list.some((m) => m.containerID === 0 && m.size >= 1))
+      refusals.push(`${where}: id 0 in the container is not mapped: the container's init starts as the namespace's root`);
+  }
+  return refusals;
+}
+
 /** statfs(2) f_type of the namespace file system: namespace paths (/proc/<pid>/ns/*, their bind mounts). */
 const NSFS_MAGIC = 0x6e736673;
 
@@ -189,7 +240,7 @@ const NSFS_MAGIC = 0x6e736673;
  * - limits nothing in the VM applies: hugetlb (the guest has no huge pages to limit), net_cls
  *   class ids and priorities (the host's qdiscs never see the guest's packets), swappiness (the
  *   VM has no swap), disabling the OOM killer (the guest's cgroup v2 has no such switch);
- * - a new user namespace, which the agent does not make yet;
+ * - uid/gid mappings the guest kernel would refuse (idMappingRefusals);
  * - a VM shape (annotations) that is not a whole number.
  * A swap limit is accepted: the VM has no swap, so its processes never swap, as on a host without.
  */
@@ -209,12 +260,7 @@ export function assertHonoured(config: Config, configPath: string): void {
     else if (ns.type === 'mount' || ns.type === 'cgroup')
       refusals.push(`${where}: the container's ${ns.type} namespace is made in its VM: one on the host (${ns.path}) cannot be joined`);
   });
-  // Refused rather than run with the guest's root as the container's (runc maps the ids).
-  const userNamespace = (config.linux?.namespaces ?? []).findIndex((ns) => ns.type === 'user' && !ns.path);
-  if (userNamespace >= 0)
-    refusals.push(
-      `linux.namespaces[${userNamespace}]: a new user namespace (uid/gid mappings) is not made in the guest yet: the container's root would be the VM's root`,
-    );
+  refusals.push(...idMappingRefusals(config));
   const resources = config.linux?.resources as
     | {
         hugepageLimits?: Array<{ limit?: number }>;

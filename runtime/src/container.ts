@@ -42,21 +42,12 @@ import {
 } from './proc.js';
 import { muxRequest } from './mux.js';
 import { SHARE_ANNOTATION, type PodJoin } from './pod.js';
-import { GUEST_SHARED, populateShared, unmountAll } from './shared-folder.js';
+import { GUEST_SHARED, populateShared, sharedFolderKind, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
-import {
-  memoryMiBFor,
-  qemuArgs,
-  requireGuest,
-  sharedFsFor,
-  templateWanted,
-  vcpusFor,
-  type AcceleratorChoice,
-  type VmLayout,
-} from './vm.js';
+import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
 import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, type Template } from './template.js';
-import { startVirtiofsd, virtiofsSocket } from './virtiofs.js';
+import { startShareServer } from './share-server.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
@@ -453,11 +444,11 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const template = await templateFor(config.annotations, network, opts, state.vm, logger);
     state.template = template?.key;
     if (template) phase('template ready');
-    if (!template && sharedFsFor() === 'virtiofs') {
-      const virtiofsd = await startVirtiofsd(runDir, sharedDir, join(dir, 'virtiofsd.log'));
-      state.virtiofsd = virtiofsd;
-      undo.push(() => terminate(virtiofsd, 0));
-      addToCgroups(state.cgroups, virtiofsd.pid);
+    const { share, daemon } = await startShareServer(sharedFolderKind(template !== undefined), runDir, sharedDir, dir);
+    if (daemon) {
+      state.shareServer = daemon;
+      undo.push(() => terminate(daemon, 0));
+      addToCgroups(state.cgroups, daemon.pid);
       writeState(root, state);
     }
     const qemuLogFd = openSync(qemuLog, 'a');
@@ -465,8 +456,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const restoringSocket = `${agentSocket(runDir)}.restoring`;
     const layout: VmLayout = {
       accelerator: opts.accelerator.accelerator,
-      sharedDir,
-      virtiofsSocket: state.virtiofsd ? virtiofsSocket(runDir) : undefined,
+      share,
       agentSocket: template ? restoringSocket : agentSocket(runDir),
       qmpSocket: qmpSocket(runDir),
       consoleLog,
@@ -599,7 +589,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   // Every process of the container names its socket folder (a create killed half-way may not
   // have recorded them all).
   const refs = new Map<number, ProcessRef>();
-  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, state.virtiofsd, ...processesMentioning(`${state.runDir}/`)]) {
+  for (const ref of [...execShims(state.runDir), state.shim, state.qemu, state.shareServer, ...processesMentioning(`${state.runDir}/`)]) {
     if (ref && !refs.has(ref.pid)) refs.set(ref.pid, ref);
   }
   for (const ref of refs.values()) signalProcess(ref, 'SIGKILL');

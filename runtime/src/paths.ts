@@ -42,6 +42,11 @@ export function virtiofsdPath(): string {
   return process.env.VMRT_VIRTIOFSD ?? '/usr/lib/qemu/virtiofsd';
 }
 
+/** QEMU's 9p file server helper (Debian: qemu-system-common; QEMU 8.1 dropped it). */
+export function virtfsProxyHelperPath(): string {
+  return process.env.VMRT_VIRTFS_PROXY_HELPER ?? '/usr/lib/qemu/virtfs-proxy-helper';
+}
+
 /** VMRT_LAUNCHER: the path Docker runs, where it is not this checkout's (the extension's stable link). */
 export function launcherPath(): string {
   return process.env.VMRT_LAUNCHER ?? join(REPO_ROOT, 'runtime', 'bin', 'vmrt');

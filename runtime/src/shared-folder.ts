@@ -1,15 +1,61 @@
 /**
- * The one folder the VM sees (served by virtiofsd, or exported over 9p, tag `vmrt`, mounted by
- * the agent at /run/vmrt/shared): the rootfs and every bind-mount source are bind-mounted into
- * it, and the spec handed to the guest names them by their guest paths (PROTOCOL.md).
+ * The one folder the VM sees (over virtio-fs or 9p, tag `vmrt`, mounted by the agent at
+ * /run/vmrt/shared; its file server: share-server.ts): the rootfs and every bind-mount source are
+ * bind-mounted into it, and the spec handed to the guest names them by their guest paths
+ * (PROTOCOL.md).
  */
-import { closeSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
+import { virtiofsdPath } from './paths.js';
 import { run } from './proc.js';
 import { isBindMount, type Config, type Mount } from './spec.js';
 
 export const GUEST_SHARED = '/run/vmrt/shared';
+
+export type SharedFolderKind = 'virtiofs' | '9p';
+
+/**
+ * How QEMU reaches the folder: virtiofsd's vhost-user socket; 9p through virtfs-proxy-helper's
+ * socket (proxySocket), or from QEMU's own `local` driver on `dir` without one.
+ */
+export type ShareServer = { kind: 'virtiofs'; socket: string } | { kind: '9p'; dir: string; proxySocket?: string };
+
+/**
+ * The shared folder's file system for one VM. Both keep sockets and FIFOs working on the rootfs
+ * and volumes, and see what the host changes there at once (test/compat runs under each).
+ * virtio-fs is the default (faster: bench/runtime-storage.ts). A templated VM gets 9p: its RAM
+ * is a private copy-on-write mapping of the template's, which virtiofsd (vhost-user) cannot
+ * share, and a vhost-user-fs device cannot be migrated. VMRT_SHARED_FS=9p or virtiofs forces one
+ * (virtiofs with a template is refused); 9p where virtiofsd is not installed.
+ */
+export function sharedFolderKind(templated: boolean, env: NodeJS.ProcessEnv = process.env): SharedFolderKind {
+  const forced = env.VMRT_SHARED_FS;
+  if (forced !== undefined && forced !== 'virtiofs' && forced !== '9p')
+    throw new RuntimeError(`VMRT_SHARED_FS must be virtiofs or 9p, not "${forced}"`);
+  if (templated) {
+    if (forced === 'virtiofs')
+      throw new RuntimeError('VMRT_SHARED_FS=virtiofs: a VM started from a template cannot share its RAM with virtiofsd; use 9p');
+    return '9p';
+  }
+  if (forced) return forced;
+  try {
+    accessSync(virtiofsdPath(), constants.X_OK);
+    return 'virtiofs';
+  } catch {
+    return '9p';
+  }
+}
+
+/** QEMU's arguments for the shared folder's device (tag `vmrt`). */
+export function shareQemuArgs(share: ShareServer): string[] {
+  if (share.kind === 'virtiofs')
+    return ['-chardev', `socket,id=shared,path=${share.socket}`, '-device', 'vhost-user-fs-device,chardev=shared,tag=vmrt'];
+  const fsdev = share.proxySocket
+    ? `proxy,id=shared,socket=${share.proxySocket}`
+    : `local,id=shared,path=${share.dir},security_model=none,multidevs=remap`;
+  return ['-fsdev', fsdev, '-device', 'virtio-9p-device,fsdev=shared,mount_tag=vmrt'];
+}
 
 const TMPFS_MAGIC = 0x01021994;
 
@@ -50,7 +96,9 @@ export function bindInto(source: string, target: string, recursive: boolean, mou
  * `mounts` of the thrown error's caller: callers pass their own array to undo it.
  */
 export function populateShared(config: Config, rootfs: string, sharedDir: string, mounts: string[], guestDir = GUEST_SHARED): Config {
-  mkdirSync(sharedDir, { recursive: true, mode: 0o700 });
+  // Searchable by all (not listable): the root of a container in a user namespace is a mapped id
+  // that must pass through it to its rootfs and volumes.
+  mkdirSync(sharedDir, { recursive: true, mode: 0o711 });
   bindInto(rootfs, join(sharedDir, 'rootfs'), true, mounts);
   const guest: Config = structuredClone(config);
   guest.root = { ...guest.root!, path: `${guestDir}/rootfs` };
@@ -75,7 +123,7 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
   return guest;
 }
 
-/** Unmounts in reverse order; lazily, since the file server (virtiofsd, QEMU) may still be closing files. */
+/** Unmounts in reverse order; lazily, since the file server (virtiofsd, the 9p helper, QEMU) may still be closing files. */
 export function unmountAll(mounts: readonly string[]): string[] {
   const failures: string[] = [];
   for (const target of [...mounts].reverse()) {

@@ -33,8 +33,8 @@ export interface ContainerState {
   network?: GuestNetwork;
   accelerator: string;
   qemu?: ProcessRef;
-  /** The virtio-fs daemon of the shared folder (absent with 9p). */
-  virtiofsd?: ProcessRef;
+  /** The file server of the shared folder (share-server.ts; absent when QEMU serves 9p itself). */
+  shareServer?: ProcessRef;
   shim?: ProcessRef;
   /** Guest pid of the container's init process. */
   guestPid?: number;

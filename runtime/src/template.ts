@@ -124,7 +124,9 @@ export function templateKey(shape: TemplateShape): string {
 function templateLayout(dir: string, shape: TemplateShape): VmLayout {
   return {
     accelerator: shape.accelerator,
-    sharedDir: join(dir, 'share'),
+    // QEMU serves the template's (empty, never mounted) folder itself; a restored VM's 9p device
+    // is the same whoever serves it.
+    share: { kind: '9p', dir: join(dir, 'share') },
     agentSocket: join(dir, 'agent.sock'),
     qmpSocket: join(dir, 'qmp.sock'),
     consoleLog: join(dir, 'console.log'),
@@ -346,7 +348,7 @@ export function removeTemplates(keys: readonly string[]): string[] {
 export async function probeRestore(template: Template, shape: TemplateShape): Promise<number> {
   const work = mkdtempSync(join(templatesDir(), 'probe-'));
   const layout = { ...templateLayout(work, shape), templateMemory: { file: template.memory, role: 'clone' as const } };
-  mkdirSync(layout.sharedDir);
+  mkdirSync(join(work, 'share'));
   const agentSocket = layout.agentSocket;
   const restoring = `${agentSocket}.restoring`;
   const started = Date.now();

@@ -8,7 +8,8 @@ import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { RuntimeError } from './errors.js';
-import { guestFiles, qemuPath, SOCKET_BASE, virtiofsdPath } from './paths.js';
+import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
+import { shareQemuArgs, type ShareServer } from './shared-folder.js';
 import { sleep } from './proc.js';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -20,9 +21,8 @@ export interface AcceleratorChoice {
 
 export interface VmLayout {
   accelerator: Accelerator;
-  sharedDir: string;
-  /** virtiofsd's vhost-user socket when the shared folder is virtio-fs; 9p without it. */
-  virtiofsSocket?: string;
+  /** The shared folder's server (shared-folder.ts). */
+  share: ShareServer;
   agentSocket: string;
   /** QEMU's control socket (QMP): NICs are hot-plugged through it. */
   qmpSocket: string;
@@ -180,24 +180,6 @@ export function kernelCommandLine(extra: string[] = []): string {
  * `rtc=off` costs ~5 s of boot).
  */
 /**
- * The shared folder's file system. virtio-fs (QEMU's virtiofsd) keeps a file's inode while the
- * guest uses it, so Unix sockets and FIFOs on the rootfs and volumes meet their peers (9p without
- * a cache makes a new inode at every lookup: bind() and connect() never meet); 9p is the fallback
- * where virtiofsd is not installed, or when VMRT_SHARED_FS=9p.
- */
-export function sharedFsFor(env: NodeJS.ProcessEnv = process.env): 'virtiofs' | '9p' {
-  const forced = env.VMRT_SHARED_FS;
-  if (forced === 'virtiofs' || forced === '9p') return forced;
-  if (forced) throw new RuntimeError(`VMRT_SHARED_FS must be virtiofs or 9p, not "${forced}"`);
-  try {
-    accessSync(virtiofsdPath(), constants.X_OK);
-    return 'virtiofs';
-  } catch {
-    return '9p';
-  }
-}
-
-/**
  * Without a shape (the probe boot): the least that boots. virtiofsd reads and writes the guest's
  * buffers in its RAM, so virtio-fs needs that RAM in a shared memory file.
  */
@@ -245,7 +227,7 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
 
 export function qemuArgs(layout: VmLayout): string[] {
   return [
-    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus, layout.virtiofsSocket !== undefined, layout.templateMemory),
+    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus, layout.share.kind === 'virtiofs', layout.templateMemory),
     '-append',
     kernelCommandLine(),
     '-serial',
@@ -260,14 +242,7 @@ export function qemuArgs(layout: VmLayout): string[] {
     `socket,id=agent,path=${layout.agentSocket},server=on,wait=off`,
     '-device',
     'virtserialport,chardev=agent,name=org.vmrt.agent',
-    ...(layout.virtiofsSocket
-      ? ['-chardev', `socket,id=shared,path=${layout.virtiofsSocket}`, '-device', 'vhost-user-fs-device,chardev=shared,tag=vmrt']
-      : [
-          '-fsdev',
-          `local,id=shared,path=${layout.sharedDir},security_model=none,multidevs=remap`,
-          '-device',
-          'virtio-9p-device,fsdev=shared,mount_tag=vmrt',
-        ]),
+    ...shareQemuArgs(layout.share),
     '-qmp',
     `unix:${layout.qmpSocket},server=on,wait=off`,
   ];

@@ -6,12 +6,26 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  openSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import type { Config } from '../../runtime/src/spec.js';
 
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
 const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
@@ -107,6 +121,96 @@ test("linux.rootfsPropagation unbindable is applied to the container's root; an 
   );
   assert.deepEqual(leftovers(root, 'unbindable'), []);
   assert.deepEqual(leftovers(root, 'badprop'), []);
+});
+
+/** Gives every file under `dir` to uid:gid (lchown: links are not followed). */
+function chownTree(dir: string, uid: number, gid: number): void {
+  lchownSync(dir, uid, gid);
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (lstatSync(path).isDirectory()) chownTree(path, uid, gid);
+    else lchownSync(path, uid, gid);
+  }
+}
+
+test('a new user namespace: root inside with the mappings of config.json, files owned by the mapped ids on the host, and no more power than they have', () => {
+  // What the guest's root can do without a user namespace (all capabilities) and what the
+  // namespace's root cannot: make a device node, mount sysfs (its network namespace is the VM's).
+  const script = [
+    'id',
+    "tr -s ' ' < /proc/self/uid_map; tr -s ' ' < /proc/self/gid_map",
+    "echo made inside > /made-inside && stat -c '%u %g' /made-inside",
+    'ulimit -Hn; cat /proc/self/oom_score_adj',
+    'mknod /node c 1 3 2>&1 && echo mknod done',
+    'mkdir -p /sys2 && mount -t sysfs sysfs /sys2 2>&1 && echo sysfs mounted',
+    'true',
+  ].join('\n');
+  const allPowers = (config: Config) => {
+    config.root!.readonly = false;
+    delete config.process!.capabilities;
+  };
+  const mapped = makeBusyboxBundle(join(work, 'userns'), ['sh', '-c', script], (config) => {
+    allPowers(config);
+    config.linux!.namespaces = [...config.linux!.namespaces!, { type: 'user' }];
+    config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // Beyond what root inside may set (a hard limit above the guest's 4096, a negative OOM
+    // score): the agent sets them from outside, as runc does.
+    config.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 2048, hard: 8192 }];
+    config.process!.oomScoreAdj = -500;
+  });
+  chownTree(join(mapped, 'rootfs'), 100000, 200000);
+  const r = vmrt(['run', '-b', mapped, 'userns']);
+  assert.deepEqual(
+    [r.status, r.stdout.split('\n'), r.stderr],
+    [
+      0,
+      [
+        'uid=0(root) gid=0(root)',
+        ' 0 100000 65536',
+        ' 0 200000 65536',
+        '0 0',
+        '8192',
+        '-500',
+        'mknod: /node: Operation not permitted',
+        'mount: permission denied (are you root?)',
+        '',
+      ],
+      '',
+    ],
+  );
+  const made = statSync(join(mapped, 'rootfs', 'made-inside'));
+  assert.deepEqual([made.uid, made.gid], [100000, 200000]);
+  assert.deepEqual(leftovers(root, 'userns'), []);
+
+  // An exec'd process joins the container's user namespace, as its root.
+  const sleeper = makeBusyboxBundle(join(work, 'userns-exec'), ['sleep', '60'], (config) => {
+    config.linux!.namespaces = [...config.linux!.namespaces!, { type: 'user' }];
+    config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  });
+  chownTree(join(sleeper, 'rootfs'), 100000, 200000);
+  const created = vmrtDetached(['create', '--bundle', sleeper, 'userns-exec'], join(work, 'userns-exec-create'));
+  assert.equal(created.status, 0, created.stderr);
+  ok(['start', 'userns-exec']);
+  const exec = vmrt([
+    'exec',
+    'userns-exec',
+    'sh',
+    '-c',
+    "id; tr -s ' ' < /proc/self/uid_map; touch /dev/shm/by-exec; stat -c '%u %g' /dev/shm/by-exec",
+  ]);
+  assert.deepEqual([exec.status, exec.stdout, exec.stderr], [0, 'uid=0(root) gid=0(root)\n 0 100000 65536\n0 0\n', '']);
+  ok(['delete', '--force', 'userns-exec']);
+  assert.deepEqual(leftovers(root, 'userns-exec'), []);
+
+  const unmapped = makeBusyboxBundle(join(work, 'no-userns'), ['sh', '-c', script], allPowers);
+  const control = vmrt(['run', '-b', unmapped, 'no-userns']);
+  assert.equal(control.status, 0, control.stderr);
+  assert.match(control.stdout, /^uid=0\(root\) gid=0\(root\)/);
+  assert.match(control.stdout, /\nmknod done\nsysfs mounted\n$/);
+  assert.equal(statSync(join(unmapped, 'rootfs', 'made-inside')).uid, 0);
+  assert.deepEqual(leftovers(root, 'no-userns'), []);
 });
 
 test("feature sysctl: a key no namespace covers (vm.swappiness) is set in the VM's own kernel", () => {

@@ -208,12 +208,61 @@ test('limits and namespaces a VM cannot honour are refused at create, each with 
         "c.json: linux.namespaces[2].path: the container's cgroup namespace is made in its VM: one on the host (/proc/self/ns/cgroup) cannot be joined",
         'c.json: linux.namespaces[3].path: /etc/hostname is not a namespace',
         'c.json: linux.namespaces[4].path: /nonexistent/ns: ENOENT',
-        "c.json: linux.namespaces[5]: a new user namespace (uid/gid mappings) is not made in the guest yet: the container's root would be the VM's root",
+        'c.json: linux.uidMappings: a new user namespace needs at least one mapping',
+        'c.json: linux.gidMappings: a new user namespace needs at least one mapping',
         "c.json: linux.resources.hugepageLimits[0]: the VM's guest has no huge pages to limit",
         "c.json: linux.resources.network: net_cls/net_prio act on the host's traffic control, which never sees the VM's packets",
         'c.json: linux.resources.memory.swappiness: the VM has no swap: its processes never swap',
         "c.json: linux.resources.memory.disableOOMKiller: the guest's cgroup v2 has no switch to disable the OOM killer",
         'c.json: annotations: org.vmrt.vm.vcpus: "many" is not a positive whole number',
+      ]);
+      return true;
+    },
+  );
+});
+
+test('a new user namespace: its mappings are checked at create, with their place in config.json', () => {
+  const config = defaultConfig();
+  config.linux!.namespaces = [...(config.linux!.namespaces ?? []), { type: 'user' }];
+  config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  config.linux!.gidMappings = [
+    { containerID: 0, hostID: 100000, size: 1000 },
+    { containerID: 1000, hostID: 1000, size: 1 },
+  ];
+  assert.doesNotThrow(() => assertHonoured(config, 'c.json'));
+  config.linux!.uidMappings = [
+    { containerID: 1, hostID: 100000, size: 0 },
+    { containerID: 10, hostID: 4294967290, size: 10 },
+    { containerID: 5, hostID: 4294967000, size: 10 },
+  ];
+  config.linux!.gidMappings = [
+    { containerID: 0, hostID: 100000, size: 10 },
+    { containerID: 100, hostID: 100005, size: 10 },
+  ];
+  assert.throws(
+    () => assertHonoured(config, 'c.json'),
+    (err: Error) => {
+      assert.deepEqual(err.message.split('\n'), [
+        'c.json: linux.uidMappings[0].size: a mapping covers at least one id',
+        'c.json: linux.uidMappings[1]: the range ends past the largest id (4294967295)',
+        'c.json: linux.uidMappings[2]: its containerID range overlaps that of linux.uidMappings[1]',
+        "c.json: linux.uidMappings: id 0 in the container is not mapped: the container's init starts as the namespace's root",
+        'c.json: linux.gidMappings[1]: its hostID range overlaps that of linux.gidMappings[0]',
+      ]);
+      return true;
+    },
+  );
+  config.linux!.gidMappings = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }));
+  assert.throws(() => assertHonoured(config, 'c.json'), /c\.json: linux\.gidMappings: 341 mappings, more than the kernel's 340/);
+  // Mappings without a user namespace of its own are refused, as runc refuses them.
+  config.linux!.namespaces = config.linux!.namespaces!.filter((ns) => ns.type !== 'user');
+  config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  config.linux!.gidMappings = [];
+  assert.throws(
+    () => assertHonoured(config, 'c.json'),
+    (err: Error) => {
+      assert.deepEqual(err.message.split('\n'), [
+        'c.json: linux.uidMappings: mappings need a new user namespace (linux.namespaces: {"type": "user"})',
       ]);
       return true;
     },

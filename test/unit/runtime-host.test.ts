@@ -9,7 +9,8 @@ import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
-import { qemuArgs, sharedFsFor, tscKhz } from '../../runtime/src/vm.js';
+import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
+import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
@@ -139,7 +140,7 @@ test('a failing poststart or poststop hook is a warning: the remaining hooks sti
 test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, seccomp sandbox, balloon', () => {
   const args = qemuArgs({
     accelerator: 'tcg',
-    sharedDir: '/s',
+    share: { kind: '9p', dir: '/s' },
     agentSocket: '/r/agent.sock',
     qmpSocket: '/r/qmp.sock',
     consoleLog: '/c.log',
@@ -157,13 +158,22 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   assert.match(joined, /-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny/);
   assert.match(joined, /virtio-balloon-device,free-page-reporting=on/);
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
+  // 9p through QEMU's proxy helper (Debian 12's QEMU: its own driver refuses sockets and FIFOs).
+  const proxied = qemuArgs({
+    accelerator: 'tcg',
+    share: { kind: '9p', dir: '/s', proxySocket: '/r/9p.sock' },
+    agentSocket: '/r/agent.sock',
+    qmpSocket: '/r/qmp.sock',
+    consoleLog: '/c.log',
+  }).join(' ');
+  assert.match(proxied, /-fsdev proxy,id=shared,socket=\/r\/9p\.sock -device virtio-9p-device,fsdev=shared,mount_tag=vmrt/);
+  assert.doesNotMatch(proxied, /memory-backend|path=\/s/);
 });
 
 test("QEMU command line with virtio-fs: guest RAM in a shared memory file, virtiofsd's socket, no 9p", () => {
   const args = qemuArgs({
     accelerator: 'tcg',
-    sharedDir: '/s',
-    virtiofsSocket: '/r/virtiofs.sock',
+    share: { kind: 'virtiofs', socket: '/r/virtiofs.sock' },
     agentSocket: '/r/agent.sock',
     qmpSocket: '/r/qmp.sock',
     consoleLog: '/c.log',
@@ -174,8 +184,16 @@ test("QEMU command line with virtio-fs: guest RAM in a shared memory file, virti
   assert.match(joined, /-chardev socket,id=shared,path=\/r\/virtiofs\.sock -device vhost-user-fs-device,chardev=shared,tag=vmrt/);
   assert.doesNotMatch(joined, /9p|fsdev/);
   assert.match(joined, /-global virtio-mmio\.force-legacy=false/);
-  assert.equal(sharedFsFor({ VMRT_SHARED_FS: '9p' }), '9p');
-  assert.throws(() => sharedFsFor({ VMRT_SHARED_FS: 'nfs' }), /VMRT_SHARED_FS must be virtiofs or 9p, not "nfs"/);
+});
+
+test('the shared folder is chosen per VM: virtio-fs by default, 9p when forced or for a VM started from a template', () => {
+  assert.equal(sharedFolderKind(false, {}), 'virtiofs');
+  assert.equal(sharedFolderKind(false, { VMRT_SHARED_FS: '9p' }), '9p');
+  assert.equal(sharedFolderKind(true, {}), '9p');
+  assert.equal(sharedFolderKind(true, { VMRT_SHARED_FS: '9p' }), '9p');
+  assert.equal(sharedFolderKind(false, { VMRT_SHARED_FS: 'virtiofs' }), 'virtiofs');
+  assert.throws(() => sharedFolderKind(false, { VMRT_SHARED_FS: 'nfs' }), /VMRT_SHARED_FS must be virtiofs or 9p, not "nfs"/);
+  assert.throws(() => sharedFolderKind(true, { VMRT_SHARED_FS: 'virtiofs' }), /cannot share its RAM with virtiofsd; use 9p/);
 });
 
 test("one virtio-net-pci NIC per netns interface, in a PCIe root port of its own, on its tap, with the interface's MAC; spare ports for hot-plug", () => {

@@ -12,7 +12,14 @@ test("vCPUs are the host's CPUs (limits apply in the guest cgroup), fewer by ann
   assert.equal(vcpusFor({ [VCPUS_ANNOTATION]: '3' }, 8), 3);
   assert.equal(vcpusFor(undefined, 128), 64);
   assert.throws(() => vcpusFor({ [VCPUS_ANNOTATION]: 'all' }, 8), /org.vmrt.vm.vcpus: "all" is not a positive whole number/);
-  const args = qemuArgs({ accelerator: 'tcg', sharedDir: '/s', agentSocket: '/a', qmpSocket: '/q', consoleLog: '/c', vcpus: 3 });
+  const args = qemuArgs({
+    accelerator: 'tcg',
+    share: { kind: '9p', dir: '/s' },
+    agentSocket: '/a',
+    qmpSocket: '/q',
+    consoleLog: '/c',
+    vcpus: 3,
+  });
   assert.equal(args[args.indexOf('-smp') + 1], '3');
 });
 

@@ -4,6 +4,7 @@ import { flagBool } from '../args.js';
 import type { Command } from '../command.js';
 import { guestFiles, launcherPath, OCI_VERSION, qemuPath, shimPath, SOCKET_BASE, VERSION } from '../paths.js';
 import { chooseAccelerator, guestKernelRelease, kernelCommandLine, qemuVersion } from '../vm.js';
+import { sharedFolderKind } from '../shared-folder.js';
 
 function distro(): string {
   try {
@@ -34,7 +35,7 @@ export async function environment(root: string): Promise<Record<string, unknown>
       MachineType: 'microvm',
       Accelerator: accel.accelerator,
       AcceleratorReason: accel.reason,
-      SharedFS: '9p (virtio, mount tag vmrt)',
+      SharedFS: `${sharedFolderKind(false)} (mount tag vmrt; 9p for a VM started from a template)`,
       AgentChannel: 'virtio-serial org.vmrt.agent',
     },
     Kernel: {

@@ -1,0 +1,82 @@
+/**
+ * The file server of one VM's shared folder (shared-folder.ts), a daemon beside QEMU that ends
+ * when QEMU disconnects (delete ends it too, as every process that names the socket folder):
+ * - virtio-fs: QEMU's virtiofsd over a vhost-user socket, chrooted into the folder; each rootfs
+ *   and volume is a submount the guest sees as its own file system.
+ * - 9p: QEMU's virtfs-proxy-helper, chrooted into the folder, over a socket: it makes files as
+ *   the guest's uid and gid, sockets and FIFOs included. QEMU 7.2's own `local` driver (Debian
+ *   12) refuses every socket and FIFO the guest makes (ENXIO: its fix for CVE-2023-2861 rejects
+ *   the file it has just made when it sets its mode; QEMU 8.1 fixed that and dropped the proxy):
+ *   so `local` serves only where the helper is not installed.
+ */
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError } from './errors.js';
+import { virtfsProxyHelperPath, virtiofsdPath } from './paths.js';
+import { isAlive, refOf, sleep, spawnDaemon, type ProcessRef } from './proc.js';
+import { tail } from './log.js';
+import type { ShareServer, SharedFolderKind } from './shared-folder.js';
+
+/** Spawns a file server that listens on `socket`, and waits for the socket. */
+async function startDaemon(program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
+  const name = program.slice(program.lastIndexOf('/') + 1);
+  const logFd = openSync(logFile, 'a');
+  const pid = spawnDaemon(program, args, logFd);
+  closeSync(logFd);
+  const ref = refOf(pid);
+  const deadline = Date.now() + 10000;
+  while (!existsSync(socket)) {
+    if (!isAlive(ref)) throw new RuntimeError(`${name} exited at start: ${tail(logFile) || 'no output'}`);
+    if (Date.now() > deadline) throw new RuntimeError(`${name} did not open ${socket} within 10 s`);
+    await sleep(10);
+  }
+  return ref;
+}
+
+/**
+ * Starts the file server of `sharedDir` for a VM whose sockets are in `runDir` (logs in
+ * `logDir`): how QEMU reaches the folder, and the daemon (none when QEMU serves 9p itself).
+ */
+export async function startShareServer(
+  kind: SharedFolderKind,
+  runDir: string,
+  sharedDir: string,
+  logDir: string,
+): Promise<{ share: ShareServer; daemon?: ProcessRef }> {
+  if (kind === 'virtiofs') {
+    const socket = join(runDir, 'virtiofs.sock');
+    const daemon = await startDaemon(
+      virtiofsdPath(),
+      [
+        `--socket-path=${socket}`,
+        '-o',
+        `source=${sharedDir}`,
+        // Metadata revalidated after a second: files Docker changes on the host (docker cp, a
+        // bind mount edited there) show in the guest, as with 9p.
+        '-o',
+        'cache=auto',
+        // File capabilities and other extended attributes of the image, as 9p passes them.
+        '-o',
+        'xattr',
+        '-o',
+        'announce_submounts',
+        '-o',
+        'sandbox=chroot',
+      ],
+      socket,
+      join(logDir, 'virtiofsd.log'),
+    );
+    return { share: { kind, socket }, daemon };
+  }
+  const helper = virtfsProxyHelperPath();
+  if (!existsSync(helper)) return { share: { kind, dir: sharedDir } };
+  const socket = join(runDir, '9p.sock');
+  // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's (root).
+  const daemon = await startDaemon(
+    helper,
+    ['-n', '-p', sharedDir, '-s', socket, '-u', '0', '-g', '0'],
+    socket,
+    join(logDir, '9p-proxy.log'),
+  );
+  return { share: { kind, dir: sharedDir, proxySocket: socket }, daemon };
+}
