@@ -34,6 +34,8 @@
 #define EXIT_GRACE_MS 2000
 /* When the VM is gone: how long queued output may take to drain. */
 #define LOST_DRAIN_MS 2000
+/* Guest OOM kills shown in the host cgroup: at most one in this time. */
+#define OOM_SHOW_INTERVAL_MS 1000
 
 enum mode { MODE_INIT, MODE_EXEC };
 
@@ -58,9 +60,11 @@ struct shim {
     struct relay proc;
     struct mux mux; /* init only */
     int have_mux;
-    struct netwatch net;  /* init with --network-sync only */
-    int home_netns;       /* the netns before --netns, for the network sync */
-    struct dns_relay dns; /* init only: queries of the guest to Docker's DNS */
+    struct netwatch net;     /* init with --network-sync only */
+    int home_netns;          /* the netns before --netns, for the network sync */
+    struct dns_relay dns;    /* init only: queries of the guest to Docker's DNS */
+    int64_t oom_kills_shown; /* the guest's oom_kills count when the host last showed one */
+    int64_t oom_quiet_until; /* no OOM is shown in the host cgroup before this time */
 };
 
 static void usage(void)
@@ -249,18 +253,30 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
         if (conn_flush(&s->up) < 0) {
             startup_failed(s, "write to %s: %s", peer, strerror(errno));
         }
-        struct pollfd p = {
-            .fd = s->up.fd,
-            .events = POLLIN | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0),
+        /* Output that comes before the answer is written out as it comes; while
+         * nobody takes it, the peer is not read: memory stays bounded. */
+        struct pollfd p[3] = {
+            {
+                .fd = s->up.fd,
+                .events = (relay_congested(&s->proc) ? 0 : POLLIN) | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0),
+            },
+            { .fd = vmrt_buf_pending_len(&s->proc.out_q) ? s->proc.out_fd : -1, .events = POLLOUT },
+            { .fd = vmrt_buf_pending_len(&s->proc.err_q) ? s->proc.err_fd : -1, .events = POLLOUT },
         };
-        int n = poll(&p, 1, ms_until(deadline));
+        int n = poll(p, 3, ms_until(deadline));
         if (n == 0) {
             startup_failed(s, "timed out waiting for %s %s", peer, type == VMRT_HELLO ? "to say HELLO" : "to answer");
         }
         if (n < 0 && errno != EINTR) {
             startup_failed(s, "poll: %s", strerror(errno));
         }
-        if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (n > 0 && p[1].revents) {
+            relay_write(&s->proc, 1);
+        }
+        if (n > 0 && p[2].revents) {
+            relay_write(&s->proc, 2);
+        }
+        if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             long got = vmrt_reader_fill(&s->up.in, s->up.fd);
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
                 startup_failed(s, "%s closed the connection", peer);
@@ -418,15 +434,23 @@ static void handle_signals(struct shim *s)
 }
 
 /* An EVENT of the agent (init shim): a guest OOM kill is first reproduced in
- * the host cgroup, where containerd looks for it; every mux client gets a copy. */
+ * the host cgroup, where containerd looks for it; every mux client gets a copy.
+ * Only a grown oom_kills count is shown, at most once a second: each showing
+ * forks and squeezes the host cgroup, which a guest must not make the shim do
+ * without end. */
 static void host_event(struct shim *s, const struct vmrt_frame *f)
 {
     struct json_doc d;
     if (json_parse(&d, (const char *)f->payload, f->payload_len) == 0 &&
         json_str_eq(&d, json_get(&d, 0, "type"), "oom")) {
+        int64_t kills = json_i64_or(&d, json_get(&d, 0, "oom_kills"), 0);
         char err[512];
-        if (oom_mirror(err, sizeof err) != 0) {
-            log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
+        if (kills > s->oom_kills_shown && now_ms() >= s->oom_quiet_until) {
+            s->oom_kills_shown = kills;
+            s->oom_quiet_until = now_ms() + OOM_SHOW_INTERVAL_MS;
+            if (oom_mirror(err, sizeof err) != 0) {
+                log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
+            }
         }
     }
     json_free(&d);
@@ -550,8 +574,10 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     }
     pollset_add(ps, s->mux.listen_fd, POLLIN, SRC_LISTEN, NULL);
     for (struct mux_client *cl = s->mux.clients; cl; cl = cl->next) {
-        pollset_add(ps, cl->c.fd, (input_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0),
-                    SRC_CLIENT, cl);
+        /* A client that sends without reading its answers is not read either. */
+        int hold = input_backlog || conn_congested(&cl->c);
+        pollset_add(ps, cl->c.fd, (hold ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0), SRC_CLIENT,
+                    cl);
     }
 }
 

@@ -169,20 +169,28 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
     }
 }
 
-/* The client is gone: its requests still in flight and its processes become
- * orphans; a running orphan is killed, as nothing relays its stdio any more. */
+/* The client is gone: its processes become orphans; a running orphan is
+ * killed, as nothing relays its stdio any more. Its plain requests still in
+ * flight are forgotten (a late answer is dropped as one for an unknown
+ * stream): a guest that never answers does not make the route table grow. */
 static void client_gone(struct mux *m, struct mux_client *cl)
 {
     conn_close(&cl->c);
-    for (size_t i = 0; i < m->nroutes; i++) {
+    for (size_t i = 0; i < m->nroutes;) {
         struct route *r = &m->routes[i];
         if (r->client != cl) {
+            i++;
+            continue;
+        }
+        if (!r->process) {
+            route_remove(m, r);
             continue;
         }
         r->client = NULL;
-        if (r->process && r->answered) {
+        if (r->answered) {
             conn_send_signal(m->agent, r->agent_stream, 9);
         }
+        i++;
     }
 }
 
