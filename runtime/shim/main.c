@@ -22,6 +22,7 @@
 #include "oom.h"
 #include "proto.h"
 #include "relay.h"
+#include "serial_log.h"
 #include "sys.h"
 
 /* The process stream of the shim's own process: on the agent connection (the
@@ -50,6 +51,7 @@ struct options {
     const char *console_socket;
     const char *log;
     const char *network_sync;
+    const char *serial_log;
     int ready_fd;
 };
 
@@ -60,11 +62,12 @@ struct shim {
     struct relay proc;
     struct mux mux; /* init only */
     int have_mux;
-    struct netwatch net;     /* init with --network-sync only */
-    int home_netns;          /* the netns before --netns, for the network sync */
-    struct dns_relay dns;    /* init only: queries of the guest to Docker's DNS */
-    int64_t oom_kills_shown; /* the guest's oom_kills count when the host last showed one */
-    int64_t oom_quiet_until; /* no OOM is shown in the host cgroup before this time */
+    struct netwatch net;      /* init with --network-sync only */
+    int home_netns;           /* the netns before --netns, for the network sync */
+    struct dns_relay dns;     /* init only: queries of the guest to Docker's DNS */
+    int64_t oom_kills_shown;  /* the guest's oom_kills count when the host last showed one */
+    int64_t oom_quiet_until;  /* no OOM is shown in the host cgroup before this time */
+    struct serial_log serial; /* init with --serial-log only */
 };
 
 static void usage(void)
@@ -72,7 +75,7 @@ static void usage(void)
     fputs("usage:\n"
           "  vmrt-shim init --agent-socket <path> --mux-socket <path> --id <container-id>\n"
           "                 --spec <file.json> [--netns <path>] [--console-socket <path>]\n"
-          "                 [--network-sync <argv.json>] [--ready-fd N] [--log <file>]\n"
+          "                 [--network-sync <argv.json>] [--serial-log <file>] [--ready-fd N] [--log <file>]\n"
           "  vmrt-shim exec --mux-socket <path> --id <container-id> --process <process.json>\n"
           "                 [--console-socket <path>] [--ready-fd N] [--log <file>]\n",
           stderr);
@@ -145,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "ready-fd", required_argument, NULL, 'r' },
         { "log", required_argument, NULL, 'l' },
         { "network-sync", required_argument, NULL, 'w' },
+        { "serial-log", required_argument, NULL, 'S' },
         { 0, 0, 0, 0 },
     };
     optind = 2;
@@ -160,6 +164,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c': o->console_socket = optarg; break;
         case 'l': o->log = optarg; break;
         case 'w': o->network_sync = optarg; break;
+        case 'S': o->serial_log = optarg; break;
         case 'r': {
             char *end;
             long fd = strtol(optarg, &end, 10);
@@ -178,7 +183,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     if (o->mode == MODE_INIT) {
         return o->agent_socket && o->spec && !o->process ? 0 : -1;
     }
-    return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync ? 0 : -1;
+    return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync && !o->serial_log ? 0 : -1;
 }
 
 /* Reads a JSON document (the OCI spec or process) for a request. */
@@ -628,6 +633,12 @@ static void dispatch(struct shim *s, struct pollset *ps)
     }
 }
 
+/* The sooner of two poll timeouts (-1: none). */
+static int earliest_timeout(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static int run(struct shim *s)
 {
     struct pollset ps = { 0 };
@@ -644,8 +655,8 @@ static int run(struct shim *s)
             }
         }
         build_pollset(s, &ps);
-        int timeout =
-            s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1) : netwatch_timeout(&s->net);
+        int timeout = s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1)
+                                     : earliest_timeout(netwatch_timeout(&s->net), serial_log_timeout(&s->serial));
         int n = poll(ps.fds, ps.n, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %m");
@@ -656,6 +667,7 @@ static int run(struct shim *s)
         }
         if (!s->proc.exited) {
             netwatch_tick(&s->net);
+            serial_log_tick(&s->serial);
         }
     }
 }
@@ -671,6 +683,7 @@ int main(int argc, char **argv)
     int64_t pid = s.o.mode == MODE_INIT ? start_init(&s) : start_exec(&s);
     ready(&s.o, pid);
     s.net = (struct netwatch){ .fd = -1, .child_fd = -1 };
+    serial_log_init(&s.serial, s.o.serial_log);
     char err[512];
     /* After the ready line: the interfaces Docker configured at create are the VM's already. */
     if (s.o.network_sync && netwatch_open(&s.net, s.o.network_sync, s.home_netns, err, sizeof err) != 0) {

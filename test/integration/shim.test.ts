@@ -882,4 +882,27 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     shim.child.kill('SIGTERM');
     assert.deepEqual(await shim.exited, { code: 143, signal: null });
   });
+
+  it('keeps the serial log it is given small: a hole between the boot and the last 512 KiB', LIMIT, async () => {
+    const { ws } = await setup();
+    const serialLog = join(ws.dir, 'console.log');
+    const written = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < written.length; i++) written[i] = 0x21 + (i % 90);
+    writeFileSync(serialLog, written);
+    const shim = track(startShim(ws.initArgs(['wait'], ['--serial-log', serialLog])));
+    assert.equal((await shim.ready).ok, true);
+    const blocksOf = () => statSync(serialLog).blocks * 512;
+    await waitFor('the hole', () => (blocksOf() <= 1024 * 1024 ? true : undefined), 5000);
+    const kept = readFileSync(serialLog);
+    assert.equal(kept.length, written.length, 'QEMU writes at its own offset: the size stays');
+    assert.equal(Buffer.compare(kept.subarray(0, 64 * 1024), written.subarray(0, 64 * 1024)), 0, 'the boot is kept');
+    const tail = 512 * 1024;
+    assert.equal(Buffer.compare(kept.subarray(-tail), written.subarray(-tail)), 0, 'the last 512 KiB are kept');
+    assert.ok(
+      kept.subarray(64 * 1024, 1024 * 1024).every((b) => b === 0),
+      'the middle reads as zeros',
+    );
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
+  });
 });
