@@ -35,6 +35,8 @@
 #define EXIT_GRACE_MS 2000
 /* When the VM is gone: how long queued output may take to drain. */
 #define LOST_DRAIN_MS 2000
+/* How long an init shim that leaves waits for its exec shims to exit first. */
+#define OUTLIVE_EXEC_SHIMS_MS 2000
 /* Guest OOM kills shown in the host cgroup: at most one in this time. */
 #define OOM_SHOW_INTERVAL_MS 1000
 
@@ -416,6 +418,7 @@ static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
     }
     if (s->have_mux) {
         mux_stop_listening(&s->mux);
+        mux_outlive_exec_shims(&s->mux, OUTLIVE_EXEC_SHIMS_MS);
     }
     log_error("lost the connection to %s (%s): %s; container %s exits with 255", peer_name(s), why,
               s->o.mode == MODE_INIT ? "the VM is gone" : "its init shim or its VM is gone", s->o.id);
@@ -692,6 +695,7 @@ int main(int argc, char **argv)
     int status = run(&s);
     if (s.have_mux) {
         mux_stop_listening(&s.mux);
+        mux_outlive_exec_shims(&s.mux, OUTLIVE_EXEC_SHIMS_MS);
     }
     return status;
 }

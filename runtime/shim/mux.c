@@ -1,13 +1,17 @@
 #include "mux.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "sys.h"
+
+#define EXEC_EXITS_PUBLISHED_MS 100
 
 void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len)
 {
@@ -62,6 +66,11 @@ void mux_accept(struct mux *m)
             return;
         }
         conn_init(&cl->c, fd);
+        struct ucred peer;
+        socklen_t len = sizeof peer;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0) {
+            cl->pid = peer.pid;
+        }
         /* Clients see the agent's greeting as if they had connected to it. */
         conn_send(&cl->c, VMRT_HELLO, 0, vmrt_buf_pending(&m->hello), vmrt_buf_pending_len(&m->hello));
         cl->next = m->clients;
@@ -149,7 +158,9 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
             vmrt_append_error(&cl->c.out, f->stream, "stream id is already in use");
             return;
         }
-        struct route *r = route_add(m, cl, f->stream, request_starts_process(f));
+        int process = request_starts_process(f);
+        cl->ran_process |= process;
+        struct route *r = route_add(m, cl, f->stream, process);
         conn_send(m->agent, f->type, r->agent_stream, f->payload, f->payload_len);
         return;
     }
@@ -311,4 +322,28 @@ int mux_idle(const struct mux *m)
         }
     }
     return 1;
+}
+
+void mux_outlive_exec_shims(struct mux *m, int timeout_ms)
+{
+    struct pollfd exits[64];
+    nfds_t n = 0;
+    for (struct mux_client *cl = m->clients; cl; cl = cl->next) {
+        if (cl->ran_process && cl->pid > 0 && n < sizeof exits / sizeof exits[0]) {
+            int fd = (int)syscall(SYS_pidfd_open, cl->pid, 0);
+            if (fd >= 0) {
+                exits[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+            }
+        }
+        conn_close(&cl->c);
+    }
+    int64_t deadline = now_ms() + timeout_ms;
+    for (nfds_t i = 0; i < n; i++) {
+        poll(&exits[i], 1, ms_until(deadline));
+        close(exits[i].fd);
+    }
+    if (n > 0) {
+        /* For containerd to reap them and publish their exits first. */
+        poll(NULL, 0, EXEC_EXITS_PUBLISHED_MS);
+    }
 }
