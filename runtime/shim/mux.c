@@ -187,6 +187,9 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
 static void client_gone(struct mux *m, struct mux_client *cl)
 {
     conn_close(&cl->c);
+    if (cl->ran_process) {
+        m->exec_shim_left = now_ms();
+    }
     for (size_t i = 0; i < m->nroutes;) {
         struct route *r = &m->routes[i];
         if (r->client != cl) {
@@ -343,7 +346,10 @@ void mux_outlive_exec_shims(struct mux *m, int timeout_ms)
         close(exits[i].fd);
     }
     if (n > 0) {
-        /* For containerd to reap them and publish their exits first. */
-        poll(NULL, 0, EXEC_EXITS_PUBLISHED_MS);
+        m->exec_shim_left = now_ms();
+    }
+    /* Time for containerd to reap the last of them and publish its exit first. */
+    if (m->exec_shim_left) {
+        poll(NULL, 0, ms_until(m->exec_shim_left + EXEC_EXITS_PUBLISHED_MS));
     }
 }

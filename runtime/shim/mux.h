@@ -37,6 +37,7 @@ struct mux {
     struct mux_client *clients;
     struct route *routes;
     size_t nroutes, cap;
+    int64_t exec_shim_left; /* when the last client that ran a process disconnected, 0: none did */
 };
 
 void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len);

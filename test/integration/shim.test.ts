@@ -26,6 +26,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { FakeAgent, bulkByte } from '../support/fake-agent.js';
 import { seeded } from '../support/random.js';
+import { SHIM_MEMORY_BOUND_KIB, peakRssKiB as peakOf } from '../support/memory.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { FrameDecoder, FrameType, encodeFrame, encodeJsonFrame, type Frame } from '../../runtime/src/agent/frames.js';
 
@@ -704,9 +705,11 @@ describe('vmrt-shim console', () => {
   });
 });
 
-/** The shim's peak resident memory (VmHWM) in KiB. */
+/** The shim's peak resident memory in KiB, while it runs. */
 function peakRssKiB(pid: number): number {
-  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const peak = peakOf(pid);
+  assert.ok(peak !== undefined, `process ${pid} is gone`);
+  return peak;
 }
 
 /** A probe for waitFor: true once the process has read nothing more for half a second (/proc/<pid>/io rchar). */
@@ -720,8 +723,6 @@ function readingStopped(pid: number): () => true | undefined {
   };
 }
 
-/** Far above what the shim's queues may hold (4 MiB each way, one 1 MiB frame): growth without bound shows. */
-const MEMORY_BOUND_KIB = 24 * 1024;
 /** The log after a flood: the burst of warnings, one a second more, their count; nowhere near a flood's size. */
 const LOG_BOUND_BYTES = 16 * 1024;
 
@@ -787,7 +788,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
       const peak = peakRssKiB(shim.child.pid!);
       agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('{"status":7,"signal":0}'));
       assert.deepEqual(await shim.exited, { code: 7, signal: null });
-      assert.ok(peak < MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+      assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
       assert.ok(statSync(ws.log).size < LOG_BOUND_BYTES, `log of ${statSync(ws.log).size} bytes`);
     },
   );
@@ -806,7 +807,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     agent.sendRaw(junk);
     agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('{"status":0,"signal":0}'));
     assert.deepEqual(await shim.exited, { code: 0, signal: null });
-    assert.ok(peak < MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
     // A burst of 20, maybe one more a second while the flood is read, and the counts of those left out.
     const warnings = ws.logLines().map((l) => l.msg);
     const dropped = 'malformed frame from the VM agent dropped: unknown frame type';
@@ -830,7 +831,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     // 32 MiB sent: the shim takes 4 MiB and a pipe's worth, then leaves the rest on the socket.
     await waitFor('the shim to stop reading', readingStopped(shim.child.pid!), 15000);
     const peak = peakRssKiB(shim.child.pid!);
-    assert.ok(peak < MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
     agent.respondTo(create.stream, { ok: true, pid: 42 });
     shim.child.stdout!.resume();
     assert.deepEqual(await shim.ready, { ok: true, pid: 42 });
@@ -858,7 +859,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     const peak = peakRssKiB(shim.child.pid!);
     agent.crash();
     assert.deepEqual(await shim.exited, { code: 255, signal: null });
-    assert.ok(peak < MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
     assert.equal(shim.stdout().length, 0);
     assert.match(shim.stderr(), /^vmrt-shim: lost the connection to the VM agent \(connection closed\)/);
   });
@@ -873,7 +874,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     flooder.socket.write(Buffer.concat(Array<Buffer>(600000).fill(bad)));
     await waitFor('the shim to stop reading the flooder', readingStopped(shim.child.pid!), 15000);
     const peak = peakRssKiB(shim.child.pid!);
-    assert.ok(peak < MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
     // Its backlog held the agent's output for everyone (no per-client flow control): once it is gone, others are served.
     flooder.close();
     const other = await MuxClient.connect(ws.muxSocket);
