@@ -57,12 +57,20 @@ function startExec(id: string, script: string): { child: ChildProcess; output: (
   return { child, output: () => output, exited };
 }
 
-/** Waits for `docker wait` (the exit status Docker reports) and returns it with how long it took. */
-async function reportedExit(id: string): Promise<{ status: string; ms: number }> {
-  const start = Date.now();
+/** Asserts the exit status Docker reports (`docker wait`), and that it came within REPORTED_WITHIN_MS of `since`. */
+function assertReportedExit(id: string, status: number, since = Date.now()): void {
   const r = d.docker(['wait', id], { timeoutMs: REPORTED_WITHIN_MS * 2 });
   assert.equal(r.status, 0, r.stderr);
-  return { status: r.stdout.trim(), ms: Date.now() - start };
+  assert.equal(r.stdout.trim(), String(status));
+  assert.ok(Date.now() - since < REPORTED_WITHIN_MS, `reported after ${Date.now() - since} ms`);
+}
+
+/** A running container with a `docker exec` in it that has started. */
+async function containerWithExec(): Promise<{ id: string; exec: ReturnType<typeof startExec> }> {
+  const id = runDetached([IMAGE, 'sleep', '1000']);
+  const exec = startExec(id, 'echo started; sleep 1001');
+  await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+  return { id, exec };
 }
 
 /** The promise's value, or a failure after REPORTED_WITHIN_MS: a hung CLI fails its test instead of the run. */
@@ -192,25 +200,17 @@ describe('shared folders: nothing outside the share is read or written on the ho
 
 describe('faults: Docker reports the end within seconds, docker rm works, nothing is left', () => {
   test('kill -9 of QEMU during an exec: the exec and the container end with 255', async () => {
-    const id = runDetached([IMAGE, 'sleep', '1000']);
-    const exec = startExec(id, 'echo started; sleep 1001');
-    await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+    const { id, exec } = await containerWithExec();
     process.kill(hostProcesses(id).qemu!, 'SIGKILL');
-    const { status, ms } = await reportedExit(id);
-    assert.equal(status, '255');
-    assert.ok(ms < REPORTED_WITHIN_MS, `reported after ${ms} ms`);
+    assertReportedExit(id, 255);
     assert.equal(await within(exec.exited, 'the docker exec to end'), 255);
     await removeAndCheck(id);
   });
 
   test('kill -9 of the init shim while an exec runs: the container ends with 137', async () => {
-    const id = runDetached([IMAGE, 'sleep', '1000']);
-    const exec = startExec(id, 'echo started; sleep 1001');
-    await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+    const { id, exec } = await containerWithExec();
     process.kill(hostProcesses(id).initShim!, 'SIGKILL');
-    const { status, ms } = await reportedExit(id);
-    assert.equal(status, '137');
-    assert.ok(ms < REPORTED_WITHIN_MS, `reported after ${ms} ms`);
+    assertReportedExit(id, 137);
     // Its exec shim ends with it; whether Docker hears of that depends on the order containerd
     // 1.6 reaps the two (it drops an exec's exit that comes after the init's), as with runc.
     exec.child.kill();
@@ -218,9 +218,7 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
   });
 
   test('kill -9 of an exec shim: its process is killed in the guest, the container runs on', async () => {
-    const id = runDetached([IMAGE, 'sleep', '1000']);
-    const exec = startExec(id, 'echo started; sleep 1001');
-    await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+    const { id, exec } = await containerWithExec();
     const [execShim] = hostProcesses(id).execShims;
     assert.ok(execShim, 'the exec shim runs');
     process.kill(execShim, 'SIGKILL');
@@ -239,13 +237,9 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
   });
 
   test("kill -9 of the container's init in the guest during an exec: 137, the exec ends", async () => {
-    const id = runDetached([IMAGE, 'sleep', '1000']);
-    const exec = startExec(id, 'echo started; sleep 1001');
-    await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+    const { id, exec } = await containerWithExec();
     d.dockerOk(['kill', '-s', 'KILL', id]);
-    const { status, ms } = await reportedExit(id);
-    assert.equal(status, '137');
-    assert.ok(ms < REPORTED_WITHIN_MS, `reported after ${ms} ms`);
+    assertReportedExit(id, 137);
     assert.notEqual(await within(exec.exited, 'the docker exec to end'), 0);
     await removeAndCheck(id);
   });
@@ -259,9 +253,7 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
       timeoutMs: REPORTED_WITHIN_MS,
     });
     assert.equal(panic.status, 255, `the exec dies with the VM, not by an OOM kill (137): ${panic.stderr}`);
-    const { status } = await reportedExit(id);
-    assert.equal(status, '255');
-    assert.ok(Date.now() - start < REPORTED_WITHIN_MS, `reported after ${Date.now() - start} ms`);
+    assertReportedExit(id, 255, start);
     await removeAndCheck(id);
   });
 });

@@ -220,6 +220,15 @@ function track(run: ShimRun): ShimRun {
   return run;
 }
 
+/** An init shim whose process ("wait") was created and started. */
+async function startedInit(): Promise<{ ws: Workspace; agent: FakeAgent; shim: ShimRun }> {
+  const { ws, agent } = await setup();
+  const shim = track(startShim(ws.initArgs(['wait'])));
+  assert.equal((await shim.ready).ok, true);
+  await startContainer(ws);
+  return { ws, agent, shim };
+}
+
 function signalFrames(agent: FakeAgent, stream: number): number[] {
   return agent.framesOf(FrameType.SIGNAL, stream).map((f) => Number(f.json?.signal));
 }
@@ -351,10 +360,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('forwards the signals it receives as SIGNAL frames for its stream', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { agent, shim } = await startedInit();
     const sigrtmin3 = 37; // SIGRTMIN+3 (glibc and musl reserve 32 and 33), systemd's halt signal
     const forwarded: [NodeJS.Signals | number, number][] = [
       ['SIGUSR1', 10],
@@ -457,10 +463,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('drops malformed frames from the agent and carries on', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { ws, agent, shim } = await startedInit();
     const badVersion = encodeFrame(FrameType.STDOUT, INIT_STREAM, Buffer.from('version 2\n'));
     badVersion[4] = 2;
     agent.sendRaw(badVersion);
@@ -487,10 +490,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('leaves with 255 and a message when the agent sends a length it cannot trust', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { agent, shim } = await startedInit();
     agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('before\n'));
     agent.sendRaw(Buffer.from([0, 0, 0, 2, 1, 0x11]));
     assert.deepEqual(await shim.exited, { code: 255, signal: null });
@@ -767,10 +767,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
     'survives a seeded fuzz of frames (junk payloads, wrong types and versions, out-of-order replies) with bounded memory and log',
     LIMIT,
     async () => {
-      const { ws, agent } = await setup();
-      const shim = track(startShim(ws.initArgs(['wait'])));
-      assert.equal((await shim.ready).ok, true);
-      await startContainer(ws);
+      const { ws, agent, shim } = await startedInit();
       // Live routes for the fuzz to hit: exec processes of a mux client whose replies come in any order.
       const client = await MuxClient.connect(ws.muxSocket);
       for (let stream = 11; stream <= 14; stream++) {
@@ -794,10 +791,7 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
   );
 
   it('logs a flood of malformed frames as a burst, then their count; memory stays bounded', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { ws, agent, shim } = await startedInit();
     const junk = encodeFrame(0x7f, INIT_STREAM, Buffer.from('junk'));
     agent.sendRaw(Buffer.concat(Array<Buffer>(200000).fill(junk)));
     agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('flood taken\n'));
@@ -842,18 +836,12 @@ describe('vmrt-shim against a hostile agent and hostile clients', () => {
 
   it('leaves with 255 on a 4 GiB length at once, and holds a frame cut short without growing', LIMIT, async () => {
     {
-      const { ws, agent } = await setup();
-      const shim = track(startShim(ws.initArgs(['wait'])));
-      assert.equal((await shim.ready).ok, true);
-      await startContainer(ws);
+      const { agent, shim } = await startedInit();
       agent.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 0x11]));
       assert.deepEqual(await shim.exited, { code: 255, signal: null });
       assert.match(shim.stderr(), /^vmrt-shim: lost the connection to the VM agent \(frame length above 1 MiB \+ 6\)/);
     }
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { agent, shim } = await startedInit();
     agent.sendRaw(encodeFrame(FrameType.STDOUT, INIT_STREAM, Buffer.alloc(1024 * 1024)).subarray(0, 600000));
     await sleep(300);
     const peak = peakRssKiB(shim.child.pid!);
