@@ -211,8 +211,9 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
     const { id, exec } = await containerWithExec();
     process.kill(hostProcesses(id).initShim!, 'SIGKILL');
     assertReportedExit(id, 137);
-    // Its exec shim ends with it; whether Docker hears of that depends on the order containerd
-    // 1.6 reaps the two (it drops an exec's exit that comes after the init's), as with runc.
+    // Its exec shim ends with it, after it: containerd 1.6.20 (Debian's) publishes the init's exit
+    // first and Docker then drops the exec's, so that docker exec hangs (later containerd
+    // publishes an init's exit after its execs').
     exec.child.kill();
     await removeAndCheck(id);
   });
