@@ -10,7 +10,7 @@
 import { startDockerd, type Dockerd, type DockerResult } from '../test/support/dockerd.js';
 import { importBusyboxImage } from '../test/support/images.js';
 import { peakRssKiB } from '../test/support/memory.js';
-import { FLOOD_SCRIPT, checkFlood } from '../test/support/sequence.js';
+import { FLOOD_SCRIPT, FloodCheck } from '../test/support/sequence.js';
 import { sleep } from '../test/support/wait.js';
 import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
@@ -70,6 +70,17 @@ async function parallelBatches(d: Dockerd): Promise<void> {
   console.log(`${PARALLEL} docker stop at once: ${figures.stop!.join(', ')}`);
 }
 
+/** Checks `docker logs` as it streams: a minute of runc's output is hundreds of MiB. */
+function streamedFlood(d: Dockerd, id: string): Promise<ReturnType<FloodCheck['result']>> {
+  return new Promise((resolve) => {
+    const check = new FloodCheck();
+    const child = d.spawnDocker(['logs', id]);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => check.push(chunk));
+    child.on('close', (code) => resolve(code === 0 ? check.result() : { problem: `docker logs exited ${code}` }));
+  });
+}
+
 async function flood(d: Dockerd): Promise<void> {
   for (const runtime of RUNTIMES) {
     const id = d.dockerOk(['run', '-d', '--runtime', runtime, IMAGE, 'sh', '-c', FLOOD_SCRIPT(FLOOD_SECONDS)]).trim();
@@ -82,7 +93,7 @@ async function flood(d: Dockerd): Promise<void> {
       qemuPeak = Math.max(qemuPeak, (qemu && peakRssKiB(qemu)) || 0);
       await sleep(500);
     }
-    const result = checkFlood(d.dockerOk(['logs', id]));
+    const result = await streamedFlood(d, id);
     d.docker(['rm', '-f', id]);
     if ('problem' in result) {
       failed = true;
