@@ -39,7 +39,8 @@ async function batch(d: Dockerd, what: string, runtime: string, commands: string
   const results = await Promise.all(commands.map((args) => dockerAsync(d, args)));
   const seconds = (Date.now() - started) / 1000;
   const failures = results.filter((r) => r.status !== 0);
-  for (const r of failures.slice(0, 3)) console.log(`  ${runtime} ${what} failed (${r.status}): ${r.stderr.trim()}`);
+  if (failures.length > 0) console.log(`  ${runtime} ${what}: ${failures.length} of ${results.length} failed, e.g.:`);
+  for (const r of failures.slice(0, 3)) console.log(`  (${r.status}) ${r.stderr.trim().split('\n')[0]}`);
   if (failures.length > 0) failed = true;
   return { seconds, outputs: results.map((r) => r.stdout.trim()) };
 }
