@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define READ_CHUNK 65536
+
 int vmrt_type_known(uint8_t type)
 {
     switch (type) {
@@ -80,9 +82,11 @@ static void drop_previous(struct vmrt_reader *r)
 long vmrt_reader_fill(struct vmrt_reader *r, int fd)
 {
     drop_previous(r);
-    vmrt_buf_reserve(&r->in, 65536);
+    /* At most 64 KiB a read, however large the buffer grew for a big frame:
+     * what one read can make the caller queue (answers, output) stays small. */
+    vmrt_buf_reserve(&r->in, READ_CHUNK);
     for (;;) {
-        ssize_t n = read(fd, r->in.data + r->in.len, r->in.cap - r->in.len - 1);
+        ssize_t n = read(fd, r->in.data + r->in.len, READ_CHUNK);
         if (n < 0 && errno == EINTR) {
             continue;
         }

@@ -10,8 +10,19 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "sys.h"
+
+/* Warnings mostly report what a peer sent (malformed frames, unknown
+ * streams): a hostile guest could send them without end and fill the host's
+ * disk. A burst of them is logged, then one a second; the count of those left
+ * out goes with the next one logged. Errors are never left out. */
+#define WARNING_BURST     20
+#define WARNING_REFILL_MS 1000
 
 static int log_fd = -1;
+static int warning_tokens = WARNING_BURST;
+static int64_t warning_refilled;
+static unsigned long warnings_left_out;
 
 void log_open(const char *path)
 {
@@ -76,8 +87,43 @@ static void emit(const char *level, int to_stderr, const char *fmt, va_list ap)
     json_builder_free(&jb);
 }
 
+/* 1 when a warning may be logged now (token bucket). */
+static int warning_allowed(void)
+{
+    int64_t now = now_ms();
+    if (warning_refilled == 0) {
+        warning_refilled = now;
+    }
+    int64_t refills = (now - warning_refilled) / WARNING_REFILL_MS;
+    if (refills > 0) {
+        warning_tokens = refills >= WARNING_BURST - warning_tokens ? WARNING_BURST : warning_tokens + (int)refills;
+        warning_refilled += refills * WARNING_REFILL_MS;
+    }
+    if (warning_tokens == 0) {
+        warnings_left_out++;
+        return 0;
+    }
+    warning_tokens--;
+    return 1;
+}
+
+static void __attribute__((format(printf, 2, 3))) emit_line(const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(level, 0, fmt, ap);
+    va_end(ap);
+}
+
 void log_warning(const char *fmt, ...)
 {
+    if (!warning_allowed()) {
+        return;
+    }
+    if (warnings_left_out > 0) {
+        emit_line("warning", "%lu more warnings were left out of this log (too many too fast)", warnings_left_out);
+        warnings_left_out = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
     emit("warning", 0, fmt, ap);

@@ -24,6 +24,7 @@
 #include "oom.h"
 #include "proto.h"
 #include "relay.h"
+#include "serial_log.h"
 #include "sys.h"
 
 /* The process stream of the shim's own process: on the agent connection (the
@@ -36,6 +37,10 @@
 #define EXIT_GRACE_MS 2000
 /* When the VM is gone: how long queued output may take to drain. */
 #define LOST_DRAIN_MS 2000
+/* How long an init shim that leaves waits for its exec shims to exit first. */
+#define OUTLIVE_EXEC_SHIMS_MS 2000
+/* Guest OOM kills shown in the host cgroup: at most one in this time. */
+#define OOM_SHOW_INTERVAL_MS 1000
 
 /* join: a container created in the VM of another (a pod): like exec, through
  * that container's mux.sock, but the request is a `create` of its own. */
@@ -52,6 +57,7 @@ struct options {
     const char *console_socket;
     const char *log;
     const char *network_sync;
+    const char *serial_log;
     int ready_fd;
 };
 
@@ -62,9 +68,12 @@ struct shim {
     struct relay proc;
     struct mux mux; /* init only */
     int have_mux;
-    struct netwatch net;  /* init with --network-sync only */
-    int home_netns;       /* the netns before --netns, for the network sync */
-    struct dns_relay dns; /* init only: queries of the guest to Docker's DNS */
+    struct netwatch net;      /* init with --network-sync only */
+    int home_netns;           /* the netns before --netns, for the network sync */
+    struct dns_relay dns;     /* init only: queries of the guest to Docker's DNS */
+    int64_t oom_kills_shown;  /* the guest's oom_kills count when the host last showed one */
+    int64_t oom_quiet_until;  /* no OOM is shown in the host cgroup before this time */
+    struct serial_log serial; /* init with --serial-log only */
 };
 
 static void usage(void)
@@ -72,7 +81,7 @@ static void usage(void)
     fputs("usage:\n"
           "  vmrt-shim init --agent-socket <path> --mux-socket <path> --id <container-id>\n"
           "                 --spec <file.json> [--netns <path>] [--console-socket <path>]\n"
-          "                 [--network-sync <argv.json>] [--ready-fd N] [--log <file>]\n"
+          "                 [--network-sync <argv.json>] [--serial-log <file>] [--ready-fd N] [--log <file>]\n"
           "  vmrt-shim exec --mux-socket <path> --id <container-id> --process <process.json>\n"
           "                 [--console-socket <path>] [--ready-fd N] [--log <file>]\n"
           "  vmrt-shim join --mux-socket <path> --id <container-id> --spec <file.json>\n"
@@ -149,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "ready-fd", required_argument, NULL, 'r' },
         { "log", required_argument, NULL, 'l' },
         { "network-sync", required_argument, NULL, 'w' },
+        { "serial-log", required_argument, NULL, 'S' },
         { 0, 0, 0, 0 },
     };
     optind = 2;
@@ -164,6 +174,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c': o->console_socket = optarg; break;
         case 'l': o->log = optarg; break;
         case 'w': o->network_sync = optarg; break;
+        case 'S': o->serial_log = optarg; break;
         case 'r': {
             char *end;
             long fd = strtol(optarg, &end, 10);
@@ -183,9 +194,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         return o->agent_socket && o->spec && !o->process ? 0 : -1;
     }
     if (o->mode == MODE_JOIN) {
-        return o->spec && !o->agent_socket && !o->process && !o->network_sync ? 0 : -1;
+        return o->spec && !o->agent_socket && !o->process && !o->network_sync && !o->serial_log ? 0 : -1;
     }
-    return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync ? 0 : -1;
+    return o->process && !o->agent_socket && !o->spec && !o->netns && !o->network_sync && !o->serial_log ? 0 : -1;
 }
 
 /* Reads a JSON document (the OCI spec or process) for a request. */
@@ -284,18 +295,30 @@ static void await_frame(struct shim *s, uint8_t type, uint32_t stream, int64_t d
         if (conn_flush(&s->up) < 0) {
             startup_failed(s, "write to %s: %s", peer, strerror(errno));
         }
-        struct pollfd p = {
-            .fd = s->up.fd,
-            .events = POLLIN | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0),
+        /* Output that comes before the answer is written out as it comes; while
+         * nobody takes it, the peer is not read: memory stays bounded. */
+        struct pollfd p[3] = {
+            {
+                .fd = s->up.fd,
+                .events = (relay_congested(&s->proc) ? 0 : POLLIN) | (vmrt_buf_pending_len(&s->up.out) ? POLLOUT : 0),
+            },
+            { .fd = vmrt_buf_pending_len(&s->proc.out_q) ? s->proc.out_fd : -1, .events = POLLOUT },
+            { .fd = vmrt_buf_pending_len(&s->proc.err_q) ? s->proc.err_fd : -1, .events = POLLOUT },
         };
-        int n = poll(&p, 1, ms_until(deadline));
+        int n = poll(p, 3, ms_until(deadline));
         if (n == 0) {
             startup_failed(s, "timed out waiting for %s %s", peer, type == VMRT_HELLO ? "to say HELLO" : "to answer");
         }
         if (n < 0 && errno != EINTR) {
             startup_failed(s, "poll: %s", strerror(errno));
         }
-        if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (n > 0 && p[1].revents) {
+            relay_write(&s->proc, 1);
+        }
+        if (n > 0 && p[2].revents) {
+            relay_write(&s->proc, 2);
+        }
+        if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             long got = vmrt_reader_fill(&s->up.in, s->up.fd);
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
                 startup_failed(s, "%s closed the connection", peer);
@@ -434,6 +457,7 @@ static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
     }
     if (s->have_mux) {
         mux_stop_listening(&s->mux);
+        mux_outlive_exec_shims(&s->mux, OUTLIVE_EXEC_SHIMS_MS);
     }
     log_error("lost the connection to %s (%s): %s; container %s exits with 255", peer_name(s), why,
               s->o.mode == MODE_INIT ? "the VM is gone" : "its init shim or its VM is gone", s->o.id);
@@ -459,15 +483,22 @@ static void handle_signals(struct shim *s)
 /* An EVENT of the agent: a guest OOM kill in this shim's container is first
  * reproduced in the host cgroup, where containerd looks for it (the VM of a
  * pod holds other containers, each with its own shim and host cgroup); the
- * init shim gives every mux client a copy. */
+ * init shim gives every mux client a copy. Only a grown oom_kills count is
+ * shown, at most once a second: each showing forks and squeezes the host
+ * cgroup, which a guest must not make the shim do without end. */
 static void host_event(struct shim *s, const struct vmrt_frame *f)
 {
     struct json_doc d;
     if (json_parse(&d, (const char *)f->payload, f->payload_len) == 0 &&
         json_str_eq(&d, json_get(&d, 0, "type"), "oom") && json_str_eq(&d, json_get(&d, 0, "id"), s->o.id)) {
+        int64_t kills = json_i64_or(&d, json_get(&d, 0, "oom_kills"), 0);
         char err[512];
-        if (oom_mirror(err, sizeof err) != 0) {
-            log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
+        if (kills > s->oom_kills_shown && now_ms() >= s->oom_quiet_until) {
+            s->oom_kills_shown = kills;
+            s->oom_quiet_until = now_ms() + OOM_SHOW_INTERVAL_MS;
+            if (oom_mirror(err, sizeof err) != 0) {
+                log_warning("a guest OOM kill could not be shown in the host cgroup: %s", err);
+            }
         }
     }
     json_free(&d);
@@ -591,8 +622,10 @@ static void build_pollset(struct shim *s, struct pollset *ps)
     }
     pollset_add(ps, s->mux.listen_fd, POLLIN, SRC_LISTEN, NULL);
     for (struct mux_client *cl = s->mux.clients; cl; cl = cl->next) {
-        pollset_add(ps, cl->c.fd, (input_backlog ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0),
-                    SRC_CLIENT, cl);
+        /* A client that sends without reading its answers is not read either. */
+        int hold = input_backlog || conn_congested(&cl->c);
+        pollset_add(ps, cl->c.fd, (hold ? 0 : POLLIN) | (vmrt_buf_pending_len(&cl->c.out) ? POLLOUT : 0), SRC_CLIENT,
+                    cl);
     }
 }
 
@@ -643,6 +676,12 @@ static void dispatch(struct shim *s, struct pollset *ps)
     }
 }
 
+/* The sooner of two poll timeouts (-1: none). */
+static int earliest_timeout(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static int run(struct shim *s)
 {
     struct pollset ps = { 0 };
@@ -659,8 +698,8 @@ static int run(struct shim *s)
             }
         }
         build_pollset(s, &ps);
-        int timeout =
-            s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1) : netwatch_timeout(&s->net);
+        int timeout = s->proc.exited ? (s->have_mux && now_ms() < grace ? ms_until(grace) : -1)
+                                     : earliest_timeout(netwatch_timeout(&s->net), serial_log_timeout(&s->serial));
         int n = poll(ps.fds, ps.n, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %m");
@@ -671,6 +710,7 @@ static int run(struct shim *s)
         }
         if (!s->proc.exited) {
             netwatch_tick(&s->net);
+            serial_log_tick(&s->serial);
         }
     }
 }
@@ -686,6 +726,7 @@ int main(int argc, char **argv)
     int64_t pid = s.o.mode == MODE_INIT ? start_init(&s) : start_exec(&s);
     ready(&s.o, pid);
     s.net = (struct netwatch){ .fd = -1, .child_fd = -1 };
+    serial_log_init(&s.serial, s.o.serial_log);
     char err[512];
     /* After the ready line: the interfaces Docker configured at create are the VM's already. */
     if (s.o.network_sync && netwatch_open(&s.net, s.o.network_sync, s.home_netns, err, sizeof err) != 0) {
@@ -694,6 +735,7 @@ int main(int argc, char **argv)
     int status = run(&s);
     if (s.have_mux) {
         mux_stop_listening(&s.mux);
+        mux_outlive_exec_shims(&s.mux, OUTLIVE_EXEC_SHIMS_MS);
     }
     return status;
 }

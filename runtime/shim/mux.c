@@ -1,13 +1,17 @@
 #include "mux.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "sys.h"
+
+#define EXEC_EXITS_PUBLISHED_MS 100
 
 void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len)
 {
@@ -62,6 +66,11 @@ void mux_accept(struct mux *m)
             return;
         }
         conn_init(&cl->c, fd);
+        struct ucred peer;
+        socklen_t len = sizeof peer;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0) {
+            cl->pid = peer.pid;
+        }
         /* Clients see the agent's greeting as if they had connected to it. */
         conn_send(&cl->c, VMRT_HELLO, 0, vmrt_buf_pending(&m->hello), vmrt_buf_pending_len(&m->hello));
         cl->next = m->clients;
@@ -149,7 +158,9 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
             vmrt_append_error(&cl->c.out, f->stream, "stream id is already in use");
             return;
         }
-        struct route *r = route_add(m, cl, f->stream, request_starts_process(f));
+        int process = request_starts_process(f);
+        cl->ran_process |= process;
+        struct route *r = route_add(m, cl, f->stream, process);
         conn_send(m->agent, f->type, r->agent_stream, f->payload, f->payload_len);
         return;
     }
@@ -169,20 +180,31 @@ static void client_frame(struct mux *m, struct mux_client *cl, const struct vmrt
     }
 }
 
-/* The client is gone: its requests still in flight and its processes become
- * orphans; a running orphan is killed, as nothing relays its stdio any more. */
+/* The client is gone: its processes become orphans; a running orphan is
+ * killed, as nothing relays its stdio any more. Its plain requests still in
+ * flight are forgotten (a late answer is dropped as one for an unknown
+ * stream): a guest that never answers does not make the route table grow. */
 static void client_gone(struct mux *m, struct mux_client *cl)
 {
     conn_close(&cl->c);
-    for (size_t i = 0; i < m->nroutes; i++) {
+    if (cl->ran_process) {
+        m->exec_shim_left = now_ms();
+    }
+    for (size_t i = 0; i < m->nroutes;) {
         struct route *r = &m->routes[i];
         if (r->client != cl) {
+            i++;
+            continue;
+        }
+        if (!r->process) {
+            route_remove(m, r);
             continue;
         }
         r->client = NULL;
-        if (r->process && r->answered) {
+        if (r->answered) {
             conn_send_signal(m->agent, r->agent_stream, 9);
         }
+        i++;
     }
 }
 
@@ -303,4 +325,31 @@ int mux_idle(const struct mux *m)
         }
     }
     return 1;
+}
+
+void mux_outlive_exec_shims(struct mux *m, int timeout_ms)
+{
+    struct pollfd exits[64];
+    nfds_t n = 0;
+    for (struct mux_client *cl = m->clients; cl; cl = cl->next) {
+        if (cl->ran_process && cl->pid > 0 && n < sizeof exits / sizeof exits[0]) {
+            int fd = (int)syscall(SYS_pidfd_open, cl->pid, 0);
+            if (fd >= 0) {
+                exits[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+            }
+        }
+        conn_close(&cl->c);
+    }
+    int64_t deadline = now_ms() + timeout_ms;
+    for (nfds_t i = 0; i < n; i++) {
+        poll(&exits[i], 1, ms_until(deadline));
+        close(exits[i].fd);
+    }
+    if (n > 0) {
+        m->exec_shim_left = now_ms();
+    }
+    /* Time for containerd to reap the last of them and publish its exit first. */
+    if (m->exec_shim_left) {
+        poll(NULL, 0, ms_until(m->exec_shim_left + EXEC_EXITS_PUBLISHED_MS));
+    }
 }

@@ -12,7 +12,9 @@
 #include "conn.h"
 
 struct mux_client {
-    struct conn c; /* c.fd == -1: disconnected, freed by mux_reap */
+    struct conn c;   /* c.fd == -1: disconnected, freed by mux_reap */
+    int pid;         /* the peer process (SO_PEERCRED), 0: unknown */
+    int ran_process; /* it started a process (an exec shim) */
     struct mux_client *next;
 };
 
@@ -35,6 +37,7 @@ struct mux {
     struct mux_client *clients;
     struct route *routes;
     size_t nroutes, cap;
+    int64_t exec_shim_left; /* when the last client that ran a process disconnected, 0: none did */
 };
 
 void mux_init(struct mux *m, struct conn *agent, uint32_t reserved_stream, const void *hello, size_t hello_len);
@@ -55,5 +58,10 @@ void mux_broadcast(struct mux *m, const struct vmrt_frame *f);
 int mux_congested(const struct mux *m);
 /* 1 when no client waits for a process or for queued output. */
 int mux_idle(const struct mux *m);
+/* The init shim is about to exit: disconnects every client and waits (up to
+ * timeout_ms) until the exec shims among them have exited. containerd 1.6
+ * drops the exit of an exec that it learns of after the init's, and Docker's
+ * `docker exec` then waits forever: the init shim goes last. */
+void mux_outlive_exec_shims(struct mux *m, int timeout_ms);
 
 #endif

@@ -414,6 +414,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       state.netns.path,
       '--network-sync',
       writeNetworkSyncCommand(root, id, runDir, shimLog),
+      '--serial-log',
+      consoleLog,
     ];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
     const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);

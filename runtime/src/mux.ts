@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { RuntimeError } from './errors.js';
-import { FrameDecoder, FrameType, encodeJsonFrame } from './agent/frames.js';
+import { FrameDecoder, FrameType, encodeJsonFrame, frameProblem } from './agent/frames.js';
 
 export interface MuxResponse {
   ok: boolean;
@@ -42,9 +42,15 @@ export function muxRequest(socketPath: string, request: Record<string, unknown>,
       }
       for (const frame of frames) {
         if (frame.type !== FrameType.RESPONSE || frame.stream !== stream) continue;
+        // The answer comes from the guest: anything but one JSON object is an error, never a crash.
+        const problem = frameProblem(frame);
+        if (problem) {
+          finish(new RuntimeError(`bad answer to "${String(request.op)}" from the VM: ${problem}`));
+          return;
+        }
         const response = JSON.parse(frame.payload.toString('utf8')) as MuxResponse;
-        if (response.ok) finish(undefined, response);
-        else finish(new RuntimeError(response.error ?? `"${String(request.op)}" failed in the VM`));
+        if (response.ok === true) finish(undefined, response);
+        else finish(new RuntimeError(typeof response.error === 'string' ? response.error : `"${String(request.op)}" failed in the VM`));
       }
     });
     socket.on('error', (err) => finish(new RuntimeError(`cannot reach the VM of this container (${socketPath}): ${err.message}`)));

@@ -6,7 +6,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +25,9 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { FakeAgent, bulkByte } from '../support/fake-agent.js';
+import { seeded } from '../support/random.js';
+import { SHIM_MEMORY_BOUND_KIB, peakRssKiB as peakOf } from '../support/memory.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { FrameDecoder, FrameType, encodeFrame, encodeJsonFrame, type Frame } from '../../runtime/src/agent/frames.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -206,6 +220,15 @@ function track(run: ShimRun): ShimRun {
   return run;
 }
 
+/** An init shim whose process ("wait") was created and started. */
+async function startedInit(): Promise<{ ws: Workspace; agent: FakeAgent; shim: ShimRun }> {
+  const { ws, agent } = await setup();
+  const shim = track(startShim(ws.initArgs(['wait'])));
+  assert.equal((await shim.ready).ok, true);
+  await startContainer(ws);
+  return { ws, agent, shim };
+}
+
 function signalFrames(agent: FakeAgent, stream: number): number[] {
   return agent.framesOf(FrameType.SIGNAL, stream).map((f) => Number(f.json?.signal));
 }
@@ -337,10 +360,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('forwards the signals it receives as SIGNAL frames for its stream', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { agent, shim } = await startedInit();
     const sigrtmin3 = 37; // SIGRTMIN+3 (glibc and musl reserve 32 and 33), systemd's halt signal
     const forwarded: [NodeJS.Signals | number, number][] = [
       ['SIGUSR1', 10],
@@ -443,10 +463,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('drops malformed frames from the agent and carries on', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { ws, agent, shim } = await startedInit();
     const badVersion = encodeFrame(FrameType.STDOUT, INIT_STREAM, Buffer.from('version 2\n'));
     badVersion[4] = 2;
     agent.sendRaw(badVersion);
@@ -473,10 +490,7 @@ describe('vmrt-shim init', () => {
   });
 
   it('leaves with 255 and a message when the agent sends a length it cannot trust', LIMIT, async () => {
-    const { ws, agent } = await setup();
-    const shim = track(startShim(ws.initArgs(['wait'])));
-    assert.equal((await shim.ready).ok, true);
-    await startContainer(ws);
+    const { agent, shim } = await startedInit();
     agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('before\n'));
     agent.sendRaw(Buffer.from([0, 0, 0, 2, 1, 0x11]));
     assert.deepEqual(await shim.exited, { code: 255, signal: null });
@@ -688,5 +702,196 @@ describe('vmrt-shim console', () => {
     assert.equal(shim.stdout().length, 0, "the caller's stdout is not used with a console");
     assert.equal(Buffer.concat(agent.framesOf(FrameType.STDIN, INIT_STREAM).map((f) => f.payload)).toString(), 'typed\r');
     send.end();
+  });
+});
+
+/** The shim's peak resident memory in KiB, while it runs. */
+function peakRssKiB(pid: number): number {
+  const peak = peakOf(pid);
+  assert.ok(peak !== undefined, `process ${pid} is gone`);
+  return peak;
+}
+
+/** A probe for waitFor: true once the process has read nothing more for half a second (/proc/<pid>/io rchar). */
+function readingStopped(pid: number): () => true | undefined {
+  let last = -1;
+  let since = Date.now();
+  return () => {
+    const read = Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+    if (read !== last) [last, since] = [read, Date.now()];
+    return Date.now() - since >= 500 ? true : undefined;
+  };
+}
+
+/** The log after a flood: the burst of warnings, one a second more, their count; nowhere near a flood's size. */
+const LOG_BOUND_BYTES = 16 * 1024;
+
+/** JSON (and not-quite-JSON) payloads a hostile guest might send in control frames. */
+const HOSTILE_PAYLOADS = [
+  '{}',
+  '{"ok":true}',
+  '{"ok":false}',
+  '{"ok":true,"pid":-1}',
+  '{"status":"seven","signal":{}}',
+  '{"status":1e999}',
+  '{"status":-2147483649}',
+  '{"signal":-5}',
+  '{"rows":99999999999,"cols":-1}',
+  '{"type":"unknown","id":"c1"}',
+  '[1,2,3]',
+  '"a string"',
+  'null',
+  '{"a":',
+  '{"a":"\\ud800"}',
+  `${'['.repeat(200)}${']'.repeat(200)}`,
+  `{"k":${'{"k":'.repeat(70)}1${'}'.repeat(71)}`,
+  `{"big":"${'x'.repeat(70000)}"}`,
+];
+
+/** One random frame from a hostile agent: any type, mostly version 1, streams near the live ones, junk payloads. */
+function hostileFrame(g: ReturnType<typeof seeded>): Buffer {
+  const type = g.pick([...Object.values(FrameType), 0x00, 0x04, 0x7f, 0xff]);
+  // An EXIT on the init stream would end the test's process early; EVENTs never say "oom" (that squeezes the host cgroup).
+  const stream = type === FrameType.EXIT ? g.between(2, 9) : g.pick([0, 1, 2, 3, 4, 5, 6, 0xffffffff, g.next()]);
+  const payload =
+    g.between(0, 2) === 0
+      ? Buffer.from(Array.from({ length: g.between(0, 300) }, () => g.between(0, 255)))
+      : Buffer.from(g.pick(HOSTILE_PAYLOADS), 'utf8');
+  const frame = encodeFrame(type, stream, payload);
+  if (g.between(0, 9) === 0) frame[4] = g.between(0, 255);
+  return frame;
+}
+
+describe('vmrt-shim against a hostile agent and hostile clients', () => {
+  it(
+    'survives a seeded fuzz of frames (junk payloads, wrong types and versions, out-of-order replies) with bounded memory and log',
+    LIMIT,
+    async () => {
+      const { ws, agent, shim } = await startedInit();
+      // Live routes for the fuzz to hit: exec processes of a mux client whose replies come in any order.
+      const client = await MuxClient.connect(ws.muxSocket);
+      for (let stream = 11; stream <= 14; stream++) {
+        client.socket.write(encodeJsonFrame(FrameType.REQUEST, stream, { op: 'exec', id: 'c1', process: { args: ['wait'] } }));
+      }
+      await agent.waitFor(() => agent.framesOf(FrameType.REQUEST).filter((f) => f.json?.op === 'exec').length === 4, '4 exec requests');
+      const g = seeded(13);
+      for (let i = 0; i < 3000; i++) agent.sendRaw(hostileFrame(g));
+      agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('\nstill alive\n'));
+      await waitFor('the marker after the fuzz', () => (shim.stdout().toString().endsWith('\nstill alive\n') ? true : undefined), 15000);
+      const fresh = await MuxClient.connect(ws.muxSocket);
+      assert.deepEqual(await fresh.request(3, { op: 'state' }), { ok: true, containers: [] });
+      fresh.close();
+      client.close();
+      const peak = peakRssKiB(shim.child.pid!);
+      agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('{"status":7,"signal":0}'));
+      assert.deepEqual(await shim.exited, { code: 7, signal: null });
+      assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+      assert.ok(statSync(ws.log).size < LOG_BOUND_BYTES, `log of ${statSync(ws.log).size} bytes`);
+    },
+  );
+
+  it('logs a flood of malformed frames as a burst, then their count; memory stays bounded', LIMIT, async () => {
+    const { ws, agent, shim } = await startedInit();
+    const junk = encodeFrame(0x7f, INIT_STREAM, Buffer.from('junk'));
+    agent.sendRaw(Buffer.concat(Array<Buffer>(200000).fill(junk)));
+    agent.send(FrameType.STDOUT, INIT_STREAM, Buffer.from('flood taken\n'));
+    await waitFor('the flood to be taken', () => (shim.stdout().toString() === 'flood taken\n' ? true : undefined), 15000);
+    await sleep(1100);
+    const peak = peakRssKiB(shim.child.pid!);
+    agent.sendRaw(junk);
+    agent.send(FrameType.EXIT, INIT_STREAM, Buffer.from('{"status":0,"signal":0}'));
+    assert.deepEqual(await shim.exited, { code: 0, signal: null });
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    // A burst of 20, maybe one more a second while the flood is read, and the counts of those left out.
+    const warnings = ws.logLines().map((l) => l.msg);
+    const dropped = 'malformed frame from the VM agent dropped: unknown frame type';
+    const leftOut = /^(\d+) more warnings were left out of this log \(too many too fast\)$/;
+    assert.ok(warnings.length >= 22 && warnings.length < 40, warnings.join('\n'));
+    assert.deepEqual(new Set(warnings.slice(0, 20)), new Set([dropped]));
+    assert.match(warnings.at(-2)!, leftOut);
+    assert.equal(warnings.at(-1), dropped);
+    const counted = warnings.reduce((n, w) => n + (w === dropped ? 1 : Number(leftOut.exec(w)?.[1] ?? NaN)), 0);
+    assert.equal(counted, 200001);
+  });
+
+  it('does not grow while output floods in before the create answer and nobody reads stdout', LIMIT, async () => {
+    const { ws, agent } = await setup();
+    agent.answerCreate = false;
+    const shim = track(startShim(ws.initArgs(['wait'])));
+    shim.child.stdout!.pause();
+    const create = await agent.waitFor((f) => f.type === FrameType.REQUEST && f.json?.op === 'create', 'create');
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    for (let i = 0; i < 512; i++) agent.send(FrameType.STDOUT, create.stream, chunk);
+    // 32 MiB sent: the shim takes 4 MiB and a pipe's worth, then leaves the rest on the socket.
+    await waitFor('the shim to stop reading', readingStopped(shim.child.pid!), 15000);
+    const peak = peakRssKiB(shim.child.pid!);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    agent.respondTo(create.stream, { ok: true, pid: 42 });
+    shim.child.stdout!.resume();
+    assert.deepEqual(await shim.ready, { ok: true, pid: 42 });
+    await waitFor('all 32 MiB on stdout', () => (shim.stdout().length === 32 * 1024 * 1024 ? true : undefined), 15000);
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
+  });
+
+  it('leaves with 255 on a 4 GiB length at once, and holds a frame cut short without growing', LIMIT, async () => {
+    {
+      const { agent, shim } = await startedInit();
+      agent.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 0x11]));
+      assert.deepEqual(await shim.exited, { code: 255, signal: null });
+      assert.match(shim.stderr(), /^vmrt-shim: lost the connection to the VM agent \(frame length above 1 MiB \+ 6\)/);
+    }
+    const { agent, shim } = await startedInit();
+    agent.sendRaw(encodeFrame(FrameType.STDOUT, INIT_STREAM, Buffer.alloc(1024 * 1024)).subarray(0, 600000));
+    await sleep(300);
+    const peak = peakRssKiB(shim.child.pid!);
+    agent.crash();
+    assert.deepEqual(await shim.exited, { code: 255, signal: null });
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    assert.equal(shim.stdout().length, 0);
+    assert.match(shim.stderr(), /^vmrt-shim: lost the connection to the VM agent \(connection closed\)/);
+  });
+
+  it('stops reading a mux client that floods bad frames without reading the answers', LIMIT, async () => {
+    const { ws } = await setup();
+    const shim = track(startShim(ws.initArgs(['wait'])));
+    assert.equal((await shim.ready).ok, true);
+    const flooder = await MuxClient.connect(ws.muxSocket);
+    flooder.socket.pause();
+    const bad = encodeFrame(FrameType.REQUEST, 5, Buffer.from('{'));
+    flooder.socket.write(Buffer.concat(Array<Buffer>(600000).fill(bad)));
+    await waitFor('the shim to stop reading the flooder', readingStopped(shim.child.pid!), 15000);
+    const peak = peakRssKiB(shim.child.pid!);
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `peak RSS ${peak} KiB`);
+    // Its backlog held the agent's output for everyone (no per-client flow control): once it is gone, others are served.
+    flooder.close();
+    const other = await MuxClient.connect(ws.muxSocket);
+    assert.deepEqual(await other.request(1, { op: 'state' }), { ok: true, containers: [] });
+    other.close();
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
+  });
+
+  it('keeps the serial log it is given small: a hole between the boot and the last 512 KiB', LIMIT, async () => {
+    const { ws } = await setup();
+    const serialLog = join(ws.dir, 'console.log');
+    const written = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < written.length; i++) written[i] = 0x21 + (i % 90);
+    writeFileSync(serialLog, written);
+    const shim = track(startShim(ws.initArgs(['wait'], ['--serial-log', serialLog])));
+    assert.equal((await shim.ready).ok, true);
+    const blocksOf = () => statSync(serialLog).blocks * 512;
+    await waitFor('the hole', () => (blocksOf() <= 1024 * 1024 ? true : undefined), 5000);
+    const kept = readFileSync(serialLog);
+    assert.equal(kept.length, written.length, 'QEMU writes at its own offset: the size stays');
+    assert.equal(Buffer.compare(kept.subarray(0, 64 * 1024), written.subarray(0, 64 * 1024)), 0, 'the boot is kept');
+    const tail = 512 * 1024;
+    assert.equal(Buffer.compare(kept.subarray(-tail), written.subarray(-tail)), 0, 'the last 512 KiB are kept');
+    assert.ok(
+      kept.subarray(64 * 1024, 1024 * 1024).every((b) => b === 0),
+      'the middle reads as zeros',
+    );
+    shim.child.kill('SIGTERM');
+    assert.deepEqual(await shim.exited, { code: 143, signal: null });
   });
 });

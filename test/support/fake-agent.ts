@@ -49,6 +49,8 @@ export class FakeAgent {
   readonly received: ReceivedFrame[] = [];
   /** Answer `create` with this error instead of creating. */
   createError: string | undefined;
+  /** false: `create` makes its process but the test sends the RESPONSE itself (respondTo). */
+  answerCreate = true;
   private readonly server: Server;
   private socket: Socket | undefined;
   private readonly processes = new Map<number, FakeProcess>();
@@ -115,6 +117,11 @@ export class FakeAgent {
 
   send(type: number, stream: number, payload: Buffer = Buffer.alloc(0)): void {
     this.socket?.write(encodeFrame(type, stream, payload));
+  }
+
+  /** Sends the RESPONSE of a request (for a create held back by answerCreate = false). */
+  respondTo(stream: number, response: Record<string, unknown>): void {
+    this.respond(stream, response);
   }
 
   /** The VM dies: the host connection and the socket go away. */
@@ -219,7 +226,7 @@ export class FakeAgent {
         }
         const spec = request.spec as { process?: { args?: string[] } } | undefined;
         const process = this.addProcess(stream, spec?.process?.args ?? [], true);
-        this.respond(stream, { ok: true, pid: process.pid });
+        if (this.answerCreate) this.respond(stream, { ok: true, pid: process.pid });
         return;
       }
       case 'start': {

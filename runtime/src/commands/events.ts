@@ -4,7 +4,7 @@ import type { Command } from '../command.js';
 import { eventJson, runcStats, type RuncEvent } from '../cgroup-stats.js';
 import { muxSocketOf } from '../container.js';
 import { RuntimeError, UsageError } from '../errors.js';
-import { FrameDecoder, FrameType, encodeJsonFrame } from '../agent/frames.js';
+import { FrameDecoder, FrameType, encodeJsonFrame, frameProblem } from '../agent/frames.js';
 import { muxRequest } from '../mux.js';
 import { loadState, statusOf } from '../state.js';
 
@@ -53,6 +53,12 @@ function stream(socketPath: string, id: string, intervalMs: number): Promise<num
       }
       for (const frame of frames) {
         if (frame.type !== FrameType.RESPONSE && frame.type !== FrameType.EVENT) continue;
+        const problem = frameProblem(frame);
+        if (problem) {
+          process.stderr.write(`vmrt events: a frame from the VM was dropped: ${problem}\n`);
+          if (frame.type === FrameType.RESPONSE) pending = false;
+          continue;
+        }
         const payload = JSON.parse(frame.payload.toString('utf8')) as Record<string, unknown>;
         if (frame.type === FrameType.EVENT) {
           if (payload.type === 'oom' && payload.id === id) print({ type: 'oom', id });

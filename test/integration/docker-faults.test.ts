@@ -1,0 +1,278 @@
+/**
+ * vmrt under a hostile guest, faults and load, through a private dockerd (started here): root in
+ * a privileged container attacks the host side (serial port, agent port, shared folders under
+ * virtio-fs and 9p); QEMU, shims and the guest kernel die at bad moments; a guest floods its
+ * stdout. After each, Docker reports the container's end within seconds and nothing is left.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { release } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
+import { importBusyboxImage, REPO } from '../support/images.js';
+import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
+import { SHIM_MEMORY_BOUND_KIB, peakRssKiB } from '../support/memory.js';
+import { FLOOD_SCRIPT, checkFlood } from '../support/sequence.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { runDirFor } from '../../runtime/src/state.js';
+import { consoleLogOf } from '../../runtime/src/container.js';
+
+const IMAGE = 'vmrt-test-busybox';
+const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
+/** Docker must see a dead VM's container end within this (TCG on a shared machine is slow). */
+const REPORTED_WITHIN_MS = 30000;
+let d: Dockerd;
+
+dockerdForFile(IMAGE, (daemon) => {
+  d = daemon;
+});
+
+/** The host processes of a container: its init shim, exec shims and QEMU, by pid. */
+function hostProcesses(id: string): { initShim?: number; execShims: number[]; qemu?: number } {
+  const all = processesMentioning(runDirFor(d.runtimeRoot, id));
+  const pids = (match: RegExp) => all.filter((p) => match.test(p)).map((p) => Number(p.split(':')[0]));
+  return { initShim: pids(/vmrt-shim init /)[0], execShims: pids(/vmrt-shim exec /), qemu: pids(/qemu-system/)[0] };
+}
+
+function runDetached(args: string[]): string {
+  return d.dockerOk(['run', '-d', '--runtime', 'vmrt', ...args]).trim();
+}
+
+/** docker exec CLIs still running at the end (a failed test's), ended then so that the run ends. */
+const execClis: ChildProcess[] = [];
+after(() => {
+  for (const child of execClis) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** A `docker exec` left running: resolves with its exit status once it ends. */
+function startExec(id: string, script: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = d.spawnDocker(['exec', id, 'sh', '-c', script]);
+  execClis.push(child);
+  let output = '';
+  child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Asserts the exit status Docker reports (`docker wait`), and that it came within REPORTED_WITHIN_MS of `since`. */
+function assertReportedExit(id: string, status: number, since = Date.now()): void {
+  const r = d.docker(['wait', id], { timeoutMs: REPORTED_WITHIN_MS * 2 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), String(status));
+  assert.ok(Date.now() - since < REPORTED_WITHIN_MS, `reported after ${Date.now() - since} ms`);
+}
+
+/** A running container with a `docker exec` in it that has started. */
+async function containerWithExec(): Promise<{ id: string; exec: ReturnType<typeof startExec> }> {
+  const id = runDetached([IMAGE, 'sleep', '1000']);
+  const exec = startExec(id, 'echo started; sleep 1001');
+  await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
+  return { id, exec };
+}
+
+/** The promise's value, or a failure after REPORTED_WITHIN_MS: a hung CLI fails its test instead of the run. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${REPORTED_WITHIN_MS / 1000} s waiting for ${what}`)), REPORTED_WITHIN_MS);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function removeAndCheck(id: string): Promise<void> {
+  d.dockerOk(['rm', id]);
+  await assertNothingLeft(d.runtimeRoot, id);
+}
+
+describe('a hostile guest', () => {
+  test('root in a privileged container: the agent port is busy, junk on the serial port and stdout leaves the shim small and the console log bounded', async () => {
+    const id = runDetached([
+      '--privileged',
+      IMAGE,
+      'sh',
+      '-c',
+      [
+        // The agent's port: the guest kernel lets one holder open it, and the agent holds it.
+        'mknod /tmp/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
+        'echo junk 2>/dev/null > /tmp/agent && echo agent-port-open || echo agent-port-busy',
+        // 1.5 MiB of junk at the serial port, which QEMU writes to the host's console log.
+        'mknod /tmp/serial c 4 64',
+        'i=0; while [ $i -lt 24 ]; do head -c 65536 /dev/urandom > /tmp/serial; i=$((i+1)); done',
+        'head -c 262144 /dev/urandom',
+        'echo; echo junk-done; sleep 1000',
+      ].join('; '),
+    ]);
+    const { initShim } = hostProcesses(id);
+    assert.ok(initShim, 'the init shim runs');
+    const logs = await waitFor(
+      'the junk to be written',
+      () => {
+        const out = d.docker(['logs', id]).stdout;
+        return out.includes('junk-done') ? out : undefined;
+      },
+      120000,
+    );
+    assert.match(logs, /^agent-port-busy\n/);
+    assert.equal(d.dockerOk(['exec', id, 'echo', 'still serving']), 'still serving\n');
+    const peak = peakRssKiB(initShim);
+    assert.ok(peak !== undefined && peak < SHIM_MEMORY_BOUND_KIB, `init shim peak RSS ${peak} KiB`);
+    // The shim looks once a second: after a look, the file holds at most 1 MiB.
+    await sleep(1500);
+    const consoleLog = statSync(consoleLogOf(d.runtimeRoot, id));
+    assert.ok(consoleLog.size > 1.5 * 1024 * 1024, `the junk reached the console log (${consoleLog.size} bytes)`);
+    assert.ok(consoleLog.blocks * 512 <= 1024 * 1024, `the console log holds ${consoleLog.blocks * 512} bytes`);
+    d.dockerOk(['rm', '-f', id]);
+    await assertNothingLeft(d.runtimeRoot, id);
+  });
+});
+
+describe('shared folders: nothing outside the share is read or written on the host', () => {
+  let ninep: Dockerd | undefined;
+  before(async () => {
+    // The 9p fallback: a daemon whose runtime calls see VMRT_SHARED_FS=9p.
+    const saved = process.env.VMRT_SHARED_FS;
+    process.env.VMRT_SHARED_FS = '9p';
+    try {
+      ninep = await startDockerd();
+    } finally {
+      if (saved === undefined) delete process.env.VMRT_SHARED_FS;
+      else process.env.VMRT_SHARED_FS = saved;
+    }
+    importBusyboxImage((args, input) => ninep!.dockerOk(args, input), ninep.dir, IMAGE);
+  });
+  after(async () => {
+    if (!ninep) return;
+    ninep.removeAllContainers();
+    await ninep.stop();
+  });
+
+  for (const fs of ['virtiofs', '9p'] as const) {
+    test(`${fs}: symlinks and .. to host paths, a planted symlink, a hard link out, a device node`, async () => {
+      const daemon = fs === '9p' ? ninep! : d;
+      const base = mkdtempSync('/tmp/vmrt-share-');
+      try {
+        const volume = join(base, 'volume');
+        const outside = join(base, 'outside');
+        mkdirSync(volume);
+        mkdirSync(outside);
+        writeFileSync(join(outside, 'secret'), 'host secret\n');
+        symlinkSync(join(outside, 'secret'), join(volume, 'absolute-link'));
+        symlinkSync('../outside/secret', join(volume, 'relative-link'));
+        const script = [
+          'mount | grep " /vol "',
+          `cat /vol/absolute-link /vol/relative-link /vol/../outside/secret ${outside}/secret`,
+          // A link made in the container's own root filesystem, to the host's path.
+          `ln -s ${outside}/secret /rootfs-link; cat /rootfs-link`,
+          // Writes through links to host paths.
+          `ln -s ${outside}/planted /vol/planted; echo planted > /vol/planted`,
+          'echo overwritten > /vol/relative-link; echo overwritten > /vol/absolute-link',
+          'ln /etc/hostname /vol/hard-link || echo no-hard-link-out',
+          // A device node in the share is the guest's device in the guest: here its kernel log.
+          'mknod /vol/kmsg c 1 11 && head -n 1 /vol/kmsg || echo no-device-node',
+          'echo done',
+        ].join('; ');
+        const r = daemon.docker(['run', '--rm', '--runtime', 'vmrt', '--privileged', '-v', `${volume}:/vol`, IMAGE, 'sh', '-c', script]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`^\\S+ on /vol type ${fs === '9p' ? '9p' : 'virtiofs'} `));
+        assert.doesNotMatch(r.stdout + r.stderr, /host secret/);
+        assert.match(r.stdout, /no-hard-link-out\n/);
+        const kernelLog = /\n(no-device-node|.*Linux version .*)\ndone\n$/.exec(r.stdout)?.[1];
+        assert.ok(kernelLog, r.stdout);
+        if (kernelLog !== 'no-device-node') {
+          assert.match(kernelLog, new RegExp(GUEST_KERNEL.replace(/[.+]/g, '\\$&')));
+          assert.doesNotMatch(kernelLog, new RegExp(`Linux version ${release().replace(/[.+]/g, '\\$&')} `));
+        }
+        assert.deepEqual(readdirSync(outside), ['secret']);
+        assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'host secret\n');
+      } finally {
+        rmSync(base, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('faults: Docker reports the end within seconds, docker rm works, nothing is left', () => {
+  test('kill -9 of QEMU during an exec: the exec and the container end with 255', async () => {
+    const { id, exec } = await containerWithExec();
+    process.kill(hostProcesses(id).qemu!, 'SIGKILL');
+    assertReportedExit(id, 255);
+    assert.equal(await within(exec.exited, 'the docker exec to end'), 255);
+    await removeAndCheck(id);
+  });
+
+  test('kill -9 of the init shim while an exec runs: the container ends with 137', async () => {
+    const { id, exec } = await containerWithExec();
+    process.kill(hostProcesses(id).initShim!, 'SIGKILL');
+    assertReportedExit(id, 137);
+    // Its exec shim ends with it, after it: containerd 1.6.20 (Debian's) publishes the init's exit
+    // first and Docker then drops the exec's, so that docker exec hangs (later containerd
+    // publishes an init's exit after its execs').
+    exec.child.kill();
+    await removeAndCheck(id);
+  });
+
+  test('kill -9 of an exec shim: its process is killed in the guest, the container runs on', async () => {
+    const { id, exec } = await containerWithExec();
+    const [execShim] = hostProcesses(id).execShims;
+    assert.ok(execShim, 'the exec shim runs');
+    process.kill(execShim, 'SIGKILL');
+    assert.equal(await within(exec.exited, 'the docker exec to end'), 137);
+    await waitFor(
+      'the exec process to be gone from the guest',
+      () => {
+        const ps = d.dockerOk(['exec', id, 'ps', '-o', 'args']);
+        return ps.includes('sleep 1001') ? undefined : true;
+      },
+      30000,
+    );
+    assert.equal(d.dockerOk(['inspect', '-f', '{{.State.Status}}', id]).trim(), 'running');
+    d.dockerOk(['stop', '-t', '1', id]);
+    await removeAndCheck(id);
+  });
+
+  test("kill -9 of the container's init in the guest during an exec: 137, the exec ends", async () => {
+    const { id, exec } = await containerWithExec();
+    d.dockerOk(['kill', '-s', 'KILL', id]);
+    assertReportedExit(id, 137);
+    assert.notEqual(await within(exec.exited, 'the docker exec to end'), 0);
+    await removeAndCheck(id);
+  });
+
+  test('a guest kernel panic ends the container with 255: reported dead, not stuck', async () => {
+    // The guest kernel has no sysrq: root in a privileged container makes an OOM of its cgroup
+    // panic the kernel instead (panic_on_oom=2), which then stops the VM (panic=-1, -no-reboot).
+    const id = runDetached(['--privileged', '--memory', '64m', IMAGE, 'sleep', '1000']);
+    const start = Date.now();
+    const panic = d.docker(['exec', id, 'sh', '-c', 'echo 2 > /proc/sys/vm/panic_on_oom && dd if=/dev/zero bs=100M count=1 of=/dev/null'], {
+      timeoutMs: REPORTED_WITHIN_MS,
+    });
+    assert.equal(panic.status, 255, `the exec dies with the VM, not by an OOM kill (137): ${panic.stderr}`);
+    assertReportedExit(id, 255, start);
+    await removeAndCheck(id);
+  });
+});
+
+describe('load', () => {
+  test('a guest writing stdout as fast as it can for 3 s: docker logs has every line in order, the shim stays small', async () => {
+    const id = runDetached([IMAGE, 'sh', '-c', FLOOD_SCRIPT(3)]);
+    const { initShim } = hostProcesses(id);
+    assert.ok(initShim, 'the init shim runs');
+    let peak = 0;
+    while (d.dockerOk(['inspect', '-f', '{{.State.Running}}', id]).trim() === 'true') {
+      peak = Math.max(peak, peakRssKiB(initShim) ?? 0);
+      await sleep(200);
+    }
+    assert.ok(peak < SHIM_MEMORY_BOUND_KIB, `init shim peak RSS ${peak} KiB`);
+    const flood = checkFlood(d.dockerOk(['logs', id]));
+    assert.ok('lines' in flood, 'problem' in flood ? flood.problem : '');
+    assert.ok(flood.lines > 1000, `${flood.lines} lines in 3 s`);
+    await removeAndCheck(id);
+  });
+});
