@@ -4,7 +4,7 @@
  * runtime `vmrt` (or, for the set-up tests, not: a daemon.json of its own that registration merges into). Fails loudly when dockerd is missing: these tests must not pass by skipping.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { before, after } from 'node:test';
@@ -52,6 +52,7 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
   const dir = mkdtempSync('/tmp/vd-');
   const socket = join(dir, 'docker.sock');
   const execRoot = join(dir, 'exec');
+  const runtimeRoot = join(execRoot, 'runtime-runc', 'moby');
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
   const daemonJson = join(dir, 'daemon.json');
   if (!registerVmrt) writeFileSync(daemonJson, '{ "max-concurrent-downloads": 2 }\n');
@@ -124,6 +125,13 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
         /* already gone */
       }
     }
+    // A vmrt container Docker could not delete (the runtime it was registered with is gone, as
+    // when a test's VS Code removed the extension that carried it) is deleted by this checkout's
+    // runtime, which reads the same state: its VM, netns and socket folder go too.
+    for (const id of existsSync(runtimeRoot) ? readdirSync(runtimeRoot) : []) {
+      if (existsSync(join(runtimeRoot, id, 'state.json')))
+        spawnSync(launcher, ['--root', runtimeRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 60000 });
+    }
     // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
@@ -149,7 +157,7 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     socket,
     execRoot,
     daemonJson: registerVmrt ? undefined : daemonJson,
-    runtimeRoot: join(execRoot, 'runtime-runc', 'moby'),
+    runtimeRoot,
     docker,
     dockerOk,
     spawnDocker: (args) => spawn('docker', args, { env, stdio: 'pipe' }),
