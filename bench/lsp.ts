@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LspSession, SERVER_MAIN } from '../test/lsp/harness.js';
-import { loadAverage, percentile } from './stats.js';
+import { cpuMsOf, loadAverage, percentile } from './stats.js';
 
 /** Enough that the p95 rests on 15 keystrokes, not 5 (the machine is shared and noisy). */
 const KEYSTROKES = 300;
@@ -85,20 +85,6 @@ function keystrokes(text: string, marker: RegExp): Keystroke[] {
     lines[line] += word;
   }
   return strokes;
-}
-
-/** Linux counts a process's CPU time in clock ticks of 10 ms (USER_HZ = 100 on every architecture Node runs on here). */
-const MS_PER_TICK = 10;
-
-/**
- * The CPU time (user + system) a process has used so far. The machine is shared: wall-clock
- * latency includes the time other processes hold the cores, CPU time is the server's own work.
- */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
 }
 
 function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {

@@ -19,7 +19,7 @@ import { importBusyboxImage, REPO } from '../test/support/images.js';
 import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
-import { loadAverage, median } from './stats.js';
+import { cpuMsOf, loadAverage, median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
@@ -49,12 +49,11 @@ function containerPssKiB(d: Dockerd, id: string): { kib: number; processes: numb
   return { kib: procs.reduce((sum, p) => sum + pssKiB(p.pid), 0), processes: procs.length };
 }
 
-/** Host CPU time (ms) the processes have used so far (utime + stime, in clock ticks of 10 ms). */
+/** Host CPU time (ms) the processes have used so far; a process gone meanwhile counts nothing. */
 function cpuMs(pids: number[]): number {
   return pids.reduce((sum, pid) => {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+      return sum + cpuMsOf(pid);
     } catch {
       return sum;
     }

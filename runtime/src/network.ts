@@ -204,24 +204,9 @@ export const portSlot = (port: number): number => port + 1;
  * NIC in its port, on its tap, with the interface's MAC (no option ROM: nothing boots from it).
  */
 export function nicArgs(network: GuestNetwork): string[] {
-  return [...rootPortArgs(rootPortsFor(network)), ...nicDeviceArgs(network)];
-}
-
-/** The root ports a VM with `network` boots with: one per interface, and the spares. */
-export function rootPortsFor(network: GuestNetwork): number {
-  return Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
-}
-
-export function rootPortArgs(ports: number): string[] {
-  // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
-  return Array.from({ length: ports }, (_, port) => [
-    '-device',
-    `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
-  ]).flat();
-}
-
-function nicDeviceArgs(network: GuestNetwork): string[] {
+  const ports = Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
   return [
+    ...rootPortArgs(ports),
     ...network.interfaces.flatMap((nic) => [
       '-netdev',
       `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
@@ -229,6 +214,15 @@ function nicDeviceArgs(network: GuestNetwork): string[] {
       `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
     ]),
   ];
+}
+
+/** Empty PCIe root ports 0…ports-1 (a VM template has a fixed number of them). */
+export function rootPortArgs(ports: number): string[] {
+  // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
+  return Array.from({ length: ports }, (_, port) => [
+    '-device',
+    `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
+  ]).flat();
 }
 
 /** Plugs the NIC of `nic` (its tap wired already) into its root port; the guest's pciehp finds it. */

@@ -10,7 +10,7 @@
  *
  * Templates live in SOCKET_BASE/templates/<key> (a tmpfs: the RAM file's pages are the shared
  * ones), one per key: the hash of QEMU's arguments for the shape and of the kernel, initramfs
- * (agent included) and QEMU binary. A change to any of them makes a new key; `vmrt template rm`
+ * (agent included) and QEMU binary (their size, time and inode). A change to any of them makes a new key; `vmrt template rm`
  * removes old ones (a running VM keeps its mapping of a removed file).
  */
 import { spawn } from 'node:child_process';
@@ -36,7 +36,7 @@ import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './networ
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
 import { Qmp } from './qmp.js';
-import { qemuArgs, qemuVersion, type Accelerator, type VmLayout } from './vm.js';
+import { qemuArgs, type Accelerator, type VmLayout } from './vm.js';
 
 /** Root ports of every templated VM: NICs for the networks a container starts with, and the spares. */
 export const TEMPLATE_ROOT_PORTS = 2 + SPARE_PORTS;
@@ -116,7 +116,6 @@ export function templateKey(shape: TemplateShape): string {
     kernel: fileIdentity(guest.kernel),
     initrd: fileIdentity(guest.initrd),
     qemu: fileIdentity(programOnPath(qemuPath())),
-    qemuVersion: qemuVersion(),
   };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }

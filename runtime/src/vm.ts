@@ -136,14 +136,20 @@ export function tscKhz(cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')): number 
   return mhz ? Math.round(Number(mhz) * 1000) : undefined;
 }
 
+let pidMaxRead: number | undefined;
+
 /**
  * The pid_max a container's new pid namespace has on this host, as runc's containers see it:
  * kernels since 6.14 keep one per pid namespace, so it is read from a new one.
  */
 function hostPidMax(): number {
-  const inNewNamespace = spawnSync('unshare', ['--pid', '--fork', 'cat', '/proc/sys/kernel/pid_max'], { encoding: 'utf8' });
-  const text = inNewNamespace.status === 0 ? inNewNamespace.stdout : readFileSync('/proc/sys/kernel/pid_max', 'utf8');
-  return Number(text.trim()) || 32768;
+  // Read once per call of the CLI: a templated create builds QEMU's arguments twice (the key, the VM).
+  pidMaxRead ??= (() => {
+    const inNewNamespace = spawnSync('unshare', ['--pid', '--fork', 'cat', '/proc/sys/kernel/pid_max'], { encoding: 'utf8' });
+    const text = inNewNamespace.status === 0 ? inNewNamespace.stdout : readFileSync('/proc/sys/kernel/pid_max', 'utf8');
+    return Number(text.trim()) || 32768;
+  })();
+  return pidMaxRead;
 }
 
 export function kernelCommandLine(extra: string[] = []): string {

@@ -8,8 +8,8 @@
 import { describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { compatFile, eventually, DEBIAN as D, type Compat, type Runtime } from '../support/compat.js';
-import { sleep } from '../support/wait.js';
+import { compatFile, DEBIAN as D, type Compat, type Runtime } from '../support/compat.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 let c: Compat;
 const endOfFile = compatFile((compat) => {
@@ -26,7 +26,7 @@ const inspect = async (name: string, format: string) => (await c.dockerOk(['insp
 
 /** Waits until the container's logs contain `text` (a process is ready once it said so). */
 const logged = (name: string, text: string, timeoutMs = 60000) =>
-  eventually(
+  waitFor(
     `"${text}" in the logs of ${name}`,
     async () => ((await c.docker(['logs', name])).stdout.includes(text) ? true : undefined),
     timeoutMs,
@@ -79,8 +79,10 @@ describe('life cycle', { concurrency: 3 }, () => {
         async (name) => {
           await logged(name, 'started');
           const steps = [await step(name, ['restart', '-t', '1', name])];
-          await eventually('two starts', async () =>
-            (await c.docker(['exec', name, 'cat', '/var/tmp/starts'])).stdout === 'start\nstart\n' ? true : undefined,
+          await waitFor(
+            'two starts',
+            async () => ((await c.docker(['exec', name, 'cat', '/var/tmp/starts'])).stdout === 'start\nstart\n' ? true : undefined),
+            60000,
           ).catch(() => undefined);
           steps.push(
             await step(name, ['exec', name, 'cat', '/var/tmp/starts']),
@@ -118,7 +120,7 @@ describe('life cycle', { concurrency: 3 }, () => {
     c.same(async (runtime) => {
       const name = await c.start(runtime, c.name('on-failure', runtime), ['--restart', 'on-failure:2', D, 'sh', '-c', 'echo run; exit 3']);
       try {
-        await eventually(
+        await waitFor(
           'two restarts and the last exit',
           async () => ((await inspect(name, '{{.State.Status}} {{.RestartCount}}')) === 'exited 2' ? true : undefined),
           120000,
@@ -134,7 +136,7 @@ describe('life cycle', { concurrency: 3 }, () => {
     c.same(async (runtime) => {
       const name = await c.start(runtime, c.name('always', runtime), ['--restart', 'always', D, 'sh', '-c', 'echo run; sleep 1; exit 0']);
       try {
-        await eventually('a restart', async () => (Number(await inspect(name, '{{.RestartCount}}')) >= 1 ? true : undefined), 120000).catch(
+        await waitFor('a restart', async () => (Number(await inspect(name, '{{.RestartCount}}')) >= 1 ? true : undefined), 120000).catch(
           () => undefined,
         );
         return (await inspect(name, '{{.RestartCount}}')) !== '0';
@@ -179,7 +181,7 @@ describe('life cycle', { concurrency: 3 }, () => {
           'sleep 2; touch /tmp/ready; exec sleep infinity',
         ],
         async (name) => {
-          await eventually(
+          await waitFor(
             'healthy',
             async () => ((await inspect(name, '{{.State.Health.Status}}')) === 'healthy' ? true : undefined),
             90000,
@@ -199,7 +201,7 @@ describe('life cycle', { concurrency: 3 }, () => {
         'unhealthy',
         ['--health-cmd', 'echo not yet; exit 1', '--health-interval', '1s', '--health-retries', '2', D, 'sleep', 'infinity'],
         async (name) => {
-          await eventually(
+          await waitFor(
             'unhealthy',
             async () => ((await inspect(name, '{{.State.Health.Status}}')) === 'unhealthy' ? true : undefined),
             90000,

@@ -10,8 +10,9 @@ import { describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compatFile, eventually, DEBIAN as D, type Compat, type Runtime } from '../support/compat.js';
+import { compatFile, DEBIAN as D, type Compat, type Runtime } from '../support/compat.js';
 import { hostProgram } from '../support/host-program.js';
+import { waitFor } from '../support/wait.js';
 
 let c: Compat;
 const endOfFile = compatFile((compat) => {
@@ -21,7 +22,7 @@ const endOfFile = compatFile((compat) => {
 /** `docker exec` until it exits 0 (a service is up once it answers), then its result; the last try's if it never does. */
 async function execUntilOk(name: string, command: string[], timeoutMs = 90000): Promise<[number, string, string]> {
   let last: [number, string, string] = [-1, '', ''];
-  await eventually(
+  await waitFor(
     `${command.join(' ')} in ${name}`,
     async () => {
       const r = await c.docker(['exec', name, ...command]);
@@ -37,7 +38,7 @@ async function execUntilOk(name: string, command: string[], timeoutMs = 90000): 
 /** GET `url` from the host: status, the server's name and the body, or the error. */
 async function fetchFromHost(url: string): Promise<unknown> {
   let last: unknown;
-  await eventually(
+  await waitFor(
     url,
     async () => {
       try {

@@ -7,7 +7,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { assertNothingLeft } from '../support/leftovers.js';
@@ -45,16 +44,6 @@ after(() => {
 
 function stateOf(id: string): ContainerState {
   return JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as ContainerState;
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 test('a templated container prints what it would after a cold boot, with the host clock and its own random state', () => {
@@ -119,7 +108,10 @@ test('a templated container serves on a published port, writes a bind mount, run
   const port = d.dockerOk(['port', id, '8080']).trim().split(':').pop();
   const body = await waitFor(
     'the published port answers',
-    async () => httpGet(`http://127.0.0.1:${port}/index.html`).catch(() => undefined),
+    async () =>
+      fetch(`http://127.0.0.1:${port}/index.html`)
+        .then((r) => r.text())
+        .catch(() => undefined),
     60000,
   );
   assert.equal(body, 'from the host\n');

@@ -12,7 +12,6 @@ import { startDockerd, type DockerResult, type Dockerd } from './dockerd.js';
 import { REPO } from './images.js';
 import { assertNothingLeft } from './leftovers.js';
 import { hostProgram } from './host-program.js';
-import { sleep } from './wait.js';
 
 export const DEBIAN = 'vmrt-compat-debian';
 export const RUNTIMES = ['runc', 'vmrt'] as const;
@@ -193,15 +192,4 @@ export function compatFile(ready: (c: Compat) => void): () => void {
       d.removeAllContainers();
       for (const id of vmrtIds) await assertNothingLeft(d.runtimeRoot, id);
     });
-}
-
-/** Polls the async `probe` until it returns a value, or throws saying what it waited for. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
 }
