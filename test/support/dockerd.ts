@@ -4,7 +4,7 @@
  * runtime `vmrt` (or, for the set-up tests, not: a daemon.json of its own that registration merges into). Fails loudly when dockerd is missing: these tests must not pass by skipping.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { before, after } from 'node:test';
@@ -54,6 +54,8 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
   const execRoot = join(dir, 'exec');
   const runtimeRoot = join(execRoot, 'runtime-runc', 'moby');
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
   const daemonJson = join(dir, 'daemon.json');
   if (!registerVmrt) writeFileSync(daemonJson, '{ "max-concurrent-downloads": 2 }\n');
   // A bridge and subnet of its own: daemons started at once (other tests) must not share docker0
@@ -86,7 +88,9 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
       bridge,
       ...extraArgs,
     ],
-    { stdio: ['ignore', logFd, logFd], detached: true },
+    // A temporary folder of its own: containerd leaves its checkpoint images in TMPDIR, and they go
+    // with the daemon's folder.
+    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: tmp } },
   );
   let exited = false;
   daemon.on('exit', () => {
