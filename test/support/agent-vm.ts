@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameDecoder, FrameType, encodeFrame, encodeJsonFrame, type Frame } from '../../runtime/src/agent/frames.js';
+import { TCG_CODE_BUFFER_MIB } from '../../runtime/src/vm.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const GUEST_DIR = join(ROOT, 'runtime', 'build', 'guest');
@@ -64,7 +65,7 @@ export function qemuArgs(guest: GuestFiles, runDir: string, sharedDir: string): 
     '-M',
     'microvm',
     '-accel',
-    'tcg,tb-size=32',
+    `tcg,tb-size=${TCG_CODE_BUFFER_MIB}`,
     '-cpu',
     'qemu64',
     '-m',

@@ -9,7 +9,7 @@ import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
-import { qemuArgs, tscKhz } from '../../runtime/src/vm.js';
+import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
@@ -146,7 +146,7 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
     consoleLog: '/c.log',
   });
   const joined = args.join(' ');
-  assert.equal(args[args.indexOf('-accel') + 1], 'tcg,tb-size=32,thread=single');
+  assert.equal(args[args.indexOf('-accel') + 1], `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single`);
   assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on');
   assert.match(joined, /-qmp unix:\/r\/qmp\.sock,server=on,wait=off/);
   assert.equal(args[args.indexOf('-serial') + 1], 'file:/c.log');
