@@ -74,7 +74,7 @@ export function podJoinFor(root: string, config: Config, configPath: string): Po
     const owner = readState(root, sandbox.id);
     if (!owner)
       throw new RuntimeError(
-        `${configPath}: ${sandbox.where}: sandbox "${sandbox.id}" is not a vmrt container (no such container under ${root})`,
+        `${configPath}: ${sandbox.where}: sandbox "${sandbox.id}" is not a vmrt container (no such container under ${root}; a sandbox whose VM stopped is deleted with it: start the pod again)`,
       );
     if (owner.pod) throw new RuntimeError(`${configPath}: ${sandbox.where}: "${sandbox.id}" is a container of a pod, not its sandbox`);
     vm = requireRunningVm(owner, sandbox.where, configPath);

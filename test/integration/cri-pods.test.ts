@@ -8,16 +8,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CRI_IMAGE, startContainerd, type Containerd } from '../support/cri.js';
 import { assertNothingLeft } from '../support/leftovers.js';
 import { waitFor } from '../support/wait.js';
 import { processesMentioning } from '../../runtime/src/proc.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { cgroupMounts } from '../../runtime/src/cgroups.js';
 
 let c: Containerd;
+/** The pods' parent cgroup, as the kubelet's cgroupfs driver names a pod's (the kubelet makes and removes it). */
+const KUBEPODS = `/vmrt-cri-test-${randomBytes(4).toString('hex')}`;
 
 before(async () => {
   c = await startContainerd();
@@ -25,7 +28,24 @@ before(async () => {
 
 after(async () => {
   await c?.stop();
+  // The kubelet's part: the pods' cgroups and their parent (with what a failed test left in them).
+  const removeCgroupTree = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) removeCgroupTree(join(dir, entry.name));
+    rmdirSync(dir);
+  };
+  for (const { mountPoint } of cgroupMounts()) if (existsSync(join(mountPoint, KUBEPODS))) removeCgroupTree(join(mountPoint, KUBEPODS));
 });
+
+/** The cgroups left under the pod's parent cgroup, in every hierarchy (a cgroup is a folder). */
+function cgroupsUnder(parent: string): string[] {
+  return cgroupMounts().flatMap(({ mountPoint }) => {
+    const dir = join(mountPoint, parent);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => join(dir, entry.name));
+  });
+}
 
 /** The kubelet's namespace options: the pod's network and IPC, a PID namespace per container. */
 const NAMESPACES = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
@@ -36,9 +56,11 @@ function podConfig(name: string): Record<string, unknown> {
     metadata: { name, uid, namespace: 'default', attempt: 0 },
     hostname: name,
     logDirectory: join(c.logRoot, `default_${name}_${uid}`),
-    linux: { securityContext: { namespaceOptions: NAMESPACES } },
+    linux: { cgroupParent: `${KUBEPODS}/pod${uid}`, securityContext: { namespaceOptions: NAMESPACES } },
   };
 }
+
+const cgroupParentOf = (pod: { config: Record<string, unknown> }) => (pod.config.linux as { cgroupParent: string }).cgroupParent;
 
 async function runPod(name: string): Promise<{ id: string; config: Record<string, unknown> }> {
   const config = podConfig(name);
@@ -70,15 +92,27 @@ function qemusOf(ids: string[]): number[] {
 }
 
 /** The runc shims containerd started (their command line names its socket). */
-const shims = () => processesMentioning(`${c.dir}/containerd.sock`).filter((p) => p.cmdline.includes('containerd-shim'));
+const shims = () => processesMentioning(c.socket).filter((p) => p.cmdline.includes('containerd-shim'));
 
-/** Stops and removes the pod, then asserts nothing of its containers, network namespace or shim is left. */
-async function removePodAndAssertNothingLeft(pod: string, containers: string[], netns: string): Promise<void> {
+/** The pod's runc shim socket: containerd 1.6 names it by a hash of its address, namespace and the sandbox id. */
+const shimSocketOf = (pod: string) =>
+  join(
+    '/run/containerd/s',
+    createHash('sha256')
+      .update(join(c.socket, 'k8s.io', pod))
+      .digest('hex'),
+  );
+
+/** Stops and removes the pod, then asserts nothing of its containers, network namespace, shim or cgroups is left. */
+async function removePodAndAssertNothingLeft(pod: string, containers: string[], netns: string, parentCgroup: string): Promise<void> {
   await c.runtime('StopPodSandbox', { podSandboxId: pod });
   await c.runtime('RemovePodSandbox', { podSandboxId: pod });
   for (const id of [pod, ...containers]) await assertNothingLeft(c.runtimeRoot, id, 60000);
   assert.equal(existsSync(netns), false, `${netns} left`);
   await waitFor('the runc shims to exit', () => (shims().length === 0 ? true : undefined), 30000);
+  const shimSocket = shimSocketOf(pod);
+  assert.equal(existsSync(shimSocket), false, `${shimSocket} left`);
+  assert.deepEqual(cgroupsUnder(parentCgroup), []);
   const stillThere = await c.runtime('ListContainers', { filter: { podSandboxId: pod } });
   assert.deepEqual(stillThere.containers, []);
 }
@@ -131,9 +165,13 @@ test('feature container-network: a CRI pod of two containers runs in one VM; the
     const status = await c.runtime('ContainerStatus', { containerId: id });
     assert.equal(status.status.state, 'CONTAINER_RUNNING', id);
   }
+  assert.ok(existsSync(shimSocketOf(pod.id)), `the pod's shim socket ${shimSocketOf(pod.id)}`);
   // One VM for the pod: the sandbox's; the app containers have no QEMU of their own.
   assert.equal(qemusOf([pod.id]).length, 1);
   assert.deepEqual(qemusOf([pod.id, server, reader]), qemusOf([pod.id]));
+  // The VM in the sandbox's cgroup under the pod's parent (what the kubelet accounts the pod by).
+  const qemuCgroups = readFileSync(`/proc/${qemusOf([pod.id])[0]}/cgroup`, 'utf8');
+  assert.ok(qemuCgroups.includes(`:${cgroupParentOf(pod)}/${pod.id}\n`), qemuCgroups);
 
   const exec = await c.runtime('ExecSync', { containerId: server, cmd: ['cat', '/www/index.html'], timeout: 60 });
   assert.equal(exec.exitCode, 0, exec.stderr.toString());
@@ -150,7 +188,7 @@ test('feature container-network: a CRI pod of two containers runs in one VM; the
   const ps = await c.runtime('ExecSync', { containerId: reader, cmd: ['ps', '-o', 'comm'], timeout: 60 });
   assert.ok(!ps.stdout.toString().includes('httpd'), ps.stdout.toString());
 
-  await removePodAndAssertNothingLeft(pod.id, [server, reader], netns);
+  await removePodAndAssertNothingLeft(pod.id, [server, reader], netns, cgroupParentOf(pod));
 });
 
 test('bad input through CRI: a container in a sandbox that does not exist is refused, and nothing is made', async () => {
@@ -163,23 +201,24 @@ test('bad input through CRI: a container in a sandbox that does not exist is ref
   assert.deepEqual(shims(), []);
 });
 
-test('bad input through CRI: a container of a pod whose VM died fails with a clear error, and nothing is left', async () => {
+test('bad input through CRI: a pod whose VM died is not ready, a container in it is refused, and nothing is left', async () => {
   const pod = await runPod('doomed');
   const netns = await netnsOf(pod.id);
   const [qemu] = qemusOf([pod.id]);
   assert.ok(qemu, 'the pod has a QEMU');
   process.kill(qemu, 'SIGKILL');
   await waitFor('the QEMU to go', () => (qemusOf([pod.id]).length === 0 ? true : undefined));
-  // containerd creates the container (its record only); vmrt refuses to make it, naming the
-  // sandbox whose VM is gone, and containerd passes that on.
-  const late = await createContainer(pod, 'late', ['sleep', '1000']);
-  const refused = new RegExp(
-    `CRI StartContainer: .*config\\.json: annotations\\["io\\.kubernetes\\.cri\\.sandbox-id"\\]: the pod's VM is that of container "${pod.id}", which is stopped: its VM is gone; start the pod again`,
+  // containerd deletes the sandbox's task when its init ends (the VM with it): the pod is not ready.
+  await waitFor('the pod to be not ready', async () => {
+    const status = await c.runtime('PodSandboxStatus', { podSandboxId: pod.id });
+    return status.status.state === 'SANDBOX_NOTREADY' ? true : undefined;
+  });
+  // Refused by containerd itself now (in the moment before it saw the exit, vmrt refuses: the
+  // sandbox's VM is gone, test/integration/runtime-cli.test.ts).
+  await assert.rejects(
+    createContainer(pod, 'late', ['sleep', '1000']),
+    /CRI CreateContainer: failed to get sandbox container task: no running task found/,
   );
-  await assert.rejects(c.runtime('StartContainer', { containerId: late }), refused);
-  const status = (await c.runtime('ContainerStatus', { containerId: late })).status;
-  assert.equal(status.state, 'CONTAINER_EXITED');
-  assert.equal(status.reason, 'StartError');
-  await assertNothingLeft(c.runtimeRoot, late);
-  await removePodAndAssertNothingLeft(pod.id, [late], netns);
+  assert.deepEqual((await c.runtime('ListContainers', { filter: { podSandboxId: pod.id } })).containers, []);
+  await removePodAndAssertNothingLeft(pod.id, [], netns, cgroupParentOf(pod));
 });

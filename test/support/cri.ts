@@ -27,6 +27,8 @@ export type CriCall = (method: string, request: Record<string, unknown>, timeout
 
 export interface Containerd {
   dir: string;
+  /** Its gRPC socket (the runc shims' command lines name it). */
+  socket: string;
   /** The folder the pods' logs go to (each pod's log_directory is under it). */
   logRoot: string;
   /** The root vmrt is called with: the runc shim's Root option and the namespace. */
@@ -166,5 +168,5 @@ export async function startContainerd(): Promise<Containerd> {
     await stop();
     throw err;
   }
-  return { dir, logRoot, runtimeRoot: join(vmrtRoot, 'k8s.io'), bridge, runtime, logTail, stop };
+  return { dir, socket, logRoot, runtimeRoot: join(vmrtRoot, 'k8s.io'), bridge, runtime, logTail, stop };
 }
