@@ -1,10 +1,10 @@
 /**
  * Pods in one VM, as Kubernetes drives them: a private containerd 1.6 with the `vmrt` runtime as
  * `vmrt install --containerd` prints it, driven through its CRI v1 gRPC API (RunPodSandbox with
- * the runtime handler `vmrt`, two containers sharing the pod's network, ExecSync, their logs,
- * StopPodSandbox and RemovePodSandbox): one QEMU for the whole pod, nothing left after. Bad
- * input: a sandbox that does not exist, a sandbox whose VM died. Needs root, containerd,
- * containernetworking-plugins, QEMU, the guest and the shim.
+ * the runtime handler `vmrt`, two containers sharing the pod's network, ExecSync, their logs, one
+ * container stopped and removed while the pod runs on, StopPodSandbox and RemovePodSandbox): one
+ * QEMU for the whole pod, nothing left after. Bad input: a sandbox that does not exist, a sandbox
+ * whose VM died. Needs root, containerd, containernetworking-plugins, QEMU, the guest and the shim.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,6 +187,20 @@ test('feature container-network: a CRI pod of two containers runs in one VM; the
   // Each container has its own processes (a PID namespace per container, as the kubelet asks).
   const ps = await c.runtime('ExecSync', { containerId: reader, cmd: ['ps', '-o', 'comm'], timeout: 60 });
   assert.ok(!ps.stdout.toString().includes('httpd'), ps.stdout.toString());
+
+  // One container stopped and removed while the pod runs on: the VM stays, the other answers.
+  const [vm] = qemusOf([pod.id]);
+  await c.runtime('StopContainer', { containerId: reader, timeout: 2 });
+  assert.equal((await c.runtime('ContainerStatus', { containerId: reader })).status.state, 'CONTAINER_EXITED');
+  await c.runtime('RemoveContainer', { containerId: reader });
+  await assertNothingLeft(c.runtimeRoot, reader);
+  assert.deepEqual(qemusOf([pod.id]), [vm]);
+  const after = await c.runtime('ExecSync', {
+    containerId: server,
+    cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'],
+    timeout: 60,
+  });
+  assert.equal(after.stdout.toString(), 'hello-pod\n', after.stderr.toString());
 
   await removePodAndAssertNothingLeft(pod.id, [server, reader], netns, cgroupParentOf(pod));
 });
