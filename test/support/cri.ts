@@ -19,22 +19,19 @@ import { sleep } from './wait.js';
 
 /** The CRI image every pod and container of these tests runs: busybox, its sandbox a sleeper. */
 export const CRI_IMAGE = 'docker.io/library/vmrt-cri-busybox:latest';
-/** The folder where the runc shim's CNI binaries are (Debian's containernetworking-plugins). */
+/** Where the CRI plugin finds the CNI plugins it runs (Debian's containernetworking-plugins). */
 const CNI_BIN_DIR = '/usr/lib/cni';
 
 /** A CRI call: the request object in, the response out (proto field names in camelCase). */
 export type CriCall = (method: string, request: Record<string, unknown>, timeoutMs?: number) => Promise<Record<string, any>>;
 
 export interface Containerd {
-  dir: string;
   /** Its gRPC socket (the runc shims' command lines name it). */
   socket: string;
   /** The folder the pods' logs go to (each pod's log_directory is under it). */
   logRoot: string;
   /** The root vmrt is called with: the runc shim's Root option and the namespace. */
   runtimeRoot: string;
-  /** The pod network's bridge. */
-  bridge: string;
   /** RuntimeService calls. */
   runtime: CriCall;
   /** The log's last lines, for failure messages. */
@@ -44,6 +41,7 @@ export interface Containerd {
 
 const PROTO = join(REPO, 'test', 'support', 'cri', 'api.proto');
 
+/** A CRI RuntimeService client on containerd's socket; each call fails with the method and containerd's message. */
 function criClient(socket: string): { call: CriCall; close(): void } {
   const definition = protoLoader.loadSync(PROTO, { longs: Number, enums: String, defaults: true });
   const api = grpc.loadPackageDefinition(definition) as any;
@@ -57,6 +55,10 @@ function criClient(socket: string): { call: CriCall; close(): void } {
   return { call, close: () => client.close() };
 }
 
+/**
+ * Starts the containerd and waits for its CRI to answer, with the busybox image imported; on
+ * failure, stops it again and throws with its log's tail. stop() removes the pods a test left.
+ */
 export async function startContainerd(): Promise<Containerd> {
   hostProgram('containerd', 'containerd');
   hostProgram('containerd-shim-runc-v2', 'containerd');
@@ -168,5 +170,5 @@ export async function startContainerd(): Promise<Containerd> {
     await stop();
     throw err;
   }
-  return { dir, socket, logRoot, runtimeRoot: join(vmrtRoot, 'k8s.io'), bridge, runtime, logTail, stop };
+  return { socket, logRoot, runtimeRoot: join(vmrtRoot, 'k8s.io'), runtime, logTail, stop };
 }
