@@ -12,6 +12,7 @@ APT_PACKAGES=(
   flex bison bc libelf-dev  # building the minimal guest kernel from linux-source-6.1
   gcc libc6-dev make musl-tools  # the static agent and shim (musl: 10x smaller binaries)
   docker.io         # dockerd + containerd for the Docker integration tests
+  containerd containernetworking-plugins  # the CRI pod test: a containerd of its own (ctr too), CNI bridge plugins
   iproute2 util-linux procps  # netns, nsenter, process checks
   criu tar gzip     # docker checkpoint: the guest runs the host's copies (shared into the VM for the operation)
   chromium libkrb5-dev ripgrep  # editor tests: code-server's native build, Debian's rg, the browser

@@ -6,7 +6,7 @@
  * or the v2 unified tree when it is the only one.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RuntimeError } from './errors.js';
 
 export interface CgroupMount {
@@ -45,18 +45,45 @@ export function relativeCgroupPath(cgroupsPath: string): string {
   return cgroupsPath.replace(/^\/+/, '');
 }
 
-/** Creates the cgroup in every hierarchy; returns the folders made (for removal at delete). */
+/**
+ * A new cgroup v1 cpuset has no CPUs and no memory nodes, and takes no process: each folder from
+ * the hierarchy's root down to `rel` gets its parent's where empty, as runc does.
+ */
+function inheritCpuset(mountPoint: string, rel: string): void {
+  let parent = mountPoint;
+  for (const part of rel.split('/').filter(Boolean)) {
+    const dir = join(parent, part);
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if (readFileSync(join(dir, file), 'utf8').trim() === '') writeFileSync(join(dir, file), readFileSync(join(parent, file)));
+    }
+    parent = dir;
+  }
+}
+
+/**
+ * Creates the cgroup in every hierarchy; returns the folders made (for removal at delete). Where
+ * the processes cannot join, the folders made for it are removed again.
+ */
 export function joinCgroup(cgroupsPath: string, pids: number[]): string[] {
   const rel = relativeCgroupPath(cgroupsPath);
   const dirs: string[] = [];
   for (const { mountPoint } of cgroupMounts()) {
     const dir = join(mountPoint, rel);
+    let firstMade: string | undefined;
     try {
-      mkdirSync(dir, { recursive: true });
+      firstMade = mkdirSync(dir, { recursive: true });
+      if (existsSync(join(mountPoint, 'cpuset.cpus'))) inheritCpuset(mountPoint, rel);
       for (const pid of pids) appendFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);
       dirs.push(dir);
     } catch {
       // A hierarchy we cannot write (read-only, or a controller the kernel refuses) is skipped.
+      for (let made = dir; firstMade && made.length >= firstMade.length; made = dirname(made)) {
+        try {
+          rmdirSync(made);
+        } catch {
+          break;
+        }
+      }
     }
   }
   return dirs;

@@ -30,6 +30,16 @@ export interface PodJoin {
   shares: Array<{ type: SharedNamespace; where: string }>;
 }
 
+/**
+ * A container of a Kubernetes pod (its sandbox or an app container), by its CRI annotations. Their
+ * /dev/shm is the sandbox's host tmpfs (the pod's IPC), which the VM shares rather than replacing it
+ * with a tmpfs of each container's own.
+ */
+export function isCriPodMember(config: Config): boolean {
+  const annotations = config.annotations ?? {};
+  return SANDBOX_ANNOTATIONS.some((names) => ['sandbox', 'container'].includes(annotations[names.type] ?? ''));
+}
+
 /** The sandbox a CRI app container belongs to, and the annotation that names it. */
 function sandboxOf(config: Config): { id: string; where: string } | undefined {
   const annotations = config.annotations ?? {};
@@ -64,7 +74,7 @@ export function podJoinFor(root: string, config: Config, configPath: string): Po
     const owner = readState(root, sandbox.id);
     if (!owner)
       throw new RuntimeError(
-        `${configPath}: ${sandbox.where}: sandbox "${sandbox.id}" is not a vmrt container (no such container under ${root})`,
+        `${configPath}: ${sandbox.where}: sandbox "${sandbox.id}" is not a vmrt container (no such container under ${root}; a sandbox whose VM stopped is deleted with it: start the pod again)`,
       );
     if (owner.pod) throw new RuntimeError(`${configPath}: ${sandbox.where}: "${sandbox.id}" is a container of a pod, not its sandbox`);
     vm = requireRunningVm(owner, sandbox.where, configPath);

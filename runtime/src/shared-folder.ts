@@ -8,6 +8,7 @@ import { accessSync, closeSync, constants, mkdirSync, openSync, statfsSync, stat
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { virtiofsdPath } from './paths.js';
+import { isCriPodMember } from './pod.js';
 import { run } from './proc.js';
 import { isBindMount, type Config, type Mount } from './spec.js';
 
@@ -61,10 +62,12 @@ const TMPFS_MAGIC = 0x01021994;
 
 /**
  * Docker bind-mounts /dev/shm from a host tmpfs sized by --shm-size. Shared from the host, its
- * memory would be host files: the guest gets a tmpfs of its own, of the same size, instead.
+ * memory would be host files: the guest gets a tmpfs of its own, of the same size, instead. Not
+ * in a Kubernetes pod: there every container mounts the sandbox's, and the pod's containers share
+ * it (a tmpfs per container would split it); shared from the host, it is one in the VM too.
  */
-function guestShm(mount: Mount): Mount | undefined {
-  if (mount.destination !== '/dev/shm' || !mount.source) return undefined;
+function guestShm(mount: Mount, config: Config): Mount | undefined {
+  if (mount.destination !== '/dev/shm' || !mount.source || isCriPodMember(config)) return undefined;
   let fs;
   try {
     fs = statfsSync(mount.source);
@@ -104,7 +107,7 @@ export function populateShared(config: Config, rootfs: string, sharedDir: string
   guest.root = { ...guest.root!, path: `${guestDir}/rootfs` };
   guest.mounts = (config.mounts ?? []).map((mount, i) => {
     if (!isBindMount(mount) || !mount.source) return mount;
-    const shm = guestShm(mount);
+    const shm = guestShm(mount, config);
     if (shm) return shm;
     const name = `m${i}`;
     const recursive = (mount.options ?? []).includes('rbind');

@@ -39,6 +39,37 @@ export interface Dockerd {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * A bridge name (`prefix` and random) and a /24 subnet (its first three octets) of their own:
+ * daemons started at once (other tests) must not share a bridge and hand out the same addresses.
+ */
+export function privateBridge(prefix: string): { bridge: string; subnet: string } {
+  return { bridge: `${prefix}${randomBytes(3).toString('hex')}`, subnet: `10.${100 + randomInt(100)}.${randomInt(256)}` };
+}
+
+/**
+ * Deletes every vmrt container left under `runtimeRoot` with this checkout's runtime, which reads
+ * the same state (its VM, netns and socket folder go too): for a daemon that could not.
+ */
+export function deleteVmrtContainers(runtimeRoot: string): void {
+  const launcher = join(REPO, 'runtime', 'bin', 'vmrt');
+  for (const id of existsSync(runtimeRoot) ? readdirSync(runtimeRoot) : []) {
+    if (existsSync(join(runtimeRoot, id, 'state.json')))
+      spawnSync(launcher, ['--root', runtimeRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 60000 });
+  }
+}
+
+/** Removes a daemon's folder `dir`, first unmounting what is mounted under it (deepest first). */
+export function removeFolderAndMounts(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
  * `extraArgs` go to dockerd (e.g. `--default-runtime vmrt`). `registerVmrt: false`: no --add-runtime,
  * and a --config-file holding one setting of its own, for a set-up to merge vmrt into and SIGHUP.
  */
@@ -58,10 +89,7 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
   mkdirSync(tmp);
   const daemonJson = join(dir, 'daemon.json');
   if (!registerVmrt) writeFileSync(daemonJson, '{ "max-concurrent-downloads": 2 }\n');
-  // A bridge and subnet of its own: daemons started at once (other tests) must not share docker0
-  // and hand out the same addresses.
-  const bridge = `vd${randomBytes(3).toString('hex')}`;
-  const subnet = `10.${100 + randomInt(100)}.${randomInt(256)}`;
+  const { bridge, subnet } = privateBridge('vd');
   for (const args of [
     ['link', 'add', 'name', bridge, 'type', 'bridge'],
     ['addr', 'add', `${subnet}.1/24`, 'dev', bridge],
@@ -130,20 +158,10 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
       }
     }
     // A vmrt container Docker could not delete (the runtime it was registered with is gone, as
-    // when a test's VS Code removed the extension that carried it) is deleted by this checkout's
-    // runtime, which reads the same state: its VM, netns and socket folder go too.
-    for (const id of existsSync(runtimeRoot) ? readdirSync(runtimeRoot) : []) {
-      if (existsSync(join(runtimeRoot, id, 'state.json')))
-        spawnSync(launcher, ['--root', runtimeRoot, 'delete', '--force', id], { stdio: 'ignore', timeout: 60000 });
-    }
+    // when a test's VS Code removed the extension that carried it).
+    deleteVmrtContainers(runtimeRoot);
     // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
-      .sort((a, b) => b.length - a.length);
-    for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
+    removeFolderAndMounts(dir);
     spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   };
 

@@ -3,6 +3,7 @@
  * root filesystem made by scripts/make-busybox-rootfs.sh, as an OCI bundle or a Docker image.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +43,36 @@ export function importRootfs(docker: DockerCli, rootfs: string, tag: string, cha
 /** Imports the busybox rootfs as a Docker image `tag`. */
 export function importBusyboxImage(docker: DockerCli, workDir: string, tag: string): string {
   return importRootfs(docker, makeBusyboxRootfs(join(workDir, 'image-rootfs')), tag, ['CMD ["sh"]']);
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The busybox rootfs as a one-layer image archive in `docker save`'s format, named `tag` and
+ * running `cmd`: what `ctr images import` reads, for a containerd with no registry. Returns the
+ * archive's path (in `workDir`).
+ */
+export function busyboxImageArchive(workDir: string, tag: string, cmd: string[]): string {
+  const layer = execFileSync('tar', ['-C', makeBusyboxRootfs(join(workDir, 'image-rootfs')), '-c', '.'], {
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const diffId = sha256(layer);
+  const config = JSON.stringify({
+    architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+    os: 'linux',
+    config: { Cmd: cmd, Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+  });
+  const archiveDir = join(workDir, 'image-archive');
+  mkdirSync(join(archiveDir, diffId), { recursive: true });
+  writeFileSync(join(archiveDir, diffId, 'layer.tar'), layer);
+  const configFile = `${sha256(config)}.json`;
+  writeFileSync(join(archiveDir, configFile), config);
+  writeFileSync(
+    join(archiveDir, 'manifest.json'),
+    JSON.stringify([{ Config: configFile, RepoTags: [tag], Layers: [`${diffId}/layer.tar`] }]),
+  );
+  const archive = join(workDir, 'image.tar');
+  execFileSync('tar', ['-C', archiveDir, '-cf', archive, '.']);
+  return archive;
 }

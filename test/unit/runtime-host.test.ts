@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
-import { mergeDaemonJson } from '../../runtime/src/commands/install.js';
+import { containerdRuntimeTable, mergeDaemonJson } from '../../runtime/src/commands/install.js';
+import { isCriPodMember } from '../../runtime/src/pod.js';
 import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
@@ -44,6 +45,23 @@ test('install --docker merges the runtime into daemon.json and keeps the rest', 
   assert.equal(merged.runtimes.kata!.path, '/k');
   assert.match(merged.runtimes.vmrt!.path, /\/runtime\/bin\/vmrt$/);
   assert.throws(() => mergeDaemonJson('{oops', 'd.json'), /d\.json is not valid JSON/);
+});
+
+test("install --containerd's runtime table: runc's v2 shim with the launcher as its binary, extra options as TOML strings", () => {
+  const table = containerdRuntimeTable({ Root: '/tmp/a "b"' });
+  assert.equal(table[0], '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt]');
+  assert.equal(table[1], '  runtime_type = "io.containerd.runc.v2"');
+  assert.match(table[3]!, /^ {2}BinaryName = "\/.*\/runtime\/bin\/vmrt"$/);
+  assert.equal(table[4], '  Root = "/tmp/a \\"b\\""');
+});
+
+test("a CRI pod's members by containerd's or CRI-O's annotations; other containers are not", () => {
+  const member = (annotations?: Record<string, string>) => isCriPodMember({ ociVersion: '1.0.2', annotations });
+  assert.equal(member({ 'io.kubernetes.cri.container-type': 'sandbox' }), true);
+  assert.equal(member({ 'io.kubernetes.cri.container-type': 'container' }), true);
+  assert.equal(member({ 'io.kubernetes.cri-o.ContainerType': 'container' }), true);
+  assert.equal(member({ 'io.kubernetes.cri.container-type': 'other' }), false);
+  assert.equal(member(), false);
 });
 
 test('features: OCI fields plus one org.vmrt annotation per capability row', () => {

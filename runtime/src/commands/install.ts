@@ -27,14 +27,26 @@ export function mergeDaemonJson(existing: string | undefined, file: string): Rec
   return { ...config, runtimes: { ...runtimes, ...runtimeEntry().runtimes } };
 }
 
-/** containerd's CRI runtime entry (runc v2 shim with vmrt as its binary) and the RuntimeClass. */
-function containerdConfig(): string {
+/**
+ * containerd 1.6's CRI runtime table `vmrt`: runc's v2 shim with vmrt as its binary. `options`
+ * adds runc-shim options (the CRI test gives it a state Root of its own).
+ */
+export function containerdRuntimeTable(options: Record<string, string> = {}): string[] {
   return [
-    '# /etc/containerd/config.toml (containerd 1.6, CRI plugin):',
     '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt]',
     '  runtime_type = "io.containerd.runc.v2"',
     '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vmrt.options]',
-    `  BinaryName = "${launcherPath()}"`,
+    // JSON strings are TOML basic strings.
+    ...Object.entries({ BinaryName: launcherPath(), ...options }).map(([key, value]) => `  ${key} = ${JSON.stringify(value)}`),
+  ];
+}
+
+/** containerd's CRI runtime entry and the RuntimeClass. */
+function containerdConfig(): string {
+  return [
+    '# /etc/containerd/config.toml (containerd 1.6, CRI plugin; a file that names no runtime',
+    "# needs runc's table too: runtimes named there replace the built-in ones):",
+    ...containerdRuntimeTable(),
     '',
     '# Kubernetes: pods with runtimeClassName: vmrt run in vmrt VMs.',
     'apiVersion: node.k8s.io/v1',
