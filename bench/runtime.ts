@@ -6,7 +6,7 @@
  *    and their ratios to runc; then the boot timeline of each (the runtime's `phase` lines,
  *    collected through VMRT_DEBUG_LOG): median milliseconds from create's start to each phase.
  * 2. Host memory per idle container (PSS of QEMU, virtiofsd and shim from /proc/<pid>/smaps_rollup)
- *    with 1 and 10 containers running (and BENCH_DENSITY, default 50, templated), none with a
+ *    with 1 and 10 containers running (and BENCH_DENSITY, default 100, templated), none with a
  *    memory limit (the VM's default size), and the host CPU the idle VMs burn.
  * 3. Memory handed back: the host RSS of a container's processes before, right after the guest
  *    filled and freed 1 GiB (a tmpfs file written and removed), and 10 s later.
@@ -23,7 +23,7 @@ import { cpuMsOf, loadAverage, median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
-const DENSITY = Number(process.env.BENCH_DENSITY ?? 50);
+const DENSITY = Number(process.env.BENCH_DENSITY ?? 100);
 const RUNTIMES = ['vmrt', 'vmrt-template', 'runc'] as const;
 
 function timedRun(d: Dockerd, runtime: string): number {

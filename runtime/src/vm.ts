@@ -210,14 +210,18 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
   return [
     ...ramBackend,
     '-M',
-    ramBackend.length > 0 ? 'microvm,pcie=on,memory-backend=ram' : 'microvm,pcie=on',
+    // No PIT under TCG: its emulation woke QEMU about 37 times a second in an idle VM.
+    `microvm,pcie=on${accelerator === 'tcg' ? ',pit=off' : ''}${ramBackend.length > 0 ? ',memory-backend=ram' : ''}`,
     '-accel',
     // One TCG thread runs every vCPU in turn: with a thread per vCPU (MTTCG) a 2-vCPU guest hung
     // at start in about 1 boot of 100 here, its vCPUs spinning on the clock; taking turns, no
     // vCPU waits on one that never runs. KVM runs a thread per vCPU as usual.
     accelerator === 'tcg' ? `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single` : 'kvm',
     '-cpu',
-    accelerator === 'kvm' ? 'host' : 'qemu64',
+    // ARAT (the local APIC timer runs in idle): without it Linux keeps a periodic 100 Hz tick on
+    // every vCPU (no broadcast timer to wake it), and an idle TCG VM used 4.2% of a host core;
+    // with it and no PIT, 0.0–0.4% (measured over 30 s, nothing running in the guest).
+    accelerator === 'kvm' ? 'host' : 'qemu64,+arat',
     '-m',
     String(memoryMiB),
     '-smp',

@@ -165,7 +165,8 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   });
   const joined = args.join(' ');
   assert.equal(args[args.indexOf('-accel') + 1], `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single`);
-  assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on');
+  assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on,pit=off');
+  assert.equal(args[args.indexOf('-cpu') + 1], 'qemu64,+arat');
   assert.match(joined, /-qmp unix:\/r\/qmp\.sock,server=on,wait=off/);
   assert.equal(args[args.indexOf('-serial') + 1], 'file:/c.log');
   assert.match(joined, /-chardev socket,id=agent,path=\/r\/agent\.sock,server=on,wait=off/);
@@ -198,7 +199,7 @@ test("QEMU command line with virtio-fs: guest RAM in a shared memory file, virti
     memoryMiB: 2048,
   });
   const joined = args.join(' ');
-  assert.match(joined, /-object memory-backend-memfd,id=ram,size=2048M,share=on -M microvm,pcie=on,memory-backend=ram/);
+  assert.match(joined, /-object memory-backend-memfd,id=ram,size=2048M,share=on -M microvm,pcie=on,pit=off,memory-backend=ram/);
   assert.match(joined, /-chardev socket,id=shared,path=\/r\/virtiofs\.sock -device vhost-user-fs-device,chardev=shared,tag=vmrt/);
   assert.doesNotMatch(joined, /9p|fsdev/);
   assert.match(joined, /-global virtio-mmio\.force-legacy=false/);
