@@ -16,6 +16,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   createReadStream,
   createWriteStream,
   existsSync,
@@ -35,6 +37,8 @@ import type { Logger } from './log.js';
 import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './network.js';
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
+import { withLock } from './lock.js';
+import { TEMPLATE_MEMORY_GID } from './jail.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type Accelerator, type VmLayout } from './vm.js';
 
@@ -146,38 +150,26 @@ const infoFile = (dir: string) => join(dir, 'template.json');
 export async function ensureTemplate(shape: TemplateShape, logger: Logger): Promise<Template> {
   const key = templateKey(shape);
   const template = templateAt(key);
-  if (existsSync(infoFile(template.dir))) return template;
-  mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
-  await withLock(`${template.dir}.lock`, async () => {
-    if (existsSync(infoFile(template.dir))) return;
-    logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
-    await makeTemplate(template, shape);
-  });
+  if (!existsSync(infoFile(template.dir))) {
+    mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
+    await withLock(`${template.dir}.lock`, LOCK_TIMEOUT_MS, async () => {
+      if (existsSync(infoFile(template.dir))) return;
+      logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
+      await makeTemplate(template, shape);
+    });
+  }
+  shareMemory(template);
   return template;
 }
 
-/** A lock folder holding its maker's pid: a lock whose maker is gone is taken over. */
-async function withLock(lock: string, body: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSafe(join(lock, 'pid')));
-      if (holder > 0 && !existsSync(`/proc/${holder}`)) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline)
-        throw new RuntimeError(`waited ${LOCK_TIMEOUT_MS / 1000} s for ${lock} (held by pid ${holder || '?'})`);
-      else await sleep(100);
-    }
-  }
-  try {
-    await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+/**
+ * The RAM file is opened by every VM restored from the template, each QEMU under a uid of its
+ * own (jail.ts) with the file's group. QEMU 7.2 opens it read-write even to map it privately,
+ * so that group may write it: README's security section says what that means.
+ */
+function shareMemory(template: Template): void {
+  chownSync(template.memory, 0, TEMPLATE_MEMORY_GID);
+  chmodSync(template.memory, 0o660);
 }
 
 function readFileSafe(path: string): string {

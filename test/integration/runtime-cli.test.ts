@@ -25,6 +25,7 @@ import { release } from 'node:os';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { agentSocket } from '../../runtime/src/container.js';
 import type { Config } from '../../runtime/src/spec.js';
 
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
@@ -245,7 +246,7 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.equal(state.pid, Number(pidText));
   assert.equal(state.bundle, b);
   assert.ok(existsSync(`/proc/${pidText}`), 'the shim runs');
-  assert.equal(processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).length, 2, 'QEMU and the init shim name the agent socket');
+  assert.equal(processesMentioning(agentSocket(runDirFor(root, 'life'))).length, 2, 'QEMU and the init shim name the agent socket');
 
   // A second create with the same id fails and leaves the first one as it was.
   const again = vmrt(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'life']);
@@ -277,7 +278,7 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'started\n', 'err\n']);
   // containerd's form: the host pids (init shim, then QEMU); the table lists the guest's processes.
   const qemuPid = Number(
-    processesMentioning(join(runDirFor(root, 'life'), 'agent.sock'))
+    processesMentioning(agentSocket(runDirFor(root, 'life')))
       .find((p) => p.includes('qemu-system'))!
       .split(':')[0],
   );
@@ -379,9 +380,9 @@ test('a failing prestart hook (the shim already runs in the netns) undoes everyt
 test('delete --force cleans up after a create that was killed half-way', async () => {
   const b = makeBusyboxBundle(join(work, 'halfway'), ['true']);
   const create = spawn(VMRT, ['--root', root, 'create', '--bundle', b, 'halfway'], { stdio: 'ignore' });
-  const agentSocket = join(runDirFor(root, 'halfway'), 'agent.sock');
+  const socket = agentSocket(runDirFor(root, 'halfway'));
   const deadline = Date.now() + 30000;
-  while (!processesMentioning(agentSocket).some((p) => p.includes('qemu-system')) && Date.now() < deadline) await sleep(50);
+  while (!processesMentioning(socket).some((p) => p.includes('qemu-system')) && Date.now() < deadline) await sleep(50);
   create.kill('SIGKILL');
   await new Promise((resolve) => create.on('exit', resolve));
   assert.equal(stateOf('halfway').status, 'creating');
