@@ -26,6 +26,7 @@ import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { agentSocket } from '../../runtime/src/container.js';
+import { QEMU_IDS, vmDirOf } from '../../runtime/src/jail.js';
 import type { Config } from '../../runtime/src/spec.js';
 
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
@@ -319,6 +320,90 @@ test('delete --force ends a running container', () => {
   assert.equal(stateOf('forced').status, 'running');
   ok(['delete', '--force', 'forced']);
   assert.deepEqual(leftovers(root, 'forced'), []);
+});
+
+/** The fields of /proc/<pid>/status. */
+function processStatus(pid: number): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const colon = line.indexOf(':');
+        return colon > 0 ? [[line.slice(0, colon), line.slice(colon + 1).trim()]] : [];
+      }),
+  );
+}
+
+test("QEMU runs jailed: a uid of its own, no capabilities, no_new_privs, seccomp; it sees no other VM's folders and can write only its own", () => {
+  const ids = ['jail1', 'jail2'];
+  for (const id of ids) {
+    const b = makeBusyboxBundle(join(work, id), ['sleep', '1000']);
+    const created = vmrtDetached(['create', '--bundle', b, id], join(work, id));
+    assert.equal(created.status, 0, created.stderr);
+  }
+  const qemus = ids.map((id) => {
+    const qemu = processesMentioning(agentSocket(runDirFor(root, id))).find((p) => p.includes('qemu-system'));
+    assert.ok(qemu, `the QEMU of ${id} runs`);
+    return Number(qemu.split(':')[0]);
+  });
+  const uids = qemus.map((pid) => {
+    const status = processStatus(pid);
+    const uid = Number(status.Uid!.split(/\s+/)[0]);
+    assert.ok(uid >= QEMU_IDS.first && uid < QEMU_IDS.first + QEMU_IDS.count, `QEMU's uid ${uid}`);
+    assert.deepEqual(status.Uid!.split(/\s+/).map(Number), [uid, uid, uid, uid], 'real, effective, saved and file-system uid');
+    assert.deepEqual(status.Gid!.split(/\s+/).map(Number), [uid, uid, uid, uid], 'gids: the same number');
+    assert.equal(status.Groups, '');
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.equal(status[set], '0000000000000000', set);
+    assert.equal(status.NoNewPrivs, '1');
+    assert.equal(status.Seccomp, '2');
+    return uid;
+  });
+  assert.notEqual(uids[0], uids[1], 'each VM its own uid');
+  const [first, second] = qemus as [number, number];
+  // As the first QEMU: it may not signal (nor so trace) the second.
+  const asFirst = (args: string[]) =>
+    spawnSync(
+      'nsenter',
+      ['--target', String(first), '--mount', '--', 'setpriv', `--reuid=${uids[0]}`, `--regid=${uids[0]}`, '--clear-groups', ...args],
+      {
+        encoding: 'utf8',
+      },
+    );
+  const signal = asFirst(['sh', '-c', 'kill -0 "$1"', 'sh', String(second)]);
+  assert.notEqual(signal.status, 0);
+  assert.match(signal.stderr, /not permitted/i);
+  // Its mount namespace: the second VM's socket and state folders do not exist; of its own state
+  // folder only the console log; nothing of the host is writable but that log (its socket
+  // folder's VM folder, where it makes its sockets, is not listable: written above by QEMU itself).
+  const seen = (path: string) => existsSync(`/proc/${first}/root${path}`);
+  assert.ok(seen(vmDirOf(runDirFor(root, 'jail1'))));
+  assert.equal(seen(runDirFor(root, 'jail2')), false);
+  assert.equal(seen(join(root, 'jail2')), false);
+  assert.deepEqual(readdirSync(`/proc/${first}/root${join(root, 'jail1')}`), ['console.log']);
+  const writable = asFirst([
+    'find',
+    '/',
+    '(',
+    '-path',
+    '/proc',
+    '-o',
+    '-path',
+    '/sys',
+    ')',
+    '-prune',
+    '-o',
+    '-writable',
+    '!',
+    '-type',
+    'c',
+    '!',
+    '-type',
+    'l',
+    '-print',
+  ]);
+  assert.deepEqual(writable.stdout.split('\n').filter(Boolean), [join(root, 'jail1', 'console.log')], writable.stderr);
+  for (const id of ids) ok(['delete', '--force', id]);
+  for (const id of ids) assert.deepEqual(leftovers(root, id), []);
 });
 
 test('bad input: clear errors, non-zero exits, nothing half-made', () => {
