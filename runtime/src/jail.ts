@@ -268,7 +268,9 @@ export function qemuJailView(
   const vfio = vfioGroupsOf(args, sys);
   return {
     jail: spec.jail,
-    hide: ['/run', '/tmp', '/var/tmp', SOCKET_BASE, spec.templatesDir, spec.stateRoot],
+    // /root and /home too: users' files, and the folders (0700) that would bar the way to a
+    // guest kernel installed there (the VS Code extension's).
+    hide: ['/run', '/tmp', '/var/tmp', '/root', '/home', SOCKET_BASE, spec.templatesDir, spec.stateRoot],
     keep: [
       { path: spec.runDir, dir: true, writable: true },
       { path: spec.consoleLog, dir: false, writable: true },
@@ -294,5 +296,21 @@ export function qemuJailView(
 export function jailQemu(spec: QemuJailSpec, program: string, args: readonly string[]): string[] {
   closeSync(openSync(spec.consoleLog, 'a'));
   chownSync(spec.consoleLog, spec.jail.uid, spec.jail.gid);
-  return jailedArgv(qemuJailView(spec, args), program, args);
+  const view = qemuJailView(spec, args);
+  for (const { path, writable } of view.keep) if (!writable) requireReadableByAll(path, view.hide);
+  return jailedArgv(view, program, args);
+}
+
+/**
+ * QEMU reads the guest kernel and initramfs as a uid of no group: the file must be readable by
+ * all, and its folders searchable up to one the jail hides (an empty folder it makes instead).
+ */
+export function requireReadableByAll(file: string, hidden: readonly string[]): void {
+  const refuse = (path: string, what: string, bit: string) =>
+    new RuntimeError(`QEMU runs unprivileged and cannot read ${file}: ${path} is not ${what} by all (chmod o+${bit} ${path})`);
+  if ((statSync(file).mode & 0o004) === 0) throw refuse(file, 'readable', 'r');
+  for (let dir = dirname(file); !hidden.some((h) => within(dir, h)); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) throw refuse(dir, 'searchable', 'x');
+    if (dir === '/') break;
+  }
 }

@@ -14,7 +14,16 @@ import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
-import { hostMountPoints, jailedArgv, pickId, QEMU_IDS, qemuJailView, TEMPLATE_MEMORY_GID, vfioGroupsOf } from '../../runtime/src/jail.js';
+import {
+  hostMountPoints,
+  jailedArgv,
+  pickId,
+  requireReadableByAll,
+  QEMU_IDS,
+  qemuJailView,
+  TEMPLATE_MEMORY_GID,
+  vfioGroupsOf,
+} from '../../runtime/src/jail.js';
 import { guestFiles, SOCKET_BASE } from '../../runtime/src/paths.js';
 
 test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified alone on v2', () => {
@@ -186,9 +195,9 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   const numbers = (path: string) => ({ '/dev/kvm': { major: 10, minor: 232 }, '/dev/vfio/vfio': { major: 10, minor: 196 } })[path]!;
   const qemu = ['-sandbox', 'on', '-kernel', guestFiles().kernel];
   const mounts = hostMountPoints(
-    '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:5 / /proc rw - proc proc rw\n3 1 0:6 / /tmp/x rw - tmpfs t rw\n4 1 8:2 / /home/a\\040b rw - ext4 /dev/sda2 rw\n',
+    '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:5 / /proc rw - proc proc rw\n3 1 0:6 / /tmp/x rw - tmpfs t rw\n4 1 8:2 / /srv/a\\040b rw - ext4 /dev/sda2 rw\n',
   );
-  assert.deepEqual(mounts, ['/', '/proc', '/tmp/x', '/home/a b']);
+  assert.deepEqual(mounts, ['/', '/proc', '/tmp/x', '/srv/a b']);
   const argv = jailedArgv(qemuJailView(spec, qemu, numbers, '/sys', mounts), 'qemu-system-x86_64', qemu);
   // Entered as root (in the netns), a mount namespace of its own, then QEMU's argv untouched.
   assert.deepEqual(argv.slice(0, 7), ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c']);
@@ -199,7 +208,7 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   assert.ok(script.includes("mknod -m 666 '/dev/net/tun' c 10 200"));
   assert.ok(!script.some((line) => /kvm|vfio|ulimit/.test(line)), 'no KVM or VFIO under TCG');
   // Every folder with other VMs' files or world-writable is hidden behind an empty read-only one.
-  for (const dir of ['/run', '/tmp', '/var/tmp', '/var/vmrt-templates', '/srv/vmrt-root']) {
+  for (const dir of ['/run', '/tmp', '/var/tmp', '/root', '/home', '/var/vmrt-templates', '/srv/vmrt-root']) {
     assert.ok(script.includes(`  mount -n -t tmpfs -o mode=0755,size=64k,nosuid,nodev,noexec vmrt-hidden '${dir}'`), dir);
     assert.ok(script.includes(`  mount -n -o remount,ro '${dir}'`), dir);
   }
@@ -207,7 +216,7 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   const readOnly = script.filter((line) => line.includes('remount,bind,ro') && !line.includes('.vmrt-keep'));
   assert.deepEqual(readOnly, [
     "mount -n -o remount,bind,ro '/' || ! mountpoint -q '/'",
-    "mount -n -o remount,bind,ro '/home/a b' || ! mountpoint -q '/home/a b'",
+    "mount -n -o remount,bind,ro '/srv/a b' || ! mountpoint -q '/srv/a b'",
   ]);
   // Its own socket folder and console log come back, writable, into the hidden folders.
   assert.ok(script.includes(`mount -n --bind '${runDir}' /dev/.vmrt-keep/0`));
@@ -247,6 +256,31 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
     assert.ok(vfio.includes('ulimit -l unlimited'));
   } finally {
     rmSync(sys, { recursive: true, force: true });
+  }
+});
+
+test('the guest kernel must be readable by all, through folders searchable by all up to a hidden one: else a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-guest-'));
+  chmodSync(dir, 0o711);
+  try {
+    const kernel = join(dir, 'guest', 'vmlinux');
+    mkdirSync(join(dir, 'guest'), { mode: 0o700 });
+    writeFileSync(kernel, 'kernel', { mode: 0o600 });
+    assert.throws(
+      () => requireReadableByAll(kernel, ['/run']),
+      new RegExp(`cannot read ${kernel}: ${kernel} is not readable by all \\(chmod o\\+r ${kernel}\\)`),
+    );
+    chmodSync(kernel, 0o644);
+    assert.throws(
+      () => requireReadableByAll(kernel, ['/run']),
+      new RegExp(`: ${dir}/guest is not searchable by all \\(chmod o\\+x ${dir}/guest\\)`),
+    );
+    // A folder the jail hides is replaced by one QEMU may search.
+    requireReadableByAll(kernel, [join(dir, 'guest')]);
+    chmodSync(join(dir, 'guest'), 0o711);
+    requireReadableByAll(kernel, ['/run']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
