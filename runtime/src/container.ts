@@ -477,10 +477,10 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       {
         jail,
         accelerator: layout.accelerator,
-        stateRoot: root,
         runDir,
         consoleLog,
-        templatesDir: templatesDir(),
+        // Every container's folder is under the state root.
+        hide: [root, templatesDir()],
         templateMemory: template?.memory,
       },
       qemuPath(),

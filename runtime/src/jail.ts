@@ -17,7 +17,19 @@
  * QEMU makes its sockets); it is free again once that folder is gone, so delete, which removes
  * the socket folder, gives it back without a step of its own.
  */
-import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { withLock } from './lock.js';
@@ -93,6 +105,21 @@ export async function prepareJail(runDir: string): Promise<Jail> {
   return jail;
 }
 
+/**
+ * A jail for a QEMU that runs no container (a VM template being made, `vmrt check`'s probes): a
+ * socket folder of its own, which `release` removes (and so frees the uid).
+ */
+export async function scratchJail(): Promise<{ jail: Jail; runDir: string; release: () => void }> {
+  mkdirSync(SOCKET_BASE, { recursive: true, mode: 0o711 });
+  const runDir = mkdtempSync(join(SOCKET_BASE, 'scratch-'));
+  try {
+    return { jail: await prepareJail(runDir), runDir, release: () => rmSync(runDir, { recursive: true, force: true }) };
+  } catch (err) {
+    rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 /** The jail of the VM of `runDir`; undefined for a VM started before QEMU was jailed (it runs as root). */
 export function jailOf(runDir: string): Jail | undefined {
   try {
@@ -160,6 +187,8 @@ export interface JailView {
   groups: number[];
   /** Unlimited locked memory: VFIO pins the guest's RAM. */
   lockMemory: boolean;
+  /** A network namespace of its own, empty: a VM that serves no container's network. */
+  ownNetwork: boolean;
 }
 
 const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
@@ -180,7 +209,10 @@ export function jailScript(view: JailView): string {
   const hide = [...new Set(view.hide)]
     .sort((a, b) => a.length - b.length)
     .filter((dir, i, all) => !all.slice(0, i).some((outer) => within(dir, outer)));
-  const keep = view.keep.filter((k) => hide.some((dir) => within(k.path, dir)));
+  // Only what a hidden folder holds; what a kept folder holds comes back with it.
+  const keep = view.keep.filter(
+    (k) => hide.some((dir) => within(k.path, dir)) && !view.keep.some((other) => other.dir && other !== k && within(k.path, other.path)),
+  );
   const { uid, gid } = view.jail;
   const lines = ['set -e', 'mount -n -t tmpfs -o mode=0755,size=64k,nosuid,noexec vmrt-dev /dev'];
   for (const node of [...BASE_NODES, ...view.devices]) {
@@ -231,19 +263,26 @@ export function jailScript(view: JailView): string {
 
 /** The argv that runs `program args` in the jail of `view`: run it as root (nsenter execs it). */
 export function jailedArgv(view: JailView, program: string, args: readonly string[]): string[] {
-  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', jailScript(view), 'vmrt-jail', program, ...args];
+  const namespaces = view.ownNetwork ? ['--mount', '--net'] : ['--mount'];
+  return ['unshare', ...namespaces, '--propagation', 'private', '--', 'sh', '-c', jailScript(view), 'vmrt-jail', program, ...args];
 }
+
+export type Kept = JailView['keep'][number];
 
 export interface QemuJailSpec {
   jail: Jail;
   accelerator: Accelerator;
-  /** The runtime's state root (--root): every container's folder and shared folder are there. */
-  stateRoot: string;
+  /** Its socket folder (runDir/vm its own). */
   runDir: string;
   consoleLog: string;
-  /** The templates' folder (template.ts) and, for a VM restored from one, its RAM file. */
-  templatesDir: string;
+  /** Host folders hidden besides /run, /tmp, /var/tmp, /root, /home and SOCKET_BASE: the state root, the templates' folder. */
+  hide: string[];
+  /** The RAM file of the template a VM is restored from (template.ts). */
   templateMemory?: string;
+  /** What else it opens (a template VM's RAM file and share). */
+  keep?: Kept[];
+  /** Not in a container's netns: an empty one of its own. */
+  ownNetwork?: boolean;
 }
 
 /** The mount points of this process's mount namespace (mountinfo's field 5, its octal escapes decoded). */
@@ -270,7 +309,7 @@ export function qemuJailView(
     jail: spec.jail,
     // /root and /home too: users' files, and the folders (0700) that would bar the way to a
     // guest kernel installed there (the VS Code extension's).
-    hide: ['/run', '/tmp', '/var/tmp', '/root', '/home', SOCKET_BASE, spec.templatesDir, spec.stateRoot],
+    hide: ['/run', '/tmp', '/var/tmp', '/root', '/home', SOCKET_BASE, ...spec.hide],
     keep: [
       { path: spec.runDir, dir: true, writable: true },
       { path: spec.consoleLog, dir: false, writable: true },
@@ -278,6 +317,7 @@ export function qemuJailView(
       { path: guest.initrd, dir: false, writable: false },
       // QEMU 7.2 opens it read-write even to map it privately (template.ts).
       ...(spec.templateMemory ? [{ path: spec.templateMemory, dir: false, writable: true }] : []),
+      ...(spec.keep ?? []),
     ],
     mounts,
     devices: [
@@ -286,6 +326,7 @@ export function qemuJailView(
     ],
     groups: spec.templateMemory ? [TEMPLATE_MEMORY_GID] : [],
     lockMemory: vfio.length > 0,
+    ownNetwork: spec.ownNetwork ?? false,
   };
 }
 
@@ -297,7 +338,8 @@ export function jailQemu(spec: QemuJailSpec, program: string, args: readonly str
   closeSync(openSync(spec.consoleLog, 'a'));
   chownSync(spec.consoleLog, spec.jail.uid, spec.jail.gid);
   const view = qemuJailView(spec, args);
-  for (const { path, writable } of view.keep) if (!writable) requireReadableByAll(path, view.hide);
+  const guest = guestFiles();
+  for (const file of [guest.kernel, guest.initrd]) requireReadableByAll(file, view.hide);
   return jailedArgv(view, program, args);
 }
 

@@ -18,9 +18,8 @@ import { isAlive, refOf, sleep, spawnDaemon, type ProcessRef } from './proc.js';
 import { tail } from './log.js';
 import type { ShareServer, SharedFolderKind } from './shared-folder.js';
 
-/** Spawns a file server that listens on `socket`, and waits for the socket. */
-async function startDaemon(program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
-  const name = program.slice(program.lastIndexOf('/') + 1);
+/** Spawns a file server (`name`) that listens on `socket`, and waits for the socket. */
+async function startDaemon(name: string, program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
   const logFd = openSync(logFile, 'a');
   const pid = spawnDaemon(program, args, logFd);
   closeSync(logFd);
@@ -49,6 +48,7 @@ export async function startShareServer(
   if (kind === 'virtiofs') {
     const socket = join(runDir, 'virtiofs.sock');
     const daemon = await startDaemon(
+      'virtiofsd',
       virtiofsdPath(),
       [
         `--socket-path=${socket}`,
@@ -81,10 +81,13 @@ export async function startShareServer(
   if (!existsSync(helper))
     throw new RuntimeError(`${helper} is not installed (Debian: qemu-system-common): 9p needs it, QEMU runs unprivileged`);
   const socket = join(runDir, '9p.sock');
+  // Without CAP_MKNOD (it keeps the rest of root's powers to serve every owner's files): no
+  // device nodes made by the guest, which on the host would be the host's devices.
   // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's.
   const daemon = await startDaemon(
-    helper,
-    ['-n', '-p', sharedDir, '-s', socket, '-u', String(jail.uid), '-g', String(jail.gid)],
+    'virtfs-proxy-helper',
+    'setpriv',
+    ['--bounding-set=-mknod', '--', helper, '-n', '-p', sharedDir, '-s', socket, '-u', String(jail.uid), '-g', String(jail.gid)],
     socket,
     join(logDir, '9p-proxy.log'),
   );

@@ -187,10 +187,9 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   const spec = {
     jail,
     accelerator: 'tcg' as const,
-    stateRoot: '/srv/vmrt-root',
     runDir,
     consoleLog: '/srv/vmrt-root/c1/console.log',
-    templatesDir: '/var/vmrt-templates',
+    hide: ['/srv/vmrt-root', '/var/vmrt-templates'],
   };
   const numbers = (path: string) => ({ '/dev/kvm': { major: 10, minor: 232 }, '/dev/vfio/vfio': { major: 10, minor: 196 } })[path]!;
   const qemu = ['-sandbox', 'on', '-kernel', guestFiles().kernel];
