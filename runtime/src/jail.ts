@@ -21,6 +21,7 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -33,6 +34,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { withLock } from './lock.js';
+import { processesMentioning, signalProcess } from './proc.js';
 import { guestFiles, SOCKET_BASE } from './paths.js';
 import type { Accelerator } from './vm.js';
 
@@ -105,13 +107,30 @@ export async function prepareJail(runDir: string): Promise<Jail> {
   return jail;
 }
 
+const SCRATCH_PREFIX = 'scratch-';
+
+/**
+ * Scratch socket folders whose maker is gone (killed while it made a template): their QEMU, if it
+ * outlived its maker, is ended, and the folder removed, which frees the uid.
+ */
+function removeAbandonedScratch(): void {
+  for (const name of readdirSync(SOCKET_BASE)) {
+    const maker = Number(/^scratch-(\d+)-/.exec(name)?.[1]);
+    if (!(maker > 0) || existsSync(`/proc/${maker}`)) continue;
+    const dir = join(SOCKET_BASE, name);
+    for (const qemu of processesMentioning(`${dir}/`)) signalProcess(qemu, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * A jail for a QEMU that runs no container (a VM template being made, `vmrt check`'s probes): a
  * socket folder of its own, which `release` removes (and so frees the uid).
  */
 export async function scratchJail(): Promise<{ jail: Jail; runDir: string; release: () => void }> {
   mkdirSync(SOCKET_BASE, { recursive: true, mode: 0o711 });
-  const runDir = mkdtempSync(join(SOCKET_BASE, 'scratch-'));
+  removeAbandonedScratch();
+  const runDir = mkdtempSync(join(SOCKET_BASE, `${SCRATCH_PREFIX}${process.pid}-`));
   try {
     return { jail: await prepareJail(runDir), runDir, release: () => rmSync(runDir, { recursive: true, force: true }) };
   } catch (err) {

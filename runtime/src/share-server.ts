@@ -81,13 +81,13 @@ export async function startShareServer(
   if (!existsSync(helper))
     throw new RuntimeError(`${helper} is not installed (Debian: qemu-system-common): 9p needs it, QEMU runs unprivileged`);
   const socket = join(runDir, '9p.sock');
-  // Without CAP_MKNOD (it keeps the rest of root's powers to serve every owner's files): no
-  // device nodes made by the guest, which on the host would be the host's devices.
-  // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's.
+  // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's. It
+  // takes CAP_MKNOD itself (and fails without it in its bounding set): under 9p a device node
+  // the guest makes is made on the host, as under runc.
   const daemon = await startDaemon(
     'virtfs-proxy-helper',
-    'setpriv',
-    ['--bounding-set=-mknod', '--', helper, '-n', '-p', sharedDir, '-s', socket, '-u', String(jail.uid), '-g', String(jail.gid)],
+    helper,
+    ['-n', '-p', sharedDir, '-s', socket, '-u', String(jail.uid), '-g', String(jail.gid)],
     socket,
     join(logDir, '9p-proxy.log'),
   );

@@ -8,9 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { release } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
-import { importBusyboxImage } from '../support/images.js';
+import { importBusyboxImage, REPO } from '../support/images.js';
 import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
 import { SHIM_MEMORY_BOUND_KIB, peakRssKiB } from '../support/memory.js';
 import { FLOOD_SCRIPT, checkFlood } from '../support/sequence.js';
@@ -19,6 +20,7 @@ import { runDirFor } from '../../runtime/src/state.js';
 import { consoleLogOf } from '../../runtime/src/container.js';
 
 const IMAGE = 'vmrt-test-busybox';
+const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
 /** Docker must see a dead VM's container end within this (TCG on a shared machine is slow). */
 const REPORTED_WITHIN_MS = 30000;
 let d: Dockerd;
@@ -172,10 +174,10 @@ describe('shared folders: nothing outside the share is read or written on the ho
           `ln -s ${outside}/planted /vol/planted; echo planted > /vol/planted`,
           'echo overwritten > /vol/relative-link; echo overwritten > /vol/absolute-link',
           'ln /etc/hostname /vol/hard-link || echo no-hard-link-out',
-          // A device node made in the share would be the host's device on the host: refused by
-          // both file servers (virtiofsd without CAP_MKNOD, 9p's helper), in a volume and in the rootfs.
-          'mknod /vol/kmsg c 1 11 || echo no-device-node',
-          'mknod /rootfs-kmsg c 1 11 || echo no-rootfs-device-node',
+          // A device node in the share: refused by virtiofsd (no CAP_MKNOD), in a volume and in
+          // the rootfs; under 9p made, as under runc, and in the guest the guest's device (its kernel log).
+          'mknod /vol/kmsg c 1 11 && head -n 1 /vol/kmsg || echo no-device-node',
+          'mknod /rootfs-kmsg c 1 11 && echo rootfs-device-node || echo no-rootfs-device-node',
           'echo done',
         ].join('; ');
         const r = daemon.docker(['run', '--rm', '--runtime', 'vmrt', '--privileged', '-v', `${volume}:/vol`, IMAGE, 'sh', '-c', script]);
@@ -183,7 +185,15 @@ describe('shared folders: nothing outside the share is read or written on the ho
         assert.match(r.stdout, new RegExp(`^\\S+ on /vol type ${fs === '9p' ? '9p' : 'virtiofs'} `));
         assert.doesNotMatch(r.stdout + r.stderr, /host secret/);
         assert.match(r.stdout, /no-hard-link-out\n/);
-        assert.match(r.stdout, /\nno-device-node\nno-rootfs-device-node\ndone\n$/);
+        const nodes = /\n(.*)\n(.*)\ndone\n$/.exec(r.stdout);
+        assert.ok(nodes, r.stdout);
+        if (fs === 'virtiofs') {
+          assert.deepEqual(nodes.slice(1), ['no-device-node', 'no-rootfs-device-node']);
+        } else {
+          assert.match(nodes[1]!, new RegExp(`Linux version ${GUEST_KERNEL.replace(/[.+]/g, '\\$&')} `));
+          assert.doesNotMatch(nodes[1]!, new RegExp(`Linux version ${release().replace(/[.+]/g, '\\$&')} `));
+          assert.equal(nodes[2], 'rootfs-device-node');
+        }
         assert.deepEqual(readdirSync(outside), ['secret']);
         assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'host secret\n');
       } finally {

@@ -223,6 +223,9 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   assert.ok(script.includes(`mount -n --move /dev/.vmrt-keep/0 '${runDir}'`));
   assert.ok(script.includes("mount -n --move /dev/.vmrt-keep/1 '/srv/vmrt-root/c1/console.log'"));
   assert.equal(script.at(-2), 'mount -n -o remount,ro /dev');
+  // A VM of no container (a template, a probe): an empty network namespace of its own too.
+  const scratch = jailedArgv(qemuJailView({ ...spec, ownNetwork: true }, qemu, numbers, '/sys', mounts), 'qemu-system-x86_64', qemu);
+  assert.deepEqual(scratch.slice(0, 4), ['unshare', '--mount', '--net', '--propagation']);
   assert.equal(
     script.at(-1),
     `exec setpriv --reuid=${jail.uid} --regid=${jail.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"`,
