@@ -6,12 +6,14 @@
  *   or read the memory of another VM's QEMU or of any host process, and owns no host file;
  * - with no capabilities at all (none permitted, effective, inheritable or ambient, an empty
  *   bounding set) and no_new_privs, under its seccomp sandbox (vm.ts);
- * - in a mount namespace of its own: a /dev holding only the nodes it needs (its tun node
- *   attaches only to the taps its uid owns), and /run, /tmp, /var/tmp, the runtime's state and
- *   socket folders and the VM templates replaced by empty read-only folders, except its own
- *   socket folder and the files it opens (guest kernel, initramfs, console log, template RAM).
+ * - in a mount namespace of its own: every host mount read-only; a /dev holding only the nodes
+ *   it needs (its tun node attaches only to the taps its uid owns); /run, /tmp, /var/tmp, /root,
+ *   /home, the runtime's state and socket folders and the VM templates replaced by empty
+ *   read-only folders, except its own socket folder and the files it opens (guest kernel,
+ *   initramfs, console log, template RAM).
  * It is entered as root (in the container's netns: the shell script below mounts, then
- * setpriv drops everything and execs QEMU, so the pid stays QEMU's).
+ * setpriv drops everything and execs QEMU, so the pid stays QEMU's). The VMs of no container
+ * (a template being made, `vmrt check`'s probes) run in one too, with an empty netns.
  *
  * A uid is taken under a lock and recorded as the owner of the VM's folder (<runDir>/vm, where
  * QEMU makes its sockets); it is free again once that folder is gone, so delete, which removes
