@@ -125,11 +125,15 @@ function removeAbandonedScratch(): void {
   }
 }
 
-/**
- * A jail for a QEMU that runs no container (a VM template being made, `vmrt check`'s probes): a
- * socket folder of its own, which `release` removes (and so frees the uid).
- */
-export async function scratchJail(): Promise<{ jail: Jail; runDir: string; release: () => void }> {
+export interface ScratchJail {
+  jail: Jail;
+  runDir: string;
+  /** Removes the socket folder (and so frees the uid). */
+  release: () => void;
+}
+
+/** A jail for a QEMU that runs no container (a VM template being made, `vmrt check`'s probes): a socket folder of its own. */
+export async function scratchJail(): Promise<ScratchJail> {
   mkdirSync(SOCKET_BASE, { recursive: true, mode: 0o711 });
   removeAbandonedScratch();
   const runDir = mkdtempSync(join(SOCKET_BASE, `${SCRATCH_PREFIX}${process.pid}-`));

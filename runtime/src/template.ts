@@ -40,7 +40,7 @@ import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './networ
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
 import { withLock } from './lock.js';
-import { jailQemu, scratchJail, TEMPLATE_MEMORY_GID, vmDirOf, type Jail, type Kept } from './jail.js';
+import { jailQemu, scratchJail, TEMPLATE_MEMORY_GID, vmDirOf, type Kept, type ScratchJail } from './jail.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type Accelerator, type VmLayout } from './vm.js';
 
@@ -198,19 +198,12 @@ async function untilMigrated(qmp: Qmp, what: string): Promise<void> {
 
 const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
 
-/** Boots the template VM in a folder of its own, saves it, and renames the folder into place. */
 /**
  * A template VM, or a VM restored from one with nothing attached, started in a jail of its own
  * (jail.ts; no container's network: an empty one). Its (empty) share is its uid's; `keep`: the
  * RAM file it writes.
  */
-function spawnScratchVm(
-  scratch: { jail: Jail; runDir: string },
-  layout: VmLayout,
-  args: string[],
-  keep: Kept[],
-  stdio: StdioOptions,
-): ChildProcess {
+function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], keep: Kept[], stdio: StdioOptions): ChildProcess {
   const share = (layout.share as { dir: string }).dir;
   chownSync(share, scratch.jail.uid, scratch.jail.gid);
   const clone = layout.templateMemory?.role === 'clone' ? layout.templateMemory.file : undefined;
@@ -231,11 +224,12 @@ function spawnScratchVm(
   return spawn(program!, jailed, { stdio });
 }
 
+/** Boots the template VM in a folder of its own, saves it, and renames the folder into place. */
 async function makeTemplate(template: Template, shape: TemplateShape): Promise<void> {
   const work = `${template.dir}.making`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'share'), { recursive: true, mode: 0o700 });
-  let scratch: Awaited<ReturnType<typeof scratchJail>> | undefined;
+  let scratch: ScratchJail | undefined;
   try {
     scratch = await scratchJail();
     await bootAndSave(template, shape, work, scratch);
@@ -249,7 +243,7 @@ async function makeTemplate(template: Template, shape: TemplateShape): Promise<v
 }
 
 /** Boots the template VM in `work`, waits for its agent, saves it there and ends it. */
-async function bootAndSave(template: Template, shape: TemplateShape, work: string, scratch: { jail: Jail; runDir: string }): Promise<void> {
+async function bootAndSave(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<void> {
   const sockets = vmDirOf(scratch.runDir);
   const layout = templateLayout(work, shape, sockets);
   // QEMU writes the RAM file as its uid; once saved, the file is shared (shareMemory).
@@ -402,7 +396,7 @@ export function removeTemplates(keys: readonly string[]): string[] {
  */
 export async function probeRestore(template: Template, shape: TemplateShape): Promise<number> {
   const work = mkdtempSync(join(templatesDir(), 'probe-'));
-  let scratch: Awaited<ReturnType<typeof scratchJail>> | undefined;
+  let scratch: ScratchJail | undefined;
   try {
     scratch = await scratchJail();
     mkdirSync(join(work, 'share'));
@@ -414,12 +408,7 @@ export async function probeRestore(template: Template, shape: TemplateShape): Pr
 }
 
 /** probeRestore's VM, in `work` and its jail: restored, then ended once its agent says HELLO. */
-async function restoreAndGreet(
-  template: Template,
-  shape: TemplateShape,
-  work: string,
-  scratch: { jail: Jail; runDir: string },
-): Promise<number> {
+async function restoreAndGreet(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<number> {
   const layout = {
     ...templateLayout(work, shape, vmDirOf(scratch.runDir)),
     templateMemory: { file: template.memory, role: 'clone' as const },
