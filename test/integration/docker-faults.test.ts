@@ -99,12 +99,14 @@ describe('a hostile guest', () => {
       'sh',
       '-c',
       [
+        // Device nodes in a tmpfs of the guest's own (the shared rootfs's file server makes none).
+        'mkdir /tmp/nodes && mount -t tmpfs nodes /tmp/nodes',
         // The agent's port: the guest kernel lets one holder open it, and the agent holds it.
-        'mknod /tmp/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
-        'echo junk 2>/dev/null > /tmp/agent && echo agent-port-open || echo agent-port-busy',
+        'mknod /tmp/nodes/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
+        'echo junk 2>/dev/null > /tmp/nodes/agent && echo agent-port-open || echo agent-port-busy',
         // 1.5 MiB of junk at the serial port, which QEMU writes to the host's console log.
-        'mknod /tmp/serial c 4 64',
-        'i=0; while [ $i -lt 24 ]; do head -c 65536 /dev/urandom > /tmp/serial; i=$((i+1)); done',
+        'mknod /tmp/nodes/serial c 4 64',
+        'i=0; while [ $i -lt 24 ]; do head -c 65536 /dev/urandom > /tmp/nodes/serial; i=$((i+1)); done',
         'head -c 262144 /dev/urandom',
         'echo; echo junk-done; sleep 1000',
       ].join('; '),
