@@ -46,8 +46,9 @@ import { GUEST_SHARED, populateShared, sharedFolderKind, unmountAll } from './sh
 import type { Bundle } from './bundle.js';
 import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
 import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
-import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, type Template } from './template.js';
+import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
 import { startShareServer } from './share-server.js';
+import { jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
@@ -79,13 +80,13 @@ export interface Created {
 }
 
 export function agentSocket(runDir: string): string {
-  return join(runDir, 'agent.sock');
+  return join(vmDirOf(runDir), 'agent.sock');
 }
 export function muxSocket(runDir: string): string {
   return join(runDir, 'mux.sock');
 }
 export function qmpSocket(runDir: string): string {
-  return join(runDir, 'qmp.sock');
+  return join(vmDirOf(runDir), 'qmp.sock');
 }
 export function sharedDirOf(root: string, id: string): string {
   return join(containerDir(root, id), 'shared');
@@ -379,6 +380,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     });
     const { runDir } = state;
     const dir = containerDir(root, id);
+    // QEMU's uid (jail.ts): its taps, sockets and files are made for it.
+    const jail = await prepareJail(runDir);
 
     const sharedDir = sharedDirOf(root, id);
     undo.push(() => removeShared(sharedDir));
@@ -430,7 +433,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     if (network.interfaces.length > 0) {
       state.network = network;
       writeState(root, state);
-      wireNetwork(state.netns.path, network);
+      wireNetwork(state.netns.path, network, jail);
       guestConfig.annotations = { ...guestConfig.annotations, [NETWORK_ANNOTATION]: JSON.stringify(network) };
     }
     if (opts.restore) {
@@ -446,7 +449,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const template = await templateFor(config.annotations, network, opts, state.vm, logger);
     state.template = template?.key;
     if (template) phase('template ready');
-    const { share, daemon } = await startShareServer(sharedFolderKind(template !== undefined), runDir, sharedDir, dir);
+    const { share, daemon } = await startShareServer(sharedFolderKind(template !== undefined), runDir, sharedDir, dir, jail);
     if (daemon) {
       state.shareServer = daemon;
       undo.push(() => terminate(daemon, 0));
@@ -470,9 +473,22 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       ? [...templatedQemuArgs(layout), '-incoming', 'defer']
       : [...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
     const [nsenter, ...nsArgs] = inNetns(state.netns.path);
-    logger.debug(`starting QEMU: ${qemuPath()} ${args.join(' ')}`);
+    const jailed = jailQemu(
+      {
+        jail,
+        accelerator: layout.accelerator,
+        runDir,
+        consoleLog,
+        // Every container's folder is under the state root.
+        hide: [root, templatesDir()],
+        templateMemory: template?.memory,
+      },
+      qemuPath(),
+      args,
+    );
+    logger.debug(`starting QEMU as uid ${jail.uid}: ${jailed.join(' ')}`);
     phase('QEMU spawned');
-    const qemuPid = spawnDaemon(nsenter!, [...nsArgs, qemuPath(), ...args], qemuLogFd);
+    const qemuPid = spawnDaemon(nsenter!, [...nsArgs, ...jailed], qemuLogFd);
     closeSync(qemuLogFd);
     const qemu = refOf(qemuPid);
     state.qemu = qemu;

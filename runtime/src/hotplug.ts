@@ -9,6 +9,7 @@
  */
 import { muxSocket, qmpSocket } from './container.js';
 import { RuntimeError, errorMessage } from './errors.js';
+import { jailOf } from './jail.js';
 import type { Logger } from './log.js';
 import { muxRequest } from './mux.js';
 import {
@@ -92,7 +93,8 @@ async function plug(
   const nic = guestInterface(link, freeTapName(links, network.interfaces), await freePort(qmp, network));
   // Read before wiring: the address flush takes the interface's routes with it.
   const routes = readRoutes(netns, [nic.name]);
-  wireInterface(netns, nic);
+  // Its tap is QEMU's, as the taps made at create.
+  wireInterface(netns, nic, jailOf(state.runDir));
   network.interfaces.push(nic);
   network.routes.push(...routes);
   save();

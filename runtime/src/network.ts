@@ -9,6 +9,7 @@
  */
 import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
+import type { Jail } from './jail.js';
 import { inNetns } from './netns.js';
 import { run } from './proc.js';
 import type { Qmp } from './qmp.js';
@@ -126,12 +127,17 @@ export function freeTapName(links: readonly IpLink[], taken: readonly GuestInter
   return `${TAP_PREFIX}${i}`;
 }
 
-/** Makes the interface's tap and the tc redirects both ways; the host side keeps no address. */
-export function wireInterface(netnsPath: string, nic: GuestInterface): void {
+/**
+ * Makes the interface's tap and the tc redirects both ways; the host side keeps no address.
+ * The tap is owned by QEMU's uid and gid (`jail`): QEMU, without capabilities, may attach to it
+ * and to no other.
+ */
+export function wireInterface(netnsPath: string, nic: GuestInterface, jail: Jail | undefined): void {
   // Never in the host's namespace: the redirects and the address flush would cut the host off.
   if (isHostNetns(netnsPath))
     throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
-  inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap']);
+  const owner = jail ? ['user', String(jail.uid), 'group', String(jail.gid)] : [];
+  inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap', ...owner]);
   inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
   for (const [from, to] of [
     [nic.name, nic.tap],
@@ -164,8 +170,8 @@ export function wireInterface(netnsPath: string, nic: GuestInterface): void {
   inNs(netnsPath, ['ip', 'addr', 'flush', 'dev', nic.name]);
 }
 
-export function wireNetwork(netnsPath: string, network: GuestNetwork): void {
-  for (const nic of network.interfaces) wireInterface(netnsPath, nic);
+export function wireNetwork(netnsPath: string, network: GuestNetwork, jail: Jail): void {
+  for (const nic of network.interfaces) wireInterface(netnsPath, nic, jail);
 }
 
 /** Removes the interface's tap and redirect (what is gone already is no error). */

@@ -1,5 +1,5 @@
 /**
- * A QMP client (QEMU's JSON control protocol) on the VM's `<run>/qmp.sock`: one connection per
+ * A QMP client (QEMU's JSON control protocol) on the VM's `<run>/vm/qmp.sock`: one connection per
  * use, commands answered in order. Used to plug NICs into a running VM.
  */
 import { connect, type Socket } from 'node:net';

@@ -6,20 +6,20 @@
  * - 9p: QEMU's virtfs-proxy-helper, chrooted into the folder, over a socket: it makes files as
  *   the guest's uid and gid, sockets and FIFOs included. QEMU 7.2's own `local` driver (Debian
  *   12) refuses every socket and FIFO the guest makes (ENXIO: its fix for CVE-2023-2861 rejects
- *   the file it has just made when it sets its mode; QEMU 8.1 fixed that and dropped the proxy):
- *   so `local` serves only where the helper is not installed.
+ *   the file it has just made when it sets its mode; QEMU 8.1 fixed that and dropped the proxy);
+ *   and `local` would need QEMU to be root (jail.ts): the helper is required.
  */
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
+import type { Jail } from './jail.js';
 import { virtfsProxyHelperPath, virtiofsdPath } from './paths.js';
 import { isAlive, refOf, sleep, spawnDaemon, type ProcessRef } from './proc.js';
 import { tail } from './log.js';
 import type { ShareServer, SharedFolderKind } from './shared-folder.js';
 
-/** Spawns a file server that listens on `socket`, and waits for the socket. */
-async function startDaemon(program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
-  const name = program.slice(program.lastIndexOf('/') + 1);
+/** Spawns a file server (`name`) that listens on `socket`, and waits for the socket. */
+async function startDaemon(name: string, program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
   const logFd = openSync(logFile, 'a');
   const pid = spawnDaemon(program, args, logFd);
   closeSync(logFd);
@@ -35,17 +35,20 @@ async function startDaemon(program: string, args: string[], socket: string, logF
 
 /**
  * Starts the file server of `sharedDir` for a VM whose sockets are in `runDir` (logs in
- * `logDir`): how QEMU reaches the folder, and the daemon (none when QEMU serves 9p itself).
+ * `logDir`): how QEMU reaches the folder, and the daemon. The servers stay root (they serve
+ * files of every owner); their socket is owned by QEMU's uid and gid (`jail`), which may connect.
  */
 export async function startShareServer(
   kind: SharedFolderKind,
   runDir: string,
   sharedDir: string,
   logDir: string,
+  jail: Jail,
 ): Promise<{ share: ShareServer; daemon?: ProcessRef }> {
   if (kind === 'virtiofs') {
     const socket = join(runDir, 'virtiofs.sock');
     const daemon = await startDaemon(
+      'virtiofsd',
       virtiofsdPath(),
       [
         `--socket-path=${socket}`,
@@ -62,19 +65,29 @@ export async function startShareServer(
         'announce_submounts',
         '-o',
         'sandbox=chroot',
+        // No device nodes made by the guest: on the host they would be the host's devices.
+        '-o',
+        'modcaps=-mknod',
       ],
       socket,
       join(logDir, 'virtiofsd.log'),
     );
+    // QEMU is not running yet: nothing can take the socket's place before it is handed over.
+    chownSync(socket, jail.uid, jail.gid);
     return { share: { kind, socket }, daemon };
   }
   const helper = virtfsProxyHelperPath();
-  if (!existsSync(helper)) return { share: { kind, dir: sharedDir } };
+  // QEMU's own 9p driver would need QEMU to be root: it serves files of every owner.
+  if (!existsSync(helper))
+    throw new RuntimeError(`${helper} is not installed (Debian: qemu-system-common): 9p needs it, QEMU runs unprivileged`);
   const socket = join(runDir, '9p.sock');
-  // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's (root).
+  // -n: in the foreground (spawnDaemon detaches it); -u/-g: the socket's owner, QEMU's. It
+  // takes CAP_MKNOD itself (and fails without it in its bounding set): under 9p a device node
+  // the guest makes is made on the host, as under runc.
   const daemon = await startDaemon(
+    'virtfs-proxy-helper',
     helper,
-    ['-n', '-p', sharedDir, '-s', socket, '-u', '0', '-g', '0'],
+    ['-n', '-p', sharedDir, '-s', socket, '-u', String(jail.uid), '-g', String(jail.gid)],
     socket,
     join(logDir, '9p-proxy.log'),
   );

@@ -13,14 +13,18 @@
  * (agent included) and QEMU binary (their size, time and inode). A change to any of them makes a new key; `vmrt template rm`
  * removes old ones (a running VM keeps its mapping of a removed file).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
+  closeSync,
   createReadStream,
   createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -35,6 +39,8 @@ import type { Logger } from './log.js';
 import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './network.js';
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
+import { withLock } from './lock.js';
+import { jailQemu, scratchJail, TEMPLATE_MEMORY_GID, vmDirOf, type Kept, type ScratchJail } from './jail.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type Accelerator, type VmLayout } from './vm.js';
 
@@ -120,14 +126,15 @@ export function templateKey(shape: TemplateShape): string {
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
 
-function templateLayout(dir: string, shape: TemplateShape): VmLayout {
+/** A template VM's files in `dir`, its sockets in `sockets` (its jail's VM folder). */
+function templateLayout(dir: string, shape: TemplateShape, sockets = dir): VmLayout {
   return {
     accelerator: shape.accelerator,
     // QEMU serves the template's (empty, never mounted) folder itself; a restored VM's 9p device
     // is the same whoever serves it.
     share: { kind: '9p', dir: join(dir, 'share') },
-    agentSocket: join(dir, 'agent.sock'),
-    qmpSocket: join(dir, 'qmp.sock'),
+    agentSocket: join(sockets, 'agent.sock'),
+    qmpSocket: join(sockets, 'qmp.sock'),
     consoleLog: join(dir, 'console.log'),
     memoryMiB: shape.memoryMiB,
     vcpus: shape.vcpus,
@@ -146,38 +153,26 @@ const infoFile = (dir: string) => join(dir, 'template.json');
 export async function ensureTemplate(shape: TemplateShape, logger: Logger): Promise<Template> {
   const key = templateKey(shape);
   const template = templateAt(key);
-  if (existsSync(infoFile(template.dir))) return template;
-  mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
-  await withLock(`${template.dir}.lock`, async () => {
-    if (existsSync(infoFile(template.dir))) return;
-    logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
-    await makeTemplate(template, shape);
-  });
+  if (!existsSync(infoFile(template.dir))) {
+    mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
+    await withLock(`${template.dir}.lock`, LOCK_TIMEOUT_MS, async () => {
+      if (existsSync(infoFile(template.dir))) return;
+      logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
+      await makeTemplate(template, shape);
+    });
+  }
+  shareMemory(template);
   return template;
 }
 
-/** A lock folder holding its maker's pid: a lock whose maker is gone is taken over. */
-async function withLock(lock: string, body: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSafe(join(lock, 'pid')));
-      if (holder > 0 && !existsSync(`/proc/${holder}`)) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline)
-        throw new RuntimeError(`waited ${LOCK_TIMEOUT_MS / 1000} s for ${lock} (held by pid ${holder || '?'})`);
-      else await sleep(100);
-    }
-  }
-  try {
-    await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+/**
+ * The RAM file is opened by every VM restored from the template, each QEMU under a uid of its
+ * own (jail.ts) with the file's group. QEMU 7.2 opens it read-write even to map it privately,
+ * so that group may write it: README's security section says what that means.
+ */
+function shareMemory(template: Template): void {
+  chownSync(template.memory, 0, TEMPLATE_MEMORY_GID);
+  chmodSync(template.memory, 0o660);
 }
 
 function readFileSafe(path: string): string {
@@ -203,14 +198,66 @@ async function untilMigrated(qmp: Qmp, what: string): Promise<void> {
 
 const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
 
+/**
+ * A template VM, or a VM restored from one with nothing attached, started in a jail of its own
+ * (jail.ts; no container's network: an empty one). Its (empty) share is its uid's; `keep`: the
+ * RAM file it writes.
+ */
+function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], keep: Kept[], stdio: StdioOptions): ChildProcess {
+  const share = (layout.share as { dir: string }).dir;
+  chownSync(share, scratch.jail.uid, scratch.jail.gid);
+  const clone = layout.templateMemory?.role === 'clone' ? layout.templateMemory.file : undefined;
+  const [program, ...jailed] = jailQemu(
+    {
+      jail: scratch.jail,
+      accelerator: layout.accelerator,
+      runDir: scratch.runDir,
+      consoleLog: layout.consoleLog,
+      hide: [templatesDir()],
+      templateMemory: clone,
+      keep: [{ path: share, dir: true, writable: false }, ...keep],
+      ownNetwork: true,
+    },
+    qemuPath(),
+    args,
+  );
+  return spawn(program!, jailed, { stdio });
+}
+
 /** Boots the template VM in a folder of its own, saves it, and renames the folder into place. */
 async function makeTemplate(template: Template, shape: TemplateShape): Promise<void> {
   const work = `${template.dir}.making`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'share'), { recursive: true, mode: 0o700 });
-  const layout = templateLayout(work, shape);
+  let scratch: ScratchJail | undefined;
+  try {
+    scratch = await scratchJail();
+    await bootAndSave(template, shape, work, scratch);
+    renameSync(work, template.dir);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  } finally {
+    scratch?.release();
+  }
+}
+
+/** Boots the template VM in `work`, waits for its agent, saves it there and ends it. */
+async function bootAndSave(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<void> {
+  const sockets = vmDirOf(scratch.runDir);
+  const layout = templateLayout(work, shape, sockets);
+  // QEMU writes the RAM file as its uid; once saved, the file is shared (shareMemory).
+  const memory = layout.templateMemory!.file;
+  closeSync(openSync(memory, 'w', 0o600));
+  chownSync(memory, scratch.jail.uid, scratch.jail.gid);
   const started = Date.now();
-  const qemu = spawn(qemuPath(), templatedQemuArgs(layout), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const qemu = spawnScratchVm(
+    scratch,
+    layout,
+    templatedQemuArgs(layout),
+    [{ path: memory, dir: false, writable: true }],
+    ['ignore', 'ignore', 'pipe'],
+  );
   let stderr = '';
   qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
@@ -232,13 +279,16 @@ async function makeTemplate(template: Template, shape: TemplateShape): Promise<v
     try {
       await qmp.execute('stop');
       await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
-      const stream = join(work, 'migrate.sock');
+      const stream = join(sockets, 'migrate.sock');
       const out = createWriteStream(join(work, 'state'), { mode: 0o600 });
       const written = new Promise<void>((resolve, reject) => {
         out.on('finish', resolve);
         out.on('error', reject);
       });
-      const server = createServer((socket) => socket.pipe(out)).listen(stream);
+      const server = createServer((socket) => socket.pipe(out));
+      await new Promise<void>((resolve) => server.listen(stream, resolve));
+      // QEMU, as its uid, connects to it.
+      chownSync(stream, scratch.jail.uid, scratch.jail.gid);
       try {
         await qmp.execute('migrate', { uri: `unix:${stream}` });
         await untilMigrated(qmp, 'saving the template VM');
@@ -260,13 +310,13 @@ async function makeTemplate(template: Template, shape: TemplateShape): Promise<v
       stateBytes: statSync(join(work, 'state')).size,
       memoryFileBytes: 0,
     };
-    for (const name of ['share', 'migrate.sock', 'agent.sock', 'qmp.sock']) rmSync(join(work, name), { recursive: true, force: true });
+    rmSync(join(work, 'share'), { recursive: true, force: true });
+    // Its uid is free again once the jail is released: nothing of the template stays that uid's.
+    chownSync(layout.consoleLog, 0, 0);
     writeFileSync(infoFile(work), JSON.stringify(info, null, 2));
-    renameSync(work, template.dir);
   } catch (err) {
     qemu.kill('SIGKILL');
     await exited;
-    rmSync(work, { recursive: true, force: true });
     throw err;
   }
 }
@@ -346,12 +396,33 @@ export function removeTemplates(keys: readonly string[]): string[] {
  */
 export async function probeRestore(template: Template, shape: TemplateShape): Promise<number> {
   const work = mkdtempSync(join(templatesDir(), 'probe-'));
-  const layout = { ...templateLayout(work, shape), templateMemory: { file: template.memory, role: 'clone' as const } };
-  mkdirSync(join(work, 'share'));
+  let scratch: ScratchJail | undefined;
+  try {
+    scratch = await scratchJail();
+    mkdirSync(join(work, 'share'));
+    return await restoreAndGreet(template, shape, work, scratch);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    scratch?.release();
+  }
+}
+
+/** probeRestore's VM, in `work` and its jail: restored, then ended once its agent says HELLO. */
+async function restoreAndGreet(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<number> {
+  const layout = {
+    ...templateLayout(work, shape, vmDirOf(scratch.runDir)),
+    templateMemory: { file: template.memory, role: 'clone' as const },
+  };
   const agentSocket = layout.agentSocket;
   const restoring = `${agentSocket}.restoring`;
   const started = Date.now();
-  const qemu = spawn(qemuPath(), [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'], { stdio: 'ignore' });
+  const qemu = spawnScratchVm(
+    scratch,
+    layout,
+    [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'],
+    [],
+    'ignore',
+  );
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
   try {
     if (!qemu.pid) throw new RuntimeError(`cannot start ${qemuPath()}`);
@@ -371,6 +442,5 @@ export async function probeRestore(template: Template, shape: TemplateShape): Pr
   } finally {
     qemu.kill('SIGKILL');
     await exited;
-    rmSync(work, { recursive: true, force: true });
   }
 }

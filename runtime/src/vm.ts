@@ -4,12 +4,13 @@
  * boots); the probe's verdict is cached in the socket folder (a tmpfs: re-probed after reboot).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { RuntimeError } from './errors.js';
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { shareQemuArgs, type ShareServer } from './shared-folder.js';
+import { jailQemu, scratchJail, vmDirOf } from './jail.js';
 import { sleep } from './proc.js';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -288,21 +289,24 @@ export async function probeBoot(
   timeoutMs = PROBE_TIMEOUT_MS,
 ): Promise<{ ok: boolean; ms: number; detail: string }> {
   const name = accelerator.toUpperCase();
-  const dir = mkdtempSync('/tmp/vmrt-probe-');
-  const log = join(dir, 'console.log');
+  // Jailed as a container's QEMU (jail.ts), in an empty network namespace.
+  const scratch = await scratchJail();
+  const log = join(vmDirOf(scratch.runDir), 'console.log');
   const started = Date.now();
-  const child = spawn(
+  const args = [
+    ...machineArgs(accelerator),
+    // Without `quiet` the kernel reports reaching init; the agent then finds no host and waits.
+    '-append',
+    kernelCommandLine().replace(' quiet', ''),
+    '-serial',
+    `file:${log}`,
+  ];
+  const [program, ...jailed] = jailQemu(
+    { jail: scratch.jail, accelerator, runDir: scratch.runDir, consoleLog: log, hide: [], ownNetwork: true },
     qemuPath(),
-    [
-      ...machineArgs(accelerator),
-      // Without `quiet` the kernel reports reaching init; the agent then finds no host and waits.
-      '-append',
-      kernelCommandLine().replace(' quiet', ''),
-      '-serial',
-      `file:${log}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    args,
   );
+  const child = spawn(program!, jailed, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -325,7 +329,7 @@ export async function probeBoot(
     };
   } finally {
     child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    scratch.release();
   }
 }
 

@@ -99,12 +99,14 @@ describe('a hostile guest', () => {
       'sh',
       '-c',
       [
+        // Device nodes in a tmpfs of the guest's own (the shared rootfs's file server makes none).
+        'mkdir /tmp/nodes && mount -t tmpfs nodes /tmp/nodes',
         // The agent's port: the guest kernel lets one holder open it, and the agent holds it.
-        'mknod /tmp/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
-        'echo junk 2>/dev/null > /tmp/agent && echo agent-port-open || echo agent-port-busy',
+        'mknod /tmp/nodes/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
+        'echo junk 2>/dev/null > /tmp/nodes/agent && echo agent-port-open || echo agent-port-busy',
         // 1.5 MiB of junk at the serial port, which QEMU writes to the host's console log.
-        'mknod /tmp/serial c 4 64',
-        'i=0; while [ $i -lt 24 ]; do head -c 65536 /dev/urandom > /tmp/serial; i=$((i+1)); done',
+        'mknod /tmp/nodes/serial c 4 64',
+        'i=0; while [ $i -lt 24 ]; do head -c 65536 /dev/urandom > /tmp/nodes/serial; i=$((i+1)); done',
         'head -c 262144 /dev/urandom',
         'echo; echo junk-done; sleep 1000',
       ].join('; '),
@@ -174,8 +176,10 @@ describe('shared folders: nothing outside the share is read or written on the ho
           `ln -s ${outside}/planted /vol/planted; echo planted > /vol/planted`,
           'echo overwritten > /vol/relative-link; echo overwritten > /vol/absolute-link',
           'ln /etc/hostname /vol/hard-link || echo no-hard-link-out',
-          // A device node in the share is the guest's device in the guest: here its kernel log.
+          // A device node in the share: refused by virtiofsd (no CAP_MKNOD), in a volume and in
+          // the rootfs; under 9p made, as under runc, and in the guest the guest's device (its kernel log).
           'mknod /vol/kmsg c 1 11 && head -n 1 /vol/kmsg || echo no-device-node',
+          'mknod /rootfs-kmsg c 1 11 && echo rootfs-device-node || echo no-rootfs-device-node',
           'echo done',
         ].join('; ');
         const r = daemon.docker(['run', '--rm', '--runtime', 'vmrt', '--privileged', '-v', `${volume}:/vol`, IMAGE, 'sh', '-c', script]);
@@ -183,11 +187,14 @@ describe('shared folders: nothing outside the share is read or written on the ho
         assert.match(r.stdout, new RegExp(`^\\S+ on /vol type ${fs === '9p' ? '9p' : 'virtiofs'} `));
         assert.doesNotMatch(r.stdout + r.stderr, /host secret/);
         assert.match(r.stdout, /no-hard-link-out\n/);
-        const kernelLog = /\n(no-device-node|.*Linux version .*)\ndone\n$/.exec(r.stdout)?.[1];
-        assert.ok(kernelLog, r.stdout);
-        if (kernelLog !== 'no-device-node') {
-          assert.match(kernelLog, new RegExp(GUEST_KERNEL.replace(/[.+]/g, '\\$&')));
-          assert.doesNotMatch(kernelLog, new RegExp(`Linux version ${release().replace(/[.+]/g, '\\$&')} `));
+        const nodes = /\n(.*)\n(.*)\ndone\n$/.exec(r.stdout);
+        assert.ok(nodes, r.stdout);
+        if (fs === 'virtiofs') {
+          assert.deepEqual(nodes.slice(1), ['no-device-node', 'no-rootfs-device-node']);
+        } else {
+          assert.match(nodes[1]!, new RegExp(`Linux version ${GUEST_KERNEL.replace(/[.+]/g, '\\$&')} `));
+          assert.doesNotMatch(nodes[1]!, new RegExp(`Linux version ${release().replace(/[.+]/g, '\\$&')} `));
+          assert.equal(nodes[2], 'rootfs-device-node');
         }
         assert.deepEqual(readdirSync(outside), ['secret']);
         assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'host secret\n');

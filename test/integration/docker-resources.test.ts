@@ -13,6 +13,7 @@ import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { REPO } from '../support/images.js';
 import { processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { agentSocket } from '../../runtime/src/container.js';
 import { memoryMiBFor } from '../../runtime/src/vm.js';
 import { sleep } from '../support/wait.js';
 
@@ -75,7 +76,7 @@ function hostCgroup(controller: string, id: string): string {
 }
 
 function qemuArgsOf(id: string): string[] {
-  const qemu = processesMentioning(join(runDirFor(d.runtimeRoot, id), 'agent.sock')).find((p) => p.includes('qemu-system'));
+  const qemu = processesMentioning(agentSocket(runDirFor(d.runtimeRoot, id))).find((p) => p.includes('qemu-system'));
   assert.ok(qemu, 'QEMU runs');
   return readFileSync(`/proc/${qemu.split(':')[0]}/cmdline`, 'utf8').split('\0');
 }

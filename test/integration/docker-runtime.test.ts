@@ -12,6 +12,7 @@ import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.j
 import { importBusyboxImage, REPO } from '../support/images.js';
 import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { agentSocket } from '../../runtime/src/container.js';
 import { waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
@@ -259,7 +260,7 @@ test('docker restart boots a new VM for the same container', async () => {
 
 test('docker rm -f of a running container leaves nothing behind', async () => {
   const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
-  const procs = processesMentioning(join(runDirFor(d.runtimeRoot, id), 'agent.sock'));
+  const procs = processesMentioning(agentSocket(runDirFor(d.runtimeRoot, id)));
   assert.equal(procs.length, 2, 'QEMU and the shim run');
   // QEMU must hold none of containerd's pipes or sockets (Docker's stdio, its fd 3), or Docker
   // waits for an EOF that never comes. containerd's shim is the parent of vmrt's shim.
@@ -385,8 +386,7 @@ test('feature shm-size: --shm-size 128m makes /dev/shm a 128 MiB tmpfs of the gu
 });
 
 test("feature cpus: --cpus 2 boots 2 vCPUs and sets the guest cgroup's quota", () => {
-  const agentSocket = join(runDirFor(d.runtimeRoot, featuredContainer()), 'agent.sock');
-  const qemu = processesMentioning(agentSocket).find((p) => p.includes('qemu-system'));
+  const qemu = processesMentioning(agentSocket(runDirFor(d.runtimeRoot, featuredContainer()))).find((p) => p.includes('qemu-system'));
   assert.ok(qemu, 'QEMU runs');
   const qemuArgs = readFileSync(`/proc/${qemu.split(':')[0]}/cmdline`, 'utf8').split('\0');
   assert.equal(qemuArgs[qemuArgs.indexOf('-smp') + 1], '2');
@@ -508,8 +508,7 @@ test("feature swarm: a swarm service runs in a VM when vmrt is the daemon's defa
 
 test('a killed QEMU ends the container and leaves nothing behind', async () => {
   const id = d.dockerOk(['run', '-d', '--rm', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
-  const agentSocket = join(runDirFor(d.runtimeRoot, id), 'agent.sock');
-  const qemu = processesMentioning(agentSocket).find((p) => p.includes('qemu-system'));
+  const qemu = processesMentioning(agentSocket(runDirFor(d.runtimeRoot, id))).find((p) => p.includes('qemu-system'));
   assert.ok(qemu, 'QEMU runs');
   process.kill(Number(qemu.split(':')[0]), 'SIGKILL');
   await waitFor('the container to be removed', () => (d.docker(['inspect', id]).status !== 0 ? true : undefined), 60000);

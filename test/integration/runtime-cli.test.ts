@@ -25,6 +25,8 @@ import { release } from 'node:os';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
+import { agentSocket } from '../../runtime/src/container.js';
+import { QEMU_IDS, vmDirOf } from '../../runtime/src/jail.js';
 import type { Config } from '../../runtime/src/spec.js';
 
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
@@ -135,13 +137,15 @@ function chownTree(dir: string, uid: number, gid: number): void {
 
 test('a new user namespace: root inside with the mappings of config.json, files owned by the mapped ids on the host, and no more power than they have', () => {
   // What the guest's root can do without a user namespace (all capabilities) and what the
-  // namespace's root cannot: make a device node, mount sysfs (its network namespace is the VM's).
+  // namespace's root cannot: make a device node (in the guest's own tmpfs: the shared rootfs's
+  // file server makes none for anyone), mount sysfs (its network namespace is the VM's).
   const script = [
     'id',
     "tr -s ' ' < /proc/self/uid_map; tr -s ' ' < /proc/self/gid_map",
     "echo made inside > /made-inside && stat -c '%u %g' /made-inside",
     'ulimit -Hn; cat /proc/self/oom_score_adj',
-    'mknod /node c 1 3 2>&1 && echo mknod done',
+    'mknod /dev/shm/node c 1 3 2>&1 && echo mknod done',
+    'mknod /node c 1 3 2>&1 && echo shared mknod done',
     'mkdir -p /sys2 && mount -t sysfs sysfs /sys2 2>&1 && echo sysfs mounted',
     'true',
   ].join('\n');
@@ -172,6 +176,7 @@ test('a new user namespace: root inside with the mappings of config.json, files 
         '0 0',
         '8192',
         '-500',
+        'mknod: /dev/shm/node: Operation not permitted',
         'mknod: /node: Operation not permitted',
         'mount: permission denied (are you root?)',
         '',
@@ -208,7 +213,7 @@ test('a new user namespace: root inside with the mappings of config.json, files 
   const control = vmrt(['run', '-b', unmapped, 'no-userns']);
   assert.equal(control.status, 0, control.stderr);
   assert.match(control.stdout, /^uid=0\(root\) gid=0\(root\)/);
-  assert.match(control.stdout, /\nmknod done\nsysfs mounted\n$/);
+  assert.match(control.stdout, /\nmknod done\nmknod: \/node: Operation not permitted\nsysfs mounted\n$/);
   assert.equal(statSync(join(unmapped, 'rootfs', 'made-inside')).uid, 0);
   assert.deepEqual(leftovers(root, 'no-userns'), []);
 });
@@ -245,7 +250,7 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.equal(state.pid, Number(pidText));
   assert.equal(state.bundle, b);
   assert.ok(existsSync(`/proc/${pidText}`), 'the shim runs');
-  assert.equal(processesMentioning(join(runDirFor(root, 'life'), 'agent.sock')).length, 2, 'QEMU and the init shim name the agent socket');
+  assert.equal(processesMentioning(agentSocket(runDirFor(root, 'life'))).length, 2, 'QEMU and the init shim name the agent socket');
 
   // A second create with the same id fails and leaves the first one as it was.
   const again = vmrt(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'life']);
@@ -277,7 +282,7 @@ test('life cycle: create, state, list, start, exec, kill, delete', () => {
   assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'started\n', 'err\n']);
   // containerd's form: the host pids (init shim, then QEMU); the table lists the guest's processes.
   const qemuPid = Number(
-    processesMentioning(join(runDirFor(root, 'life'), 'agent.sock'))
+    processesMentioning(agentSocket(runDirFor(root, 'life')))
       .find((p) => p.includes('qemu-system'))!
       .split(':')[0],
   );
@@ -318,6 +323,90 @@ test('delete --force ends a running container', () => {
   assert.equal(stateOf('forced').status, 'running');
   ok(['delete', '--force', 'forced']);
   assert.deepEqual(leftovers(root, 'forced'), []);
+});
+
+/** The fields of /proc/<pid>/status. */
+function processStatus(pid: number): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const colon = line.indexOf(':');
+        return colon > 0 ? [[line.slice(0, colon), line.slice(colon + 1).trim()]] : [];
+      }),
+  );
+}
+
+test("QEMU runs jailed: a uid of its own, no capabilities, no_new_privs, seccomp; it sees no other VM's folders and can write only its own", () => {
+  const ids = ['jail1', 'jail2'];
+  for (const id of ids) {
+    const b = makeBusyboxBundle(join(work, id), ['sleep', '1000']);
+    const created = vmrtDetached(['create', '--bundle', b, id], join(work, id));
+    assert.equal(created.status, 0, created.stderr);
+  }
+  const qemus = ids.map((id) => {
+    const qemu = processesMentioning(agentSocket(runDirFor(root, id))).find((p) => p.includes('qemu-system'));
+    assert.ok(qemu, `the QEMU of ${id} runs`);
+    return Number(qemu.split(':')[0]);
+  });
+  const uids = qemus.map((pid) => {
+    const status = processStatus(pid);
+    const uid = Number(status.Uid!.split(/\s+/)[0]);
+    assert.ok(uid >= QEMU_IDS.first && uid < QEMU_IDS.first + QEMU_IDS.count, `QEMU's uid ${uid}`);
+    assert.deepEqual(status.Uid!.split(/\s+/).map(Number), [uid, uid, uid, uid], 'real, effective, saved and file-system uid');
+    assert.deepEqual(status.Gid!.split(/\s+/).map(Number), [uid, uid, uid, uid], 'gids: the same number');
+    assert.equal(status.Groups, '');
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.equal(status[set], '0000000000000000', set);
+    assert.equal(status.NoNewPrivs, '1');
+    assert.equal(status.Seccomp, '2');
+    return uid;
+  });
+  assert.notEqual(uids[0], uids[1], 'each VM its own uid');
+  const [first, second] = qemus as [number, number];
+  // As the first QEMU: it may not signal (nor so trace) the second.
+  const asFirst = (args: string[]) =>
+    spawnSync(
+      'nsenter',
+      ['--target', String(first), '--mount', '--', 'setpriv', `--reuid=${uids[0]}`, `--regid=${uids[0]}`, '--clear-groups', ...args],
+      {
+        encoding: 'utf8',
+      },
+    );
+  const signal = asFirst(['sh', '-c', 'kill -0 "$1"', 'sh', String(second)]);
+  assert.notEqual(signal.status, 0);
+  assert.match(signal.stderr, /not permitted/i);
+  // Its mount namespace: the second VM's socket and state folders do not exist; of its own state
+  // folder only the console log; nothing of the host is writable but that log (its socket
+  // folder's VM folder, where it makes its sockets, is not listable: written above by QEMU itself).
+  const seen = (path: string) => existsSync(`/proc/${first}/root${path}`);
+  assert.ok(seen(vmDirOf(runDirFor(root, 'jail1'))));
+  assert.equal(seen(runDirFor(root, 'jail2')), false);
+  assert.equal(seen(join(root, 'jail2')), false);
+  assert.deepEqual(readdirSync(`/proc/${first}/root${join(root, 'jail1')}`), ['console.log']);
+  const writable = asFirst([
+    'find',
+    '/',
+    '(',
+    '-path',
+    '/proc',
+    '-o',
+    '-path',
+    '/sys',
+    ')',
+    '-prune',
+    '-o',
+    '-writable',
+    '!',
+    '-type',
+    'c',
+    '!',
+    '-type',
+    'l',
+    '-print',
+  ]);
+  assert.deepEqual(writable.stdout.split('\n').filter(Boolean), [join(root, 'jail1', 'console.log')], writable.stderr);
+  for (const id of ids) ok(['delete', '--force', id]);
+  for (const id of ids) assert.deepEqual(leftovers(root, id), []);
 });
 
 test('bad input: clear errors, non-zero exits, nothing half-made', () => {
@@ -379,9 +468,9 @@ test('a failing prestart hook (the shim already runs in the netns) undoes everyt
 test('delete --force cleans up after a create that was killed half-way', async () => {
   const b = makeBusyboxBundle(join(work, 'halfway'), ['true']);
   const create = spawn(VMRT, ['--root', root, 'create', '--bundle', b, 'halfway'], { stdio: 'ignore' });
-  const agentSocket = join(runDirFor(root, 'halfway'), 'agent.sock');
+  const socket = agentSocket(runDirFor(root, 'halfway'));
   const deadline = Date.now() + 30000;
-  while (!processesMentioning(agentSocket).some((p) => p.includes('qemu-system')) && Date.now() < deadline) await sleep(50);
+  while (!processesMentioning(socket).some((p) => p.includes('qemu-system')) && Date.now() < deadline) await sleep(50);
   create.kill('SIGKILL');
   await new Promise((resolve) => create.on('exit', resolve));
   assert.equal(stateOf('halfway').status, 'creating');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
@@ -15,6 +15,17 @@ import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
+import {
+  hostMountPoints,
+  jailedArgv,
+  pickId,
+  requireReadableByAll,
+  QEMU_IDS,
+  qemuJailView,
+  TEMPLATE_MEMORY_GID,
+  vfioGroupsOf,
+} from '../../runtime/src/jail.js';
+import { guestFiles, SOCKET_BASE } from '../../runtime/src/paths.js';
 
 test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified alone on v2', () => {
   const hybrid = [
@@ -187,6 +198,119 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   }).join(' ');
   assert.match(proxied, /-fsdev proxy,id=shared,socket=\/r\/9p\.sock -device virtio-9p-device,fsdev=shared,mount_tag=vmrt/);
   assert.doesNotMatch(proxied, /memory-backend|path=\/s/);
+});
+
+test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its own, the host folders of other VMs hidden', () => {
+  const jail = { uid: QEMU_IDS.first + 7, gid: QEMU_IDS.first + 7 };
+  const runDir = join(SOCKET_BASE, 'abc123');
+  const spec = {
+    jail,
+    accelerator: 'tcg' as const,
+    runDir,
+    consoleLog: '/srv/vmrt-root/c1/console.log',
+    hide: ['/srv/vmrt-root', '/var/vmrt-templates'],
+  };
+  const numbers = (path: string) => ({ '/dev/kvm': { major: 10, minor: 232 }, '/dev/vfio/vfio': { major: 10, minor: 196 } })[path]!;
+  const qemu = ['-sandbox', 'on', '-kernel', guestFiles().kernel];
+  const mounts = hostMountPoints(
+    '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:5 / /proc rw - proc proc rw\n3 1 0:6 / /tmp/x rw - tmpfs t rw\n4 1 8:2 / /srv/a\\040b rw - ext4 /dev/sda2 rw\n',
+  );
+  assert.deepEqual(mounts, ['/', '/proc', '/tmp/x', '/srv/a b']);
+  const argv = jailedArgv(qemuJailView(spec, qemu, numbers, '/sys', mounts), 'qemu-system-x86_64', qemu);
+  // Entered as root (in the netns), a mount namespace of its own, then QEMU's argv untouched.
+  assert.deepEqual(argv.slice(0, 7), ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c']);
+  assert.deepEqual(argv.slice(8), ['vmrt-jail', 'qemu-system-x86_64', ...qemu]);
+  const script = argv[7]!.split('\n');
+  assert.equal(script[0], 'set -e');
+  assert.equal(script[1], 'mount -n -t tmpfs -o mode=0755,size=64k,nosuid,noexec vmrt-dev /dev');
+  assert.ok(script.includes("mknod -m 666 '/dev/net/tun' c 10 200"));
+  assert.ok(!script.some((line) => /kvm|vfio|ulimit/.test(line)), 'no KVM or VFIO under TCG');
+  // Every folder with other VMs' files or world-writable is hidden behind an empty read-only one.
+  for (const dir of ['/run', '/tmp', '/var/tmp', '/root', '/home', '/var/vmrt-templates', '/srv/vmrt-root']) {
+    assert.ok(script.includes(`  mount -n -t tmpfs -o mode=0755,size=64k,nosuid,nodev,noexec vmrt-hidden '${dir}'`), dir);
+    assert.ok(script.includes(`  mount -n -o remount,ro '${dir}'`), dir);
+  }
+  // Every host mount read-only (those in hidden folders are out of reach), one gone meanwhile no error.
+  const readOnly = script.filter((line) => line.includes('remount,bind,ro') && !line.includes('.vmrt-keep'));
+  assert.deepEqual(readOnly, [
+    "mount -n -o remount,bind,ro '/' || ! mountpoint -q '/'",
+    "mount -n -o remount,bind,ro '/srv/a b' || ! mountpoint -q '/srv/a b'",
+  ]);
+  // Its own socket folder and console log come back, writable, into the hidden folders.
+  assert.ok(script.includes(`mount -n --bind '${runDir}' /dev/.vmrt-keep/0`));
+  assert.ok(script.includes('mount -n -o remount,bind,rw /dev/.vmrt-keep/0'));
+  assert.ok(script.includes(`mount -n --move /dev/.vmrt-keep/0 '${runDir}'`));
+  assert.ok(script.includes("mount -n --move /dev/.vmrt-keep/1 '/srv/vmrt-root/c1/console.log'"));
+  assert.equal(script.at(-2), 'mount -n -o remount,ro /dev');
+  // A VM of no container (a template, a probe): an empty network namespace of its own too.
+  const scratch = jailedArgv(qemuJailView({ ...spec, ownNetwork: true }, qemu, numbers, '/sys', mounts), 'qemu-system-x86_64', qemu);
+  assert.deepEqual(scratch.slice(0, 4), ['unshare', '--mount', '--net', '--propagation']);
+  assert.equal(
+    script.at(-1),
+    `exec setpriv --reuid=${jail.uid} --regid=${jail.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"`,
+  );
+
+  // KVM: a /dev/kvm of its own, only for its uid; a VM restored from a template: the RAM file's group, the file kept.
+  const kvm = jailedArgv(
+    qemuJailView({ ...spec, accelerator: 'kvm', templateMemory: '/var/vmrt-templates/k/memory' }, qemu, numbers),
+    'qemu-system-x86_64',
+    qemu,
+  )[7]!.split('\n');
+  assert.ok(kvm.includes("mknod -m 600 '/dev/kvm' c 10 232"));
+  assert.ok(kvm.includes(`chown ${jail.uid}:${jail.gid} '/dev/kvm'`));
+  assert.ok(kvm.includes("mount -n --move /dev/.vmrt-keep/2 '/var/vmrt-templates/k/memory'"));
+  assert.match(kvm.at(-1)!, new RegExp(` --groups=${TEMPLATE_MEMORY_GID} `));
+
+  // VFIO: the group's node for its uid, the container node, and locked memory for the guest's RAM.
+  const sys = mkdtempSync(join(tmpdir(), 'vmrt-sys-'));
+  try {
+    const device = join(sys, 'bus', 'pci', 'devices', '0000:01:00.0');
+    mkdirSync(device, { recursive: true });
+    symlinkSync('../../../kernel/iommu_groups/12', join(device, 'iommu_group'));
+    const passed = ['-device', 'pcie-root-port,id=vmrt-vfio0', '-device', 'vfio-pci,host=0000:01:00.0,bus=vmrt-vfio0'];
+    assert.deepEqual(vfioGroupsOf(passed, sys), ['/dev/vfio/12']);
+    const vfioNumbers = (path: string) => (path === '/dev/vfio/12' ? { major: 243, minor: 0 } : numbers(path));
+    const vfio = jailedArgv(qemuJailView(spec, passed, vfioNumbers, sys), 'qemu-system-x86_64', passed)[7]!.split('\n');
+    assert.ok(vfio.includes("mknod -m 666 '/dev/vfio/vfio' c 10 196"));
+    assert.ok(vfio.includes("mknod -m 600 '/dev/vfio/12' c 243 0"));
+    assert.ok(vfio.includes(`chown ${jail.uid}:${jail.gid} '/dev/vfio/12'`));
+    assert.ok(vfio.includes('ulimit -l unlimited'));
+  } finally {
+    rmSync(sys, { recursive: true, force: true });
+  }
+});
+
+test('the guest kernel must be readable by all, through folders searchable by all up to a hidden one: else a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-guest-'));
+  chmodSync(dir, 0o711);
+  try {
+    const kernel = join(dir, 'guest', 'vmlinux');
+    mkdirSync(join(dir, 'guest'), { mode: 0o700 });
+    writeFileSync(kernel, 'kernel', { mode: 0o600 });
+    assert.throws(
+      () => requireReadableByAll(kernel, ['/run']),
+      new RegExp(`cannot read ${kernel}: ${kernel} is not readable by all \\(chmod o\\+r ${kernel}\\)`),
+    );
+    chmodSync(kernel, 0o644);
+    assert.throws(
+      () => requireReadableByAll(kernel, ['/run']),
+      new RegExp(`: ${dir}/guest is not searchable by all \\(chmod o\\+x ${dir}/guest\\)`),
+    );
+    // A folder the jail hides is replaced by one QEMU may search.
+    requireReadableByAll(kernel, [join(dir, 'guest')]);
+    chmodSync(join(dir, 'guest'), 0o711);
+    requireReadableByAll(kernel, ['/run']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('QEMU uids: the preferred one when free, else the next free one, wrapping around the range', () => {
+  const first = QEMU_IDS.first;
+  assert.equal(pickId(5, new Set()), first + 5);
+  assert.equal(pickId(5, new Set([first + 5, first + 6])), first + 7);
+  assert.equal(pickId(QEMU_IDS.count - 1, new Set([first + QEMU_IDS.count - 1])), first);
+  assert.equal(pickId(QEMU_IDS.count + 3, new Set()), first + 3);
 });
 
 test("QEMU command line with virtio-fs: guest RAM in a shared memory file, virtiofsd's socket, no 9p", () => {
