@@ -10,8 +10,9 @@
  *
  * Templates live in SOCKET_BASE/templates/<key> (a tmpfs: the RAM file's pages are the shared
  * ones), one per key: the hash of QEMU's arguments for the shape and of the kernel, initramfs
- * (agent included) and QEMU binary (their size, time and inode). A change to any of them makes a new key; `vmrt template rm`
- * removes old ones (a running VM keeps its mapping of a removed file).
+ * (agent included) and QEMU binary (their size, time and inode). A change to any of them makes a new key;
+ * the new template replaces those of its shape (a running VM keeps its mapping of a removed file),
+ * and `vmrt template rm` removes any.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -159,11 +160,19 @@ export async function ensureTemplate(shape: TemplateShape, logger: Logger): Prom
       if (existsSync(infoFile(template.dir))) return;
       logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
       await makeTemplate(template, shape);
+      const superseded = listTemplates().filter((t) => t.key !== key && sameShape(t, shape));
+      if (superseded.length > 0) {
+        logger.debug(`removing the VM templates ${superseded.map((t) => t.key).join(', ')}: ${key} replaces them`);
+        removeTemplates(superseded.map((t) => t.key));
+      }
     });
   }
   shareMemory(template);
   return template;
 }
+
+const sameShape = (a: TemplateShape, b: TemplateShape) =>
+  a.accelerator === b.accelerator && a.vcpus === b.vcpus && a.memoryMiB === b.memoryMiB;
 
 /**
  * The RAM file is opened by every VM restored from the template, each QEMU under a uid of its

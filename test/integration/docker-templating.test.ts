@@ -6,13 +6,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { assertNothingLeft } from '../support/leftovers.js';
 import { waitFor } from '../support/wait.js';
-import { TEMPLATE_ENV } from '../../runtime/src/vm.js';
-import type { TemplateInfo } from '../../runtime/src/template.js';
+import { chooseAccelerator, defaultVmMemoryMiB, TEMPLATE_ENV, vcpusFor } from '../../runtime/src/vm.js';
+import type { TemplateInfo, TemplateShape } from '../../runtime/src/template.js';
 import { REPO } from '../support/images.js';
 import { spawnSync } from 'node:child_process';
 import type { ContainerState } from '../../runtime/src/state.js';
@@ -45,6 +45,31 @@ after(() => {
 function stateOf(id: string): ContainerState {
   return JSON.parse(readFileSync(join(d.runtimeRoot, id, 'state.json'), 'utf8')) as ContainerState;
 }
+
+/** A template left by an older kernel, agent or QEMU: only its description matters here. */
+function plantTemplate(key: string, shape: TemplateShape): string {
+  const dir = join(templates, key);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'template.json'),
+    JSON.stringify({ key, ...shape, created: new Date().toISOString(), bootMs: 0, saveMs: 0, stateBytes: 0 }),
+  );
+  return dir;
+}
+
+test('a new template replaces the older ones of its shape and leaves other shapes alone', async () => {
+  const shape: TemplateShape = {
+    accelerator: (await chooseAccelerator()).accelerator,
+    vcpus: vcpusFor(undefined),
+    memoryMiB: defaultVmMemoryMiB(),
+  };
+  const stale = plantTemplate('00000000000stale', shape);
+  const otherShape = plantTemplate('0000000000other', { ...shape, memoryMiB: 999 });
+  d.dockerOk(['run', '--rm', '--runtime', 'vmrt', IMAGE, 'true']);
+  assert.ok(!existsSync(stale), 'the template of an older kernel, agent or QEMU is removed');
+  assert.ok(existsSync(otherShape), 'a template of another shape stays');
+  rmSync(otherShape, { recursive: true });
+});
 
 test('a templated container prints what it would after a cold boot, with the host clock and its own random state', () => {
   const script =
