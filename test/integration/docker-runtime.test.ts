@@ -442,7 +442,8 @@ test("feature stats: docker stats shows the VM's CPU and memory while the guest 
     return percent > 10 ? [percent, memText!] : undefined;
   });
   const [, amount, unit] = /^([\d.]+)(MiB|GiB)/.exec(memory) ?? [];
-  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 50, `docker stats counts the VM's memory: ${memory} (cpu ${cpu}%)`);
+  // The busy shell alone is well under 1 MiB; a VM restored from a template, about 40 MiB.
+  assert.ok(amount && Number(amount) * (unit === 'GiB' ? 1024 : 1) >= 20, `docker stats counts the VM's memory: ${memory} (cpu ${cpu}%)`);
   d.dockerOk(['rm', '-f', featuredContainer()]);
   featured = undefined;
 });
