@@ -215,6 +215,10 @@ async function awaitSocket(path: string, qemu: ProcessRef, consoleLog: string, q
   }
 }
 
+function warnBusyCgroups(busy: string[], logger: Logger): void {
+  if (busy.length > 0) logger.warn(`cgroups still hold processes, left in place: ${busy.join(', ')}`);
+}
+
 /** Undo steps of a create, run in reverse when a later step fails. */
 type Undo = Array<() => void | Promise<void>>;
 
@@ -279,12 +283,20 @@ async function settleShim(
 ): Promise<ProcessRef> {
   const config = opts.bundle.config;
   if (shim.pid === undefined) await ready;
-  const shimRef = refOf(shim.pid!);
+  let shimRef: ProcessRef;
+  try {
+    shimRef = refOf(shim.pid!);
+  } catch {
+    // The shim ended already: its ready promise says how.
+    await ready;
+    throw new RuntimeError('the shim ended at start');
+  }
   state.shim = shimRef;
-  undo.push(() => terminate(shimRef, 0));
   const cgroupsPath = config.linux?.cgroupsPath;
   state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
-  undo.push(() => removeCgroups(state.cgroups));
+  // Undone in reverse: the shim (and every process after it) ends before its cgroups go.
+  undo.push(async () => warnBusyCgroups(await removeCgroups(state.cgroups), opts.logger));
+  undo.push(() => terminate(shimRef, 0));
   writeState(opts.root, state);
   applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
   await awaitInNetns(shimRef, state.netns.path, shimLogOf(opts.root, opts.id));
@@ -623,7 +635,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   attempt('unmount', () => removeShared(sharedDirOfState(root, state)));
   if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
   else if (state.network && state.netns.path) unwireNetwork(state.netns.path, state.network);
-  removeCgroups(state.cgroups);
+  warnBusyCgroups(await removeCgroups(state.cgroups), logger);
   attempt('run folder', () => rmSync(state.runDir, { recursive: true, force: true }));
   if (problems.length > 0) {
     for (const p of problems) logger.warn(p);
