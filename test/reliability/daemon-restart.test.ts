@@ -29,14 +29,14 @@ function lastTick(id: string): number {
 }
 
 /** A running container and its QEMU across `disruption`: still the same VM, and Docker still drives it. */
-async function survives(disruption: () => Promise<void>): Promise<void> {
+async function survives(disruption: (id: string) => Promise<void>): Promise<void> {
   const id = d
     .dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sh', '-c', 'i=0; while :; do echo tick $i; i=$((i+1)); sleep 1; done'])
     .trim();
   const before = await waitFor('the first ticks', () => (lastTick(id) >= 1 ? lastTick(id) : undefined), 120000);
   const { qemu, initShim } = containerProcesses(d.runtimeRoot, id);
   assert.ok(qemu && initShim, 'QEMU and the init shim run');
-  await disruption();
+  await disruption(id);
   assert.equal(d.dockerOk(['inspect', '-f', '{{.State.Status}}', id]).trim(), 'running');
   assert.deepEqual(containerProcesses(d.runtimeRoot, id), { qemu, initShim, execShims: [] }, 'the same VM and shim');
   await waitFor('new ticks in docker logs', () => (lastTick(id) > before + 1 ? true : undefined), 60000);
@@ -51,7 +51,7 @@ describe('daemon restarts under a running vmrt container', () => {
   test('dockerd restarted with --live-restore: the VM runs on and is re-attached', () => survives(() => d.restart()));
 
   test('containerd killed: dockerd starts another, the VM runs on and is re-attached', () =>
-    survives(async () => {
+    survives(async (id) => {
       const old = d.containerdPid();
       assert.ok(old, 'dockerd started a containerd');
       process.kill(old, 'SIGKILL');
@@ -59,7 +59,11 @@ describe('daemon restarts under a running vmrt container', () => {
         const pid = d.containerdPid();
         return pid !== undefined && pid !== old ? pid : undefined;
       });
-      // Docker answers container requests again once it has reconnected.
-      await waitFor('dockerd to reconnect', () => (d.docker(['ps', '-q']).status === 0 ? true : undefined), 60000);
+      // dockerd's connection to containerd comes back a moment later (as under runc): until then
+      // its calls fail with gRPC's "unavailable", whatever the runtime.
+      await waitFor('dockerd to reconnect to containerd', () => {
+        const r = d.docker(['exec', id, 'true']);
+        return /unavailable/.test(r.stdout + r.stderr) ? undefined : true;
+      });
     }));
 });

@@ -35,6 +35,8 @@ export interface Dockerd {
   removeAllContainers(): void;
   /** dockerd ended (SIGTERM) and started again with the same flags; resolves once it answers. */
   restart(): Promise<void>;
+  /** The pid of dockerd (undefined once it ended). */
+  dockerdPid(): number | undefined;
   /** The pid of the containerd that dockerd started (undefined while it has none). */
   containerdPid(): number | undefined;
   stop(): Promise<void>;
@@ -221,6 +223,7 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
       launch();
       await awaitAnswer(async () => undefined);
     },
+    dockerdPid: () => (exited ? undefined : daemon.pid),
     containerdPid,
     stop,
   };
