@@ -1,10 +1,10 @@
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { muxSocketOf } from '../container.js';
+import { loadStateOrRemains, muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
 import { parseSignal } from '../signals.js';
-import { loadState, statusOf } from '../state.js';
+import { statusOf } from '../state.js';
 
 export const kill: Command = {
   name: 'kill',
@@ -15,7 +15,8 @@ export const kill: Command = {
     const [id, signalText] = expectPositionals(args, 'kill', ['container-id'], true);
     if (args.positionals.length > 2) throw new RuntimeError('kill takes <container-id> [signal]');
     const signal = parseSignal(signalText ?? 'SIGTERM');
-    const state = loadState(ctx.root, id!);
+    // Its mux still answers when its state folder is gone: the container can be stopped.
+    const state = loadStateOrRemains(ctx.root, id!);
     const status = statusOf(state);
     // containerd maps this exact wording to "not found" (checkKillError).
     if (status === 'stopped') throw new RuntimeError('container not running');
