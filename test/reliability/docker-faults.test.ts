@@ -247,6 +247,16 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
     await removeAndCheck(id);
   });
 
+  test('a hung guest (its QEMU stopped): docker kill ends it with 137 after a grace of 10 s, not stuck', async () => {
+    const id = runDetached([IMAGE, 'sleep', '1000']);
+    process.kill(hostProcesses(id).qemu!, 'SIGSTOP');
+    const start = Date.now();
+    const killed = d.docker(['kill', id], { timeoutMs: REPORTED_WITHIN_MS });
+    assert.equal(killed.status, 0, killed.stderr);
+    assertReportedExit(id, 137, start);
+    await removeAndCheck(id);
+  });
+
   test('a guest kernel panic ends the container with 255: reported dead, not stuck', async () => {
     // The guest kernel has no sysrq: root in a privileged container makes an OOM of its cgroup
     // panic the kernel instead (panic_on_oom=2), which then stops the VM (panic=-1, -no-reboot).
@@ -345,7 +355,8 @@ describe('load', () => {
       const stop = d.docker(['stop', '-t', '2', bomb], { timeoutMs: REPORTED_WITHIN_MS });
       assert.equal(stop.status, 0, stop.stderr);
       assert.ok(Date.now() - stopping < REPORTED_WITHIN_MS, `stopped after ${Date.now() - stopping} ms`);
-      assert.equal(d.dockerOk(['inspect', '-f', '{{.State.Status}}', bomb]).trim(), 'exited');
+      // Its shell ignores SIGTERM (PID 1): killed, by its guest or, past a grace, with its VM.
+      assert.equal(d.dockerOk(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', bomb]).trim(), 'exited 137');
       d.dockerOk(['rm', '-f', neighbour]);
       await assertNothingLeft(d.runtimeRoot, neighbour);
       await removeAndCheck(bomb);
@@ -354,9 +365,9 @@ describe('load', () => {
 
   test('a guest filling its memory: the guest kills the hog, the container and a second one answer, docker stop works', async () => {
     const neighbour = runDetached([IMAGE, 'sleep', '1000']);
-    const hog = runDetached(['--annotation', 'org.vmrt.vm.memory-mib=256', IMAGE, 'sleep', '1000']);
-    // A 512 MiB buffer, read into, in a 256 MiB VM without swap: the guest's OOM killer ends it.
-    const fill = d.docker(['exec', hog, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=512M', 'count=1'], { timeoutMs: 120000 });
+    const hog = runDetached(['--memory', '96m', IMAGE, 'sleep', '1000']);
+    // A 256 MiB buffer, read into, under a 96 MiB limit: the guest's OOM killer ends it.
+    const fill = d.docker(['exec', hog, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], { timeoutMs: 120000 });
     assert.equal(fill.status, 137, `the hog is OOM-killed in the guest: ${fill.stderr}`);
     assert.equal(d.dockerOk(['exec', hog, 'echo', 'still serving']), 'still serving\n');
     assert.equal(d.dockerOk(['exec', neighbour, 'echo', 'unaffected']), 'unaffected\n');

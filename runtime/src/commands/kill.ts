@@ -1,10 +1,17 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants } from 'node:os';
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
 import { loadStateOrRemains, muxSocketOf } from '../container.js';
-import { RuntimeError } from '../errors.js';
+import { errorMessage, RuntimeError } from '../errors.js';
 import { muxRequest } from '../mux.js';
+import { signalProcess, waitGone } from '../proc.js';
 import { parseSignal } from '../signals.js';
 import { statusOf } from '../state.js';
+
+/** How long the guest has to end a container on SIGKILL before the host ends its VM. */
+const SIGKILL_GRACE_MS = 10000;
 
 export const kill: Command = {
   name: 'kill',
@@ -20,7 +27,24 @@ export const kill: Command = {
     const status = statusOf(state);
     // containerd maps this exact wording to "not found" (checkKillError).
     if (status === 'stopped') throw new RuntimeError('container not running');
-    await muxRequest(muxSocketOf(state), { op: 'signal', id, signal, all: flagBool(args, 'all') });
+    const request = { op: 'signal', id, signal, all: flagBool(args, 'all') };
+    if (signal !== constants.signals.SIGKILL || state.pod) {
+      await muxRequest(muxSocketOf(state), request);
+      return 0;
+    }
+    // A guest too busy to answer (a fork bomb filling its memory) must not keep a SIGKILL from
+    // ending its container: past the grace, the VM, which holds nothing else, is ended from here.
+    const deadline = Date.now() + SIGKILL_GRACE_MS;
+    try {
+      await muxRequest(muxSocketOf(state), request, SIGKILL_GRACE_MS);
+    } catch (err) {
+      if (!/^no answer/.test(errorMessage(err))) throw err;
+    }
+    if (await waitGone(state.shim, Math.max(0, deadline - Date.now()))) return 0;
+    ctx.logger.warn(`container ${id} did not end within ${SIGKILL_GRACE_MS / 1000} s of SIGKILL: ending its VM`);
+    // The init shim then exits as killed (137), not as a VM that died (255): runtime/shim/README.md.
+    writeFileSync(join(state.runDir, 'killed'), '');
+    signalProcess(state.qemu, 'SIGKILL');
     return 0;
   },
 };
