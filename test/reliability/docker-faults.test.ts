@@ -305,9 +305,10 @@ async function killDuring(moment: 'create' | 'start', victim: 'qemu' | 'initShim
     assertReportedExit(id, status, killed);
   } else {
     const why = {
+      // The shim's end is seen by the CLI's wait for its netns or for its ready line, whichever first.
       create: {
-        qemu: /OCI runtime create failed: (QEMU exited at start|the shim exited)/,
-        initShim: /OCI runtime create failed: the shim exited/,
+        qemu: /OCI runtime create failed: (QEMU exited at start|creating container "\w+" in its VM: the shim exited)/,
+        initShim: /OCI runtime create failed: (creating container "\w+" in its VM: )?the shim exited/,
       },
       start: {
         qemu: /OCI runtime start failed: cannot start a container that is stopped: its VM \(QEMU\) ended before the start/,
