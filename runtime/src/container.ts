@@ -645,6 +645,8 @@ function recordedCgroups(runDir: string): string[] {
  * its folders), enough to signal it through its mux and to delete it; undefined when nothing is left.
  */
 export function remainsOf(root: string, id: string): ContainerState | undefined {
+  // A state.json that is not ours is another runtime's container (Docker shares the root with runc).
+  if (existsSync(stateFile(root, id))) return undefined;
   const runDir = runDirFor(root, id);
   const processes = processesMentioning(`${runDir}/`);
   const netnsName = netnsNameFor(runDir);
