@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
@@ -18,6 +18,7 @@ import { FLOOD_SCRIPT, checkFlood } from '../support/sequence.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { consoleLogOf } from '../../runtime/src/container.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
+import { cgroupMounts } from '../../runtime/src/cgroups.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
@@ -332,8 +333,14 @@ describe('kill -9 during create and start: the start ends within seconds, docker
 });
 
 describe('load', () => {
-  /** The number of host processes and threads in a container's host cgroup (Docker's cgroupfs driver). */
-  const hostPidsOf = (id: string) => Number(readFileSync(`/sys/fs/cgroup/pids/docker/${id}/pids.current`, 'utf8'));
+  /** The number of host processes and threads in a container's host cgroup (Docker's cgroupfs driver: /docker/<id>). */
+  const hostPidsOf = (id: string): number => {
+    const file = cgroupMounts()
+      .map((m) => join(m.mountPoint, 'docker', id, 'pids.current'))
+      .find((f) => existsSync(f));
+    if (!file) assert.fail(`no pids cgroup of ${id} on the host`);
+    return Number(readFileSync(file, 'utf8'));
+  };
 
   for (const pidsLimit of [undefined, 200]) {
     test(`a fork bomb ${pidsLimit ? `under --pids-limit ${pidsLimit}` : 'without --pids-limit'}: the host and a second container are unaffected, docker stop works`, async () => {
