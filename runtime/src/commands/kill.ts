@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
@@ -42,8 +42,9 @@ export const kill: Command = {
     }
     if (await waitGone(state.shim, Math.max(0, deadline - Date.now()))) return 0;
     ctx.logger.warn(`container ${id} did not end within ${SIGKILL_GRACE_MS / 1000} s of SIGKILL: ending its VM`);
-    // The init shim then exits as killed (137), not as a VM that died (255): runtime/shim/README.md.
-    writeFileSync(join(state.runDir, 'killed'), '');
+    // Beside the mux socket, where the init shim looks: it then exits as killed (137), not as a
+    // VM that died (255) (runtime/shim/README.md).
+    writeFileSync(join(dirname(muxSocketOf(state)), 'killed'), '');
     signalProcess(state.qemu, 'SIGKILL');
     return 0;
   },
