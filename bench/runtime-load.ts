@@ -1,6 +1,6 @@
 /**
  * `npm run test:soak`: vmrt under load, beside runc under the same private dockerd (the long
- * versions of test/integration/docker-faults.test.ts's load test).
+ * versions of test/reliability/docker-faults.test.ts's load test).
  * 1. SOAK_PARALLEL (30) `docker run -d` at once, then as many `docker exec` at once into the first
  *    of them, then every container stopped at once: the time each batch took, failures named.
  * 2. A guest writing stdout as fast as it can for SOAK_FLOOD_SECONDS (60): `docker logs` must hold

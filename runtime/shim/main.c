@@ -437,6 +437,23 @@ static const char *peer_name(const struct shim *s)
 
 /* The agent (or the mux) went away before the process's EXIT: hand out what
  * output arrived, say so, and leave. A lost VM never leaves a shim waiting. */
+/*
+ * `vmrt kill` ends a VM whose guest does not carry out a SIGKILL of the container in time (a
+ * guest too busy to answer), after leaving a `killed` file beside the mux socket (in the socket
+ * folder, which QEMU cannot write): the container then ends as killed (137), not as a VM that
+ * died (255).
+ */
+static int vm_killed_by_host(const char *mux_socket)
+{
+    char path[4096];
+    const char *slash = strrchr(mux_socket, '/');
+    int dir_len = slash ? (int)(slash - mux_socket) : 0;
+    if (snprintf(path, sizeof path, "%.*s/killed", dir_len, mux_socket) >= (int)sizeof path) {
+        return 0;
+    }
+    return access(path, F_OK) == 0;
+}
+
 static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
 {
     int64_t deadline = now_ms() + LOST_DRAIN_MS;
@@ -458,6 +475,11 @@ static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
     if (s->have_mux) {
         mux_stop_listening(&s->mux);
         mux_outlive_exec_shims(&s->mux, OUTLIVE_EXEC_SHIMS_MS);
+    }
+    if (s->o.mode == MODE_INIT && vm_killed_by_host(s->o.mux_socket)) {
+        log_error("the VM did not end container %s on SIGKILL in time and was ended from the host: it exits with 137",
+                  s->o.id);
+        exit(128 + SIGKILL);
     }
     log_error("lost the connection to %s (%s): %s; container %s exits with 255", peer_name(s), why,
               s->o.mode == MODE_INIT ? "the VM is gone" : "its init shim or its VM is gone", s->o.id);

@@ -99,14 +99,24 @@ export function addToCgroups(dirs: readonly string[], pid: number): void {
   }
 }
 
-/** Removes the cgroup folders once empty (a folder with processes left stays). */
-export function removeCgroups(dirs: readonly string[]): void {
-  for (const dir of dirs) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      // Still busy or already removed.
-    }
+/**
+ * Removes the cgroup folders once empty, waiting up to `waitMs` for processes just killed to
+ * leave (a killed QEMU's threads leave after its pid is reaped). Returns the folders still busy.
+ */
+export async function removeCgroups(dirs: readonly string[], waitMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  let left = [...dirs];
+  for (;;) {
+    left = left.filter((dir) => {
+      try {
+        rmdirSync(dir);
+        return false;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EBUSY';
+      }
+    });
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

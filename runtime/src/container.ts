@@ -20,13 +20,13 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { addToCgroups, applyBlockIO, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
+import { addToCgroups, applyBlockIO, cgroupMounts, joinCgroup, removeCgroups, type BlockIO } from './cgroups.js';
 import { RuntimeError, errorMessage } from './errors.js';
 import { runHooks, runHooksWarning, type HookState } from './hooks.js';
 import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
-import { createNetns, deleteNetns, inNetns, netnsPathFromConfig } from './netns.js';
+import { createNetns, deleteNetns, inNetns, netnsPathFromConfig, NETNS_DIR } from './netns.js';
 import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork, type GuestNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import {
@@ -44,7 +44,17 @@ import { muxRequest } from './mux.js';
 import { SHARE_ANNOTATION, type PodJoin } from './pod.js';
 import { GUEST_SHARED, populateShared, sharedFolderKind, unmountAll } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
-import { containerDir, ensureDir, netnsNameFor, runDirFor, writeState, type ContainerState } from './state.js';
+import {
+  containerDir,
+  ensureDir,
+  netnsNameFor,
+  readState,
+  runDirFor,
+  stateFile,
+  validateId,
+  writeState,
+  type ContainerState,
+} from './state.js';
 import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
 import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
 import { startShareServer } from './share-server.js';
@@ -96,6 +106,10 @@ export function consoleLogOf(root: string, id: string): string {
 }
 export function shimLogOf(root: string, id: string): string {
   return join(containerDir(root, id), 'shim.log');
+}
+/** The container's host cgroups, recorded beside its sockets (remainsOf). */
+function cgroupsRecordOf(runDir: string): string {
+  return join(runDir, 'cgroups.json');
 }
 /** Exec shims are recorded here (one file per pid) so that delete can end them. */
 export function execDirOf(runDir: string): string {
@@ -215,6 +229,10 @@ async function awaitSocket(path: string, qemu: ProcessRef, consoleLog: string, q
   }
 }
 
+function warnBusyCgroups(busy: string[], logger: Logger): void {
+  if (busy.length > 0) logger.warn(`cgroups still hold processes, left in place: ${busy.join(', ')}`);
+}
+
 /** Undo steps of a create, run in reverse when a later step fails. */
 type Undo = Array<() => void | Promise<void>>;
 
@@ -279,12 +297,22 @@ async function settleShim(
 ): Promise<ProcessRef> {
   const config = opts.bundle.config;
   if (shim.pid === undefined) await ready;
-  const shimRef = refOf(shim.pid!);
+  let shimRef: ProcessRef;
+  try {
+    shimRef = refOf(shim.pid!);
+  } catch {
+    // The shim ended already: its ready promise says how.
+    await ready;
+    throw new RuntimeError('the shim ended at start');
+  }
   state.shim = shimRef;
-  undo.push(() => terminate(shimRef, 0));
   const cgroupsPath = config.linux?.cgroupsPath;
   state.cgroups = cgroupsPath ? joinCgroup(cgroupsPath, [shimRef.pid]) : [];
-  undo.push(() => removeCgroups(state.cgroups));
+  // Also beside the sockets: a delete after the state folder was removed still finds them.
+  writeFileSync(cgroupsRecordOf(state.runDir), JSON.stringify(state.cgroups));
+  // Undone in reverse: the shim (and every process after it) ends before its cgroups go.
+  undo.push(async () => warnBusyCgroups(await removeCgroups(state.cgroups), opts.logger));
+  undo.push(() => terminate(shimRef, 0));
   writeState(opts.root, state);
   applyBlockIO(state.cgroups, config.linux?.resources?.blockIO as BlockIO | undefined);
   await awaitInNetns(shimRef, state.netns.path, shimLogOf(opts.root, opts.id));
@@ -600,6 +628,75 @@ async function forgetInPodVm(state: ContainerState): Promise<void> {
   });
 }
 
+function recordedCgroups(runDir: string): string[] {
+  try {
+    const dirs: unknown = JSON.parse(readFileSync(cgroupsRecordOf(runDir), 'utf8'));
+    const mounts = cgroupMounts();
+    const isCgroup = (dir: unknown): dir is string => typeof dir === 'string' && mounts.some((m) => dir.startsWith(`${m.mountPoint}/`));
+    return Array.isArray(dirs) ? dirs.filter(isCgroup) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * What is left of container `id` whose state.json is gone (its state folder removed under it):
+ * a state rebuilt from what the host shows (the processes naming its socket folder, its netns,
+ * its folders), enough to signal it through its mux and to delete it; undefined when nothing is left.
+ */
+export function remainsOf(root: string, id: string): ContainerState | undefined {
+  // A state.json that is not ours is another runtime's container (Docker shares the root with runc).
+  if (existsSync(stateFile(root, id))) return undefined;
+  const runDir = runDirFor(root, id);
+  const processes = processesMentioning(`${runDir}/`);
+  const netnsName = netnsNameFor(runDir);
+  const netnsPath = join(NETNS_DIR, netnsName);
+  const hasNetns = existsSync(netnsPath);
+  if (processes.length === 0 && !hasNetns && !existsSync(runDir) && !existsSync(containerDir(root, id))) return undefined;
+  const initShim = processes.find((p) => p.cmdline.includes('vmrt-shim init '));
+  return {
+    vmrt: 1,
+    id,
+    bundle: '',
+    rootfs: '',
+    created: '',
+    ociVersion: '',
+    annotations: {},
+    runDir,
+    mounts: [],
+    netns: hasNetns ? { path: netnsPath, name: netnsName } : { path: '' },
+    cgroups: recordedCgroups(runDir),
+    accelerator: '',
+    qemu: processes.find((p) => p.cmdline.includes('qemu-system')),
+    shim: initShim,
+    // Unknown: the init's guest pid was in the state; an init shim alive means it was created.
+    guestPid: initShim ? 0 : undefined,
+    started: true,
+    hooks: { poststart: [], poststop: [] },
+    vm: { vcpus: 0, memoryMiB: 0 },
+  };
+}
+
+/** The state of `id`, or, when its state.json is gone, its remains (remainsOf); else a "does not exist" error. */
+export function loadStateOrRemains(root: string, id: string): ContainerState {
+  validateId(id);
+  const state = readState(root, id) ?? remainsOf(root, id);
+  if (!state) throw new RuntimeError(`container "${id}" does not exist`);
+  return state;
+}
+
+/** The state of `id` for what needs all of it: a clear error when only its remains are left. */
+export function loadWholeState(root: string, id: string): ContainerState {
+  validateId(id);
+  const state = readState(root, id);
+  if (state) return state;
+  if (remainsOf(root, id))
+    throw new RuntimeError(
+      `the state of container "${id}" (${stateFile(root, id)}) is gone: \`vmrt delete --force ${id}\` ends and removes what is left of it`,
+    );
+  throw new RuntimeError(`container "${id}" does not exist`);
+}
+
 /** Ends every host process of the container and removes everything create made. */
 export async function destroyContainer(root: string, state: ContainerState, logger: Logger): Promise<void> {
   await forgetInPodVm(state).catch((err: unknown) => logger.warn(`delete ${state.id} in the VM of ${state.pod!.vm}: ${errorMessage(err)}`));
@@ -623,7 +720,7 @@ export async function destroyContainer(root: string, state: ContainerState, logg
   attempt('unmount', () => removeShared(sharedDirOfState(root, state)));
   if (state.netns.name) attempt('netns', () => deleteNetns(state.netns.name!));
   else if (state.network && state.netns.path) unwireNetwork(state.netns.path, state.network);
-  removeCgroups(state.cgroups);
+  warnBusyCgroups(await removeCgroups(state.cgroups), logger);
   attempt('run folder', () => rmSync(state.runDir, { recursive: true, force: true }));
   if (problems.length > 0) {
     for (const p of problems) logger.warn(p);

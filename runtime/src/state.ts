@@ -4,7 +4,7 @@
  * else is not ours and is skipped.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { isAlive, type ProcessRef } from './proc.js';
@@ -105,11 +105,19 @@ export function loadState(root: string, id: string): ContainerState {
   return state;
 }
 
-/** Atomic (write then rename), so a reader never sees half a file. */
+/** Atomic (write then rename), so a reader never sees half a file; on a full disk the old file stays whole. */
 export function writeState(root: string, state: ContainerState): void {
   const file = stateFile(root, state.id);
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
-  renameSync(`${file}.tmp`, file);
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
+    renameSync(`${file}.tmp`, file);
+  } catch (err) {
+    rmSync(`${file}.tmp`, { force: true });
+    const { code, message } = err as NodeJS.ErrnoException;
+    throw new RuntimeError(
+      `cannot save the state of container "${state.id}" to ${file}: ${code === 'ENOSPC' ? 'no space left on device' : message}`,
+    );
+  }
 }
 
 export function listStates(root: string): ContainerState[] {

@@ -33,6 +33,12 @@ export interface Dockerd {
   spawnDocker(args: string[]): ChildProcess;
   /** Removes every container (first, before stop: a daemon stopping with VMs running leaves QEMU to its shims). */
   removeAllContainers(): void;
+  /** dockerd ended (SIGTERM) and started again with the same flags; resolves once it answers. */
+  restart(): Promise<void>;
+  /** The pid of dockerd (undefined once it ended). */
+  dockerdPid(): number | undefined;
+  /** The pid of the containerd that dockerd started (undefined while it has none). */
+  containerdPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -98,32 +104,38 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     const r = spawnSync('ip', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
   }
-  const daemon = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      execRoot,
-      '--pidfile',
-      join(dir, 'dockerd.pid'),
-      '-H',
-      `unix://${socket}`,
-      ...(registerVmrt ? ['--add-runtime', `vmrt=${launcher}`] : ['--config-file', daemonJson]),
-      '--storage-driver',
-      'overlay2',
-      '--bridge',
-      bridge,
-      ...extraArgs,
-    ],
-    // A temporary folder of its own: containerd leaves its checkpoint images in TMPDIR, and they go
-    // with the daemon's folder.
-    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: tmp } },
-  );
+  const dockerdArgs = [
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    join(dir, 'dockerd.pid'),
+    '-H',
+    `unix://${socket}`,
+    ...(registerVmrt ? ['--add-runtime', `vmrt=${launcher}`] : ['--config-file', daemonJson]),
+    '--storage-driver',
+    'overlay2',
+    '--bridge',
+    bridge,
+    ...extraArgs,
+  ];
+  let daemon: ChildProcess;
   let exited = false;
-  daemon.on('exit', () => {
-    exited = true;
-  });
+  const launch = () => {
+    exited = false;
+    daemon = spawn(
+      'dockerd',
+      dockerdArgs,
+      // A temporary folder of its own: containerd leaves its checkpoint images in TMPDIR, and they go
+      // with the daemon's folder.
+      { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: tmp } },
+    );
+    daemon.on('exit', () => {
+      exited = true;
+    });
+  };
+  launch();
 
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
   const docker = (args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): DockerResult => {
@@ -142,17 +154,31 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     return r.stdout;
   };
 
-  const stop = async () => {
-    if (!exited) {
-      daemon.kill('SIGTERM');
-      for (let i = 0; i < 300 && !exited; i++) await sleep(100);
-      if (!exited) daemon.kill('SIGKILL');
+  const endDockerd = async () => {
+    if (exited) return;
+    daemon.kill('SIGTERM');
+    for (let i = 0; i < 300 && !exited; i++) await sleep(100);
+    if (!exited) daemon.kill('SIGKILL');
+    for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+  };
+  // Under the exec root; written by dockerd when it starts containerd.
+  const containerdPidFile = join(execRoot, 'containerd', 'containerd.pid');
+  const containerdPid = () => {
+    try {
+      const pid = Number(readFileSync(containerdPidFile, 'utf8'));
+      return pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+    } catch {
+      return undefined;
     }
-    // dockerd stops the containerd it started; make sure of it (its pid file is under the exec root).
-    const containerdPid = join(execRoot, 'containerd', 'containerd.pid');
-    if (existsSync(containerdPid)) {
+  };
+
+  const stop = async () => {
+    await endDockerd();
+    // dockerd stops the containerd it started; make sure of it.
+    const leftContainerd = containerdPid();
+    if (leftContainerd !== undefined) {
       try {
-        process.kill(Number(readFileSync(containerdPid, 'utf8')), 'SIGKILL');
+        process.kill(leftContainerd, 'SIGKILL');
       } catch {
         /* already gone */
       }
@@ -165,15 +191,19 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   };
 
-  const deadline = Date.now() + 60000;
-  while (docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10000 }).status !== 0) {
-    if (exited || Date.now() > deadline) {
-      const log = readFileSync(join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-20).join('\n');
-      await stop();
-      throw new Error(`dockerd did not start:\n${log}`);
+  /** Waits until dockerd answers; on failure, `onFailure` runs before the error with its log's tail. */
+  const awaitAnswer = async (onFailure: () => Promise<void>) => {
+    const deadline = Date.now() + 60000;
+    while (docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10000 }).status !== 0) {
+      if (exited || Date.now() > deadline) {
+        const log = readFileSync(join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-20).join('\n');
+        await onFailure();
+        throw new Error(`dockerd did not start:\n${log}`);
+      }
+      await sleep(250);
     }
-    await sleep(250);
-  }
+  };
+  await awaitAnswer(stop);
   return {
     dir,
     socket,
@@ -187,18 +217,32 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
       const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) docker(['rm', '-f', ...ids]);
     },
+    restart: async () => {
+      await endDockerd();
+      if (!exited) throw new Error('dockerd did not end on SIGTERM within 35 s');
+      launch();
+      await awaitAnswer(async () => undefined);
+    },
+    dockerdPid: () => (exited ? undefined : daemon.pid),
+    containerdPid,
     stop,
   };
 }
 
 /**
- * The private dockerd of one test file: started before its tests with the busybox image `image`
- * imported (`started` receives it), emptied and stopped after them (`cleanup` runs in between).
+ * The private dockerd of one test file: started (with `extraArgs`) before its tests with the
+ * busybox image `image` imported (`started` receives it), emptied and stopped after them
+ * (`cleanup` runs in between).
  */
-export function dockerdForFile(image: string, started: (d: Dockerd) => void, cleanup?: (d: Dockerd) => void): void {
+export function dockerdForFile(
+  image: string,
+  started: (d: Dockerd) => void,
+  cleanup?: (d: Dockerd) => void,
+  extraArgs: string[] = [],
+): void {
   let daemon: Dockerd | undefined;
   before(async () => {
-    const d = await startDockerd();
+    const d = await startDockerd(extraArgs);
     daemon = d;
     importBusyboxImage((args, input) => d.dockerOk(args, input), d.dir, image);
     started(d);

@@ -3,17 +3,25 @@
  * its state folder, its socket folder, its netns, mounts under the root, and host processes
  * (QEMU and shims name the socket folder on their command lines).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
+import { cgroupMounts } from '../../runtime/src/cgroups.js';
 import assert from 'node:assert/strict';
 import { waitFor } from './wait.js';
 
 /** Host processes whose command line mentions `needle`, as "pid: cmdline". */
 export function processesMentioning(needle: string): string[] {
   return liveProcessesMentioning(needle).map((p) => `${p.pid}: ${p.cmdline.slice(0, 160)}`);
+}
+
+/** The host processes of a container: its init shim, exec shims and QEMU, by pid. */
+export function containerProcesses(root: string, id: string): { initShim?: number; execShims: number[]; qemu?: number } {
+  const all = processesMentioning(runDirFor(root, id));
+  const pids = (match: RegExp) => all.filter((p) => match.test(p)).map((p) => Number(p.split(':')[0]));
+  return { initShim: pids(/vmrt-shim init /)[0], execShims: pids(/vmrt-shim exec /), qemu: pids(/qemu-system/)[0] };
 }
 
 export function leftovers(root: string, id: string): string[] {
@@ -30,7 +38,32 @@ export function leftovers(root: string, id: string): string[] {
     if (point && point.startsWith(`${dir}/`)) out.push(`mount ${point}`);
   }
   for (const p of processesMentioning(runDir)) out.push(`process ${p}`);
+  for (const cgroup of cgroupsNamed(id)) out.push(`cgroup ${cgroup}`);
   return out;
+}
+
+/**
+ * Host cgroups named after `id`, two levels deep (Docker's cgroupfs driver makes /docker/<id>,
+ * its systemd driver system.slice/docker-<id>.scope).
+ */
+function cgroupsNamed(id: string): string[] {
+  const found: string[] = [];
+  const subfolders = (dir: string) => {
+    try {
+      return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name)] : []));
+    } catch {
+      return [];
+    }
+  };
+  for (const { mountPoint } of cgroupMounts()) {
+    for (const first of subfolders(mountPoint)) {
+      for (const dir of [first, ...subfolders(first)]) {
+        const name = dir.slice(dir.lastIndexOf('/') + 1);
+        if (name === id || name.endsWith(`-${id}.scope`)) found.push(dir);
+      }
+    }
+  }
+  return found;
 }
 
 /** Waits until nothing of the container is left (containerd deletes after the exit, asynchronously), else fails listing what is. */

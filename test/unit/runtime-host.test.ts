@@ -12,7 +12,7 @@ import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
 import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
-import { writePidFile } from '../../runtime/src/container.js';
+import { remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
 import {
@@ -102,6 +102,21 @@ test("state: ids, short socket folders, and runc's folders in a shared root are 
       listStates(root).map((s) => s.id),
       ['ours'],
     );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a container's remains without its state.json: rebuilt from its folders; another runtime's container is not ours", () => {
+  const root = mkdtempSync(join(tmpdir(), 'vmrt-remains-'));
+  try {
+    mkdirSync(join(root, 'runc1'));
+    writeFileSync(join(root, 'runc1', 'state.json'), JSON.stringify({ id: 'runc1', init_process_pid: 1 }));
+    assert.equal(remainsOf(root, 'runc1'), undefined);
+    assert.equal(remainsOf(root, 'gone'), undefined);
+    mkdirSync(join(root, 'orphan'));
+    const remains = remainsOf(root, 'orphan');
+    assert.deepEqual([remains?.id, remains?.runDir, remains?.shim, remains?.cgroups], ['orphan', runDirFor(root, 'orphan'), undefined, []]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

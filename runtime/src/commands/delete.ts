@@ -1,6 +1,6 @@
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { destroyContainer } from '../container.js';
+import { destroyContainer, remainsOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { readState, statusOf, validateId } from '../state.js';
 
@@ -13,7 +13,8 @@ export const del: Command = {
     const [id] = expectPositionals(args, 'delete', ['container-id']);
     validateId(id!);
     const force = flagBool(args, 'force');
-    const state = readState(ctx.root, id!);
+    // A container whose state folder was removed under it is deleted from what is left of it.
+    const state = readState(ctx.root, id!) ?? remainsOf(ctx.root, id!);
     if (!state) {
       if (force) return 0;
       throw new RuntimeError(`container "${id}" does not exist`);

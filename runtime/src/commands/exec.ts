@@ -5,12 +5,12 @@ import type { ChildProcess } from 'node:child_process';
 import { flagBool, flagList, flagString, type ParsedArgs } from '../args.js';
 import { parseConfig } from '../bundle.js';
 import type { Command } from '../command.js';
-import { execDirOf, muxSocketOf, shimLogOf, spawnShim, writePidFile } from '../container.js';
+import { execDirOf, loadWholeState, muxSocketOf, shimLogOf, spawnShim, writePidFile } from '../container.js';
 import { addToCgroups } from '../cgroups.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { processStartTime } from '../proc.js';
 import type { Process } from '../spec.js';
-import { loadState, statusOf, type ContainerState } from '../state.js';
+import { statusOf, type ContainerState } from '../state.js';
 import { forwardSignals, waitExit } from './run.js';
 
 function parseUser(text: string): { uid: number; gid: number } {
@@ -84,7 +84,7 @@ export const exec: Command = {
   async run(args, ctx) {
     const [id, ...command] = args.positionals;
     if (!id) throw new UsageError('"exec" requires <container-id>');
-    const state = loadState(ctx.root, id);
+    const state = loadWholeState(ctx.root, id);
     const status = statusOf(state);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in a container that is ${status}`);
     const processSpec = execProcess(args, state, command);

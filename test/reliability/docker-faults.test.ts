@@ -6,18 +6,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, REPO } from '../support/images.js';
-import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
+import { assertNothingLeft, containerProcesses } from '../support/leftovers.js';
 import { SHIM_MEMORY_BOUND_KIB, peakRssKiB } from '../support/memory.js';
 import { FLOOD_SCRIPT, checkFlood } from '../support/sequence.js';
 import { sleep, waitFor } from '../support/wait.js';
-import { runDirFor } from '../../runtime/src/state.js';
 import { consoleLogOf } from '../../runtime/src/container.js';
+import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
+import { cgroupMounts } from '../../runtime/src/cgroups.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
@@ -29,12 +30,7 @@ dockerdForFile(IMAGE, (daemon) => {
   d = daemon;
 });
 
-/** The host processes of a container: its init shim, exec shims and QEMU, by pid. */
-function hostProcesses(id: string): { initShim?: number; execShims: number[]; qemu?: number } {
-  const all = processesMentioning(runDirFor(d.runtimeRoot, id));
-  const pids = (match: RegExp) => all.filter((p) => match.test(p)).map((p) => Number(p.split(':')[0]));
-  return { initShim: pids(/vmrt-shim init /)[0], execShims: pids(/vmrt-shim exec /), qemu: pids(/qemu-system/)[0] };
-}
+const hostProcesses = (id: string) => containerProcesses(d.runtimeRoot, id);
 
 function runDetached(args: string[]): string {
   return d.dockerOk(['run', '-d', '--runtime', 'vmrt', ...args]).trim();
@@ -46,9 +42,9 @@ after(() => {
   for (const child of execClis) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
-/** A `docker exec` left running: resolves with its exit status once it ends. */
-function startExec(id: string, script: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = d.spawnDocker(['exec', id, 'sh', '-c', script]);
+/** A docker CLI left running (e.g. `docker exec`): resolves with its exit status once it ends. */
+function startDockerCli(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = d.spawnDocker(args);
   execClis.push(child);
   let output = '';
   child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
@@ -66,9 +62,9 @@ function assertReportedExit(id: string, status: number, since = Date.now()): voi
 }
 
 /** A running container with a `docker exec` in it that has started. */
-async function containerWithExec(): Promise<{ id: string; exec: ReturnType<typeof startExec> }> {
+async function containerWithExec(): Promise<{ id: string; exec: ReturnType<typeof startDockerCli> }> {
   const id = runDetached([IMAGE, 'sleep', '1000']);
-  const exec = startExec(id, 'echo started; sleep 1001');
+  const exec = startDockerCli(['exec', id, 'sh', '-c', 'echo started; sleep 1001']);
   await waitFor('the exec to start', () => (exec.output().includes('started') ? true : undefined), 60000);
   return { id, exec };
 }
@@ -252,6 +248,16 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
     await removeAndCheck(id);
   });
 
+  test('a hung guest (its QEMU stopped): docker kill ends it with 137 after a grace of 10 s, not stuck', async () => {
+    const id = runDetached([IMAGE, 'sleep', '1000']);
+    process.kill(hostProcesses(id).qemu!, 'SIGSTOP');
+    const start = Date.now();
+    const killed = d.docker(['kill', id], { timeoutMs: REPORTED_WITHIN_MS });
+    assert.equal(killed.status, 0, killed.stderr);
+    assertReportedExit(id, 137, start);
+    await removeAndCheck(id);
+  });
+
   test('a guest kernel panic ends the container with 255: reported dead, not stuck', async () => {
     // The guest kernel has no sysrq: root in a privileged container makes an OOM of its cgroup
     // panic the kernel instead (panic_on_oom=2), which then stops the VM (panic=-1, -no-reboot).
@@ -266,7 +272,119 @@ describe('faults: Docker reports the end within seconds, docker rm works, nothin
   });
 });
 
+/** Polls every few ms (a create is short) until `probe` finds a pid; fails after 120 s. */
+async function pidAppearing(what: string, probe: () => number | undefined): Promise<number> {
+  const deadline = Date.now() + 120000;
+  for (;;) {
+    const pid = probe();
+    if (pid !== undefined) return pid;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The pid of the runtime's `start` of `id` once containerd runs it (not the docker CLI's `docker start`). */
+function runtimeStartOf(id: string): number | undefined {
+  return liveProcessesMentioning(`--root ${d.runtimeRoot}`).find((p) => p.cmdline.endsWith(` start ${id}`))?.pid;
+}
+
+/**
+ * `docker start` of a created container, with `victim` (QEMU or the init shim) killed at `moment`:
+ * the start ends within seconds, either refused with a clear error or with the container exited
+ * with `status`; then docker rm works and nothing is left.
+ */
+async function killDuring(moment: 'create' | 'start', victim: 'qemu' | 'initShim', status: number): Promise<void> {
+  const id = d.dockerOk(['create', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim();
+  const start = startDockerCli(['start', id]);
+  if (moment === 'start') await pidAppearing('the runtime start', () => runtimeStartOf(id));
+  const pid = await pidAppearing(`the container's ${victim}`, () => hostProcesses(id)[victim]);
+  process.kill(pid, 'SIGKILL');
+  const killed = Date.now();
+  const code = await within(start.exited, 'docker start to end');
+  if (code === 0) {
+    // The start won the race: the container then ends as with any kill of its VM.
+    assertReportedExit(id, status, killed);
+  } else {
+    const why = {
+      // The shim's end is seen by the CLI's wait for its netns or for its ready line, whichever first.
+      create: {
+        qemu: /OCI runtime create failed: (QEMU exited at start|creating container "\w+" in its VM: the shim exited)/,
+        initShim: /OCI runtime create failed: (creating container "\w+" in its VM: )?the shim exited/,
+      },
+      start: {
+        qemu: /OCI runtime start failed: cannot start a container that is stopped: its VM \(QEMU\) ended before the start/,
+        // The agent powers the VM off once its host side is gone: QEMU may have ended too.
+        initShim: /OCI runtime start failed: cannot start a container that is stopped: its (shim|VM \(QEMU\)) ended before the start/,
+      },
+    }[moment][victim];
+    assert.match(start.output(), why);
+    assert.ok(Date.now() - killed < REPORTED_WITHIN_MS, `reported after ${Date.now() - killed} ms`);
+    assert.notEqual(d.dockerOk(['inspect', '-f', '{{.State.Status}}', id]).trim(), 'running');
+  }
+  await removeAndCheck(id);
+  assert.equal(d.dockerOk(['run', '--rm', '--runtime', 'vmrt', IMAGE, 'echo', 'dockerd healthy']), 'dockerd healthy\n');
+}
+
+describe('kill -9 during create and start: the start ends within seconds, docker rm works, nothing is left', () => {
+  test('QEMU killed as soon as it appears (create)', () => killDuring('create', 'qemu', 255));
+  test('the init shim killed as soon as it appears (create)', () => killDuring('create', 'initShim', 137));
+  test('QEMU killed as the runtime start begins', () => killDuring('start', 'qemu', 255));
+  test('the init shim killed as the runtime start begins', () => killDuring('start', 'initShim', 137));
+});
+
 describe('load', () => {
+  /** The number of host processes and threads in a container's host cgroup (Docker's cgroupfs driver: /docker/<id>). */
+  const hostPidsOf = (id: string): number => {
+    const file = cgroupMounts()
+      .map((m) => join(m.mountPoint, 'docker', id, 'pids.current'))
+      .find((f) => existsSync(f));
+    if (!file) assert.fail(`no pids cgroup of ${id} on the host`);
+    return Number(readFileSync(file, 'utf8'));
+  };
+
+  for (const pidsLimit of [undefined, 200]) {
+    test(`a fork bomb ${pidsLimit ? `under --pids-limit ${pidsLimit}` : 'without --pids-limit'}: the host and a second container are unaffected, docker stop works`, async () => {
+      const neighbour = runDetached([IMAGE, 'sleep', '1000']);
+      const bomb = runDetached([
+        ...(pidsLimit ? ['--pids-limit', String(pidsLimit)] : []),
+        IMAGE,
+        'sh',
+        '-c',
+        'echo bombing; f() { f | f & }; f; sleep 1000',
+      ]);
+      const hostPids = hostPidsOf(bomb);
+      await waitFor('the bomb to start', () => (d.dockerOk(['logs', bomb]).includes('bombing') ? true : undefined), 60000);
+      await sleep(15000);
+      // The guest's processes never reach the host: the VM's host processes are as many as before.
+      assert.ok(hostPidsOf(bomb) <= hostPids + 4, `host pids of the bomb's container: ${hostPids} then ${hostPidsOf(bomb)}`);
+      const answered = d.docker(['exec', neighbour, 'true'], { timeoutMs: REPORTED_WITHIN_MS });
+      assert.equal(answered.status, 0, `the neighbour answers: ${answered.stderr}`);
+      const stopping = Date.now();
+      const stop = d.docker(['stop', '-t', '2', bomb], { timeoutMs: REPORTED_WITHIN_MS });
+      assert.equal(stop.status, 0, stop.stderr);
+      assert.ok(Date.now() - stopping < REPORTED_WITHIN_MS, `stopped after ${Date.now() - stopping} ms`);
+      // Its shell ignores SIGTERM (PID 1): killed, by its guest or, past a grace, with its VM.
+      assert.equal(d.dockerOk(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', bomb]).trim(), 'exited 137');
+      d.dockerOk(['rm', '-f', neighbour]);
+      await assertNothingLeft(d.runtimeRoot, neighbour);
+      await removeAndCheck(bomb);
+    });
+  }
+
+  test('a guest filling its memory: the guest kills the hog, the container and a second one answer, docker stop works', async () => {
+    const neighbour = runDetached([IMAGE, 'sleep', '1000']);
+    const hog = runDetached(['--memory', '96m', IMAGE, 'sleep', '1000']);
+    // A 256 MiB buffer, read into, under a 96 MiB limit: the guest's OOM killer ends it.
+    const fill = d.docker(['exec', hog, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], { timeoutMs: 120000 });
+    assert.equal(fill.status, 137, `the hog is OOM-killed in the guest: ${fill.stderr}`);
+    assert.equal(d.dockerOk(['exec', hog, 'echo', 'still serving']), 'still serving\n');
+    assert.equal(d.dockerOk(['exec', neighbour, 'echo', 'unaffected']), 'unaffected\n');
+    d.dockerOk(['stop', '-t', '1', hog]);
+    d.dockerOk(['rm', '-f', neighbour]);
+    await assertNothingLeft(d.runtimeRoot, neighbour);
+    await removeAndCheck(hog);
+  });
+
   test('a guest writing stdout as fast as it can for 3 s: docker logs has every line in order, the shim stays small', async () => {
     const id = runDetached([IMAGE, 'sh', '-c', FLOOD_SCRIPT(3)]);
     const { initShim } = hostProcesses(id);
