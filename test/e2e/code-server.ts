@@ -147,7 +147,7 @@ async function waitForHealth(port: number, child: ChildProcess, output: () => st
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}): ${output()}`);
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) });
       if (response.ok) return;
     } catch {
       // Not listening yet.

@@ -134,7 +134,8 @@ test('a templated container serves on a published port, writes a bind mount, run
   const body = await waitFor(
     'the published port answers',
     async () =>
-      fetch(`http://127.0.0.1:${port}/index.html`)
+      // A bounded request: one that never ends would hold the wait past its deadline.
+      fetch(`http://127.0.0.1:${port}/index.html`, { signal: AbortSignal.timeout(5000) })
         .then((r) => r.text())
         .catch(() => undefined),
     60000,
