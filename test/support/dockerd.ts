@@ -10,6 +10,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { before, after } from 'node:test';
 import { importBusyboxImage, REPO } from './images.js';
 import { hostProgram } from './host-program.js';
+import { processesMentioning } from '../../runtime/src/proc.js';
 
 export interface DockerResult {
   status: number;
@@ -186,6 +187,14 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     // A vmrt container Docker could not delete (the runtime it was registered with is gone, as
     // when a test's VS Code removed the extension that carried it).
     deleteVmrtContainers(runtimeRoot);
+    // A container's containerd shim outlives a killed containerd: nothing else would end it.
+    for (const shim of processesMentioning(join(execRoot, 'containerd', 'containerd.sock'))) {
+      try {
+        process.kill(shim.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
     // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
     removeFolderAndMounts(dir);
     spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
