@@ -273,7 +273,9 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   )[7]!.split('\n');
   assert.ok(kvm.includes("mknod -m 600 '/dev/kvm' c 10 232"));
   assert.ok(kvm.includes(`chown ${jail.uid}:${jail.gid} '/dev/kvm'`));
-  assert.ok(kvm.includes("mount -n --move /dev/.vmrt-keep/2 '/var/vmrt-templates/k/memory'"));
+  // Kept after the socket folder and console log, and after the guest kernel when a hidden folder
+  // holds it (a checkout under /tmp).
+  assert.ok(kvm.some((line) => /^mount -n --move \/dev\/\.vmrt-keep\/\d+ '\/var\/vmrt-templates\/k\/memory'$/.test(line)));
   assert.match(kvm.at(-1)!, new RegExp(` --groups=${TEMPLATE_MEMORY_GID} `));
 
   // VFIO: the group's node for its uid, the container node, and locked memory for the guest's RAM.
