@@ -58,7 +58,7 @@ import {
 import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
 import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
 import { startShareServer } from './share-server.js';
-import { jailQemu, prepareJail, vmDirOf } from './jail.js';
+import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
@@ -561,10 +561,7 @@ async function templateFor(
 
 /** Mount points at or under `path`, parents before what is mounted inside them (as mounted). */
 function mountsUnder(path: string): string[] {
-  const points = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((point): point is string => point !== undefined && (point === path || point.startsWith(`${path}/`)));
+  const points = hostMountPoints().filter((point) => point === path || point.startsWith(`${path}/`));
   return points.sort((a, b) => a.length - b.length);
 }
 

@@ -310,13 +310,15 @@ export interface QemuJailSpec {
   ownNetwork?: boolean;
 }
 
-/** The mount points of this process's mount namespace (mountinfo's field 5, its octal escapes decoded). */
+/**
+ * The mount points of this process's mount namespace in mount order (mountinfo's field 5, its octal
+ * escapes decoded); a point mounted over again is listed again.
+ */
 export function hostMountPoints(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
-  const points = mountinfo.split('\n').flatMap((line) => {
+  return mountinfo.split('\n').flatMap((line) => {
     const point = line.split(' ')[4];
     return point ? [point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))] : [];
   });
-  return [...new Set(points)];
 }
 
 /** The view of a container VM's jail for QEMU arguments `args`. */
@@ -344,7 +346,7 @@ export function qemuJailView(
       ...(spec.templateMemory ? [{ path: spec.templateMemory, dir: false, writable: true }] : []),
       ...(spec.keep ?? []),
     ],
-    mounts,
+    mounts: [...new Set(mounts)],
     devices: [
       ...(spec.accelerator === 'kvm' ? [own('/dev/kvm')] : []),
       ...(vfio.length > 0 ? [{ path: '/dev/vfio/vfio', ...deviceNumbers('/dev/vfio/vfio'), mode: 0o666 }, ...vfio.map(own)] : []),

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { Dockerd } from './dockerd.js';
 import { containerProcesses, leftovers } from './leftovers.js';
 import { processesMentioning } from '../../runtime/src/proc.js';
+import { hostMountPoints } from '../../runtime/src/jail.js';
 
 export interface Footprint {
   /** Open file descriptors. */
@@ -40,9 +41,7 @@ export function longLivedProcesses(d: Dockerd, keeper: string): Record<string, n
 
 /** Mount points under the daemon's folder (its overlays, its netns files, vmrt's shared folders). */
 export function mountsOf(d: Dockerd): number {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((line) => line.split(' ')[4]?.startsWith(`${d.dir}/`)).length;
+  return hostMountPoints().filter((point) => point.startsWith(`${d.dir}/`)).length;
 }
 
 /**

@@ -11,6 +11,7 @@ import { before, after } from 'node:test';
 import { importBusyboxImage, REPO } from './images.js';
 import { hostProgram } from './host-program.js';
 import { processesMentioning } from '../../runtime/src/proc.js';
+import { hostMountPoints } from '../../runtime/src/jail.js';
 
 export interface DockerResult {
   status: number;
@@ -67,10 +68,8 @@ export function deleteVmrtContainers(runtimeRoot: string): void {
 
 /** Removes a daemon's folder `dir`, first unmounting what is mounted under it (deepest first). */
 export function removeFolderAndMounts(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => p !== undefined && p.startsWith(`${dir}/`))
+  const mounts = hostMountPoints()
+    .filter((point) => point.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
   for (const point of mounts) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
   rmSync(dir, { recursive: true, force: true });

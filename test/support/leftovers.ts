@@ -3,12 +3,13 @@
  * its state folder, its socket folder, its netns, mounts under the root, and host processes
  * (QEMU and shims name the socket folder on their command lines).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
 import { cgroupMounts } from '../../runtime/src/cgroups.js';
+import { hostMountPoints } from '../../runtime/src/jail.js';
 import assert from 'node:assert/strict';
 import { waitFor } from './wait.js';
 
@@ -33,10 +34,7 @@ export function leftovers(root: string, id: string): string[] {
   const netns = netnsNameFor(runDir);
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
   if (list.split('\n').some((l) => l.split(' ')[0] === netns)) out.push(`netns ${netns}`);
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const point = line.split(' ')[4];
-    if (point && point.startsWith(`${dir}/`)) out.push(`mount ${point}`);
-  }
+  for (const point of hostMountPoints()) if (point.startsWith(`${dir}/`)) out.push(`mount ${point}`);
   for (const p of processesMentioning(runDir)) out.push(`process ${p}`);
   for (const cgroup of cgroupsNamed(id)) out.push(`cgroup ${cgroup}`);
   return out;
