@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../test/support/dockerd.js';
 import { importBusyboxImage, REPO } from '../test/support/images.js';
+import { rssKiBOf } from '../test/support/cycles.js';
 import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
@@ -37,10 +38,6 @@ function timedRun(d: Dockerd, runtime: string): number {
 function pssKiB(pid: number): number {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
-}
-
-function rssKiB(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
 
 /** PSS of every host process of one vmrt container (they name its socket folder). */
@@ -101,7 +98,7 @@ function bootTimeline(debugLog: string, templated: boolean): string {
 async function freedMemory(d: Dockerd, runtime: string): Promise<void> {
   const id = d.dockerOk(['run', '-d', '--runtime', runtime, '--tmpfs', '/fill:size=1100m', IMAGE, 'sleep', '100000']).trim();
   try {
-    const rss = () => processesMentioning(runDirFor(d.runtimeRoot, id)).reduce((sum, p) => sum + rssKiB(p.pid), 0) / 1024;
+    const rss = () => processesMentioning(runDirFor(d.runtimeRoot, id)).reduce((sum, p) => sum + rssKiBOf(p.pid), 0) / 1024;
     await new Promise((r) => setTimeout(r, 3000));
     const idle = rss();
     d.dockerOk(['exec', id, 'sh', '-c', 'dd if=/dev/zero of=/fill/f bs=1M count=1024 2>/dev/null && rm /fill/f']);

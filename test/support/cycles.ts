@@ -17,9 +17,13 @@ export interface Footprint {
   rssKiB: number;
 }
 
+/** Resident memory (VmRSS) of a process, KiB. */
+export function rssKiBOf(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
 export function footprintOf(pid: number): Footprint {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { fds: readdirSync(`/proc/${pid}/fd`).length, rssKiB: Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) };
+  return { fds: readdirSync(`/proc/${pid}/fd`).length, rssKiB: rssKiBOf(pid) };
 }
 
 /**
