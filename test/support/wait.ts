@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a probe still running at the deadline may take to answer (a slow `docker exec`). */
+const PROBE_GRACE_MS = 30000;
+
 /**
  * Polls `probe` until it returns a value (not undefined), or fails the test after `timeoutMs`
  * saying what it waited for (and `details()`, e.g. a log's tail).
@@ -13,10 +16,23 @@ export async function waitFor<T>(
   details = () => '',
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const timedOut = () => assert.fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}${details()}`);
   for (;;) {
-    const value = await probe();
+    // A probe that never settles (a request that hangs) must not hold the wait past its deadline.
+    let timer: NodeJS.Timeout | undefined;
+    let value: T | undefined;
+    try {
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - Date.now()) + PROBE_GRACE_MS);
+      });
+      const settled = await Promise.race([(async () => ({ value: await probe() }))(), expired]);
+      if (settled === 'expired') timedOut();
+      value = (settled as { value: T | undefined }).value;
+    } finally {
+      clearTimeout(timer);
+    }
     if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}${details()}`);
+    if (Date.now() > deadline) timedOut();
     await sleep(200);
   }
 }
