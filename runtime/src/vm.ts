@@ -172,6 +172,11 @@ export function kernelCommandLine(extra: string[] = []): string {
     // microvm's ACPI offers no MCFG, so the kernel asks _OSC for no PCIe control and would leave
     // the root ports' hot-plug (pciehp) unused: the NICs of `docker network connect` need it.
     'pcie_ports=native',
+    // The dentry and inode hash tables are sized by RAM: 3 MiB for 2 GiB, every page touched at
+    // boot. One container's files need fewer buckets than a host's; 768 KiB keeps chains short
+    // for a few hundred thousand cached names.
+    'dhash_entries=65536',
+    'ihash_entries=32768',
     // The delay loop's calibration from the TSC rate too: each vCPU would otherwise count jiffies
     // at start, and under TCG a vCPU can spin there for good.
     ...(khz ? [`tsc_early_khz=${khz}`, `lpj=${khz * 10}`] : []),
@@ -255,8 +260,11 @@ export function qemuArgs(layout: VmLayout): string[] {
     // template: QEMU 7.2 discards a file-backed page by punching a hole in the file, which would
     // zero that page of the template under every VM restored from it.
     ...(layout.templateMemory ? [] : ['-device', 'virtio-balloon-device,free-page-reporting=on']),
+    // The agent's port on PCI, not virtio-mmio: over mmio the guest sizes every queue at QEMU's
+    // most (1024), and virtio_console fills the control and port receive queues with a 4 KiB
+    // buffer per entry, 8 MiB of each VM's RAM; PCI keeps the device's own sizes (32, 128).
     '-device',
-    'virtio-serial-device',
+    'virtio-serial-pci,bus=pcie.0',
     '-chardev',
     `socket,id=agent,path=${layout.agentSocket},server=on,wait=off`,
     '-device',

@@ -11,11 +11,12 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerdForFile, type Dockerd } from '../support/dockerd.js';
 import { REPO } from '../support/images.js';
-import { processesMentioning } from '../support/leftovers.js';
+import { containerProcesses, processesMentioning } from '../support/leftovers.js';
+import { rssKiBOf } from '../support/cycles.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { agentSocket } from '../../runtime/src/container.js';
 import { memoryMiBFor } from '../../runtime/src/vm.js';
-import { sleep } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const VMRT = join(REPO, 'runtime', 'bin', 'vmrt');
@@ -107,6 +108,28 @@ test("--memory sizes the VM for the limit plus the guest's own needs; the guest 
   const [max, availableKiB] = out.trim().split('\n').map(Number);
   assert.deepEqual([status, max], [0, 48 * MiB]);
   assert.ok(availableKiB! * 1024 > 48 * MiB, `the guest has more than the limit available: ${availableKiB} KiB`);
+});
+
+test('without --memory: what the guest fills and frees goes back to the host within seconds', async () => {
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '--tmpfs', '/fill:size=400m', IMAGE, 'sleep', '1000']).trim();
+  try {
+    const qemu = containerProcesses(d.runtimeRoot, id).qemu;
+    assert.ok(qemu, 'QEMU runs');
+    const idleMiB = rssKiBOf(qemu) / 1024;
+    d.dockerOk(['exec', id, 'dd', 'if=/dev/zero', 'of=/fill/f', 'bs=1M', 'count=256']);
+    const filledMiB = rssKiBOf(qemu) / 1024;
+    assert.ok(filledMiB - idleMiB >= 200, `QEMU grew by the 256 MiB the guest wrote: ${idleMiB.toFixed(0)} → ${filledMiB.toFixed(0)} MiB`);
+    d.dockerOk(['exec', id, 'rm', '/fill/f']);
+    let nowMiB = filledMiB;
+    await waitFor(
+      `QEMU's RSS back near its idle ${idleMiB.toFixed(0)} MiB`,
+      () => ((nowMiB = rssKiBOf(qemu) / 1024) < idleMiB + 32 ? true : undefined),
+      30000,
+      () => `: ${nowMiB.toFixed(0)} MiB`,
+    );
+  } finally {
+    d.docker(['rm', '-f', id]);
+  }
 });
 
 test("feature events: an OOM kill in the guest is Docker's OOM kill: exit 137, OOMKilled, one oom event", () => {
