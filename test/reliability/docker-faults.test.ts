@@ -98,7 +98,8 @@ describe('a hostile guest', () => {
         // Device nodes in a tmpfs of the guest's own (the shared rootfs's file server makes none).
         'mkdir /tmp/nodes && mount -t tmpfs nodes /tmp/nodes',
         // The agent's port: the guest kernel lets one holder open it, and the agent holds it.
-        'mknod /tmp/nodes/agent c $(tr : " " < /sys/class/virtio-ports/vport1p1/dev)',
+        'port=$(grep -l org.vmrt.agent /sys/class/virtio-ports/*/name)',
+        'mknod /tmp/nodes/agent c $(tr : " " < "${port%/name}/dev")',
         'echo junk 2>/dev/null > /tmp/nodes/agent && echo agent-port-open || echo agent-port-busy',
         // 1.5 MiB of junk at the serial port, which QEMU writes to the host's console log.
         'mknod /tmp/nodes/serial c 4 64',
