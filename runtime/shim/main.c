@@ -435,8 +435,6 @@ static const char *peer_name(const struct shim *s)
     return s->o.mode == MODE_INIT ? "the VM agent" : s->o.mode == MODE_JOIN ? "the pod's mux" : "the container's mux";
 }
 
-/* The agent (or the mux) went away before the process's EXIT: hand out what
- * output arrived, say so, and leave. A lost VM never leaves a shim waiting. */
 /*
  * `vmrt kill` ends a VM whose guest does not carry out a SIGKILL of the container in time (a
  * guest too busy to answer), after leaving a `killed` file beside the mux socket (in the socket
@@ -454,6 +452,8 @@ static int vm_killed_by_host(const char *mux_socket)
     return access(path, F_OK) == 0;
 }
 
+/* The agent (or the mux) went away before the process's EXIT: hand out what
+ * output arrived, say so, and leave. A lost VM never leaves a shim waiting. */
 static void __attribute__((noreturn)) peer_lost(struct shim *s, const char *why)
 {
     int64_t deadline = now_ms() + LOST_DRAIN_MS;

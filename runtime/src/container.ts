@@ -674,10 +674,15 @@ export function remainsOf(root: string, id: string): ContainerState | undefined 
   };
 }
 
-/** The state of `id`, or, when its state.json is gone, its remains (remainsOf); else a "does not exist" error. */
+/** The state of `id`, or, when its state.json is gone, its remains (remainsOf); undefined when nothing is left. */
+export function stateOrRemains(root: string, id: string): ContainerState | undefined {
+  return readState(root, id) ?? remainsOf(root, id);
+}
+
+/** stateOrRemains, or a "does not exist" error. */
 export function loadStateOrRemains(root: string, id: string): ContainerState {
   validateId(id);
-  const state = readState(root, id) ?? remainsOf(root, id);
+  const state = stateOrRemains(root, id);
   if (!state) throw new RuntimeError(`container "${id}" does not exist`);
   return state;
 }

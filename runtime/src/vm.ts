@@ -187,11 +187,6 @@ export function kernelCommandLine(extra: string[] = []): string {
 }
 
 /**
- * The machine: microvm with its PCIe host bridge (the NICs, hot-pluggable: network.ts), PVH boot of the uncompressed kernel, no
- * firmware. The recipe and its measurements are in runtime/guest/README.md (e.g. microvm's
- * `rtc=off` costs ~5 s of boot).
- */
-/**
  * TCG's translated-code buffer. A boot alone fills it, and its pages stay resident: it is most of
  * an idle VM's memory after the guest's own. Measured here (QEMU CPU time for a boot and for a
  * shell, md5sum, find|sort and tar|gzip workload; QEMU PSS after it): 32 MiB 1.3–1.4 s / 3.4–4.3 s /
@@ -200,7 +195,9 @@ export function kernelCommandLine(extra: string[] = []): string {
 export const TCG_CODE_BUFFER_MIB = 16;
 
 /**
- * Without a shape (the probe boot): the least that boots. virtiofsd reads and writes the guest's
+ * The machine: microvm with its PCIe host bridge (the NICs, hot-pluggable: network.ts), PVH boot of the uncompressed kernel, no
+ * firmware. The recipe and its measurements are in runtime/guest/README.md (e.g. microvm's
+ * `rtc=off` costs ~5 s of boot). Without a shape (the probe boot): the least that boots. virtiofsd reads and writes the guest's
  * buffers in its RAM, so virtio-fs needs that RAM in a shared memory file.
  */
 function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, sharedRam = false, templateMemory?: TemplateMemory): string[] {

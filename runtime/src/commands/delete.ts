@@ -1,8 +1,8 @@
 import { flagBool, expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { destroyContainer, remainsOf } from '../container.js';
+import { destroyContainer, stateOrRemains } from '../container.js';
 import { RuntimeError } from '../errors.js';
-import { readState, statusOf, validateId } from '../state.js';
+import { statusOf, validateId } from '../state.js';
 
 export const del: Command = {
   name: 'delete',
@@ -14,7 +14,7 @@ export const del: Command = {
     validateId(id!);
     const force = flagBool(args, 'force');
     // A container whose state folder was removed under it is deleted from what is left of it.
-    const state = readState(ctx.root, id!) ?? remainsOf(ctx.root, id!);
+    const state = stateOrRemains(ctx.root, id!);
     if (!state) {
       if (force) return 0;
       throw new RuntimeError(`container "${id}" does not exist`);
