@@ -9,7 +9,7 @@ APT_PACKAGES=(
   qemu-system-x86   # the VM
   busybox-static    # the guest's tools and the test/example container images
   cpio xz-utils zstd kmod  # building the initramfs from Debian's kernel packages
-  flex bison bc libelf-dev  # building the minimal guest kernel from linux-source-6.1
+  flex bison bc libelf-dev patch  # building the minimal guest kernel from linux-source-6.1 (patch: kernel-patches/)
   gcc libc6-dev make musl-tools  # the static agent and shim (musl: 10x smaller binaries)
   docker.io         # dockerd + containerd for the Docker integration tests
   containerd containernetworking-plugins  # the CRI pod test: a containerd of its own (ctr too), CNI bridge plugins

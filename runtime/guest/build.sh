@@ -191,6 +191,10 @@ build_kernel() { # build_kernel <linux-source .deb> <dest dir> <key>
         note "unpacking $(basename "$deb")"
         dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/src/$source_pkg.tar.xz" | tar -xJf - -C "$work"
         [[ -f "$src/Makefile" ]] || die "no $source_pkg/Makefile in $deb"
+        local patch
+        for patch in "$here"/kernel-patches/*.patch; do
+            patch -d "$src" -p1 --quiet --forward <"$patch" || die "$(basename "$patch") does not apply to $source_pkg"
+        done
         kmake "$src" -s tinyconfig >/dev/null
         # Its notes on redefined values are expected (the fragment overrides
         # tinyconfig); check_config catches what matters.
@@ -222,7 +226,7 @@ minimal_kernel() { # sets release; writes $out/vmlinux
     apt_known "$source_pkg"
     local version key mine shared
     version="$(apt_field "$source_pkg" Version)"
-    key="$({ echo "$source_pkg $version"; cat "$here/kernel.config"; } | sha256sum | cut -c1-16)"
+    key="$({ echo "$source_pkg $version"; cat "$here/kernel.config" "$here"/kernel-patches/*.patch; } | sha256sum | cut -c1-16)"
     mine="$cache/kernel-$key"
     shared="$shared_cache/$key"
     # One build at a time per clone: a build that waited finds the other's result.
@@ -234,7 +238,7 @@ minimal_kernel() { # sets release; writes $out/vmlinux
         note "kernel $key: reusing $shared"
         publish "$shared" "$mine" || die "cannot copy $shared to $mine"
     else
-        note "kernel $key ($source_pkg $version + kernel.config) is not cached: building it"
+        note "kernel $key ($source_pkg $version + kernel.config + kernel-patches/) is not cached: building it"
         build_kernel "$(apt_download "$source_pkg" "$version")" "$mine" "$key"
         publish "$mine" "$shared" 2>/dev/null || note "cannot write $shared_cache: the kernel is cached in $mine only"
     fi
