@@ -27,7 +27,7 @@ import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig, NETNS_DIR } from './netns.js';
-import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork, type GuestNetwork } from './network.js';
+import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import {
   isAlive,
@@ -42,7 +42,7 @@ import {
 } from './proc.js';
 import { muxRequest } from './mux.js';
 import { SHARE_ANNOTATION, type PodJoin } from './pod.js';
-import { GUEST_SHARED, populateShared, sharedFolderKind, unmountAll } from './shared-folder.js';
+import { GUEST_SHARED, populateShared, sharedFolderKind, unmountAll, type ShareServer } from './shared-folder.js';
 import type { Bundle } from './bundle.js';
 import {
   containerDir,
@@ -56,7 +56,16 @@ import {
   type ContainerState,
 } from './state.js';
 import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
-import { coldBootReason, ensureTemplate, restoreFromTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
+import type { Qmp } from './qmp.js';
+import {
+  coldBootReason,
+  ensureTemplate,
+  loadTemplate,
+  resumeRestored,
+  templatedQemuArgs,
+  templatesDir,
+  type Template,
+} from './template.js';
 import { startShareServer } from './share-server.js';
 import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
@@ -452,6 +461,72 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
     const shimRef = await settleShim(opts, state, shim, ready, undo);
     phase('shim in the netns');
+
+    const qemuLog = join(dir, 'qemu.log');
+    const template = await templateFor(config.annotations, opts, state.vm, logger);
+    state.template = template?.key;
+    if (template) phase('template ready');
+    /** The file server of the shared folder, of the kind a templated or a cold-booted VM needs. */
+    const serveShare = async (templated: boolean): Promise<ShareServer> => {
+      const { share, daemon } = await startShareServer(sharedFolderKind(templated), runDir, sharedDir, dir, jail);
+      state.shareServer = daemon;
+      if (daemon) {
+        undo.push(() => terminate(daemon, 0));
+        addToCgroups(state.cgroups, daemon.pid);
+      }
+      writeState(root, state);
+      return share;
+    };
+    const share = await serveShare(template !== undefined);
+    // A restored VM's agent socket gets its name once the guest runs: the shim waits for it.
+    const restoringSocket = `${agentSocket(runDir)}.restoring`;
+    const layout: VmLayout = {
+      accelerator: opts.accelerator.accelerator,
+      share,
+      agentSocket: template ? restoringSocket : agentSocket(runDir),
+      qmpSocket: qmpSocket(runDir),
+      consoleLog,
+      vcpus: state.vm.vcpus,
+      memoryMiB: state.vm.memoryMiB,
+      templateMemory: template ? { file: template.memory, role: 'clone' } : undefined,
+    };
+    const spawnQemu = (args: string[]): ProcessRef => {
+      const qemuLogFd = openSync(qemuLog, 'a');
+      const [nsenter, ...nsArgs] = inNetns(state.netns!.path);
+      const jailed = jailQemu(
+        {
+          jail,
+          accelerator: layout.accelerator,
+          runDir,
+          consoleLog,
+          // Every container's folder is under the state root.
+          hide: [root, templatesDir()],
+          templateMemory: layout.templateMemory?.file,
+        },
+        qemuPath(),
+        args,
+      );
+      logger.debug(`starting QEMU as uid ${jail.uid}: ${jailed.join(' ')}`);
+      phase('QEMU spawned');
+      const qemuPid = spawnDaemon(nsenter!, [...nsArgs, ...jailed], qemuLogFd);
+      closeSync(qemuLogFd);
+      const qemu = refOf(qemuPid);
+      state.qemu = qemu;
+      undo.push(() => terminate(qemu, 0));
+      addToCgroups(state.cgroups, qemu.pid);
+      writeState(root, state);
+      return qemu;
+    };
+    // A template's VM loads while the hooks run: it stays paused until its NICs are plugged, and
+    // the NICs are known only once the hooks have configured the netns.
+    let loading: Promise<Qmp> | undefined;
+    // Undone after QEMU is gone (undo runs backwards), so that a load under way ends at once.
+    undo.push(async () => (await loading?.catch(() => undefined))?.close());
+    if (template) {
+      loading = loadTemplate(template, qmpSocket(runDir), spawnQemu([...templatedQemuArgs(layout), '-incoming', 'defer']));
+      // Awaited after the hooks; a failure meanwhile must not end the process unhandled.
+      loading.catch(() => undefined);
+    }
     await runCreateHooks(opts, state);
 
     phase('hooks run');
@@ -473,60 +548,26 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
     phase('network wired, spec written');
 
-    const qemuLog = join(dir, 'qemu.log');
-    const template = await templateFor(config.annotations, network, opts, state.vm, logger);
-    state.template = template?.key;
-    if (template) phase('template ready');
-    const { share, daemon } = await startShareServer(sharedFolderKind(template !== undefined), runDir, sharedDir, dir, jail);
-    if (daemon) {
-      state.shareServer = daemon;
-      undo.push(() => terminate(daemon, 0));
-      addToCgroups(state.cgroups, daemon.pid);
-      writeState(root, state);
-    }
-    const qemuLogFd = openSync(qemuLog, 'a');
-    // A restored VM's agent socket gets its name once the guest runs: the shim waits for it.
-    const restoringSocket = `${agentSocket(runDir)}.restoring`;
-    const layout: VmLayout = {
-      accelerator: opts.accelerator.accelerator,
-      share,
-      agentSocket: template ? restoringSocket : agentSocket(runDir),
-      qmpSocket: qmpSocket(runDir),
-      consoleLog,
-      vcpus: state.vm.vcpus,
-      memoryMiB: state.vm.memoryMiB,
-      templateMemory: template ? { file: template.memory, role: 'clone' } : undefined,
-    };
-    const args = template
-      ? [...templatedQemuArgs(layout), '-incoming', 'defer']
-      : [...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])];
-    const [nsenter, ...nsArgs] = inNetns(state.netns.path);
-    const jailed = jailQemu(
-      {
-        jail,
-        accelerator: layout.accelerator,
-        runDir,
-        consoleLog,
-        // Every container's folder is under the state root.
-        hide: [root, templatesDir()],
-        templateMemory: template?.memory,
-      },
-      qemuPath(),
-      args,
-    );
-    logger.debug(`starting QEMU as uid ${jail.uid}: ${jailed.join(' ')}`);
-    phase('QEMU spawned');
-    const qemuPid = spawnDaemon(nsenter!, [...nsArgs, ...jailed], qemuLogFd);
-    closeSync(qemuLogFd);
-    const qemu = refOf(qemuPid);
-    state.qemu = qemu;
-    undo.push(() => terminate(qemu, 0));
-    addToCgroups(state.cgroups, qemu.pid);
-    writeState(root, state);
-
-    if (template) {
-      await restoreFromTemplate(template, qmpSocket(runDir), restoringSocket, agentSocket(runDir), network.interfaces, qemu);
+    let qemu: ProcessRef;
+    const tooManyNics = loading && coldBootReason(network.interfaces, []);
+    if (loading && !tooManyNics) {
+      qemu = state.qemu!;
+      await resumeRestored(await loading, network.interfaces, restoringSocket, agentSocket(runDir));
       phase('VM restored, NICs plugged');
+    } else {
+      if (tooManyNics) {
+        // The template VM has no root port for every NIC: a cold boot after all, with a file
+        // server of its own (the 9p helper served the template's QEMU, and serves one QEMU only).
+        logger.debug(`cold boot instead of a template: ${tooManyNics}`);
+        (await loading!.catch(() => undefined))?.close();
+        await terminate(state.qemu, 0);
+        await terminate(state.shareServer, 0);
+        state.template = undefined;
+        layout.share = await serveShare(false);
+        layout.agentSocket = agentSocket(runDir);
+        layout.templateMemory = undefined;
+      }
+      qemu = spawnQemu([...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])]);
     }
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
     phase('agent socket served');
@@ -542,16 +583,19 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
   }
 }
 
-/** The template the container's VM is restored from, made on first use; undefined for a cold boot. */
+/**
+ * The template the container's VM is restored from, made on first use; undefined for a cold boot.
+ * Chosen before the hooks, so before the NICs are known: a create with more NICs than a template
+ * VM has root ports for (coldBootReason) boots cold after all.
+ */
 async function templateFor(
   annotations: Record<string, string> | undefined,
-  network: GuestNetwork,
   opts: CreateOptions,
   vm: ContainerState['vm'],
   logger: Logger,
 ): Promise<Template | undefined> {
   if (!templateWanted(annotations)) return undefined;
-  const coldBecause = coldBootReason(network.interfaces, opts.deviceArgs ?? []) ?? (opts.restore ? 'a checkpoint is restored' : undefined);
+  const coldBecause = coldBootReason([], opts.deviceArgs ?? []) ?? (opts.restore ? 'a checkpoint is restored' : undefined);
   if (coldBecause) {
     logger.debug(`cold boot instead of a template: ${coldBecause}`);
     return undefined;

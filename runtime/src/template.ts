@@ -331,18 +331,11 @@ async function bootAndSave(template: Template, shape: TemplateShape, work: strin
 }
 
 /**
- * Restores a VM started with `-incoming defer` (its agent socket under a temporary name, so that
- * the shim cannot connect before the guest runs), plugs its NICs, resumes it and gives the agent
- * socket its name.
+ * Loads `template`'s state into a VM started with `-incoming defer` and leaves it paused: its QMP
+ * connection, for resumeRestored. Slow enough (a QEMU start and its device state) to overlap a
+ * create's hooks.
  */
-export async function restoreFromTemplate(
-  template: Template,
-  qmpSocket: string,
-  restoringAgentSocket: string,
-  agentSocket: string,
-  interfaces: readonly GuestInterface[],
-  qemu: ProcessRef,
-): Promise<void> {
+export async function loadTemplate(template: Template, qmpSocket: string, qemu: ProcessRef): Promise<Qmp> {
   const deadline = Date.now() + RESTORE_TIMEOUT_MS;
   let qmp: Qmp | undefined;
   // QEMU makes the socket's file a moment before it listens on it.
@@ -362,6 +355,24 @@ export async function restoreFromTemplate(
     });
     await untilMigrated(qmp, `restoring template ${template.key}`);
     rmSync(incoming, { force: true });
+    return qmp;
+  } catch (err) {
+    qmp.close();
+    throw err;
+  }
+}
+
+/**
+ * Plugs the NICs of a VM that loadTemplate left paused, resumes it and gives the agent socket its
+ * name (until then under a temporary one, so that the shim cannot connect before the guest runs).
+ */
+export async function resumeRestored(
+  qmp: Qmp,
+  interfaces: readonly GuestInterface[],
+  restoringAgentSocket: string,
+  agentSocket: string,
+): Promise<void> {
+  try {
     for (const nic of interfaces) await addNic(qmp, nic);
     await qmp.execute('cont');
   } finally {
@@ -435,7 +446,7 @@ async function restoreAndGreet(template: Template, shape: TemplateShape, work: s
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
   try {
     if (!qemu.pid) throw new RuntimeError(`cannot start ${qemuPath()}`);
-    await restoreFromTemplate(template, layout.qmpSocket, restoring, agentSocket, [], refOf(qemu.pid));
+    await resumeRestored(await loadTemplate(template, layout.qmpSocket, refOf(qemu.pid)), [], restoring, agentSocket);
     await new Promise<void>((resolve, reject) => {
       const socket = connect(agentSocket);
       const timer = setTimeout(() => reject(new RuntimeError("the restored VM's agent did not say HELLO within 10 s")), 10000);

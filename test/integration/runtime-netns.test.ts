@@ -2,13 +2,15 @@
  * A network namespace named in config.json (the CNI / Kubernetes way: the runtime gets a netns
  * someone else made and configured) is used as is, at the runtime CLI level: its interface moves
  * into the VM, and the netns, which vmrt did not make, outlives the container without vmrt's
- * taps. Needs root, iproute2, QEMU, the built guest and shim.
+ * taps. A template's VM is chosen before the hooks, so before the NICs are known: a netns with
+ * more interfaces than a template VM has root ports for boots cold after all. Needs root,
+ * iproute2, QEMU, the built guest and shim.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { leftovers } from '../support/leftovers.js';
@@ -18,6 +20,9 @@ const tag = randomBytes(3).toString('hex');
 const NETNS = `cni-test-${tag}`;
 const HOST_VETH = `vc${tag}`;
 const SUBNET = `10.${150 + randomInt(50)}.${randomInt(256)}`;
+// Three interfaces: one more than a template VM has root ports for (TEMPLATE_ROOT_PORTS - SPARE_PORTS).
+const WIDE_NETNS = `cni-wide-${tag}`;
+const WIDE_NICS = 3;
 let work: string;
 let root: string;
 
@@ -39,33 +44,41 @@ before(() => {
   ip(['-n', NETNS, 'addr', 'add', `${SUBNET}.2/24`, 'dev', 'eth0']);
   ip(['-n', NETNS, 'link', 'set', 'eth0', 'up']);
   ip(['-n', NETNS, 'route', 'add', 'default', 'via', `${SUBNET}.1`]);
+  ip(['netns', 'add', WIDE_NETNS]);
+  for (let i = 0; i < WIDE_NICS; i++) {
+    ip(['link', 'add', `vw${i}${tag}`, 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', WIDE_NETNS]);
+    ip(['-n', WIDE_NETNS, 'addr', 'add', `10.${200 + i}.${randomInt(256)}.2/24`, 'dev', `eth${i}`]);
+    ip(['-n', WIDE_NETNS, 'link', 'set', `eth${i}`, 'up']);
+  }
 });
 
 after(() => {
-  spawnSync(VMRT, ['--root', root, 'delete', '--force', 'cni1']);
+  for (const id of ['cni1', 'cni-wide']) spawnSync(VMRT, ['--root', root, 'delete', '--force', id]);
   spawnSync('ip', ['netns', 'delete', NETNS]);
   spawnSync('ip', ['link', 'delete', HOST_VETH]);
+  spawnSync('ip', ['netns', 'delete', WIDE_NETNS]);
   rmSync(work, { recursive: true, force: true });
 });
 
+/** A busybox bundle that runs `command` in the netns `netns`, with a raw socket for ping. */
+function cniBundle(dir: string, netns: string, command: string[]): string {
+  return makeBusyboxBundle(dir, command, (config) => {
+    // ping needs a raw socket (Docker's default capabilities have it, runc's spec's do not).
+    const caps = config.process!.capabilities!;
+    for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
+    config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
+      ns.type === 'network' ? { type: 'network', path: `/run/netns/${netns}` } : ns,
+    );
+  });
+}
+
 test("a netns path in config.json (CNI style) is used as is: its eth0 is the VM's, and the netns outlives the container", () => {
   const mac = JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show', 'eth0']))[0].address as string;
-  const b = makeBusyboxBundle(
-    join(work, 'cni'),
-    [
-      'sh',
-      '-c',
-      `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`,
-    ],
-    (config) => {
-      // ping needs a raw socket (Docker's default capabilities have it, runc's spec's do not).
-      const caps = config.process!.capabilities!;
-      for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_NET_RAW'];
-      config.linux!.namespaces = config.linux!.namespaces!.map((ns) =>
-        ns.type === 'network' ? { type: 'network', path: `/run/netns/${NETNS}` } : ns,
-      );
-    },
-  );
+  const b = cniBundle(join(work, 'cni'), NETNS, [
+    'sh',
+    '-c',
+    `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`,
+  ]);
   const r = spawnSync(VMRT, ['--root', root, 'run', '--bundle', b, 'cni1'], { encoding: 'utf8', timeout: 180000 });
   assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${SUBNET}.2/24\ndefault via ${SUBNET}.1 dev eth0\npong\n`, '']);
   assert.deepEqual(leftovers(root, 'cni1'), []);
@@ -80,4 +93,22 @@ test("a netns path in config.json (CNI style) is used as is: its eth0 is the VM'
   assert.deepEqual(links, ['eth0', 'lo']);
   const qdisc = spawnSync('tc', ['-n', NETNS, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' });
   assert.deepEqual([qdisc.status, qdisc.stdout.trim()], [0, '']);
+});
+
+test('with templates on, a netns with more interfaces than a template VM has root ports for boots cold, every interface in the VM', () => {
+  const macs = Array.from(
+    { length: WIDE_NICS },
+    (_, i) => JSON.parse(ip(['-n', WIDE_NETNS, '-j', 'link', 'show', `eth${i}`]))[0].address as string,
+  );
+  const b = cniBundle(join(work, 'wide'), WIDE_NETNS, ['sh', '-c', 'cat /sys/class/net/eth*/address']);
+  const debugLog = join(work, 'wide-debug.log');
+  const r = spawnSync(VMRT, ['--vm-template', 'on', '--root', root, 'run', '--bundle', b, 'cni-wide'], {
+    encoding: 'utf8',
+    timeout: 300000,
+    env: { ...process.env, VMRT_DEBUG_LOG: debugLog },
+  });
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, macs.map((m) => `${m}\n`).join(''), '']);
+  // The template VM that was loading meanwhile is gone too.
+  assert.match(readFileSync(debugLog, 'utf8'), /cold boot instead of a template: 3 networks/);
+  assert.deepEqual(leftovers(root, 'cni-wide'), []);
 });
