@@ -169,7 +169,10 @@ static void read_port(void)
 }
 
 /* Before the host connects, reads on the port return EOF and poll reports
- * POLLHUP, so the connection is detected by reading every few ms. */
+ * POLLHUP, so the connection is detected by reading every CONNECT_PROBE_MS.
+ * Short: a VM restored from a template waits in this loop for its host. */
+#define CONNECT_PROBE_MS 5
+
 static void check_connected(void)
 {
     uint8_t buf[READ_CHUNK];
@@ -246,7 +249,7 @@ static void event_loop(void)
                 pfds[n++] = (struct pollfd){ p->sync_fd, POLLIN, 0 };
             }
         }
-        if (poll(pfds, n, A.connected ? -1 : 20) < 0 && errno != EINTR) {
+        if (poll(pfds, n, A.connected ? -1 : CONNECT_PROBE_MS) < 0 && errno != EINTR) {
             log_msg("poll: %s", strerror(errno));
         }
         /* Process fds first: reaping (below) may free procs. */

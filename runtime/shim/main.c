@@ -353,11 +353,12 @@ static int connect_with_retry(struct shim *s, const char *path, int64_t deadline
         if (fd >= 0) {
             return fd;
         }
-        /* QEMU creates and serves the socket a moment after it starts. */
+        /* QEMU creates and serves the socket a moment after it starts; a VM restored from a
+         * template gets it once it runs (the create waits for this connection: retry often). */
         if ((errno != ENOENT && errno != ECONNREFUSED) || now_ms() >= deadline) {
             startup_failed(s, "cannot connect to %s: %s", path, strerror(errno));
         }
-        poll(NULL, 0, 50);
+        poll(NULL, 0, 5);
     }
 }
 
