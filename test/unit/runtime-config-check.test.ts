@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertHonoured, assertSupported, detectFeatures, unsupportedUses } from '../../runtime/src/config-check.js';
-import { loadBundle, parseConfig } from '../../runtime/src/bundle.js';
+import { Ajv } from 'ajv';
+import { CONFIG_SCHEMA, loadBundle, parseConfig } from '../../runtime/src/bundle.js';
 import { defaultConfig } from '../../runtime/src/commands/spec.js';
 import type { Config } from '../../runtime/src/spec.js';
 
@@ -162,6 +163,11 @@ test('config.json errors name the file and the place', () => {
   );
   assert.throws(() => rlimits({ type: 'RLIMIT_NOFILE', hard: -1, soft: 1 }), /^Error: c\.json: process\.rlimits\.0\.hard: must be >= 0$/);
   assert.equal(rlimits({ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }).process!.rlimits!.length, 1);
+});
+
+test("the config.json schema is a valid JSON Schema (create compiles it without the meta-schema's check)", () => {
+  const ajv = new Ajv({ strict: false });
+  assert.equal(ajv.validateSchema(CONFIG_SCHEMA), true, ajv.errorsText(ajv.errors));
 });
 
 test('bundles: missing folder, missing config.json, missing rootfs', () => {
