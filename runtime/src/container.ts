@@ -27,7 +27,16 @@ import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig, NETNS_DIR } from './netns.js';
-import { disabledIpv6Sysctls, NETWORK_ANNOTATION, nicArgs, readNetwork, unwireNetwork, wireNetwork } from './network.js';
+import {
+  disabledIpv6Sysctls,
+  earlyRootPortArgs,
+  NETWORK_ANNOTATION,
+  nicArgs,
+  readNetwork,
+  tooManyNics,
+  unwireNetwork,
+  wireNetwork,
+} from './network.js';
 import { qemuPath, shimPath } from './paths.js';
 import {
   isAlive,
@@ -55,22 +64,16 @@ import {
   writeState,
   type ContainerState,
 } from './state.js';
-import { memoryMiBFor, qemuArgs, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
-import type { Qmp } from './qmp.js';
-import {
-  coldBootReason,
-  ensureTemplate,
-  loadTemplate,
-  resumeRestored,
-  templatedQemuArgs,
-  templatesDir,
-  type Template,
-} from './template.js';
+import { memoryMiBFor, qemuArgs, releaseVm, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
+import { Qmp } from './qmp.js';
+import { coldBootReason, ensureTemplate, loadTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
 import { startShareServer } from './share-server.js';
 import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
+/** How long a QEMU just spawned may take to serve its control socket. */
+const QMP_TIMEOUT_MS = 10000;
 /** How long the agent may take to kill and forget a container of a pod. */
 const AGENT_DELETE_TIMEOUT_MS = 10000;
 /** The subfolder of the VM's shared folder that holds a pod container's rootfs and volumes. */
@@ -228,11 +231,16 @@ async function awaitInNetns(ref: ProcessRef, netnsPath: string, logFile: string)
   }
 }
 
+/** What QEMU's end during a create says: the end of its log, or of the guest's console. */
+function qemuExitedAtStart(qemuLog: string, consoleLog: string): RuntimeError {
+  return new RuntimeError(`QEMU exited at start: ${tail(qemuLog) || tail(consoleLog) || 'no output'}`);
+}
+
 /** Waits for QEMU to serve the agent socket (it creates it right after it starts). */
 async function awaitSocket(path: string, qemu: ProcessRef, consoleLog: string, qemuLog: string): Promise<void> {
   const deadline = Date.now() + 10000;
   while (!existsSync(path)) {
-    if (!isAlive(qemu)) throw new RuntimeError(`QEMU exited at start: ${tail(qemuLog) || tail(consoleLog) || 'no output'}`);
+    if (!isAlive(qemu)) throw qemuExitedAtStart(qemuLog, consoleLog);
     if (Date.now() > deadline) throw new RuntimeError(`QEMU did not open ${path} within 10 s`);
     await sleep(10);
   }
@@ -478,12 +486,14 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       return share;
     };
     const share = await serveShare(template !== undefined);
-    // A restored VM's agent socket gets its name once the guest runs: the shim waits for it.
-    const restoringSocket = `${agentSocket(runDir)}.restoring`;
+    // The VM starts while the hooks run. They configure the netns, so its NICs come after them:
+    // a template's VM is loaded and stays paused, a cold one boots with empty root ports. Its
+    // agent socket gets its name once the NICs are in and the spec is written: the shim waits.
+    const pendingSocket = `${agentSocket(runDir)}.pending`;
     const layout: VmLayout = {
       accelerator: opts.accelerator.accelerator,
       share,
-      agentSocket: template ? restoringSocket : agentSocket(runDir),
+      agentSocket: pendingSocket,
       qmpSocket: qmpSocket(runDir),
       consoleLog,
       vcpus: state.vm.vcpus,
@@ -517,16 +527,18 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       writeState(root, state);
       return qemu;
     };
-    // A template's VM loads while the hooks run: it stays paused until its NICs are plugged, and
-    // the NICs are known only once the hooks have configured the netns.
-    let loading: Promise<Qmp> | undefined;
-    // Undone after QEMU is gone (undo runs backwards), so that a load under way ends at once.
-    undo.push(async () => (await loading?.catch(() => undefined))?.close());
-    if (template) {
-      loading = loadTemplate(template, qmpSocket(runDir), spawnQemu([...templatedQemuArgs(layout), '-incoming', 'defer']));
-      // Awaited after the hooks; a failure meanwhile must not end the process unhandled.
-      loading.catch(() => undefined);
-    }
+    let starting: Promise<Qmp> | undefined;
+    // Undone after QEMU is gone (undo runs backwards), so that a start under way ends at once.
+    undo.push(async () => (await starting?.catch(() => undefined))?.close());
+    starting = template
+      ? loadTemplate(template, qmpSocket(runDir), spawnQemu([...templatedQemuArgs(layout), '-incoming', 'defer']))
+      : Qmp.ofStarting(
+          qmpSocket(runDir),
+          spawnQemu([...qemuArgs(layout), ...earlyRootPortArgs(), ...(opts.deviceArgs ?? [])]),
+          QMP_TIMEOUT_MS,
+        );
+    // Awaited after the hooks; a failure meanwhile must not end the process unhandled.
+    starting.catch(() => undefined);
     await runCreateHooks(opts, state);
 
     phase('hooks run');
@@ -548,27 +560,28 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
     phase('network wired, spec written');
 
-    let qemu: ProcessRef;
-    const tooManyNics = loading && coldBootReason(network.interfaces, []);
-    if (loading && !tooManyNics) {
-      qemu = state.qemu!;
-      await resumeRestored(await loading, network.interfaces, restoringSocket, agentSocket(runDir));
-      phase('VM restored, NICs plugged');
-    } else {
-      if (tooManyNics) {
-        // The template VM has no root port for every NIC: a cold boot after all, with a file
-        // server of its own (the 9p helper served the template's QEMU, and serves one QEMU only).
-        logger.debug(`cold boot instead of a template: ${tooManyNics}`);
-        (await loading!.catch(() => undefined))?.close();
-        await terminate(state.qemu, 0);
-        await terminate(state.shareServer, 0);
-        state.template = undefined;
-        layout.share = await serveShare(false);
-        layout.agentSocket = agentSocket(runDir);
-        layout.templateMemory = undefined;
+    const nicsLeftOut = tooManyNics(network.interfaces);
+    if (!nicsLeftOut) {
+      try {
+        await releaseVm(await starting, network.interfaces, template !== undefined, pendingSocket, agentSocket(runDir));
+      } catch (err) {
+        throw isAlive(state.qemu) ? err : qemuExitedAtStart(qemuLog, consoleLog);
       }
-      qemu = spawnQemu([...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])]);
+      phase(template ? 'VM restored, NICs plugged' : 'NICs plugged');
+    } else {
+      // A cold boot with every NIC and its root port at boot, and a file server of its own (the
+      // file servers serve one QEMU each).
+      logger.debug(`a new VM after the hooks: ${nicsLeftOut}`);
+      (await starting.catch(() => undefined))?.close();
+      await terminate(state.qemu, 0);
+      await terminate(state.shareServer, 0);
+      state.template = undefined;
+      layout.share = await serveShare(false);
+      layout.agentSocket = agentSocket(runDir);
+      layout.templateMemory = undefined;
+      spawnQemu([...qemuArgs(layout), ...nicArgs(network), ...(opts.deviceArgs ?? [])]);
     }
+    const qemu = state.qemu!;
     await awaitSocket(agentSocket(runDir), qemu, consoleLog, qemuLog);
     phase('agent socket served');
     finishCreate(opts, state, await ready);
@@ -595,7 +608,7 @@ async function templateFor(
   logger: Logger,
 ): Promise<Template | undefined> {
   if (!templateWanted(annotations)) return undefined;
-  const coldBecause = coldBootReason([], opts.deviceArgs ?? []) ?? (opts.restore ? 'a checkpoint is restored' : undefined);
+  const coldBecause = coldBootReason(opts.deviceArgs ?? []) ?? (opts.restore ? 'a checkpoint is restored' : undefined);
   if (coldBecause) {
     logger.debug(`cold boot instead of a template: ${coldBecause}`);
     return undefined;

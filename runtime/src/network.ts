@@ -5,7 +5,9 @@
  * redirects every frame between the two. The interface's addresses move to the guest: the host
  * side keeps none, and the guest learns them from the spec annotation `org.vmrt.network`.
  * Every NIC is a virtio-net-pci device in a PCIe root port of its own, so that any of them can
- * be unplugged, and SPARE_PORTS empty ports wait for networks connected later (hotplug.ts).
+ * be unplugged, and SPARE_PORTS empty ports wait for networks connected later (hotplug.ts). The
+ * VM starts before the hooks, with EARLY_NIC_PORTS empty ports for the NICs of the create,
+ * plugged once the hooks have run.
  */
 import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
@@ -200,6 +202,12 @@ export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
  * runtime/guest/README.md.
  */
 export const SPARE_PORTS = 4;
+/**
+ * NICs a VM takes at create. It starts while the hooks run, before they have configured its netns,
+ * with root ports for this many NICs besides the spares, and gets its NICs after the hooks; a
+ * create with more networks starts a new VM then, its NICs in place at boot.
+ */
+export const EARLY_NIC_PORTS = 2;
 export const portId = (port: number): string => `vmrt-port${port}`;
 export const nicId = (port: number): string => `vmrt-nic${port}`;
 /** The port's PCIe slot number: the guest's /sys/bus/pci/slots/<n>. */
@@ -222,13 +230,29 @@ export function nicArgs(network: GuestNetwork): string[] {
   ];
 }
 
-/** Empty PCIe root ports 0…ports-1 (a VM template has a fixed number of them). */
+/** Why the NICs do not fit a VM started before the hooks (EARLY_NIC_PORTS), or undefined. */
+export function tooManyNics(nics: readonly GuestInterface[]): string | undefined {
+  if (nics.length <= EARLY_NIC_PORTS) return undefined;
+  return `${nics.length} networks: a VM started before its hooks has root ports for ${EARLY_NIC_PORTS}`;
+}
+
+/** The root ports of a VM started before its hooks: EARLY_NIC_PORTS and the spares. */
+export function earlyRootPortArgs(): string[] {
+  return rootPortArgs(EARLY_NIC_PORTS + SPARE_PORTS);
+}
+
+/** Empty PCIe root ports 0…ports-1. */
 export function rootPortArgs(ports: number): string[] {
   // No I/O window: virtio-net-pci needs none, and microvm has no I/O space to give.
   return Array.from({ length: ports }, (_, port) => [
     '-device',
     `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
   ]).flat();
+}
+
+/** Plugs the NICs of `nics` (their taps wired already) into their root ports. */
+export async function plugNics(qmp: Qmp, nics: readonly GuestInterface[]): Promise<void> {
+  for (const nic of nics) await addNic(qmp, nic);
 }
 
 /** Plugs the NIC of `nic` (its tap wired already) into its root port; the guest's pciehp finds it. */

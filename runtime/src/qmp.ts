@@ -1,9 +1,11 @@
 /**
  * A QMP client (QEMU's JSON control protocol) on the VM's `<run>/vm/qmp.sock`: one connection per
- * use, commands answered in order. Used to plug NICs into a running VM.
+ * use, commands answered in order. Used to plug NICs into a VM and to restore VM templates.
  */
+import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { RuntimeError } from './errors.js';
+import { isAlive, sleep, type ProcessRef } from './proc.js';
 
 interface QmpMessage {
   QMP?: unknown;
@@ -55,6 +57,18 @@ export class Qmp {
     await qmp.next(timeoutMs);
     await qmp.execute('qmp_capabilities', undefined, timeoutMs);
     return qmp;
+  }
+
+  /** Opens the control socket of a QEMU just spawned, which makes the socket's file a moment before it listens on it. */
+  static async ofStarting(path: string, qemu: ProcessRef, timeoutMs: number): Promise<Qmp> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!isAlive(qemu)) throw new RuntimeError('QEMU exited as it started');
+      const qmp = existsSync(path) ? await Qmp.open(path).catch(() => undefined) : undefined;
+      if (qmp) return qmp;
+      if (Date.now() > deadline) throw new RuntimeError(`QEMU did not serve ${path} within ${timeoutMs / 1000} s`);
+      await sleep(5);
+    }
   }
 
   private next(timeoutMs: number): Promise<QmpMessage> {

@@ -9,7 +9,7 @@
  *   the file it has just made when it sets its mode; QEMU 8.1 fixed that and dropped the proxy);
  *   and `local` would need QEMU to be root (jail.ts): the helper is required.
  */
-import { chownSync, closeSync, existsSync, openSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import type { Jail } from './jail.js';
@@ -20,6 +20,8 @@ import type { ShareServer, SharedFolderKind } from './shared-folder.js';
 
 /** Spawns a file server (`name`) that listens on `socket`, and waits for the socket. */
 async function startDaemon(name: string, program: string, args: string[], socket: string, logFile: string): Promise<ProcessRef> {
+  // An earlier server's (of a VM replaced during its create): not to be taken for this one's.
+  rmSync(socket, { force: true });
   const logFd = openSync(logFile, 'a');
   const pid = spawnDaemon(program, args, logFd);
   closeSync(logFd);

@@ -37,16 +37,13 @@ import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { RuntimeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
-import { addNic, rootPortArgs, SPARE_PORTS, type GuestInterface } from './network.js';
+import { earlyRootPortArgs } from './network.js';
 import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
 import { withLock } from './lock.js';
 import { jailQemu, scratchJail, TEMPLATE_MEMORY_GID, vmDirOf, type Kept, type ScratchJail } from './jail.js';
 import { Qmp } from './qmp.js';
-import { qemuArgs, type Accelerator, type VmLayout } from './vm.js';
-
-/** Root ports of every templated VM: NICs for the networks a container starts with, and the spares. */
-export const TEMPLATE_ROOT_PORTS = 2 + SPARE_PORTS;
+import { qemuArgs, releaseVm, type Accelerator, type VmLayout } from './vm.js';
 
 const TEMPLATE_BOOT_TIMEOUT_MS = 120000;
 const RESTORE_TIMEOUT_MS = 30000;
@@ -83,17 +80,13 @@ export function templatesDir(): string {
 }
 
 /** Why a VM that asked for a template boots cold instead, or undefined when it can be restored. */
-export function coldBootReason(interfaces: readonly GuestInterface[], passedThrough: readonly string[]): string | undefined {
-  if (passedThrough.length > 0) return 'devices are passed through (VFIO): they are plugged at boot';
-  if (interfaces.length + SPARE_PORTS > TEMPLATE_ROOT_PORTS) {
-    return `${interfaces.length} networks: a template VM has root ports for ${TEMPLATE_ROOT_PORTS - SPARE_PORTS}`;
-  }
-  return undefined;
+export function coldBootReason(passedThrough: readonly string[]): string | undefined {
+  return passedThrough.length > 0 ? 'devices are passed through (VFIO): they are plugged at boot' : undefined;
 }
 
 /** QEMU's arguments of a template VM, or of a VM restored from it (`layout` names its own sockets). */
 export function templatedQemuArgs(layout: VmLayout): string[] {
-  return [...qemuArgs(layout), ...rootPortArgs(TEMPLATE_ROOT_PORTS)];
+  return [...qemuArgs(layout), ...earlyRootPortArgs()];
 }
 
 function programOnPath(name: string): string {
@@ -332,19 +325,11 @@ async function bootAndSave(template: Template, shape: TemplateShape, work: strin
 
 /**
  * Loads `template`'s state into a VM started with `-incoming defer` and leaves it paused: its QMP
- * connection, for resumeRestored. Slow enough (a QEMU start and its device state) to overlap a
+ * connection, for releaseVm. Slow enough (a QEMU start and its device state) to overlap a
  * create's hooks.
  */
 export async function loadTemplate(template: Template, qmpSocket: string, qemu: ProcessRef): Promise<Qmp> {
-  const deadline = Date.now() + RESTORE_TIMEOUT_MS;
-  let qmp: Qmp | undefined;
-  // QEMU makes the socket's file a moment before it listens on it.
-  while (!qmp) {
-    if (!isAlive(qemu)) throw new RuntimeError('QEMU exited before it could restore the template');
-    qmp = existsSync(qmpSocket) ? await Qmp.open(qmpSocket).catch(() => undefined) : undefined;
-    if (!qmp && Date.now() > deadline) throw new RuntimeError(`QEMU did not serve ${qmpSocket} within ${RESTORE_TIMEOUT_MS / 1000} s`);
-    if (!qmp) await sleep(5);
-  }
+  const qmp = await Qmp.ofStarting(qmpSocket, qemu, RESTORE_TIMEOUT_MS);
   try {
     await qmp.execute('migrate-set-capabilities', IGNORE_SHARED);
     const incoming = join(qmpSocket, '..', 'incoming.sock');
@@ -360,25 +345,6 @@ export async function loadTemplate(template: Template, qmpSocket: string, qemu: 
     qmp.close();
     throw err;
   }
-}
-
-/**
- * Plugs the NICs of a VM that loadTemplate left paused, resumes it and gives the agent socket its
- * name (until then under a temporary one, so that the shim cannot connect before the guest runs).
- */
-export async function resumeRestored(
-  qmp: Qmp,
-  interfaces: readonly GuestInterface[],
-  restoringAgentSocket: string,
-  agentSocket: string,
-): Promise<void> {
-  try {
-    for (const nic of interfaces) await addNic(qmp, nic);
-    await qmp.execute('cont');
-  } finally {
-    qmp.close();
-  }
-  renameSync(restoringAgentSocket, agentSocket);
 }
 
 export function listTemplates(): TemplateInfo[] {
@@ -446,7 +412,7 @@ async function restoreAndGreet(template: Template, shape: TemplateShape, work: s
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
   try {
     if (!qemu.pid) throw new RuntimeError(`cannot start ${qemuPath()}`);
-    await resumeRestored(await loadTemplate(template, layout.qmpSocket, refOf(qemu.pid)), [], restoring, agentSocket);
+    await releaseVm(await loadTemplate(template, layout.qmpSocket, refOf(qemu.pid)), [], true, restoring, agentSocket);
     await new Promise<void>((resolve, reject) => {
       const socket = connect(agentSocket);
       const timer = setTimeout(() => reject(new RuntimeError("the restored VM's agent did not say HELLO within 10 s")), 10000);

@@ -4,7 +4,7 @@
  * boots); the probe's verdict is cached in the socket folder (a tmpfs: re-probed after reboot).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { RuntimeError } from './errors.js';
@@ -12,6 +12,8 @@ import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { shareQemuArgs, type ShareServer } from './shared-folder.js';
 import { jailQemu, scratchJail, vmDirOf } from './jail.js';
 import { sleep } from './proc.js';
+import { plugNics, type GuestInterface } from './network.js';
+import type { Qmp } from './qmp.js';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -382,4 +384,25 @@ export function requireGuest(): void {
   for (const file of [guest.kernel, guest.initrd]) {
     if (!existsSync(file)) throw new RuntimeError(`guest image ${file} is missing: run runtime/guest/build.sh (or scripts/setup.sh)`);
   }
+}
+
+/**
+ * Plugs the NICs into a VM started before they were known, resumes it if it is paused (restored
+ * from a template) and gives its agent socket its name: until then the socket has a temporary
+ * one, so that the shim cannot reach the guest before the spec is written and the NICs are in.
+ */
+export async function releaseVm(
+  qmp: Qmp,
+  nics: readonly GuestInterface[],
+  paused: boolean,
+  pendingSocket: string,
+  agentSocket: string,
+): Promise<void> {
+  try {
+    await plugNics(qmp, nics);
+    if (paused) await qmp.execute('cont');
+  } finally {
+    qmp.close();
+  }
+  renameSync(pendingSocket, agentSocket);
 }

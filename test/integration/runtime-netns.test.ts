@@ -2,9 +2,9 @@
  * A network namespace named in config.json (the CNI / Kubernetes way: the runtime gets a netns
  * someone else made and configured) is used as is, at the runtime CLI level: its interface moves
  * into the VM, and the netns, which vmrt did not make, outlives the container without vmrt's
- * taps. A template's VM is chosen before the hooks, so before the NICs are known: a netns with
- * more interfaces than a template VM has root ports for boots cold after all. Needs root,
- * iproute2, QEMU, the built guest and shim.
+ * taps. A VM starts before the hooks, so before the NICs are known: a netns with more interfaces
+ * than it has root ports for gets a new VM after the hooks. Needs root, iproute2, QEMU, the built
+ * guest and shim.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ const tag = randomBytes(3).toString('hex');
 const NETNS = `cni-test-${tag}`;
 const HOST_VETH = `vc${tag}`;
 const SUBNET = `10.${150 + randomInt(50)}.${randomInt(256)}`;
-// Three interfaces: one more than a template VM has root ports for (TEMPLATE_ROOT_PORTS - SPARE_PORTS).
+// Three interfaces: one more than a VM started before its hooks has root ports for (EARLY_NIC_PORTS).
 const WIDE_NETNS = `cni-wide-${tag}`;
 const WIDE_NICS = 3;
 let work: string;
@@ -53,7 +53,7 @@ before(() => {
 });
 
 after(() => {
-  for (const id of ['cni1', 'cni-wide']) spawnSync(VMRT, ['--root', root, 'delete', '--force', id]);
+  for (const id of ['cni1', 'cni-wide-on', 'cni-wide-off']) spawnSync(VMRT, ['--root', root, 'delete', '--force', id]);
   spawnSync('ip', ['netns', 'delete', NETNS]);
   spawnSync('ip', ['link', 'delete', HOST_VETH]);
   spawnSync('ip', ['netns', 'delete', WIDE_NETNS]);
@@ -95,20 +95,23 @@ test("a netns path in config.json (CNI style) is used as is: its eth0 is the VM'
   assert.deepEqual([qdisc.status, qdisc.stdout.trim()], [0, '']);
 });
 
-test('with templates on, a netns with more interfaces than a template VM has root ports for boots cold, every interface in the VM', () => {
-  const macs = Array.from(
-    { length: WIDE_NICS },
-    (_, i) => JSON.parse(ip(['-n', WIDE_NETNS, '-j', 'link', 'show', `eth${i}`]))[0].address as string,
-  );
-  const b = cniBundle(join(work, 'wide'), WIDE_NETNS, ['sh', '-c', 'cat /sys/class/net/eth*/address']);
-  const debugLog = join(work, 'wide-debug.log');
-  const r = spawnSync(VMRT, ['--vm-template', 'on', '--root', root, 'run', '--bundle', b, 'cni-wide'], {
-    encoding: 'utf8',
-    timeout: 300000,
-    env: { ...process.env, VMRT_DEBUG_LOG: debugLog },
+for (const templates of ['on', 'off']) {
+  test(`templates ${templates}: a netns with more interfaces than a VM started before its hooks has root ports for gets a new VM, every interface in it`, () => {
+    const macs = Array.from(
+      { length: WIDE_NICS },
+      (_, i) => JSON.parse(ip(['-n', WIDE_NETNS, '-j', 'link', 'show', `eth${i}`]))[0].address as string,
+    );
+    const b = cniBundle(join(work, `wide-${templates}`), WIDE_NETNS, ['sh', '-c', 'cat /sys/class/net/eth*/address']);
+    const debugLog = join(work, `wide-${templates}-debug.log`);
+    const id = `cni-wide-${templates}`;
+    const r = spawnSync(VMRT, ['--vm-template', templates, '--root', root, 'run', '--bundle', b, id], {
+      encoding: 'utf8',
+      timeout: 300000,
+      env: { ...process.env, VMRT_DEBUG_LOG: debugLog },
+    });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [0, macs.map((m) => `${m}\n`).join(''), '']);
+    // The VM started before the hooks is gone too.
+    assert.match(readFileSync(debugLog, 'utf8'), /a new VM after the hooks: 3 networks/);
+    assert.deepEqual(leftovers(root, id), []);
   });
-  assert.deepEqual([r.status, r.stdout, r.stderr], [0, macs.map((m) => `${m}\n`).join(''), '']);
-  // The template VM that was loading meanwhile is gone too.
-  assert.match(readFileSync(debugLog, 'utf8'), /cold boot instead of a template: 3 networks/);
-  assert.deepEqual(leftovers(root, 'cni-wide'), []);
-});
+}
