@@ -62,6 +62,12 @@ function inNs(netnsPath: string, command: string[]): string {
   return run(nsenter!, [...args, ...command]);
 }
 
+/** Runs `program` (ip or tc) in the netns on `commands`, one per line of its batch input. */
+function inNsBatch(netnsPath: string, program: 'ip' | 'tc', commands: string[]): void {
+  const [nsenter, ...args] = inNetns(netnsPath);
+  run(nsenter!, [...args, program, '-batch', '-'], `${commands.join('\n')}\n`);
+}
+
 /**
  * IPv6 switched off in the netns (Docker does so on networks without IPv6), as sysctls for the
  * VM, whose own stack is the container's: `::1` then fails to bind there too, as under runc.
@@ -138,38 +144,24 @@ export function wireInterface(netnsPath: string, nic: GuestInterface, jail: Jail
   // Never in the host's namespace: the redirects and the address flush would cut the host off.
   if (isHostNetns(netnsPath))
     throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
-  const owner = jail ? ['user', String(jail.uid), 'group', String(jail.gid)] : [];
-  inNs(netnsPath, ['ip', 'tuntap', 'add', 'dev', nic.tap, 'mode', 'tap', ...owner]);
-  inNs(netnsPath, ['ip', 'link', 'set', nic.tap, 'mtu', String(nic.mtu), 'up']);
-  for (const [from, to] of [
-    [nic.name, nic.tap],
-    [nic.tap, nic.name],
-  ] as const) {
-    inNs(netnsPath, ['tc', 'qdisc', 'add', 'dev', from, 'ingress']);
-    inNs(netnsPath, [
-      'tc',
-      'filter',
-      'add',
-      'dev',
-      from,
-      'parent',
-      'ffff:',
-      'protocol',
-      'all',
-      'u32',
-      'match',
-      'u8',
-      '0',
-      '0',
-      'action',
-      'mirred',
-      'egress',
-      'redirect',
-      'dev',
-      to,
-    ]);
-  }
-  inNs(netnsPath, ['ip', 'addr', 'flush', 'dev', nic.name]);
+  const owner = jail ? ` user ${jail.uid} group ${jail.gid}` : '';
+  // One `ip` and one `tc` in batch mode, not a process per command: this runs in every create.
+  inNsBatch(netnsPath, 'ip', [
+    `tuntap add dev ${nic.tap} mode tap${owner}`,
+    `link set ${nic.tap} mtu ${nic.mtu} up`,
+    `addr flush dev ${nic.name}`,
+  ]);
+  inNsBatch(
+    netnsPath,
+    'tc',
+    [
+      [nic.name, nic.tap],
+      [nic.tap, nic.name],
+    ].flatMap(([from, to]) => [
+      `qdisc add dev ${from} ingress`,
+      `filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`,
+    ]),
+  );
 }
 
 export function wireNetwork(netnsPath: string, network: GuestNetwork, jail: Jail): void {

@@ -111,9 +111,9 @@ export function spawnDaemon(file: string, args: string[], logFd: number, env?: N
   return child.pid;
 }
 
-/** Runs a short host command (mount, ip, …) and fails with its stderr. */
-export function run(file: string, args: string[]): string {
-  const result = spawnSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a short host command (mount, ip, …), `input` on its stdin, and fails with its stderr. */
+export function run(file: string, args: string[], input?: string): string {
+  const result = spawnSync(file, args, { encoding: 'utf8', stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], input });
   if (result.error) throw new RuntimeError(`${file} ${args.join(' ')}: ${result.error.message}`);
   if (result.status !== 0) {
     throw new RuntimeError(`${file} ${args.join(' ')}: ${(result.stderr || result.stdout).trim() || `exit status ${result.status}`}`);
