@@ -173,6 +173,8 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
   };
 
   const stop = async () => {
+    // The bridges of the networks tests made (docker network create, compose) outlive dockerd.
+    const networkIds = docker(['network', 'ls', '-q', '--no-trunc', '--filter', 'type=custom'], { timeoutMs: 10000 }).stdout.split('\n');
     await endDockerd();
     // dockerd stops the containerd it started; make sure of it.
     const leftContainerd = containerdPid();
@@ -197,6 +199,9 @@ export async function startDockerd(extraArgs: string[] = [], { registerVmrt = tr
     // dockerd leaves mounts in its folders (e.g. netns/default, the host's netns for --network host).
     removeFolderAndMounts(dir);
     spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+    for (const id of networkIds.filter((line) => /^[0-9a-f]{12,}$/.test(line))) {
+      spawnSync('ip', ['link', 'del', `br-${id.slice(0, 12)}`], { stdio: 'ignore' });
+    }
   };
 
   /** Waits until dockerd answers; on failure, `onFailure` runs before the error with its log's tail. */
