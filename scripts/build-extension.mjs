@@ -25,21 +25,17 @@ const common = {
 };
 
 /**
- * runtime/src/bundle.ts loads Ajv on first use through createRequire(import.meta.url), which a bundle
- * cannot follow: in the bundle it gets a createRequire whose require is the bundle's own (esbuild
- * inlines a literal require('ajv') and still evaluates it on first call only).
+ * runtime/src/bundle.ts imports config.json's validator, which `npm run build` generates into out/
+ * (scripts/build-config-validator.mjs): the bundle takes it from there.
  */
-const bundledAjv = {
-  name: 'bundled-ajv',
+const generatedValidator = {
+  name: 'generated-validator',
   setup(build) {
-    build.onResolve({ filter: /^node:module$/ }, (args) =>
-      args.importer.endsWith(join('runtime', 'src', 'bundle.ts')) ? { path: 'node:module', namespace: 'bundled-ajv' } : undefined,
+    build.onResolve({ filter: /^\.\/config-validator\.js$/ }, (args) =>
+      args.importer.endsWith(join('runtime', 'src', 'bundle.ts'))
+        ? { path: join(process.cwd(), 'out', 'runtime', 'src', 'config-validator.js') }
+        : undefined,
     );
-    build.onLoad({ filter: /.*/, namespace: 'bundled-ajv' }, () => ({
-      contents:
-        "export const createRequire = () => (id) => { if (id !== 'ajv') throw new Error(`not bundled: ${id}`); return require('ajv'); };",
-      resolveDir: process.cwd(),
-    }));
   },
 };
 
@@ -59,7 +55,7 @@ await Promise.all([
     outfile: 'runtime/build/cli/main.js',
     // CommonJS dependencies require() Node's modules, which an ES module has no require for.
     banner: { js: 'import { createRequire as bundleRequire } from "node:module"; const require = bundleRequire(import.meta.url);' },
-    plugins: [bundledAjv],
+    plugins: [generatedValidator],
   }),
   build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.cjs', minify: true }),
   build({ ...common, entryPoints: ['server/src/lsp/main.ts'], outfile: 'dist/server.cjs', minify: true }),

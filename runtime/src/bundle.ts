@@ -4,105 +4,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
-import type { ValidateFunction } from 'ajv';
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { RuntimeError } from './errors.js';
-import { RLIMIT_TYPES } from './oci-detection.js';
+import { validate } from './config-validator.js';
 import type { Config } from './spec.js';
-
-const stringArray = { type: 'array', items: { type: 'string' } };
-const hookList = {
-  type: 'array',
-  items: {
-    type: 'object',
-    required: ['path'],
-    properties: { path: { type: 'string', minLength: 1 }, args: stringArray, env: stringArray, timeout: { type: 'integer', minimum: 1 } },
-  },
-};
-
-/** The structure vmrt depends on; other fields pass through to the guest untouched. */
-export const CONFIG_SCHEMA = {
-  type: 'object',
-  required: ['ociVersion', 'root'],
-  properties: {
-    ociVersion: { type: 'string' },
-    root: { type: 'object', required: ['path'], properties: { path: { type: 'string', minLength: 1 }, readonly: { type: 'boolean' } } },
-    hostname: { type: 'string' },
-    process: {
-      type: 'object',
-      required: ['cwd'],
-      properties: {
-        terminal: { type: 'boolean' },
-        args: { ...stringArray, minItems: 1 },
-        env: stringArray,
-        cwd: { type: 'string', pattern: '^/' },
-        user: {
-          type: 'object',
-          required: ['uid', 'gid'],
-          properties: { uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 } },
-        },
-        // Refused at create, as runc refuses them, not left to fail in the guest at start.
-        rlimits: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['type', 'hard', 'soft'],
-            properties: { type: { enum: RLIMIT_TYPES }, hard: { type: 'integer', minimum: 0 }, soft: { type: 'integer', minimum: 0 } },
-          },
-        },
-      },
-    },
-    mounts: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['destination'],
-        properties: {
-          destination: { type: 'string', minLength: 1 },
-          type: { type: 'string' },
-          source: { type: 'string' },
-          options: stringArray,
-        },
-      },
-    },
-    hooks: {
-      type: 'object',
-      properties: Object.fromEntries(
-        ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'].map((k) => [k, hookList]),
-      ),
-    },
-    annotations: { type: 'object', additionalProperties: { type: 'string' } },
-    linux: {
-      type: 'object',
-      properties: {
-        namespaces: {
-          type: 'array',
-          items: { type: 'object', required: ['type'], properties: { type: { type: 'string' }, path: { type: 'string' } } },
-        },
-        devices: { type: 'array', items: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } },
-        cgroupsPath: { type: 'string' },
-        rootfsPropagation: { enum: ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable'] },
-        sysctl: { type: 'object', additionalProperties: { type: 'string' } },
-      },
-    },
-  },
-};
-
-let compiled: ValidateFunction | undefined;
-
-/**
- * Compiled on first use: loading Ajv costs commands that read no bundle (start, kill, …) ~100 ms.
- * Without the meta-schema, which would check this fixed schema at every create (~50 ms of a
- * create's CPU); a unit test checks it once.
- */
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    compiled = new Ajv({ allErrors: false, strict: false, verbose: true, meta: false, validateSchema: false }).compile(CONFIG_SCHEMA);
-  }
-  return compiled;
-}
 
 export interface Bundle {
   dir: string;
@@ -125,7 +30,6 @@ export function parseConfig(text: string, file: string): Config {
     const first = errors[0]!;
     throw new RuntimeError(`${file} is not valid JSON: ${printParseErrorCode(first.error)} at ${lineColumn(text, first.offset)}`);
   }
-  const validate = validator();
   if (!validate(value)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
