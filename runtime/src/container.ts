@@ -598,8 +598,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
 /**
  * The template the container's VM is restored from, made on first use; undefined for a cold boot.
- * Chosen before the hooks, so before the NICs are known: a create with more NICs than a template
- * VM has root ports for (coldBootReason) boots cold after all.
+ * Chosen before the hooks, so before the NICs are known: a create with more NICs than the VM has
+ * root ports for (tooManyNics) boots cold after all.
  */
 async function templateFor(
   annotations: Record<string, string> | undefined,

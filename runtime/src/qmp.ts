@@ -63,7 +63,7 @@ export class Qmp {
   static async ofStarting(path: string, qemu: ProcessRef, timeoutMs: number): Promise<Qmp> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!isAlive(qemu)) throw new RuntimeError('QEMU exited as it started');
+      if (!isAlive(qemu)) throw new RuntimeError('QEMU exited at start');
       const qmp = existsSync(path) ? await Qmp.open(path).catch(() => undefined) : undefined;
       if (qmp) return qmp;
       if (Date.now() > deadline) throw new RuntimeError(`QEMU did not serve ${path} within ${timeoutMs / 1000} s`);
