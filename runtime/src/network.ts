@@ -57,15 +57,14 @@ export function isTap(name: string): boolean {
   return name.startsWith(TAP_PREFIX);
 }
 
-function inNs(netnsPath: string, command: string[]): string {
+function inNs(netnsPath: string, command: string[], input?: string): string {
   const [nsenter, ...args] = inNetns(netnsPath);
-  return run(nsenter!, [...args, ...command]);
+  return run(nsenter!, [...args, ...command], input);
 }
 
 /** Runs `program` (ip or tc) in the netns on `commands`, one per line of its batch input. */
 function inNsBatch(netnsPath: string, program: 'ip' | 'tc', commands: string[]): void {
-  const [nsenter, ...args] = inNetns(netnsPath);
-  run(nsenter!, [...args, program, '-batch', '-'], `${commands.join('\n')}\n`);
+  inNs(netnsPath, [program, '-batch', '-'], `${commands.join('\n')}\n`);
 }
 
 /**
@@ -240,11 +239,6 @@ export function rootPortArgs(ports: number): string[] {
     '-device',
     `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
   ]).flat();
-}
-
-/** Plugs the NICs of `nics` (their taps wired already) into their root ports. */
-export async function plugNics(qmp: Qmp, nics: readonly GuestInterface[]): Promise<void> {
-  for (const nic of nics) await addNic(qmp, nic);
 }
 
 /** Plugs the NIC of `nic` (its tap wired already) into its root port; the guest's pciehp finds it. */

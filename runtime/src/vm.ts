@@ -12,7 +12,7 @@ import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
 import { shareQemuArgs, type ShareServer } from './shared-folder.js';
 import { jailQemu, scratchJail, vmDirOf } from './jail.js';
 import { sleep } from './proc.js';
-import { plugNics, type GuestInterface } from './network.js';
+import { addNic, type GuestInterface } from './network.js';
 import type { Qmp } from './qmp.js';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -399,7 +399,7 @@ export async function releaseVm(
   agentSocket: string,
 ): Promise<void> {
   try {
-    await plugNics(qmp, nics);
+    for (const nic of nics) await addNic(qmp, nic);
     if (paused) await qmp.execute('cont');
   } finally {
     qmp.close();
