@@ -166,15 +166,9 @@ test('the lint gate stops a launch on an error finding with the reason and the f
 
 test('vmrt debug configurations: the debuggee command, path mapping, the attach configuration, missing debuggers', () => {
   assert.deepEqual(debuggeeCommand('node', '/workspace/a.js', ['x'], 9229), ['node', '--inspect-brk=0.0.0.0:9229', '/workspace/a.js', 'x']);
-  assert.deepEqual(debuggeeCommand('python', '/workspace/m.py', [], 5678), [
-    'python3',
-    '-m',
-    'debugpy',
-    '--listen',
-    '0.0.0.0:5678',
-    '--wait-for-client',
-    '/workspace/m.py',
-  ]);
+  const python = debuggeeCommand('python', '/workspace/m.py', ['x'], 5678);
+  assert.deepEqual([python[0], python[1], ...python.slice(3)], ['python3', '-c', '5678', '/workspace/m.py', 'x']);
+  assert.match(python[2]!, /debugpy\.listen\(\('0\.0\.0\.0', port\), in_process_debug_adapter=True\)/);
   assert.deepEqual(debuggeeCommand('native', '/workspace/app', [], 2345), ['gdbserver', '0.0.0.0:2345', '/workspace/app']);
   assert.equal(remotePath('/home/me/proj', '/workspace', '/home/me/proj/src/a.js'), '/workspace/src/a.js');
   assert.equal(remotePath('/home/me/proj', '/workspace', '/usr/app/a.js'), '/usr/app/a.js');
@@ -200,7 +194,7 @@ test('vmrt debug configurations: the debuggee command, path mapping, the attach 
   });
   assert.deepEqual(attachConfiguration(config, 'python', 5000).pathMappings, [{ localRoot: '/home/me/proj', remoteRoot: '/workspace' }]);
   assert.equal(attachConfiguration(config, 'native', 5000).miDebuggerServerAddress, '127.0.0.1:5000');
-  // Without the Python Debugger extension, VS Code speaks DAP to debugpy's own adapter in the VM.
+  // Without the Python Debugger extension, VS Code speaks DAP to debugpy in the VM.
   const direct = attachConfiguration(config, 'python', 5000, false);
   assert.deepEqual(
     [direct.type, direct.request, direct[DAP_SERVER], direct.pathMappings],
@@ -213,7 +207,7 @@ test('vmrt debug configurations: the debuggee command, path mapping, the attach 
     ['vmrt', true, { type: 'remote', parameters: ['127.0.0.1:5000'] }, ['set substitute-path /workspace /home/me/proj']],
   );
   assert.equal(
-    missingDebugger('python', '/usr/bin/python3: No module named debugpy'),
+    missingDebugger('python', "ModuleNotFoundError: No module named 'debugpy'"),
     'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile',
   );
   assert.match(

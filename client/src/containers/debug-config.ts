@@ -31,11 +31,28 @@ export const ATTACH = '__vmrtAttach';
 export const MARK = '__vmrtContainer';
 /**
  * A `vmrt` child session whose adapter is a DAP server in the VM, reached on its published
- * port: debugpy's own adapter, when VS Code has no Python Debugger extension to attach with.
+ * port: debugpy, when VS Code has no Python Debugger extension to attach with.
  */
 export const DAP_SERVER = '__vmrtDapServer';
 /** A `vmrt` child session served by the bundled GDB adapter (dist/gdb-adapter.cjs) talking to gdbserver in the VM. */
 export const GDB_ADAPTER = '__vmrtGdbAdapter';
+
+/**
+ * Python's debuggee: debugpy listens itself, its adapter in the debuggee's process (pydevd speaks
+ * the Debug Adapter Protocol). `python3 -m debugpy --listen` starts the adapter as a second
+ * process and gives it a fixed 10 s to connect back, which Python under TCG can miss on a busy
+ * host: the debuggee then quits while the adapter still answers. `-c` puts the program's folder
+ * first on sys.path and runs it as __main__, as `python3 program` does.
+ */
+const PYTHON_DEBUGGEE = [
+  'import os, runpy, sys, debugpy',
+  'port = int(sys.argv.pop(1))',
+  "debugpy.listen(('0.0.0.0', port), in_process_debug_adapter=True)",
+  'debugpy.wait_for_client()',
+  'sys.argv = sys.argv[1:]',
+  'sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))',
+  "runpy.run_path(sys.argv[0], run_name='__main__')",
+].join('\n');
 
 /** The command that starts `program` with its debugger listening on `port` in the VM. */
 export function debuggeeCommand(language: DebugLanguage, program: string, args: readonly string[], port: number): string[] {
@@ -43,7 +60,7 @@ export function debuggeeCommand(language: DebugLanguage, program: string, args: 
     case 'node':
       return ['node', `--inspect-brk=0.0.0.0:${port}`, program, ...args];
     case 'python':
-      return ['python3', '-m', 'debugpy', '--listen', `0.0.0.0:${port}`, '--wait-for-client', program, ...args];
+      return ['python3', '-c', PYTHON_DEBUGGEE, String(port), program, ...args];
     case 'native':
       return ['gdbserver', `0.0.0.0:${port}`, program, ...args];
   }
@@ -138,7 +155,7 @@ export function listensOn(procNetTcp: string, port: number): boolean {
 
 /** The sentence for an image without the debugger `language` needs, when `output` says so. */
 export function missingDebugger(language: DebugLanguage, output: string): string | undefined {
-  if (language === 'python' && /No module named debugpy|python3.*(not found|no such file)/i.test(output)) {
+  if (language === 'python' && /No module named '?debugpy|python3.*(not found|no such file)/i.test(output)) {
     return 'the image has no debugpy (or no python3): add "RUN pip install debugpy" to its Dockerfile';
   }
   if (language === 'native' && /gdbserver.*(not found|no such file)/i.test(output)) {
