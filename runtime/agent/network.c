@@ -5,6 +5,7 @@
  * NICs hot-plugged into (or unplugged from) the running VM (docker network
  * connect/disconnect). rtnetlink directly: a static PID 1 without iproute2. */
 #include "agent.h"
+#include "clock.h"
 #include "netlink.h"
 
 #include <arpa/inet.h>
@@ -12,13 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): not
@@ -153,14 +154,27 @@ static int index_by_mac(const char *mac);
 /* A VM restored from a template gets its NICs hot-plugged as it resumes: the guest's pciehp
  * and virtio-net probe them within about a second, while the container's create already runs. */
 #define NIC_APPEAR_TIMEOUT_MS 10000
+#define RTMGRP_LINK           1
 
+/* Looks again at each link the kernel announces, not on a timer: subscribed before the first
+ * look, so a NIC registered meanwhile still wakes the wait. Without the socket, every 20 ms. */
 static int index_by_mac_waiting(const char *mac)
 {
-    int index;
-    for (int waited = 0; !(index = index_by_mac(mac)) && waited < NIC_APPEAR_TIMEOUT_MS; waited += 20) {
-        struct timespec ts = { 0, 20 * 1000000L };
-        nanosleep(&ts, NULL);
+    int events = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    struct sockaddr_nl_ links = { AF_NETLINK, 0, 0, RTMGRP_LINK };
+    if (events >= 0 && bind(events, (struct sockaddr *)&links, sizeof links) != 0) {
+        close(events);
+        events = -1;
     }
+    int64_t deadline = now_ms() + NIC_APPEAR_TIMEOUT_MS;
+    int index;
+    while (!(index = index_by_mac(mac)) && ms_until(deadline) > 0) {
+        struct pollfd pfd = { events, POLLIN, 0 };
+        poll(&pfd, 1, events >= 0 ? ms_until(deadline) : 20);
+        char drained[4096];
+        while (events >= 0 && recv(events, drained, sizeof drained, 0) > 0) {}
+    }
+    if (events >= 0) close(events);
     return index;
 }
 

@@ -1,5 +1,6 @@
 /* See dns.h. */
 #include "dns.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,5 @@
 #include "mux.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>

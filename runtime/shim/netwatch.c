@@ -1,5 +1,6 @@
 /* See netwatch.h. */
 #include "netwatch.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

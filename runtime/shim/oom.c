@@ -1,4 +1,5 @@
 #include "oom.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

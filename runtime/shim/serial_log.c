@@ -1,5 +1,6 @@
 /* See serial_log.h. */
 #include "serial_log.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,7 @@
 /* The operating-system chores of the shim: fds, session, netns, signals,
- * unix sockets, clocks. */
+ * unix sockets. */
 #ifndef VMRT_SHIM_SYS_H
 #define VMRT_SHIM_SYS_H
-
-#include <stdint.h>
 
 /* Closes every fd above 2 except `keep` (-1: none). Docker leaks its
  * listening socket as fd 3 into the runtime; a long-lived shim must not hold it. */
@@ -39,10 +37,5 @@ int unix_connect(const char *path);
 /* Listening, non-blocking unix stream socket at path (a stale socket file is
  * replaced); -1 on error. */
 int unix_listen(const char *path);
-
-/* Monotonic milliseconds. */
-int64_t now_ms(void);
-/* Milliseconds until deadline, clamped to [0, INT32_MAX]; -1 for no deadline (0). */
-int ms_until(int64_t deadline);
 
 #endif
