@@ -19,5 +19,8 @@ templates=$(mktemp -d /run/vmrt-test-templates.XXXXXX)
 VMRT_TEMPLATE_DIR=$templates VMRT_VM_TEMPLATE=on node --test --test-concurrency=1 --test-reporter=spec "$@" \
   out/test/integration/docker-runtime.test.js out/test/integration/docker-network.test.js \
   out/test/integration/docker-pods.test.js || status=$?
+# The templates the tests made end with their keepers (the processes that hold their RAM).
+VMRT_TEMPLATE_DIR=$templates runtime/bin/vmrt template rm >/dev/null || status=$?
 rm -rf "$templates"
+runtime/bin/vmrt template rm >/dev/null || status=$?
 exit "$status"

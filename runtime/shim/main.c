@@ -19,6 +19,7 @@
 #include "console.h"
 #include "dns.h"
 #include "file.h"
+#include "keep_memory.h"
 #include "log.h"
 #include "mux.h"
 #include "netwatch.h"
@@ -742,6 +743,9 @@ static int run(struct shim *s)
 int main(int argc, char **argv)
 {
     static struct shim s;
+    if (argc >= 2 && strcmp(argv[1], "keep-memory") == 0) {
+        return keep_memory_main(argc, argv);
+    }
     if (parse_options(argc, argv, &s.o) != 0) {
         usage();
         return 2;

@@ -66,7 +66,15 @@ import {
 } from './state.js';
 import { memoryMiBFor, qemuArgs, releaseVm, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
 import { Qmp } from './qmp.js';
-import { coldBootReason, ensureTemplate, loadTemplate, templatedQemuArgs, templatesDir, type Template } from './template.js';
+import {
+  coldBootReason,
+  ensureTemplate,
+  loadTemplate,
+  openTemplateMemory,
+  templatedQemuArgs,
+  templatesDir,
+  type Template,
+} from './template.js';
 import { startShareServer } from './share-server.js';
 import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
@@ -498,7 +506,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       consoleLog,
       vcpus: state.vm.vcpus,
       memoryMiB: state.vm.memoryMiB,
-      templateMemory: template ? { file: template.memory, role: 'clone' } : undefined,
+      templateMemory: template ? { role: 'clone' } : undefined,
     };
     const spawnQemu = (args: string[]): ProcessRef => {
       const qemuLogFd = openSync(qemuLog, 'a');
@@ -511,15 +519,20 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
           consoleLog,
           // Every container's folder is under the state root.
           hide: [root, templatesDir()],
-          templateMemory: layout.templateMemory?.file,
         },
         qemuPath(),
         args,
       );
       logger.debug(`starting QEMU as uid ${jail.uid}: ${jailed.join(' ')}`);
       phase('QEMU spawned');
-      const qemuPid = spawnDaemon(nsenter!, [...nsArgs, ...jailed], qemuLogFd);
-      closeSync(qemuLogFd);
+      const memory = template && layout.templateMemory ? openTemplateMemory(template) : undefined;
+      let qemuPid: number;
+      try {
+        qemuPid = spawnDaemon(nsenter!, [...nsArgs, ...jailed], qemuLogFd, undefined, memory);
+      } finally {
+        closeSync(qemuLogFd);
+        if (memory !== undefined) closeSync(memory);
+      }
       const qemu = refOf(qemuPid);
       state.qemu = qemu;
       undo.push(() => terminate(qemu, 0));

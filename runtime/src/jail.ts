@@ -43,9 +43,6 @@ import type { Accelerator } from './vm.js';
 /** The uids (and gids, the same numbers) of QEMU processes: unused by Debian, systemd and container user namespaces. */
 export const QEMU_IDS = { first: 2_000_000_000, count: 65536 };
 
-/** The group of VM templates' RAM files, which every VM restored from one opens (template.ts). */
-export const TEMPLATE_MEMORY_GID = QEMU_IDS.first - 1;
-
 const ID_LOCK_TIMEOUT_MS = 30000;
 
 export interface Jail {
@@ -208,8 +205,6 @@ export interface JailView {
   /** The host's mount points: each is made read-only in the jail. */
   mounts: string[];
   devices: DeviceNode[];
-  /** Supplementary groups (the template RAM file's). */
-  groups: number[];
   /** Unlimited locked memory: VFIO pins the guest's RAM. */
   lockMemory: boolean;
   /** A network namespace of its own, empty: a VM that serves no container's network. */
@@ -276,7 +271,7 @@ export function jailScript(view: JailView): string {
       'exec setpriv',
       `--reuid=${uid}`,
       `--regid=${gid}`,
-      view.groups.length > 0 ? `--groups=${view.groups.join(',')}` : '--clear-groups',
+      '--clear-groups',
       '--inh-caps=-all',
       '--bounding-set=-all',
       '--no-new-privs',
@@ -292,7 +287,7 @@ export function jailedArgv(view: JailView, program: string, args: readonly strin
   return ['unshare', ...namespaces, '--propagation', 'private', '--', 'sh', '-c', jailScript(view), 'vmrt-jail', program, ...args];
 }
 
-export type Kept = JailView['keep'][number];
+type Kept = JailView['keep'][number];
 
 export interface QemuJailSpec {
   jail: Jail;
@@ -302,9 +297,7 @@ export interface QemuJailSpec {
   consoleLog: string;
   /** Host folders hidden besides /run, /tmp, /var/tmp, /root, /home and SOCKET_BASE: the state root, the templates' folder. */
   hide: string[];
-  /** The RAM file of the template a VM is restored from (template.ts). */
-  templateMemory?: string;
-  /** What else it opens (a template VM's RAM file and share). */
+  /** What else it opens (a template VM's share). */
   keep?: Kept[];
   /** Not in a container's netns: an empty one of its own. */
   ownNetwork?: boolean;
@@ -342,8 +335,6 @@ export function qemuJailView(
       { path: spec.consoleLog, dir: false, writable: true },
       { path: guest.kernel, dir: false, writable: false },
       { path: guest.initrd, dir: false, writable: false },
-      // QEMU 7.2 opens it read-write even to map it privately (template.ts).
-      ...(spec.templateMemory ? [{ path: spec.templateMemory, dir: false, writable: true }] : []),
       ...(spec.keep ?? []),
     ],
     mounts: [...new Set(mounts)],
@@ -351,7 +342,6 @@ export function qemuJailView(
       ...(spec.accelerator === 'kvm' ? [own('/dev/kvm')] : []),
       ...(vfio.length > 0 ? [{ path: '/dev/vfio/vfio', ...deviceNumbers('/dev/vfio/vfio'), mode: 0o666 }, ...vfio.map(own)] : []),
     ],
-    groups: spec.templateMemory ? [TEMPLATE_MEMORY_GID] : [],
     lockMemory: vfio.length > 0,
     ownNetwork: spec.ownNetwork ?? false,
   };

@@ -98,11 +98,11 @@ export function isolatedStdio(first: Array<'ignore' | 'inherit' | 'pipe' | numbe
   return stdio;
 }
 
-/** Starts a long-lived helper that outlives this CLI; returns its pid. */
-export function spawnDaemon(file: string, args: string[], logFd: number, env?: NodeJS.ProcessEnv): number {
+/** Starts a long-lived helper that outlives this CLI; returns its pid. `fd3`: what it gets as fd 3. */
+export function spawnDaemon(file: string, args: string[], logFd: number, env?: NodeJS.ProcessEnv, fd3?: number): number {
   const child = spawn(file, args, {
     detached: true,
-    stdio: isolatedStdio(['ignore', logFd, logFd]),
+    stdio: isolatedStdio(['ignore', logFd, logFd, ...(fd3 === undefined ? [] : [fd3])]),
     env: env ?? process.env,
   });
   if (child.pid === undefined) throw new RuntimeError(`cannot start ${file}`);

@@ -1,23 +1,24 @@
 /**
  * VM templates. A template VM of one machine shape (accelerator, vCPUs, memory) is booted once
- * with its RAM in a file, run until the agent waits for its host, and saved (QEMU's migration
- * stream of its devices; its RAM stays in the file). A container's VM is then restored from it:
- * its RAM maps the template's file privately, so the guest kernel, the agent and the page tables
+ * with its RAM in a memfd, run until the agent waits for its host, and saved (QEMU's migration
+ * stream of its devices; its RAM stays in the memfd, which is then sealed against writes and held
+ * by `vmrt-shim keep-memory`). A container's VM is then restored from it:
+ * its RAM maps the template's memfd privately, so the guest kernel, the agent and the page tables
  * of 2 GiB are the template's pages, shared by every VM until one writes to them, and the VM runs
  * in a fraction of a cold boot. Its NICs are hot-plugged as it resumes; the first request from the
  * host (create) carries the host's clock and a fresh random seed; the agent mounts the shared
  * folder when the host connects (QEMU cannot save a VM whose 9p share is mounted).
  *
- * Templates live in SOCKET_BASE/templates/<key> (a tmpfs: the RAM file's pages are the shared
- * ones), one per key: the hash of QEMU's arguments for the shape and of the kernel, initramfs
- * (agent included) and QEMU binary (their size, time and inode). A change to any of them makes a new key;
- * the new template replaces those of its shape (a running VM keeps its mapping of a removed file),
- * and `vmrt template rm` removes any.
+ * Templates live in SOCKET_BASE/templates/<key> (its device state, and template.json naming the
+ * process that holds its RAM), one per key: the hash of QEMU's arguments for the shape and of the
+ * kernel, initramfs (agent included) and QEMU binary (their size, time and inode). A change to any
+ * of them makes a new key; the new template replaces those of its shape (a running VM keeps its
+ * mapping of the memfd), and `vmrt template rm` removes any. A template whose keeper is gone
+ * (ended, or the host restarted) is made again.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   chownSync,
   closeSync,
   createReadStream,
@@ -34,16 +35,17 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { RuntimeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { earlyRootPortArgs } from './network.js';
-import { guestFiles, qemuPath, SOCKET_BASE } from './paths.js';
-import { isAlive, refOf, sleep, type ProcessRef } from './proc.js';
+import { guestFiles, qemuPath, shimPath, SOCKET_BASE } from './paths.js';
+import { isAlive, isolatedStdio, refOf, signalProcess, sleep, type ProcessRef } from './proc.js';
 import { withLock } from './lock.js';
-import { jailQemu, scratchJail, TEMPLATE_MEMORY_GID, vmDirOf, type Kept, type ScratchJail } from './jail.js';
+import { jailQemu, scratchJail, vmDirOf, type ScratchJail } from './jail.js';
 import { Qmp } from './qmp.js';
-import { qemuArgs, releaseVm, type Accelerator, type VmLayout } from './vm.js';
+import { qemuArgs, releaseVm, TEMPLATE_MEMORY_FD, type Accelerator, type VmLayout } from './vm.js';
 
 const TEMPLATE_BOOT_TIMEOUT_MS = 120000;
 const RESTORE_TIMEOUT_MS = 30000;
@@ -57,11 +59,16 @@ export interface TemplateShape {
   memoryMiB: number;
 }
 
+/** The process that holds a template's RAM, and the memfd's fd in it. */
+export interface MemoryKeeper extends ProcessRef {
+  fd: number;
+}
+
 export interface Template {
   key: string;
   dir: string;
-  memory: string;
   state: string;
+  keeper: MemoryKeeper;
 }
 
 export interface TemplateInfo extends TemplateShape {
@@ -70,11 +77,13 @@ export interface TemplateInfo extends TemplateShape {
   bootMs: number;
   saveMs: number;
   stateBytes: number;
-  /** Host memory that the template's RAM file holds (its touched pages). */
+  /** None in a template an older vmrt made (it is made again). */
+  keeper?: MemoryKeeper;
+  /** Host memory that the template's RAM holds (its touched pages). */
   memoryFileBytes: number;
 }
 
-/** VMRT_TEMPLATE_DIR moves them (keep it on a tmpfs: the RAM files' pages are what VMs share). */
+/** VMRT_TEMPLATE_DIR moves them. */
 export function templatesDir(): string {
   return process.env.VMRT_TEMPLATE_DIR ?? join(SOCKET_BASE, 'templates');
 }
@@ -132,50 +141,62 @@ function templateLayout(dir: string, shape: TemplateShape, sockets = dir): VmLay
     consoleLog: join(dir, 'console.log'),
     memoryMiB: shape.memoryMiB,
     vcpus: shape.vcpus,
-    templateMemory: { file: join(dir, 'memory'), role: 'template' },
+    templateMemory: { role: 'template' },
   };
-}
-
-function templateAt(key: string): Template {
-  const dir = join(templatesDir(), key);
-  return { key, dir, memory: join(dir, 'memory'), state: join(dir, 'state') };
 }
 
 const infoFile = (dir: string) => join(dir, 'template.json');
 
+function readInfo(dir: string): TemplateInfo | undefined {
+  const text = readFileSafe(infoFile(dir));
+  return text ? (JSON.parse(text) as TemplateInfo) : undefined;
+}
+
+/** The template `key` if it is made and its RAM still held. */
+function usableTemplate(key: string): Template | undefined {
+  const dir = join(templatesDir(), key);
+  const info = readInfo(dir);
+  return info?.keeper && isAlive(info.keeper) ? { key, dir, state: join(dir, 'state'), keeper: info.keeper } : undefined;
+}
+
+/** The template's RAM, opened for QEMU (it gets it as TEMPLATE_MEMORY_FD): the caller closes it. */
+export function openTemplateMemory(template: Template): number {
+  const { pid, fd } = template.keeper;
+  try {
+    if (!isAlive(template.keeper)) throw new Error(`its keeper (pid ${pid}) has ended`);
+    return openSync(`/proc/${pid}/fd/${fd}`, 'r');
+  } catch (err) {
+    throw new RuntimeError(`the RAM of VM template ${template.key}: ${errorMessage(err)}; the next VM makes the template again`);
+  }
+}
+
 /** The template of `shape`, made now if there is none (one maker at a time; the others wait). */
 export async function ensureTemplate(shape: TemplateShape, logger: Logger): Promise<Template> {
   const key = templateKey(shape);
-  const template = templateAt(key);
-  if (!existsSync(infoFile(template.dir))) {
-    mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
-    await withLock(`${template.dir}.lock`, LOCK_TIMEOUT_MS, async () => {
-      if (existsSync(infoFile(template.dir))) return;
-      logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
-      await makeTemplate(template, shape);
-      const superseded = listTemplates().filter((t) => t.key !== key && sameShape(t, shape));
-      if (superseded.length > 0) {
-        logger.debug(`removing the VM templates ${superseded.map((t) => t.key).join(', ')}: ${key} replaces them`);
-        removeTemplates(superseded.map((t) => t.key));
-      }
-    });
-  }
-  shareMemory(template);
-  return template;
+  const ready = usableTemplate(key);
+  if (ready) return ready;
+  const dir = join(templatesDir(), key);
+  mkdirSync(templatesDir(), { recursive: true, mode: 0o700 });
+  return withLock(`${dir}.lock`, LOCK_TIMEOUT_MS, async () => {
+    const madeMeanwhile = usableTemplate(key);
+    if (madeMeanwhile) return madeMeanwhile;
+    // Made once, but its RAM is gone with its keeper.
+    rmSync(dir, { recursive: true, force: true });
+    logger.debug(`making the VM template ${key} (${shape.vcpus} vCPUs, ${shape.memoryMiB} MiB, ${shape.accelerator})`);
+    await makeTemplate(dir, shape);
+    const superseded = listTemplates().filter((t) => t.key !== key && sameShape(t, shape));
+    if (superseded.length > 0) {
+      logger.debug(`removing the VM templates ${superseded.map((t) => t.key).join(', ')}: ${key} replaces them`);
+      removeTemplates(superseded.map((t) => t.key));
+    }
+    const made = usableTemplate(key);
+    if (!made) throw new RuntimeError(`VM template ${key}: its RAM's keeper ended as it was made`);
+    return made;
+  });
 }
 
 const sameShape = (a: TemplateShape, b: TemplateShape) =>
   a.accelerator === b.accelerator && a.vcpus === b.vcpus && a.memoryMiB === b.memoryMiB;
-
-/**
- * The RAM file is opened by every VM restored from the template, each QEMU under a uid of its
- * own (jail.ts) with the file's group. QEMU 7.2 opens it read-write even to map it privately,
- * so that group may write it: README's security section says what that means.
- */
-function shareMemory(template: Template): void {
-  chownSync(template.memory, 0, TEMPLATE_MEMORY_GID);
-  chmodSync(template.memory, 0o660);
-}
 
 function readFileSafe(path: string): string {
   try {
@@ -202,13 +223,12 @@ const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: t
 
 /**
  * A template VM, or a VM restored from one with nothing attached, started in a jail of its own
- * (jail.ts; no container's network: an empty one). Its (empty) share is its uid's; `keep`: the
- * RAM file it writes.
+ * (jail.ts; no container's network: an empty one). Its (empty) share is its uid's; `memory`: the
+ * template's RAM, its fd TEMPLATE_MEMORY_FD.
  */
-function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], keep: Kept[], stdio: StdioOptions): ChildProcess {
+function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], memory: number, stderr: 'ignore' | 'pipe'): ChildProcess {
   const share = (layout.share as { dir: string }).dir;
   chownSync(share, scratch.jail.uid, scratch.jail.gid);
-  const clone = layout.templateMemory?.role === 'clone' ? layout.templateMemory.file : undefined;
   const [program, ...jailed] = jailQemu(
     {
       jail: scratch.jail,
@@ -216,26 +236,66 @@ function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], 
       runDir: scratch.runDir,
       consoleLog: layout.consoleLog,
       hide: [templatesDir()],
-      templateMemory: clone,
-      keep: [{ path: share, dir: true, writable: false }, ...keep],
+      keep: [{ path: share, dir: true, writable: false }],
       ownNetwork: true,
     },
     qemuPath(),
     args,
   );
+  const stdio: StdioOptions = ['ignore', 'ignore', stderr];
+  stdio[TEMPLATE_MEMORY_FD] = memory;
   return spawn(program!, jailed, { stdio });
 }
 
-/** Boots the template VM in a folder of its own, saves it, and renames the folder into place. */
-async function makeTemplate(template: Template, shape: TemplateShape): Promise<void> {
-  const work = `${template.dir}.making`;
+/**
+ * Starts the keeper of a new template's RAM: a memfd of `bytes`, not yet sealed. Its first line
+ * names the memfd's fd; `seal()` seals it, after which it holds the memfd and nothing of ours.
+ */
+async function startKeeper(bytes: number): Promise<{ keeper: MemoryKeeper; seal: () => Promise<void>; end: () => void }> {
+  // In a session of its own, and in no folder of the caller's (a bundle's mount stays free to go).
+  const child = spawn(shimPath(), ['keep-memory', '--size', String(bytes)], {
+    detached: true,
+    cwd: '/',
+    stdio: isolatedStdio(['pipe', 'pipe', 'pipe']),
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const failed = (what: string) => new RuntimeError(`${shimPath()} keep-memory ${what}: ${stderr.trim() || 'no output'}`);
+  const end = () => {
+    child.kill('SIGKILL');
+    lines.return?.();
+  };
+  const first = await lines.next();
+  const fd = /^fd (\d+)$/.exec(first.done ? '' : first.value)?.[1];
+  if (!fd || child.pid === undefined) {
+    end();
+    throw failed('did not start');
+  }
+  const keeper = { ...refOf(child.pid), fd: Number(fd) };
+  const seal = async () => {
+    child.stdin!.end('seal\n');
+    const answer = await lines.next();
+    if (answer.done || answer.value !== 'sealed') throw failed('did not seal the RAM');
+    // It outlives this CLI: nothing of ours keeps it, or is kept by it.
+    await lines.return?.();
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    child.unref();
+  };
+  return { keeper, seal, end };
+}
+
+/** Boots the template VM in a folder of its own, saves it, and renames the folder into place as `dir`. */
+async function makeTemplate(dir: string, shape: TemplateShape): Promise<void> {
+  const work = `${dir}.making`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'share'), { recursive: true, mode: 0o700 });
   let scratch: ScratchJail | undefined;
   try {
     scratch = await scratchJail();
-    await bootAndSave(template, shape, work, scratch);
-    renameSync(work, template.dir);
+    await bootAndSave(dir, shape, work, scratch);
+    renameSync(work, dir);
   } catch (err) {
     rmSync(work, { recursive: true, force: true });
     throw err;
@@ -244,22 +304,22 @@ async function makeTemplate(template: Template, shape: TemplateShape): Promise<v
   }
 }
 
-/** Boots the template VM in `work`, waits for its agent, saves it there and ends it. */
-async function bootAndSave(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<void> {
+/** Boots the template VM in `work`, waits for its agent, saves it there and ends it; its RAM stays with its keeper. */
+async function bootAndSave(dir: string, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<void> {
   const sockets = vmDirOf(scratch.runDir);
   const layout = templateLayout(work, shape, sockets);
-  // QEMU writes the RAM file as its uid; once saved, the file is shared (shareMemory).
-  const memory = layout.templateMemory!.file;
-  closeSync(openSync(memory, 'w', 0o600));
-  chownSync(memory, scratch.jail.uid, scratch.jail.gid);
+  const { keeper, seal, end } = await startKeeper(shape.memoryMiB * 1024 * 1024);
+  const memory = openTemplateMemory({ key: basename(dir), dir, state: '', keeper });
   const started = Date.now();
-  const qemu = spawnScratchVm(
-    scratch,
-    layout,
-    templatedQemuArgs(layout),
-    [{ path: memory, dir: false, writable: true }],
-    ['ignore', 'ignore', 'pipe'],
-  );
+  let qemu: ChildProcess;
+  try {
+    qemu = spawnScratchVm(scratch, layout, templatedQemuArgs(layout), memory, 'pipe');
+  } catch (err) {
+    end();
+    throw err;
+  } finally {
+    closeSync(memory);
+  }
   let stderr = '';
   qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
@@ -303,13 +363,16 @@ async function bootAndSave(template: Template, shape: TemplateShape, work: strin
       qmp.close();
     }
     await exited;
+    // No QEMU maps it any more: from now on no one can write it.
+    await seal();
     const info: TemplateInfo = {
-      key: template.key,
+      key: basename(dir),
       ...shape,
       created: new Date().toISOString(),
       bootMs,
       saveMs: Date.now() - saving,
       stateBytes: statSync(join(work, 'state')).size,
+      keeper,
       memoryFileBytes: 0,
     };
     rmSync(join(work, 'share'), { recursive: true, force: true });
@@ -319,6 +382,7 @@ async function bootAndSave(template: Template, shape: TemplateShape, work: strin
   } catch (err) {
     qemu.kill('SIGKILL');
     await exited;
+    end();
     throw err;
   }
 }
@@ -347,30 +411,31 @@ export async function loadTemplate(template: Template, qmpSocket: string, qemu: 
   }
 }
 
+/** The templates made, with the host memory their RAM holds (0 once its keeper has ended: made again at next use). */
 export function listTemplates(): TemplateInfo[] {
   if (!existsSync(templatesDir())) return [];
   return readdirSync(templatesDir()).flatMap((name) => {
-    const text = readFileSafe(infoFile(join(templatesDir(), name)));
-    if (!text) return [];
-    const info = JSON.parse(text) as TemplateInfo;
-    return [{ ...info, memoryFileBytes: allocatedBytes(join(templatesDir(), name, 'memory')) }];
+    const info = readInfo(join(templatesDir(), name));
+    return info ? [{ ...info, memoryFileBytes: heldBytes(info.keeper) }] : [];
   });
 }
 
-function allocatedBytes(path: string): number {
+function heldBytes(keeper: MemoryKeeper | undefined): number {
   try {
-    return statSync(path).blocks * 512;
+    return keeper && isAlive(keeper) ? statSync(`/proc/${keeper.pid}/fd/${keeper.fd}`).blocks * 512 : 0;
   } catch {
     return 0;
   }
 }
 
-/** Removes templates (all without keys); VMs restored from one keep running on their mapping. */
+/** Removes templates (all without keys) and ends their keepers; VMs restored from one keep running on their mapping. */
 export function removeTemplates(keys: readonly string[]): string[] {
   const names = keys.length > 0 ? [...keys] : listTemplates().map((t) => t.key);
   for (const key of names) {
     const dir = join(templatesDir(), key);
-    if (!existsSync(infoFile(dir))) throw new RuntimeError(`no VM template ${key} (see \`vmrt template list\`)`);
+    const info = readInfo(dir);
+    if (!info) throw new RuntimeError(`no VM template ${key} (see \`vmrt template list\`)`);
+    signalProcess(info.keeper, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
   return names;
@@ -395,20 +460,23 @@ export async function probeRestore(template: Template, shape: TemplateShape): Pr
 
 /** probeRestore's VM, in `work` and its jail: restored, then ended once its agent says HELLO. */
 async function restoreAndGreet(template: Template, shape: TemplateShape, work: string, scratch: ScratchJail): Promise<number> {
-  const layout = {
-    ...templateLayout(work, shape, vmDirOf(scratch.runDir)),
-    templateMemory: { file: template.memory, role: 'clone' as const },
-  };
+  const layout = { ...templateLayout(work, shape, vmDirOf(scratch.runDir)), templateMemory: { role: 'clone' as const } };
   const agentSocket = layout.agentSocket;
   const restoring = `${agentSocket}.restoring`;
   const started = Date.now();
-  const qemu = spawnScratchVm(
-    scratch,
-    layout,
-    [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'],
-    [],
-    'ignore',
-  );
+  const memory = openTemplateMemory(template);
+  let qemu: ChildProcess;
+  try {
+    qemu = spawnScratchVm(
+      scratch,
+      layout,
+      [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'],
+      memory,
+      'ignore',
+    );
+  } finally {
+    closeSync(memory);
+  }
   const exited = new Promise<void>((resolve) => qemu.on('exit', () => resolve()));
   try {
     if (!qemu.pid) throw new RuntimeError(`cannot start ${qemuPath()}`);

@@ -37,13 +37,16 @@ export interface VmLayout {
 }
 
 /**
- * A template VM writes its RAM to `file` (shared mapping); a VM restored from it maps the file
- * privately: pages stay the template's, shared by every VM, until the guest writes them.
+ * A template VM writes its RAM (a memfd that `vmrt-shim keep-memory` holds, template.ts) through a
+ * shared mapping; a VM restored from it maps it privately: pages stay the template's, shared by
+ * every VM, until the guest writes them. QEMU gets the memfd as TEMPLATE_MEMORY_FD.
  */
 export interface TemplateMemory {
-  file: string;
   role: 'template' | 'clone';
 }
+
+/** The fd of the template's RAM in a templated QEMU: it opens it again as /proc/self/fd/<fd>. */
+export const TEMPLATE_MEMORY_FD = 3;
 
 /** Per-container overrides of the VM's shape (OCI annotations; Kubernetes pod annotations reach them through containerd). */
 export const VCPUS_ANNOTATION = 'org.vmrt.vm.vcpus';
@@ -207,7 +210,7 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
   const ramBackend = templateMemory
     ? [
         '-object',
-        `memory-backend-file,id=ram,size=${memoryMiB}M,mem-path=${templateMemory.file},share=${templateMemory.role === 'template' ? 'on' : 'off'}`,
+        `memory-backend-file,id=ram,size=${memoryMiB}M,mem-path=/proc/self/fd/${TEMPLATE_MEMORY_FD},share=${templateMemory.role === 'template' ? 'on' : 'off'}`,
       ]
     : sharedRam
       ? ['-object', `memory-backend-memfd,id=ram,size=${memoryMiB}M,share=on`]

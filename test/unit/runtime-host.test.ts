@@ -15,16 +15,7 @@ import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
-import {
-  hostMountPoints,
-  jailedArgv,
-  pickId,
-  requireReadableByAll,
-  QEMU_IDS,
-  qemuJailView,
-  TEMPLATE_MEMORY_GID,
-  vfioGroupsOf,
-} from '../../runtime/src/jail.js';
+import { hostMountPoints, jailedArgv, pickId, requireReadableByAll, QEMU_IDS, qemuJailView, vfioGroupsOf } from '../../runtime/src/jail.js';
 import { guestFiles, SOCKET_BASE } from '../../runtime/src/paths.js';
 
 test('cgroup hierarchies from mountinfo: v1 controllers on hybrid hosts, unified alone on v2', () => {
@@ -269,9 +260,13 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
     `exec setpriv --reuid=${jail.uid} --regid=${jail.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"`,
   );
 
-  // KVM: a /dev/kvm of its own, only for its uid; a VM restored from a template: the RAM file's group, the file kept.
+  // KVM: a /dev/kvm of its own, only for its uid; what else it opens (a template VM's share) kept.
   const kvm = jailedArgv(
-    qemuJailView({ ...spec, accelerator: 'kvm', templateMemory: '/var/vmrt-templates/k/memory' }, qemu, numbers),
+    qemuJailView(
+      { ...spec, accelerator: 'kvm', keep: [{ path: '/var/vmrt-templates/k/share', dir: true, writable: false }] },
+      qemu,
+      numbers,
+    ),
     'qemu-system-x86_64',
     qemu,
   )[7]!.split('\n');
@@ -279,8 +274,8 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   assert.ok(kvm.includes(`chown ${jail.uid}:${jail.gid} '/dev/kvm'`));
   // Kept after the socket folder and console log, and after the guest kernel when a hidden folder
   // holds it (a checkout under /tmp).
-  assert.ok(kvm.some((line) => /^mount -n --move \/dev\/\.vmrt-keep\/\d+ '\/var\/vmrt-templates\/k\/memory'$/.test(line)));
-  assert.match(kvm.at(-1)!, new RegExp(` --groups=${TEMPLATE_MEMORY_GID} `));
+  assert.ok(kvm.some((line) => /^mount -n --move \/dev\/\.vmrt-keep\/\d+ '\/var\/vmrt-templates\/k\/share'$/.test(line)));
+  assert.match(kvm.at(-1)!, / --clear-groups /);
 
   // VFIO: the group's node for its uid, the container node, and locked memory for the guest's RAM.
   const sys = mkdtempSync(join(tmpdir(), 'vmrt-sys-'));
