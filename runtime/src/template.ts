@@ -260,6 +260,8 @@ async function startKeeper(bytes: number): Promise<{ keeper: MemoryKeeper; seal:
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A shim that cannot start: its stdout ends, and this says why.
+  child.on('error', (err) => (stderr += err.message));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const failed = (what: string) => new RuntimeError(`${shimPath()} keep-memory ${what}: ${stderr.trim() || 'no output'}`);
   const end = () => {
@@ -297,6 +299,8 @@ async function makeTemplate(dir: string, shape: TemplateShape): Promise<void> {
     await bootAndSave(dir, shape, work, scratch);
     renameSync(work, dir);
   } catch (err) {
+    // Saved but not put in place: its RAM goes too.
+    signalProcess(readInfo(work)?.keeper, 'SIGTERM');
     rmSync(work, { recursive: true, force: true });
     throw err;
   } finally {
@@ -309,16 +313,18 @@ async function bootAndSave(dir: string, shape: TemplateShape, work: string, scra
   const sockets = vmDirOf(scratch.runDir);
   const layout = templateLayout(work, shape, sockets);
   const { keeper, seal, end } = await startKeeper(shape.memoryMiB * 1024 * 1024);
-  const memory = openTemplateMemory({ key: basename(dir), dir, state: '', keeper });
   const started = Date.now();
   let qemu: ChildProcess;
   try {
-    qemu = spawnScratchVm(scratch, layout, templatedQemuArgs(layout), memory, 'pipe');
+    const memory = openTemplateMemory({ key: basename(dir), dir, state: '', keeper });
+    try {
+      qemu = spawnScratchVm(scratch, layout, templatedQemuArgs(layout), memory, 'pipe');
+    } finally {
+      closeSync(memory);
+    }
   } catch (err) {
     end();
     throw err;
-  } finally {
-    closeSync(memory);
   }
   let stderr = '';
   qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

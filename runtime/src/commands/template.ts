@@ -41,7 +41,7 @@ function list(args: ParsedArgs): void {
   }
   if (format !== 'table') throw new UsageError(`invalid format option "${format}": table or json`);
   process.stdout.write(`templates in ${templatesDir()}\n`);
-  process.stdout.write('KEY               VCPUS  MEMORY    ACCEL  RAM FILE  STATE    BOOT      CREATED\n');
+  process.stdout.write('KEY               VCPUS  MEMORY    ACCEL  RAM HELD  STATE    BOOT      CREATED\n');
   for (const t of templates) {
     process.stdout.write(
       `${t.key.padEnd(18)}${String(t.vcpus).padEnd(7)}${`${t.memoryMiB} MiB`.padEnd(10)}${t.accelerator.padEnd(7)}${`${Math.round(t.memoryFileBytes / MIB)} MiB`.padEnd(10)}${`${Math.round(t.stateBytes / 1024)} KiB`.padEnd(9)}${`${t.bootMs} ms`.padEnd(10)}${t.created}\n`,
