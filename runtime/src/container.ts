@@ -148,7 +148,10 @@ export function hookState(state: ContainerState, status: string): HookState {
 }
 
 /** Reads the shim's one ready line: `{"ok":true,"pid":N}` or `{"ok":false,"error":…}`. */
-function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
+/** The shim gave up on a guest that does not answer: the end of the guest's console says why. */
+const GUEST_SILENT = /^timed out waiting for the agent/;
+
+export function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     let done = false;
@@ -169,8 +172,10 @@ function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFi
       readyPipe.destroy();
       try {
         const line = JSON.parse(buffer.slice(0, nl)) as { ok: boolean; pid?: number; error?: string };
-        if (line.ok && typeof line.pid === 'number') resolve(line.pid);
-        else reject(new RuntimeError(`${what}: ${line.error ?? 'failed'}`));
+        if (line.ok && typeof line.pid === 'number') return resolve(line.pid);
+        const why = line.error ?? 'failed';
+        const guest = GUEST_SILENT.test(why) && extraLog ? tail(extraLog) : '';
+        reject(new RuntimeError(`${what}: ${why}${guest ? `\nthe guest's console ends with:\n${guest}` : ''}`));
       } catch {
         reject(new RuntimeError(`${what}: unreadable ready line ${JSON.stringify(buffer.slice(0, nl))}`));
       }

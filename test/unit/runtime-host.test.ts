@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { cgroupMounts, relativeCgroupPath } from '../../runtime/src/cgroups.js';
 import { containerdRuntimeTable, mergeDaemonJson } from '../../runtime/src/commands/install.js';
 import { isCriPodMember } from '../../runtime/src/pod.js';
@@ -12,7 +14,7 @@ import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
 import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
-import { remainsOf, writePidFile } from '../../runtime/src/container.js';
+import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
 import { nicArgs } from '../../runtime/src/network.js';
 import { hostMountPoints, jailedArgv, pickId, requireReadableByAll, QEMU_IDS, qemuJailView, vfioGroupsOf } from '../../runtime/src/jail.js';
@@ -390,4 +392,27 @@ test("rlimits config.json leaves out are the host's finite ones, as runc's conta
     { type: 'RLIMIT_MEMLOCK', soft: 8388608, hard: 8388608 },
     { type: 'RLIMIT_NICE', soft: 0, hard: 0 },
   ]);
+});
+
+test("a shim's failed ready line: a guest that never answered gets the end of its console, other failures do not", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmrt-ready-'));
+  try {
+    const consoleLog = join(dir, 'console.log');
+    writeFileSync(consoleLog, 'Linux version 6.1\nrcu: INFO: rcu_sched self-detected stall on CPU\n');
+    const failWith = (error: string) => {
+      const shim = spawn('sh', ['-c', `printf '%s\\n' '${JSON.stringify({ ok: false, error })}' >&3`], {
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      });
+      return awaitReady(shim, shim.stdio[3] as Readable, 'creating container "c"', join(dir, 'shim.log'), consoleLog);
+    };
+    await assert.rejects(failWith('timed out waiting for the agent to say HELLO'), {
+      message:
+        'creating container "c": timed out waiting for the agent to say HELLO\nthe guest\'s console ends with:\nLinux version 6.1\nrcu: INFO: rcu_sched self-detected stall on CPU',
+    });
+    await assert.rejects(failWith('exec: "nope": executable file not found in $PATH'), {
+      message: 'creating container "c": exec: "nope": executable file not found in $PATH',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
