@@ -181,7 +181,9 @@ export function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string
       }
     });
     readyPipe.on('error', () => undefined);
-    shim.on('exit', (code, signal) => fail(`the shim exited (${signal ?? `status ${code}`}) before the process existed`));
+    // 'close', not 'exit': a shim that fails writes its reason on the ready pipe and exits at once;
+    // its exit may be seen before that line is read, its pipe's end never is.
+    shim.on('close', (code, signal) => fail(`the shim exited (${signal ?? `status ${code}`}) before the process existed`));
     shim.on('error', (err) => fail(`cannot start the shim ${shimPath()}: ${err.message}`));
   });
 }
