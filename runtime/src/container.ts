@@ -147,10 +147,10 @@ export function hookState(state: ContainerState, status: string): HookState {
   return { ociVersion: state.ociVersion, id: state.id, status, pid: state.shim?.pid, bundle: state.bundle, annotations: state.annotations };
 }
 
-/** Reads the shim's one ready line: `{"ok":true,"pid":N}` or `{"ok":false,"error":…}`. */
 /** The shim gave up on a guest that does not answer: the end of the guest's console says why. */
 const GUEST_SILENT = /^timed out waiting for the agent/;
 
+/** Reads the shim's one ready line: `{"ok":true,"pid":N}` or `{"ok":false,"error":…}`. */
 export function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let buffer = '';
