@@ -9,6 +9,8 @@ if [ ${#tests[@]} -eq 0 ]; then
   echo "test: no test files found under out/test" >&2
   exit 1
 fi
+# Tests start what they need and stop it, leaving nothing behind: /tmp is compared at the end.
+tmp_before=$(ls -A /tmp | sort)
 # One file at a time: integration tests boot VMs and start their own dockerd on 2 cores.
 status=0
 node --test --test-concurrency=1 --test-reporter=spec "$@" "${tests[@]}" || status=$?
@@ -23,4 +25,10 @@ VMRT_TEMPLATE_DIR=$templates VMRT_VM_TEMPLATE=on node --test --test-concurrency=
 VMRT_TEMPLATE_DIR=$templates runtime/bin/vmrt template rm >/dev/null || status=$?
 rm -rf "$templates"
 runtime/bin/vmrt template rm >/dev/null || status=$?
+left=$(comm -13 <(echo "$tmp_before") <(ls -A /tmp | sort))
+if [ -n "$left" ]; then
+  echo "test: the tests left these in /tmp:" >&2
+  sed 's|^|  /tmp/|' <<<"$left" >&2
+  status=1
+fi
 exit "$status"

@@ -88,7 +88,15 @@ export async function startCodeServer(
     ),
   );
   writeFileSync(join(userData, 'config.yaml'), 'auth: none\ncert: false\n');
-  const env = { ...(options.env ?? process.env), XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), HOME: home };
+  // TMPDIR inside home: VS Code, its Git extension and js-debug leave their sockets in TMPDIR.
+  mkdirSync(join(home, 'tmp'));
+  const env = {
+    ...(options.env ?? process.env),
+    XDG_CONFIG_HOME: join(home, 'config'),
+    XDG_DATA_HOME: join(home, 'data'),
+    HOME: home,
+    TMPDIR: join(home, 'tmp'),
+  };
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   for (const vsix of [VSIX, ...extraVsix]) {
     const install = spawnSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });

@@ -1,14 +1,18 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vfioArgs } from '../../runtime/src/vfio.js';
 import type { Config } from '../../runtime/src/spec.js';
 
 /** A host with VFIO group 7 (a GPU and its audio function) and an empty group 8, in a temporary folder. */
+const roots: string[] = [];
+after(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));
+
 function fakeHost() {
   const root = mkdtempSync(join(tmpdir(), 'vmrt-vfio-'));
+  roots.push(root);
   const host = { dev: join(root, 'dev'), sys: join(root, 'sys') };
   mkdirSync(join(host.dev, 'vfio'), { recursive: true });
   for (const group of ['7', '8']) writeFileSync(join(host.dev, 'vfio', group), '');
