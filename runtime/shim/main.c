@@ -21,6 +21,7 @@
 #include "file.h"
 #include "keep_memory.h"
 #include "log.h"
+#include "merge_memory.h"
 #include "mux.h"
 #include "netwatch.h"
 #include "oom.h"
@@ -745,6 +746,9 @@ int main(int argc, char **argv)
     static struct shim s;
     if (argc >= 2 && strcmp(argv[1], "keep-memory") == 0) {
         return keep_memory_main(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "merge-memory") == 0) {
+        return merge_memory_main(argc, argv);
     }
     if (parse_options(argc, argv, &s.o) != 0) {
         usage();

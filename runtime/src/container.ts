@@ -64,7 +64,17 @@ import {
   writeState,
   type ContainerState,
 } from './state.js';
-import { memoryMiBFor, qemuArgs, releaseVm, requireGuest, templateWanted, vcpusFor, type AcceleratorChoice, type VmLayout } from './vm.js';
+import {
+  memoryMergeWanted,
+  memoryMiBFor,
+  qemuArgs,
+  releaseVm,
+  requireGuest,
+  templateWanted,
+  vcpusFor,
+  type AcceleratorChoice,
+  type VmLayout,
+} from './vm.js';
 import { Qmp } from './qmp.js';
 import {
   coldBootReason,
@@ -514,10 +524,12 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       vcpus: state.vm.vcpus,
       memoryMiB: state.vm.memoryMiB,
       templateMemory: template ? { role: 'clone' } : undefined,
+      memoryMerge: memoryMergeWanted(config.annotations),
     };
     const spawnQemu = (args: string[]): ProcessRef => {
       const qemuLogFd = openSync(qemuLog, 'a');
-      const [nsenter, ...nsArgs] = inNetns(state.netns!.path);
+      // The shim's merge-memory execs the rest with all of its memory open to KSM.
+      const [nsenter, ...nsArgs] = [...(layout.memoryMerge ? [shimPath(), 'merge-memory'] : []), ...inNetns(state.netns!.path)];
       const jailed = jailQemu(
         {
           jail,

@@ -26,7 +26,7 @@ import { spec } from './commands/spec.js';
 import { start } from './commands/start.js';
 import { state } from './commands/state.js';
 import { template } from './commands/template.js';
-import { TEMPLATE_ENV } from './vm.js';
+import { MEMORY_MERGE_ENV, TEMPLATE_ENV } from './vm.js';
 import { version, versionText } from './commands/version.js';
 import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
@@ -64,6 +64,10 @@ const GLOBAL_FLAGS: FlagSpecs = {
   'log-format': { kind: 'string', help: 'text (default) or json' },
   debug: { kind: 'bool', help: 'log debug lines too' },
   'vm-template': { kind: 'string', help: `on or off: restore VMs from VM templates (as ${TEMPLATE_ENV}; daemon.json runtimeArgs)` },
+  'memory-merge': {
+    kind: 'string',
+    help: `on or off: let the host's KSM merge identical pages of VMs (as ${MEMORY_MERGE_ENV}; daemon.json runtimeArgs)`,
+  },
   'systemd-cgroup': { kind: 'bool', help: 'accepted for runc compatibility' },
   rootless: { kind: 'string', help: 'accepted for runc compatibility' },
   criu: { kind: 'string', help: 'accepted for runc compatibility' },
@@ -98,10 +102,14 @@ export async function main(argv: string[]): Promise<number> {
     const format = flagString(globals, 'log-format') ?? 'text';
     if (format !== 'json' && format !== 'text') throw new UsageError(`invalid log format "${format}": text or json`);
     logger = new Logger(flagString(globals, 'log'), format as LogFormat, flagBool(globals, 'debug'));
-    const vmTemplate = flagString(globals, 'vm-template');
-    if (vmTemplate !== undefined) {
-      if (vmTemplate !== 'on' && vmTemplate !== 'off') throw new UsageError(`--vm-template: "${vmTemplate}" must be "on" or "off"`);
-      process.env[TEMPLATE_ENV] = vmTemplate;
+    for (const [flag, variable] of [
+      ['vm-template', TEMPLATE_ENV],
+      ['memory-merge', MEMORY_MERGE_ENV],
+    ] as const) {
+      const value = flagString(globals, flag);
+      if (value === undefined) continue;
+      if (value !== 'on' && value !== 'off') throw new UsageError(`--${flag}: "${value}" must be "on" or "off"`);
+      process.env[variable] = value;
     }
     if (flagBool(globals, 'version')) {
       process.stdout.write(versionText());

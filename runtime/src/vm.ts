@@ -34,6 +34,8 @@ export interface VmLayout {
   vcpus?: number;
   /** Guest RAM in a template's memory file (template.ts) instead of anonymous memory. */
   templateMemory?: TemplateMemory;
+  /** False: the host's KSM never merges this VM's memory (memoryMergeWanted). */
+  memoryMerge?: boolean;
 }
 
 /**
@@ -62,16 +64,52 @@ function onOff(value: string, name: string): boolean {
   throw new RuntimeError(`${name}: "${value}" must be "on" or "off"`);
 }
 
+/** A VM setting: its annotation on the container, else its variable for every container, else `fallback`. */
+function vmSetting(
+  annotations: Record<string, string> | undefined,
+  annotation: string,
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  fallback: boolean,
+): boolean {
+  const own = annotations?.[annotation];
+  if (own !== undefined) return onOff(own, annotation);
+  const global = env[variable];
+  if (global !== undefined && global !== '') return onOff(global, variable);
+  return fallback;
+}
+
 /**
  * Whether a container's VM is restored from a template: `org.vmrt.vm.template` on the container,
  * else VMRT_VM_TEMPLATE for every container, else off (README: why).
  */
 export function templateWanted(annotations: Record<string, string> | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
-  const own = annotations?.[TEMPLATE_ANNOTATION];
-  if (own !== undefined) return onOff(own, TEMPLATE_ANNOTATION);
-  const global = env[TEMPLATE_ENV];
-  if (global !== undefined && global !== '') return onOff(global, TEMPLATE_ENV);
-  return false;
+  return vmSetting(annotations, TEMPLATE_ANNOTATION, env, TEMPLATE_ENV, false);
+}
+
+/** Opens all of the VM's QEMU, guest RAM too, to the host's same-page merging (KSM): `on` or `off`, per container or for all. */
+export const MEMORY_MERGE_ANNOTATION = 'org.vmrt.vm.memory-merge';
+export const MEMORY_MERGE_ENV = 'VMRT_MEMORY_MERGE';
+
+/**
+ * Whether the host's KSM may merge the VM's memory with other processes' identical pages:
+ * `org.vmrt.vm.memory-merge` on the container, else VMRT_MEMORY_MERGE for every container, else on
+ * (README: Memory merging). It merges nothing unless the host runs KSM.
+ */
+export function memoryMergeWanted(annotations: Record<string, string> | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return vmSetting(annotations, MEMORY_MERGE_ANNOTATION, env, MEMORY_MERGE_ENV, true);
+}
+
+/** What the host's KSM does now (/sys/kernel/mm/ksm/run): merging, or why not. */
+export function hostMemoryMerging(ksm = '/sys/kernel/mm/ksm'): { running: boolean; why: string } {
+  let run: string;
+  try {
+    run = readFileSync(join(ksm, 'run'), 'utf8').trim();
+  } catch {
+    return { running: false, why: `this kernel has no KSM (${ksm} is missing)` };
+  }
+  if (run === '1') return { running: true, why: `the host runs KSM (${ksm}/run is 1)` };
+  return { running: false, why: `the host does not run KSM (${ksm}/run is ${run}; echo 1 > ${ksm}/run starts it)` };
 }
 
 /** The most vCPUs the guest kernel takes (CONFIG_NR_CPUS). */
@@ -205,7 +243,11 @@ export const TCG_CODE_BUFFER_MIB = 16;
  * `rtc=off` costs ~5 s of boot). Without a shape (the probe boot): the least that boots. virtiofsd reads and writes the guest's
  * buffers in its RAM, so virtio-fs needs that RAM in a shared memory file.
  */
-function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, sharedRam = false, templateMemory?: TemplateMemory): string[] {
+function machineArgs(
+  accelerator: Accelerator,
+  shape: { memoryMiB?: number; vcpus?: number; sharedRam?: boolean; templateMemory?: TemplateMemory; memoryMerge?: boolean } = {},
+): string[] {
+  const { memoryMiB = 128, vcpus = 1, sharedRam = false, templateMemory, memoryMerge = true } = shape;
   const guest = guestFiles();
   const ramBackend = templateMemory
     ? [
@@ -219,7 +261,8 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
     ...ramBackend,
     '-M',
     // No PIT under TCG: its emulation woke QEMU about 37 times a second in an idle VM.
-    `microvm,pcie=on${accelerator === 'tcg' ? ',pit=off' : ''}${ramBackend.length > 0 ? ',memory-backend=ram' : ''}`,
+    // mem-merge: QEMU's own marking of guest RAM for KSM, on unless the container says off.
+    `microvm,pcie=on${accelerator === 'tcg' ? ',pit=off' : ''}${ramBackend.length > 0 ? ',memory-backend=ram' : ''}${memoryMerge ? '' : ',mem-merge=off'}`,
     '-accel',
     // One TCG thread runs every vCPU in turn: with a thread per vCPU (MTTCG) a 2-vCPU guest hung
     // at start in about 1 boot of 100 here, its vCPUs spinning on the clock; taking turns, no
@@ -253,7 +296,13 @@ function machineArgs(accelerator: Accelerator, memoryMiB = 128, vcpus = 1, share
 
 export function qemuArgs(layout: VmLayout): string[] {
   return [
-    ...machineArgs(layout.accelerator, layout.memoryMiB, layout.vcpus, layout.share.kind === 'virtiofs', layout.templateMemory),
+    ...machineArgs(layout.accelerator, {
+      memoryMiB: layout.memoryMiB,
+      vcpus: layout.vcpus,
+      sharedRam: layout.share.kind === 'virtiofs',
+      templateMemory: layout.templateMemory,
+      memoryMerge: layout.memoryMerge,
+    }),
     '-append',
     kernelCommandLine(),
     '-serial',

@@ -5,15 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { dockerdForFile, startDockerd, type Dockerd } from '../support/dockerd.js';
 import { importBusyboxImage, REPO } from '../support/images.js';
-import { assertNothingLeft, processesMentioning } from '../support/leftovers.js';
+import { assertNothingLeft, containerProcesses, processesMentioning } from '../support/leftovers.js';
 import { runDirFor } from '../../runtime/src/state.js';
 import { agentSocket } from '../../runtime/src/container.js';
 import { waitFor } from '../support/wait.js';
+import { awaitKsmScans, ksmStat, withHostKsm } from '../support/ksm.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const GUEST_KERNEL = readFileSync(join(REPO, 'runtime', 'build', 'guest', 'kernel-release'), 'utf8').trim();
@@ -49,9 +50,20 @@ function openObjects(pid: number): Set<string> {
   return objects;
 }
 
-dockerdForFile(IMAGE, (daemon) => {
-  d = daemon;
-});
+// A second runtime, as a user would add it in daemon.json: vmrt with memory merging off.
+const runtimes = mkdtempSync('/tmp/vmrt-runtimes-');
+writeFileSync(
+  join(runtimes, 'daemon.json'),
+  JSON.stringify({ runtimes: { 'vmrt-unmerged': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--memory-merge', 'off'] } } }),
+);
+dockerdForFile(
+  IMAGE,
+  (daemon) => {
+    d = daemon;
+  },
+  () => rmSync(runtimes, { recursive: true, force: true }),
+  ['--config-file', join(runtimes, 'daemon.json')],
+);
 
 test("docker run --runtime vmrt prints the guest kernel, not the host's", () => {
   const r = run([IMAGE, 'uname', '-r']);
@@ -504,6 +516,27 @@ test("feature swarm: a swarm service runs in a VM when vmrt is the daemon's defa
     await swarm.stop();
     // Swarm makes this bridge on the host and leaves it behind.
     if (!hadGwbridge) spawnSync('ip', ['link', 'del', 'docker_gwbridge'], { stdio: 'ignore' });
+  }
+});
+
+test("the host's KSM merges the pages of vmrt's VMs, QEMU's own too; a container with memory merging off keeps its own", async () => {
+  const ids = [
+    ...[1, 2].map(() => d.dockerOk(['run', '-d', '--runtime', 'vmrt', IMAGE, 'sleep', '1000']).trim()),
+    d.dockerOk(['run', '-d', '--runtime', 'vmrt-unmerged', IMAGE, 'sleep', '1000']).trim(),
+  ];
+  try {
+    const [merged, , kept] = ids.map((id) => containerProcesses(d.runtimeRoot, id).qemu!);
+    assert.equal(ksmStat(merged!).get('ksm_merge_any'), 'yes', 'every mapping of QEMU is open to KSM');
+    assert.equal(ksmStat(kept!).get('ksm_merge_any'), 'no');
+    assert.match(readFileSync(`/proc/${kept}/cmdline`, 'utf8'), /mem-merge=off/);
+    await withHostKsm(5000, async () => {
+      await awaitKsmScans(2, 60000);
+      const mergedPages = Number(ksmStat(merged!).get('ksm_merging_pages'));
+      assert.ok(mergedPages > 256, `QEMU of a vmrt container shares ${mergedPages} pages through KSM`);
+      assert.equal(ksmStat(kept!).get('ksm_merging_pages'), '0', 'the container with memory merging off shares none');
+    });
+  } finally {
+    d.docker(['rm', '-f', ...ids]);
   }
 });
 

@@ -12,7 +12,7 @@ import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
-import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz } from '../../runtime/src/vm.js';
+import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
@@ -175,13 +175,14 @@ test('a failing poststart or poststop hook is a warning: the remaining hooks sti
 });
 
 test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, seccomp sandbox, balloon', () => {
-  const args = qemuArgs({
+  const layout: VmLayout = {
     accelerator: 'tcg',
     share: { kind: '9p', dir: '/s' },
     agentSocket: '/r/agent.sock',
     qmpSocket: '/r/qmp.sock',
     consoleLog: '/c.log',
-  });
+  };
+  const args = qemuArgs(layout);
   const joined = args.join(' ');
   assert.equal(args[args.indexOf('-accel') + 1], `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single`);
   assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on,pit=off');
@@ -201,15 +202,12 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   assert.match(joined, /virtio-balloon-device,free-page-reporting=on/);
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
   // 9p through QEMU's proxy helper (Debian 12's QEMU: its own driver refuses sockets and FIFOs).
-  const proxied = qemuArgs({
-    accelerator: 'tcg',
-    share: { kind: '9p', dir: '/s', proxySocket: '/r/9p.sock' },
-    agentSocket: '/r/agent.sock',
-    qmpSocket: '/r/qmp.sock',
-    consoleLog: '/c.log',
-  }).join(' ');
+  const proxied = qemuArgs({ ...layout, share: { kind: '9p', dir: '/s', proxySocket: '/r/9p.sock' } }).join(' ');
   assert.match(proxied, /-fsdev proxy,id=shared,socket=\/r\/9p\.sock -device virtio-9p-device,fsdev=shared,mount_tag=vmrt/);
   assert.doesNotMatch(proxied, /memory-backend|path=\/s/);
+  // A container that keeps its memory from the host's KSM: QEMU leaves its guest RAM unmarked too.
+  const unmerged = qemuArgs({ ...layout, memoryMerge: false });
+  assert.equal(unmerged[unmerged.indexOf('-M') + 1], 'microvm,pcie=on,pit=off,mem-merge=off');
 });
 
 test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its own, the host folders of other VMs hidden', () => {

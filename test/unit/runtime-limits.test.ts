@@ -1,11 +1,18 @@
-/** The VM's memory for --memory, whether it is restored from a template, runc's stats from guest cgroup files, block I/O cgroup writes. */
-import { test } from 'node:test';
+/** The VM's memory for --memory, whether it is restored from a template or open to KSM, runc's stats from guest cgroup files, block I/O cgroup writes. */
+import { after, test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { blockIOWrites } from '../../runtime/src/cgroups.js';
 import { eventJson, runcStats } from '../../runtime/src/cgroup-stats.js';
 import { parseDuration } from '../../runtime/src/commands/events.js';
 import {
   defaultVmMemoryMiB,
+  hostMemoryMerging,
+  MEMORY_MERGE_ANNOTATION,
+  MEMORY_MERGE_ENV,
+  memoryMergeWanted,
   memoryMiBFor,
   MEMORY_ANNOTATION,
   TEMPLATE_ANNOTATION,
@@ -140,6 +147,33 @@ test('VM templates: the annotation decides for one container, VMRT_VM_TEMPLATE f
     () => assertHonoured(config, 'b/config.json'),
     /b\/config\.json: annotations: org\.vmrt\.vm\.template: "maybe" must be "on" or "off"/,
   );
+});
+
+test('memory merging: the annotation decides for one container, VMRT_MEMORY_MERGE for all, on by default; anything but on/off is refused at create', () => {
+  assert.equal(memoryMergeWanted(undefined, {}), true);
+  assert.equal(memoryMergeWanted(undefined, { [MEMORY_MERGE_ENV]: 'off' }), false);
+  assert.equal(memoryMergeWanted({ [MEMORY_MERGE_ANNOTATION]: 'on' }, { [MEMORY_MERGE_ENV]: 'off' }), true);
+  assert.equal(memoryMergeWanted({ [MEMORY_MERGE_ANNOTATION]: 'off' }, {}), false);
+  const config = { ociVersion: '1.0.2', annotations: { [MEMORY_MERGE_ANNOTATION]: 'no' } } as Config;
+  assert.throws(
+    () => assertHonoured(config, 'b/config.json'),
+    /b\/config\.json: annotations: org\.vmrt\.vm\.memory-merge: "no" must be "on" or "off"/,
+  );
+});
+
+test("the host's KSM: running, stopped (with the command that starts it), or absent from the kernel", () => {
+  const ksm = mkdtempSync(join(tmpdir(), 'vmrt-ksm-'));
+  after(() => rmSync(ksm, { recursive: true, force: true }));
+  assert.deepEqual(hostMemoryMerging(join(ksm, 'none')), {
+    running: false,
+    why: `this kernel has no KSM (${join(ksm, 'none')} is missing)`,
+  });
+  mkdirSync(join(ksm, 'mm'));
+  writeFileSync(join(ksm, 'mm', 'run'), '0\n');
+  assert.match(hostMemoryMerging(join(ksm, 'mm')).why, /run is 0; echo 1 > .*\/mm\/run starts it/);
+  assert.equal(hostMemoryMerging(join(ksm, 'mm')).running, false);
+  writeFileSync(join(ksm, 'mm', 'run'), '1\n');
+  assert.equal(hostMemoryMerging(join(ksm, 'mm')).running, true);
 });
 
 test('a VM with VFIO devices boots cold; more networks than a VM started before its hooks has root ports for start a new VM', () => {

@@ -7,7 +7,11 @@ import { guestFiles, qemuPath, shimPath } from '../paths.js';
 import {
   chooseAccelerator,
   defaultVmMemoryMiB,
+  hostMemoryMerging,
   kvmUsable,
+  MEMORY_MERGE_ANNOTATION,
+  MEMORY_MERGE_ENV,
+  memoryMergeWanted,
   probeBoot,
   qemuVersion,
   TEMPLATE_ANNOTATION,
@@ -113,6 +117,15 @@ async function templatingCheck(accelerator: Accelerator, ctx: Context): Promise<
   }
 }
 
+/** Whether the host merges identical pages of VMs (KSM), and whether vmrt's VMs are open to it. Informational. */
+function memoryMergingCheck(): string {
+  const use = memoryMergeWanted(undefined)
+    ? `on (${MEMORY_MERGE_ENV}=off or the annotation ${MEMORY_MERGE_ANNOTATION}=off turns it off)`
+    : `off (${MEMORY_MERGE_ENV})`;
+  const host = hostMemoryMerging();
+  return `${host.running ? 'ok  ' : 'no  '} memory merging: ${host.why}; VMs' memory open to it: ${use}`;
+}
+
 export const check: Command = {
   name: 'check',
   usage: 'check',
@@ -137,6 +150,7 @@ export const check: Command = {
       return 1;
     }
     process.stdout.write(`${await templatingCheck(choice.accelerator, ctx)}\n`);
+    process.stdout.write(`${memoryMergingCheck()}\n`);
     process.stdout.write(`System is capable of running vmrt containers (accelerator: ${choice.accelerator.toUpperCase()})\n`);
     return 0;
   },
