@@ -7,7 +7,8 @@
  *    collected through VMRT_DEBUG_LOG): median milliseconds from create's start to each phase.
  * 2. Host memory per idle container (PSS of QEMU, virtiofsd and shim from /proc/<pid>/smaps_rollup)
  *    with 1 and 10 containers running (and BENCH_DENSITY, default 100, templated), none with a
- *    memory limit (the VM's default size), and the host CPU the idle VMs burn.
+ *    memory limit (the VM's default size), and the host CPU the idle VMs burn; at 10 and at
+ *    BENCH_DENSITY, again once the host's KSM has merged their identical pages (and KSM's own CPU).
  * 3. Memory handed back: the host RSS of a container's processes before, right after the guest
  *    filled and freed 1 GiB (a tmpfs file written and removed), and 10 s later.
  * The accelerator in use is printed with the figures (the issue's targets are for TCG).
@@ -20,12 +21,15 @@ import { rssKiBOf } from '../test/support/cycles.js';
 import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
+import { awaitKsmScans, ksmdPid, withHostKsm } from '../test/support/ksm.js';
 import { cpuMsOf, loadAverage, median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10);
 const DENSITY = Number(process.env.BENCH_DENSITY ?? 100);
 const RUNTIMES = ['vmrt', 'vmrt-template', 'runc'] as const;
+/** KSM's scan rate while the bench runs it: 1,000 pages (4 MiB) every 20 ms; the kernel's default is 100. */
+const KSM_PAGES_TO_SCAN = Number(process.env.BENCH_KSM_PAGES ?? 1000);
 
 function timedRun(d: Dockerd, runtime: string): number {
   const started = process.hrtime.bigint();
@@ -57,20 +61,45 @@ function cpuMs(pids: number[]): number {
   }, 0);
 }
 
-async function idleMemory(d: Dockerd, runtime: string, count: number): Promise<void> {
+/** PSS per container (KiB) of the containers `ids`, and the host processes one of them has. */
+function pssPerContainer(d: Dockerd, ids: string[]): { kib: number; processes: number } {
+  const each = ids.map((id) => containerPssKiB(d, id));
+  return { kib: each.reduce((s, e) => s + e.kib, 0) / ids.length, processes: each[0]!.processes };
+}
+
+/**
+ * The same idle containers once the host's KSM has merged their identical pages (README: Memory
+ * merging), and the CPU that KSM's thread spends scanning them at that rate.
+ */
+async function mergedMemory(d: Dockerd, runtime: string, ids: string[]): Promise<void> {
+  await withHostKsm(KSM_PAGES_TO_SCAN, async () => {
+    const started = Date.now();
+    await awaitKsmScans(3, 600000);
+    const mergeSeconds = (Date.now() - started) / 1000;
+    const merged = pssPerContainer(d, ids);
+    const ksmd = ksmdPid();
+    const cpuBefore = cpuMsOf(ksmd);
+    await new Promise((r) => setTimeout(r, 10000));
+    console.log(
+      `${runtime}: idle containers: ${ids.length}  with the host's KSM on (${KSM_PAGES_TO_SCAN} pages every 20 ms; merged in ${mergeSeconds.toFixed(0)} s): PSS per container ${(merged.kib / 1024).toFixed(1)} MiB; KSM's own CPU over 10 s: ${((cpuMsOf(ksmd) - cpuBefore) / 100).toFixed(1)}% of one core`,
+    );
+  });
+}
+
+async function idleMemory(d: Dockerd, runtime: string, count: number, merge = false): Promise<void> {
   const ids: string[] = [];
   try {
     for (let i = 0; i < count; i++) ids.push(d.dockerOk(['run', '-d', '--runtime', runtime, IMAGE, 'sleep', '100000']).trim());
     await new Promise((r) => setTimeout(r, 3000));
-    const each = ids.map((id) => containerPssKiB(d, id));
-    const total = each.reduce((s, e) => s + e.kib, 0);
+    const pss = pssPerContainer(d, ids);
     const pids = ids.flatMap((id) => processesMentioning(runDirFor(d.runtimeRoot, id)).map((p) => p.pid));
     const cpuBefore = cpuMs(pids);
     await new Promise((r) => setTimeout(r, 10000));
     const idleCpu = (cpuMs(pids) - cpuBefore) / 10000;
     console.log(
-      `${runtime}: idle containers: ${count}  PSS per container (${each[0]!.processes} processes): ${(total / count / 1024).toFixed(1)} MiB  (total ${(total / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core`,
+      `${runtime}: idle containers: ${count}  PSS per container (${pss.processes} processes): ${(pss.kib / 1024).toFixed(1)} MiB  (total ${((pss.kib * count) / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core`,
     );
+    if (merge) await mergedMemory(d, runtime, ids);
     const exec = Date.now();
     for (const id of ids) d.dockerOk(['exec', id, 'true']);
     console.log(`${runtime}: docker exec … true answered in each of the ${count}: ${((Date.now() - exec) / count).toFixed(0)} ms each`);
@@ -142,9 +171,9 @@ try {
   console.log(`boot timeline, templated: ${bootTimeline(debugLog, true)}`);
   for (const runtime of ['vmrt', 'vmrt-template']) {
     await idleMemory(d, runtime, 1);
-    await idleMemory(d, runtime, 10);
+    await idleMemory(d, runtime, 10, true);
   }
-  if (DENSITY > 10) await idleMemory(d, 'vmrt-template', DENSITY);
+  if (DENSITY > 10) await idleMemory(d, 'vmrt-template', DENSITY, true);
   await freedMemory(d, 'vmrt');
   await freedMemory(d, 'vmrt-template');
   console.log(`(accelerator: ${accel.accelerator.toUpperCase()}; QEMU memory from ${join('/proc', '<pid>', 'smaps_rollup')})`);
