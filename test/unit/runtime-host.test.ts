@@ -198,6 +198,8 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   assert.match(joined, /-fsdev local,id=shared,path=\/s,security_model=none,multidevs=remap/);
   assert.match(joined, /mount_tag=vmrt/);
   assert.match(joined, /-no-reboot/);
+  // The guest's local APIC timer rate, never calibrated (kernel-patches/x86-apic-timer-period-param.patch).
+  assert.match(args[args.indexOf('-append') + 1]!, / lapic_timer_period=10000000( |$)/);
   assert.match(joined, /-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny/);
   assert.match(joined, /virtio-balloon-device,free-page-reporting=on/);
   assert.equal(tscKhz('cpu MHz\t\t: 2596.140\n'), 2596140);
