@@ -90,8 +90,12 @@ import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
-/** How long a QEMU just spawned may take to serve its control socket. */
-const QMP_TIMEOUT_MS = 10000;
+/**
+ * How long a QEMU just spawned may take to serve its control socket: as long as its guest may take
+ * to boot (the shim's wait for HELLO). 30 VMs started at once on 2 cores took over 10 s for it
+ * (`npm run test:soak`); a QEMU that exits meanwhile fails the create at once.
+ */
+const QMP_TIMEOUT_MS = 120000;
 /** How long the agent may take to kill and forget a container of a pod. */
 const AGENT_DELETE_TIMEOUT_MS = 10000;
 /** The subfolder of the VM's shared folder that holds a pod container's rootfs and volumes. */
