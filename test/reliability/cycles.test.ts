@@ -13,8 +13,11 @@ import { assertNothingLeft } from '../support/leftovers.js';
 
 const IMAGE = 'vmrt-test-busybox';
 const CYCLES = 20;
-/** A fd leaked per cycle would show as CYCLES; connection pools come and go by a few. */
-const FD_SLACK = 4;
+/**
+ * A fd leaked per cycle shows as CYCLES (20); dockerd keeps a few more sockets in its pools after
+ * the cycles (2 here, 5 in a CI run, still open 5 s later): half of CYCLES tells the two apart.
+ */
+const FD_SLACK = CYCLES / 2;
 /** Go daemons' heaps breathe; a leak of the size of a container's bookkeeping per cycle does not fit. */
 const RSS_SLACK_KIB = 24 * 1024;
 let d: Dockerd;
