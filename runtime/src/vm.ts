@@ -100,8 +100,11 @@ export function memoryMergeWanted(annotations: Record<string, string> | undefine
   return vmSetting(annotations, MEMORY_MERGE_ANNOTATION, env, MEMORY_MERGE_ENV, true);
 }
 
-/** What the host's KSM does now (/sys/kernel/mm/ksm/run): merging, or why not. */
-export function hostMemoryMerging(ksm = '/sys/kernel/mm/ksm'): { running: boolean; why: string } {
+/** The host's KSM controls. */
+export const KSM_DIR = '/sys/kernel/mm/ksm';
+
+/** What the host's KSM does now (its `run`): merging, or why not. */
+export function hostMemoryMerging(ksm = KSM_DIR): { running: boolean; why: string } {
   let run: string;
   try {
     run = readFileSync(join(ksm, 'run'), 'utf8').trim();

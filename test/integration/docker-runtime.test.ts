@@ -2,7 +2,7 @@
  * vmrt as a Docker runtime: a private dockerd (started here) runs busybox containers with
  * `--runtime vmrt`, each in its own QEMU VM. Needs root, docker.io, QEMU, the guest and shim.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,12 +56,13 @@ writeFileSync(
   join(runtimes, 'daemon.json'),
   JSON.stringify({ runtimes: { 'vmrt-unmerged': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--memory-merge', 'off'] } } }),
 );
+after(() => rmSync(runtimes, { recursive: true, force: true }));
 dockerdForFile(
   IMAGE,
   (daemon) => {
     d = daemon;
   },
-  () => rmSync(runtimes, { recursive: true, force: true }),
+  undefined,
   ['--config-file', join(runtimes, 'daemon.json')],
 );
 

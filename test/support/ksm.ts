@@ -4,15 +4,16 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KSM_DIR } from '../../runtime/src/vm.js';
 import { waitFor } from './wait.js';
 
-const KSM = '/sys/kernel/mm/ksm';
-const read = (file: string) => readFileSync(join(KSM, file), 'utf8').trim();
-const write = (file: string, value: string) => writeFileSync(join(KSM, file), value);
+const read = (file: string) => readFileSync(join(KSM_DIR, file), 'utf8').trim();
+const write = (file: string, value: string) => writeFileSync(join(KSM_DIR, file), value);
 
 /** Runs `body` while the host's KSM scans `pagesToScan` pages every 20 ms. */
 export async function withHostKsm<T>(pagesToScan: number, body: () => Promise<T>): Promise<T> {
   const saved = ['pages_to_scan', 'sleep_millisecs', 'run'].map((file) => [file, read(file)] as const);
+  const wasRunning = read('run') === '1';
   try {
     write('pages_to_scan', String(pagesToScan));
     write('sleep_millisecs', '20');
@@ -20,7 +21,7 @@ export async function withHostKsm<T>(pagesToScan: number, body: () => Promise<T>
     return await body();
   } finally {
     // `echo 2 > run` splits the merged pages again and stops.
-    if (saved.find(([file]) => file === 'run')![1] !== '1') write('run', '2');
+    if (!wasRunning) write('run', '2');
     for (const [file, value] of saved) write(file, value);
   }
 }
