@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_client.h"
 #include "clock.h"
 #include "conn.h"
 #include "console.h"
@@ -749,6 +750,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "merge-memory") == 0) {
         return merge_memory_main(argc, argv);
+    }
+    if (argc >= 2 && strcmp(argv[1], "cli") == 0) {
+        return cli_client_main(argc, argv);
     }
     if (parse_options(argc, argv, &s.o) != 0) {
         usage();

@@ -22,6 +22,7 @@ import { resume } from './commands/resume.js';
 import { update } from './commands/update.js';
 import { ps } from './commands/ps.js';
 import { run } from './commands/run.js';
+import { pathsAbsolute, serveCommand } from './commands/serve.js';
 import { spec } from './commands/spec.js';
 import { start } from './commands/start.js';
 import { state } from './commands/state.js';
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   checkpoint,
   restore,
   template,
+  serveCommand({ run: (argv) => main(argv), commandOf }),
 ];
 
 const GLOBAL_FLAGS: FlagSpecs = {
@@ -93,6 +95,16 @@ function commandHelp(c: Command): string {
       ...flags.map(([n, f]) => `  --${n}${f.aliases?.length ? `, -${f.aliases.join(', -')}` : ''}  ${f.help ?? ''}`),
     );
   return `${lines.join('\n')}\n`;
+}
+
+/** The command a call names, for the CLI server: undefined for a bad call or a relative root or log. */
+function commandOf(argv: string[]): string | undefined {
+  try {
+    const globals = parseArgs(argv, GLOBAL_FLAGS);
+    return pathsAbsolute(flagString(globals, 'root'), flagString(globals, 'log')) ? globals.positionals[0] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -3,13 +3,14 @@
  * its state folder, its socket folder, its netns, mounts under the root, and host processes
  * (QEMU and shims name the socket folder on their command lines).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
 import { cgroupMounts } from '../../runtime/src/cgroups.js';
 import { hostMountPoints } from '../../runtime/src/jail.js';
+import { CLI_SOCKET_NAME } from '../../runtime/src/commands/serve.js';
 import assert from 'node:assert/strict';
 import { waitFor } from './wait.js';
 
@@ -69,4 +70,15 @@ export async function assertNothingLeft(root: string, id: string, timeoutMs = 30
   await waitFor(`nothing left of ${id}`, () => (leftovers(root, id).length === 0 ? true : undefined), timeoutMs).catch(() =>
     assert.deepEqual(leftovers(root, id), []),
   );
+}
+
+/** The pids of the CLI servers of `root` (README: The CLI server). */
+export function cliServers(root: string): number[] {
+  return liveProcessesMentioning(`--root ${root} serve`).map((p) => p.pid);
+}
+
+/** Ends the CLI server of `root` as a removed root would: its socket goes, and it ends within seconds. */
+export async function endCliServer(root: string): Promise<void> {
+  rmSync(join(root, CLI_SOCKET_NAME), { force: true });
+  await waitFor(`the CLI server of ${root} to end`, () => (cliServers(root).length === 0 ? true : undefined), 10000);
 }
