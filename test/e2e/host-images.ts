@@ -4,8 +4,8 @@
  * gdbserver, and the shared libraries `ldd` lists for them, imported with `docker import`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync, utimesSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { importRootfs, makeBusyboxRootfs, type DockerCli } from '../support/images.js';
 import { hostProgram } from '../support/host-program.js';
 
@@ -22,6 +22,9 @@ function copyInto(rootfs: string, path: string): void {
   const target = join(rootfs, path);
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(path, target);
+  // Python takes a module's .pyc only while its source keeps the mtime the .pyc records.
+  const { atime, mtime } = statSync(path);
+  utimesSync(target, atime, mtime);
 }
 
 /** A binary at `target` in the image, with every library it and `modules` (extension .so files) need. */
@@ -72,11 +75,19 @@ export function importPythonImage(docker: DockerCli, workDir: string, tag: strin
   if (!debugFiles.some((path) => path.endsWith('/debugpy/__main__.py')))
     throw new Error('debugpy not found on the host: apt-get install python3-debugpy');
   const rootfs = makeBusyboxRootfs(join(workDir, 'python-rootfs'));
+  // With the compiled modules Debian made at install, as a Python image has them: else the VM
+  // compiles the standard library and pydevd at every start, under TCG longer than the launch waits.
   cpSync(stdlib, join(rootfs, stdlib), {
     recursive: true,
+    preserveTimestamps: true,
     filter: (source) => !/\/(test|tests|idlelib|tkinter|turtledemo|ensurepip)$/.test(source),
   });
-  for (const path of debugFiles) copyInto(rootfs, path);
+  const cacheTag = basename(python).replace('python', 'cpython-').replace('.', ''); // cpython-311
+  for (const path of debugFiles) {
+    copyInto(rootfs, path);
+    const compiled = join(dirname(path), '__pycache__', `${basename(path, '.py')}.${cacheTag}.pyc`);
+    if (path.endsWith('.py') && existsSync(compiled)) copyInto(rootfs, compiled);
+  }
   const modules = [...filesUnder(join(stdlib, 'lib-dynload')), ...debugFiles].filter((path) => path.endsWith('.so'));
   copyBinary(rootfs, python, '/usr/bin/python3', modules);
   return importWithCmd(docker, rootfs, tag, 'python3');
