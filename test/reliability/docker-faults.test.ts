@@ -313,9 +313,11 @@ async function killDuring(moment: 'create' | 'start', victim: 'qemu' | 'initShim
         initShim: /OCI runtime create failed: (creating container "\w+" in its VM: )?the shim exited/,
       },
       start: {
-        qemu: /OCI runtime start failed: cannot start a container that is stopped: its VM \(QEMU\) ended before the start/,
+        // Refused when the start finds the VM gone; else its request to the agent ends with the VM.
+        qemu: /OCI runtime start failed: (cannot start a container that is stopped: its VM \(QEMU\) ended before the start|the VM closed the connection before answering "start")/,
         // The agent powers the VM off once its host side is gone: QEMU may have ended too.
-        initShim: /OCI runtime start failed: cannot start a container that is stopped: its (shim|VM \(QEMU\)) ended before the start/,
+        initShim:
+          /OCI runtime start failed: (cannot start a container that is stopped: its (shim|VM \(QEMU\)) ended before the start|the VM closed the connection before answering "start"|cannot reach the VM of this container)/,
       },
     }[moment][victim];
     assert.match(start.output(), why);
