@@ -5,8 +5,8 @@
  * 1. `docker run --rm IMG true`, vmrt, vmrt-template and runc interleaved, ≥ 10 rounds: medians
  *    and their ratios to runc; then the boot timeline of each (the runtime's `phase` lines,
  *    collected through VMRT_DEBUG_LOG): median milliseconds from create's start to each phase.
- * 2. Host memory per idle container (PSS of QEMU, virtiofsd and shim from /proc/<pid>/smaps_rollup)
- *    with 1 and 10 containers running (and BENCH_DENSITY, default 100, templated), none with a
+ * 2. Host memory per idle container (PSS of QEMU, virtiofsd and shim from /proc/<pid>/smaps_rollup,
+ *    and apart the root's one CLI server) with 1 and 10 containers running (and BENCH_DENSITY, default 100, templated), none with a
  *    memory limit (the VM's default size), and the host CPU the idle VMs burn; at 10 and at
  *    BENCH_DENSITY, again once the host's KSM has merged their identical pages (and KSM's own CPU).
  * 3. Memory handed back: the host RSS of a container's processes before, right after the guest
@@ -48,6 +48,11 @@ function pssKiB(pid: number): number {
 function containerPssKiB(d: Dockerd, id: string): { kib: number; processes: number } {
   const procs = processesMentioning(runDirFor(d.runtimeRoot, id));
   return { kib: procs.reduce((sum, p) => sum + pssKiB(p.pid), 0), processes: procs.length };
+}
+
+/** PSS of the runtime root's CLI server (README: The CLI server), one process for every container. */
+function cliServerPssKiB(d: Dockerd): number {
+  return processesMentioning(`--root ${d.runtimeRoot} serve`).reduce((sum, p) => sum + pssKiB(p.pid), 0);
 }
 
 /** Host CPU time (ms) the processes have used so far; a process gone meanwhile counts nothing. */
@@ -97,7 +102,7 @@ async function idleMemory(d: Dockerd, runtime: string, count: number, merge = fa
     await new Promise((r) => setTimeout(r, 10000));
     const idleCpu = (cpuMs(pids) - cpuBefore) / 10000;
     console.log(
-      `${runtime}: idle containers: ${count}  PSS per container (${pss.processes} processes): ${(pss.kib / 1024).toFixed(1)} MiB  (total ${((pss.kib * count) / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core`,
+      `${runtime}: idle containers: ${count}  PSS per container (${pss.processes} processes): ${(pss.kib / 1024).toFixed(1)} MiB  (total ${((pss.kib * count) / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core; the root's CLI server (one for all): ${(cliServerPssKiB(d) / 1024).toFixed(1)} MiB`,
     );
     if (merge) await mergedMemory(d, runtime, ids);
     const exec = Date.now();
