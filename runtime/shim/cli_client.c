@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,27 +59,6 @@ static const char *root_of(int argc, char **argv)
         }
     }
     return NULL;
-}
-
-static int connect_to(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof addr.sun_path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
 }
 
 /* A server for the next calls, detached from this call: its own session, no fd of the caller
@@ -235,7 +212,7 @@ int cli_client_main(int argc, char **argv)
     struct stat st;
     if (!(off && !strcmp(off, "off")) && root && root[0] == '/' && stat(root, &st) == 0 && S_ISDIR(st.st_mode) &&
         (size_t)snprintf(socket_path, sizeof socket_path, "%s/%s", root, SOCKET_NAME) < sizeof socket_path) {
-        int fd = connect_to(socket_path);
+        int fd = unix_connect_blocking(socket_path);
         if (fd >= 0) {
             int status = serve_call(fd, script, call_argc, call_argv);
             close(fd);

@@ -172,7 +172,7 @@ static int unix_addr(const char *path, struct sockaddr_un *addr)
     return 0;
 }
 
-int unix_connect(const char *path)
+int unix_connect_blocking(const char *path)
 {
     struct sockaddr_un addr;
     if (unix_addr(path, &addr) != 0) {
@@ -188,7 +188,15 @@ int unix_connect(const char *path)
         errno = saved;
         return -1;
     }
-    fd_set_nonblocking(fd);
+    return fd;
+}
+
+int unix_connect(const char *path)
+{
+    int fd = unix_connect_blocking(path);
+    if (fd >= 0) {
+        fd_set_nonblocking(fd);
+    }
     return fd;
 }
 

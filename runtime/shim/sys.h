@@ -34,6 +34,8 @@ void fd_set_nonblocking(int fd);
 /* Connected, non-blocking unix stream socket; -1 (errno) when the path is
  * too long or connect fails. */
 int unix_connect(const char *path);
+/* The same, blocking. */
+int unix_connect_blocking(const char *path);
 /* Listening, non-blocking unix stream socket at path (a stale socket file is
  * replaced); -1 on error. */
 int unix_listen(const char *path);

@@ -13,6 +13,7 @@ import {
   writeLauncher,
 } from '../../client/src/setup/bundled-runtime.js';
 import { findDockerd, privileged, registeredPath, registrationScript } from '../../client/src/setup/docker-daemon.js';
+import { REPO } from '../support/images.js';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'vmrt-setup-test-'));
 
@@ -24,10 +25,16 @@ test('the launcher lives under the user data folder and runs the bundled CLI wit
     const cli = join(dir, "it's main.js");
     writeFileSync(cli, 'console.log(process.argv.slice(2).join(" "))');
     const launcher = join(dir, 'bin', 'vmrt');
-    writeLauncher(launcher, launcherScript(process.execPath, cli));
-    assert.equal(spawnSync(launcher, ['a', 'b c'], { encoding: 'utf8' }).stdout, 'a b c\n');
-    writeLauncher(launcher, launcherScript('/gone/node', cli));
-    assert.equal(spawnSync(launcher, ['x'], { encoding: 'utf8' }).stdout, 'x\n', 'the system node when the editor one is gone');
+    const shim = join(REPO, 'runtime', 'build', 'vmrt-shim');
+    for (const runtime of [
+      { cli, shim },
+      { cli, shim: '/gone/vmrt-shim' },
+    ]) {
+      writeLauncher(launcher, launcherScript(process.execPath, runtime));
+      assert.equal(spawnSync(launcher, ['a', 'b c'], { encoding: 'utf8' }).stdout, 'a b c\n', `through ${runtime.shim}`);
+      writeLauncher(launcher, launcherScript('/gone/node', runtime));
+      assert.equal(spawnSync(launcher, ['x'], { encoding: 'utf8' }).stdout, 'x\n', 'the system node when the editor one is gone');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

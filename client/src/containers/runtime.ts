@@ -28,7 +28,7 @@ export function registerVmRuntime(context: vscode.ExtensionContext, lint: Launch
   // The launcher follows this version of the extension; a VSIX built for another machine gets none (Set-Up says why).
   if (bundled && !architectureProblem(bundled)) {
     try {
-      writeLauncher(stableLauncherPath(), launcherScript(process.execPath, bundled.cli));
+      writeLauncher(stableLauncherPath(), launcherScript(process.execPath, bundled));
     } catch (error) {
       void vscode.window.showWarningMessage(`vmrt: cannot write the runtime launcher ${stableLauncherPath()}: ${String(error)}`);
     }

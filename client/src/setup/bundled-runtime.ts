@@ -29,15 +29,18 @@ export function stableLauncherPath(env: Readonly<Record<string, string | undefin
 /**
  * The launcher: the Node that runs the editor's extensions (VS Code's, which needs
  * ELECTRON_RUN_AS_NODE in the desktop), else the system's where an update removed that one.
- * Docker runs runtimes with a reduced PATH: every program is named by its absolute path.
+ * Docker runs runtimes with a reduced PATH: every program is named by its absolute path. The
+ * bundled shim's `cli` hands the short calls to the root's CLI server (README: The CLI server).
  */
-export function launcherScript(node: string, cli: string): string {
+export function launcherScript(node: string, runtime: BundledRuntime): string {
   return [
     '#!/bin/sh',
     '# Written by the vmrt extension on each start; Docker runs this path.',
     `node=${shellQuote(node)}`,
     '[ -x "$node" ] || node=$(command -v node) || { echo "vmrt: no Node.js found" >&2; exit 127; }',
-    `ELECTRON_RUN_AS_NODE=1 exec "$node" ${shellQuote(cli)} "$@"`,
+    'export ELECTRON_RUN_AS_NODE=1',
+    `[ -x ${shellQuote(runtime.shim)} ] && exec ${shellQuote(runtime.shim)} cli "$node" ${shellQuote(runtime.cli)} "$@"`,
+    `exec "$node" ${shellQuote(runtime.cli)} "$@"`,
     '',
   ].join('\n');
 }
