@@ -22,6 +22,7 @@ import { processesMentioning } from '../runtime/src/proc.js';
 import { runDirFor } from '../runtime/src/state.js';
 import { chooseAccelerator } from '../runtime/src/vm.js';
 import { awaitKsmScans, ksmdPid, withHostKsm } from '../test/support/ksm.js';
+import { cliServers } from '../test/support/leftovers.js';
 import { cpuMsOf, loadAverage, median } from './stats.js';
 
 const IMAGE = 'vmrt-bench-busybox';
@@ -48,11 +49,6 @@ function pssKiB(pid: number): number {
 function containerPssKiB(d: Dockerd, id: string): { kib: number; processes: number } {
   const procs = processesMentioning(runDirFor(d.runtimeRoot, id));
   return { kib: procs.reduce((sum, p) => sum + pssKiB(p.pid), 0), processes: procs.length };
-}
-
-/** PSS of the runtime root's CLI server (README: The CLI server), one process for every container. */
-function cliServerPssKiB(d: Dockerd): number {
-  return processesMentioning(`--root ${d.runtimeRoot} serve`).reduce((sum, p) => sum + pssKiB(p.pid), 0);
 }
 
 /** Host CPU time (ms) the processes have used so far; a process gone meanwhile counts nothing. */
@@ -102,7 +98,7 @@ async function idleMemory(d: Dockerd, runtime: string, count: number, merge = fa
     await new Promise((r) => setTimeout(r, 10000));
     const idleCpu = (cpuMs(pids) - cpuBefore) / 10000;
     console.log(
-      `${runtime}: idle containers: ${count}  PSS per container (${pss.processes} processes): ${(pss.kib / 1024).toFixed(1)} MiB  (total ${((pss.kib * count) / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core; the root's CLI server (one for all): ${(cliServerPssKiB(d) / 1024).toFixed(1)} MiB`,
+      `${runtime}: idle containers: ${count}  PSS per container (${pss.processes} processes): ${(pss.kib / 1024).toFixed(1)} MiB  (total ${((pss.kib * count) / 1024).toFixed(1)} MiB); host CPU of all of them over 10 s idle: ${(idleCpu * 100).toFixed(1)}% of one core; the root's CLI server (one for all): ${(cliServers(d.runtimeRoot).reduce((sum, pid) => sum + pssKiB(pid), 0) / 1024).toFixed(1)} MiB`,
     );
     if (merge) await mergedMemory(d, runtime, ids);
     const exec = Date.now();

@@ -106,7 +106,8 @@ function programOnPath(name: string): string {
   return name;
 }
 
-function fileIdentity(path: string): string {
+/** What changes when a file is replaced or rewritten: its size, mtime and inode ("missing" if none). */
+export function fileIdentity(path: string): string {
   try {
     const st = statSync(path);
     return `${path}:${st.size}:${st.mtimeMs}:${st.ino}`;

@@ -9,13 +9,14 @@
  * rebuilt.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readlinkSync, rmSync, statSync } from 'node:fs';
+import { readlinkSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { encodeFrame, encodeJsonFrame, FrameDecoder, FrameType } from '../agent/frames.js';
 import { expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
 import { errorMessage } from '../errors.js';
+import { fileIdentity } from '../template.js';
 
 /** In the root folder under a name no container id can have ('@' is not in an id). */
 export const CLI_SOCKET_NAME = '@cli.sock';
@@ -107,15 +108,6 @@ function parseRequest(payload: Buffer): CliRequest | undefined {
     return typeof value.script === 'string' && strings(value.argv) && strings(value.env) && strings(value.namespaces)
       ? { script: value.script, argv: value.argv, env: value.env, namespaces: value.namespaces }
       : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function fileIdentity(path: string): string | undefined {
-  try {
-    const st = statSync(path);
-    return `${st.ino}:${st.mtimeMs}`;
   } catch {
     return undefined;
   }
