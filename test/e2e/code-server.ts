@@ -62,6 +62,7 @@ export async function startCodeServer(
 ): Promise<CodeServer> {
   requirePrerequisites();
   const home = mkdtempSync(join(tmpdir(), 'vmrt-e2e-'));
+  const removeHome = () => rmSync(home, { recursive: true, force: true });
   const userData = join(home, 'user-data');
   const extensions = join(home, 'extensions');
   const workspace = options.workspace ?? join(home, 'workspace');
@@ -100,11 +101,17 @@ export async function startCodeServer(
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   for (const vsix of [VSIX, ...extraVsix]) {
     const install = spawnSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
-    if (install.status !== 0)
+    if (install.status !== 0) {
+      removeHome();
       throw new Error(`code-server --install-extension ${vsix} failed (${install.status}): ${install.stderr}${install.stdout}`);
+    }
   }
   const installed = readdirSync(extensions).find((name) => name.startsWith('vmrt.vmrt-'));
-  if (!installed) throw new Error(`vmrt.vsix did not install into ${extensions}: ${readdirSync(extensions).join(', ')}`);
+  if (!installed) {
+    const found = readdirSync(extensions).join(', ');
+    removeHome();
+    throw new Error(`vmrt.vsix did not install into ${extensions}: ${found}`);
+  }
 
   const port = await freePort();
   const child = spawn(
@@ -123,7 +130,9 @@ export async function startCodeServer(
       '--disable-getting-started-override',
       workspace,
     ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: VS Code's helpers (tsserver's type installer runs npm in HOME) outlive
+    // code-server's own process, and stop() must end them before it removes HOME.
+    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -132,7 +141,13 @@ export async function startCodeServer(
   child.stderr!.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await waitForHealth(port, child, () => output);
+  try {
+    await waitForHealth(port, child, () => output);
+  } catch (error) {
+    await endProcessGroup(child.pid!);
+    removeHome();
+    throw error;
+  }
 
   return {
     port,
@@ -140,14 +155,35 @@ export async function startCodeServer(
     extensionDir: join(extensions, installed),
     url: (query = {}) => `http://127.0.0.1:${port}/?${new URLSearchParams({ folder: workspace, ...query }).toString()}`,
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(home, { recursive: true, force: true });
+      await endProcessGroup(child.pid!);
+      removeHome();
     },
   };
+}
+
+/** SIGTERM to every process of the group, SIGKILL to those left after 10 s; resolves once none is left. */
+async function endProcessGroup(group: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-group, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal('SIGTERM');
+  const killAt = Date.now() + 10_000;
+  while (alive()) {
+    if (Date.now() > killAt) signal('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function waitForHealth(port: number, child: ChildProcess, output: () => string): Promise<void> {
@@ -162,7 +198,6 @@ async function waitForHealth(port: number, child: ChildProcess, output: () => st
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  child.kill('SIGTERM');
   throw new Error(`code-server did not answer /healthz within 60 s: ${output()}`);
 }
 
