@@ -2,7 +2,7 @@
  * The life of one container's host side: building it at `create` (each step registers its
  * undo, so a failure half-way leaves nothing) and tearing it down at `delete`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -87,6 +87,7 @@ import {
 } from './template.js';
 import { startShareServer } from './share-server.js';
 import { hostMountPoints, jailQemu, prepareJail, vmDirOf } from './jail.js';
+import { servedCall, type ShimChild } from './served-call.js';
 import { inheritedRlimits } from './rlimits.js';
 
 const READY_TIMEOUT_MS = 150000;
@@ -119,8 +120,8 @@ export interface CreateOptions {
 
 export interface Created {
   state: ContainerState;
-  /** The init shim, a child of this process (`run` waits for it). */
-  shim: ChildProcess;
+  /** The init shim, a child of this process (`run` waits for it) or of the CLI server's caller. */
+  shim: ShimChild;
 }
 
 export function agentSocket(runDir: string): string {
@@ -165,7 +166,7 @@ export function hookState(state: ContainerState, status: string): HookState {
 const GUEST_SILENT = /^timed out waiting for the agent/;
 
 /** Reads the shim's one ready line: `{"ok":true,"pid":N}` or `{"ok":false,"error":…}`. */
-export function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
+export function awaitReady(shim: ShimChild, readyPipe: Readable, what: string, logFile: string, extraLog?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     let done = false;
@@ -203,22 +204,36 @@ export function awaitReady(shim: ChildProcess, readyPipe: Readable, what: string
 }
 
 /**
- * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3.
- * `ready` resolves with the guest pid once the guest process exists.
+ * Spawns a shim with the caller's stdio (Docker's pipes) on fds 0-2 and a ready pipe on fd 3; in
+ * a call the CLI server serves, the caller spawns it (served-call.ts). `ready` resolves with the
+ * guest pid once the guest process exists.
  */
-function startShim(args: string[], what: string, logFile: string, extraLog?: string): { shim: ChildProcess; ready: Promise<number> } {
-  // Not detached: the shim calls setsid itself (a terminal needs it to lead its session).
-  const shim = spawn(shimPath(), [...args, '--ready-fd', '3', '--log', logFile], {
-    stdio: isolatedStdio(['inherit', 'inherit', 'inherit', 'pipe']),
-  });
-  const ready = awaitReady(shim, shim.stdio[3] as Readable, what, logFile, extraLog);
+async function startShim(
+  args: string[],
+  what: string,
+  logFile: string,
+  extraLog?: string,
+): Promise<{ shim: ShimChild; ready: Promise<number> }> {
+  const argv = [shimPath(), ...args, '--ready-fd', '3', '--log', logFile];
+  const served = servedCall.getStore();
+  let shim: ShimChild;
+  let readyPipe: Readable;
+  if (served) {
+    const child = await served.spawnInCaller(argv);
+    [shim, readyPipe] = [child, child.fd3];
+  } else {
+    // Not detached: the shim calls setsid itself (a terminal needs it to lead its session).
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: isolatedStdio(['inherit', 'inherit', 'inherit', 'pipe']) });
+    [shim, readyPipe] = [child, child.stdio[3] as Readable];
+  }
+  const ready = awaitReady(shim, readyPipe, what, logFile, extraLog);
   // Awaited later; a failure before then must not count as an unhandled rejection.
   ready.catch(() => undefined);
   return { shim, ready };
 }
 
-export async function spawnShim(args: string[], what: string, logFile: string): Promise<{ shim: ChildProcess; guestPid: number }> {
-  const { shim, ready } = startShim(args, what, logFile);
+export async function spawnShim(args: string[], what: string, logFile: string): Promise<{ shim: ShimChild; guestPid: number }> {
+  const { shim, ready } = await startShim(args, what, logFile);
   return { shim, guestPid: await ready };
 }
 
@@ -337,7 +352,7 @@ function beginCreate(opts: CreateOptions, undo: Undo, vm: ContainerState['vm']):
 async function settleShim(
   opts: CreateOptions,
   state: ContainerState,
-  shim: ChildProcess,
+  shim: ShimChild,
   ready: Promise<number>,
   undo: Undo,
 ): Promise<ProcessRef> {
@@ -418,7 +433,7 @@ async function createInPod(opts: CreateOptions, join_: PodJoin): Promise<Created
     writeFileSync(specFile, JSON.stringify(guestConfig));
     const shimArgs = ['join', '--mux-socket', muxSocket(vm.runDir), '--id', id, '--spec', specFile, '--netns', state.netns.path];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
-    const { shim, ready } = startShim(
+    const { shim, ready } = await startShim(
       shimArgs,
       `creating container "${id}" in the VM of "${vm.id}"`,
       shimLogOf(root, id),
@@ -495,7 +510,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
       consoleLog,
     ];
     if (opts.consoleSocket) shimArgs.push('--console-socket', opts.consoleSocket);
-    const { shim, ready } = startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
+    const { shim, ready } = await startShim(shimArgs, `creating container "${id}" in its VM`, shimLog, consoleLog);
     const shimRef = await settleShim(opts, state, shim, ready, undo);
     phase('shim in the netns');
 

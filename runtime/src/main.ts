@@ -57,7 +57,7 @@ export const COMMANDS: Command[] = [
   checkpoint,
   restore,
   template,
-  serveCommand({ run: (argv) => main(argv), commandOf }),
+  serveCommand({ run: (argv) => main(argv), callOf }),
 ];
 
 const GLOBAL_FLAGS: FlagSpecs = {
@@ -97,11 +97,29 @@ function commandHelp(c: Command): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The command a call names, for the CLI server: undefined for a bad call or a relative root or log. */
-function commandOf(argv: string[]): string | undefined {
+/** Global flags that set a variable for the call (main below). */
+const SETTING_FLAGS = [
+  ['vm-template', TEMPLATE_ENV],
+  ['memory-merge', MEMORY_MERGE_ENV],
+] as const;
+
+/**
+ * What a call is, for the CLI server: its command and the settings of its global flags; undefined
+ * for a bad call or one with a relative path (a create's bundle too, which is '.' when not given).
+ */
+function callOf(argv: string[]): { command: string; settings: string } | undefined {
   try {
     const globals = parseArgs(argv, GLOBAL_FLAGS);
-    return pathsAbsolute(flagString(globals, 'root'), flagString(globals, 'log')) ? globals.positionals[0] : undefined;
+    const [command, ...rest] = globals.positionals;
+    const paths = [flagString(globals, 'root'), flagString(globals, 'log')];
+    if (command === 'create') {
+      const args = parseArgs(rest, create.flags);
+      const bundle = flagString(args, 'bundle');
+      if (bundle === undefined) return undefined;
+      paths.push(bundle, flagString(args, 'pid-file'), flagString(args, 'console-socket'));
+    }
+    const settings = SETTING_FLAGS.map(([flag]) => `${flag}=${flagString(globals, flag) ?? ''}`).join(' ');
+    return command !== undefined && pathsAbsolute(paths) ? { command, settings } : undefined;
   } catch {
     return undefined;
   }
@@ -114,10 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     const format = flagString(globals, 'log-format') ?? 'text';
     if (format !== 'json' && format !== 'text') throw new UsageError(`invalid log format "${format}": text or json`);
     logger = new Logger(flagString(globals, 'log'), format as LogFormat, flagBool(globals, 'debug'));
-    for (const [flag, variable] of [
-      ['vm-template', TEMPLATE_ENV],
-      ['memory-merge', MEMORY_MERGE_ENV],
-    ] as const) {
+    for (const [flag, variable] of SETTING_FLAGS) {
       const value = flagString(globals, flag);
       if (value === undefined) continue;
       if (value !== 'on' && value !== 'off') throw new UsageError(`--${flag}: "${value}" must be "on" or "off"`);

@@ -3,15 +3,16 @@
  * root are answered by one loaded CLI, with the output and exit status Node's own run gives;
  * what must run in the caller, or comes from another environment or other namespaces, runs in
  * Node as before; the server ends when idle, when its socket goes, and holds none of a caller's
- * pipes. Needs the built launcher and shim (scripts/setup.sh); no VM.
+ * pipes; a create it serves leaves its init shim a child of the caller. Needs the built launcher,
+ * shim and guest (scripts/setup.sh); one test boots a VM.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { REPO } from '../support/images.js';
+import { makeBusyboxBundle, REPO } from '../support/images.js';
 import { cliServers, endCliServer } from '../support/leftovers.js';
 import { CLI_SOCKET_NAME } from '../../runtime/src/commands/serve.js';
 import { waitFor } from '../support/wait.js';
@@ -117,6 +118,14 @@ test('what must run in the caller, or comes with another environment, runs in No
   const other = call(['state', 'nope'], { VMRT_SOME_SETTING: 'x' });
   assert.deepEqual([other.status, other.stderr], [1, MISSING]);
   assert.notEqual(lastRunner('state'), server);
+
+  // Files a create writes take the caller's umask.
+  const umask = spawnSync('sh', ['-c', 'umask 077 && exec "$@"', 'sh', VMRT, '--root', root, 'state', 'nope'], {
+    encoding: 'utf8',
+    env: env(),
+  });
+  assert.deepEqual([umask.status, umask.stderr], [1, MISSING]);
+  assert.notEqual(lastRunner('state'), server);
   assert.deepEqual(servers(), [server], 'a declined call leaves the server serving');
 });
 
@@ -212,4 +221,48 @@ test('a server running another CLI than the launcher now picks (the tree rebuilt
   assert.deepEqual([r.status, r.stderr], [1, MISSING]);
   assert.notEqual(lastRunner('state'), server);
   await waitFor('the server of the other CLI to end', () => (servers().includes(server) ? undefined : true), 10000);
+});
+
+test("a create is served too: its init shim is the caller's child, on the caller's stdio; a relative bundle runs in Node", async () => {
+  const bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo hello from the guest']);
+  call(['list']);
+  const server = await theServer();
+  const pidFile = join(work, 'served.pid');
+  // The shim keeps the caller's stdout for the container's life: a file, not a pipe to wait on.
+  const output = join(work, 'served.out');
+  const fd = openSync(output, 'w');
+  try {
+    const create = spawnSync(VMRT, ['--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, 'served'], {
+      env: env(),
+      stdio: ['ignore', fd, fd],
+      timeout: 180000,
+    });
+    assert.equal(create.status, 0, readFileSync(output, 'utf8'));
+    assert.equal(lastRunner('create'), server);
+    const shim = Number(readFileSync(pidFile, 'utf8'));
+    const parent = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${shim}/status`, 'utf8'))![1]);
+    assert.notEqual(parent, server, "the shim is the caller's child, not the server's");
+    assert.equal(readlinkSync(`/proc/${shim}/fd/1`), output);
+
+    assert.equal(call(['start', 'served']).status, 0);
+    await waitFor(
+      'the container to end',
+      () => (JSON.parse(call(['state', 'served']).stdout).status === 'stopped' ? true : undefined),
+      60000,
+    );
+    assert.equal(readFileSync(output, 'utf8'), 'hello from the guest\n');
+    assert.equal(call(['delete', 'served']).status, 0);
+
+    const relative = spawnSync(VMRT, ['--root', root, 'create', '--bundle', 'bundle', 'in-node'], {
+      env: env(),
+      cwd: work,
+      stdio: ['ignore', fd, fd],
+      timeout: 180000,
+    });
+    assert.equal(relative.status, 0, readFileSync(output, 'utf8'));
+    assert.notEqual(lastRunner('create'), server);
+  } finally {
+    closeSync(fd);
+    for (const id of ['served', 'in-node']) call(['delete', '--force', id]);
+  }
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import type { ShimChild } from '../served-call.js';
 import { flagBool, flagList, flagString, type ParsedArgs } from '../args.js';
 import { parseConfig } from '../bundle.js';
 import type { Command } from '../command.js';
@@ -93,7 +93,7 @@ export const exec: Command = {
     const name = randomBytes(6).toString('hex');
     const processFile = join(state.runDir, `process-${name}.json`);
     writeFileSync(processFile, JSON.stringify(processSpec));
-    let shim: ChildProcess;
+    let shim: ShimChild;
     try {
       const shimArgs = ['exec', '--mux-socket', muxSocketOf(state), '--id', id, '--process', processFile];
       if (consoleSocket) shimArgs.push('--console-socket', consoleSocket);

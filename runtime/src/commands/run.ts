@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { ChildProcess } from 'node:child_process';
+import type { ShimChild } from '../served-call.js';
 import { flagBool } from '../args.js';
 import type { Command } from '../command.js';
 import { destroyContainer, type Created } from '../container.js';
@@ -11,12 +11,12 @@ import { startContainer } from './start.js';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** A foreground command passes the signals it gets to the shim, which passes them to the guest. */
-export function forwardSignals(shim: ChildProcess): void {
+export function forwardSignals(shim: ShimChild): void {
   for (const signal of FORWARDED) process.on(signal, () => shim.kill(signal));
 }
 
 /** The shim's exit status is the guest process's (128+n for a signal death). */
-export function waitExit(shim: ChildProcess): Promise<number> {
+export function waitExit(shim: ShimChild): Promise<number> {
   return new Promise((resolve) => {
     if (shim.exitCode !== null) resolve(shim.exitCode);
     else

@@ -2,20 +2,21 @@
  * `vmrt --root R serve`: the CLI server of one root (README: The CLI server). A `docker run`
  * makes four or more runtime calls, and each would pay Node's start (about three quarters of a
  * `start` or `delete`); the launcher (`vmrt-shim cli`) hands the short ones to this process
- * instead, which has the CLI loaded. It serves only callers of its own settings (environment) and
- * namespaces; it declines the commands that must be processes of the caller (create, run and exec
- * leave a shim behind for containerd to reap) or read stdin, and the caller then runs Node itself.
+ * instead, which has the CLI loaded. It serves only callers of its own settings (environment, umask)
+ * and namespaces; a create's init shim, which containerd reaps, is started by the caller
+ * (served-call.ts). It declines the commands that must be processes of the caller (run and exec
+ * wait for their process, update reads stdin), and the caller then runs Node itself.
  * It ends once idle, when its socket is removed or replaced, and when the CLI it runs has been
  * rebuilt.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { readlinkSync, rmSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { encodeFrame, encodeJsonFrame, FrameDecoder, FrameType } from '../agent/frames.js';
+import { encodeFrame, encodeJsonFrame, FrameDecoder, FrameType, type Frame } from '../agent/frames.js';
 import { expectPositionals } from '../args.js';
 import type { Command } from '../command.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, RuntimeError } from '../errors.js';
+import { CallerChild, servedCall, type ServedCall } from '../served-call.js';
 import { fileIdentity } from '../template.js';
 
 /** In the root folder under a name no container id can have ('@' is not in an id). */
@@ -24,15 +25,20 @@ export const CLI_SOCKET_NAME = '@cli.sock';
 const CLI_SERVER_IDLE_MS = 30000;
 const WATCH_MS = 1000;
 
-/** What the server needs of the CLI: run one call, and say which command a call is. */
+/** What the server needs of the CLI: run one call, and say what a call is. */
 export interface CliEntry {
   run(argv: string[]): Promise<number>;
-  /** The command a call names when its global flags parse and its paths are absolute, else undefined. */
-  commandOf(argv: string[]): string | undefined;
+  /**
+   * The command a call names and the settings its global flags make (they set variables for the
+   * call), when its flags parse and its paths are absolute; else undefined.
+   */
+  callOf(argv: string[]): { command: string; settings: string } | undefined;
 }
 
-/** Short commands that need nothing of the caller's process but its arguments and environment. */
-const SERVED = new Set(['start', 'state', 'kill', 'delete', 'pause', 'resume', 'ps', 'list', 'features']);
+/** Commands that need nothing of the caller's process but its arguments, environment and (create) a child. */
+const SERVED = new Set(['create', 'start', 'state', 'kill', 'delete', 'pause', 'resume', 'ps', 'list', 'features']);
+/** The stream of the process a call asks its caller to start (runtime/shim/cli_client.c). */
+const CHILD_STREAM = 1;
 
 interface CliRequest {
   /** The CLI the launcher would run (the bundle, or the compiled tree when that is newer). */
@@ -41,6 +47,8 @@ interface CliRequest {
   env: string[];
   /** The caller's /proc/self/ns links (net, mnt, pid, user, uts, ipc, cgroup). */
   namespaces: string[];
+  /** The caller's umask: the files a create writes are made with it. */
+  umask: number;
 }
 
 const NAMESPACES = ['net', 'mnt', 'pid', 'user', 'uts', 'ipc', 'cgroup'];
@@ -55,11 +63,11 @@ function ownNamespaces(): string[] {
   });
 }
 
-type Output = (type: number, chunk: string | Uint8Array) => void;
+function ownUmask(): number {
+  return parseInt(/^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '22', 8);
+}
 
-/** The output of the call being served in this async context (process.stdout/stderr route to it). */
-const callOutput = new AsyncLocalStorage<Output>();
-
+/** process.stdout and process.stderr of a served call go to its caller. */
 function routeStdio(): void {
   for (const [stream, type] of [
     [process.stdout, FrameType.STDOUT],
@@ -67,9 +75,9 @@ function routeStdio(): void {
   ] as const) {
     const own = stream.write.bind(stream) as (...args: unknown[]) => boolean;
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      const output = callOutput.getStore();
-      if (!output) return own(chunk, ...rest);
-      output(type, chunk);
+      const call = servedCall.getStore();
+      if (!call) return own(chunk, ...rest);
+      call.output(type, chunk);
       const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       if (done) process.nextTick(done);
       return true;
@@ -105,11 +113,67 @@ function parseRequest(payload: Buffer): CliRequest | undefined {
   try {
     const value = JSON.parse(payload.toString('utf8')) as Partial<CliRequest>;
     const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
-    return typeof value.script === 'string' && strings(value.argv) && strings(value.env) && strings(value.namespaces)
-      ? { script: value.script, argv: value.argv, env: value.env, namespaces: value.namespaces }
+    return typeof value.script === 'string' &&
+      strings(value.argv) &&
+      strings(value.env) &&
+      strings(value.namespaces) &&
+      typeof value.umask === 'number'
+      ? { script: value.script, argv: value.argv, env: value.env, namespaces: value.namespaces, umask: value.umask }
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The caller's side of a call: the process the call asked it to start, its fd 3 and its end. */
+class CallerSide {
+  private asked?: { argv0: string; resolve: (child: CallerChild) => void; reject: (err: Error) => void };
+  private child?: CallerChild;
+  private done = false;
+  private gone = false;
+
+  constructor(private readonly send: (frame: Buffer) => void) {}
+
+  spawn(argv: string[]): Promise<CallerChild> {
+    if (this.gone) return Promise.reject(new RuntimeError('the runtime call ended before it started the process'));
+    if (this.asked || this.child) return Promise.reject(new RuntimeError('a call starts one process in its caller'));
+    return new Promise((resolve, reject) => {
+      this.asked = { argv0: argv[0] ?? '', resolve, reject };
+      this.send(encodeJsonFrame(FrameType.REQUEST, CHILD_STREAM, { op: 'spawn', argv }));
+    });
+  }
+
+  frame(frame: Frame): void {
+    if (frame.type === FrameType.STDOUT) {
+      this.child?.fd3.write(frame.payload);
+      return;
+    }
+    let value: { ok?: unknown; pid?: unknown; error?: unknown; status?: unknown; signal?: unknown };
+    try {
+      value = JSON.parse(frame.payload.toString('utf8')) as typeof value;
+    } catch {
+      return;
+    }
+    if (frame.type === FrameType.RESPONSE && this.asked) {
+      const { argv0, resolve, reject } = this.asked;
+      this.asked = undefined;
+      if (value.ok === true && typeof value.pid === 'number') resolve((this.child = new CallerChild(value.pid)));
+      else reject(new RuntimeError(`the caller could not start ${argv0}: ${String(value.error)}`));
+    } else if (frame.type === FrameType.EXIT) {
+      this.child?.ended(Number(value.status), Number(value.signal));
+    }
+  }
+
+  /** The call is over: the caller's going away is no news any more. */
+  finished(): void {
+    this.done = true;
+  }
+
+  closed(): void {
+    if (this.done) return;
+    this.gone = true;
+    this.asked?.reject(new RuntimeError('the runtime call ended before it started the process'));
+    this.child?.lost();
   }
 }
 
@@ -164,14 +228,22 @@ export function serveCommand(cli: CliEntry): Command {
       routeStdio();
       process.chdir('/');
 
+      const umask = ownUmask();
       let calls = 0;
+      /** The settings of the calls in flight, counted: a call's global flags set variables for all of them. */
+      const settingsInFlight = new Map<string, number>();
+      const countSettings = (settings: string, by: number) => {
+        const count = (settingsInFlight.get(settings) ?? 0) + by;
+        if (count > 0) settingsInFlight.set(settings, count);
+        else settingsInFlight.delete(settings);
+      };
       let lastCall = Date.now();
       let ending = false;
-      const serveCall = async (conn: Socket, request: CliRequest) => {
+      const serveCall = async (conn: Socket, request: CliRequest, caller: CallerSide) => {
         const reply = (frame: Buffer) => {
           if (!conn.destroyed) conn.write(frame);
         };
-        const command = cli.commandOf(request.argv);
+        const call = cli.callOf(request.argv);
         const elsewhere = request.namespaces.join(' ') !== namespaces;
         const otherCli = request.script !== script;
         // Started by a call from elsewhere (the init shim runs `vmrt network-sync` in a container's
@@ -186,27 +258,38 @@ export function serveCommand(cli: CliEntry): Command {
               ? 'the server is ending'
               : !sameEnvironment(request.env, ownEnv)
                 ? 'another environment'
-                : command === undefined || !SERVED.has(command)
-                  ? 'not a served command'
-                  : undefined;
-        if (why) {
-          ctx.logger.debug(`CLI server: ${command ?? 'a call'} declined: ${why}`);
+                : request.umask !== umask
+                  ? 'another umask'
+                  : call === undefined || !SERVED.has(call.command)
+                    ? 'not a served command'
+                    : [...settingsInFlight.keys()].some((settings) => settings !== call.settings)
+                      ? 'calls of other settings in flight'
+                      : undefined;
+        if (why || !call) {
+          ctx.logger.debug(`CLI server: ${call?.command ?? 'a call'} declined: ${why}`);
           reply(encodeJsonFrame(FrameType.RESPONSE, 0, { ok: false, error: why }));
           conn.end();
           return;
         }
         calls++;
+        countSettings(call.settings, 1);
         try {
           reply(encodeJsonFrame(FrameType.RESPONSE, 0, { ok: true }));
-          const output: Output = (type, chunk) => reply(encodeFrame(type, 0, Buffer.from(chunk)));
-          const status = await callOutput.run(output, () => cli.run(request.argv));
+          const served: ServedCall = {
+            output: (type, chunk) => reply(encodeFrame(type, 0, Buffer.from(chunk))),
+            spawnInCaller: (argv) => caller.spawn(argv),
+          };
+          const status = await servedCall.run(served, () => cli.run(request.argv));
+          caller.finished();
           reply(encodeJsonFrame(FrameType.EXIT, 0, { status, signal: 0 }));
         } catch (err) {
+          caller.finished();
           reply(encodeFrame(FrameType.STDERR, 0, Buffer.from(`vmrt: ${errorMessage(err)}\n`)));
           reply(encodeJsonFrame(FrameType.EXIT, 0, { status: 1, signal: 0 }));
         } finally {
           conn.end();
           calls--;
+          countSettings(call.settings, -1);
           lastCall = Date.now();
           // A call's global flags (--vm-template, --memory-merge) set variables: none outlives it.
           if (calls === 0) resetEnvironment(ownEnv);
@@ -214,10 +297,13 @@ export function serveCommand(cli: CliEntry): Command {
       };
       server.on('connection', (conn) => {
         const decoder = new FrameDecoder();
-        let taken = false;
+        /** Set by the call's REQUEST; later frames are the caller's about the process it started. */
+        let caller: CallerSide | undefined;
+        let refused = false;
         conn.on('error', () => conn.destroy());
+        conn.on('close', () => caller?.closed());
         conn.on('data', (chunk) => {
-          if (taken) return;
+          if (refused) return;
           let frames;
           try {
             frames = decoder.push(chunk);
@@ -225,15 +311,22 @@ export function serveCommand(cli: CliEntry): Command {
             conn.destroy();
             return;
           }
-          const frame = frames[0];
-          if (!frame) return;
-          taken = true;
-          const request = frame.type === FrameType.REQUEST ? parseRequest(frame.payload) : undefined;
-          if (!request) {
-            conn.end(encodeJsonFrame(FrameType.RESPONSE, 0, { ok: false, error: 'not a CLI request' }));
-            return;
+          for (const frame of frames) {
+            if (caller) {
+              if (frame.stream === CHILD_STREAM) caller.frame(frame);
+              continue;
+            }
+            const request = frame.type === FrameType.REQUEST ? parseRequest(frame.payload) : undefined;
+            if (!request) {
+              refused = true;
+              conn.end(encodeJsonFrame(FrameType.RESPONSE, 0, { ok: false, error: 'not a CLI request' }));
+              return;
+            }
+            caller = new CallerSide((frame) => {
+              if (!conn.destroyed) conn.write(frame);
+            });
+            void serveCall(conn, request, caller);
           }
-          void serveCall(conn, request);
         });
       });
 
@@ -261,7 +354,7 @@ export function serveCommand(cli: CliEntry): Command {
   };
 }
 
-/** Whether a call's root and log are absolute paths (the server's folder is not the caller's). */
-export function pathsAbsolute(root: string | undefined, log: string | undefined): boolean {
-  return (root === undefined || isAbsolute(root)) && (log === undefined || isAbsolute(log));
+/** Whether the paths a call gives (those it gives) are absolute: the server's folder is not the caller's. */
+export function pathsAbsolute(paths: Array<string | undefined>): boolean {
+  return paths.every((path) => path === undefined || isAbsolute(path));
 }
