@@ -111,14 +111,14 @@ async function idleMemory(d: Dockerd, runtime: string, count: number, merge = fa
 
 /** Median milliseconds from create's start to each phase, for the creates of one kind. */
 function bootTimeline(debugLog: string, templated: boolean): string {
-  const byPid = new Map<string, Map<string, number>>();
+  const byContainer = new Map<string, Map<string, number>>();
   for (const line of readFileSync(debugLog, 'utf8').split('\n')) {
-    const m = /msg="\[(\d+)\] phase ([^:]+): (\d+) ms"/.exec(line);
+    const m = /msg="\[\d+\] phase ([^:]+): (\d+) ms \(container ([^)]+)\)"/.exec(line);
     if (!m) continue;
-    if (!byPid.has(m[1]!)) byPid.set(m[1]!, new Map());
-    byPid.get(m[1]!)!.set(m[2]!, Number(m[3]));
+    if (!byContainer.has(m[3]!)) byContainer.set(m[3]!, new Map());
+    byContainer.get(m[3]!)!.set(m[1]!, Number(m[2]));
   }
-  const creates = [...byPid.values()].filter((phases) => phases.has('template ready') === templated);
+  const creates = [...byContainer.values()].filter((phases) => phases.has('template ready') === templated);
   const names = [...new Set(creates.flatMap((phases) => [...phases.keys()]))];
   const columns = names.map((name) => `${name} ${median(creates.flatMap((p) => (p.has(name) ? [p.get(name)!] : []))).toFixed(0)}`);
   return `${columns.join(' | ')}  (ms since create began; median of ${creates.length})`;

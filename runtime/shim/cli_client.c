@@ -189,10 +189,13 @@ static pid_t fork_child(char **argv, int ready_w)
         _exit(127);
     }
     close_fds_except(3);
+    /* Every signal as a Node-spawned child gets them: default and unblocked. */
+    for (int sig = 1; sig < NSIG; sig++) {
+        signal(sig, SIG_DFL);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
     execve(argv[0], argv, environ);
     _exit(127);
 }

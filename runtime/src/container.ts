@@ -459,9 +459,10 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
   requireGuest();
   if (opts.pod) return createInPod(opts, opts.pod);
   const undo: Undo = [];
-  // The boot timeline: one debug line per phase (VMRT_DEBUG_LOG collects them under Docker).
+  // The boot timeline: one debug line per phase (VMRT_DEBUG_LOG collects them under Docker), named
+  // by container: the CLI server runs the creates of many in one process.
   const began = Date.now();
-  const phase = (name: string) => logger.debug(`phase ${name}: ${Date.now() - began} ms`);
+  const phase = (name: string) => logger.debug(`phase ${name}: ${Date.now() - began} ms (container ${id})`);
   try {
     const state = beginCreate(opts, undo, {
       vcpus: vcpusFor(config.annotations),
