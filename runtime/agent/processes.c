@@ -340,6 +340,7 @@ void reap_children(void)
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        struct container *ended = NULL;
         for (struct container *c = containers; c; c = c->next) {
             if (c->pid == pid) {
                 if (c->pid_of) {
@@ -349,18 +350,23 @@ void reap_children(void)
                 c->status = CONTAINER_STOPPED;
                 close_fd(&c->start_fd);
                 report_oom(c); /* before the EXIT: the host learns why it died first */
-                cgroup_remove(c->id);
+                ended = c;
             }
         }
         struct proc *p = proc_by_pid(pid);
-        if (!p) {
-            continue; /* an orphan re-parented to PID 1 */
-        }
-        if (p->sync_fd >= 0) {
+        if (p && p->sync_fd >= 0) {
             finish_setup(p);
         }
-        if (p->phase == PROC_RUNNING) {
+        if (p && p->phase == PROC_RUNNING) {
             send_exit(p, wstatus);
+        }
+        if (ended) {
+            /* Once the EXIT is out: the removal of a cgroup keeps the guest kernel busy a while. */
+            flush_out();
+            cgroup_remove(ended->id);
+        }
+        if (!p) {
+            continue; /* an orphan re-parented to PID 1 */
         }
         struct container *c = p->container;
         free_proc(p);

@@ -1,6 +1,6 @@
 /* The launcher's client of the CLI server (runtime/src/commands/serve.ts). The server answers a
- * REQUEST frame ({"script":…,"argv":[...],"env":[...],"namespaces":[...],"umask":N}) with RESPONSE
- * {"ok":true} and then the call's STDOUT and STDERR frames and an EXIT {"status":N}; or with
+ * REQUEST frame ({"script":…,"argv":[...],"env":[...],"namespaces":[...],"umask":N,"pid":N}; the
+ * pid names this process, whose resource limits are the caller's) with RESPONSE {"ok":true} and then the call's STDOUT and STDERR frames and an EXIT {"status":N}; or with
  * RESPONSE {"ok":false} when it declines (another command, CLI, environment, umask or set of
  * namespaces than it serves), and this program execs Node as a launcher without a server would.
  * Only calls with an absolute --root use one.
@@ -166,6 +166,8 @@ static int send_request(int fd, const char *script, int argc, char **argv)
     umask(mask);
     json_key(&jb, "umask");
     json_int(&jb, (int64_t)mask);
+    json_key(&jb, "pid");
+    json_int(&jb, getpid());
     json_obj_end(&jb);
     return send_json(fd, VMRT_REQUEST, 0, &jb);
 }

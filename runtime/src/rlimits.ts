@@ -6,6 +6,7 @@
  * the guest kernel's defaults too, and 2^64-1 has no exact JSON number in JavaScript.)
  */
 import { readFileSync } from 'node:fs';
+import { servedCall } from './served-call.js';
 
 type Rlimit = { type: string; hard: number; soft: number };
 
@@ -30,10 +31,11 @@ const LIMIT_NAMES: Record<string, string> = {
 };
 
 /**
- * The finite limits of the process that ran vmrt (containerd's shim, as for runc): Node raises its
- * own open-files limit at start, so this process's are not what the caller had.
+ * The finite limits of the process that ran vmrt (containerd's shim, as for runc; the launcher's
+ * client of a call the CLI server runs): Node raises its own open-files limit at start, so this
+ * process's are not what the caller had.
  */
-export function hostRlimits(text = readFileSync(`/proc/${process.ppid}/limits`, 'utf8')): Rlimit[] {
+export function hostRlimits(text = readFileSync(`/proc/${servedCall.getStore()?.callerPid ?? process.ppid}/limits`, 'utf8')): Rlimit[] {
   return text.split('\n').flatMap((line) => {
     const name = Object.keys(LIMIT_NAMES).find((candidate) => line.startsWith(candidate));
     const [soft, hard] = name ? line.slice(name.length).trim().split(/\s+/) : [];

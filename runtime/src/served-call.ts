@@ -62,6 +62,8 @@ export class CallerChild extends EventEmitter implements ShimChild {
 }
 
 export interface ServedCall {
+  /** The process that made the call (the launcher's client): what runc's own process would be. */
+  callerPid: number;
   output(type: number, chunk: string | Uint8Array): void;
   /** Starts `argv` as the caller's child, with the caller's stdio on fds 0-2 and a pipe on fd 3. */
   spawnInCaller(argv: string[]): Promise<CallerChild>;

@@ -13,7 +13,8 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { makeBusyboxBundle, REPO } from '../support/images.js';
-import { cliServers, endCliServer } from '../support/leftovers.js';
+import { cliServers, endCliServer, leftovers } from '../support/leftovers.js';
+import { processesMentioning } from '../../runtime/src/proc.js';
 import { CLI_SOCKET_NAME } from '../../runtime/src/commands/serve.js';
 import { waitFor } from '../support/wait.js';
 
@@ -223,8 +224,11 @@ test('a server running another CLI than the launcher now picks (the tree rebuilt
   await waitFor('the server of the other CLI to end', () => (servers().includes(server) ? undefined : true), 10000);
 });
 
-test("a create is served too: its init shim is the caller's child, on the caller's stdio; a relative bundle runs in Node", async () => {
-  const bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo hello from the guest']);
+test("a create is served too: its init shim is the caller's child, on the caller's stdio, the caller's limits in the container; a relative bundle runs in Node", async () => {
+  // Without config.json's own open-files limit, the container has its caller's (as under runc).
+  const bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo hello from the guest; ulimit -n'], (config) => {
+    delete config.process!.rlimits;
+  });
   call(['list']);
   const server = await theServer();
   const pidFile = join(work, 'served.pid');
@@ -232,11 +236,16 @@ test("a create is served too: its init shim is the caller's child, on the caller
   const output = join(work, 'served.out');
   const fd = openSync(output, 'w');
   try {
-    const create = spawnSync(VMRT, ['--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, 'served'], {
-      env: env(),
-      stdio: ['ignore', fd, fd],
-      timeout: 180000,
-    });
+    // The caller's open-files limit reaches the container, as runc's own does.
+    const create = spawnSync(
+      'prlimit',
+      ['--nofile=4321:4321', VMRT, '--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, 'served'],
+      {
+        env: env(),
+        stdio: ['ignore', fd, fd],
+        timeout: 180000,
+      },
+    );
     assert.equal(create.status, 0, readFileSync(output, 'utf8'));
     assert.equal(lastRunner('create'), server);
     const shim = Number(readFileSync(pidFile, 'utf8'));
@@ -250,7 +259,7 @@ test("a create is served too: its init shim is the caller's child, on the caller
       () => (JSON.parse(call(['state', 'served']).stdout).status === 'stopped' ? true : undefined),
       60000,
     );
-    assert.equal(readFileSync(output, 'utf8'), 'hello from the guest\n');
+    assert.equal(readFileSync(output, 'utf8'), 'hello from the guest\n4321\n');
     assert.equal(call(['delete', 'served']).status, 0);
 
     const relative = spawnSync(VMRT, ['--root', root, 'create', '--bundle', 'bundle', 'in-node'], {
@@ -264,5 +273,22 @@ test("a create is served too: its init shim is the caller's child, on the caller
   } finally {
     closeSync(fd);
     for (const id of ['served', 'in-node']) call(['delete', '--force', id]);
+  }
+});
+
+test('a caller killed during a create the server runs: the server undoes the create, nothing is left', async () => {
+  const bundle = makeBusyboxBundle(join(work, 'killed-bundle'), ['true']);
+  call(['list']);
+  await theServer();
+  const caller = spawn(VMRT, ['--root', root, 'create', '--bundle', bundle, 'killed'], { env: env(), stdio: 'ignore' });
+  try {
+    // Killed once the caller started the shim: the server hears of it only through the closed call.
+    await waitFor('the shim of the create', () => (processesMentioning(' --id killed ').length > 0 ? true : undefined));
+    caller.kill('SIGKILL');
+    await waitFor('the create to be undone', () => (leftovers(root, 'killed').length === 0 ? true : undefined), 120000);
+    assert.deepEqual([call(['state', 'killed']).stderr], ['vmrt: container "killed" does not exist\n']);
+  } finally {
+    caller.kill('SIGKILL');
+    call(['delete', '--force', 'killed']);
   }
 });

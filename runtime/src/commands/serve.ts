@@ -49,6 +49,8 @@ interface CliRequest {
   namespaces: string[];
   /** The caller's umask: the files a create writes are made with it. */
   umask: number;
+  /** The client's pid: its resource limits are the caller's. */
+  pid: number;
 }
 
 const NAMESPACES = ['net', 'mnt', 'pid', 'user', 'uts', 'ipc', 'cgroup'];
@@ -117,8 +119,9 @@ function parseRequest(payload: Buffer): CliRequest | undefined {
       strings(value.argv) &&
       strings(value.env) &&
       strings(value.namespaces) &&
-      typeof value.umask === 'number'
-      ? { script: value.script, argv: value.argv, env: value.env, namespaces: value.namespaces, umask: value.umask }
+      typeof value.umask === 'number' &&
+      typeof value.pid === 'number'
+      ? { script: value.script, argv: value.argv, env: value.env, namespaces: value.namespaces, umask: value.umask, pid: value.pid }
       : undefined;
   } catch {
     return undefined;
@@ -276,6 +279,7 @@ export function serveCommand(cli: CliEntry): Command {
         try {
           reply(encodeJsonFrame(FrameType.RESPONSE, 0, { ok: true }));
           const served: ServedCall = {
+            callerPid: request.pid,
             output: (type, chunk) => reply(encodeFrame(type, 0, Buffer.from(chunk))),
             spawnInCaller: (argv) => caller.spawn(argv),
           };
