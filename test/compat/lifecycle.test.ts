@@ -22,6 +22,27 @@ async function step(name: string, args: string[], input?: string): Promise<strin
   return `${r.status} ${r.stdout.trim()} ${r.stderr.trim()}`.replace(new RegExp(name, 'g'), '<name>').replace(/\b[0-9a-f]{64}\b/g, '<id>');
 }
 
+/**
+ * `docker attach` typed into as a user types: a line, stdin left open. (Closing stdin, as a file
+ * would, makes dockerd end the attach's output at once, before the container can answer.)
+ */
+function attachTyping(name: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const attach = c.d.spawnDocker(['attach', name]);
+    let stdout = '';
+    let stderr = '';
+    attach.stdout?.on('data', (b: Buffer) => (stdout += b));
+    attach.stderr?.on('data', (b: Buffer) => (stderr += b));
+    const timer = setTimeout(() => attach.kill('SIGKILL'), 60000);
+    attach.on('error', reject);
+    attach.on('close', (status) => {
+      clearTimeout(timer);
+      resolve(`${status} ${stdout.trim()} ${stderr.trim()}`);
+    });
+    attach.stdin?.write(line);
+  });
+}
+
 const inspect = async (name: string, format: string) => (await c.dockerOk(['inspect', '--format', format, name])).trim();
 
 /** Waits until the container's logs contain `text` (a process is ready once it said so). */
@@ -254,7 +275,7 @@ describe('life cycle', { concurrency: 3 }, () => {
       ]);
       try {
         await logged(name, 'ready');
-        return [await step(name, ['attach', name], 'hello\n'), await c.state(name)];
+        return [await attachTyping(name, 'hello\n'), await c.state(name)];
       } finally {
         await c.docker(['rm', '-f', name]);
       }
