@@ -60,16 +60,23 @@ int rootfs_finalize(const struct json_doc *d, int spec, char *err, size_t errlen
  * over sync_fd (SCM_RIGHTS) and makes the slave stdio + controlling tty. */
 int setup_terminal(const struct json_doc *d, int process, int sync_fd, char *err, size_t errlen);
 /* 0 when the process's cwd exists and its program is found (create fails
- * early, as with runc); leaves the cwd at "/". */
+ * early, as with runc); leaves the cwd at "/". What it found is exec_process's. */
 int process_check(const struct json_doc *d, int process, char *err, size_t errlen);
 /* process.rlimits and process.oomScoreAdj on process pid (0: the caller). The
  * agent applies them to an init in a user namespace from outside (raising a
  * hard limit or lowering the score needs CAP_SYS_RESOURCE on the host's side
  * of it); the init applies the same values again, which then succeeds. */
 int process_limits(pid_t pid, const struct json_doc *d, int process, char *err, size_t errlen);
-/* Applies process attributes (rlimits, cwd, env, user...) and execs args. */
-int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
-                 size_t errlen);
+/* Applies process attributes (rlimits, cwd, env, user...) and execs args.
+ * *start_fd (an init's, else -1): all of that but the execve runs before
+ * `start`, while the host turns from create to start; then the init waits for
+ * the start byte there, and *start_fd becomes -1. A failure before then is the
+ * caller's to report once started, as runc's init reports it. */
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, int *start_fd,
+                 char *err, size_t errlen);
+/* 1 once the agent wrote the start byte on fd, 0 when it closed its end
+ * (never started); -1 on another error, in err. */
+int await_start(int fd, char *err, size_t errlen);
 
 /* caps.c: process.capabilities; no-ops without that object. The bounding
  * set is cut before the uid change, the other sets are set after it. */

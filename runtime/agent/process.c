@@ -155,6 +155,11 @@ static int plan_process(const struct json_doc *d, int process, struct process_pl
     return 0;
 }
 
+/* What process_check found at create: the init's exec_process takes it rather than looking the
+ * program up again (each PATH entry is a round trip to the host's file server), as runc's init
+ * resolves its program once, before it waits for start. */
+static struct process_plan planned_at_create;
+
 int process_check(const struct json_doc *d, int process, char *err, size_t errlen)
 {
     struct process_plan plan;
@@ -168,16 +173,24 @@ int process_check(const struct json_doc *d, int process, char *err, size_t errle
     if (plan_process(d, process, &plan, err, errlen) != 0) {
         return -1;
     }
-    json_strv_free(plan.args);
-    json_strv_free(plan.env);
+    planned_at_create = plan;
     if (chdir("/") != 0) {
         FAIL("chdir /: %s", strerror(errno));
     }
     return 0;
 }
 
-int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, char *err,
-                 size_t errlen)
+int await_start(int fd, char *err, size_t errlen)
+{
+    char b;
+    ssize_t n;
+    while ((n = read(fd, &b, 1)) < 0 && errno == EINTR) {}
+    if (n < 0) FAIL("waiting for start: %s", strerror(errno));
+    return n == 1;
+}
+
+int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, int *start_fd,
+                 char *err, size_t errlen)
 {
     int no_new_privs = json_bool_value(d, json_get(d, process, "noNewPrivileges"), 0);
     int user = json_get(d, process, "user");
@@ -200,8 +213,8 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
     }
     free(cwd);
 
-    struct process_plan plan;
-    if (plan_process(d, process, &plan, err, errlen) != 0) {
+    struct process_plan plan = planned_at_create;
+    if (!plan.args && plan_process(d, process, &plan, err, errlen) != 0) {
         return -1;
     }
     /* Environment: the spec's, plus HOME from /etc/passwd like runc. */
@@ -233,6 +246,12 @@ int exec_process(const struct json_doc *d, int process, const struct json_doc *s
 
     int64_t mask = json_i64_or(d, json_get(d, user, "umask"), 022);
     umask((mode_t)mask);
+    if (*start_fd >= 0) {
+        int started = await_start(*start_fd, err, errlen);
+        *start_fd = -1;
+        if (started < 0) return -1;
+        if (!started) _exit(0);
+    }
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);

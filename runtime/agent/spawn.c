@@ -86,18 +86,18 @@ static void run_child(const struct json_doc *d, int tok, int is_init, int start_
         if (c->seccomp && json_parse(&seccomp, c->seccomp, strlen(c->seccomp)) != 0) {
             child_fail(sync_fd, "seccomp: stored profile does not parse");
         }
-        exec_process(d, process, &seccomp, c->seccomp ? 0 : -1, err, sizeof err);
+        int no_start = -1;
+        exec_process(d, process, &seccomp, c->seccomp ? 0 : -1, &no_start, err, sizeof err);
         child_fail(sync_fd, err);
     }
     (void)!write(sync_fd, "R", 1);
     close(sync_fd);
-    char b;
-    ssize_t n;
-    while ((n = read(start_fd, &b, 1)) < 0 && errno == EINTR) {}
-    if (n != 1) {
+    exec_process(d, process, d, json_get(d, json_get(d, tok, "linux"), "seccomp"), &start_fd, err, sizeof err);
+    /* A process that failed to start fails once started, not while created. */
+    char unused[128];
+    if (start_fd >= 0 && await_start(start_fd, unused, sizeof unused) == 0) {
         _exit(0); /* never started */
     }
-    exec_process(d, process, d, json_get(d, json_get(d, tok, "linux"), "seccomp"), err, sizeof err);
     dprintf(2, "vmrt: %s\n", err);
     _exit(127);
 }
