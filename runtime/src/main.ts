@@ -105,7 +105,8 @@ const SETTING_FLAGS = [
 
 /**
  * What a call is, for the CLI server: its command and the settings of its global flags; undefined
- * for a bad call or one with a relative path (a create's bundle too, which is '.' when not given).
+ * for a bad call, one with a relative path (a create's bundle too, which is '.' when not given),
+ * and an exec without --detach (it waits for its process and passes on the caller's signals).
  */
 function callOf(argv: string[]): { command: string; settings: string } | undefined {
   try {
@@ -117,6 +118,11 @@ function callOf(argv: string[]): { command: string; settings: string } | undefin
       const bundle = flagString(args, 'bundle');
       if (bundle === undefined) return undefined;
       paths.push(bundle, flagString(args, 'pid-file'), flagString(args, 'console-socket'));
+    }
+    if (command === 'exec') {
+      const args = parseArgs(rest, exec.flags);
+      if (!flagBool(args, 'detach')) return undefined;
+      paths.push(flagString(args, 'process'), flagString(args, 'pid-file'), flagString(args, 'console-socket'));
     }
     const settings = SETTING_FLAGS.map(([flag]) => `${flag}=${flagString(globals, flag) ?? ''}`).join(' ');
     return command !== undefined && pathsAbsolute(paths) ? { command, settings } : undefined;

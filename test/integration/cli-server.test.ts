@@ -224,9 +224,9 @@ test('a server running another CLI than the launcher now picks (the tree rebuilt
   await waitFor('the server of the other CLI to end', () => (servers().includes(server) ? undefined : true), 10000);
 });
 
-test("a create is served too: its init shim is the caller's child, on the caller's stdio, the caller's limits in the container; a relative bundle runs in Node", async () => {
+test("a create and a detached exec are served too: their shims are the caller's children, on the caller's stdio, the caller's limits in the container; a relative bundle and an exec that waits run in Node", async () => {
   // Without config.json's own open-files limit, the container has its caller's (as under runc).
-  const bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo hello from the guest; ulimit -n'], (config) => {
+  const bundle = makeBusyboxBundle(join(work, 'bundle'), ['sh', '-c', 'echo hello from the guest; ulimit -n; exec sleep 600'], (config) => {
     delete config.process!.rlimits;
   });
   call(['list']);
@@ -255,11 +255,41 @@ test("a create is served too: its init shim is the caller's child, on the caller
 
     assert.equal(call(['start', 'served']).status, 0);
     await waitFor(
+      'the container to say hello',
+      () => (readFileSync(output, 'utf8') === 'hello from the guest\n4321\n' ? true : undefined),
+      60000,
+    );
+
+    // containerd's exec: detached, its pid in a file; the exec shim is the caller's child too.
+    const processFile = join(work, 'process.json');
+    writeFileSync(processFile, JSON.stringify({ args: ['sh', '-c', 'echo exec says hi'], cwd: '/', env: ['PATH=/bin'] }));
+    const execPidFile = join(work, 'exec.pid');
+    const execOutput = join(work, 'exec.out');
+    const execFd = openSync(execOutput, 'w');
+    try {
+      const exec = spawnSync(VMRT, ['--root', root, 'exec', '--detach', '--process', processFile, '--pid-file', execPidFile, 'served'], {
+        env: env(),
+        stdio: ['ignore', execFd, execFd],
+        timeout: 60000,
+      });
+      assert.equal(exec.status, 0, readFileSync(execOutput, 'utf8'));
+    } finally {
+      closeSync(execFd);
+    }
+    assert.equal(lastRunner('exec'), server);
+    assert.ok(Number(readFileSync(execPidFile, 'utf8')) > 0);
+    await waitFor('the exec to say hi', () => (readFileSync(execOutput, 'utf8') === 'exec says hi\n' ? true : undefined), 60000);
+    // Without --detach it waits for its process and passes on the caller's signals: in Node.
+    const waited = call(['exec', 'served', 'sh', '-c', 'echo waited']);
+    assert.deepEqual([waited.status, waited.stdout], [0, 'waited\n']);
+    assert.notEqual(lastRunner('exec'), server);
+
+    assert.equal(call(['kill', 'served', 'KILL']).status, 0);
+    await waitFor(
       'the container to end',
       () => (JSON.parse(call(['state', 'served']).stdout).status === 'stopped' ? true : undefined),
       60000,
     );
-    assert.equal(readFileSync(output, 'utf8'), 'hello from the guest\n4321\n');
     assert.equal(call(['delete', 'served']).status, 0);
 
     const relative = spawnSync(VMRT, ['--root', root, 'create', '--bundle', 'bundle', 'in-node'], {

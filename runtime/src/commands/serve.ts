@@ -30,13 +30,14 @@ export interface CliEntry {
   run(argv: string[]): Promise<number>;
   /**
    * The command a call names and the settings its global flags make (they set variables for the
-   * call), when its flags parse and its paths are absolute; else undefined.
+   * call), when its flags parse, its paths are absolute and it needs none of the caller's process
+   * after it returns (a detached exec); else undefined.
    */
   callOf(argv: string[]): { command: string; settings: string } | undefined;
 }
 
-/** Commands that need nothing of the caller's process but its arguments, environment and (create) a child. */
-const SERVED = new Set(['create', 'start', 'state', 'kill', 'delete', 'pause', 'resume', 'ps', 'list', 'features']);
+/** Commands that need nothing of the caller's process but its arguments, environment and (create, exec) a child. */
+const SERVED = new Set(['create', 'exec', 'start', 'state', 'kill', 'delete', 'pause', 'resume', 'ps', 'list', 'features']);
 /** The stream of the process a call asks its caller to start (runtime/shim/cli_client.c). */
 const CHILD_STREAM = 1;
 
