@@ -75,7 +75,7 @@ int process_limits(pid_t pid, const struct json_doc *d, int process, char *err, 
 int exec_process(const struct json_doc *d, int process, const struct json_doc *seccomp_doc, int seccomp, int *start_fd,
                  char *err, size_t errlen);
 /* 1 once the agent wrote the start byte on fd, 0 when it closed its end
- * (never started); -1 on another error, in err. */
+ * (never started); -1 on another error, in err (NULL, 0: not wanted). */
 int await_start(int fd, char *err, size_t errlen);
 
 /* caps.c: process.capabilities; no-ops without that object. The bounding

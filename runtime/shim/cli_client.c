@@ -1,6 +1,7 @@
 /* The launcher's client of the CLI server (runtime/src/commands/serve.ts). The server answers a
  * REQUEST frame ({"script":…,"argv":[...],"env":[...],"namespaces":[...],"umask":N,"pid":N}; the
- * pid names this process, whose resource limits are the caller's) with RESPONSE {"ok":true} and then the call's STDOUT and STDERR frames and an EXIT {"status":N}; or with
+ * pid names this process, whose resource limits are the caller's) with RESPONSE {"ok":true} and
+ * then the call's STDOUT and STDERR frames and an EXIT {"status":N}; or with
  * RESPONSE {"ok":false} when it declines (another command, CLI, environment, umask or set of
  * namespaces than it serves), and this program execs Node as a launcher without a server would.
  * Only calls with an absolute --root use one.

@@ -17,9 +17,11 @@ const endOfFile = compatFile((compat) => {
 });
 
 /** What a user sees of a docker command: status, output, error; the container's name and ids made alike. */
+const seen = (name: string, r: { status: number | null; stdout: string; stderr: string }): string =>
+  `${r.status} ${r.stdout.trim()} ${r.stderr.trim()}`.replace(new RegExp(name, 'g'), '<name>').replace(/\b[0-9a-f]{64}\b/g, '<id>');
+
 async function step(name: string, args: string[], input?: string): Promise<string> {
-  const r = await c.docker(args, { input });
-  return `${r.status} ${r.stdout.trim()} ${r.stderr.trim()}`.replace(new RegExp(name, 'g'), '<name>').replace(/\b[0-9a-f]{64}\b/g, '<id>');
+  return seen(name, await c.docker(args, { input }));
 }
 
 /**
@@ -37,7 +39,7 @@ function attachTyping(name: string, line: string): Promise<string> {
     attach.on('error', reject);
     attach.on('close', (status) => {
       clearTimeout(timer);
-      resolve(`${status} ${stdout.trim()} ${stderr.trim()}`);
+      resolve(seen(name, { status, stdout, stderr }));
     });
     attach.stdin?.write(line);
   });
