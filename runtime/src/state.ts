@@ -137,7 +137,8 @@ export function listStates(root: string): ContainerState[] {
 export function statusOf(state: ContainerState): Status {
   // The guest pid arrives with the shim's ready line, the last step of create.
   if (state.guestPid === undefined) return 'creating';
-  if (!isAlive(state.shim)) return 'stopped';
+  // A container's processes end with its VM, even while its shim still drains their output.
+  if (!isAlive(state.shim) || (state.qemu && !isAlive(state.qemu))) return 'stopped';
   if (!state.started) return 'created';
   return state.paused ? 'paused' : 'running';
 }

@@ -3,9 +3,9 @@
  * its state folder, its socket folder, its netns, mounts under the root, and host processes
  * (QEMU and shims name the socket folder on their command lines).
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { netnsNameFor, runDirFor } from '../../runtime/src/state.js';
 import { processesMentioning as liveProcessesMentioning } from '../../runtime/src/proc.js';
 import { cgroupMounts } from '../../runtime/src/cgroups.js';
@@ -65,10 +65,28 @@ function cgroupsNamed(id: string): string[] {
   return found;
 }
 
+/**
+ * The last lines that the daemon whose folder holds `root` (a test's dockerd or containerd) logged of
+ * `id`: a delete the runtime refused or failed shows there, since the daemon only warns of it.
+ */
+function daemonLogOf(root: string, id: string): string {
+  for (let dir = dirname(root); dir !== '/' && dir !== '.'; dir = dirname(dir)) {
+    for (const name of ['dockerd.log', 'containerd.log']) {
+      const log = join(dir, name);
+      if (!existsSync(log)) continue;
+      const lines = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(id));
+      return `\n--- ${log}, its last lines naming ${id} ---\n${lines.slice(-15).join('\n')}`;
+    }
+  }
+  return '';
+}
+
 /** Waits until nothing of the container is left (containerd deletes after the exit, asynchronously), else fails listing what is. */
 export async function assertNothingLeft(root: string, id: string, timeoutMs = 30000): Promise<void> {
   await waitFor(`nothing left of ${id}`, () => (leftovers(root, id).length === 0 ? true : undefined), timeoutMs).catch(() =>
-    assert.deepEqual(leftovers(root, id), []),
+    assert.deepEqual(leftovers(root, id), [], `left of ${id} after ${timeoutMs / 1000} s${daemonLogOf(root, id)}`),
   );
 }
 

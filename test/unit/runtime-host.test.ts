@@ -11,7 +11,8 @@ import { isCriPodMember } from '../../runtime/src/pod.js';
 import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
-import { listStates, runDirFor, validateId } from '../../runtime/src/state.js';
+import { listStates, runDirFor, statusOf, validateId, type ContainerState } from '../../runtime/src/state.js';
+import { refOf } from '../../runtime/src/proc.js';
 import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
@@ -414,5 +415,37 @@ test("a shim's failed ready line: a guest that never answered gets the end of it
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a container's status: stopped once its shim or its VM ended, paused or running while both live", async () => {
+  const live = () => spawn('sleep', ['60'], { stdio: 'ignore' });
+  const [shim, qemu] = [live(), live()];
+  try {
+    const state = {
+      vmrt: 1,
+      id: 'c',
+      guestPid: 1,
+      started: true,
+      shim: refOf(shim.pid!),
+      qemu: refOf(qemu.pid!),
+    } as ContainerState;
+    assert.equal(statusOf(state), 'running');
+    assert.equal(statusOf({ ...state, paused: true }), 'paused');
+    assert.equal(statusOf({ ...state, started: false }), 'created');
+    assert.equal(statusOf({ ...state, guestPid: undefined }), 'creating');
+    // A pod member's VM is its pod's: it has no QEMU of its own.
+    assert.equal(statusOf({ ...state, qemu: undefined }), 'running');
+    qemu.kill('SIGKILL');
+    await new Promise((resolve) => qemu.once('exit', resolve));
+    // The VM gone, the shim still draining its output: the container's processes ended with the VM.
+    assert.equal(statusOf(state), 'stopped');
+    assert.equal(statusOf({ ...state, qemu: undefined }), 'running');
+    shim.kill('SIGKILL');
+    await new Promise((resolve) => shim.once('exit', resolve));
+    assert.equal(statusOf({ ...state, qemu: undefined }), 'stopped');
+  } finally {
+    shim.kill('SIGKILL');
+    qemu.kill('SIGKILL');
   }
 });
