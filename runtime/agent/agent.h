@@ -22,8 +22,12 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* boot.c */
 void boot_system(void);
 void mount_shared_folder(void);
-/* host-clock.c: the create request's realtimeNs and seed (fresh in every VM of a template). */
+/* host-clock.c: the create request's realtimeNs and seed, and the spec's choice of a mmap layout
+ * shared by the VM's processes ("on" or absent: the host resolves it), all fresh in every VM of a
+ * template. */
+#define SHARED_MMAP_LAYOUT_ANNOTATION "org.vmrt.vm.shared-mmap-layout"
 void apply_host_clock_and_seed(const struct json_doc *d);
+void apply_mmap_layout(const struct json_doc *d, int spec);
 int open_agent_port(void);
 void power_off(void) __attribute__((noreturn));
 

@@ -1,13 +1,16 @@
 /* The host's clock and a random seed, carried by every create request. A VM restored from a
  * template resumes with the template's clock and the template's random state, the same in
- * every VM made from it; a cold-booted guest reads its clock from the RTC, to the second. */
+ * every VM made from it; a cold-booted guest reads its clock from the RTC, to the second.
+ * So is the mmap layout that the VM's processes may share: drawn again at every create. */
 #include "agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,4 +82,36 @@ void apply_host_clock_and_seed(const struct json_doc *d)
         add_seed(seed);
         free(seed);
     }
+}
+
+/* kernel-patches/x86-mmap-layout-shared-by-a-vm.patch: nonzero, the random part of every new
+ * process's mmap base and PIE address; 0, one per process (Linux's way). */
+#define MMAP_RND_SHARED "/proc/sys/vm/mmap_rnd_shared"
+
+/* Under emulation, QEMU finds translated code by virtual address: processes that map their
+ * libraries where the others did run the code already translated (README: The shared mmap layout).
+ * Drawn after the host's seed, so every VM made from a template gets a layout of its own. */
+void apply_mmap_layout(const struct json_doc *d, int spec)
+{
+    int shared = json_str_eq(d, json_get(d, json_get(d, spec, "annotations"), SHARED_MMAP_LAYOUT_ANNOTATION), "on");
+    unsigned long value = 0;
+    while (shared && value == 0) {
+        if (getrandom(&value, sizeof value, 0) != (ssize_t)sizeof value) {
+            log_msg("a shared mmap layout: getrandom: %s; one per process instead", strerror(errno));
+            value = 0;
+            break;
+        }
+    }
+    int fd = open(MMAP_RND_SHARED, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        /* A kernel without the patch (VMRT_GUEST_KERNEL=debian) randomizes per process. */
+        if (shared) log_msg("a shared mmap layout: %s: %s", MMAP_RND_SHARED, strerror(errno));
+        return;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%lu\n", value);
+    if (write(fd, text, (size_t)n) != n) {
+        log_msg("a shared mmap layout: write %s: %s", MMAP_RND_SHARED, strerror(errno));
+    }
+    close(fd);
 }

@@ -102,6 +102,7 @@ static void op_create(const struct request *r)
     const char *id = r->id;
     int spec = json_get(d, 0, "spec");
     apply_host_clock_and_seed(d);
+    apply_mmap_layout(d, spec);
     pid_t ipc_of, pid_of, uts_of;
     if (!id || !id[0] || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..")) {
         respond_error(stream, "create needs an id without '/'");

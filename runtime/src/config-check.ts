@@ -9,7 +9,7 @@ import { CAPABILITIES, type FeatureId } from './capabilities.js';
 import { RuntimeError } from './errors.js';
 import { isHostDevice, isPrivileged, isProcessNamespace, mountFeatures, namespacesLeftToHost, PROPAGATING_MODES } from './oci-detection.js';
 import type { Config } from './spec.js';
-import { memoryMergeWanted, memoryMiBFor, templateWanted, vcpusFor } from './vm.js';
+import { memoryMergeWanted, memoryMiBFor, sharedMmapLayoutWanted, templateWanted, vcpusFor } from './vm.js';
 
 export interface FeatureUse {
   feature: FeatureId;
@@ -284,6 +284,7 @@ export function assertHonoured(config: Config, configPath: string): void {
     memoryMiBFor(config.linux?.resources, config.annotations);
     templateWanted(config.annotations);
     memoryMergeWanted(config.annotations);
+    sharedMmapLayoutWanted(config.annotations, 'tcg');
   } catch (err) {
     refusals.push(`annotations: ${(err as Error).message}`);
   }

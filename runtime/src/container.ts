@@ -27,6 +27,7 @@ import { tail, type Logger } from './log.js';
 import { RESTORE_ANNOTATION, shareCheckpoint, type CheckpointFolders } from './criu.js';
 import { identity } from './config-check.js';
 import { createNetns, deleteNetns, inNetns, netnsPathFromConfig, NETNS_DIR } from './netns.js';
+import type { Config } from './spec.js';
 import {
   disabledIpv6Sysctls,
   earlyRootPortArgs,
@@ -70,6 +71,8 @@ import {
   qemuArgs,
   releaseVm,
   requireGuest,
+  SHARED_MMAP_LAYOUT_ANNOTATION,
+  sharedMmapLayoutWanted,
   templateWanted,
   vcpusFor,
   type AcceleratorChoice,
@@ -404,6 +407,14 @@ export function sharedDirOfState(root: string, state: ContainerState): string {
   return state.pod?.sharedDir ?? sharedDirOf(root, state.id);
 }
 
+/** The spec as the agent takes it: the process's rlimits in full, and the VM's settings resolved. */
+function forTheAgent(guestConfig: Config, accelerator: string): Config {
+  if (guestConfig.process) guestConfig.process.rlimits = inheritedRlimits(guestConfig.process.rlimits);
+  const shared = sharedMmapLayoutWanted(guestConfig.annotations, accelerator);
+  guestConfig.annotations = { ...guestConfig.annotations, [SHARED_MMAP_LAYOUT_ANNOTATION]: shared ? 'on' : 'off' };
+  return guestConfig;
+}
+
 /**
  * A container of a pod (pod.ts): created by the agent of `join.vm`'s VM, its rootfs and volumes
  * shared through a subfolder of that VM's shared folder, with a shim of its own that reaches the
@@ -420,8 +431,10 @@ async function createInPod(opts: CreateOptions, join_: PodJoin): Promise<Created
     state.netns = { path: vm.netns.path };
     writeState(root, state);
     undo.push(() => removeShared(state.pod!.sharedDir));
-    const guestConfig = populateShared(bundle.config, bundle.rootfs, state.pod.sharedDir, state.mounts, `${GUEST_SHARED}/${sub}`);
-    if (guestConfig.process) guestConfig.process.rlimits = inheritedRlimits(guestConfig.process.rlimits);
+    const guestConfig = forTheAgent(
+      populateShared(bundle.config, bundle.rootfs, state.pod.sharedDir, state.mounts, `${GUEST_SHARED}/${sub}`),
+      vm.accelerator,
+    );
     if (join_.shares.length > 0) {
       guestConfig.annotations = {
         ...guestConfig.annotations,
@@ -475,8 +488,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     const sharedDir = sharedDirOf(root, id);
     undo.push(() => removeShared(sharedDir));
-    const guestConfig = populateShared(config, bundle.rootfs, sharedDir, state.mounts);
-    if (guestConfig.process) guestConfig.process.rlimits = inheritedRlimits(guestConfig.process.rlimits);
+    const guestConfig = forTheAgent(populateShared(config, bundle.rootfs, sharedDir, state.mounts), opts.accelerator.accelerator);
     const specFile = join(runDir, 'spec.json');
 
     const given = netnsPathFromConfig(config);

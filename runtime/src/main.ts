@@ -27,7 +27,7 @@ import { spec } from './commands/spec.js';
 import { start } from './commands/start.js';
 import { state } from './commands/state.js';
 import { template } from './commands/template.js';
-import { MEMORY_MERGE_ENV, TEMPLATE_ENV } from './vm.js';
+import { MEMORY_MERGE_ENV, SHARED_MMAP_LAYOUT_ENV, TEMPLATE_ENV } from './vm.js';
 import { version, versionText } from './commands/version.js';
 import { errorMessage, RuntimeError, UsageError } from './errors.js';
 import { Logger, type LogFormat } from './log.js';
@@ -70,6 +70,10 @@ const GLOBAL_FLAGS: FlagSpecs = {
     kind: 'string',
     help: `on or off: let the host's KSM merge identical pages of VMs (as ${MEMORY_MERGE_ENV}; daemon.json runtimeArgs)`,
   },
+  'shared-mmap-layout': {
+    kind: 'string',
+    help: `on or off: one random mmap layout per VM, not per process (as ${SHARED_MMAP_LAYOUT_ENV}; daemon.json runtimeArgs)`,
+  },
   'systemd-cgroup': { kind: 'bool', help: 'accepted for runc compatibility' },
   rootless: { kind: 'string', help: 'accepted for runc compatibility' },
   criu: { kind: 'string', help: 'accepted for runc compatibility' },
@@ -101,6 +105,7 @@ function commandHelp(c: Command): string {
 const SETTING_FLAGS = [
   ['vm-template', TEMPLATE_ENV],
   ['memory-merge', MEMORY_MERGE_ENV],
+  ['shared-mmap-layout', SHARED_MMAP_LAYOUT_ENV],
 ] as const;
 
 /**

@@ -100,6 +100,27 @@ export function memoryMergeWanted(annotations: Record<string, string> | undefine
   return vmSetting(annotations, MEMORY_MERGE_ANNOTATION, env, MEMORY_MERGE_ENV, true);
 }
 
+/**
+ * One random mmap layout for all of the VM's processes, drawn again at every create (README: The
+ * shared mmap layout): `on` or `off`, per container or for all.
+ */
+export const SHARED_MMAP_LAYOUT_ANNOTATION = 'org.vmrt.vm.shared-mmap-layout';
+export const SHARED_MMAP_LAYOUT_ENV = 'VMRT_SHARED_MMAP_LAYOUT';
+
+/**
+ * Whether the VM's processes share one mmap layout: `org.vmrt.vm.shared-mmap-layout` on the
+ * container, else VMRT_SHARED_MMAP_LAYOUT for every container, else on under TCG only: QEMU 7.2's
+ * TCG finds translated code by virtual address, so with a layout per process every process
+ * translates its libraries anew (about 80 ms a process here); under KVM nothing is translated.
+ */
+export function sharedMmapLayoutWanted(
+  annotations: Record<string, string> | undefined,
+  accelerator: string,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  return vmSetting(annotations, SHARED_MMAP_LAYOUT_ANNOTATION, env, SHARED_MMAP_LAYOUT_ENV, accelerator === 'tcg');
+}
+
 /** The host's KSM controls. */
 export const KSM_DIR = '/sys/kernel/mm/ksm';
 

@@ -54,7 +54,12 @@ function openObjects(pid: number): Set<string> {
 const runtimes = mkdtempSync('/tmp/vmrt-runtimes-');
 writeFileSync(
   join(runtimes, 'daemon.json'),
-  JSON.stringify({ runtimes: { 'vmrt-unmerged': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--memory-merge', 'off'] } } }),
+  JSON.stringify({
+    runtimes: {
+      'vmrt-unmerged': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--memory-merge', 'off'] },
+      'vmrt-own-layouts': { path: join(REPO, 'runtime', 'bin', 'vmrt'), runtimeArgs: ['--shared-mmap-layout', 'off'] },
+    },
+  }),
 );
 after(() => rmSync(runtimes, { recursive: true, force: true }));
 dockerdForFile(
@@ -536,6 +541,28 @@ test("the host's KSM merges the pages of vmrt's VMs, QEMU's own too; a container
       assert.ok(mergedPages > 256, `QEMU of a vmrt container shares ${mergedPages} pages through KSM`);
       assert.equal(ksmStat(kept!).get('ksm_merging_pages'), '0', 'the container with memory merging off shares none');
     });
+  } finally {
+    d.docker(['rm', '-f', ...ids]);
+  }
+});
+
+test('under TCG the processes of a VM share one random mmap layout, each VM its own; with --shared-mmap-layout off, one per process', () => {
+  // busybox's cat maps its buffer just below the mmap base, whose random part is the layout's.
+  const bufferOfCat = (id: string) => d.dockerOk(['exec', id, 'sh', '-c', 'cat /proc/self/maps | grep -m1 "^7" | cut -d- -f1']).trim();
+  const ids = ['vmrt', 'vmrt', 'vmrt-own-layouts'].map((runtime) =>
+    d.dockerOk(['run', '-d', '--runtime', runtime, IMAGE, 'sleep', '1000']).trim(),
+  );
+  try {
+    const { accelerator } = JSON.parse(readFileSync(join(d.runtimeRoot, ids[0]!, 'state.json'), 'utf8')) as { accelerator: string };
+    const [first, second, own] = ids.map((id) => [bufferOfCat(id), bufferOfCat(id)]);
+    assert.match(first![0]!, /^7f[0-9a-f]{10}$/);
+    if (accelerator === 'tcg') {
+      assert.equal(first![1], first![0], 'two processes of one VM: one layout');
+      assert.notEqual(second![0], first![0], 'two VMs: a layout each');
+    } else {
+      assert.notEqual(first![1], first![0], `under ${accelerator} nothing is translated: a layout per process`);
+    }
+    assert.notEqual(own![1], own![0], 'off: a layout per process');
   } finally {
     d.docker(['rm', '-f', ...ids]);
   }

@@ -13,6 +13,9 @@ import {
   MEMORY_MERGE_ANNOTATION,
   MEMORY_MERGE_ENV,
   memoryMergeWanted,
+  SHARED_MMAP_LAYOUT_ANNOTATION,
+  SHARED_MMAP_LAYOUT_ENV,
+  sharedMmapLayoutWanted,
   memoryMiBFor,
   MEMORY_ANNOTATION,
   TEMPLATE_ANNOTATION,
@@ -158,6 +161,20 @@ test('memory merging: the annotation decides for one container, VMRT_MEMORY_MERG
   assert.throws(
     () => assertHonoured(config, 'b/config.json'),
     /b\/config\.json: annotations: org\.vmrt\.vm\.memory-merge: "no" must be "on" or "off"/,
+  );
+});
+
+test('a shared mmap layout: the annotation decides for one container, VMRT_SHARED_MMAP_LAYOUT for all, on under TCG only by default; anything but on/off is refused at create', () => {
+  assert.equal(sharedMmapLayoutWanted(undefined, 'tcg', {}), true);
+  assert.equal(sharedMmapLayoutWanted(undefined, 'kvm', {}), false);
+  assert.equal(sharedMmapLayoutWanted(undefined, 'tcg', { [SHARED_MMAP_LAYOUT_ENV]: 'off' }), false);
+  assert.equal(sharedMmapLayoutWanted(undefined, 'kvm', { [SHARED_MMAP_LAYOUT_ENV]: 'on' }), true);
+  assert.equal(sharedMmapLayoutWanted({ [SHARED_MMAP_LAYOUT_ANNOTATION]: 'on' }, 'tcg', { [SHARED_MMAP_LAYOUT_ENV]: 'off' }), true);
+  assert.equal(sharedMmapLayoutWanted({ [SHARED_MMAP_LAYOUT_ANNOTATION]: 'off' }, 'tcg', {}), false);
+  const config = { ociVersion: '1.0.2', annotations: { [SHARED_MMAP_LAYOUT_ANNOTATION]: 'yes' } } as Config;
+  assert.throws(
+    () => assertHonoured(config, 'b/config.json'),
+    /b\/config\.json: annotations: org\.vmrt\.vm\.shared-mmap-layout: "yes" must be "on" or "off"/,
   );
 });
 

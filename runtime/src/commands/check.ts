@@ -14,6 +14,9 @@ import {
   memoryMergeWanted,
   probeBoot,
   qemuVersion,
+  SHARED_MMAP_LAYOUT_ANNOTATION,
+  SHARED_MMAP_LAYOUT_ENV,
+  sharedMmapLayoutWanted,
   TEMPLATE_ANNOTATION,
   TEMPLATE_ENV,
   templateWanted,
@@ -126,6 +129,14 @@ function memoryMergingCheck(): string {
   return `${host.running ? 'ok  ' : 'no  '} memory merging: ${host.why}; VMs' memory open to it: ${use}`;
 }
 
+/** Whether the processes of a VM share one mmap layout (README: The shared mmap layout). Informational. */
+function sharedMmapLayoutCheck(accelerator: Accelerator): string {
+  const toggle = `${SHARED_MMAP_LAYOUT_ENV} or the annotation ${SHARED_MMAP_LAYOUT_ANNOTATION}`;
+  return sharedMmapLayoutWanted(undefined, accelerator)
+    ? `ok   shared mmap layout: on, one random layout per VM (${toggle}=off: one per process)`
+    : `ok   shared mmap layout: off, one random layout per process (${toggle}=on: one per VM)`;
+}
+
 export const check: Command = {
   name: 'check',
   usage: 'check',
@@ -151,6 +162,7 @@ export const check: Command = {
     }
     process.stdout.write(`${await templatingCheck(choice.accelerator, ctx)}\n`);
     process.stdout.write(`${memoryMergingCheck()}\n`);
+    process.stdout.write(`${sharedMmapLayoutCheck(choice.accelerator)}\n`);
     process.stdout.write(`System is capable of running vmrt containers (accelerator: ${choice.accelerator.toUpperCase()})\n`);
     return 0;
   },

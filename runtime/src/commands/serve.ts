@@ -296,7 +296,7 @@ export function serveCommand(cli: CliEntry): Command {
           calls--;
           countSettings(call.settings, -1);
           lastCall = Date.now();
-          // A call's global flags (--vm-template, --memory-merge) set variables: none outlives it.
+          // A call's global flags (--vm-template, --memory-merge, --shared-mmap-layout) set variables: none outlives it.
           if (calls === 0) resetEnvironment(ownEnv);
         }
       };
