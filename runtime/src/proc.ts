@@ -3,17 +3,21 @@ import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { openSync, readFileSync, readdirSync } from 'node:fs';
 import { RuntimeError } from './errors.js';
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks): tells a pid from its reuse. */
-export function processStartTime(pid: number): string | undefined {
+/** Fields 3 (state) and 22 (start time in clock ticks) of /proc/<pid>/stat; undefined once the pid is gone. */
+function stateAndStartTime(pid: number): { state: string; startTime: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); start time is field 22.
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return fields[19];
+    return { state: fields[0]!, startTime: fields[19]! };
   } catch {
     return undefined;
   }
+}
+
+/** The start time of a live process (a zombie has ended): tells a pid from its reuse. */
+export function processStartTime(pid: number): string | undefined {
+  const stat = stateAndStartTime(pid);
+  return stat && stat.state !== 'Z' && stat.state !== 'X' ? stat.startTime : undefined;
 }
 
 export interface ProcessRef {
@@ -47,6 +51,16 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export async function waitGone(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(ref)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** Waits until the process has ended and its parent has reaped it (a zombie is not reaped yet); false after `timeoutMs`. */
+export async function waitReaped(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (ref && stateAndStartTime(ref.pid)?.startTime === ref.startTime) {
     if (Date.now() > deadline) return false;
     await sleep(20);
   }

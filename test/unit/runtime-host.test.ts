@@ -12,7 +12,7 @@ import { featuresDocument } from '../../runtime/src/commands/features.js';
 import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, statusOf, validateId, type ContainerState } from '../../runtime/src/state.js';
-import { refOf } from '../../runtime/src/proc.js';
+import { isAlive, refOf, waitReaped } from '../../runtime/src/proc.js';
 import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
@@ -448,4 +448,17 @@ test("a container's status: stopped once its shim or its VM ended, paused or run
     shim.kill('SIGKILL');
     qemu.kill('SIGKILL');
   }
+});
+
+test('a process is reaped once its parent has waited for it: a zombie has ended but is not reaped yet', async () => {
+  // The shell's child ends while its parent (the shell, become `sleep 1.5`) never waits for it.
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 1.5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (data: Buffer) => resolve(String(data)))));
+  const child = refOf(pid);
+  assert.equal(await waitReaped(child, 100), false, 'running');
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.equal(isAlive(child), false, 'ended');
+  assert.equal(await waitReaped(child, 200), false, 'a zombie: its parent has not waited for it');
+  // Its parent ends: the child goes to init (or a subreaper), which reaps it.
+  assert.equal(await waitReaped(child, 5000), true);
 });

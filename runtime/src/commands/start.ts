@@ -3,9 +3,22 @@ import { muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { runHooksWarning } from '../hooks.js';
 import { muxRequest } from '../mux.js';
-import { isAlive } from '../proc.js';
-import { loadState, statusOf, writeState } from '../state.js';
+import { isAlive, waitReaped } from '../proc.js';
+import { loadState, statusOf, writeState, type ContainerState } from '../state.js';
 import { hookState } from '../container.js';
+
+/** How long a failed start waits for the container's shim to be reaped (below). */
+const REAPED_WITHIN_MS = 10000;
+
+/**
+ * A start that fails because the container ends returns once the caller (containerd's shim) has
+ * reaped the container's shim: that shim records the exit only then, and until it has, Docker's
+ * delete of the failed start finds the task still "created", refuses it, and leaves it behind.
+ */
+async function failEnding(state: ContainerState, err: Error): Promise<never> {
+  if (!isAlive(state.shim) || (state.qemu && !isAlive(state.qemu))) await waitReaped(state.shim, REAPED_WITHIN_MS);
+  throw err;
+}
 
 export async function startContainer(ctx: Context, id: string): Promise<void> {
   const state = loadState(ctx.root, id);
@@ -13,10 +26,10 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   if (status === 'stopped') {
     // Killed between create and start: say what ended (the shim, or QEMU and with it the shim).
     const ended = state.pod || isAlive(state.qemu) ? 'its shim' : 'its VM (QEMU)';
-    throw new RuntimeError(`cannot start a container that is stopped: ${ended} ended before the start`);
+    return failEnding(state, new RuntimeError(`cannot start a container that is stopped: ${ended} ended before the start`));
   }
   if (status !== 'created') throw new RuntimeError(`cannot start a container that is ${status}`);
-  await muxRequest(muxSocketOf(state), { op: 'start', id });
+  await muxRequest(muxSocketOf(state), { op: 'start', id }).catch((err: Error) => failEnding(state, err));
   state.started = true;
   writeState(ctx.root, state);
   await runHooksWarning(state.hooks.poststart, hookState(state, 'running'), 'poststart', (message) => ctx.logger.warn(message));
