@@ -12,6 +12,9 @@ export interface MuxResponse {
   [key: string]: unknown;
 }
 
+/** No answer because the container's mux went away: its shim is ending (with its VM, or killed). */
+export class MuxLost extends RuntimeError {}
+
 /** Sends `request` and resolves with the `ok` response; an `ok:false` answer rejects with its error. */
 export function muxRequest(socketPath: string, request: Record<string, unknown>, timeoutMs = 30000): Promise<MuxResponse> {
   return new Promise((resolve, reject) => {
@@ -53,7 +56,7 @@ export function muxRequest(socketPath: string, request: Record<string, unknown>,
         else finish(new RuntimeError(typeof response.error === 'string' ? response.error : `"${String(request.op)}" failed in the VM`));
       }
     });
-    socket.on('error', (err) => finish(new RuntimeError(`cannot reach the VM of this container (${socketPath}): ${err.message}`)));
-    socket.on('close', () => finish(new RuntimeError(`the VM closed the connection before answering "${String(request.op)}"`)));
+    socket.on('error', (err) => finish(new MuxLost(`cannot reach the VM of this container (${socketPath}): ${err.message}`)));
+    socket.on('close', () => finish(new MuxLost(`the VM closed the connection before answering "${String(request.op)}"`)));
   });
 }

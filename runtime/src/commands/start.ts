@@ -2,7 +2,7 @@ import { containerCommand, type Context } from '../command.js';
 import { muxSocketOf } from '../container.js';
 import { RuntimeError } from '../errors.js';
 import { runHooksWarning } from '../hooks.js';
-import { muxRequest } from '../mux.js';
+import { MuxLost, muxRequest } from '../mux.js';
 import { isAlive, waitReaped } from '../proc.js';
 import { loadState, statusOf, writeState, type ContainerState } from '../state.js';
 import { hookState } from '../container.js';
@@ -11,12 +11,15 @@ import { hookState } from '../container.js';
 const REAPED_WITHIN_MS = 10000;
 
 /**
- * A start that fails because the container ends returns once the caller (containerd's shim) has
- * reaped the container's shim: that shim records the exit only then, and until it has, Docker's
- * delete of the failed start finds the task still "created", refuses it, and leaves it behind.
+ * A start that fails because the container ends (its shim or VM gone, or its mux lost: the shim
+ * is ending) returns once the caller (containerd's shim) has reaped the container's shim: that
+ * shim records the exit only then, and until it has, Docker's delete of the failed start finds
+ * the task still "created", refuses it, and leaves it behind.
  */
-async function failEnding(state: ContainerState, err: Error): Promise<never> {
-  if (!isAlive(state.shim) || (state.qemu && !isAlive(state.qemu))) await waitReaped(state.shim, REAPED_WITHIN_MS);
+async function failEnding(ctx: Context, state: ContainerState, err: Error): Promise<never> {
+  const waited = Date.now();
+  const reaped = await waitReaped(state.shim, REAPED_WITHIN_MS);
+  ctx.logger.debug(`start of ${state.id} failed: its shim ${reaped ? 'reaped' : 'still there'} after ${Date.now() - waited} ms`);
   throw err;
 }
 
@@ -26,10 +29,12 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   if (status === 'stopped') {
     // Killed between create and start: say what ended (the shim, or QEMU and with it the shim).
     const ended = state.pod || isAlive(state.qemu) ? 'its shim' : 'its VM (QEMU)';
-    return failEnding(state, new RuntimeError(`cannot start a container that is stopped: ${ended} ended before the start`));
+    return failEnding(ctx, state, new RuntimeError(`cannot start a container that is stopped: ${ended} ended before the start`));
   }
   if (status !== 'created') throw new RuntimeError(`cannot start a container that is ${status}`);
-  await muxRequest(muxSocketOf(state), { op: 'start', id }).catch((err: Error) => failEnding(state, err));
+  await muxRequest(muxSocketOf(state), { op: 'start', id }).catch((err: Error) =>
+    err instanceof MuxLost ? failEnding(ctx, state, err) : Promise.reject(err),
+  );
   state.started = true;
   writeState(ctx.root, state);
   await runHooksWarning(state.hooks.poststart, hookState(state, 'running'), 'poststart', (message) => ctx.logger.warn(message));
