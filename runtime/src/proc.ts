@@ -47,24 +47,24 @@ export function signalProcess(ref: ProcessRef | undefined, signal: NodeJS.Signal
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Waits until `ref` is gone (a zombie counts as gone: its parent reaps it). */
-export async function waitGone(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
+/** Polls until `done` holds; false after `timeoutMs`. */
+async function pollUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(ref)) {
+  while (!done()) {
     if (Date.now() > deadline) return false;
     await sleep(20);
   }
   return true;
 }
 
+/** Waits until `ref` is gone (a zombie counts as gone: its parent reaps it). */
+export function waitGone(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
+  return pollUntil(() => !isAlive(ref), timeoutMs);
+}
+
 /** Waits until the process has ended and its parent has reaped it (a zombie is not reaped yet); false after `timeoutMs`. */
-export async function waitReaped(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (ref && stateAndStartTime(ref.pid)?.startTime === ref.startTime) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
+export function waitReaped(ref: ProcessRef | undefined, timeoutMs: number): Promise<boolean> {
+  return pollUntil(() => !ref || stateAndStartTime(ref.pid)?.startTime !== ref.startTime, timeoutMs);
 }
 
 /** SIGTERM (or nothing), a grace period, then SIGKILL. */
