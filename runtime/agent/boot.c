@@ -263,6 +263,9 @@ void boot_system(void)
     }
     cgroup_init();
     sethostname("vmrt", 4);
+    /* Every container has lo up (Docker's and a pod's network namespaces do; the containers of
+     * a VM talk over it): up once here, before a template is saved, not in each create. */
+    loopback_up();
 
     /* The virtio-serial ports appear asynchronously after the driver probed. */
     for (int i = 0; i < 500 && !link_virtio_ports(); i++) {

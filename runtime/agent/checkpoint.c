@@ -113,7 +113,6 @@ static int run_criu(const char *tools, struct args *a, const int keep[3], const 
         snprintf(err, errlen, "criu is not shared into the VM (%s: %s)", exe, strerror(errno));
         return -1;
     }
-    loopback_up(); /* CRIU probes TCP repair on 127.0.0.1 at start */
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));

@@ -212,8 +212,6 @@ int network_apply(const char *text, char *err, size_t errlen)
     if (fd < 0) FAIL_NET("netlink: %s", strerror(errno));
     struct sockaddr_nl_ local = { AF_NETLINK, 0, 0, 0 };
     if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) FAIL_NET("netlink bind: %s", strerror(errno));
-    int lo = (int)if_nametoindex("lo");
-    if (lo && set_link(fd, lo, NULL, 0, 1) != 0) FAIL_NET("bring lo up failed");
 
     int ifaces = json_get(&d, 0, "interfaces");
     for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {

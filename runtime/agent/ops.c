@@ -43,7 +43,6 @@ static int configure_network(uint32_t stream, const struct json_doc *d, int spec
         return 0;
     }
     char err[512];
-    if (!net) loopback_up(); /* the containers of the VM talk over it, as in one netns under runc */
     int ok = !net || network_apply(net, err, sizeof err) == 0;
     if (!ok) {
         respond_error(stream, "guest network: %s", err);

@@ -162,6 +162,18 @@ test("networking: the VM gets the container's address, MAC and routes; Docker's 
   d.dockerOk(['rm', '-f', 'web', 'vmnet']);
 });
 
+test('lo is up, with and without a network, as under runc: 127.0.0.1 answers', () => {
+  const script = "ip -o link show | awk '{print $2}' | grep -v '^sit0' | tr '\\n' ' '; ping -c 1 -W 5 127.0.0.1 >/dev/null && echo answers";
+  for (const network of ['none', 'bridge']) {
+    const seen = ['runc', 'vmrt'].map((runtime) => {
+      const r = d.docker(['run', '--rm', '--runtime', runtime, '--network', network, IMAGE, 'sh', '-c', script]);
+      return [r.status, r.stdout.replace(/@if\d+/, ''), r.stderr];
+    });
+    assert.deepEqual(seen[1], seen[0], `--network ${network}: vmrt, then runc`);
+    assert.match(String(seen[0]![1]), /lo: .*answers/);
+  }
+});
+
 test('a published port (-p) reaches a server in the VM', async () => {
   d.dockerOk([
     'run',
