@@ -4,7 +4,9 @@
  * writes a file of BENCH_STORAGE_MIB (default 128) MiB with `dd … conv=fsync` (on the disk when dd
  * ends), the host drops that file from its page cache, and a second container reads it back with
  * dd; then a third lists a tree of TREE_FILES files the host made (`ls -lR`: a lookup and a stat
- * per file, where 9p's lack of a metadata cache shows). The time is busybox `time` inside the
+ * per file, where 9p's lack of a metadata cache shows), and a fourth starts EXECS programs from
+ * the image one after another (`/bin/true`: under TCG each start translates the program's code
+ * again if its pages left the guest's page cache). The time is busybox `time` inside the
  * container (the VM's boot is not included). vmrt runs twice: with its default shared folder
  * (virtio-fs) and with 9p (VMRT_SHARED_FS=9p, as a VM started from a template gets).
  */
@@ -24,6 +26,7 @@ const RUNTIMES = ['vmrt', 'vmrt-9p', 'runc'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
 const TREE_FILES = 2000;
+const EXECS = 20;
 
 /** Runs `command` in a fresh container with the folder at /data; returns its seconds. */
 function timed(d: Dockerd, runtime: Runtime, folder: string, command: string): number {
@@ -70,6 +73,7 @@ try {
   const write: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   const read: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   const walk: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
+  const starts: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     for (const runtime of RUNTIMES) {
       const file = join(folder, `${runtime}-${round}`);
@@ -78,20 +82,24 @@ try {
       read[runtime].push(dd(d, runtime, folder, `if=/data/${runtime}-${round} of=/dev/null bs=1M`));
       rmSync(file);
       walk[runtime].push(TREE_FILES / timed(d, runtime, folder, 'ls -lR /data/tree >/dev/null'));
+      starts[runtime].push(EXECS / timed(d, runtime, folder, `sh -c 'i=0; while [ $i -lt ${EXECS} ]; do /bin/true; i=$((i+1)); done'`));
     }
     const figures = (of: Record<Runtime, number[]>) => RUNTIMES.map((runtime) => `${runtime} ${of[runtime].at(-1)!.toFixed(0)}`).join(', ');
-    console.log(`round ${round}: write ${figures(write)} MiB/s; read ${figures(read)} MiB/s; ls -lR ${figures(walk)} files/s`);
+    console.log(
+      `round ${round}: write ${figures(write)} MiB/s; read ${figures(read)} MiB/s; ls -lR ${figures(walk)} files/s; /bin/true ${figures(starts)} starts/s`,
+    );
   }
   for (const [what, figures, unit] of [
-    [`sequential write (fsync), ${MIB} MiB`, write, 'MiB/s'],
-    [`sequential read (cold), ${MIB} MiB`, read, 'MiB/s'],
-    [`ls -lR of ${TREE_FILES} files`, walk, 'files/s'],
+    [`bind mount sequential write (fsync), ${MIB} MiB`, write, 'MiB/s'],
+    [`bind mount sequential read (cold), ${MIB} MiB`, read, 'MiB/s'],
+    [`bind mount ls -lR of ${TREE_FILES} files`, walk, 'files/s'],
+    [`/bin/true started ${EXECS} times in a row`, starts, 'starts/s'],
   ] as const) {
     const v = median(figures.vmrt);
     const p = median(figures['vmrt-9p']);
     const r = median(figures.runc);
     console.log(
-      `bind mount ${what}, median of ${ROUNDS}: vmrt (virtio-fs) ${v.toFixed(0)} ${unit}, vmrt (9p) ${p.toFixed(0)} ${unit}, runc ${r.toFixed(0)} ${unit}; vmrt/runc ${(v / r).toFixed(2)} (9p ${(p / r).toFixed(2)})  [${accel.accelerator.toUpperCase()}]`,
+      `${what}, median of ${ROUNDS}: vmrt (virtio-fs) ${v.toFixed(0)} ${unit}, vmrt (9p) ${p.toFixed(0)} ${unit}, runc ${r.toFixed(0)} ${unit}; vmrt/runc ${(v / r).toFixed(2)} (9p ${(p / r).toFixed(2)})  [${accel.accelerator.toUpperCase()}]`,
     );
   }
 } finally {

@@ -119,6 +119,28 @@ test('volumes: a folder and a read-only file are shared with the VM, writes reac
   assert.equal(readFileSync(join(d.dir, 'one-file'), 'utf8'), 'file-content\n');
 });
 
+test('a bind-mounted file the host rewrites shows in a running container within seconds, its new size too', async () => {
+  const dir = mkdtempSync(join(d.dir, 'rewritten-'));
+  writeFileSync(join(dir, 'f'), 'one\n');
+  const id = d.dockerOk(['run', '-d', '--runtime', 'vmrt', '-v', `${dir}:/v`, IMAGE, 'sleep', '1000']).trim();
+  try {
+    const read = () => d.docker(['exec', id, 'cat', '/v/f']).stdout;
+    // Read once: the guest holds the file's pages from here on.
+    assert.equal(read(), 'one\n');
+    for (const content of ['two\n', 'three, longer\n']) {
+      writeFileSync(join(dir, 'f'), content);
+      await waitFor(
+        `${JSON.stringify(content)} in the guest`,
+        () => (read() === content ? true : undefined),
+        5000,
+        () => `: ${read()}`,
+      );
+    }
+  } finally {
+    d.dockerOk(['rm', '-f', id]);
+  }
+});
+
 test("networking: the VM gets the container's address, MAC and routes; Docker's bridge reaches it", () => {
   d.dockerOk([
     'run',
