@@ -6,7 +6,9 @@
  * dd; then a third lists a tree of TREE_FILES files the host made (`ls -lR`: a lookup and a stat
  * per file, where 9p's lack of a metadata cache shows), and a fourth starts EXECS programs from
  * the image one after another (`/bin/true`: under TCG each start translates the program's code
- * again if its pages left the guest's page cache). The time is busybox `time` inside the
+ * again if its pages left the guest's page cache), and a fifth makes SYSCALLS system calls (`dd
+ * bs=1` from /dev/zero to /dev/null, under Docker's default seccomp filter, which the guest
+ * kernel runs at each of them). The time is busybox `time` inside the
  * container (the VM's boot is not included). vmrt runs twice: with its default shared folder
  * (virtio-fs) and with 9p (VMRT_SHARED_FS=9p, as a VM started from a template gets).
  */
@@ -26,7 +28,8 @@ const RUNTIMES = ['vmrt', 'vmrt-9p', 'runc'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
 const TREE_FILES = 2000;
-const EXECS = 20;
+const EXECS = 100;
+const SYSCALLS = 200000;
 
 /** Runs `command` in a fresh container with the folder at /data; returns its seconds. */
 function timed(d: Dockerd, runtime: Runtime, folder: string, command: string): number {
@@ -74,6 +77,7 @@ try {
   const read: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   const walk: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   const starts: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
+  const calls: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     for (const runtime of RUNTIMES) {
       const file = join(folder, `${runtime}-${round}`);
@@ -82,11 +86,12 @@ try {
       read[runtime].push(dd(d, runtime, folder, `if=/data/${runtime}-${round} of=/dev/null bs=1M`));
       rmSync(file);
       walk[runtime].push(TREE_FILES / timed(d, runtime, folder, 'ls -lR /data/tree >/dev/null'));
+      calls[runtime].push(SYSCALLS / timed(d, runtime, folder, `dd if=/dev/zero of=/dev/null bs=1 count=${SYSCALLS / 2}`));
       starts[runtime].push(EXECS / timed(d, runtime, folder, `sh -c 'i=0; while [ $i -lt ${EXECS} ]; do /bin/true; i=$((i+1)); done'`));
     }
     const figures = (of: Record<Runtime, number[]>) => RUNTIMES.map((runtime) => `${runtime} ${of[runtime].at(-1)!.toFixed(0)}`).join(', ');
     console.log(
-      `round ${round}: write ${figures(write)} MiB/s; read ${figures(read)} MiB/s; ls -lR ${figures(walk)} files/s; /bin/true ${figures(starts)} starts/s`,
+      `round ${round}: write ${figures(write)} MiB/s; read ${figures(read)} MiB/s; ls -lR ${figures(walk)} files/s; /bin/true ${figures(starts)} starts/s; dd bs=1 ${figures(calls)} syscalls/s`,
     );
   }
   for (const [what, figures, unit] of [
@@ -94,6 +99,7 @@ try {
     [`bind mount sequential read (cold), ${MIB} MiB`, read, 'MiB/s'],
     [`bind mount ls -lR of ${TREE_FILES} files`, walk, 'files/s'],
     [`/bin/true started ${EXECS} times in a row`, starts, 'starts/s'],
+    [`system calls (dd bs=1, ${SYSCALLS} reads and writes)`, calls, 'syscalls/s'],
   ] as const) {
     const v = median(figures.vmrt);
     const p = median(figures['vmrt-9p']);

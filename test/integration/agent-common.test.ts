@@ -1,6 +1,7 @@
 /**
- * runtime/common (frame codec, JSON parser/builder shared by the agent and the shim): its C unit
- * test, built with the project's static flags, plus the agent build itself.
+ * runtime/common (frame codec, JSON parser/builder shared by the agent and the shim) and the
+ * agent's seccomp compiler: their C unit tests, built with the project's static flags, plus the
+ * agent build itself.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,10 +18,10 @@ function make(target: string) {
 }
 
 describe('runtime/common', () => {
-  it('passes its C unit test (frames, malformed input, JSON parse/build)', () => {
+  it("passes its C unit tests (frames, malformed input, JSON parse/build; the agent's seccomp compiler)", () => {
     const run = make('check');
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim().split('\n').at(-1), 'common: all checks passed');
+    assert.deepEqual(run.stdout.trim().split('\n'), ['common: all checks passed', 'seccomp compiler: all checks passed']);
   });
 
   it('builds the agent with -Wall -Wextra -Werror as a static binary', () => {

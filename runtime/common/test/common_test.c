@@ -7,15 +7,7 @@
 
 #include "file.h"
 #include "proto.h"
-
-static int failures;
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
+#include "test/check.h"
 
 static void test_json_parse(void)
 {
@@ -187,10 +179,5 @@ int main(void)
     test_json_build();
     test_frames();
     test_files();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("common: all checks passed\n");
-    return 0;
+    return checks_done("common");
 }
