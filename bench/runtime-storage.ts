@@ -73,11 +73,8 @@ try {
   const folder = join(d.dir, 'storage');
   mkdirSync(folder);
   makeTree(join(folder, 'tree'));
-  const write: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
-  const read: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
-  const walk: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
-  const starts: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
-  const calls: Record<Runtime, number[]> = { vmrt: [], 'vmrt-9p': [], runc: [] };
+  const perRuntime = (): Record<Runtime, number[]> => ({ vmrt: [], 'vmrt-9p': [], runc: [] });
+  const [write, read, walk, starts, calls] = [perRuntime(), perRuntime(), perRuntime(), perRuntime(), perRuntime()];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const runtime of RUNTIMES) {
       const file = join(folder, `${runtime}-${round}`);
