@@ -1,6 +1,8 @@
 /* The guest's network, from the spec annotation org.vmrt.network that the
  * host side writes (runtime/src/network.ts): each interface is found by its
- * MAC, renamed, given its MTU and addresses and brought up; then the routes.
+ * MAC (or, in a VM restored from a template, by the MAC of the template's NIC,
+ * which it then gets), renamed, given its MTU and addresses and brought up;
+ * then the routes. A template's NIC that no interface takes is unplugged.
  * The same document comes with the ops network-add and network-remove for
  * NICs hot-plugged into (or unplugged from) the running VM (docker network
  * connect/disconnect). rtnetlink directly: a static PID 1 without iproute2. */
@@ -58,6 +60,7 @@ struct rtmsg {
 #define RTM_NEWLINK       16
 #define RTM_NEWADDR       20
 #define RTM_NEWROUTE      24
+#define IFLA_ADDRESS      1
 #define IFLA_IFNAME       3
 #define IFLA_MTU          4
 #define IFA_ADDRESS       1
@@ -121,7 +124,10 @@ static int nl_talk(int fd, struct nl_request *r)
     }
 }
 
-static int set_link(int fd, int index, const char *name, unsigned mtu, int up)
+#define MAC_LEN 6
+
+/* `mac`, when not NULL, is the link's new hardware address. */
+static int set_link(int fd, int index, const char *name, const unsigned char *mac, unsigned mtu, int up)
 {
     struct nl_request r;
     struct ifinfomsg *ifi = nl_begin(&r, RTM_NEWLINK, 0, sizeof *ifi);
@@ -129,6 +135,7 @@ static int set_link(int fd, int index, const char *name, unsigned mtu, int up)
     ifi->ifi_change = IFF_UP;
     ifi->ifi_flags = up ? IFF_UP : 0;
     if (name) nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
+    if (mac) nl_attr(&r, IFLA_ADDRESS, mac, MAC_LEN);
     if (mtu) nl_attr(&r, IFLA_MTU, &mtu, sizeof mtu);
     return nl_talk(fd, &r);
 }
@@ -150,6 +157,16 @@ static int parse_prefix(const char *text, unsigned char addr[16], unsigned *len)
 }
 
 static int index_by_mac(const char *mac);
+static int unplug_listed(const struct json_doc *d, int list, char *err, size_t errlen);
+
+static int parse_mac(const char *text, unsigned char mac[MAC_LEN])
+{
+    char end;
+    return sscanf(text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5],
+                  &end) == 6
+               ? 0
+               : -1;
+}
 
 /* A VM restored from a template gets its NICs hot-plugged as it resumes: the guest's pciehp
  * and virtio-net probe them within about a second, while the container's create already runs. */
@@ -217,25 +234,33 @@ int network_apply(const char *text, char *err, size_t errlen)
     for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
         char *mac = json_get_strdup(&d, i, "mac", "");
         char *name = json_get_strdup(&d, i, "name", "");
-        if (!mac || !name) {
+        char *template_mac = json_get_strdup(&d, i, "templateMac", NULL);
+        if (!mac || !name || (!template_mac && json_is(&d, json_get(&d, i, "templateMac"), JSON_STRING))) {
             free(mac);
             free(name);
+            free(template_mac);
             FAIL_NET("out of memory");
         }
-        int index = index_by_mac_waiting(mac);
+        /* A template's NIC is there from the restore; a hot-plugged one may still be probed. */
+        int index = template_mac ? index_by_mac(template_mac) : index_by_mac_waiting(mac);
         char current[IF_NAMESIZE] = "";
         if (index) if_indextoname((unsigned)index, current);
+        unsigned char new_mac[MAC_LEN];
         int ok = index > 0;
-        int e = 0;
-        if (ok && name[0] && strcmp(current, name) != 0) {
-            /* A link is renamed while down. */
-            e = set_link(fd, index, NULL, 0, 0);
-            if (!e) e = set_link(fd, index, name, 0, 0);
+        int e = template_mac && parse_mac(mac, new_mac) != 0 ? -EINVAL : 0;
+        if (ok && !e && (template_mac || (name[0] && strcmp(current, name) != 0))) {
+            /* A link is renamed, and given its address, while down. */
+            e = set_link(fd, index, NULL, NULL, 0, 0);
+            if (!e) e = set_link(fd, index, name[0] ? name : NULL, template_mac ? new_mac : NULL, 0, 0);
         }
-        if (ok && !e) e = set_link(fd, index, NULL, (unsigned)json_i64_or(&d, json_get(&d, i, "mtu"), 0), 1);
-        snprintf(err, errlen, "interface %s (%s): %s", name, mac, ok ? strerror(-e) : "no NIC with that MAC");
+        if (ok && !e) e = set_link(fd, index, NULL, NULL, (unsigned)json_i64_or(&d, json_get(&d, i, "mtu"), 0), 1);
+        snprintf(err, errlen, "interface %s (%s): %s", name, mac,
+                 ok             ? strerror(-e)
+                 : template_mac ? "the template's NIC is missing"
+                                : "no NIC with that MAC");
         free(mac);
         free(name);
+        free(template_mac);
         if (!ok || e) goto out;
 
         int addrs = json_get(&d, i, "addresses");
@@ -311,6 +336,8 @@ int network_apply(const char *text, char *err, size_t errlen)
         free(dev);
         if (e) goto out;
     }
+    /* A restored VM's template NIC that the container has no interface for: gone, as under runc. */
+    if (unplug_listed(&d, json_get(&d, 0, "unused"), err, errlen) != 0) goto out;
     rc = 0;
 out:
     if (fd >= 0) close(fd);
@@ -347,34 +374,38 @@ static int power_off_slot(int64_t slot)
     return write_text(path, "0") == 0 ? 0 : -errno;
 }
 
-int network_remove(const char *text, char *err, size_t errlen)
+/* Powers off the slot of each NIC listed (each with its "mac" and "slot") that
+ * the guest has; one gone already is no error. */
+static int unplug_listed(const struct json_doc *d, int list, char *err, size_t errlen)
 {
-    struct json_doc d;
-    int rc = -1;
-    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
-        snprintf(err, errlen, "the network is not a JSON object");
-        return -1;
-    }
-    int ifaces = json_get(&d, 0, "interfaces");
-    for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
-        char *mac = json_get_strdup(&d, i, "mac", "");
+    for (int i = json_first(d, list); i >= 0; i = json_next(d, list, i)) {
+        char *mac = json_get_strdup(d, i, "mac", "");
         int64_t slot;
         int e = 0;
         if (!mac) {
             snprintf(err, errlen, "out of memory");
             e = -ENOMEM;
-        } else if (json_i64(&d, json_get(&d, i, "slot"), &slot) != 0) {
+        } else if (json_i64(d, json_get(d, i, "slot"), &slot) != 0) {
             snprintf(err, errlen, "interface %s: no slot", mac);
             e = -EINVAL;
-        } else if (index_by_mac(mac) > 0) { /* else gone already */
+        } else if (index_by_mac(mac) > 0) {
             e = power_off_slot(slot);
             if (e) snprintf(err, errlen, "slot %lld of %s: %s", (long long)slot, mac, strerror(-e));
         }
         free(mac);
-        if (e) goto out;
+        if (e) return -1;
     }
-    rc = 0;
-out:
+    return 0;
+}
+
+int network_remove(const char *text, char *err, size_t errlen)
+{
+    struct json_doc d;
+    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
+        snprintf(err, errlen, "the network is not a JSON object");
+        return -1;
+    }
+    int rc = unplug_listed(&d, json_get(&d, 0, "interfaces"), err, errlen);
     json_free(&d);
     return rc;
 }

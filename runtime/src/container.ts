@@ -33,7 +33,9 @@ import {
   earlyRootPortArgs,
   NETWORK_ANNOTATION,
   nicArgs,
+  makeTemplateTap,
   readNetwork,
+  removeTap,
   tooManyNics,
   unwireNetwork,
   wireNetwork,
@@ -544,7 +546,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     };
     const share = await serveShare(template !== undefined);
     // The VM starts while the hooks run. They configure the netns, so its NICs come after them:
-    // a template's VM is loaded and stays paused, a cold one boots with empty root ports. Its
+    // a template's VM is loaded (with the template's NIC on a tap made now) and stays paused, a
+    // cold one boots with empty root ports. Its
     // agent socket gets its name once the NICs are in and the spec is written: the shim waits.
     const pendingSocket = `${agentSocket(runDir)}.pending`;
     const layout: VmLayout = {
@@ -594,8 +597,11 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     let starting: Promise<Qmp> | undefined;
     // Undone after QEMU is gone (undo runs backwards), so that a start under way ends at once.
     undo.push(async () => (await starting?.catch(() => undefined))?.close());
+    // The template's NIC attaches to its tap at QEMU's start.
+    const templateTap = template ? makeTemplateTap(state.netns.path, jail) : undefined;
+    if (templateTap) undo.push(() => removeTap(state.netns!.path, templateTap));
     starting = template
-      ? loadTemplate(template, qmpSocket(runDir), spawnQemu([...templatedQemuArgs(layout), '-incoming', 'defer']))
+      ? loadTemplate(template, qmpSocket(runDir), spawnQemu([...templatedQemuArgs(layout, templateTap!), '-incoming', 'defer']))
       : Qmp.ofStarting(
           qmpSocket(runDir),
           spawnQemu([...qemuArgs(layout), ...earlyRootPortArgs(), ...(opts.deviceArgs ?? [])]),
@@ -607,12 +613,15 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
 
     phase('hooks run');
     // What the hooks configured moves into the VM.
-    const network = readNetwork(state.netns.path);
+    const network = readNetwork(state.netns.path, templateTap ? { tap: templateTap } : undefined);
     if (guestConfig.linux) guestConfig.linux.sysctl = { ...disabledIpv6Sysctls(state.netns.path), ...guestConfig.linux.sysctl };
-    if (network.interfaces.length > 0) {
+    const nicsLeftOut = tooManyNics(network.interfaces);
+    if (network.interfaces.length > 0 || network.unused) {
       state.network = network;
       writeState(root, state);
       wireNetwork(state.netns.path, network, jail);
+      // A cold VM after all has every NIC at boot, with its own MAC.
+      if (nicsLeftOut) for (const nic of network.interfaces) delete nic.templateMac;
       guestConfig.annotations = { ...guestConfig.annotations, [NETWORK_ANNOTATION]: JSON.stringify(network) };
     }
     if (opts.restore) {
@@ -624,10 +633,10 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     writeFileSync(specFile, JSON.stringify(guestConfig));
     phase('network wired, spec written');
 
-    const nicsLeftOut = tooManyNics(network.interfaces);
     if (!nicsLeftOut) {
       try {
-        await releaseVm(await starting, network.interfaces, template !== undefined, pendingSocket, agentSocket(runDir));
+        const hotPlugged = network.interfaces.filter((nic) => !nic.templateMac);
+        await releaseVm(await starting, hotPlugged, template !== undefined, pendingSocket, agentSocket(runDir));
       } catch (err) {
         throw isAlive(state.qemu) ? err : qemuExitedAtStart(qemuLog, consoleLog);
       }

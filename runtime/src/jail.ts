@@ -209,6 +209,8 @@ export interface JailView {
   lockMemory: boolean;
   /** A network namespace of its own, empty: a VM that serves no container's network. */
   ownNetwork: boolean;
+  /** A tap made in that netns for QEMU's uid (a template VM's NIC). */
+  tap?: string;
 }
 
 const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
@@ -265,6 +267,7 @@ export function jailScript(view: JailView): string {
   }
   if (keep.length > 0) lines.push(...keep.map((_, i) => `rm -d ${staged(i)}`), `rm -d ${STAGING}`);
   lines.push('mount -n -o remount,ro /dev');
+  if (view.ownNetwork && view.tap) lines.push(`ip tuntap add dev ${quote(view.tap)} mode tap user ${uid} group ${gid}`);
   if (view.lockMemory) lines.push('ulimit -l unlimited');
   lines.push(
     [
@@ -301,6 +304,8 @@ export interface QemuJailSpec {
   keep?: Kept[];
   /** Not in a container's netns: an empty one of its own. */
   ownNetwork?: boolean;
+  /** A tap made in its own netns for QEMU. */
+  tap?: string;
 }
 
 /**
@@ -344,6 +349,7 @@ export function qemuJailView(
     ],
     lockMemory: vfio.length > 0,
     ownNetwork: spec.ownNetwork ?? false,
+    tap: spec.tap,
   };
 }
 

@@ -7,7 +7,8 @@
  * Every NIC is a virtio-net-pci device in a PCIe root port of its own, so that any of them can
  * be unplugged, and SPARE_PORTS empty ports wait for networks connected later (hotplug.ts). The
  * VM starts before the hooks, with EARLY_NIC_PORTS empty ports for the NICs of the create,
- * plugged once the hooks have run.
+ * plugged once the hooks have run; a VM restored from a template has its first NIC from the
+ * template already (templateNicArgs).
  */
 import { isHostNetns } from './config-check.js';
 import { RuntimeError } from './errors.js';
@@ -27,6 +28,11 @@ export interface GuestInterface {
   tap: string;
   /** The PCIe root port the NIC sits in (host-side only). */
   port: number;
+  /**
+   * The MAC of the template's NIC that this interface takes over (a VM restored from a template,
+   * templateNicArgs): the agent finds the NIC by it and gives it `mac`. Its tap was made before QEMU.
+   */
+  templateMac?: string;
 }
 
 export interface GuestRoute {
@@ -38,6 +44,16 @@ export interface GuestRoute {
 export interface GuestNetwork {
   interfaces: GuestInterface[];
   routes: GuestRoute[];
+  /** A template's NIC that no interface took: the agent powers its slot off, and QEMU removes it. */
+  unused?: UnusedNic[];
+}
+
+export interface UnusedNic {
+  mac: string;
+  /** Its PCIe slot (portSlot). */
+  slot: number;
+  /** Its tap, removed with the container (host-side only). */
+  tap: string;
 }
 
 export const NETWORK_ANNOTATION = 'org.vmrt.network';
@@ -111,18 +127,35 @@ export function readRoutes(netnsPath: string, devs: readonly string[]): GuestRou
   return routes;
 }
 
-/** The interfaces and routes the hooks (or CNI) configured, as the guest should have them. */
-export function readNetwork(netnsPath: string): GuestNetwork {
-  const links = readLinks(netnsPath);
+/**
+ * The interfaces and routes the hooks (or CNI) configured, as the guest should have them. In a VM
+ * restored from a template, the first interface takes over the template's NIC (`templateNic`, its
+ * tap made before QEMU started); with no interface to take it, it is `unused`.
+ */
+export function readNetwork(netnsPath: string, templateNic?: { tap: string }): GuestNetwork {
+  const links = readLinks(netnsPath).filter((l) => l.ifname !== templateNic?.tap);
   // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
-  if (links.some((l) => isTap(l.ifname))) return { interfaces: [], routes: [] };
-  const interfaces = links.filter((l) => l.link_type === 'ether').map((l, i) => guestInterface(l, `${TAP_PREFIX}${i}`, i));
+  const taken = links.some((l) => isTap(l.ifname));
+  const interfaces = taken
+    ? []
+    : links
+        .filter((l) => l.link_type === 'ether')
+        .map((l, i) =>
+          i === 0 && templateNic
+            ? { ...guestInterface(l, templateNic.tap, 0), templateMac: TEMPLATE_NIC_MAC }
+            : guestInterface(l, `${TAP_PREFIX}${i}`, i),
+        );
+  const unused = templateNic && interfaces.length === 0 ? [{ mac: TEMPLATE_NIC_MAC, slot: portSlot(0), tap: templateNic.tap }] : [];
   return {
     interfaces,
-    routes: readRoutes(
-      netnsPath,
-      interfaces.map((i) => i.name),
-    ),
+    routes:
+      interfaces.length > 0
+        ? readRoutes(
+            netnsPath,
+            interfaces.map((i) => i.name),
+          )
+        : [],
+    ...(unused.length > 0 ? { unused } : {}),
   };
 }
 
@@ -134,19 +167,23 @@ export function freeTapName(links: readonly IpLink[], taken: readonly GuestInter
   return `${TAP_PREFIX}${i}`;
 }
 
+/** Never in the host's namespace: the redirects and the address flush would cut the host off. */
+function refuseHostNetns(netnsPath: string): void {
+  if (isHostNetns(netnsPath))
+    throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
+}
+
 /**
  * Makes the interface's tap and the tc redirects both ways; the host side keeps no address.
  * The tap is owned by QEMU's uid and gid (`jail`): QEMU, without capabilities, may attach to it
  * and to no other.
  */
 export function wireInterface(netnsPath: string, nic: GuestInterface, jail: Jail | undefined): void {
-  // Never in the host's namespace: the redirects and the address flush would cut the host off.
-  if (isHostNetns(netnsPath))
-    throw new RuntimeError(`refusing to move the interfaces of ${netnsPath} into a VM: it is the host's network namespace`);
-  const owner = jail ? ` user ${jail.uid} group ${jail.gid}` : '';
+  refuseHostNetns(netnsPath);
   // One `ip` and one `tc` in batch mode, not a process per command: this runs in every create.
   inNsBatch(netnsPath, 'ip', [
-    `tuntap add dev ${nic.tap} mode tap${owner}`,
+    // A template's NIC has its tap already (makeTemplateTap).
+    ...(nic.templateMac ? [] : [tapAddCommand(nic.tap, jail)]),
     `link set ${nic.tap} mtu ${nic.mtu} up`,
     `addr flush dev ${nic.name}`,
   ]);
@@ -170,21 +207,43 @@ export function wireNetwork(netnsPath: string, network: GuestNetwork, jail: Jail
 /** Removes the interface's tap and redirect (what is gone already is no error). */
 export function unwireInterface(netnsPath: string, nic: GuestInterface): void {
   if (isHostNetns(netnsPath)) return;
-  for (const command of [
-    ['ip', 'link', 'del', nic.tap],
-    ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress'],
-  ]) {
-    try {
-      inNs(netnsPath, command);
-    } catch {
-      // The netns, the tap or the interface is gone already.
-    }
+  removeTap(netnsPath, nic.tap);
+  try {
+    inNs(netnsPath, ['tc', 'qdisc', 'del', 'dev', nic.name, 'ingress']);
+  } catch {
+    // The netns or the interface is gone already.
   }
 }
 
 /** Removes the taps from a netns vmrt did not create (one it made goes away whole). */
 export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
   for (const nic of network.interfaces) unwireInterface(netnsPath, nic);
+  for (const { tap } of network.unused ?? []) removeTap(netnsPath, tap);
+}
+
+/** `ip` batch command making a tap that QEMU (its uid and gid: `jail`), without capabilities, may attach to. */
+function tapAddCommand(tap: string, jail: Jail | undefined): string {
+  return `tuntap add dev ${tap} mode tap${jail ? ` user ${jail.uid} group ${jail.gid}` : ''}`;
+}
+
+/**
+ * The tap of a template's NIC in the container's netns, made before QEMU starts (it attaches at
+ * start, before the hooks have configured the netns): its name.
+ */
+export function makeTemplateTap(netnsPath: string, jail: Jail): string {
+  refuseHostNetns(netnsPath);
+  const tap = freeTapName(readLinks(netnsPath), []);
+  inNsBatch(netnsPath, 'ip', [tapAddCommand(tap, jail)]);
+  return tap;
+}
+
+export function removeTap(netnsPath: string, tap: string): void {
+  if (isHostNetns(netnsPath)) return;
+  try {
+    inNs(netnsPath, ['ip', 'link', 'del', tap]);
+  } catch {
+    // The netns or the tap is gone already.
+  }
 }
 
 /**
@@ -210,14 +269,15 @@ export const portSlot = (port: number): number => port + 1;
  */
 export function nicArgs(network: GuestNetwork): string[] {
   const ports = Math.max(-1, ...network.interfaces.map((nic) => nic.port)) + 1 + SPARE_PORTS;
+  return [...rootPortArgs(ports), ...network.interfaces.flatMap((nic) => nicDeviceArgs(nic.tap, nic.port, nic.mac))];
+}
+
+function nicDeviceArgs(tap: string, port: number, mac: string): string[] {
   return [
-    ...rootPortArgs(ports),
-    ...network.interfaces.flatMap((nic) => [
-      '-netdev',
-      `tap,id=${nic.tap},ifname=${nic.tap},script=no,downscript=no,vhost=off`,
-      '-device',
-      `virtio-net-pci,id=${nicId(nic.port)},bus=${portId(nic.port)},netdev=${nic.tap},mac=${nic.mac},romfile=`,
-    ]),
+    '-netdev',
+    `tap,id=${tap},ifname=${tap},script=no,downscript=no,vhost=off`,
+    '-device',
+    `virtio-net-pci,id=${nicId(port)},bus=${portId(port)},netdev=${tap},mac=${mac},romfile=`,
   ];
 }
 
@@ -239,6 +299,17 @@ export function rootPortArgs(ports: number): string[] {
     '-device',
     `pcie-root-port,id=${portId(port)},chassis=${portSlot(port)},slot=${portSlot(port)},io-reserve=0`,
   ]).flat();
+}
+
+/**
+ * A template VM boots with a NIC in root port 0 (`tap`: its own netns's), so that a VM restored
+ * from it needs no hot-plug for its first interface: the guest probing a hot-plugged NIC held the
+ * restored VM up for about 150 ms under TCG. The agent gives the NIC the interface's MAC.
+ */
+export const TEMPLATE_NIC_MAC = '02:76:6d:72:74:00';
+
+export function templateNicArgs(tap: string): string[] {
+  return nicDeviceArgs(tap, 0, TEMPLATE_NIC_MAC);
 }
 
 /** Plugs the NIC of `nic` (its tap wired already) into its root port; the guest's pciehp finds it. */

@@ -5,7 +5,8 @@
  * by `vmrt-shim keep-memory`). A container's VM is then restored from it:
  * its RAM maps the template's memfd privately, so the guest kernel, the agent and the page tables
  * of 2 GiB are the template's pages, shared by every VM until one writes to them, and the VM runs
- * in a fraction of a cold boot. Its NICs are hot-plugged as it resumes; the first request from the
+ * in a fraction of a cold boot. Its first NIC is the template's (network.ts: templateNicArgs), any
+ * others are hot-plugged as it resumes; the first request from the
  * host (create) carries the host's clock and a fresh random seed; the agent mounts the shared
  * folder when the host connects (QEMU cannot save a VM whose 9p share is mounted).
  *
@@ -39,7 +40,7 @@ import { basename, delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RuntimeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
-import { earlyRootPortArgs } from './network.js';
+import { earlyRootPortArgs, templateNicArgs } from './network.js';
 import { guestFiles, qemuPath, shimPath, SOCKET_BASE } from './paths.js';
 import { isAlive, isolatedStdio, refOf, signalProcess, sleep, type ProcessRef } from './proc.js';
 import { withLock } from './lock.js';
@@ -93,9 +94,15 @@ export function coldBootReason(passedThrough: readonly string[]): string | undef
   return passedThrough.length > 0 ? 'devices are passed through (VFIO): they are plugged at boot' : undefined;
 }
 
-/** QEMU's arguments of a template VM, or of a VM restored from it (`layout` names its own sockets). */
-export function templatedQemuArgs(layout: VmLayout): string[] {
-  return [...qemuArgs(layout), ...earlyRootPortArgs()];
+/** The tap of a template VM's NIC (network.ts: templateNicArgs), in its own netns. */
+const SCRATCH_TAP = 'vmrt-tap0';
+
+/**
+ * QEMU's arguments of a template VM, or of a VM restored from it (`layout` names its own sockets,
+ * `tap` the tap its NIC attaches to).
+ */
+export function templatedQemuArgs(layout: VmLayout, tap: string): string[] {
+  return [...qemuArgs(layout), ...earlyRootPortArgs(), ...templateNicArgs(tap)];
 }
 
 function programOnPath(name: string): string {
@@ -119,7 +126,7 @@ export function fileIdentity(path: string): string {
 /** The key of a shape: anything that changes what the template's RAM and devices hold changes it. */
 export function templateKey(shape: TemplateShape): string {
   const guest = guestFiles();
-  const canonical = templatedQemuArgs(templateLayout('/template', shape));
+  const canonical = templatedQemuArgs(templateLayout('/template', shape), SCRATCH_TAP);
   const inputs = {
     shape,
     args: canonical,
@@ -239,6 +246,7 @@ function spawnScratchVm(scratch: ScratchJail, layout: VmLayout, args: string[], 
       hide: [templatesDir()],
       keep: [{ path: share, dir: true, writable: false }],
       ownNetwork: true,
+      tap: SCRATCH_TAP,
     },
     qemuPath(),
     args,
@@ -319,7 +327,7 @@ async function bootAndSave(dir: string, shape: TemplateShape, work: string, scra
   try {
     const memory = openTemplateMemory({ key: basename(dir), dir, state: '', keeper });
     try {
-      qemu = spawnScratchVm(scratch, layout, templatedQemuArgs(layout), memory, 'pipe');
+      qemu = spawnScratchVm(scratch, layout, templatedQemuArgs(layout, SCRATCH_TAP), memory, 'pipe');
     } finally {
       closeSync(memory);
     }
@@ -477,7 +485,7 @@ async function restoreAndGreet(template: Template, shape: TemplateShape, work: s
     qemu = spawnScratchVm(
       scratch,
       layout,
-      [...templatedQemuArgs({ ...layout, agentSocket: restoring }), '-incoming', 'defer'],
+      [...templatedQemuArgs({ ...layout, agentSocket: restoring }, SCRATCH_TAP), '-incoming', 'defer'],
       memory,
       'ignore',
     );

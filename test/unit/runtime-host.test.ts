@@ -258,6 +258,14 @@ test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its
   // A VM of no container (a template, a probe): an empty network namespace of its own too.
   const scratch = jailedArgv(qemuJailView({ ...spec, ownNetwork: true }, qemu, numbers, '/sys', mounts), 'qemu-system-x86_64', qemu);
   assert.deepEqual(scratch.slice(0, 4), ['unshare', '--mount', '--net', '--propagation']);
+  assert.ok(!scratch[8]!.includes('tuntap'), 'no tap unless asked for');
+  // A template VM's NIC: a tap in that netns, its uid's, made as root before QEMU runs.
+  const withTap = jailedArgv(
+    qemuJailView({ ...spec, ownNetwork: true, tap: 'vmrt-tap0' }, qemu, numbers, '/sys', mounts),
+    'qemu-system-x86_64',
+    qemu,
+  );
+  assert.equal(withTap[8]!.split('\n').at(-2), `ip tuntap add dev 'vmrt-tap0' mode tap user ${jail.uid} group ${jail.gid}`);
   assert.equal(
     script.at(-1),
     `exec setpriv --reuid=${jail.uid} --regid=${jail.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"`,
