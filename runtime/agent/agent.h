@@ -44,6 +44,9 @@ void power_off(void) __attribute__((noreturn));
  * into its cgroup before): cgroup namespace, root filesystem, sysctls,
  * hostname; then checks that the program can be found. */
 int child_create(const struct json_doc *d, int spec, char *err, size_t errlen);
+/* Writes the spec's sysctls: the net.* ones (network != 0: the VM's netns, which
+ * its containers share), or the others (in the container's namespaces). */
+void apply_sysctls(const struct json_doc *d, int spec, int network);
 /* Enters the cgroup and the user (when it has its own), cgroup, mount, uts
  * and ipc namespaces of a container (pid: see spawn). */
 int join_container(const char *id, pid_t init_pid, char *err, size_t errlen);

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static void apply_sysctls(const struct json_doc *d, int spec)
+void apply_sysctls(const struct json_doc *d, int spec, int network)
 {
     int sysctl = json_get(d, json_get(d, spec, "linux"), "sysctl");
     for (int k = json_first(d, sysctl); k >= 0; k = json_next(d, sysctl, k)) {
         char *key = json_strdup(d, k);
         char *value = json_strdup(d, k + 1);
-        if (key && value && !strstr(key, "..")) {
+        if (key && value && !strstr(key, "..") && !strncmp(key, "net.", 4) == !!network) {
             char path[4096];
             snprintf(path, sizeof path, "/proc/sys/%s", key);
             for (char *p = path + 10; *p; p++) {
@@ -43,7 +43,7 @@ int child_create(const struct json_doc *d, int spec, char *err, size_t errlen)
     if (rootfs_prepare(d, spec, err, errlen) != 0) {
         return -1;
     }
-    apply_sysctls(d, spec);
+    apply_sysctls(d, spec, 0); /* the network's went in with the network (ops.c) */
     if (rootfs_mask_paths(d, spec, err, errlen) != 0) {
         return -1;
     }

@@ -65,6 +65,7 @@ struct rtmsg {
 #define IFLA_MTU          4
 #define IFA_ADDRESS       1
 #define IFA_LOCAL         2
+#define IFA_BROADCAST     4
 #define RTA_DST           1
 #define RTA_OIF           4
 #define RTA_GATEWAY       5
@@ -282,6 +283,13 @@ int network_apply(const char *text, char *err, size_t errlen)
             size_t alen = family == AF_INET ? 4 : 16;
             nl_attr(&r, IFA_LOCAL, addr, alen);
             nl_attr(&r, IFA_ADDRESS, addr, alen);
+            if (family == AF_INET && len < 31) {
+                /* As Docker's and CNI's netlink library gives an IPv4 address (`ip addr`: brd). */
+                uint32_t host_bits = len ? 0xffffffffu >> len : 0xffffffffu, broadcast;
+                memcpy(&broadcast, addr, 4);
+                broadcast |= htonl(host_bits);
+                nl_attr(&r, IFA_BROADCAST, &broadcast, 4);
+            }
             e = nl_talk(fd, &r);
             if (e && e != -EEXIST) {
                 snprintf(err, errlen, "address %s: %s", cidr, strerror(-e));

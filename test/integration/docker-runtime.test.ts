@@ -183,6 +183,13 @@ test("networking: the VM gets the container's address, MAC and routes; Docker's 
     `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; wget -qO- http://${web}:8080/index.html`,
   ]);
   assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${ip}/${len}\ndefault via ${gw} dev eth0\nhello-web\n`, '']);
+  // As the runc container on the same network: the address's broadcast, and IPv6 off (Docker's
+  // bridge has none): not one IPv6 packet sent.
+  const sameAsRunc =
+    "ip -o -4 addr show dev eth0 | awk '{print $5, $6}'; grep -E '^Ip6Out(Requests|McastPkts)' /proc/net/snmp6 | tr -s ' \\t' ' '";
+  const underRunc = d.dockerOk(['exec', 'web', 'sh', '-c', sameAsRunc]);
+  assert.match(underRunc, /^brd \S+\nIp6OutRequests 0\nIp6OutMcastPkts 0\n$/);
+  assert.equal(d.dockerOk(['exec', 'vmnet', 'sh', '-c', sameAsRunc]), underRunc);
   const back = d.docker(['exec', 'web', 'ping', '-c', '1', '-W', '5', ip!]);
   assert.equal(back.status, 0, back.stdout);
   d.dockerOk(['rm', '-f', 'web', 'vmnet']);
