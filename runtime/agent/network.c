@@ -158,7 +158,7 @@ static int parse_prefix(const char *text, unsigned char addr[16], unsigned *len)
 }
 
 static int index_by_mac(const char *mac);
-static int unplug_listed(const struct json_doc *d, int list, char *err, size_t errlen);
+static int remove_unused(const struct json_doc *d, int list, char *err, size_t errlen);
 
 static int parse_mac(const char *text, unsigned char mac[MAC_LEN])
 {
@@ -345,7 +345,7 @@ int network_apply(const char *text, char *err, size_t errlen)
         if (e) goto out;
     }
     /* A restored VM's template NIC that the container has no interface for: gone, as under runc. */
-    if (unplug_listed(&d, json_get(&d, 0, "unused"), err, errlen) != 0) goto out;
+    if (remove_unused(&d, json_get(&d, 0, "unused"), err, errlen) != 0) goto out;
     rc = 0;
 out:
     if (fd >= 0) close(fd);
@@ -380,6 +380,28 @@ static int power_off_slot(int64_t slot)
     char path[64];
     snprintf(path, sizeof path, "/sys/bus/pci/slots/%lld/power", (long long)slot);
     return write_text(path, "0") == 0 ? 0 : -errno;
+}
+
+/* Takes each NIC listed (by its "mac") out of the guest: its PCI device is
+ * removed, not its slot powered off, for which pciehp waits a second. QEMU
+ * keeps the device, which the guest no longer sees. */
+static int remove_unused(const struct json_doc *d, int list, char *err, size_t errlen)
+{
+    for (int i = json_first(d, list); i >= 0; i = json_next(d, list, i)) {
+        char *mac = json_get_strdup(d, i, "mac", "");
+        char name[IF_NAMESIZE] = "", path[96];
+        int index = mac ? index_by_mac(mac) : 0;
+        int e = !mac ? -ENOMEM : 0;
+        if (index && if_indextoname((unsigned)index, name)) {
+            /* The netdev's device is the virtio device; its parent, the PCI function. */
+            snprintf(path, sizeof path, "/sys/class/net/%s/device/../remove", name);
+            if (write_text(path, "1") != 0) e = -errno;
+        }
+        if (e) snprintf(err, errlen, "removing the unused NIC %s: %s", mac ? mac : "", strerror(-e));
+        free(mac);
+        if (e) return -1;
+    }
+    return 0;
 }
 
 /* Powers off the slot of each NIC listed (each with its "mac" and "slot") that

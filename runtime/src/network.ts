@@ -44,14 +44,12 @@ export interface GuestRoute {
 export interface GuestNetwork {
   interfaces: GuestInterface[];
   routes: GuestRoute[];
-  /** A template's NIC that no interface took: the agent powers its slot off, and QEMU removes it. */
+  /** A template's NIC that no interface took: the agent removes it from the guest (QEMU keeps it). */
   unused?: UnusedNic[];
 }
 
 export interface UnusedNic {
   mac: string;
-  /** Its PCIe slot (portSlot). */
-  slot: number;
   /** Its tap, removed with the container (host-side only). */
   tap: string;
 }
@@ -145,7 +143,7 @@ export function readNetwork(netnsPath: string, templateNic?: { tap: string }): G
             ? { ...guestInterface(l, templateNic.tap, 0), templateMac: TEMPLATE_NIC_MAC }
             : guestInterface(l, `${TAP_PREFIX}${i}`, i),
         );
-  const unused = templateNic && interfaces.length === 0 ? [{ mac: TEMPLATE_NIC_MAC, slot: portSlot(0), tap: templateNic.tap }] : [];
+  const unused = templateNic && interfaces.length === 0 ? [{ mac: TEMPLATE_NIC_MAC, tap: templateNic.tap }] : [];
   return {
     interfaces,
     routes:
