@@ -265,9 +265,12 @@ export function kernelCommandLine(extra: string[] = []): string {
  * TCG's translated-code buffer. A boot alone fills it, and its pages stay resident: it is most of
  * an idle VM's memory after the guest's own. Measured here (QEMU CPU time for a boot and for a
  * shell, md5sum, find|sort and tar|gzip workload; QEMU PSS after it): 32 MiB 1.3–1.4 s / 3.4–4.3 s /
- * 146 MiB, 16 MiB the same times / 132 MiB, 8 MiB boots 20% slower / 124 MiB.
+ * 146 MiB, 16 MiB the same times / 132 MiB, 8 MiB boots 20% slower / 124 MiB. A VM restored from
+ * a template translates 18 MiB of code to create and start its container: 16 MiB was flushed on
+ * the way, and the first `docker exec` then translated its paths again (208 against 100 ms with
+ * 20 MiB, which leaves the same 18 MiB touched: 2 MiB more per idle VM).
  */
-export const TCG_CODE_BUFFER_MIB = 16;
+export const TCG_CODE_BUFFER_MIB = 20;
 
 /**
  * The machine: microvm with its PCIe host bridge (the NICs, hot-pluggable: network.ts), PVH boot of the uncompressed kernel, no
