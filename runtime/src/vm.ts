@@ -265,12 +265,17 @@ export function kernelCommandLine(extra: string[] = []): string {
  * TCG's translated-code buffer. A boot alone fills it, and its pages stay resident: it is most of
  * an idle VM's memory after the guest's own. Measured here (QEMU CPU time for a boot and for a
  * shell, md5sum, find|sort and tar|gzip workload; QEMU PSS after it): 32 MiB 1.3–1.4 s / 3.4–4.3 s /
- * 146 MiB, 16 MiB the same times / 132 MiB, 8 MiB boots 20% slower / 124 MiB. A VM restored from
- * a template translates 18 MiB of code to create and start its container: 16 MiB was flushed on
- * the way, and the first `docker exec` then translated its paths again (208 against 100 ms with
- * 20 MiB, which leaves the same 18 MiB touched: 2 MiB more per idle VM).
+ * 146 MiB, 16 MiB the same times / 132 MiB, 8 MiB boots 20% slower / 124 MiB.
  */
-export const TCG_CODE_BUFFER_MIB = 20;
+export const TCG_CODE_BUFFER_MIB = 16;
+
+/**
+ * The buffer of a template VM and of the VMs restored from it. A restored VM translates 18 MiB of
+ * code to create and start its container: 16 MiB was flushed on the way, and the first `docker
+ * exec` then translated its paths again (208 against 100 ms); 20 MiB holds it, 2 MiB more per
+ * idle VM. A boot fills any buffer: cold VMs keep 16 MiB (20: 4.7 MiB more per idle VM).
+ */
+export const TEMPLATED_TCG_CODE_BUFFER_MIB = 20;
 
 /**
  * The machine: microvm with its PCIe host bridge (the NICs, hot-pluggable: network.ts), PVH boot of the uncompressed kernel, no
@@ -302,7 +307,7 @@ function machineArgs(
     // One TCG thread runs every vCPU in turn: with a thread per vCPU (MTTCG) a 2-vCPU guest hung
     // at start in about 1 boot of 100 here, its vCPUs spinning on the clock; taking turns, no
     // vCPU waits on one that never runs. KVM runs a thread per vCPU as usual.
-    accelerator === 'tcg' ? `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single` : 'kvm',
+    accelerator === 'tcg' ? `tcg,tb-size=${templateMemory ? TEMPLATED_TCG_CODE_BUFFER_MIB : TCG_CODE_BUFFER_MIB},thread=single` : 'kvm',
     '-cpu',
     // ARAT (the local APIC timer runs in idle): without it Linux keeps a periodic 100 Hz tick on
     // every vCPU (no broadcast timer to wake it), and an idle TCG VM used 4.2% of a host core;

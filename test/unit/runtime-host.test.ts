@@ -13,7 +13,7 @@ import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, statusOf, validateId, type ContainerState } from '../../runtime/src/state.js';
 import { isAlive, refOf, waitReaped } from '../../runtime/src/proc.js';
-import { qemuArgs, TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
+import { qemuArgs, TCG_CODE_BUFFER_MIB, TEMPLATED_TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
@@ -186,6 +186,9 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   const args = qemuArgs(layout);
   const joined = args.join(' ');
   assert.equal(args[args.indexOf('-accel') + 1], `tcg,tb-size=${TCG_CODE_BUFFER_MIB},thread=single`);
+  // A restored VM's create and start fit its larger buffer (vm.ts).
+  const restored = qemuArgs({ ...layout, templateMemory: { role: 'clone' } });
+  assert.equal(restored[restored.indexOf('-accel') + 1], `tcg,tb-size=${TEMPLATED_TCG_CODE_BUFFER_MIB},thread=single`);
   assert.equal(args[args.indexOf('-M') + 1], 'microvm,pcie=on,pit=off');
   assert.equal(args[args.indexOf('-cpu') + 1], 'qemu64,+arat');
   assert.match(joined, /-qmp unix:\/r\/qmp\.sock,server=on,wait=off/);
