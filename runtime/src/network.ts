@@ -213,9 +213,29 @@ export function unwireInterface(netnsPath: string, nic: GuestInterface): void {
   }
 }
 
-/** Removes the taps from a netns vmrt did not create (one it made goes away whole). */
+/**
+ * Removes the taps from a netns vmrt did not create (one it made goes away whole) and gives its
+ * interfaces back the addresses and routes that moved into the VM: the netns is left as it came
+ * (a CNI netns outlives its container, and another may start in it).
+ */
 export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
-  for (const nic of network.interfaces) unwireInterface(netnsPath, nic);
+  for (const nic of network.interfaces) {
+    unwireInterface(netnsPath, nic);
+    const routes = network.routes.filter((r) => r.dev === nic.name);
+    try {
+      // -force: what is there already (or gone with its interface) does not stop the rest.
+      inNs(
+        netnsPath,
+        ['ip', '-force', '-batch', '-'],
+        `${[
+          ...nic.addresses.map((cidr) => `addr add ${cidr} dev ${nic.name}`),
+          ...routes.map((r) => `route add ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`),
+        ].join('\n')}\n`,
+      );
+    } catch {
+      // The interface is gone, or had them back already.
+    }
+  }
   for (const { tap } of network.unused ?? []) removeTap(netnsPath, tap);
 }
 

@@ -2,7 +2,7 @@
  * A network namespace named in config.json (the CNI / Kubernetes way: the runtime gets a netns
  * someone else made and configured) is used as is, at the runtime CLI level: its interface moves
  * into the VM, and the netns, which vmrt did not make, outlives the container without vmrt's
- * taps. A VM starts before the hooks, so before the NICs are known: a netns with more interfaces
+ * taps, its addresses and routes back. A VM starts before the hooks, so before the NICs are known: a netns with more interfaces
  * than it has root ports for gets a new VM after the hooks. Needs root, iproute2, QEMU, the built
  * guest and shim.
  */
@@ -23,6 +23,8 @@ const SUBNET = `10.${150 + randomInt(50)}.${randomInt(256)}`;
 // Three interfaces: one more than a VM started before its hooks has root ports for (EARLY_NIC_PORTS).
 const WIDE_NETNS = `cni-wide-${tag}`;
 const WIDE_NICS = 3;
+// No interface but lo: a container without a network.
+const EMPTY_NETNS = `cni-empty-${tag}`;
 let work: string;
 let root: string;
 
@@ -44,6 +46,7 @@ before(() => {
   ip(['-n', NETNS, 'addr', 'add', `${SUBNET}.2/24`, 'dev', 'eth0']);
   ip(['-n', NETNS, 'link', 'set', 'eth0', 'up']);
   ip(['-n', NETNS, 'route', 'add', 'default', 'via', `${SUBNET}.1`]);
+  ip(['netns', 'add', EMPTY_NETNS]);
   ip(['netns', 'add', WIDE_NETNS]);
   for (let i = 0; i < WIDE_NICS; i++) {
     ip(['link', 'add', `vw${i}${tag}`, 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', WIDE_NETNS]);
@@ -53,7 +56,9 @@ before(() => {
 });
 
 after(() => {
-  for (const id of ['cni1', 'cni-wide-on', 'cni-wide-off']) spawnSync(VMRT, ['--root', root, 'delete', '--force', id]);
+  for (const id of ['cni1-off', 'cni1-on', 'cni-empty', 'cni-wide-on', 'cni-wide-off'])
+    spawnSync(VMRT, ['--root', root, 'delete', '--force', id]);
+  spawnSync('ip', ['netns', 'delete', EMPTY_NETNS]);
   spawnSync('ip', ['netns', 'delete', NETNS]);
   spawnSync('ip', ['link', 'delete', HOST_VETH]);
   spawnSync('ip', ['netns', 'delete', WIDE_NETNS]);
@@ -72,27 +77,51 @@ function cniBundle(dir: string, netns: string, command: string[]): string {
   });
 }
 
-test("a netns path in config.json (CNI style) is used as is: its eth0 is the VM's, and the netns outlives the container", () => {
-  const mac = JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show', 'eth0']))[0].address as string;
-  const b = cniBundle(join(work, 'cni'), NETNS, [
-    'sh',
-    '-c',
-    `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`,
-  ]);
-  const r = spawnSync(VMRT, ['--root', root, 'run', '--bundle', b, 'cni1'], { encoding: 'utf8', timeout: 180000 });
-  assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${SUBNET}.2/24\ndefault via ${SUBNET}.1 dev eth0\npong\n`, '']);
-  assert.deepEqual(leftovers(root, 'cni1'), []);
-  // Not vmrt's to delete; and vmrt's taps and redirects are gone from it.
-  assert.ok(
-    ip(['netns', 'list'])
-      .split('\n')
-      .some((l) => l.split(' ')[0] === NETNS),
-    'the netns still exists',
-  );
-  const links = (JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show'])) as Array<{ ifname: string }>).map((l) => l.ifname).sort();
-  assert.deepEqual(links, ['eth0', 'lo']);
-  const qdisc = spawnSync('tc', ['-n', NETNS, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' });
-  assert.deepEqual([qdisc.status, qdisc.stdout.trim()], [0, '']);
+/** The netns's links, by name. */
+function linksOf(netns: string): string[] {
+  return (JSON.parse(ip(['-n', netns, '-j', 'link', 'show'])) as Array<{ ifname: string }>).map((l) => l.ifname).sort();
+}
+
+for (const templates of ['off', 'on']) {
+  test(`templates ${templates}: a netns path in config.json (CNI style) is used as is: its eth0 is the VM's, and the netns outlives the container`, () => {
+    const mac = JSON.parse(ip(['-n', NETNS, '-j', 'link', 'show', 'eth0']))[0].address as string;
+    const b = cniBundle(join(work, `cni-${templates}`), NETNS, [
+      'sh',
+      '-c',
+      `cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'; ip route | grep ^default | cut -d' ' -f1-5; ping -c 1 -W 5 ${SUBNET}.1 >/dev/null && echo pong`,
+    ]);
+    const id = `cni1-${templates}`;
+    const r = spawnSync(VMRT, ['--vm-template', templates, '--root', root, 'run', '--bundle', b, id], {
+      encoding: 'utf8',
+      timeout: 180000,
+    });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${mac}\n${SUBNET}.2/24\ndefault via ${SUBNET}.1 dev eth0\npong\n`, '']);
+    assert.deepEqual(leftovers(root, id), []);
+    // Not vmrt's to delete; and vmrt's taps (a template's NIC's too) and redirects are gone from it.
+    assert.ok(
+      ip(['netns', 'list'])
+        .split('\n')
+        .some((l) => l.split(' ')[0] === NETNS),
+      'the netns still exists',
+    );
+    assert.deepEqual(linksOf(NETNS), ['eth0', 'lo']);
+    // Its eth0 has back the address and route that were the VM's: a next container finds it as CNI left it.
+    assert.match(ip(['-n', NETNS, '-o', '-4', 'addr', 'show', 'dev', 'eth0']), new RegExp(` ${SUBNET.replaceAll('.', '\\.')}\\.2/24 `));
+    assert.match(ip(['-n', NETNS, 'route', 'show', 'default']), new RegExp(`^default via ${SUBNET.replaceAll('.', '\\.')}\\.1 dev eth0`));
+    const qdisc = spawnSync('tc', ['-n', NETNS, 'qdisc', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' });
+    assert.deepEqual([qdisc.status, qdisc.stdout.trim()], [0, '']);
+  });
+}
+
+test("templates on: a netns with lo alone: the template's NIC leaves the guest, and its tap leaves the netns with the container", () => {
+  const b = cniBundle(join(work, 'empty'), EMPTY_NETNS, ['sh', '-c', 'ls /sys/class/net | grep -v sit0']);
+  const r = spawnSync(VMRT, ['--vm-template', 'on', '--root', root, 'run', '--bundle', b, 'cni-empty'], {
+    encoding: 'utf8',
+    timeout: 180000,
+  });
+  assert.deepEqual([r.status, r.stdout, r.stderr], [0, 'lo\n', '']);
+  assert.deepEqual(leftovers(root, 'cni-empty'), []);
+  assert.deepEqual(linksOf(EMPTY_NETNS), ['lo']);
 });
 
 for (const templates of ['on', 'off']) {
@@ -113,5 +142,6 @@ for (const templates of ['on', 'off']) {
     // The VM started before the hooks is gone too.
     assert.match(readFileSync(debugLog, 'utf8'), /a new VM after the hooks: 3 networks/);
     assert.deepEqual(leftovers(root, id), []);
+    assert.deepEqual(linksOf(WIDE_NETNS), ['eth0', 'eth1', 'eth2', 'lo']);
   });
 }
