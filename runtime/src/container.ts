@@ -547,8 +547,8 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     const share = await serveShare(template !== undefined);
     // The VM starts while the hooks run. They configure the netns, so its NICs come after them:
     // a template's VM is loaded (with the template's NIC on a tap made now) and stays paused, a
-    // cold one boots with empty root ports. Its
-    // agent socket gets its name once the NICs are in and the spec is written: the shim waits.
+    // cold one boots with empty root ports. Its agent socket gets its name once the NICs are in
+    // and the spec is written: the shim waits.
     const pendingSocket = `${agentSocket(runDir)}.pending`;
     const layout: VmLayout = {
       accelerator: opts.accelerator.accelerator,

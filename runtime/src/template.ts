@@ -6,9 +6,9 @@
  * its RAM maps the template's memfd privately, so the guest kernel, the agent and the page tables
  * of 2 GiB are the template's pages, shared by every VM until one writes to them, and the VM runs
  * in a fraction of a cold boot. Its first NIC is the template's (network.ts: templateNicArgs), any
- * others are hot-plugged as it resumes; the first request from the
- * host (create) carries the host's clock and a fresh random seed; the agent mounts the shared
- * folder when the host connects (QEMU cannot save a VM whose 9p share is mounted).
+ * others are hot-plugged as it resumes; the first request from the host (create) carries the
+ * host's clock and a fresh random seed; the agent mounts the shared folder when the host connects
+ * (QEMU cannot save a VM whose 9p share is mounted).
  *
  * Templates live in SOCKET_BASE/templates/<key> (its device state, and template.json naming the
  * process that holds its RAM), one per key: the hash of QEMU's arguments for the shape and of the
