@@ -2,7 +2,7 @@
  * host side writes (runtime/src/network.ts): each interface is found by its
  * MAC (or, in a VM restored from a template, by the MAC of the template's NIC,
  * which it then gets), renamed, given its MTU and addresses and brought up;
- * then the routes. A template's NIC that no interface takes is unplugged.
+ * then the routes. A template's NIC that no interface takes leaves the guest.
  * The same document comes with the ops network-add and network-remove for
  * NICs hot-plugged into (or unplugged from) the running VM (docker network
  * connect/disconnect). rtnetlink directly: a static PID 1 without iproute2. */
@@ -169,7 +169,7 @@ static int parse_mac(const char *text, unsigned char mac[MAC_LEN])
                : -1;
 }
 
-/* A VM restored from a template gets its NICs hot-plugged as it resumes: the guest's pciehp
+/* A VM's NICs beyond the template's are hot-plugged as it resumes or boots: the guest's pciehp
  * and virtio-net probe them within about a second, while the container's create already runs. */
 #define NIC_APPEAR_TIMEOUT_MS 10000
 #define RTMGRP_LINK           1
