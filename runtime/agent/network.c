@@ -404,38 +404,34 @@ static int remove_unused(const struct json_doc *d, int list, char *err, size_t e
     return 0;
 }
 
-/* Powers off the slot of each NIC listed (each with its "mac" and "slot") that
- * the guest has; one gone already is no error. */
-static int unplug_listed(const struct json_doc *d, int list, char *err, size_t errlen)
+int network_remove(const char *text, char *err, size_t errlen)
 {
-    for (int i = json_first(d, list); i >= 0; i = json_next(d, list, i)) {
-        char *mac = json_get_strdup(d, i, "mac", "");
+    struct json_doc d;
+    int rc = -1;
+    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
+        snprintf(err, errlen, "the network is not a JSON object");
+        return -1;
+    }
+    int ifaces = json_get(&d, 0, "interfaces");
+    for (int i = json_first(&d, ifaces); i >= 0; i = json_next(&d, ifaces, i)) {
+        char *mac = json_get_strdup(&d, i, "mac", "");
         int64_t slot;
         int e = 0;
         if (!mac) {
             snprintf(err, errlen, "out of memory");
             e = -ENOMEM;
-        } else if (json_i64(d, json_get(d, i, "slot"), &slot) != 0) {
+        } else if (json_i64(&d, json_get(&d, i, "slot"), &slot) != 0) {
             snprintf(err, errlen, "interface %s: no slot", mac);
             e = -EINVAL;
-        } else if (index_by_mac(mac) > 0) {
+        } else if (index_by_mac(mac) > 0) { /* else gone already */
             e = power_off_slot(slot);
             if (e) snprintf(err, errlen, "slot %lld of %s: %s", (long long)slot, mac, strerror(-e));
         }
         free(mac);
-        if (e) return -1;
+        if (e) goto out;
     }
-    return 0;
-}
-
-int network_remove(const char *text, char *err, size_t errlen)
-{
-    struct json_doc d;
-    if (json_parse(&d, text, strlen(text)) != 0 || !json_is(&d, 0, JSON_OBJECT)) {
-        snprintf(err, errlen, "the network is not a JSON object");
-        return -1;
-    }
-    int rc = unplug_listed(&d, json_get(&d, 0, "interfaces"), err, errlen);
+    rc = 0;
+out:
     json_free(&d);
     return rc;
 }

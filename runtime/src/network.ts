@@ -76,9 +76,12 @@ function inNs(netnsPath: string, command: string[], input?: string): string {
   return run(nsenter!, [...args, ...command], input);
 }
 
-/** Runs `program` (ip or tc) in the netns on `commands`, one per line of its batch input. */
-function inNsBatch(netnsPath: string, program: 'ip' | 'tc', commands: string[]): void {
-  inNs(netnsPath, [program, '-batch', '-'], `${commands.join('\n')}\n`);
+/**
+ * Runs `program` (ip or tc) in the netns on `commands`, one per line of its batch input; with
+ * `force`, a command that fails does not stop the rest (the run still fails).
+ */
+function inNsBatch(netnsPath: string, program: 'ip' | 'tc', commands: string[], force = false): void {
+  inNs(netnsPath, [program, ...(force ? ['-force'] : []), '-batch', '-'], `${commands.join('\n')}\n`);
 }
 
 /**
@@ -133,8 +136,7 @@ export function readRoutes(netnsPath: string, devs: readonly string[]): GuestRou
 export function readNetwork(netnsPath: string, templateNic?: { tap: string }): GuestNetwork {
   const links = readLinks(netnsPath).filter((l) => l.ifname !== templateNic?.tap);
   // Another vmrt VM already took this namespace's interfaces (a container joined its netns).
-  const taken = links.some((l) => isTap(l.ifname));
-  const interfaces = taken
+  const interfaces = links.some((l) => isTap(l.ifname))
     ? []
     : links
         .filter((l) => l.link_type === 'ether')
@@ -143,17 +145,15 @@ export function readNetwork(netnsPath: string, templateNic?: { tap: string }): G
             ? { ...guestInterface(l, templateNic.tap, 0), templateMac: TEMPLATE_NIC_MAC }
             : guestInterface(l, `${TAP_PREFIX}${i}`, i),
         );
-  const unused = templateNic && interfaces.length === 0 ? [{ mac: TEMPLATE_NIC_MAC, tap: templateNic.tap }] : [];
+  if (interfaces.length === 0) {
+    return { interfaces, routes: [], ...(templateNic ? { unused: [{ mac: TEMPLATE_NIC_MAC, tap: templateNic.tap }] } : {}) };
+  }
   return {
     interfaces,
-    routes:
-      interfaces.length > 0
-        ? readRoutes(
-            netnsPath,
-            interfaces.map((i) => i.name),
-          )
-        : [],
-    ...(unused.length > 0 ? { unused } : {}),
+    routes: readRoutes(
+      netnsPath,
+      interfaces.map((i) => i.name),
+    ),
   };
 }
 
@@ -223,14 +223,15 @@ export function unwireNetwork(netnsPath: string, network: GuestNetwork): void {
     unwireInterface(netnsPath, nic);
     const routes = network.routes.filter((r) => r.dev === nic.name);
     try {
-      // -force: what is there already (or gone with its interface) does not stop the rest.
-      inNs(
+      // Forced: what is there already (or gone with its interface) does not stop the rest.
+      inNsBatch(
         netnsPath,
-        ['ip', '-force', '-batch', '-'],
-        `${[
+        'ip',
+        [
           ...nic.addresses.map((cidr) => `addr add ${cidr} dev ${nic.name}`),
           ...routes.map((r) => `route add ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`),
-        ].join('\n')}\n`,
+        ],
+        true,
       );
     } catch {
       // The interface is gone, or had them back already.
@@ -250,9 +251,17 @@ function tapAddCommand(tap: string, jail: Jail | undefined): string {
  */
 export function makeTemplateTap(netnsPath: string, jail: Jail): string {
   refuseHostNetns(netnsPath);
-  const tap = freeTapName(readLinks(netnsPath), []);
-  inNsBatch(netnsPath, 'ip', [tapAddCommand(tap, jail)]);
-  return tap;
+  // One process in the usual netns, which has no tap yet; one that has (another VM's) is read.
+  const first = `${TAP_PREFIX}0`;
+  try {
+    inNsBatch(netnsPath, 'ip', [tapAddCommand(first, jail)]);
+    return first;
+  } catch (err) {
+    const tap = freeTapName(readLinks(netnsPath), []);
+    if (tap === first) throw err;
+    inNsBatch(netnsPath, 'ip', [tapAddCommand(tap, jail)]);
+    return tap;
+  }
 }
 
 export function removeTap(netnsPath: string, tap: string): void {
