@@ -22,11 +22,11 @@
 #include "file.h"
 #include "keep_memory.h"
 #include "log.h"
-#include "merge_memory.h"
 #include "mux.h"
 #include "netwatch.h"
 #include "oom.h"
 #include "proto.h"
+#include "qemu_memory.h"
 #include "relay.h"
 #include "serial_log.h"
 #include "sys.h"
@@ -748,8 +748,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "keep-memory") == 0) {
         return keep_memory_main(argc, argv);
     }
-    if (argc >= 2 && strcmp(argv[1], "merge-memory") == 0) {
-        return merge_memory_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "qemu-memory") == 0) {
+        return qemu_memory_main(argc, argv);
     }
     if (argc >= 2 && strcmp(argv[1], "cli") == 0) {
         return cli_client_main(argc, argv);

@@ -69,6 +69,7 @@ import {
 } from './state.js';
 import {
   memoryMergeWanted,
+  qemuMemoryWrapper,
   memoryMiBFor,
   qemuArgs,
   releaseVm,
@@ -563,8 +564,7 @@ export async function createContainer(opts: CreateOptions): Promise<Created> {
     };
     const spawnQemu = (args: string[]): ProcessRef => {
       const qemuLogFd = openSync(qemuLog, 'a');
-      // The shim's merge-memory execs the rest with all of its memory open to KSM.
-      const [nsenter, ...nsArgs] = [...(layout.memoryMerge ? [shimPath(), 'merge-memory'] : []), ...inNetns(state.netns!.path)];
+      const [nsenter, ...nsArgs] = [...qemuMemoryWrapper(layout, shimPath()), ...inNetns(state.netns!.path)];
       const jailed = jailQemu(
         {
           jail,

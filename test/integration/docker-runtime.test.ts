@@ -580,6 +580,11 @@ test("the host's KSM merges the pages of vmrt's VMs, QEMU's own too; a container
     assert.equal(ksmStat(merged!).get('ksm_merge_any'), 'yes', 'every mapping of QEMU is open to KSM');
     assert.equal(ksmStat(kept!).get('ksm_merge_any'), 'no');
     assert.match(readFileSync(`/proc/${kept}/cmdline`, 'utf8'), /mem-merge=off/);
+    // Under TCG no transparent huge pages, merged or not; KVM keeps them for guest RAM.
+    const { accelerator } = JSON.parse(readFileSync(join(d.runtimeRoot, ids[0]!, 'state.json'), 'utf8')) as { accelerator: string };
+    for (const qemu of [merged!, kept!]) {
+      assert.match(readFileSync(`/proc/${qemu}/status`, 'utf8'), new RegExp(`^THP_enabled:\\s+${accelerator === 'tcg' ? 0 : 1}$`, 'm'));
+    }
     await withHostKsm(5000, async () => {
       await awaitKsmScans(2, 60000);
       const mergedPages = Number(ksmStat(merged!).get('ksm_merging_pages'));

@@ -13,7 +13,14 @@ import { runHook, runHooksWarning } from '../../runtime/src/hooks.js';
 import { hostRlimits, inheritedRlimits } from '../../runtime/src/rlimits.js';
 import { listStates, runDirFor, statusOf, validateId, type ContainerState } from '../../runtime/src/state.js';
 import { isAlive, refOf, waitReaped } from '../../runtime/src/proc.js';
-import { qemuArgs, TCG_CODE_BUFFER_MIB, TEMPLATED_TCG_CODE_BUFFER_MIB, tscKhz, type VmLayout } from '../../runtime/src/vm.js';
+import {
+  qemuArgs,
+  qemuMemoryWrapper,
+  TCG_CODE_BUFFER_MIB,
+  TEMPLATED_TCG_CODE_BUFFER_MIB,
+  tscKhz,
+  type VmLayout,
+} from '../../runtime/src/vm.js';
 import { sharedFolderKind } from '../../runtime/src/shared-folder.js';
 import { awaitReady, remainsOf, writePidFile } from '../../runtime/src/container.js';
 import { CAPABILITIES } from '../../runtime/src/capabilities.js';
@@ -214,6 +221,11 @@ test('QEMU command line: PVH kernel, initrd, agent port, 9p share, accelerator, 
   // A container that keeps its memory from the host's KSM: QEMU leaves its guest RAM unmarked too.
   const unmerged = qemuArgs({ ...layout, memoryMerge: false });
   assert.equal(unmerged[unmerged.indexOf('-M') + 1], 'microvm,pcie=on,pit=off,mem-merge=off');
+  // QEMU's process: merged whole where its memory merges; no transparent huge pages under TCG.
+  assert.deepEqual(qemuMemoryWrapper({ accelerator: 'tcg', memoryMerge: true }, '/s'), ['/s', 'qemu-memory', '--merge', '--no-huge-pages']);
+  assert.deepEqual(qemuMemoryWrapper({ accelerator: 'tcg', memoryMerge: false }, '/s'), ['/s', 'qemu-memory', '--no-huge-pages']);
+  assert.deepEqual(qemuMemoryWrapper({ accelerator: 'kvm', memoryMerge: true }, '/s'), ['/s', 'qemu-memory', '--merge']);
+  assert.deepEqual(qemuMemoryWrapper({ accelerator: 'kvm', memoryMerge: false }, '/s'), []);
 });
 
 test('QEMU in its jail: an own uid, no capabilities, no_new_privs, a /dev of its own, the host folders of other VMs hidden', () => {
