@@ -69,9 +69,9 @@ import {
 } from './state.js';
 import {
   memoryMergeWanted,
-  qemuMemoryWrapper,
   memoryMiBFor,
   qemuArgs,
+  qemuMemoryWrapper,
   releaseVm,
   requireGuest,
   SHARED_MMAP_LAYOUT_ANNOTATION,
