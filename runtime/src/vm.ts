@@ -101,11 +101,9 @@ export function memoryMergeWanted(annotations: Record<string, string> | undefine
 }
 
 /**
- * What QEMU's process is started through (`vmrt-shim qemu-memory`), or nothing: all of its memory
- * open to the host's KSM when the VM's memory merges; under TCG no transparent huge pages, which
- * QEMU asks for on every RAM block: there a 128 KiB ROM held a 2 MiB page, and TCG ran no faster
- * with them (measured: the same start and exec times; 2.3 MiB less per idle VM). KVM keeps them
- * for guest RAM.
+ * What QEMU's process is started through (`vmrt-shim qemu-memory`, whose source says why), or
+ * nothing: `--merge` when the VM's memory merges, `--no-huge-pages` under TCG (KVM keeps huge
+ * pages for guest RAM).
  */
 export function qemuMemoryWrapper(layout: Pick<VmLayout, 'accelerator' | 'memoryMerge'>, shim: string): string[] {
   const flags = [...(layout.memoryMerge ? ['--merge'] : []), ...(layout.accelerator === 'tcg' ? ['--no-huge-pages'] : [])];
@@ -282,10 +280,12 @@ export function kernelCommandLine(extra: string[] = []): string {
 export const TCG_CODE_BUFFER_MIB = 16;
 
 /**
- * The buffer of a template VM and of the VMs restored from it. A restored VM translates 18 MiB of
- * code to create and start its container: 16 MiB was flushed on the way, and the first `docker
- * exec` then translated its paths again (208 against 100 ms); 20 MiB holds it, 2 MiB more per
- * idle VM. A boot fills any buffer: cold VMs keep 16 MiB (20: 4.7 MiB more per idle VM).
+ * The buffer of a template VM and of the VMs restored from it. From restore to an idle container
+ * a restored VM translates 36,000 blocks, 19 MiB with TCG's data (`info jit`); a smaller buffer
+ * is flushed on the way and the first `docker exec` translates its paths again. Measured (run /
+ * first exec / idle PSS at 10): 12 MiB 738 / 170–183 ms / 40.5 MiB, 14 MiB 670 / 101–120 / 41.2,
+ * 20 MiB 617 / 65–75 / 45.6 (README: Measured). A boot fills any buffer: cold VMs keep 16 MiB
+ * (20: 4.7 MiB more per idle VM).
  */
 export const TEMPLATED_TCG_CODE_BUFFER_MIB = 20;
 
